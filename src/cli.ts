@@ -1,0 +1,64 @@
+import { ConfigError, loadConfig } from './config/index.ts';
+import { StoreUnavailableError } from './store/index.ts';
+import { createLogger } from './observability/index.ts';
+import { openCore } from './core.ts';
+import { COMMANDS } from './cli/commands.ts';
+import { UsageError } from './cli/args.ts';
+import { AccountError } from './identity/index.ts';
+
+const USAGE = `usage: vigil <command> [options] [--json]
+
+  migrate                                   apply pending database migrations
+  user create --email E [--password P] [--name N] [--role R]...
+  user list
+  user disable --email E
+  client create --name N [--redirect-uri U]... [--public] [--grant-type G]...
+                [--application-type web|native] [--post-logout-redirect-uri U]...
+                [--backchannel-logout-uri U]
+                [--resource-server [--resource URI] [--scope S]... [--token-format jwt|opaque]
+                 [--access-token-ttl SECONDS]]
+  registration-token create [--expires-in SECONDS]
+  keys rotate | keys list
+  audit verify
+
+Uses the same settings (environment, config/vigil.json) as the server.`;
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return argv.length === 0 ? 2 : 0;
+  }
+  const name = COMMANDS[argv[0]] ? argv[0] : `${argv[0]} ${argv[1] ?? ''}`.trim();
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`vigil: unknown command "${name}"\n${USAGE}\n`);
+    return 2;
+  }
+  const rest = argv.slice(name.split(' ').length);
+  const json = rest.includes('--json');
+  const config = loadConfig();
+  const core = await openCore(config, createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, process.stderr as never));
+  try {
+    const output = await command(core, rest);
+    process.stdout.write(`${json ? JSON.stringify(output.data) : output.text}\n`);
+    const failed = typeof output.data === 'object' && output.data !== null && (output.data as { ok?: boolean }).ok === false;
+    return failed ? 1 : 0;
+  } finally {
+    await core.close();
+  }
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (err) {
+  if (err instanceof UsageError) {
+    process.stderr.write(`vigil: ${err.message}\n`);
+    process.exitCode = 2;
+  } else if (err instanceof ConfigError || err instanceof StoreUnavailableError || err instanceof AccountError) {
+    process.stderr.write(`vigil: ${err.message}\n`);
+    process.exitCode = 1;
+  } else {
+    process.stderr.write(`vigil: failed: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,2 @@
+export { loadConfig, ConfigError, type Config, type StorageMode } from './load.ts';
+export { ACR, ACR_VALUES, acrLevel, type AcrValue } from './acr.ts';

@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { isIP } from 'node:net';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+  .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
+const list = z.union([z.array(z.string()), z.string()])
+  .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter(Boolean));
+
+const cidr = z.string().refine((s) => {
+  const [addr, bits, extra] = s.split('/');
+  if (extra !== undefined || !isIP(addr)) return false;
+  if (bits === undefined) return true;
+  const max = isIP(addr) === 4 ? 32 : 128;
+  return /^\d+$/.test(bits) && Number(bits) <= max;
+}, 'must be an IP address or CIDR range (e.g. 10.0.0.0/8)');
+
+const hostPort = z.string().regex(/^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:]+\](:\d{1,5})?$/i, 'must be host or host:port');
+
+const url = (protocols: string[]) => z.string().refine((s) => {
+  const parsed = URL.parse(s);
+  return parsed !== null && protocols.includes(parsed.protocol);
+}, `must be a URL with scheme ${protocols.map((p) => p.replace(':', '')).join(' or ')}`);
+
+/**
+ * Every setting Vigil reads, by its environment variable name. The same names are accepted
+ * as keys in config/vigil.json (environment wins). docs/configuration.md mirrors this list.
+ */
+export const settingsSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: int(0, 65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  ISSUER: url(['http:', 'https:']).refine((s) => !s.endsWith('/') && !URL.parse(s)?.search && !URL.parse(s)?.hash, 'must not end with "/" nor carry a query or fragment').optional(),
+  VIGIL_DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  VIGIL_MASTER_KEY: z.string().refine((s) => Buffer.from(s, 'base64').length === 32, 'must be 32 random bytes, base64-encoded (openssl rand -base64 32)').optional(),
+  VIGIL_ADMIN_EMAIL: z.email().optional(),
+  VIGIL_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').max(256).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TRUST_PROXY: list.pipe(z.array(cidr)).default([]),
+  VIGIL_ACCESS_TOKEN_TTL: int(30, 86400).default(300),
+  VIGIL_ID_TOKEN_TTL: int(30, 86400).default(300),
+  VIGIL_REFRESH_TOKEN_TTL: int(60, 365 * 86400).default(14 * 86400),
+  VIGIL_SESSION_TTL: int(60, 30 * 86400).default(86400),
+  VIGIL_GRANT_TTL: int(60, 365 * 86400).default(30 * 86400),
+  VIGIL_INTERACTION_TTL: int(60, 86400).default(600),
+  VIGIL_AUTHORIZATION_CODE_TTL: int(10, 600).default(60),
+  VIGIL_CLIENT_CREDENTIALS_TTL: int(30, 86400).default(300),
+  VIGIL_KEY_PUBLISH_SECONDS: int(0, 7 * 86400).default(3600),
+  VIGIL_KEY_REFRESH_SECONDS: int(1, 3600).default(60),
+  VIGIL_ALLOWED_OUTGOING_HOSTS: list.pipe(z.array(hostPort)).default([]),
+  VIGIL_METRICS_ALLOW: list.pipe(z.array(cidr)).default(['127.0.0.1/32', '::1/128']),
+  VIGIL_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  VIGIL_LOGIN_MAX_FAILURES_PER_ACCOUNT: int(1, 1000).default(5),
+  VIGIL_LOGIN_MAX_FAILURES_PER_IP: int(1, 100000).default(50),
+  VIGIL_LOGIN_LOCKOUT_SECONDS: int(1, 86400).default(900),
+  VIGIL_DB_POOL_SIZE: int(1, 200).default(10),
+});
+
+export type Settings = z.infer<typeof settingsSchema>;

@@ -1,0 +1,65 @@
+import Provider, { errors } from 'oidc-provider';
+import type { JWK } from 'jose';
+import type { Config } from './config/index.ts';
+import { KeyRing, loadMasterKey } from './crypto/index.ts';
+import { AccountStore } from './identity/index.ts';
+import { AuditLog } from './audit/index.ts';
+import { createAdapterFactory, migrate, openStores, PayloadCodec, type AdapterFactory, type MigrationResult, type Stores } from './store/index.ts';
+import { createProvider, ensureSigningKeys, ResourceServerStore, type ProviderDeps } from './oidc/index.ts';
+import { revokeGrant } from './sessions/index.ts';
+import type { Logger } from './observability/index.ts';
+
+/** What the server and the CLI share: keys, stores (migrated), and the services over them. */
+export interface Core {
+  config: Config;
+  keys: KeyRing;
+  stores: Stores;
+  accounts: AccountStore;
+  audit: AuditLog;
+  resourceServers: ResourceServerStore;
+  adapters: AdapterFactory;
+  migrations: MigrationResult;
+  buildProvider(jwks: JWK[], pages?: Partial<ProviderDeps>): Provider;
+  close(): Promise<void>;
+}
+
+export async function openCore(config: Config, logger: Logger): Promise<Core> {
+  const master = loadMasterKey(config);
+  if (master.createdAt) logger.warn({ path: master.createdAt }, 'created a new master key in the data directory (mode 0600); back it up, or set VIGIL_MASTER_KEY');
+  const keys = new KeyRing(master.key);
+  const stores = await openStores(config);
+  let migrations: MigrationResult;
+  try {
+    migrations = await migrate(stores.sql);
+    if (migrations.applied.length) logger.info({ applied: migrations.applied }, 'applied migrations');
+    const created = await ensureSigningKeys(stores.sql, keys);
+    if (created.length) logger.info({ kids: created }, 'generated signing keys');
+  } catch (err) {
+    await stores.close();
+    throw err;
+  }
+  const accounts = new AccountStore(stores.sql);
+  const audit = new AuditLog(stores.sql);
+  const resourceServers = new ResourceServerStore(stores.sql);
+  const adapters: AdapterFactory = createAdapterFactory({
+    sql: stores.sql,
+    redis: stores.redis,
+    codec: new PayloadCodec(keys),
+    async onDoubleConsume(model, grantId) {
+      if (grantId) await revokeGrant(adapters, grantId);
+      throw new errors.InvalidGrant(model === 'RefreshToken' ? 'refresh token already used' : 'grant already used');
+    },
+  });
+  const pagesMissing = async () => {
+    throw new Error('pages are served by the HTTP server only');
+  };
+  return {
+    config, keys, stores, accounts, audit, resourceServers, adapters, migrations,
+    buildProvider: (jwks, extra = {}) => createProvider({
+      config, accounts, adapters, keys, resourceServers, jwks,
+      renderError: pagesMissing, logoutSource: pagesMissing, postLogoutSuccessSource: pagesMissing,
+      ...extra,
+    }),
+    close: () => stores.close(),
+  };
+}

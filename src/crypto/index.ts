@@ -1,0 +1,2 @@
+export { loadMasterKey, type MasterKeySource } from './master-key.ts';
+export { KeyRing, constantTimeEqual, sha256 } from './sealed.ts';

@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import Koa, { type Context } from 'koa';
+import compose from 'koa-compose';
+import Router from '@koa/router';
+import type Provider from 'oidc-provider';
+import type { Config } from '../config/index.ts';
+import { constantTimeEqual } from '../crypto/index.ts';
+import { storesReady, type Stores } from '../store/index.ts';
+import type { Logger, Metrics } from '../observability/index.ts';
+import { ProxyTrust } from './client-ip.ts';
+import { errorBoundary } from './errors.ts';
+import { requestContext } from './request-context.ts';
+import { securityHeaders } from './security-headers.ts';
+import type { Views } from './views.ts';
+
+const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
+const ASSETS: Record<string, { type: string; body: Buffer }> = {
+  'vigil.css': { type: 'text/css; charset=utf-8', body: readFileSync(`${PUBLIC_DIR}vigil.css`) },
+};
+
+export interface AppDeps {
+  config: Config;
+  stores: Stores;
+  logger: Logger;
+  metrics: Metrics;
+  views: Views;
+  /** The current provider; it is replaced when signing keys change. */
+  provider: () => Provider;
+  routers: Router[];
+  /** Signs cookies; the same keys as the provider's. */
+  cookieKeys: string[];
+}
+
+/** The Koa app: Vigil's own routes first, then oidc-provider for everything else. */
+export function createApp(deps: AppDeps): Koa {
+  const { config, logger, metrics } = deps;
+  const app = new Koa();
+  const proxies = new ProxyTrust(config.TRUST_PROXY);
+  app.proxy = proxies.enabled;
+  app.silent = true;
+  app.keys = deps.cookieKeys;
+
+  const metricsAllowed = new ProxyTrust(config.VIGIL_METRICS_ALLOW);
+  const ops = new Router();
+  ops.get('/healthz', (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { status: 'ok' };
+  });
+  ops.get('/readyz', async (ctx) => {
+    const ready = await storesReady(deps.stores);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = ready.ok ? 200 : 503;
+    ctx.body = { status: ready.ok ? 'ready' : 'unavailable', checks: ready.checks };
+  });
+  ops.get('/metrics', async (ctx: Context) => {
+    const bearer = /^Bearer (.+)$/.exec(ctx.get('authorization'))?.[1];
+    const byToken = config.VIGIL_METRICS_TOKEN !== undefined && bearer !== undefined && constantTimeEqual(bearer, config.VIGIL_METRICS_TOKEN);
+    if (!byToken && !metricsAllowed.isTrusted(ctx.state.clientIp)) {
+      ctx.status = 403;
+      ctx.body = { error: 'forbidden', error_description: 'metrics are readable only from VIGIL_METRICS_ALLOW addresses or with VIGIL_METRICS_TOKEN' };
+      return;
+    }
+    ctx.type = deps.metrics.registry.contentType;
+    ctx.body = await deps.metrics.registry.metrics();
+  });
+  ops.get('/assets/:file', (ctx) => {
+    const asset = ASSETS[ctx.params.file];
+    if (!asset) return;
+    ctx.type = asset.type;
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = asset.body;
+  });
+
+  type Run = (ctx: Context, next: Koa.Next) => Promise<unknown>;
+  let mounted: { provider: Provider; run: Run } | undefined;
+  const providerMiddleware = (ctx: Context, next: Koa.Next) => {
+    const provider = deps.provider();
+    if (mounted?.provider !== provider) mounted = { provider, run: compose(provider.middleware as Koa.Middleware[]) as unknown as Run };
+    return mounted.run(ctx, next);
+  };
+
+  app.use(requestContext(logger, metrics, proxies));
+  app.use(securityHeaders(config.ISSUER.startsWith('https:')));
+  app.use(errorBoundary(logger, deps.views));
+  app.use(ops.routes());
+  app.use(ops.allowedMethods());
+  for (const router of deps.routers) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+  app.use(providerMiddleware);
+  return app;
+}

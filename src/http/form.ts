@@ -1,0 +1,35 @@
+import type { Context } from 'koa';
+
+export class FormError extends Error {
+  override name = 'FormError';
+  readonly status: number;
+
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/**
+ * Reads an application/x-www-form-urlencoded body of at most `limit` bytes. A repeated field
+ * is refused: the page never sends one, so it signals tampering.
+ */
+export async function readForm(ctx: Context, limit = 16 * 1024): Promise<Record<string, string>> {
+  if (!ctx.is('application/x-www-form-urlencoded')) throw new FormError(415, 'This form must be sent as application/x-www-form-urlencoded.');
+  const declared = Number(ctx.get('content-length') || 0);
+  if (declared > limit) throw new FormError(413, 'The form is too large.');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new FormError(413, 'The form is too large.');
+    chunks.push(chunk as Buffer);
+  }
+  const params = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  const form: Record<string, string> = {};
+  for (const [key, value] of params) {
+    if (Object.hasOwn(form, key)) throw new FormError(400, `The field "${key}" was sent more than once.`);
+    form[key] = value;
+  }
+  return form;
+}

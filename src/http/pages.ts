@@ -1,0 +1,28 @@
+import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import { renderPage, type Views } from './views.ts';
+
+type RpLogout = NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>;
+
+/** Pages oidc-provider renders itself, drawn with Vigil's templates. */
+export function providerPages(views: Views) {
+  const renderError: NonNullable<Configuration['renderError']> = async (ctx, out) => {
+    renderPage(ctx, views, 'error.njk', {
+      title: 'Sign-in problem',
+      error: out.error,
+      description: out.error_description,
+    }, ctx.status >= 400 ? ctx.status : 400);
+  };
+
+  const logoutSource: RpLogout['logoutSource'] = async (ctx: KoaContextWithOIDC, form: string) => {
+    const client = ctx.oidc.client;
+    // `form` is markup produced by oidc-provider (an empty form with its own xsrf field).
+    renderPage(ctx, views, 'logout.njk', { title: 'Sign out', form, clientName: client?.clientName ?? client?.clientId });
+  };
+
+  const postLogoutSuccessSource: RpLogout['postLogoutSuccessSource'] = async (ctx: KoaContextWithOIDC) => {
+    const client = ctx.oidc.client;
+    renderPage(ctx, views, 'logged-out.njk', { title: 'Signed out', clientName: client?.clientName ?? client?.clientId });
+  };
+
+  return { renderError, logoutSource, postLogoutSuccessSource };
+}

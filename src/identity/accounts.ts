@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { Queryable } from '../store/index.ts';
+import { hashPassword, passwordProblem } from './password.ts';
+
+export interface Account {
+  id: string;
+  email: string;
+  displayName: string;
+  roles: string[];
+  disabled: boolean;
+  createdAt: Date;
+}
+
+interface AccountRow {
+  id: string;
+  email: string;
+  display_name: string;
+  roles: string[];
+  disabled: boolean;
+  password_hash: string | null;
+  created_at: Date;
+}
+
+export class AccountError extends Error {
+  override name = 'AccountError';
+}
+
+export const emailSchema = z.email().max(254);
+export const roleSchema = z.string().regex(/^[a-z][a-z0-9_:-]{0,63}$/, 'roles are lower-case words (a-z, 0-9, _ : -)');
+
+const toAccount = (row: AccountRow): Account => ({
+  id: row.id,
+  email: row.email,
+  displayName: row.display_name,
+  roles: row.roles,
+  disabled: row.disabled,
+  createdAt: new Date(row.created_at),
+});
+
+const COLUMNS = 'id, email, display_name, roles, disabled, password_hash, created_at';
+
+/** Accounts of people. Emails are unique regardless of case. */
+export class AccountStore {
+  readonly #db: Queryable;
+
+  constructor(db: Queryable) {
+    this.#db = db;
+  }
+
+  async create(input: { email: string; password?: string; displayName?: string; roles?: string[] }): Promise<Account> {
+    const email = emailSchema.safeParse(input.email);
+    if (!email.success) throw new AccountError(`email: not a valid address: ${input.email}`);
+    for (const role of input.roles ?? []) {
+      const ok = roleSchema.safeParse(role);
+      if (!ok.success) throw new AccountError(`role ${JSON.stringify(role)}: ${ok.error.issues[0].message}`);
+    }
+    if (input.password !== undefined) {
+      const problem = passwordProblem(input.password);
+      if (problem) throw new AccountError(`password: ${problem}`);
+    }
+    const hash = input.password === undefined ? null : await hashPassword(input.password);
+    const { rows } = await this.#db.query<AccountRow>(
+      `INSERT INTO accounts (id, email, display_name, roles, password_hash) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT DO NOTHING RETURNING ${COLUMNS}`,
+      [randomUUID(), email.data, input.displayName ?? '', [...new Set(input.roles ?? [])], hash],
+    );
+    if (!rows[0]) throw new AccountError(`email: an account with ${email.data} already exists`);
+    return toAccount(rows[0]);
+  }
+
+  async findById(id: string): Promise<Account | undefined> {
+    const { rows } = await this.#db.query<AccountRow>(`SELECT ${COLUMNS} FROM accounts WHERE id = $1`, [id]);
+    return rows[0] && toAccount(rows[0]);
+  }
+
+  async findByEmail(email: string): Promise<Account | undefined> {
+    return (await this.findForLogin(email))?.account;
+  }
+
+  /** The account and its password hash, for the login check only. */
+  async findForLogin(email: string): Promise<{ account: Account; passwordHash: string | null } | undefined> {
+    const { rows } = await this.#db.query<AccountRow>(`SELECT ${COLUMNS} FROM accounts WHERE lower(email) = lower($1)`, [email]);
+    return rows[0] && { account: toAccount(rows[0]), passwordHash: rows[0].password_hash };
+  }
+
+  async list(): Promise<Account[]> {
+    const { rows } = await this.#db.query<AccountRow>(`SELECT ${COLUMNS} FROM accounts ORDER BY created_at, email`);
+    return rows.map(toAccount);
+  }
+
+  async setDisabled(email: string, disabled: boolean): Promise<Account | undefined> {
+    const { rows } = await this.#db.query<AccountRow>(
+      `UPDATE accounts SET disabled = $2, updated_at = now() WHERE lower(email) = lower($1) RETURNING ${COLUMNS}`,
+      [email, disabled],
+    );
+    return rows[0] && toAccount(rows[0]);
+  }
+
+  async hasRole(role: string): Promise<boolean> {
+    const { rowCount } = await this.#db.query('SELECT 1 FROM accounts WHERE $1 = ANY(roles) LIMIT 1', [role]);
+    return rowCount > 0;
+  }
+}

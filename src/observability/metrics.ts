@@ -1,0 +1,39 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'route' | 'method' | 'status'>;
+  readonly latency: Histogram<'route' | 'method'>;
+  readonly tokensIssued: Counter<'grant_type'>;
+  readonly logins: Counter<'outcome'>;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'vigil_' });
+    this.requests = new Counter({ name: 'vigil_http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'], registers: [this.registry] });
+    this.latency = new Histogram({
+      name: 'vigil_http_request_duration_seconds', help: 'HTTP request latency by route', labelNames: ['route', 'method'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry],
+    });
+    this.tokensIssued = new Counter({ name: 'vigil_tokens_issued_total', help: 'Successful token endpoint responses by grant type', labelNames: ['grant_type'], registers: [this.registry] });
+    this.logins = new Counter({ name: 'vigil_logins_total', help: 'Password sign-in attempts by outcome', labelNames: ['outcome'], registers: [this.registry] });
+  }
+}
+
+const ROUTES: Array<[RegExp, string]> = [
+  [/^\/interaction\/[^/]+$/, '/interaction/:uid'],
+  [/^\/interaction\/[^/]+\/[a-z]+$/, '/interaction/:uid/:action'],
+  [/^\/auth\/[^/]+$/, '/auth/:uid'],
+  [/^\/reg\/[^/]+$/, '/reg/:clientId'],
+  [/^\/assets\/[^/]+$/, '/assets/:file'],
+];
+const STATIC = new Set([
+  '/', '/auth', '/token', '/me', '/jwks', '/reg', '/token/introspection', '/token/revocation', '/session/end',
+  '/session/end/confirm', '/session/end/success', '/.well-known/openid-configuration', '/healthz', '/readyz', '/metrics',
+]);
+
+/** A bounded set of route labels: unknown paths count as "other", so labels cannot explode. */
+export function routeLabel(path: string): string {
+  if (STATIC.has(path)) return path;
+  for (const [pattern, label] of ROUTES) if (pattern.test(path)) return label;
+  return 'other';
+}

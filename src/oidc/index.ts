@@ -1,0 +1,3 @@
+export { createProvider, buildConfiguration, cookieKeys, PRIVILEGED_METADATA, type ProviderDeps } from './configuration.ts';
+export { ensureSigningKeys, rotateSigningKeys, loadJwks, listSigningKeys, SIGNING_ALGS, type KeySummary } from './keys.ts';
+export { ResourceServerStore, resourceIdentifierSchema, scopeTokenSchema, type ResourceServer } from './resource-servers.ts';

@@ -1,0 +1,1 @@
+export { revokeGrant } from './revoke.ts';

@@ -1,0 +1,106 @@
+import type { Redis } from 'ioredis';
+import type { Payload, PayloadCodec } from './payload-codec.ts';
+import type { Adapter, DoubleConsumeHandler } from './adapter-types.ts';
+
+const PREFIX = 'vigil:oidc:';
+
+// Consumption lives in a sibling key set with NX: exactly one caller wins, and it expires with the record.
+const CONSUME_SCRIPT = `
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl == -2 then return -1 end
+local ok
+if ttl > 0 then ok = redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ttl) else ok = redis.call('SET', KEYS[2], ARGV[1], 'NX') end
+if ok then return 1 else return 0 end`;
+
+/** oidc-provider adapter for short-lived models: one key per record, expiring with it. */
+export class RedisAdapter implements Adapter {
+  readonly name: string;
+  readonly #redis: Redis;
+  readonly #codec: PayloadCodec;
+  readonly #onDoubleConsume: DoubleConsumeHandler;
+
+  constructor(name: string, redis: Redis, codec: PayloadCodec, onDoubleConsume: DoubleConsumeHandler) {
+    this.name = name;
+    this.#redis = redis;
+    this.#codec = codec;
+    this.#onDoubleConsume = onDoubleConsume;
+  }
+
+  #key(id: string): string {
+    return `${PREFIX}${this.name}:${this.#codec.storageId(this.name, id)}`;
+  }
+
+  async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
+    const key = this.#key(id);
+    // Indexes point at the storage id: a token's value (its id) is not stored in the clear.
+    const storageId = this.#codec.storageId(this.name, id);
+    const ttl = expiresIn ? Math.ceil(expiresIn) : undefined;
+    const multi = this.#redis.multi();
+    const value = JSON.stringify(this.#codec.encode(this.name, id, payload));
+    if (ttl) multi.set(key, value, 'EX', ttl); else multi.set(key, value);
+    if (payload.grantId) {
+      const grantKey = `${PREFIX}grant:${payload.grantId}`;
+      multi.sadd(grantKey, key);
+      if (ttl) {
+        multi.expire(grantKey, ttl, 'NX');
+        multi.expire(grantKey, ttl, 'GT');
+      }
+    }
+    if (payload.uid) {
+      if (ttl) multi.set(`${PREFIX}${this.name}:uid:${payload.uid}`, storageId, 'EX', ttl);
+      else multi.set(`${PREFIX}${this.name}:uid:${payload.uid}`, storageId);
+    }
+    if (payload.userCode) {
+      if (ttl) multi.set(`${PREFIX}${this.name}:userCode:${payload.userCode}`, storageId, 'EX', ttl);
+      else multi.set(`${PREFIX}${this.name}:userCode:${payload.userCode}`, storageId);
+    }
+    await multi.exec();
+  }
+
+  async #read(key: string, decode: (stored: Payload) => Payload): Promise<Payload | undefined> {
+    const [value, consumed] = await this.#redis.mget(key, `${key}:consumed`);
+    if (!value) return undefined;
+    const payload = decode(JSON.parse(value) as Payload);
+    if (consumed) payload.consumed = Number(consumed);
+    return payload;
+  }
+
+  find(id: string): Promise<Payload | undefined> {
+    return this.#read(this.#key(id), (stored) => this.#codec.decode(this.name, id, stored));
+  }
+
+  async #findByIndex(index: 'uid' | 'userCode', value: string): Promise<Payload | undefined> {
+    const storageId = await this.#redis.get(`${PREFIX}${this.name}:${index}:${value}`);
+    if (!storageId) return undefined;
+    return this.#read(`${PREFIX}${this.name}:${storageId}`, (stored) => this.#codec.decodeByStorageId(this.name, storageId, stored));
+  }
+
+  findByUid(uid: string): Promise<Payload | undefined> {
+    return this.#findByIndex('uid', uid);
+  }
+
+  findByUserCode(userCode: string): Promise<Payload | undefined> {
+    return this.#findByIndex('userCode', userCode);
+  }
+
+  async consume(id: string): Promise<void> {
+    const key = this.#key(id);
+    const won = await this.#redis.eval(CONSUME_SCRIPT, 2, key, `${key}:consumed`, Math.floor(Date.now() / 1000)) as number;
+    if (won === 1) return;
+    const value = won === 0 ? await this.#redis.get(key) : null;
+    await this.#onDoubleConsume(this.name, value ? (JSON.parse(value) as Payload).grantId : undefined);
+  }
+
+  async destroy(id: string): Promise<void> {
+    const key = this.#key(id);
+    await this.#redis.del(key, `${key}:consumed`);
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    const grantKey = `${PREFIX}grant:${grantId}`;
+    const keys = await this.#redis.smembers(grantKey);
+    const mine = keys.filter((k) => k.startsWith(`${PREFIX}${this.name}:`));
+    if (mine.length === 0) return;
+    await this.#redis.multi().del(...mine, ...mine.map((k) => `${k}:consumed`)).srem(grantKey, ...mine).exec();
+  }
+}

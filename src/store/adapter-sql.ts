@@ -1,0 +1,97 @@
+import type { Sql } from './sql.ts';
+import type { Payload, PayloadCodec } from './payload-codec.ts';
+import type { Adapter, DoubleConsumeHandler } from './adapter-types.ts';
+
+interface Row {
+  payload: Payload;
+  consumed_at: Date | string | null;
+}
+
+const epoch = (value: Date | string) => Math.floor(new Date(value).getTime() / 1000);
+
+/** oidc-provider adapter over Postgres/PGlite: one table, one row per model instance. */
+export class SqlAdapter implements Adapter {
+  readonly name: string;
+  readonly #sql: Sql;
+  readonly #codec: PayloadCodec;
+  readonly #onDoubleConsume: DoubleConsumeHandler;
+
+  constructor(name: string, sql: Sql, codec: PayloadCodec, onDoubleConsume: DoubleConsumeHandler) {
+    this.name = name;
+    this.#sql = sql;
+    this.#codec = codec;
+    this.#onDoubleConsume = onDoubleConsume;
+  }
+
+  async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
+    const key = this.#codec.storageId(this.name, id);
+    const stored = this.#codec.encode(this.name, id, payload);
+    await this.#sql.query(
+      `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, account_id, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::integer IS NULL THEN NULL ELSE now() + make_interval(secs => $8::integer) END)
+       ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, uid = EXCLUDED.uid,
+         user_code = EXCLUDED.user_code, account_id = EXCLUDED.account_id, expires_at = EXCLUDED.expires_at`,
+      [this.name, key, JSON.stringify(stored), payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null,
+        payload.accountId ?? null, expiresIn ? Math.ceil(expiresIn) : null],
+    );
+  }
+
+  #decode(id: string, row: Row | undefined, byStorageId = false): Payload | undefined {
+    if (!row) return undefined;
+    const payload = byStorageId
+      ? this.#codec.decodeByStorageId(this.name, id, row.payload)
+      : this.#codec.decode(this.name, id, row.payload);
+    if (row.consumed_at) payload.consumed = epoch(row.consumed_at);
+    return payload;
+  }
+
+  async find(id: string): Promise<Payload | undefined> {
+    const { rows } = await this.#sql.query<Row>(
+      'SELECT payload, consumed_at FROM oidc_payloads WHERE model = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > now())',
+      [this.name, this.#codec.storageId(this.name, id)],
+    );
+    return this.#decode(id, rows[0]);
+  }
+
+  async #findBy(column: 'uid' | 'user_code', value: string): Promise<Payload | undefined> {
+    const { rows } = await this.#sql.query<Row & { id: string }>(
+      `SELECT id, payload, consumed_at FROM oidc_payloads WHERE model = $1 AND ${column} = $2 AND (expires_at IS NULL OR expires_at > now()) LIMIT 1`,
+      [this.name, value],
+    );
+    return rows[0] ? this.#decode(rows[0].id, rows[0], true) : undefined;
+  }
+
+  findByUid(uid: string): Promise<Payload | undefined> {
+    return this.#findBy('uid', uid);
+  }
+
+  findByUserCode(userCode: string): Promise<Payload | undefined> {
+    return this.#findBy('user_code', userCode);
+  }
+
+  async consume(id: string): Promise<void> {
+    const key = this.#codec.storageId(this.name, id);
+    const { rowCount } = await this.#sql.query(
+      'UPDATE oidc_payloads SET consumed_at = now() WHERE model = $1 AND id = $2 AND consumed_at IS NULL',
+      [this.name, key],
+    );
+    if (rowCount === 0) {
+      const { rows } = await this.#sql.query<{ grant_id: string | null }>('SELECT grant_id FROM oidc_payloads WHERE model = $1 AND id = $2', [this.name, key]);
+      await this.#onDoubleConsume(this.name, rows[0]?.grant_id ?? undefined);
+    }
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.#sql.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.name, this.#codec.storageId(this.name, id)]);
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    await this.#sql.query('DELETE FROM oidc_payloads WHERE model = $1 AND grant_id = $2', [this.name, grantId]);
+  }
+}
+
+/** Expired rows are invisible to find(); this reclaims their space. */
+export async function purgeExpired(sql: Sql): Promise<number> {
+  const { rowCount } = await sql.query('DELETE FROM oidc_payloads WHERE expires_at < now() - interval \'1 hour\'');
+  return rowCount;
+}

@@ -1,0 +1,40 @@
+import type { Redis } from 'ioredis';
+import type { Sql } from './sql.ts';
+import { SqlAdapter } from './adapter-sql.ts';
+import { RedisAdapter } from './adapter-redis.ts';
+import type { PayloadCodec } from './payload-codec.ts';
+import type { Adapter, DoubleConsumeHandler } from './adapter-types.ts';
+
+/** Short-lived, hot models: in Redis (with TTLs) when Redis is configured. */
+export const REDIS_MODELS = new Set([
+  'Session', 'Interaction', 'AuthorizationCode', 'AccessToken', 'ClientCredentials',
+  'PushedAuthorizationRequest', 'ReplayDetection',
+]);
+
+export interface AdapterFactoryOptions {
+  sql: Sql;
+  redis?: Redis;
+  codec: PayloadCodec;
+  onDoubleConsume: DoubleConsumeHandler;
+}
+
+export type AdapterFactory = ((name: string) => Adapter) & { for(name: string): Adapter };
+
+/** The one place that decides where each oidc-provider model lives. Instances are cached per model. */
+export function createAdapterFactory(options: AdapterFactoryOptions): AdapterFactory {
+  const cache = new Map<string, Adapter>();
+  const build = (name: string): Adapter => {
+    let adapter = cache.get(name);
+    if (!adapter) {
+      adapter = options.redis && REDIS_MODELS.has(name)
+        ? new RedisAdapter(name, options.redis, options.codec, options.onDoubleConsume)
+        : new SqlAdapter(name, options.sql, options.codec, options.onDoubleConsume);
+      cache.set(name, adapter);
+    }
+    return adapter;
+  };
+  // oidc-provider calls `new adapter(name)`; a function returning an object satisfies that.
+  const factory = function adapterFactory(name: string) { return build(name); } as AdapterFactory;
+  factory.for = build;
+  return factory;
+}

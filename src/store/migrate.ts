@@ -1,0 +1,40 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Sql } from './sql.ts';
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
+// Any fixed number: instances starting together take turns applying migrations.
+const MIGRATION_LOCK = 7_411_203;
+
+export interface MigrationResult {
+  applied: string[];
+  current: string | undefined;
+}
+
+/** Applies numbered forward-only migrations, each in its own transaction, once. */
+export async function migrate(sql: Sql, dir = MIGRATIONS_DIR): Promise<MigrationResult> {
+  const files = readdirSync(dir).filter((f) => /^\d{3,}_[a-z0-9_]+\.sql$/.test(f)).sort();
+  await sql.query('CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+  const applied: string[] = [];
+  for (const file of files) {
+    const version = file.replace(/\.sql$/, '');
+    const text = readFileSync(`${dir}/${file}`, 'utf8');
+    await sql.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      const done = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [version]);
+      if (done.rowCount > 0) return;
+      for (const statement of splitStatements(text)) await tx.query(statement);
+      await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [version]);
+      applied.push(version);
+    });
+  }
+  return { applied, current: files.at(-1)?.replace(/\.sql$/, '') };
+}
+
+/** Migrations hold plain statements separated by semicolons at line ends (no functions bodies). */
+function splitStatements(text: string): string[] {
+  return text
+    .split(/;\s*$/m)
+    .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
+    .filter(Boolean);
+}

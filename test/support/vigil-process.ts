@@ -1,0 +1,125 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const NODE = process.execPath;
+const NODE_FLAGS = ['--disable-warning=ExperimentalWarning'];
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface VigilProcess {
+  url: string;
+  issuer: string;
+  env: Record<string, string>;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export function newMasterKey(): string {
+  return randomBytes(32).toString('base64');
+}
+
+export function tempDir(prefix = 'vigil-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Starts `node src/main.ts` with the given environment and waits until it listens. */
+export async function startVigil(env: Record<string, string>, options: { port?: number; timeoutMs?: number } = {}): Promise<VigilProcess> {
+  const port = options.port ?? await freePort();
+  const issuer = env.ISSUER ?? `http://127.0.0.1:${port}`;
+  const fullEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    ISSUER: issuer,
+    ...env,
+  };
+  const child: ChildProcess = spawn(NODE, [...NODE_FLAGS, join(ROOT, 'src/main.ts')], { cwd: fullEnv.VIGIL_CWD ?? ROOT, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => { out += d; });
+  child.stderr!.on('data', (d) => { out += d; });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Vigil did not start in time:\n${out}`)), options.timeoutMs ?? 30_000);
+    const check = () => {
+      if (out.includes('Vigil is listening')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', check);
+    exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`Vigil exited with ${code} before listening:\n${out}`));
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    issuer,
+    env: fullEnv,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+      // Kept for reading after a failure; CI shows where.
+      mkdirSync(join(ROOT, 'test-output'), { recursive: true });
+      writeFileSync(join(ROOT, 'test-output', `vigil-${port}.log`), out);
+    },
+  };
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a script of the project (src/main.ts, src/cli.ts) to completion. */
+export function runScript(script: string, args: string[], env: Record<string, string>, timeoutMs = 30_000): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(NODE, [...NODE_FLAGS, join(ROOT, script), ...args], {
+      cwd: env.VIGIL_CWD ?? ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'test', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${script} ${args.join(' ')} timed out\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** `vigil … --json`, parsed; fails the test with the CLI's own words when it exits non-zero. */
+export async function vigilCli<T = Record<string, unknown>>(env: Record<string, string>, args: string[]): Promise<T> {
+  const result = await runScript('src/cli.ts', [...args, '--json'], env);
+  if (result.code !== 0) throw new Error(`vigil ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
+  return JSON.parse(result.stdout) as T;
+}
