@@ -11,10 +11,12 @@ const USAGE = `usage: vigil <command> [options] [--json]
   migrate                                   apply pending database migrations
   user create --email E [--password P] [--name N] [--role R]...
   user list
-  user disable --email E
+  user disable --email E                    (also revokes every grant and session it holds)
+  user require-step-up --email E [--acr ACR] [--reason TEXT]
   client create --name N [--redirect-uri U]... [--public] [--grant-type G]...
                 [--application-type web|native] [--post-logout-redirect-uri U]...
-                [--backchannel-logout-uri U]
+                [--backchannel-logout-uri U] [--allow-resource URI]... [--introspect-any]
+                [--default-acr ACR]
                 [--resource-server [--resource URI] [--scope S]... [--token-format jwt|opaque]
                  [--access-token-ttl SECONDS]]
   registration-token create [--expires-in SECONDS]
@@ -28,7 +30,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return argv.length === 0 ? 2 : 0;
   }
-  const name = COMMANDS[argv[0]] ? argv[0] : `${argv[0]} ${argv[1] ?? ''}`.trim();
+  // A flag is never part of a command's name (`vigil frobnicate --json` names "frobnicate").
+  const second = argv[1]?.startsWith('-') ? '' : (argv[1] ?? '');
+  const name = COMMANDS[argv[0]] ? argv[0] : `${argv[0]} ${second}`.trim();
   const command = COMMANDS[name];
   if (!command) {
     process.stderr.write(`vigil: unknown command "${name}"\n${USAGE}\n`);

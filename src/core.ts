@@ -6,7 +6,8 @@ import { AccountStore } from './identity/index.ts';
 import { AuditLog } from './audit/index.ts';
 import { createAdapterFactory, migrate, openStores, PayloadCodec, type AdapterFactory, type MigrationResult, type Stores } from './store/index.ts';
 import { createProvider, ensureSigningKeys, ResourceServerStore, type ProviderDeps } from './oidc/index.ts';
-import { revokeGrant } from './sessions/index.ts';
+import { revokeGrant, SessionActivityLog, StepUpRequirements } from './sessions/index.ts';
+import { ChallengeStore, Passkeys, RecoveryCodes, TotpFactors } from './mfa/index.ts';
 import type { Logger } from './observability/index.ts';
 
 /** What the server and the CLI share: keys, stores (migrated), and the services over them. */
@@ -19,6 +20,12 @@ export interface Core {
   resourceServers: ResourceServerStore;
   adapters: AdapterFactory;
   migrations: MigrationResult;
+  stepUps: StepUpRequirements;
+  activity: SessionActivityLog;
+  challenges: ChallengeStore;
+  totp: TotpFactors;
+  recovery: RecoveryCodes;
+  passkeys: Passkeys;
   buildProvider(jwks: JWK[], pages?: Partial<ProviderDeps>): Provider;
   close(): Promise<void>;
 }
@@ -50,13 +57,21 @@ export async function openCore(config: Config, logger: Logger): Promise<Core> {
       throw new errors.InvalidGrant(model === 'RefreshToken' ? 'refresh token already used' : 'grant already used');
     },
   });
+  const stepUps = new StepUpRequirements(stores.sql);
+  const challenges = new ChallengeStore(stores.sql);
+  const issuer = new URL(config.ISSUER);
   const pagesMissing = async () => {
     throw new Error('pages are served by the HTTP server only');
   };
   return {
-    config, keys, stores, accounts, audit, resourceServers, adapters, migrations,
+    config, keys, stores, accounts, audit, resourceServers, adapters, migrations, stepUps, challenges,
+    activity: new SessionActivityLog(stores.sql),
+    totp: new TotpFactors(stores.sql, keys, 'Vigil'),
+    recovery: new RecoveryCodes(stores.sql, keys),
+    passkeys: new Passkeys(stores.sql, challenges, { id: issuer.hostname, name: 'Vigil', origin: issuer.origin }),
     buildProvider: (jwks, extra = {}) => createProvider({
       config, accounts, adapters, keys, resourceServers, jwks,
+      sessionRequirement: async (uid) => (await stepUps.find(uid))?.requiredAcr,
       renderError: pagesMissing, logoutSource: pagesMissing, postLogoutSuccessSource: pagesMissing,
       ...extra,
     }),

@@ -7,8 +7,9 @@ import { ensureAdministrator } from './identity/index.ts';
 import { purgeExpired, type Stores } from './store/index.ts';
 import { cookieKeys, loadJwks } from './oidc/index.ts';
 import { createApp, createViews, providerPages } from './http/index.ts';
-import { interactionRoutes, LoginThrottle } from './interactions/index.ts';
+import { AttemptLimiter, interactionRoutes, LoginThrottle } from './interactions/index.ts';
 import { openCore } from './core.ts';
+import { accountRoutes, ensureAccountClient } from './account/index.ts';
 import { Metrics, type Logger } from './observability/index.ts';
 
 export interface RunningVigil {
@@ -38,6 +39,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       }
     }
 
+    await ensureAccountClient(core.adapters, config);
     const metrics = new Metrics();
     const views = createViews();
     const pages = providerPages(views);
@@ -46,7 +48,8 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
         metrics.tokensIssued.inc({ grant_type: String(ctx.oidc.params?.grant_type ?? 'unknown') });
       });
-      provider.on('grant.error', (ctx: KoaContextWithOIDC, err: Error & { error_detail?: string }) => {
+      provider.on('grant.error', (ctx: KoaContextWithOIDC, err: Error & { error?: string; error_detail?: string }) => {
+        logger.info({ client: ctx.oidc.client?.clientId, grantType: ctx.oidc.params?.grant_type, error: err.error, detail: err.error_detail }, 'token request refused');
         if (err.error_detail === 'refresh token already used') {
           const token = ctx.oidc.entities.RefreshToken;
           void audit.append({
@@ -55,6 +58,15 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
           }).catch((e) => logger.error({ err: e }, 'audit write failed'));
           logger.warn({ client: ctx.oidc.client?.clientId }, 'refresh token reuse detected; grant revoked');
         }
+      });
+      provider.on('authorization.success', (ctx: KoaContextWithOIDC) => {
+        const session = ctx.oidc.session;
+        if (!session?.uid || !session.accountId) return;
+        core.activity.touch(session.uid, session.accountId, ctx.get('user-agent'), ctx.state.clientIp)
+          .catch((err) => logger.warn({ err }, 'could not record session activity'));
+      });
+      provider.on('authorization.error', (ctx: KoaContextWithOIDC, err: Error & { error?: string; error_description?: string }) => {
+        logger.info({ client: ctx.oidc?.client?.clientId, error: err.error, detail: err.error_description }, 'authorization request refused');
       });
       provider.on('server_error', (_ctx: unknown, err: Error) => logger.error({ err }, 'provider error'));
       provider.on('backchannel.error', (_ctx: unknown, err: Error, client: { clientId: string }) => {
@@ -70,10 +82,17 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     let provider = build(keyState.keys);
     const currentProvider = () => provider;
 
-    const throttle = new LoginThrottle(config, stores.redis);
+    const throttle = new LoginThrottle(config, stores);
     const app = createApp({
       config, stores, logger, metrics, views, provider: currentProvider, cookieKeys: cookieKeys(keys),
-      routers: [interactionRoutes({ config, provider: currentProvider, accounts, throttle, audit, keys, views, metrics, logger })],
+      routers: [interactionRoutes({
+        config, provider: currentProvider, accounts, throttle, audit, keys, views, metrics, logger,
+        factorLimiter: new AttemptLimiter('mfa:account', config.VIGIL_MFA_MAX_FAILURES, config.VIGIL_MFA_LOCKOUT_SECONDS, stores),
+        totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, challenges: core.challenges,
+      }), accountRoutes({
+        config, provider: currentProvider, adapters: core.adapters, accounts, audit, keys, views,
+        totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, activity: core.activity,
+      })],
     });
 
     // Key rotation and expiry take effect on every instance without a restart.

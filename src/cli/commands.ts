@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { ClientMetadata } from 'oidc-provider';
 import type { Core } from '../core.ts';
+import { ACR, ACR_VALUES, type AcrValue } from '../config/index.ts';
 import { AccountError, passwordProblem } from '../identity/index.ts';
 import { listSigningKeys, loadJwks, rotateSigningKeys, resourceIdentifierSchema, scopeTokenSchema } from '../oidc/index.ts';
 import { parse, positiveInt, required, UsageError } from './args.ts';
+import { revokeAccount } from '../sessions/index.ts';
 
 export interface Output {
   /** Machine-readable result (printed as JSON with --json). */
@@ -41,13 +43,29 @@ async function userList(core: Core, argv: string[]): Promise<Output> {
   };
 }
 
+async function userRequireStepUp(core: Core, argv: string[]): Promise<Output> {
+  const a = parse(argv, { email: { type: 'string' }, acr: { type: 'string' }, reason: { type: 'string' } });
+  const email = required(a.email, '--email');
+  const acr = a.acr ?? ACR.twoFactor;
+  if (!ACR_VALUES.includes(acr as AcrValue)) throw new UsageError(`--acr must be one of ${ACR_VALUES.join(', ')}`);
+  const account = await core.accounts.findByEmail(email);
+  if (!account) throw new UsageError(`no account with email ${email}`);
+  const reason = a.reason ?? 'required by an administrator';
+  const sessions = await core.adapters.for('Session').findByAccountId(account.id);
+  for (const session of sessions) await core.stepUps.require(session.uid as string, account.id, acr, reason);
+  await core.audit.append({ actor: 'cli', action: 'account.step_up_required', subject: account.id, outcome: 'success', details: { acr, reason, sessions: sessions.length } });
+  return { data: { id: account.id, email: account.email, acr, sessions: sessions.length }, text: `${sessions.length} session(s) of ${account.email} must reach ${acr} before their next token` };
+}
+
 async function userDisable(core: Core, argv: string[]): Promise<Output> {
   const a = parse(argv, { email: { type: 'string' } });
   const email = required(a.email, '--email');
   const account = await core.accounts.setDisabled(email, true);
   if (!account) throw new UsageError(`no account with email ${email}`);
-  await core.audit.append({ actor: 'cli', action: 'account.disabled', subject: account.id, outcome: 'success' });
-  return { data: { id: account.id, email: account.email, disabled: true }, text: `disabled ${account.email}` };
+  // A disabled account keeps nothing: its grants, tokens and sessions end now.
+  const revoked = await revokeAccount(core.adapters, account.id);
+  await core.audit.append({ actor: 'cli', action: 'account.disabled', subject: account.id, outcome: 'success', details: { grantsRevoked: revoked.grants } });
+  return { data: { id: account.id, email: account.email, disabled: true, grantsRevoked: revoked.grants }, text: `disabled ${account.email}; revoked ${revoked.grants} grant(s) and every session` };
 }
 
 async function clientCreate(core: Core, argv: string[]): Promise<Output> {
@@ -64,8 +82,12 @@ async function clientCreate(core: Core, argv: string[]): Promise<Output> {
     scope: { type: 'string', multiple: true },
     'token-format': { type: 'string' },
     'access-token-ttl': { type: 'string' },
+    'allow-resource': { type: 'string', multiple: true },
+    'introspect-any': { type: 'boolean' },
+    'default-acr': { type: 'string' },
   });
   const name = required(a.name, '--name');
+  if (a['default-acr'] && !ACR_VALUES.includes(a['default-acr'] as AcrValue)) throw new UsageError(`--default-acr must be one of ${ACR_VALUES.join(', ')}`);
   const redirectUris = a['redirect-uri'] ?? [];
   const grantTypes = a['grant-type'] ?? (redirectUris.length ? ['authorization_code', 'refresh_token'] : ['client_credentials']);
   for (const g of grantTypes) if (!GRANT_TYPES.has(g)) throw new UsageError(`--grant-type ${g} is not one of ${[...GRANT_TYPES].join(', ')}`);
@@ -93,7 +115,9 @@ async function clientCreate(core: Core, argv: string[]): Promise<Output> {
     ...(secret ? { client_secret: secret } : {}),
     ...(a['post-logout-redirect-uri'] ? { post_logout_redirect_uris: a['post-logout-redirect-uri'] } : {}),
     ...(a['backchannel-logout-uri'] ? { backchannel_logout_uri: a['backchannel-logout-uri'], backchannel_logout_session_required: true } : {}),
-    ...(a['resource-server'] ? { vigil_introspection: true } : {}),
+    ...(a['default-acr'] ? { default_acr_values: [a['default-acr']] } : {}),
+    ...(a['introspect-any'] ? { vigil_introspection: true } : {}),
+    ...(a['allow-resource'] ? { vigil_allowed_resources: a['allow-resource'] } : {}),
   };
   const resource = a['resource-server'] ? (a.resource ?? `urn:vigil:rs:${clientId}`) : undefined;
   if (resource && !resourceIdentifierSchema.safeParse(resource).success) throw new UsageError('--resource must be an absolute https, http or urn URI without a fragment');
@@ -108,6 +132,10 @@ async function clientCreate(core: Core, argv: string[]): Promise<Output> {
     throw new UsageError(`invalid client: ${e.error_description ?? e.message}`);
   }
   if (resource && await core.resourceServers.find(resource)) throw new UsageError(`--resource ${resource} is already registered`);
+  for (const allowed of a['allow-resource'] ?? []) {
+    if (!await core.resourceServers.find(allowed)) throw new UsageError(`--allow-resource ${allowed} is not a registered resource server`);
+  }
+  if (a['allow-resource'] && !grantTypes.includes('client_credentials')) throw new UsageError('--allow-resource is for clients with the client_credentials grant');
   await core.adapters.for('Client').upsert(clientId, metadata);
   if (resource) await core.resourceServers.register({ identifier: resource, clientId, scopes: a.scope ?? [], tokenFormat: tokenFormat as 'jwt' | 'opaque', accessTokenTtl: ttl });
   await core.audit.append({ actor: 'cli', action: 'client.created', subject: clientId, outcome: 'success', details: { name, grantTypes, resource: resource ?? null } });
@@ -131,7 +159,9 @@ async function registrationTokenCreate(core: Core, argv: string[]): Promise<Outp
 async function keysRotate(core: Core, argv: string[]): Promise<Output> {
   parse(argv, {});
   const { config } = core;
-  const keep = Math.max(config.VIGIL_ACCESS_TOKEN_TTL, config.VIGIL_ID_TOKEN_TTL, config.VIGIL_CLIENT_CREDENTIALS_TTL) + 3600;
+  // Retired keys stay published until every token they may have signed has expired.
+  const { rows } = await core.stores.sql.query<{ ttl: number | null }>('SELECT max(access_token_ttl) AS ttl FROM resource_servers');
+  const keep = Math.max(config.VIGIL_ACCESS_TOKEN_TTL, config.VIGIL_ID_TOKEN_TTL, config.VIGIL_CLIENT_CREDENTIALS_TTL, rows[0]?.ttl ?? 0) + 3600;
   const kids = await rotateSigningKeys(core.stores.sql, core.keys, config.VIGIL_KEY_PUBLISH_SECONDS, keep);
   await core.audit.append({ actor: 'cli', action: 'keys.rotated', outcome: 'success', details: { kids, publishSeconds: config.VIGIL_KEY_PUBLISH_SECONDS } });
   const keys = await listSigningKeys(core.stores.sql);
@@ -163,6 +193,7 @@ export const COMMANDS: Record<string, Command> = {
   'user create': userCreate,
   'user list': userList,
   'user disable': userDisable,
+  'user require-step-up': userRequireStepUp,
   'client create': clientCreate,
   'registration-token create': registrationTokenCreate,
   'keys rotate': keysRotate,

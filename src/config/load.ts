@@ -32,7 +32,8 @@ function readJsonFile(path: string): Record<string, unknown> {
  * overridden by the environment. Unknown keys in the file are refused so that typos surface.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
-  const file = env.VIGIL_CONFIG_FILE ?? resolve(cwd, 'config', 'vigil.json');
+  const file = env.VIGIL_CONFIG_FILE ? resolve(cwd, env.VIGIL_CONFIG_FILE) : resolve(cwd, 'config', 'vigil.json');
+  if (env.VIGIL_CONFIG_FILE && !existsSync(file)) throw new ConfigError(`VIGIL_CONFIG_FILE: ${file} does not exist`);
   const fromFile = existsSync(file) ? readJsonFile(file) : {};
   const known = new Set(Object.keys(settingsSchema.shape));
   for (const key of Object.keys(fromFile)) {

@@ -55,6 +55,9 @@ export const settingsSchema = z.object({
   VIGIL_LOGIN_MAX_FAILURES_PER_ACCOUNT: int(1, 1000).default(5),
   VIGIL_LOGIN_MAX_FAILURES_PER_IP: int(1, 100000).default(50),
   VIGIL_LOGIN_LOCKOUT_SECONDS: int(1, 86400).default(900),
+  VIGIL_MFA_MAX_FAILURES: int(1, 100).default(5),
+  VIGIL_MFA_LOCKOUT_SECONDS: int(1, 86400).default(900),
+  VIGIL_REAUTH_SECONDS: int(1, 86400).default(300),
   VIGIL_DB_POOL_SIZE: int(1, 200).default(10),
 });
 

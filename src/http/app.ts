@@ -17,7 +17,28 @@ import type { Views } from './views.ts';
 const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
 const ASSETS: Record<string, { type: string; body: Buffer }> = {
   'vigil.css': { type: 'text/css; charset=utf-8', body: readFileSync(`${PUBLIC_DIR}vigil.css`) },
+  'webauthn.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(`${PUBLIC_DIR}webauthn.js`) },
 };
+
+/**
+ * oidc-provider's endpoints and the methods each answers. oidc-provider passes any other method
+ * on unanswered (Koa's plain-text 404); clients get a 405 with Allow and an OAuth error instead.
+ */
+const PROVIDER_METHODS: Record<string, string> = {
+  '/auth': 'GET, POST',
+  '/token': 'POST',
+  '/token/introspection': 'POST',
+  '/token/revocation': 'POST',
+  '/reg': 'POST',
+  '/me': 'GET, POST',
+  '/jwks': 'GET',
+  '/.well-known/openid-configuration': 'GET',
+  '/session/end': 'GET, POST',
+  '/session/end/confirm': 'POST',
+};
+
+/** oidc-provider's words when a request carries no client authentication at all. */
+const NO_CLIENT_AUTH = 'no client authentication mechanism provided';
 
 export interface AppDeps {
   config: Config;
@@ -64,6 +85,10 @@ export function createApp(deps: AppDeps): Koa {
     ctx.type = deps.metrics.registry.contentType;
     ctx.body = await deps.metrics.registry.metrics();
   });
+  ops.get('/favicon.ico', (ctx) => {
+    ctx.status = 204;
+    ctx.set('Cache-Control', 'public, max-age=86400');
+  });
   ops.get('/assets/:file', (ctx) => {
     const asset = ASSETS[ctx.params.file];
     if (!asset) return;
@@ -74,10 +99,25 @@ export function createApp(deps: AppDeps): Koa {
 
   type Run = (ctx: Context, next: Koa.Next) => Promise<unknown>;
   let mounted: { provider: Provider; run: Run } | undefined;
-  const providerMiddleware = (ctx: Context, next: Koa.Next) => {
+  const providerMiddleware = async (ctx: Context, next: Koa.Next) => {
     const provider = deps.provider();
     if (mounted?.provider !== provider) mounted = { provider, run: compose(provider.middleware as Koa.Middleware[]) as unknown as Run };
-    return mounted.run(ctx, next);
+    await mounted.run(ctx, next);
+    // RFC 6749 §5.2: "no client authentication included" is invalid_client; oidc-provider says invalid_request.
+    const out = ctx.body as { error?: unknown; error_description?: unknown } | null | undefined;
+    if (ctx.status === 400 && out?.error === 'invalid_request' && out.error_description === NO_CLIENT_AUTH) {
+      ctx.status = 401;
+      ctx.set('WWW-Authenticate', `Basic realm="${config.ISSUER}"`);
+      ctx.body = { error: 'invalid_client', error_description: NO_CLIENT_AUTH };
+    }
+  };
+
+  const wrongMethod = async (ctx: Context, next: Koa.Next) => {
+    await next();
+    const allow = PROVIDER_METHODS[ctx.path];
+    if (allow === undefined || ctx.status !== 404 || ctx.body != null || ctx.method === 'HEAD' || ctx.method === 'OPTIONS') return;
+    ctx.set('Allow', allow);
+    throw Object.assign(new Error(`${ctx.method} is not allowed on ${ctx.path}; use ${allow}`), { status: 405, error: 'invalid_request' });
   };
 
   app.use(requestContext(logger, metrics, proxies));
@@ -89,6 +129,7 @@ export function createApp(deps: AppDeps): Koa {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
+  app.use(wrongMethod);
   app.use(providerMiddleware);
   return app;
 }

@@ -3,8 +3,9 @@ import type { Logger } from '../observability/index.ts';
 import { FormError } from './form.ts';
 import { renderPage, type Views } from './views.ts';
 
+/** A page only for those who ask for HTML (browsers do); API clients accepting anything get JSON, as from oidc-provider. */
 function wantsHtml(ctx: Context): boolean {
-  return ctx.accepts('html', 'json') === 'html';
+  return ctx.accepts('json', 'html') === 'html';
 }
 
 /**

@@ -2,4 +2,4 @@ export { createApp, type AppDeps } from './app.ts';
 export { createViews, renderPage, VIEWS_DIR, type Views } from './views.ts';
 export { providerPages } from './pages.ts';
 export { ProxyTrust } from './client-ip.ts';
-export { readForm, FormError } from './form.ts';
+export { readForm, readJson, FormError } from './form.ts';

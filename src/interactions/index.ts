@@ -1,2 +1,16 @@
-export { interactionRoutes, type InteractionDeps } from './routes.ts';
-export { LoginThrottle, type ThrottleState } from './login-throttle.ts';
+import Router from '@koa/router';
+import { InteractionKit, type InteractionDeps } from './shared.ts';
+import { loginRoutes } from './login-routes.ts';
+import { factorRoutes } from './factor-routes.ts';
+
+export { LoginThrottle, AttemptLimiter, combine, type ThrottleState } from './login-throttle.ts';
+export type { InteractionDeps } from './shared.ts';
+
+/** The browser side of the provider: password, second factors, passkeys, consent. */
+export function interactionRoutes(deps: InteractionDeps): Router {
+  const kit = new InteractionKit(deps);
+  const router = new Router();
+  router.use(loginRoutes(kit).routes());
+  router.use(factorRoutes(kit).routes());
+  return router;
+}

@@ -22,13 +22,17 @@ export class Metrics {
 const ROUTES: Array<[RegExp, string]> = [
   [/^\/interaction\/[^/]+$/, '/interaction/:uid'],
   [/^\/interaction\/[^/]+\/[a-z]+$/, '/interaction/:uid/:action'],
+  [/^\/interaction\/[^/]+\/webauthn\/(options|verify)$/, '/interaction/:uid/webauthn/:step'],
+  [/^\/account\/(passkeys|sessions)\/[^/]+\/[a-z]+$/, '/account/:kind/:id/:action'],
   [/^\/auth\/[^/]+$/, '/auth/:uid'],
   [/^\/reg\/[^/]+$/, '/reg/:clientId'],
   [/^\/assets\/[^/]+$/, '/assets/:file'],
 ];
 const STATIC = new Set([
-  '/', '/auth', '/token', '/me', '/jwks', '/reg', '/token/introspection', '/token/revocation', '/session/end',
+  '/', '/auth', '/request', '/token', '/me', '/jwks', '/reg', '/token/introspection', '/token/revocation', '/session/end',
   '/session/end/confirm', '/session/end/success', '/.well-known/openid-configuration', '/healthz', '/readyz', '/metrics',
+  '/account', '/account/', '/account/login', '/account/callback', '/account/signed-out', '/account/logout', '/account/totp/begin',
+  '/account/totp/confirm', '/account/totp/remove', '/account/recovery/regenerate', '/account/passkeys/options', '/account/passkeys/verify',
 ]);
 
 /** A bounded set of route labels: unknown paths count as "other", so labels cannot explode. */

@@ -5,6 +5,8 @@ import type { AccountStore } from '../identity/index.ts';
 import type { AdapterFactory } from '../store/index.ts';
 import type { KeyRing } from '../crypto/index.ts';
 import type { ResourceServerStore } from './resource-servers.ts';
+import { interactionPolicyWithAcrLevels, type SessionRequirement } from './acr-policy.ts';
+import { satisfies } from '../mfa/index.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -16,12 +18,16 @@ export interface ProviderDeps {
   renderError: NonNullable<Configuration['renderError']>;
   logoutSource: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['logoutSource'];
   postLogoutSuccessSource: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['postLogoutSuccessSource'];
-  /** The continuous check at refresh; true lets the refresh proceed (the token is rotated). */
+  /** A step-up a session owes (its required acr), if any. */
+  sessionRequirement: SessionRequirement;
+  /** The continuous check at refresh: throws to refuse it; otherwise the token is rotated. */
   onRefresh?: (ctx: KoaContextWithOIDC) => Promise<void>;
 }
 
 /** Client metadata only the CLI/admin may set; dynamic registration may not. */
-export const PRIVILEGED_METADATA = ['vigil_introspection'] as const;
+export const PRIVILEGED_METADATA = ['vigil_introspection', 'vigil_allowed_resources', 'vigil_first_party'] as const;
+
+const fromRegistration = (ctx: KoaContextWithOIDC | undefined) => ['registration', 'client_update'].includes(ctx?.oidc?.route ?? '');
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -77,7 +83,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
       iss: null,
       openid: ['sub', 'roles', 'acr', 'amr', 'auth_time'],
       email: ['email', 'email_verified'],
-      profile: ['name', 'updated_at'],
+      profile: ['name'],
     },
     scopes: ['openid', 'offline_access', 'email', 'profile'],
     conformIdTokenClaims: false,
@@ -116,12 +122,16 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
     extraClientMetadata: {
       properties: [...PRIVILEGED_METADATA],
       validator(ctx, key, value, metadata) {
+        if (value !== undefined && fromRegistration(ctx)) {
+          throw new errors.InvalidClientMetadata(`${key} cannot be set through dynamic registration`);
+        }
         if (key === 'vigil_introspection') {
           if (value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata('vigil_introspection must be a boolean');
-          if (value !== undefined && ctx && ['registration', 'client_update'].includes(ctx.oidc?.route ?? '')) {
-            throw new errors.InvalidClientMetadata('vigil_introspection cannot be set through dynamic registration');
-          }
           checkRedirectUris(metadata);
+        }
+        if (key === 'vigil_first_party' && value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata('vigil_first_party must be a boolean');
+        if (key === 'vigil_allowed_resources' && value !== undefined && !(Array.isArray(value) && value.every((v) => typeof v === 'string'))) {
+          throw new errors.InvalidClientMetadata('vigil_allowed_resources must be an array of resource identifiers');
         }
       },
     },
@@ -137,11 +147,29 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
     },
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: async (ctx) => {
+      const token = ctx.oidc.entities.RefreshToken!;
+      const owed = token.sessionUid ? await deps.sessionRequirement(token.sessionUid) : undefined;
+      if (owed && !satisfies(token.acr, owed)) {
+        throw Object.assign(new errors.InvalidGrant('step-up required'), {
+          error_description: `step-up authentication required: sign in again at ${owed} through the authorization endpoint`,
+        });
+      }
       await deps.onRefresh?.(ctx);
       return true;
     },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: interactionPolicyWithAcrLevels(deps.sessionRequirement),
+    },
+    // Vigil's own apps (the account page) are trusted: no consent screen for what they ask.
+    async loadExistingGrant(ctx) {
+      const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session!.grantIdFor(ctx.oidc.client!.clientId);
+      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+      if (ctx.oidc.client!.metadata().vigil_first_party !== true) return undefined;
+      const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client!.clientId, accountId: ctx.oidc.session!.accountId! });
+      grant.addOIDCScope(ctx.oidc.requestParamScopes ? [...ctx.oidc.requestParamScopes].join(' ') : 'openid');
+      await grant.save();
+      return grant;
     },
     renderError: deps.renderError,
     features: {
@@ -150,9 +178,14 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        async allowedPolicy(_ctx, client) {
+        // Any token for clients given the introspection permission; a resource server only the
+        // access tokens issued for it (RFC 7662 §4: do not tell a caller about others' tokens).
+        async allowedPolicy(_ctx, client, token) {
           if (client.metadata().vigil_introspection === true) return true;
-          return (await resourceServers.findByClient(client.clientId)).length > 0;
+          const audiences = [(token as { aud?: string | string[] }).aud].flat().filter(Boolean);
+          if (audiences.length === 0) return false;
+          const own = await resourceServers.findByClient(client.clientId);
+          return own.some((rs) => audiences.includes(rs.identifier));
         },
       },
       revocation: { enabled: true },
@@ -164,9 +197,14 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
         enabled: true,
         defaultResource: async (_ctx, _client, oneOf) => oneOf,
         useGrantedResource: async () => true,
-        async getResourceServerInfo(_ctx, resourceIndicator) {
+        async getResourceServerInfo(ctx, resourceIndicator, client) {
           const rs = await resourceServers.find(resourceIndicator);
           if (!rs) throw new errors.InvalidTarget(`${resourceIndicator} is not a registered resource server`);
+          // No person consents to a client_credentials grant: the client must be allowed the resource explicitly.
+          if (ctx.oidc.params?.grant_type === 'client_credentials') {
+            const allowed = client.metadata().vigil_allowed_resources as string[] | undefined;
+            if (!allowed?.includes(resourceIndicator)) throw new errors.InvalidTarget(`this client is not allowed to obtain tokens for ${resourceIndicator}`);
+          }
           return {
             scope: rs.scopes.join(' '),
             audience: rs.identifier,

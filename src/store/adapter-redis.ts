@@ -38,12 +38,15 @@ export class RedisAdapter implements Adapter {
     const multi = this.#redis.multi();
     const value = JSON.stringify(this.#codec.encode(this.name, id, payload));
     if (ttl) multi.set(key, value, 'EX', ttl); else multi.set(key, value);
-    if (payload.grantId) {
-      const grantKey = `${PREFIX}grant:${payload.grantId}`;
-      multi.sadd(grantKey, key);
+    // Sets of keys per grant and per account, living as long as their longest member.
+    for (const setKey of [payload.grantId && `${PREFIX}grant:${payload.grantId}`, payload.accountId && `${PREFIX}account:${payload.accountId}`]) {
+      if (!setKey) continue;
+      multi.sadd(setKey, key);
       if (ttl) {
-        multi.expire(grantKey, ttl, 'NX');
-        multi.expire(grantKey, ttl, 'GT');
+        multi.expire(setKey, ttl, 'NX');
+        multi.expire(setKey, ttl, 'GT');
+      } else {
+        multi.persist(setKey);
       }
     }
     if (payload.uid) {
@@ -96,11 +99,28 @@ export class RedisAdapter implements Adapter {
     await this.#redis.del(key, `${key}:consumed`);
   }
 
-  async revokeByGrantId(grantId: string): Promise<void> {
-    const grantKey = `${PREFIX}grant:${grantId}`;
-    const keys = await this.#redis.smembers(grantKey);
+  async #destroyIndexed(setKey: string): Promise<void> {
+    const keys = await this.#redis.smembers(setKey);
     const mine = keys.filter((k) => k.startsWith(`${PREFIX}${this.name}:`));
     if (mine.length === 0) return;
-    await this.#redis.multi().del(...mine, ...mine.map((k) => `${k}:consumed`)).srem(grantKey, ...mine).exec();
+    await this.#redis.multi().del(...mine, ...mine.map((k) => `${k}:consumed`)).srem(setKey, ...mine).exec();
+  }
+
+  revokeByGrantId(grantId: string): Promise<void> {
+    return this.#destroyIndexed(`${PREFIX}grant:${grantId}`);
+  }
+
+  async findByAccountId(accountId: string): Promise<Payload[]> {
+    const prefix = `${PREFIX}${this.name}:`;
+    const keys = (await this.#redis.smembers(`${PREFIX}account:${accountId}`)).filter((k) => k.startsWith(prefix));
+    const found = await Promise.all(keys.map((key) => {
+      const storageId = key.slice(prefix.length);
+      return this.#read(key, (stored) => this.#codec.decodeByStorageId(this.name, storageId, stored));
+    }));
+    return found.filter((p): p is Payload => p !== undefined);
+  }
+
+  destroyByAccountId(accountId: string): Promise<void> {
+    return this.#destroyIndexed(`${PREFIX}account:${accountId}`);
   }
 }

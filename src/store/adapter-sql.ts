@@ -88,10 +88,23 @@ export class SqlAdapter implements Adapter {
   async revokeByGrantId(grantId: string): Promise<void> {
     await this.#sql.query('DELETE FROM oidc_payloads WHERE model = $1 AND grant_id = $2', [this.name, grantId]);
   }
+
+  async destroyByAccountId(accountId: string): Promise<void> {
+    await this.#sql.query('DELETE FROM oidc_payloads WHERE model = $1 AND account_id = $2', [this.name, accountId]);
+  }
+
+  async findByAccountId(accountId: string): Promise<Payload[]> {
+    const { rows } = await this.#sql.query<Row & { id: string }>(
+      'SELECT id, payload, consumed_at FROM oidc_payloads WHERE model = $1 AND account_id = $2 AND (expires_at IS NULL OR expires_at > now())',
+      [this.name, accountId],
+    );
+    return rows.map((row) => this.#decode(row.id, row, true)!);
+  }
 }
 
 /** Expired rows are invisible to find(); this reclaims their space. */
 export async function purgeExpired(sql: Sql): Promise<number> {
   const { rowCount } = await sql.query('DELETE FROM oidc_payloads WHERE expires_at < now() - interval \'1 hour\'');
+  await sql.query('DELETE FROM login_rate_limits WHERE expire < $1', [Date.now() - 3_600_000]);
   return rowCount;
 }

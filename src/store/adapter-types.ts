@@ -8,6 +8,10 @@ export interface Adapter {
   consume(id: string): Promise<void>;
   destroy(id: string): Promise<void>;
   revokeByGrantId(grantId: string): Promise<void>;
+  /** Removes every record of this model that belongs to the account. */
+  destroyByAccountId(accountId: string): Promise<void>;
+  /** The account's live records of this model (for sessions and grants; ids are not hashed there). */
+  findByAccountId(accountId: string): Promise<Payload[]>;
 }
 
 /**

@@ -14,7 +14,11 @@ export interface MigrationResult {
 /** Applies numbered forward-only migrations, each in its own transaction, once. */
 export async function migrate(sql: Sql, dir = MIGRATIONS_DIR): Promise<MigrationResult> {
   const files = readdirSync(dir).filter((f) => /^\d{3,}_[a-z0-9_]+\.sql$/.test(f)).sort();
-  await sql.query('CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+  // Under the lock too: concurrent CREATE TABLE IF NOT EXISTS can fail with "type … already exists".
+  await sql.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await tx.query('CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+  });
   const applied: string[] = [];
   for (const file of files) {
     const version = file.replace(/\.sql$/, '');

@@ -132,6 +132,7 @@ const redisSpec: BackendSpec = {
       const key = `${REDIS_PREFIX}${model}:${codec.storageId(model, id)}`;
       created.add(key).add(`${key}:consumed`);
       if (payload.grantId) created.add(`${REDIS_PREFIX}grant:${payload.grantId}`);
+      if (payload.accountId) created.add(`${REDIS_PREFIX}account:${payload.accountId}`);
       if (payload.uid) created.add(`${REDIS_PREFIX}${model}:uid:${payload.uid}`);
       if (payload.userCode) created.add(`${REDIS_PREFIX}${model}:userCode:${payload.userCode}`);
     };
@@ -149,6 +150,8 @@ const redisSpec: BackendSpec = {
           consume: (id) => inner.consume(id),
           destroy: (id) => inner.destroy(id),
           revokeByGrantId: (grantId) => inner.revokeByGrantId(grantId),
+          destroyByAccountId: (accountId) => inner.destroyByAccountId(accountId),
+          findByAccountId: (accountId) => inner.findByAccountId(accountId),
         };
       },
       async dump(model) {
@@ -416,6 +419,27 @@ describe.each<BackendSpec>([pgliteSpec, postgresSpec, redisSpec])('storage adapt
       await expect(accessTokens.find(sameGrantOtherModel)).resolves.toMatchObject({ grantId, jti: sameGrantOtherModel });
       // Revoking a grant with no records is not an error.
       await expect(refreshTokens.revokeByGrantId(`grant-${rid(12)}`)).resolves.toBeUndefined();
+    });
+
+    it('findByAccountId lists and destroyByAccountId removes the account\'s records of the model, and nothing else', async () => {
+      const sessions = backend.adapter('Session');
+      const grants = backend.adapter('Grant');
+      const accountId = `acct-${rid(12)}`;
+      const mine = [rid(), rid()];
+      for (const id of mine) await sessions.upsert(id, { jti: id, uid: rid(), accountId, kind: 'Session' }, 600);
+      const someoneElse = rid();
+      await sessions.upsert(someoneElse, { jti: someoneElse, uid: rid(), accountId: `acct-${rid(12)}`, kind: 'Session' }, 600);
+      const grant = rid();
+      await grants.upsert(grant, { jti: grant, accountId, kind: 'Grant' }, 600);
+
+      expect((await sessions.findByAccountId(accountId)).map((p) => p.jti).sort()).toEqual([...mine].sort());
+      await sessions.destroyByAccountId(accountId);
+      await expect(sessions.findByAccountId(accountId)).resolves.toEqual([]);
+
+      for (const id of mine) await expect(sessions.find(id)).resolves.toBeUndefined();
+      await expect(sessions.find(someoneElse)).resolves.toMatchObject({ jti: someoneElse });
+      await expect(grants.find(grant)).resolves.toMatchObject({ accountId });
+      await expect(sessions.destroyByAccountId(`acct-${rid(12)}`)).resolves.toBeUndefined();
     });
   });
 

@@ -23,6 +23,8 @@ let publicClient: ClientOut;
 let api: ClientOut;
 let opaqueApi: ClientOut;
 let machine: ClientOut;
+let stranger: ClientOut;
+let auditor: ClientOut;
 let accountId: string;
 const secretsUsed: string[] = [];
 
@@ -78,8 +80,10 @@ beforeAll(async () => {
   publicClient = await vigilCli(env, ['client', 'create', '--name', 'SPA', '--public', '--redirect-uri', redirectUri()]);
   api = await vigilCli(env, ['client', 'create', '--name', 'Things API', '--resource-server', '--resource', API, '--scope', 'read:things']);
   opaqueApi = await vigilCli(env, ['client', 'create', '--name', 'Opaque API', '--resource-server', '--resource', OPAQUE_API, '--scope', 'read:opaque', '--token-format', 'opaque']);
-  machine = await vigilCli(env, ['client', 'create', '--name', 'Batch job', '--grant-type', 'client_credentials']);
-  secretsUsed.push(web.client_secret!, api.client_secret!, opaqueApi.client_secret!, machine.client_secret!);
+  machine = await vigilCli(env, ['client', 'create', '--name', 'Batch job', '--grant-type', 'client_credentials', '--allow-resource', API, '--allow-resource', OPAQUE_API]);
+  stranger = await vigilCli(env, ['client', 'create', '--name', 'Other job', '--grant-type', 'client_credentials']);
+  auditor = await vigilCli(env, ['client', 'create', '--name', 'Token auditor', '--grant-type', 'client_credentials', '--introspect-any']);
+  secretsUsed.push(web.client_secret!, api.client_secret!, opaqueApi.client_secret!, machine.client_secret!, stranger.client_secret!, auditor.client_secret!);
 }, 120_000);
 
 afterAll(async () => {
@@ -178,6 +182,8 @@ test('client_credentials: JWT for a JWT resource server, opaque for an opaque on
   const opaque = await oidc.clientCredentialsGrant(config, { resource: OPAQUE_API, scope: 'read:opaque' });
   expect(opaque.access_token.split('.')).toHaveLength(1);
   await expect(oidc.clientCredentialsGrant(config, { resource: 'https://unknown.vigil.test' })).rejects.toMatchObject({ error: 'invalid_target' });
+  // A client not allowed the resource gets nothing for it.
+  await expect(oidc.clientCredentialsGrant(await discover(stranger), { resource: API, scope: 'read:things' })).rejects.toMatchObject({ error: 'invalid_target' });
 });
 
 test('introspection: only resource servers may ask; active until revoked; unknown is inactive', async () => {
@@ -190,15 +196,18 @@ test('introspection: only resource servers may ask; active until revoked; unknow
   expect(active.aud).toBe(OPAQUE_API);
   const unknown = await oidc.tokenIntrospection(rs, 'not-a-token-at-all');
   expect(unknown.active).toBe(false);
-  // A client that is not a resource server learns nothing.
-  await expect(oidc.tokenIntrospection(await discover(web), token)).resolves.toMatchObject({ active: false });
+  // A client that is not a resource server learns nothing, nor does another resource server.
+  await expect(oidc.tokenIntrospection(await discover(web), token)).resolves.toEqual({ active: false });
+  await expect(oidc.tokenIntrospection(await discover(api), token)).resolves.toEqual({ active: false });
   await oidc.tokenRevocation(machineConfig, token);
   expect((await oidc.tokenIntrospection(rs, token)).active).toBe(false);
 });
 
-test('introspection of a user refresh token, and after revocation', async () => {
+test('a client with the introspection permission sees a user refresh token, until it is revoked', async () => {
   const { config, tokens } = await loginWithCode(web);
-  const rs = await discover(api);
+  // A resource server sees only access tokens issued for it, not refresh tokens.
+  expect(await oidc.tokenIntrospection(await discover(api), tokens.refresh_token!)).toEqual({ active: false });
+  const rs = await discover(auditor);
   expect((await oidc.tokenIntrospection(rs, tokens.refresh_token!)).active).toBe(true);
   await oidc.tokenRevocation(config, tokens.refresh_token!);
   expect((await oidc.tokenIntrospection(rs, tokens.refresh_token!)).active).toBe(false);

@@ -25,11 +25,29 @@ export async function freshDatabase(): Promise<{ url: string; drop(): Promise<vo
   };
 }
 
-/** A Redis logical database of its own (1..15), emptied first. */
+/**
+ * A Redis logical database of its own (1..15), leased so that concurrent runs on one machine
+ * never share (and never empty) each other's database; emptied first.
+ */
 export async function freshRedis(): Promise<{ url: string; redis: Redis; close(): Promise<void> }> {
-  const index = 1 + Math.floor(Math.random() * 15);
-  const url = `${REDIS_BASE_URL}/${index}`;
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-  await redis.flushdb();
-  return { url, redis, async close() { await redis.flushdb(); await redis.quit(); } };
+  const lease = `vigil-test-lease:${randomBytes(8).toString('hex')}`;
+  for (const index of [...Array(15).keys()].map((i) => i + 1).sort(() => Math.random() - 0.5)) {
+    const url = `${REDIS_BASE_URL}/${index}`;
+    const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+    const taken = await redis.set('vigil-test-lease', lease, 'EX', 1800, 'NX');
+    if (taken !== 'OK') {
+      await redis.quit();
+      continue;
+    }
+    const keys = (await redis.keys('*')).filter((k) => k !== 'vigil-test-lease');
+    if (keys.length) await redis.del(...keys);
+    return {
+      url, redis,
+      async close() {
+        await redis.flushdb();
+        await redis.quit();
+      },
+    };
+  }
+  throw new Error('every Redis test database (1-15) is leased by another run');
 }

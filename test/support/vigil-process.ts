@@ -25,6 +25,7 @@ export interface VigilProcess {
   url: string;
   issuer: string;
   env: Record<string, string>;
+  pid: number;
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
   stop(): Promise<void>;
@@ -57,24 +58,25 @@ export async function startVigil(env: Record<string, string>, options: { port?: 
   child.stdout!.on('data', (d) => { out += d; });
   child.stderr!.on('data', (d) => { out += d; });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Vigil did not start in time:\n${out}`)), options.timeoutMs ?? 30_000);
-    const check = () => {
-      if (out.includes('Vigil is listening')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', check);
-    exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`Vigil exited with ${code} before listening:\n${out}`));
-    });
-  });
+  // Ready when /healthz answers (works whatever LOG_LEVEL says), or failed when the process exits.
+  let exitCode: number | null | undefined;
+  exited.then((code) => { exitCode = code; });
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  for (;;) {
+    if (exitCode !== undefined) throw new Error(`Vigil exited with ${exitCode} before listening:\n${out}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`Vigil did not start in time:\n${out}`);
+    }
+    const up = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+    if (up) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   return {
     url: `http://127.0.0.1:${port}`,
     issuer,
     env: fullEnv,
+    pid: child.pid!,
     output: () => out,
     async stop() {
       if (child.exitCode === null) {

@@ -1,0 +1,63 @@
+// WebAuthn ceremonies for Vigil's pages. Buttons carry data-webauthn="authenticate|register",
+// the URLs for options and verification, and the page's CSRF token. No inline script anywhere.
+(function () {
+  'use strict';
+
+  async function postJson(url, body) {
+    const response = await fetch(url, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(body),
+    });
+    let data = {};
+    try { data = await response.json(); } catch (e) { /* not JSON */ }
+    if (!response.ok) {
+      if (data.redirect) { window.location.assign(data.redirect); }
+      throw new Error(data.error_description || ('The server answered ' + response.status + '.'));
+    }
+    return data;
+  }
+
+  function say(button, message) {
+    const status = document.getElementById(button.dataset.status || 'webauthn-status');
+    if (!status) return;
+    status.textContent = message;
+    status.hidden = !message;
+  }
+
+  async function run(button) {
+    if (!window.PublicKeyCredential || !PublicKeyCredential.parseRequestOptionsFromJSON) {
+      say(button, 'This browser does not support passkeys.');
+      return;
+    }
+    const csrf = button.dataset.csrf;
+    const register = button.dataset.webauthn === 'register';
+    button.disabled = true;
+    say(button, '');
+    try {
+      const options = await postJson(button.dataset.optionsUrl, { csrf: csrf });
+      const credential = register
+        ? await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options) })
+        : await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options) });
+      const nameInput = button.dataset.nameInput ? document.getElementById(button.dataset.nameInput) : null;
+      const result = await postJson(button.dataset.verifyUrl, {
+        csrf: csrf,
+        response: credential.toJSON(),
+        name: nameInput ? nameInput.value : undefined,
+      });
+      if (result.redirect) window.location.assign(result.redirect);
+      else window.location.reload();
+    } catch (error) {
+      const message = error && error.name === 'NotAllowedError'
+        ? 'The passkey request was cancelled or timed out.'
+        : (error && error.message) || 'The passkey did not work.';
+      say(button, message);
+      button.disabled = false;
+    }
+  }
+
+  document.querySelectorAll('[data-webauthn]').forEach(function (button) {
+    button.addEventListener('click', function () { run(button); });
+  });
+})();

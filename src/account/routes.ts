@@ -1,0 +1,319 @@
+import { createHash, randomBytes } from 'node:crypto';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { RegistrationResponseJSON } from '@simplewebauthn/server';
+import { ACR, acrLevel, type Config } from '../config/index.ts';
+import { constantTimeEqual, type KeyRing } from '../crypto/index.ts';
+import type { Account, AccountStore } from '../identity/index.ts';
+import type { AuditLog } from '../audit/index.ts';
+import { PasskeyError, type Passkeys, type RecoveryCodes, type TotpFactors, type TotpCheck } from '../mfa/index.ts';
+import { revokeOtherSessions, revokeSession, type SessionActivityLog } from '../sessions/index.ts';
+import type { AdapterFactory } from '../store/index.ts';
+import { readForm, readJson } from '../http/form.ts';
+import { renderPage, type Views } from '../http/views.ts';
+import { ACCOUNT_CLIENT_ID, accountUrls } from './client.ts';
+import { AccountCookies, type AccountSession } from './session-cookie.ts';
+
+export interface AccountDeps {
+  config: Config;
+  provider: () => Provider;
+  adapters: AdapterFactory;
+  accounts: AccountStore;
+  audit: AuditLog;
+  keys: KeyRing;
+  views: Views;
+  totp: TotpFactors;
+  recovery: RecoveryCodes;
+  passkeys: Passkeys;
+  activity: SessionActivityLog;
+}
+
+interface Signed {
+  session: AccountSession;
+  account: Account;
+}
+
+const b64url = (bytes: Buffer) => bytes.toString('base64url');
+const MAX_ACCOUNT_SESSION = 12 * 3600;
+
+function describeDevice(userAgent: string): string {
+  if (!userAgent) return 'Unknown device';
+  const browser = /Edg\//.test(userAgent) ? 'Edge' : /Firefox\//.test(userAgent) ? 'Firefox' : /Chrom(e|ium)\//.test(userAgent) ? 'Chrome' : /Safari\//.test(userAgent) ? 'Safari' : 'Browser';
+  const os = /Windows/.test(userAgent) ? 'Windows' : /Mac OS X/.test(userAgent) ? 'macOS' : /Android/.test(userAgent) ? 'Android' : /iPhone|iPad/.test(userAgent) ? 'iOS' : /Linux/.test(userAgent) ? 'Linux' : '';
+  return os ? `${browser} on ${os}` : browser;
+}
+
+/** /account: a person's factors and sessions, behind Vigil's own sign-in. */
+export function accountRoutes(deps: AccountDeps): Router {
+  const router = new Router({ prefix: '/account' });
+  const urls = accountUrls(deps.config);
+  const cookies = new AccountCookies(deps.keys, deps.config.ISSUER.startsWith('https:'));
+  const csrfFor = (s: AccountSession) => deps.keys.mac('account-csrf', `${s.accountId}:${s.sessionUid}`);
+  const recent = (s: AccountSession) => Date.now() / 1000 - s.authTime <= deps.config.VIGIL_REAUTH_SECONDS;
+
+  /** The signed-in person, as long as their provider session is alive and the account enabled. */
+  async function signedIn(ctx: Context): Promise<Signed | undefined> {
+    const session = cookies.session(ctx);
+    if (!session) return undefined;
+    const [opSession, account] = await Promise.all([
+      deps.adapters.for('Session').findByUid(session.sessionUid),
+      deps.accounts.findById(session.accountId),
+    ]);
+    if (!opSession || opSession.accountId !== session.accountId || !account || account.disabled) {
+      cookies.setSession(ctx, null);
+      return undefined;
+    }
+    return { session, account };
+  }
+
+  function startSignIn(ctx: Context, next: string, reauth: boolean, factors: boolean) {
+    const state = b64url(randomBytes(16));
+    const verifier = b64url(randomBytes(32));
+    cookies.setPending(ctx, { state, verifier, next, exp: Math.floor(Date.now() / 1000) + 600 });
+    const params = new URLSearchParams({
+      client_id: ACCOUNT_CLIENT_ID, response_type: 'code', scope: 'openid', redirect_uri: urls.callback, state,
+      code_challenge: b64url(createHash('sha256').update(verifier).digest()), code_challenge_method: 'S256',
+    });
+    // Re-proving identity before a factor changes: a fresh sign-in, with the second factor if there is one.
+    if (reauth) {
+      params.set('prompt', 'login');
+      if (factors) params.set('acr_values', ACR.twoFactor);
+    }
+    ctx.status = 303;
+    ctx.redirect(`/auth?${params}`);
+  }
+
+  /** Guards a page or an action; the action may need a recent sign-in. */
+  async function require(ctx: Context, options: { recent?: boolean; json?: boolean } = {}): Promise<Signed | undefined> {
+    const signed = await signedIn(ctx);
+    if (signed && (!options.recent || recent(signed.session))) return signed;
+    const hasFactors = signed ? await factorsOf(signed.account.id).then((f) => f.totp || f.passkeys.length > 0) : false;
+    if (options.json) {
+      ctx.status = 401;
+      ctx.body = {
+        error: signed ? 'reauthentication_required' : 'login_required',
+        error_description: signed ? 'For your security, sign in again before changing your sign-in methods.' : 'Sign in first.',
+        redirect: `/account/login?reauth=${signed ? 1 : 0}`,
+      };
+      return undefined;
+    }
+    startSignIn(ctx, '/account', !!signed, hasFactors);
+    return undefined;
+  }
+
+  async function factorsOf(accountId: string) {
+    const [totp, pendingTotp, passkeys, recoveryLeft] = await Promise.all([
+      deps.totp.isEnrolled(accountId), deps.totp.pendingSecret(accountId).then(Boolean), deps.passkeys.list(accountId), deps.recovery.remaining(accountId),
+    ]);
+    return { totp, pendingTotp, passkeys, recoveryLeft };
+  }
+
+  /** A credential change is a security event: audited, and every other session of the person ends. */
+  async function credentialChanged(ctx: Context, signed: Signed, action: string, details: Record<string, unknown>) {
+    const ended = await revokeOtherSessions(deps.adapters, signed.account.id, signed.session.sessionUid);
+    await deps.audit.append({ actor: signed.account.id, action, subject: signed.account.id, ip: ctx.state.clientIp, outcome: 'success', details: { ...details, otherSessionsEnded: ended } });
+  }
+
+  function checkCsrf(signed: Signed, value: unknown) {
+    if (typeof value !== 'string' || !constantTimeEqual(value, csrfFor(signed.session))) {
+      throw Object.assign(new Error('This form has expired. Reload the page and try again.'), { status: 403, expose: true, error: 'invalid_request' });
+    }
+  }
+
+  async function showAccount(ctx: Context, signed: Signed, vars: Record<string, unknown> = {}, status = 200) {
+    const factors = await factorsOf(signed.account.id);
+    const [opSessions, activity] = await Promise.all([
+      deps.adapters.for('Session').findByAccountId(signed.account.id),
+      deps.activity.forAccount(signed.account.id),
+    ]);
+    const sessions = opSessions.map((s) => {
+      const seen = activity.get(s.uid as string);
+      return {
+        uid: s.uid, current: s.uid === signed.session.sessionUid,
+        device: describeDevice(seen?.userAgent ?? ''), ip: seen?.ip ?? 'unknown',
+        lastSeen: seen?.lastSeenAt.toISOString() ?? new Date(((s.loginTs as number) ?? 0) * 1000).toISOString(),
+      };
+    }).sort((a, b) => (a.current ? -1 : b.current ? 1 : b.lastSeen.localeCompare(a.lastSeen)));
+    renderPage(ctx, deps.views, 'account.njk', {
+      title: 'Your account', wide: true, account: signed.account, csrf: csrfFor(signed.session), factors, sessions,
+      acr: signed.session.acr, strong: acrLevel(signed.session.acr) >= acrLevel(ACR.twoFactor), recent: recent(signed.session), ...vars,
+    }, status);
+  }
+
+  router.get('/', async (ctx) => {
+    const signed = await require(ctx);
+    if (signed) await showAccount(ctx, signed, { notice: ctx.query.done === 'passkey' ? 'Passkey added.' : undefined });
+  });
+
+  router.get('/login', async (ctx) => {
+    const reauth = ctx.query.reauth === '1';
+    const signed = reauth ? await signedIn(ctx) : undefined;
+    startSignIn(ctx, '/account', reauth, signed ? await factorsOf(signed.account.id).then((f) => f.totp || f.passkeys.length > 0) : false);
+  });
+
+  router.get('/callback', async (ctx) => {
+    const pending = cookies.pending(ctx);
+    cookies.setPending(ctx, null);
+    const state = typeof ctx.query.state === 'string' ? ctx.query.state : '';
+    if (!pending || !constantTimeEqual(state, pending.state)) {
+      return renderPage(ctx, deps.views, 'error.njk', { title: 'Sign-in expired', error: 'invalid_request', description: 'This sign-in took too long or was started elsewhere. Open your account page again.' }, 400);
+    }
+    if (typeof ctx.query.error === 'string') {
+      return renderPage(ctx, deps.views, 'error.njk', { title: 'Not signed in', error: ctx.query.error, description: String(ctx.query.error_description ?? 'The sign-in did not complete.') }, 400);
+    }
+    // Vigil is its own authorization server: the code is redeemed in-process, with the same checks.
+    const provider = deps.provider();
+    const code = typeof ctx.query.code === 'string' ? await provider.AuthorizationCode.find(ctx.query.code) : undefined;
+    const challenge = b64url(createHash('sha256').update(pending.verifier).digest());
+    if (!code || code.clientId !== ACCOUNT_CLIENT_ID || code.redirectUri !== urls.callback || code.codeChallenge !== challenge || (code as { consumed?: unknown }).consumed || !code.sessionUid || !code.accountId) {
+      return renderPage(ctx, deps.views, 'error.njk', { title: 'Sign-in failed', error: 'invalid_grant', description: 'The sign-in could not be completed. Open your account page again.' }, 400);
+    }
+    try {
+      await code.consume();
+    } catch {
+      return renderPage(ctx, deps.views, 'error.njk', { title: 'Sign-in failed', error: 'invalid_grant', description: 'This sign-in was already used.' }, 400);
+    }
+    const now = Math.floor(Date.now() / 1000);
+    cookies.setSession(ctx, {
+      accountId: code.accountId, sessionUid: code.sessionUid, authTime: code.authTime ?? now,
+      acr: code.acr ?? ACR.oneFactor, amr: code.amr ?? [], exp: now + Math.min(MAX_ACCOUNT_SESSION, deps.config.VIGIL_SESSION_TTL),
+    });
+    ctx.status = 303;
+    ctx.redirect(pending.next.startsWith('/account') ? pending.next : '/account');
+  });
+
+  router.get('/signed-out', (ctx) => {
+    renderPage(ctx, deps.views, 'logged-out.njk', { title: 'Signed out' });
+  });
+
+  router.post('/logout', async (ctx) => {
+    const signed = await require(ctx);
+    if (!signed) return;
+    checkCsrf(signed, (await readForm(ctx)).csrf);
+    cookies.setSession(ctx, null);
+    const params = new URLSearchParams({ client_id: ACCOUNT_CLIENT_ID, post_logout_redirect_uri: urls.signedOut });
+    ctx.status = 303;
+    ctx.redirect(`/session/end?${params}`);
+  });
+
+  router.post('/totp/begin', async (ctx) => {
+    const signed = await require(ctx, { recent: true });
+    if (!signed) return;
+    checkCsrf(signed, (await readForm(ctx)).csrf);
+    let enrolment;
+    try {
+      enrolment = await deps.totp.begin(signed.account.id, signed.account.email);
+    } catch (err) {
+      return showAccount(ctx, signed, { error: (err as Error).message }, 409);
+    }
+    renderPage(ctx, deps.views, 'totp-enrol.njk', { title: 'Set up an authenticator app', csrf: csrfFor(signed.session), ...enrolment });
+  });
+
+  router.post('/totp/confirm', async (ctx) => {
+    const signed = await require(ctx, { recent: true });
+    if (!signed) return;
+    const form = await readForm(ctx);
+    checkCsrf(signed, form.csrf);
+    const result: TotpCheck = await deps.totp.confirm(signed.account.id, (form.code ?? '').replace(/\s/g, ''));
+    if (result !== 'ok') {
+      const secret = await deps.totp.pendingSecret(signed.account.id);
+      if (!secret) return showAccount(ctx, signed, { error: 'Start the authenticator app setup again.' }, 400);
+      await deps.audit.append({ actor: signed.account.id, action: 'mfa.totp_enrolment', ip: ctx.state.clientIp, outcome: 'failure', details: { reason: result } });
+      return renderPage(ctx, deps.views, 'totp-enrol.njk', {
+        title: 'Set up an authenticator app', csrf: csrfFor(signed.session), secret, qrDataUri: undefined,
+        error: result === 'replayed' ? 'That code was already used. Wait for the next one.' : 'That code is not correct. Try the current code from your app.',
+      }, 400);
+    }
+    const codes = await deps.recovery.issue(signed.account.id);
+    await credentialChanged(ctx, signed, 'mfa.totp_enrolled', { credentialType: 'app', changeType: 'create' });
+    renderPage(ctx, deps.views, 'recovery-codes.njk', { title: 'Your recovery codes', codes, reason: 'Your authenticator app is set up.' });
+  });
+
+  router.post('/totp/remove', async (ctx) => {
+    const signed = await require(ctx, { recent: true });
+    if (!signed) return;
+    checkCsrf(signed, (await readForm(ctx)).csrf);
+    if (await deps.totp.remove(signed.account.id)) {
+      await credentialChanged(ctx, signed, 'mfa.totp_removed', { credentialType: 'app', changeType: 'delete' });
+    }
+    ctx.status = 303;
+    ctx.redirect('/account');
+  });
+
+  router.post('/recovery/regenerate', async (ctx) => {
+    const signed = await require(ctx, { recent: true });
+    if (!signed) return;
+    checkCsrf(signed, (await readForm(ctx)).csrf);
+    const codes = await deps.recovery.issue(signed.account.id);
+    await credentialChanged(ctx, signed, 'mfa.recovery_codes_issued', { credentialType: 'recovery-codes', changeType: 'update' });
+    renderPage(ctx, deps.views, 'recovery-codes.njk', { title: 'Your recovery codes', codes, reason: 'New recovery codes replace the old ones.' });
+  });
+
+  router.post('/passkeys/options', async (ctx) => {
+    const signed = await require(ctx, { recent: true, json: true });
+    if (!signed) return;
+    checkCsrf(signed, (await readJson(ctx)).csrf);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await deps.passkeys.registrationOptions(signed.account, `register:${signed.session.sessionUid}`);
+  });
+
+  router.post('/passkeys/verify', async (ctx) => {
+    const signed = await require(ctx, { recent: true, json: true });
+    if (!signed) return;
+    const body = await readJson(ctx);
+    checkCsrf(signed, body.csrf);
+    const name = typeof body.name === 'string' && body.name.trim() ? body.name.trim().slice(0, 64) : 'Passkey';
+    try {
+      const passkey = await deps.passkeys.register(signed.account.id, `register:${signed.session.sessionUid}`, body.response as RegistrationResponseJSON, name);
+      await credentialChanged(ctx, signed, 'mfa.passkey_registered', { credentialType: 'fido2', changeType: 'create', credential: passkey.id, name });
+      ctx.body = { redirect: '/account?done=passkey' };
+    } catch (err) {
+      if (!(err instanceof PasskeyError)) throw err;
+      await deps.audit.append({ actor: signed.account.id, action: 'mfa.passkey_registration', ip: ctx.state.clientIp, outcome: 'failure', details: { reason: err.code } });
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: err.message };
+    }
+  });
+
+  router.post('/passkeys/:id/remove', async (ctx) => {
+    const signed = await require(ctx, { recent: true });
+    if (!signed) return;
+    checkCsrf(signed, (await readForm(ctx)).csrf);
+    if (await deps.passkeys.remove(signed.account.id, ctx.params.id)) {
+      await credentialChanged(ctx, signed, 'mfa.passkey_removed', { credentialType: 'fido2', changeType: 'delete', credential: ctx.params.id });
+    }
+    ctx.status = 303;
+    ctx.redirect('/account');
+  });
+
+  router.post('/passkeys/:id/rename', async (ctx) => {
+    const signed = await require(ctx);
+    if (!signed) return;
+    const form = await readForm(ctx);
+    checkCsrf(signed, form.csrf);
+    const name = (form.name ?? '').trim().slice(0, 64);
+    if (!name) return showAccount(ctx, signed, { error: 'Give the passkey a name.' }, 400);
+    if (await deps.passkeys.rename(signed.account.id, ctx.params.id, name)) {
+      await deps.audit.append({ actor: signed.account.id, action: 'mfa.passkey_renamed', subject: signed.account.id, ip: ctx.state.clientIp, outcome: 'success', details: { credential: ctx.params.id, name } });
+    }
+    ctx.status = 303;
+    ctx.redirect('/account');
+  });
+
+  router.post('/sessions/:uid/revoke', async (ctx) => {
+    const signed = await require(ctx);
+    if (!signed) return;
+    checkCsrf(signed, (await readForm(ctx)).csrf);
+    const theirs = (await deps.adapters.for('Session').findByAccountId(signed.account.id)).some((s) => s.uid === ctx.params.uid);
+    if (theirs && await revokeSession(deps.adapters, ctx.params.uid)) {
+      await deps.activity.forget(ctx.params.uid);
+      await deps.audit.append({ actor: signed.account.id, action: 'session.revoked', subject: ctx.params.uid, ip: ctx.state.clientIp, outcome: 'success', details: { by: 'account_owner' } });
+    }
+    if (ctx.params.uid === signed.session.sessionUid) cookies.setSession(ctx, null);
+    ctx.status = 303;
+    ctx.redirect('/account');
+  });
+
+  return router;
+}

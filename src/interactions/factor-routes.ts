@@ -1,0 +1,128 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
+import { acrForAmr, combineAmr, PasskeyError, satisfies, type TotpCheck } from '../mfa/index.ts';
+import { readForm, readJson } from '../http/form.ts';
+import { renderPage } from '../http/views.ts';
+import { formatWait, seeOther, type FactorSubject, type Interaction, type InteractionKit } from './shared.ts';
+
+const ceremony = (uid: string) => `webauthn:${uid}`;
+
+const TOTP_MESSAGES: Record<Exclude<TotpCheck, 'ok'>, string> = {
+  wrong: 'That code is not correct. Check the time on your device and try again.',
+  replayed: 'That code was already used. Wait for the next one.',
+  not_enrolled: 'No authenticator app is set up for this account.',
+};
+
+/** The second-factor page: passkey first, authenticator app next, recovery code last. */
+export async function showFactors(ctx: Context, kit: InteractionKit, interaction: Interaction, subject: FactorSubject, error?: string, status = 200): Promise<void> {
+  const need = kit.requiredAcr(interaction);
+  const choices = await kit.factorChoices(subject, need);
+  const account = await kit.deps.accounts.findById(subject.accountId);
+  renderPage(ctx, kit.deps.views, 'factor.njk', {
+    title: subject.stepUp ? 'Confirm it is you' : 'Second step',
+    uid: interaction.uid,
+    csrf: kit.csrf(interaction.uid),
+    clientName: await kit.clientName(interaction),
+    email: account?.email,
+    stepUp: subject.stepUp,
+    phishingResistantOnly: !choices.totp && choices.passkey,
+    choices,
+    error,
+  }, status);
+}
+
+/** TOTP, recovery codes and WebAuthn, as a second factor or (passkeys) on their own. */
+export function factorRoutes(kit: InteractionKit): Router {
+  const router = new Router();
+  const { deps } = kit;
+
+  async function subjectOrRestart(ctx: Context, interaction: Interaction): Promise<FactorSubject> {
+    const subject = await kit.factorSubject(interaction);
+    if (!subject) throw Object.assign(new Error('Enter your password first.'), { status: 400, expose: true, error: 'invalid_request' });
+    return subject;
+  }
+
+  /** One code-based factor (TOTP or recovery code): rate limited per account, then the sign-in completes. */
+  async function codeFactor(ctx: Context, kind: 'totp' | 'recovery') {
+    const interaction = await kit.interaction(ctx, 'login');
+    const form = await readForm(ctx);
+    kit.checkCsrf(interaction.uid, form.csrf);
+    const subject = await subjectOrRestart(ctx, interaction);
+    const key = subject.accountId;
+    // Checked before anything is spent: a code that cannot reach the level must not be used up.
+    const amr = combineAmr(subject.baseAmr, ['otp']);
+    if (!satisfies(acrForAmr(amr), kit.requiredAcr(interaction))) {
+      return showFactors(ctx, kit, interaction, subject, 'This application needs a passkey.', 403);
+    }
+    const limit = await deps.factorLimiter.check(key);
+    if (limit.locked) {
+      ctx.set('Retry-After', String(limit.retryAfterSeconds));
+      await deps.audit.append({ actor: key, action: `mfa.${kind}`, ip: ctx.state.clientIp, outcome: 'denied', details: { reason: 'rate_limited' } });
+      return showFactors(ctx, kit, interaction, subject, `Too many wrong codes. Try again in ${formatWait(limit.retryAfterSeconds)}.`, 429);
+    }
+    const code = (form.code ?? '').trim();
+    const result: TotpCheck = kind === 'totp'
+      ? await deps.totp.verify(key, code.replace(/\s/g, ''))
+      : (await deps.recovery.consume(key, code) ? 'ok' : 'wrong');
+    if (result !== 'ok') {
+      await deps.factorLimiter.fail(key);
+      await deps.audit.append({ actor: key, action: `mfa.${kind}`, ip: ctx.state.clientIp, outcome: 'failure', details: { reason: result } });
+      const message = kind === 'totp' ? TOTP_MESSAGES[result] : 'That recovery code is not correct or was already used.';
+      return showFactors(ctx, kit, interaction, subject, message, 401);
+    }
+    await deps.factorLimiter.reset(key);
+    if (kind === 'recovery') await deps.audit.append({ actor: key, action: 'mfa.recovery_code_used', ip: ctx.state.clientIp, outcome: 'success', details: { remaining: await deps.recovery.remaining(key) } });
+    seeOther(ctx, await kit.finish(ctx, interaction, key, amr));
+  }
+
+  router.post('/interaction/:uid/totp', (ctx) => codeFactor(ctx, 'totp'));
+  router.post('/interaction/:uid/recovery', (ctx) => codeFactor(ctx, 'recovery'));
+
+  router.post('/interaction/:uid/webauthn/options', async (ctx) => {
+    const interaction = await kit.interaction(ctx, 'login');
+    const body = await readJson(ctx);
+    kit.checkCsrf(interaction.uid, body.csrf);
+    // With an account (second factor, step-up) its credentials; without, any discoverable passkey.
+    const subject = await kit.factorSubject(interaction);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await deps.passkeys.authenticationOptions(ceremony(interaction.uid), subject?.accountId);
+  });
+
+  router.post('/interaction/:uid/webauthn/verify', async (ctx) => {
+    const interaction = await kit.interaction(ctx, 'login');
+    const body = await readJson(ctx);
+    kit.checkCsrf(interaction.uid, body.csrf);
+    ctx.set('Cache-Control', 'no-store');
+    const subject = await kit.factorSubject(interaction);
+    let assertion;
+    try {
+      assertion = await deps.passkeys.authenticate(ceremony(interaction.uid), body.response as AuthenticationResponseJSON);
+    } catch (err) {
+      if (!(err instanceof PasskeyError)) throw err;
+      await deps.audit.append({
+        actor: subject?.accountId ?? 'unknown', action: err.code === 'counter_regression' ? 'webauthn.counter_regression' : 'mfa.webauthn',
+        ip: ctx.state.clientIp, outcome: 'failure', details: { reason: err.code, credential: String((body.response as { id?: unknown })?.id ?? '').slice(0, 200) },
+      });
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: err.message };
+      return;
+    }
+    const account = await deps.accounts.findById(assertion.accountId);
+    if (!account || account.disabled) {
+      await deps.audit.append({ actor: assertion.accountId, action: 'login', ip: ctx.state.clientIp, outcome: 'denied', details: { reason: 'account_disabled', method: 'passkey' } });
+      ctx.status = 403;
+      ctx.body = { error: 'access_denied', error_description: 'This account is disabled. Contact your administrator.' };
+      return;
+    }
+    const amr = combineAmr(subject?.baseAmr ?? [], assertion.amr);
+    if (!satisfies(acrForAmr(amr), kit.requiredAcr(interaction))) {
+      ctx.status = 403;
+      ctx.body = { error: 'access_denied', error_description: 'This application needs a passkey that verifies you (PIN or biometrics).' };
+      return;
+    }
+    ctx.body = { redirect: await kit.finish(ctx, interaction, assertion.accountId, amr) };
+  });
+
+  return router;
+}

@@ -1,0 +1,120 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { ACR } from '../config/index.ts';
+import { emailSchema, verifyPassword } from '../identity/index.ts';
+import { satisfies } from '../mfa/index.ts';
+import { readForm } from '../http/form.ts';
+import { renderPage } from '../http/views.ts';
+import { formatWait, seeOther, type Interaction, type InteractionKit } from './shared.ts';
+import { showFactors } from './factor-routes.ts';
+
+const GENERIC_FAILURE = 'The email or password is not correct.';
+
+async function showLogin(ctx: Context, kit: InteractionKit, interaction: Interaction, vars: { email?: string; error?: string; retryAfter?: number } = {}, status = 200) {
+  if (vars.retryAfter) ctx.set('Retry-After', String(vars.retryAfter));
+  renderPage(ctx, kit.deps.views, 'login.njk', {
+    title: 'Sign in',
+    uid: interaction.uid,
+    csrf: kit.csrf(interaction.uid),
+    clientName: await kit.clientName(interaction),
+    email: vars.email ?? interaction.params.login_hint ?? '',
+    error: vars.error,
+  }, status);
+}
+
+/** The password step, consent, and cancelling. */
+export function loginRoutes(kit: InteractionKit): Router {
+  const router = new Router();
+  const { deps } = kit;
+
+  router.get('/interaction/:uid', async (ctx) => {
+    const interaction = await kit.interaction(ctx);
+    if (interaction.prompt.name === 'login') {
+      const subject = await kit.factorSubject(interaction);
+      return subject ? showFactors(ctx, kit, interaction, subject) : showLogin(ctx, kit, interaction);
+    }
+    const missing = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+    renderPage(ctx, deps.views, 'consent.njk', {
+      title: 'Allow access',
+      uid: interaction.uid,
+      csrf: kit.csrf(interaction.uid),
+      clientName: await kit.clientName(interaction),
+      scopes: (missing.missingOIDCScope ?? []).filter((s) => s !== 'openid'),
+      claims: missing.missingOIDCClaims ?? [],
+      resources: Object.entries(missing.missingResourceScopes ?? {}).map(([resource, scopes]) => ({ resource, scopes })),
+    });
+  });
+
+  router.post('/interaction/:uid/login', async (ctx) => {
+    const interaction = await kit.interaction(ctx, 'login');
+    const form = await readForm(ctx);
+    kit.checkCsrf(interaction.uid, form.csrf);
+    const email = (form.email ?? '').trim();
+    const password = form.password ?? '';
+    const ip = ctx.state.clientIp as string;
+    if (!emailSchema.safeParse(email).success || password.length === 0 || password.length > 1024) {
+      return showLogin(ctx, kit, interaction, { email, error: 'Enter your email address and password.' }, 400);
+    }
+    const throttle = await deps.throttle.check(email, ip);
+    if (throttle.locked) {
+      deps.metrics.logins.inc({ outcome: 'locked' });
+      await deps.audit.append({ actor: email.toLowerCase(), action: 'login', ip, outcome: 'denied', details: { reason: 'rate_limited' } });
+      return showLogin(ctx, kit, interaction, {
+        email,
+        error: `Too many failed attempts. Try again in ${formatWait(throttle.retryAfterSeconds)}.`,
+        retryAfter: throttle.retryAfterSeconds,
+      }, 429);
+    }
+    const found = await deps.accounts.findForLogin(email);
+    const ok = await verifyPassword(found?.passwordHash, password);
+    if (!ok || !found) {
+      await deps.throttle.recordFailure(email, ip);
+      deps.metrics.logins.inc({ outcome: 'failure' });
+      await deps.audit.append({ actor: found?.account.id ?? email.toLowerCase(), action: 'login', ip, outcome: 'failure', details: { reason: found ? 'bad_password' : 'unknown_account' } });
+      return showLogin(ctx, kit, interaction, { email, error: GENERIC_FAILURE }, 401);
+    }
+    if (found.account.disabled) {
+      deps.metrics.logins.inc({ outcome: 'disabled' });
+      await deps.audit.append({ actor: found.account.id, action: 'login', ip, outcome: 'denied', details: { reason: 'account_disabled' } });
+      return showLogin(ctx, kit, interaction, { email, error: 'This account is disabled. Contact your administrator.' }, 403);
+    }
+    await deps.throttle.recordSuccess(email);
+    if (satisfies(ACR.oneFactor, kit.requiredAcr(interaction))) {
+      return seeOther(ctx, await kit.finish(ctx, interaction, found.account.id, ['pwd']));
+    }
+    // More is needed: the second-factor page of this interaction takes over.
+    await kit.passwordChecked(interaction, found.account.id);
+    seeOther(ctx, `/interaction/${interaction.uid}`);
+  });
+
+  router.post('/interaction/:uid/confirm', async (ctx) => {
+    const provider = deps.provider();
+    const interaction = await kit.interaction(ctx, 'consent');
+    const form = await readForm(ctx);
+    kit.checkCsrf(interaction.uid, form.csrf);
+    const { session, params, prompt } = interaction;
+    const accountId = session!.accountId;
+    const missing = prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+    const grant = interaction.grantId
+      ? (await provider.Grant.find(interaction.grantId))!
+      : new provider.Grant({ accountId, clientId: params.client_id as string });
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
+    const grantId = await grant.save();
+    await deps.audit.append({ actor: accountId, action: 'consent.granted', subject: params.client_id as string, ip: ctx.state.clientIp, outcome: 'success', details: { scopes: missing.missingOIDCScope ?? [] } });
+    seeOther(ctx, await provider.interactionResult(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true }));
+  });
+
+  router.post('/interaction/:uid/abort', async (ctx) => {
+    await kit.interaction(ctx);
+    const form = await readForm(ctx);
+    kit.checkCsrf(ctx.params.uid, form.csrf);
+    const redirect = form.reason === 'unmet'
+      ? await kit.abort(ctx, 'unmet_authentication_requirements', 'The application needs a stronger sign-in than this account can give.')
+      : await kit.abort(ctx, 'access_denied', 'The person declined the request.');
+    seeOther(ctx, redirect);
+  });
+
+  return router;
+}

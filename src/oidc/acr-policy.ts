@@ -1,0 +1,47 @@
+import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import { satisfies, strongestAcr, weakestKnownAcr } from '../mfa/index.ts';
+
+export type SessionRequirement = (sessionUid: string) => Promise<string | undefined>;
+
+/**
+ * The acr an authorization request needs: the weakest of the values it offers (acr_values or an
+ * essential acr claim — they are alternatives), raised to the client's registered minimum
+ * (default_acr_values) and to any step-up the session owes.
+ */
+export async function requiredAcr(ctx: KoaContextWithOIDC, sessionRequirement: SessionRequirement): Promise<string | undefined> {
+  const { params, client, session } = ctx.oidc;
+  const offered = typeof params?.acr_values === 'string' ? params.acr_values.split(' ') : [];
+  const claim = (ctx.oidc.claims as { id_token?: { acr?: { essential?: boolean; value?: string; values?: string[] } } })?.id_token?.acr;
+  const essential = claim?.essential ? [claim.value, ...(claim.values ?? [])].filter((v): v is string => typeof v === 'string') : [];
+  const minimum = (client?.metadata().default_acr_values as string[] | undefined) ?? [];
+  const owed = session?.uid ? await sessionRequirement(session.uid) : undefined;
+  return strongestAcr([weakestKnownAcr(offered), weakestKnownAcr(essential), weakestKnownAcr(minimum), owed]);
+}
+
+/**
+ * oidc-provider's own acr checks want an exact match; Vigil treats acr as levels, so a session
+ * at or above the required level needs no new authentication, and one below gets a step-up.
+ */
+export function interactionPolicyWithAcrLevels(sessionRequirement: SessionRequirement) {
+  const { Check, base } = interactionPolicy;
+  const policy = base();
+  const login = policy.get('login')!;
+  login.checks.remove('essential_acr');
+  login.checks.remove('essential_acrs');
+  login.checks.add(new Check(
+    'acr_insufficient',
+    'a stronger authentication is required',
+    async (ctx: KoaContextWithOIDC) => {
+      if (!ctx.oidc.session?.accountId) return Check.NO_NEED_TO_PROMPT;
+      const need = await requiredAcr(ctx, sessionRequirement);
+      return satisfies(ctx.oidc.acr, need) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+    },
+  ));
+  // Whatever the reason for the login prompt, the interaction learns the level it must reach.
+  const details = (login as unknown as { details: (ctx: KoaContextWithOIDC) => Promise<Record<string, unknown>> }).details;
+  (login as unknown as { details: (ctx: KoaContextWithOIDC) => Promise<Record<string, unknown>> }).details = async (ctx) => ({
+    ...(await details(ctx)),
+    requiredAcr: await requiredAcr(ctx, sessionRequirement),
+  });
+  return policy;
+}

@@ -1,0 +1,44 @@
+import { acrLevel } from '../config/index.ts';
+import type { Queryable } from '../store/index.ts';
+
+export interface StepUpRequirement {
+  requiredAcr: string;
+  reason: string;
+}
+
+/**
+ * "This session must reach acr X before its next token." Policy (the risk engine, an admin)
+ * sets it; the next authorization request of the session performs the step-up. Refresh tokens
+ * of the session issued below that acr stay refused for good: only tokens from the stepped-up
+ * authorization carry the higher acr.
+ */
+export class StepUpRequirements {
+  readonly #db: Queryable;
+
+  constructor(db: Queryable) {
+    this.#db = db;
+  }
+
+  /** A second requirement never weakens the first. */
+  async require(sessionUid: string, accountId: string, requiredAcr: string, reason: string): Promise<void> {
+    if (acrLevel(requiredAcr) < 0) throw new Error(`unknown acr ${requiredAcr}`);
+    const current = await this.find(sessionUid);
+    if (current && acrLevel(current.requiredAcr) >= acrLevel(requiredAcr)) return;
+    await this.#db.query(
+      `INSERT INTO step_up_requirements (session_uid, account_id, required_acr, reason) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (session_uid) DO UPDATE SET required_acr = EXCLUDED.required_acr, reason = EXCLUDED.reason, created_at = now()`,
+      [sessionUid, accountId, requiredAcr, reason],
+    );
+  }
+
+  async find(sessionUid: string): Promise<StepUpRequirement | undefined> {
+    const { rows } = await this.#db.query<{ required_acr: string; reason: string }>(
+      'SELECT required_acr, reason FROM step_up_requirements WHERE session_uid = $1', [sessionUid],
+    );
+    return rows[0] && { requiredAcr: rows[0].required_acr, reason: rows[0].reason };
+  }
+
+  async forget(sessionUid: string): Promise<void> {
+    await this.#db.query('DELETE FROM step_up_requirements WHERE session_uid = $1', [sessionUid]);
+  }
+}

@@ -1,0 +1,55 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, ConfigError } from '../../src/config/index.ts';
+
+const cwd = mkdtempSync(join(tmpdir(), 'vigil-config-'));
+
+test('nothing configured: embedded mode with the documented defaults', () => {
+  const config = loadConfig({}, cwd);
+  expect(config.storageMode).toBe('embedded');
+  expect(config.PORT).toBe(3000);
+  expect(config.ISSUER).toBe('http://localhost:3000');
+  expect(config.dataDir).toBe(join(cwd, 'data'));
+  expect(config.VIGIL_ACCESS_TOKEN_TTL).toBe(300);
+  expect(config.VIGIL_METRICS_ALLOW).toEqual(['127.0.0.1/32', '::1/128']);
+});
+
+test('storage mode follows DATABASE_URL and REDIS_URL', () => {
+  expect(loadConfig({ DATABASE_URL: 'postgres://h/db' }, cwd).storageMode).toBe('postgres');
+  expect(loadConfig({ DATABASE_URL: 'postgres://h/db', REDIS_URL: 'redis://h:6379' }, cwd).storageMode).toBe('postgres+redis');
+});
+
+test.each([
+  [{ PORT: 'abc' }, /PORT/],
+  [{ PORT: '70000' }, /PORT/],
+  [{ ISSUER: 'ftp://x' }, /ISSUER/],
+  [{ ISSUER: 'https://idp.example.com/' }, /ISSUER: must not end with "\/"/],
+  [{ DATABASE_URL: 'mysql://h/db' }, /DATABASE_URL/],
+  [{ REDIS_URL: 'redis://h' }, /REDIS_URL: needs DATABASE_URL/],
+  [{ VIGIL_MASTER_KEY: 'short' }, /VIGIL_MASTER_KEY: must be 32 random bytes/],
+  [{ TRUST_PROXY: '10.0.0.0/33' }, /TRUST_PROXY/],
+  [{ TRUST_PROXY: 'proxy.local' }, /TRUST_PROXY/],
+  [{ VIGIL_ACCESS_TOKEN_TTL: '5' }, /VIGIL_ACCESS_TOKEN_TTL/],
+  [{ VIGIL_ADMIN_PASSWORD: 'long enough password' }, /VIGIL_ADMIN_PASSWORD: given without VIGIL_ADMIN_EMAIL/],
+  [{ VIGIL_ADMIN_EMAIL: 'not-an-email' }, /VIGIL_ADMIN_EMAIL/],
+  [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+  [{ NODE_ENV: 'production', ISSUER: 'http://idp.example.com' }, /ISSUER: must use https in production/],
+  [{ VIGIL_ALLOWED_OUTGOING_HOSTS: 'http://x' }, /VIGIL_ALLOWED_OUTGOING_HOSTS/],
+])('%o is refused with a message naming the setting', (env, message) => {
+  expect(() => loadConfig(env as NodeJS.ProcessEnv, cwd)).toThrow(ConfigError);
+  expect(() => loadConfig(env as NodeJS.ProcessEnv, cwd)).toThrow(message);
+});
+
+test('config/vigil.json supplies settings; the environment wins; unknown keys are refused', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-config-'));
+  const file = join(dir, 'settings.json');
+  writeFileSync(file, JSON.stringify({ PORT: 4000, VIGIL_ACCESS_TOKEN_TTL: 120 }));
+  const config = loadConfig({ VIGIL_CONFIG_FILE: file, PORT: '5000' }, dir);
+  expect(config.PORT).toBe(5000);
+  expect(config.VIGIL_ACCESS_TOKEN_TTL).toBe(120);
+  writeFileSync(file, JSON.stringify({ PROT: 4000 }));
+  expect(() => loadConfig({ VIGIL_CONFIG_FILE: file }, dir)).toThrow(`${file}: unknown setting PROT`);
+  writeFileSync(file, '{ not json');
+  expect(() => loadConfig({ VIGIL_CONFIG_FILE: file }, dir)).toThrow(/not valid JSON/);
+});
