@@ -1,7 +1,7 @@
 import Provider, { errors, type Configuration, type KoaContextWithOIDC, type ClientMetadata } from 'oidc-provider';
 import type { JWK } from 'jose';
 import { ACR_VALUES, type Config } from '../config/index.ts';
-import type { AccountStore } from '../identity/index.ts';
+import type { Account, AccountStore } from '../identity/index.ts';
 import type { AdapterFactory } from '../store/index.ts';
 import type { KeyRing } from '../crypto/index.ts';
 import type { ResourceServerStore } from './resource-servers.ts';
@@ -64,6 +64,16 @@ function outgoingFetch(allowedHosts: Set<string>) {
 export function buildConfiguration(deps: ProviderDeps): Configuration {
   const { config, accounts, adapters, resourceServers } = deps;
   const allowedHosts = new Set(config.VIGIL_ALLOWED_OUTGOING_HOSTS.map((h) => h.toLowerCase()));
+  // One account read per request: findAccount and extraTokenClaims both need it on the token path.
+  const perRequest = new WeakMap<object, Map<string, Promise<Account | undefined>>>();
+  const accountFor = (ctx: object | undefined, id: string) => {
+    if (!ctx) return accounts.findById(id);
+    let cache = perRequest.get(ctx);
+    if (!cache) perRequest.set(ctx, cache = new Map());
+    let found = cache.get(id);
+    if (!found) cache.set(id, found = accounts.findById(id));
+    return found;
+  };
 
   return {
     adapter: adapters as unknown as Configuration['adapter'],
@@ -98,8 +108,8 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
     pkce: {
       required: (_ctx, client) => client.clientAuthMethod === 'none',
     },
-    async findAccount(_ctx, sub) {
-      const account = await accounts.findById(sub);
+    async findAccount(ctx, sub) {
+      const account = await accountFor(ctx, sub);
       if (!account || account.disabled) return undefined;
       return {
         accountId: account.id,
@@ -114,9 +124,9 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
         },
       };
     },
-    async extraTokenClaims(_ctx, token) {
+    async extraTokenClaims(ctx, token) {
       if (!('accountId' in token) || !token.accountId) return undefined;
-      const account = await accounts.findById(token.accountId as string);
+      const account = await accountFor(ctx, token.accountId as string);
       return account ? { roles: account.roles } : undefined;
     },
     extraClientMetadata: {

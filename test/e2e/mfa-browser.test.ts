@@ -6,11 +6,10 @@
  * WebAuthn refuses IP addresses as RP IDs, so the issuer and every page are http://localhost.
  */
 import { createServer, type Server } from 'node:http';
-import * as oidc from 'openid-client';
 import { generateSync } from 'otplib';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { freshDatabase, freshRedis } from '../support/services.ts';
-import { freePort, newMasterKey, startVigil, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
+import { freePort, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
+import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import {
   collectConsoleErrors, launchChromium, screenshot, virtualAuthenticator,
   type VirtualAuthenticator, type VirtualCredential,
@@ -22,11 +21,8 @@ const ACR_2FA = 'urn:vigil:acr:2fa';
 const ACR_PHR = 'urn:vigil:acr:phr';
 const TEST_TIMEOUT = 60_000;
 
-interface ClientOut { client_id: string; client_secret?: string }
-
 let browser: Browser;
-let db: Awaited<ReturnType<typeof freshDatabase>>;
-let redisDb: Awaited<ReturnType<typeof freshRedis>>;
+let stack: Stack;
 let vigil: VigilProcess;
 let origin: string;
 let env: Record<string, string>;
@@ -47,8 +43,6 @@ let lastTotpStep = 0;
 
 const redirectUri = () => `http://localhost:${rpPort}/cb`;
 const atRp = (url: URL) => url.href.startsWith(redirectUri());
-const insecure = { execute: [oidc.allowInsecureRequests] };
-const discover = () => oidc.discovery(new URL(vigil.issuer), web.client_id, web.client_secret, undefined, insecure);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One person's browser: its own cookies, one page, a platform authenticator, numbered screenshots. */
@@ -91,28 +85,6 @@ async function openSession(test: string, credential?: VirtualCredential): Promis
   };
 }
 
-/** The relying party's side of one authorization request. */
-async function authorization(extra: Record<string, string> = {}) {
-  const config = await discover();
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: redirectUri(),
-    scope: 'openid email',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    ...extra,
-  });
-  return {
-    url: url.toString(),
-    async redeem(callback: string) {
-      const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state });
-      return { tokens, claims: tokens.claims()! };
-    },
-  };
-}
-
 /** After a sign-in step: allows the consent page if the RP has no grant in this session yet, then waits for the RP. */
 async function untilRelyingParty(s: Session): Promise<string> {
   const consent = s.page.locator('#allow');
@@ -141,6 +113,46 @@ async function enterPassword(s: Session, email: string) {
   await s.page.fill('#email', email);
   await s.page.fill('#password', PASSWORD);
   await s.page.click('#sign-in');
+}
+
+/** The relying party sends the session's page to Vigil with a new authorization request; its side of it. */
+async function requestSignIn(s: Session, extra: Record<string, string> = {}) {
+  const request = await pkceAuthorization(await discover(vigil.issuer, web), { redirect_uri: redirectUri(), scope: 'openid email', ...extra });
+  await s.page.goto(request.url);
+  return {
+    async redeem(callback: string) {
+      const tokens = await request.redeem(callback);
+      return { tokens, claims: tokens.claims()! };
+    },
+  };
+}
+
+/** A new session sent by the relying party asking for acr 2fa, past the password page: the factor page is next. */
+async function passwordFor2fa(test: string, email: string, credential?: VirtualCredential) {
+  const s = await openSession(test, credential);
+  const rpRequest = await requestSignIn(s, { acr_values: ACR_2FA });
+  await enterPassword(s, email);
+  return { s, rpRequest };
+}
+
+/** On the factor page: opens the recovery code form and submits `code`. */
+async function enterRecoveryCode(s: Session, code: string) {
+  await s.page.locator('#recovery-section').waitFor();
+  await s.page.click('#recovery-section summary');
+  await s.page.locator('#recovery-code').waitFor({ state: 'visible' });
+  await s.shot('factor-page-recovery-open');
+  await s.page.fill('#recovery-code', code);
+  await s.page.click('#verify-recovery');
+}
+
+/** On the login page: signs in with a passkey alone, which is refused; what the page says about it. */
+async function refusedPasskeySignIn(s: Session): Promise<string | null> {
+  await s.page.locator('#passkey-sign-in').waitFor();
+  await s.shot('login-page');
+  await s.page.click('#passkey-sign-in');
+  const status = s.page.locator('#webauthn-status');
+  await status.waitFor({ state: 'visible' });
+  return status.textContent();
 }
 
 /** Signs in to /account through the real pages (password only: the account page asks for no more). */
@@ -173,21 +185,16 @@ async function latestCredential(s: Session): Promise<VirtualCredential> {
 const cspErrors = (errors: string[]) => errors.filter((e) => /content security policy|content-security-policy/i.test(e));
 
 beforeAll(async () => {
-  const port = await freePort();
-  origin = `http://localhost:${port}`;
-  [db, redisDb, browser, rpPort] = await Promise.all([freshDatabase(), freshRedis(), launchChromium(), freePort()]);
+  rpPort = await freePort();
   rp = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('relying party: ok'));
   await new Promise<void>((resolve) => rp.listen(rpPort, '127.0.0.1', resolve));
-  env = {
-    DATABASE_URL: db.url,
-    REDIS_URL: redisDb.url,
-    VIGIL_MASTER_KEY: newMasterKey(),
-    VIGIL_ADMIN_EMAIL: 'root@vigil.test',
-    VIGIL_ADMIN_PASSWORD: 'an admin password 123',
-    ISSUER: origin,
-  };
-  vigil = await startVigil(env, { port });
-  expect(vigil.issuer).toBe(origin);
+  await Promise.all([
+    launchChromium().then((b) => { browser = b; }),
+    startStack({}, { issuerHost: 'localhost' }).then((s) => { stack = s; }),
+  ]);
+  ({ vigil, env } = stack);
+  origin = vigil.issuer;
+  expect(origin).toBe(`http://localhost:${new URL(vigil.url).port}`);
   const [ada, bob] = await Promise.all([
     vigilCli<{ id: string }>(env, ['user', 'create', '--email', 'ada@vigil.test', '--password', PASSWORD, '--name', 'Ada']),
     vigilCli<{ id: string }>(env, ['user', 'create', '--email', 'bob@vigil.test', '--password', PASSWORD, '--name', 'Bob']),
@@ -199,10 +206,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await vigil?.stop();
+  await stack?.stop();
   await new Promise((resolve) => rp?.close(resolve));
-  await redisDb?.close();
-  await db?.drop();
 }, 60_000);
 
 describe('passkeys', () => {
@@ -227,10 +232,7 @@ describe('passkeys', () => {
   }, TEST_TIMEOUT);
 
   test('2. password + passkey for an RP asking acr 2fa: ID token is at least 2fa, with hwk and mfa', async () => {
-    const s = await openSession('2-password-and-passkey', adaPasskey);
-    const rpRequest = await authorization({ acr_values: ACR_2FA });
-    await s.page.goto(rpRequest.url);
-    await enterPassword(s, 'ada@vigil.test');
+    const { s, rpRequest } = await passwordFor2fa('2-password-and-passkey', 'ada@vigil.test', adaPasskey);
     await s.page.locator('#use-passkey').waitFor();
     await s.shot('factor-page');
     expect(await s.page.textContent('h1')).toBe('Second step');
@@ -248,8 +250,7 @@ describe('passkeys', () => {
 
   test('3. passwordless: a passkey alone, from another browser holding the same key, gives acr phr', async () => {
     const s = await openSession('3-passwordless', adaPasskey);
-    const rpRequest = await authorization();
-    await s.page.goto(rpRequest.url);
+    const rpRequest = await requestSignIn(s);
     await s.page.locator('#passkey-sign-in').waitFor();
     await s.shot('login-page');
     expect(await s.page.inputValue('#email')).toBe('');
@@ -266,15 +267,13 @@ describe('passkeys', () => {
 
   test('4. step-up from a password session to phishing-resistant asks only for the passkey', async () => {
     const s = await openSession('4-step-up', adaPasskey);
-    const first = await authorization({ acr_values: ACR_1FA });
-    await s.page.goto(first.url);
+    const first = await requestSignIn(s, { acr_values: ACR_1FA });
     await enterPassword(s, 'ada@vigil.test');
     const one = await first.redeem(await untilRelyingParty(s));
     expect(one.claims.acr).toBe(ACR_1FA);
     expect(one.claims.amr).toEqual(['pwd']);
 
-    const second = await authorization({ acr_values: ACR_PHR });
-    await s.page.goto(second.url);
+    const second = await requestSignIn(s, { acr_values: ACR_PHR });
     await s.page.locator('#use-passkey').waitFor();
     await s.shot('step-up-page');
     expect(await s.page.textContent('h1')).toBe('Confirm it is you');
@@ -293,13 +292,8 @@ describe('passkeys', () => {
 
   test('4b. a copy of the passkey whose signature counter went backwards (a clone) is refused', async () => {
     const s = await openSession('4b-cloned-passkey', { ...adaPasskey!, signCount: 0 });
-    const rpRequest = await authorization();
-    await s.page.goto(rpRequest.url);
-    await s.page.locator('#passkey-sign-in').waitFor();
-    await s.page.click('#passkey-sign-in');
-    const status = s.page.locator('#webauthn-status');
-    await status.waitFor({ state: 'visible' });
-    expect(await status.textContent()).toMatch(/counter lower than before/);
+    await requestSignIn(s);
+    expect(await refusedPasskeySignIn(s)).toMatch(/counter lower than before/);
     expect(atRp(new URL(s.page.url()))).toBe(false);
     await s.shot('refused');
     await s.close();
@@ -317,14 +311,8 @@ describe('passkeys', () => {
 
     // The authenticator still holds the key; Vigil no longer accepts it.
     const t = await openSession('5-removed-passkey-sign-in', adaPasskey);
-    const rpRequest = await authorization();
-    await t.page.goto(rpRequest.url);
-    await t.page.locator('#passkey-sign-in').waitFor();
-    await t.shot('login-page');
-    await t.page.click('#passkey-sign-in');
-    const status = t.page.locator('#webauthn-status');
-    await status.waitFor({ state: 'visible' });
-    expect(await status.textContent()).toMatch(/not registered/i);
+    await requestSignIn(t);
+    expect(await refusedPasskeySignIn(t)).toMatch(/not registered/i);
     expect(new URL(t.page.url()).pathname).toMatch(/^\/interaction\//);
     expect(await t.page.locator('#passkey-sign-in').isEnabled()).toBe(true);
     await t.shot('refused');
@@ -358,10 +346,7 @@ describe('authenticator app and recovery codes', () => {
   }, TEST_TIMEOUT);
 
   test('6b. password + TOTP for an RP asking acr 2fa', async () => {
-    const s = await openSession('6b-password-and-totp');
-    const rpRequest = await authorization({ acr_values: ACR_2FA });
-    await s.page.goto(rpRequest.url);
-    await enterPassword(s, 'bob@vigil.test');
+    const { s, rpRequest } = await passwordFor2fa('6b-password-and-totp', 'bob@vigil.test');
     await s.page.locator('#totp-code').waitFor();
     await s.shot('factor-page');
     expect(await s.page.locator('#use-passkey').count()).toBe(0);
@@ -376,30 +361,16 @@ describe('authenticator app and recovery codes', () => {
 
   test('6c. password + a recovery code gives acr 2fa; the same code a second time is refused', async () => {
     const code = bobRecoveryCodes[0];
-    const s = await openSession('6c-recovery-code');
-    const rpRequest = await authorization({ acr_values: ACR_2FA });
-    await s.page.goto(rpRequest.url);
-    await enterPassword(s, 'bob@vigil.test');
-    await s.page.locator('#recovery-section').waitFor();
-    await s.page.click('#recovery-section summary');
-    await s.page.locator('#recovery-code').waitFor({ state: 'visible' });
-    await s.shot('factor-page-recovery-open');
-    await s.page.fill('#recovery-code', code);
-    await s.page.click('#verify-recovery');
+    const { s, rpRequest } = await passwordFor2fa('6c-recovery-code', 'bob@vigil.test');
+    await enterRecoveryCode(s, code);
     const { claims } = await rpRequest.redeem(await untilRelyingParty(s));
     expect(claims.sub).toBe(bobId);
     expect(claims.acr).toBe(ACR_2FA);
     expect(claims.amr).toEqual(expect.arrayContaining(['pwd', 'otp']));
     await s.close();
 
-    const t = await openSession('6c-recovery-code-reused');
-    const again = await authorization({ acr_values: ACR_2FA });
-    await t.page.goto(again.url);
-    await enterPassword(t, 'bob@vigil.test');
-    await t.page.locator('#recovery-section').waitFor();
-    await t.page.click('#recovery-section summary');
-    await t.page.fill('#recovery-code', code);
-    await t.page.click('#verify-recovery');
+    const { s: t } = await passwordFor2fa('6c-recovery-code-reused', 'bob@vigil.test');
+    await enterRecoveryCode(t, code);
     await t.page.locator('#error').waitFor();
     expect(await t.page.textContent('#error')).toBe('That recovery code is not correct or was already used.');
     expect(await t.page.textContent('h1')).toBe('Second step');
@@ -409,10 +380,7 @@ describe('authenticator app and recovery codes', () => {
   }, TEST_TIMEOUT);
 
   test('7. a wrong TOTP code shows an error and stays on the factor page', async () => {
-    const s = await openSession('7-wrong-totp');
-    const rpRequest = await authorization({ acr_values: ACR_2FA });
-    await s.page.goto(rpRequest.url);
-    await enterPassword(s, 'bob@vigil.test');
+    const { s } = await passwordFor2fa('7-wrong-totp', 'bob@vigil.test');
     await s.page.locator('#totp-code').waitFor();
     const now = Math.floor(Date.now() / 1000 / 30);
     const valid = new Set([-1, 0, 1, 2].map((d) => generateSync({ secret: bobTotpSecret, epoch: (now + d) * 30 })));

@@ -4,9 +4,9 @@
  * API endpoints or as a readable page for browser pages — never a 500, never a stack trace.
  */
 import * as oidc from 'openid-client';
-import { freshDatabase, freshRedis } from '../support/services.ts';
-import { newMasterKey, startVigil, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
+import { vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { Browser, formAction, hiddenField, signIn, type Page } from '../support/browserless.ts';
+import { startStack, type ClientOut, type Stack } from '../support/stack.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
 const LOCKED_PASSWORD = 'another long password 42';
@@ -15,12 +15,8 @@ const API = 'https://api.vigil.test';
 const REDIRECT = 'http://127.0.0.1:9/cb';
 const MAX_FAILURES = 3;
 
-interface ClientOut { client_id: string; client_secret?: string }
-
-let db: Awaited<ReturnType<typeof freshDatabase>>;
-let redisDb: Awaited<ReturnType<typeof freshRedis>>;
+let stack: Stack;
 let vigil: VigilProcess;
-let env: Record<string, string>;
 let web: ClientOut;
 let publicClient: ClientOut;
 let api: ClientOut;
@@ -28,17 +24,9 @@ let machine: ClientOut;
 let initialAccessToken: string;
 
 beforeAll(async () => {
-  [db, redisDb] = await Promise.all([freshDatabase(), freshRedis()]);
-  env = {
-    DATABASE_URL: db.url,
-    REDIS_URL: redisDb.url,
-    VIGIL_MASTER_KEY: newMasterKey(),
-    VIGIL_ADMIN_EMAIL: 'root@vigil.test',
-    VIGIL_ADMIN_PASSWORD: 'an admin password 123',
-    VIGIL_LOGIN_MAX_FAILURES_PER_ACCOUNT: String(MAX_FAILURES),
-  };
-  vigil = await startVigil(env);
-  env = { ...env, ISSUER: vigil.issuer };
+  stack = await startStack({ VIGIL_LOGIN_MAX_FAILURES_PER_ACCOUNT: String(MAX_FAILURES) });
+  const { env } = stack;
+  vigil = stack.vigil;
   await vigilCli(env, ['user', 'create', '--email', 'ada@vigil.test', '--password', PASSWORD, '--name', 'Ada']);
   await vigilCli(env, ['user', 'create', '--email', 'grace@vigil.test', '--password', LOCKED_PASSWORD, '--name', 'Grace']);
   web = await vigilCli(env, ['client', 'create', '--name', 'Web App', '--redirect-uri', REDIRECT]);
@@ -48,11 +36,7 @@ beforeAll(async () => {
   ({ initial_access_token: initialAccessToken } = await vigilCli<{ initial_access_token: string }>(env, ['registration-token', 'create']));
 }, 120_000);
 
-afterAll(async () => {
-  await vigil?.stop();
-  await redisDb?.close();
-  await db?.drop();
-});
+afterAll(() => stack?.stop());
 
 // ---------------------------------------------------------------------------------------------
 // Request helpers

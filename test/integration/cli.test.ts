@@ -4,6 +4,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { freshDatabase } from '../support/services.ts';
 import { freePort, newMasterKey, runScript, startVigil, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { Browser, formAction, hiddenField, signIn } from '../support/browserless.ts';
+import { discover, pkceAuthorization } from '../support/stack.ts';
 
 /**
  * Every CLI command with --json against a fresh Postgres (no Redis), next to a running server
@@ -23,29 +24,17 @@ let redirectUri: string;
 let web: ClientOut;
 let machine: ClientOut;
 
-const insecure = { execute: [oidc.allowInsecureRequests] };
-const discover = (c: ClientOut) => oidc.discovery(new URL(vigil.issuer), c.client_id, c.client_secret, undefined, insecure);
 const cli = (args: string[]) => runScript('src/cli.ts', args, env);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const jwksKids = async () => ((await (await fetch(`${vigil.url}/jwks`)).json()) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid);
 
-async function authorizationUrl(config: oidc.Configuration) {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: redirectUri,
-    scope: 'openid email offline_access',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    prompt: 'consent',
-  });
-  return { url: url.toString(), verifier };
-}
+const authorization = (config: oidc.Configuration) => pkceAuthorization(config, { redirect_uri: redirectUri, scope: 'openid email offline_access', prompt: 'consent' });
 
 async function login(email: string) {
-  const config = await discover(web);
-  const { url, verifier } = await authorizationUrl(config);
-  const callback = await signIn(new Browser(), url, email, PASSWORD, redirectUri);
-  return { config, tokens: await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier }) };
+  const config = await discover(vigil.issuer, web);
+  const request = await authorization(config);
+  const callback = await signIn(new Browser(), request.url, email, PASSWORD, redirectUri);
+  return { config, tokens: await request.redeem(callback) };
 }
 
 async function sql(text: string) {
@@ -155,7 +144,7 @@ test('client create: confidential, public, resource server, client_credentials; 
   machine = created;
   expect(again.code).toBe(2);
   expect(again.stderr).toMatch(/already registered/);
-  const cc = await oidc.clientCredentialsGrant(await discover(machine), { resource: API, scope: 'read:things' });
+  const cc = await oidc.clientCredentialsGrant(await discover(vigil.issuer, machine), { resource: API, scope: 'read:things' });
   expect(decodeProtectedHeader(cc.access_token).typ).toBe('at+jwt');
 });
 
@@ -170,7 +159,7 @@ test('a disabled user cannot sign in, and refresh tokens issued before are refus
 
   // The login page says so (after the right password), and signIn never reaches the client.
   const browser = new Browser();
-  const { url } = await authorizationUrl(config);
+  const { url } = await authorization(config);
   const loginPage = await browser.follow(url);
   const answer = await browser.submit(loginPage, formAction(loginPage.body, '/login'), { csrf: hiddenField(loginPage.body, 'csrf'), email: 'bob@vigil.test', password: PASSWORD });
   expect(answer.status).toBe(403);
@@ -225,7 +214,7 @@ test('keys rotate: new keys are published at once, sign after VIGIL_KEY_PUBLISH_
   expect(kids).toEqual(expect.arrayContaining([...rotated.new, ...before.map((k) => k.kid)]));
   expect(Date.now() - rotatedAt).toBeLessThan(2000);
   // … while still signing with the old ones.
-  const cc = await oidc.clientCredentialsGrant(await discover(machine), { resource: API, scope: 'read:things' });
+  const cc = await oidc.clientCredentialsGrant(await discover(vigil.issuer, machine), { resource: API, scope: 'read:things' });
   expect(Date.now() - rotatedAt).toBeLessThan(2000);
   expect(decodeProtectedHeader(cc.access_token).kid).toBe(oldRs);
 

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
-import { freePort, ROOT, runScript, startVigil, tempDir, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
+import { freePort, ROOT, runScript, startVigil, stopAndKeepLog, tempDir, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { Browser, signIn } from '../support/browserless.ts';
+import { discover, pkceAuthorization, type ClientOut } from '../support/stack.ts';
 
 /**
  * The embedded default: no DATABASE_URL, everything in VIGIL_DATA_DIR (PGlite + master.key).
@@ -12,8 +13,6 @@ import { Browser, signIn } from '../support/browserless.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
 const ANNOUNCE = /Password \(shown once, never logged\): (\S+)/;
-
-interface ClientOut { client_id: string; client_secret?: string }
 
 let dataDir: string;
 let port: number;
@@ -27,23 +26,14 @@ let refreshToken: string;
 let kids: string[];
 let userId: string;
 
-const insecure = { execute: [oidc.allowInsecureRequests] };
-const discover = (c: ClientOut) => oidc.discovery(new URL(issuer), c.client_id, c.client_secret, undefined, insecure);
 const jsonLines = (text: string) => text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 const jwksKids = async () => ((await (await fetch(`${issuer}/jwks`)).json()) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid).sort();
 
 async function login(email: string, password: string) {
-  const config = await discover(web);
-  const verifier = oidc.randomPKCECodeVerifier();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: redirectUri,
-    scope: 'openid email offline_access',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    prompt: 'consent',
-  });
-  const callback = await signIn(new Browser(), url.toString(), email, password, redirectUri);
-  return { config, tokens: await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier }) };
+  const config = await discover(issuer, web);
+  const request = await pkceAuthorization(config, { redirect_uri: redirectUri, scope: 'openid email offline_access', prompt: 'consent' });
+  const callback = await signIn(new Browser(), request.url, email, password, redirectUri);
+  return { config, tokens: await request.redeem(callback) };
 }
 
 /**
@@ -74,14 +64,7 @@ async function firstStart(): Promise<{ stdout: () => string; stderr: () => strin
   return {
     stdout: () => stdout,
     stderr: () => stderr,
-    async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await exited;
-      }
-      mkdirSync(join(ROOT, 'test-output'), { recursive: true });
-      writeFileSync(join(ROOT, 'test-output', `vigil-${port}-first.log`), `${stdout}\n--- stderr ---\n${stderr}`);
-    },
+    stop: () => stopAndKeepLog(child, exited, `vigil-${port}-first.log`, () => `${stdout}\n--- stderr ---\n${stderr}`),
   };
 }
 
@@ -161,7 +144,7 @@ test('second start: people sign in (the admin with the announced password); no p
 test('third start on the same data directory: the refresh token, keys, user and client survive', async () => {
   vigil = await startVigil(env, { port });
   expect(await jwksKids()).toEqual(kids);
-  const config = await discover(web);
+  const config = await discover(issuer, web);
   const refreshed = await oidc.refreshTokenGrant(config, refreshToken);
   expect(refreshed.claims()!.sub).toBe(userId);
   expect(refreshed.refresh_token).toBeTruthy();

@@ -1,13 +1,13 @@
 import pg from 'pg';
 import * as oidc from 'openid-client';
 import { generateSync } from 'otplib';
-import { freshDatabase, freshRedis } from '../support/services.ts';
-import { freePort, newMasterKey, ROOT, startVigil, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
+import { freePort, ROOT, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { openCore, type Core } from '../../src/core.ts';
 import { COMMANDS } from '../../src/cli/commands.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { createLogger } from '../../src/observability/index.ts';
 import { Browser, formAction, hiddenField, type Page } from '../support/browserless.ts';
+import { discover, pkceAuthorization, startStack, type ClientOut, type PkceAuthorization, type Stack } from '../support/stack.ts';
 
 /**
  * Second factors end to end: enrolment on /account, TOTP and recovery codes at sign-in, acr
@@ -20,14 +20,8 @@ const ONE = 'urn:vigil:acr:1fa';
 const TWO = 'urn:vigil:acr:2fa';
 const PHR = 'urn:vigil:acr:phr';
 
-interface ClientOut { client_id: string; client_secret?: string }
-type Db = Awaited<ReturnType<typeof freshDatabase>>;
-type RedisDb = Awaited<ReturnType<typeof freshRedis>>;
-
-let db: Db;
-let db2: Db;
-let redisDb: RedisDb;
-let redisDb2: RedisDb;
+let stack: Stack;
+let stack2: Stack;
 let vigil: VigilProcess;
 let vigil2: VigilProcess;
 let rpPort: number;
@@ -47,7 +41,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const redirectUri = () => `http://localhost:${rpPort}/cb`;
 const isClient = (u: string) => u.startsWith(redirectUri());
 const email = (name: string) => `${name}@vigil.test`;
-const insecure = { execute: [oidc.allowInsecureRequests] };
 
 // ---------------------------------------------------------------------------------------------
 // An authenticator app: codes for the current 30-second step, the one before or the one after
@@ -178,32 +171,15 @@ async function post(browser: Browser, url: string, fields: Record<string, string
 // ---------------------------------------------------------------------------------------------
 // The relying party.
 
+/** One discovery per client: the cases sign in many times. */
 const configs = new Map<string, Promise<oidc.Configuration>>();
-function discover(client: ClientOut, issuer = vigil.issuer): Promise<oidc.Configuration> {
-  const key = `${issuer} ${client.client_id}`;
-  if (!configs.has(key)) configs.set(key, oidc.discovery(new URL(issuer), client.client_id, client.client_secret, undefined, insecure));
-  return configs.get(key)!;
+function rpConfig(client: ClientOut): Promise<oidc.Configuration> {
+  if (!configs.has(client.client_id)) configs.set(client.client_id, discover(vigil.issuer, client));
+  return configs.get(client.client_id)!;
 }
 
-interface Started { config: oidc.Configuration; url: string; verifier: string; state: string }
-
-async function authorization(client: ClientOut, extra: Record<string, string> = {}): Promise<Started> {
-  const config = await discover(client);
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: redirectUri(),
-    scope: 'openid',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    ...extra,
-  });
-  return { config, url: url.toString(), verifier, state };
-}
-
-async function redeem(started: Started, callback: string) {
-  return oidc.authorizationCodeGrant(started.config, new URL(callback), { pkceCodeVerifier: started.verifier, expectedState: started.state });
+async function authorization(client: ClientOut, extra: Record<string, string> = {}): Promise<PkceAuthorization> {
+  return pkceAuthorization(await rpConfig(client), { redirect_uri: redirectUri(), scope: 'openid', ...extra });
 }
 
 /** Signs in to the RP and redeems the code; fails with the pages seen if the client is not reached. */
@@ -211,7 +187,7 @@ async function signInToRp(browser: Browser, client: ClientOut, answers: Answers,
   const started = await authorization(client, extra);
   const result = await walk(browser, started.url, answers);
   if (!result.callback) throw new Error(`did not reach the client (${result.seen.join(' → ')}, ${result.page.status}):\n${result.page.body.slice(0, 1500)}`);
-  const tokens = await redeem(started, result.callback);
+  const tokens = await started.redeem(result.callback);
   return { ...result, started, tokens, claims: tokens.claims()! };
 }
 
@@ -246,7 +222,7 @@ function recoveryCodes(html: string): string[] {
   return [...list.matchAll(/<li>([^<]*)<\/li>/g)].map((m) => m[1].trim());
 }
 
-async function totpRows(database: Db, accountId: string) {
+async function totpRows(database: Stack['db'], accountId: string) {
   const c = new pg.Client({ connectionString: database.url });
   await c.connect();
   try {
@@ -260,29 +236,14 @@ async function totpRows(database: Db, accountId: string) {
 // ---------------------------------------------------------------------------------------------
 
 beforeAll(async () => {
-  [db, db2, redisDb] = await Promise.all([freshDatabase(), freshDatabase(), freshRedis()]);
-  // A Redis database of its own for the second instance (freshRedis picks one at random).
-  for (;;) {
-    redisDb2 = await freshRedis();
-    if (redisDb2.url !== redisDb.url) break;
-    await redisDb2.redis.quit();
-  }
-  const [port, port2] = [await freePort(), await freePort()];
   rpPort = await freePort();
-  const common = {
-    VIGIL_ADMIN_EMAIL: 'root@vigil.test',
-    VIGIL_ADMIN_PASSWORD: 'an admin password 123',
-  };
-  [vigil, vigil2] = await Promise.all([
-    startVigil({
-      ...common, DATABASE_URL: db.url, REDIS_URL: redisDb.url, VIGIL_MASTER_KEY: newMasterKey(),
-      ISSUER: `http://localhost:${port}`, VIGIL_MFA_MAX_FAILURES: '3',
-    }, { port }),
-    startVigil({
-      ...common, DATABASE_URL: db2.url, REDIS_URL: redisDb2.url, VIGIL_MASTER_KEY: newMasterKey(),
-      ISSUER: `http://localhost:${port2}`, VIGIL_REAUTH_SECONDS: '1',
-    }, { port: port2 }),
+  // Two separate deployments (each its own Postgres and Redis database and master key), each kept
+  // as soon as it has started so that afterAll stops it even when the other did not start.
+  await Promise.all([
+    startStack({ VIGIL_MFA_MAX_FAILURES: '3' }, { issuerHost: 'localhost' }).then((s) => { stack = s; }),
+    startStack({ VIGIL_REAUTH_SECONDS: '1' }, { issuerHost: 'localhost' }).then((s) => { stack2 = s; }),
   ]);
+  [vigil, vigil2] = [stack.vigil, stack2.vigil];
   // Setup runs the CLI's own commands in-process (a dozen `vigil` processes are slow on a busy machine);
   // the commands the cases are about (require-step-up, audit verify) run as the real CLI.
   [core, core2] = await Promise.all([vigil, vigil2].map((v) => openCore(loadConfig(v.env, ROOT), createLogger('silent'))));
@@ -301,9 +262,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([core?.close(), core2?.close()]);
-  await Promise.all([vigil?.stop(), vigil2?.stop()]);
-  await Promise.all([redisDb?.close(), redisDb2?.close()]);
-  await Promise.all([db?.drop(), db2?.drop()]);
+  await Promise.all([stack?.stop(), stack2?.stop()]);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -330,7 +289,7 @@ test('/account needs a sign-in; a wrong enrolment code enables nothing; the righ
   expect(wrong.status).toBe(400);
   expect(wrong.body).toContain('That code is not correct');
   expect(recoveryCodes(wrong.body)).toEqual([]);
-  expect(await totpRows(db, ids.ada)).toEqual([{ confirmed: false }]);
+  expect(await totpRows(stack.db, ids.ada)).toEqual([{ confirmed: false }]);
   const still = await browser.follow(`${vigil.issuer}/account`);
   expect(still.body).toMatch(/id="totp-status">Not set up\./);
 
@@ -341,7 +300,7 @@ test('/account needs a sign-in; a wrong enrolment code enables nothing; the righ
   expect(codes).toHaveLength(10);
   expect(new Set(codes).size).toBe(10);
   for (const code of codes) expect(code).toMatch(/^[a-z2-9]{5}-[a-z2-9]{5}$/);
-  expect(await totpRows(db, ids.ada)).toEqual([{ confirmed: true }]);
+  expect(await totpRows(stack.db, ids.ada)).toEqual([{ confirmed: true }]);
   const after = await browser.follow(`${vigil.issuer}/account`);
   expect(after.body).toContain('An authenticator app is set up. 10 recovery codes left.');
   adaApp = app;
@@ -458,7 +417,7 @@ test('a wrong code is refused and stays on the factor page; a code used once is 
   // The right code in the same interaction signs in.
   const code = await app.next();
   const ok = await browser.submit(wrong, formAction(wrong.body, '/totp'), { csrf: hiddenField(wrong.body, 'csrf'), code }, isClient);
-  const tokens = await redeem(started, (await walkFrom(browser, ok, {})).callback!);
+  const tokens = await started.redeem((await walkFrom(browser, ok, {})).callback!);
   expect(tokens.claims()!.acr).toBe(TWO);
 
   // The same code in another sign-in: refused, it was used already.
@@ -474,7 +433,7 @@ test('a wrong code is refused and stays on the factor page; a code used once is 
   const afterRecovery = await walkFrom(other, recovered, {});
   expect(afterRecovery.seen).toEqual(['consent']);
   expect(afterRecovery.callback).toBeDefined();
-  const recoveredTokens = await redeem(second.started, afterRecovery.callback!);
+  const recoveredTokens = await second.started.redeem(afterRecovery.callback!);
   expect(recoveredTokens.claims()!.acr).toBe(TWO);
   expect(recoveredTokens.claims()!.amr).toEqual(expect.arrayContaining(['pwd', 'otp', 'mfa']));
 
@@ -533,7 +492,7 @@ test('the factor endpoints refuse a browser that has not passed the password ste
   const accepted = await browser.submit(factor.page, formAction(factor.page.body, '/totp'), { csrf: hiddenField(factor.page.body, 'csrf'), code }, isClient);
   const done = await walkFrom(browser, accepted, {});
   expect(done.seen).toEqual(['consent']);
-  const tokens = await redeem(started, done.callback!);
+  const tokens = await started.redeem(done.callback!);
   expect(tokens.claims()!.acr).toBe(TWO);
   expect(tokens.claims()!.sub).toBe(ids.fin);
 });
@@ -569,7 +528,7 @@ test('changing a sign-in method needs a recent sign-in (VIGIL_REAUTH_SECONDS=1)'
   expect(location.origin + location.pathname).toBe(`${vigil2.issuer}/auth`);
   expect(location.searchParams.get('prompt')).toBe('login');
   expect(location.searchParams.get('client_id')).toBe('vigil-account');
-  expect(await totpRows(db2, ids.rex)).toEqual([]);
+  expect(await totpRows(stack2.db, ids.rex)).toEqual([]);
   const page = await browser.follow(`${vigil2.issuer}/account`);
   expect(page.body).toMatch(/id="totp-status">Not set up\./);
 });

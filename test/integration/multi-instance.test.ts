@@ -1,8 +1,8 @@
 import * as oidc from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { freshDatabase, freshRedis } from '../support/services.ts';
-import { freePort, newMasterKey, startVigil, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
+import { freePort, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { Browser, signIn } from '../support/browserless.ts';
+import { discover, insecure, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 
 /**
  * Two Vigil processes behind one issuer (as behind a load balancer): one Postgres database,
@@ -13,21 +13,15 @@ const PASSWORD = 'correct horse battery staple 9';
 const API = 'https://api.multi.vigil.test';
 const SCOPE = 'openid email offline_access read:things';
 
-interface ClientOut { client_id: string; client_secret?: string }
-
-let db: Awaited<ReturnType<typeof freshDatabase>>;
-let redisDb: Awaited<ReturnType<typeof freshRedis>>;
+let stack: Stack;
 let a: VigilProcess;
 let b: VigilProcess;
-let env: Record<string, string>;
 let web: ClientOut;
 let rs: ClientOut;
 let auditor: ClientOut;
 let redirectUri: string;
 /** Every request the test sent to instance B (after rewriting), so that we know B served it. */
 const servedByB: string[] = [];
-
-const insecure = { execute: [oidc.allowInsecureRequests] };
 
 /** Requests for the shared issuer (instance A's address) go to instance B instead. */
 const toB: oidc.CustomFetch = (url, options) => {
@@ -36,44 +30,23 @@ const toB: oidc.CustomFetch = (url, options) => {
   return fetch(target, options as RequestInit);
 };
 
-const onA = (c: ClientOut) => oidc.discovery(new URL(a.issuer), c.client_id, c.client_secret, undefined, insecure);
-const onB = (c: ClientOut) => oidc.discovery(new URL(a.issuer), c.client_id, c.client_secret, undefined, { ...insecure, [oidc.customFetch]: toB });
+const onA = (c: ClientOut) => discover(a.issuer, c);
+const onB = (c: ClientOut) => discover(a.issuer, c, { ...insecure, [oidc.customFetch]: toB });
 
+/** Signs in on A; the callback and what it is checked against, for a code grant on either instance. */
 async function authorizeOnA() {
-  const config = await onA(web);
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: redirectUri,
-    scope: SCOPE,
-    resource: API,
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    prompt: 'consent',
-  });
-  const callback = await signIn(new Browser(), url.toString(), 'ada@vigil.test', PASSWORD, redirectUri);
-  return { callback: new URL(callback), verifier, state };
+  const request = await pkceAuthorization(await onA(web), { redirect_uri: redirectUri, scope: SCOPE, resource: API, prompt: 'consent' });
+  const callback = await signIn(new Browser(), request.url, 'ada@vigil.test', PASSWORD, redirectUri);
+  return { callback: new URL(callback), checks: request.checks };
 }
 
 beforeAll(async () => {
-  [db, redisDb] = await Promise.all([freshDatabase(), freshRedis()]);
   redirectUri = `http://127.0.0.1:${await freePort()}/cb`;
-  const portA = await freePort();
-  env = {
-    DATABASE_URL: db.url,
-    REDIS_URL: redisDb.url,
-    VIGIL_MASTER_KEY: newMasterKey(),
-    VIGIL_ADMIN_EMAIL: 'root@vigil.test',
-    VIGIL_ADMIN_PASSWORD: 'an admin password 123',
-    ISSUER: `http://127.0.0.1:${portA}`,
-  };
   // Both start at once on the empty database, as replicas of one deployment do: they take turns
   // to migrate, to make the signing keys and to create the first administrator.
-  const started = await Promise.allSettled([startVigil(env, { port: portA }), startVigil(env)]);
-  // Keep whichever started, so that afterAll stops it even when the other did not.
-  [a, b] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined!));
-  for (const s of started) if (s.status === 'rejected') throw s.reason;
+  stack = await startStack({}, { instances: 2 });
+  [a, b] = stack.instances;
+  const { env } = stack;
   [, web, rs, auditor] = await Promise.all([
     vigilCli(env, ['user', 'create', '--email', 'ada@vigil.test', '--password', PASSWORD, '--name', 'Ada']),
     vigilCli<ClientOut>(env, ['client', 'create', '--name', 'Web App', '--redirect-uri', redirectUri]),
@@ -84,11 +57,7 @@ beforeAll(async () => {
   ]);
 }, 60_000);
 
-afterAll(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
-  await redisDb?.close();
-  await db?.drop();
-});
+afterAll(() => stack?.stop());
 
 test('both instances serve the same issuer and publish the same signing keys', async () => {
   expect(a.url).not.toBe(b.url);
@@ -110,10 +79,10 @@ test('both instances serve the same issuer and publish the same signing keys', a
 });
 
 test('log in on A, exchange the code on B, refresh on B, refresh on A the token B issued', async () => {
-  const { callback, verifier, state } = await authorizeOnA();
+  const { callback, checks } = await authorizeOnA();
   const configB = await onB(web);
   servedByB.length = 0;
-  const tokens = await oidc.authorizationCodeGrant(configB, callback, { pkceCodeVerifier: verifier, expectedState: state }, { resource: API });
+  const tokens = await oidc.authorizationCodeGrant(configB, callback, checks, { resource: API });
   expect(servedByB).toContain('/token');
   expect(tokens.refresh_token).toBeTruthy();
   expect(tokens.claims()!.iss).toBe(a.issuer);
@@ -138,9 +107,9 @@ test('log in on A, exchange the code on B, refresh on B, refresh on A the token 
 });
 
 test('introspection on A and B agrees; revocation on A is seen by B', async () => {
-  const { callback, verifier, state } = await authorizeOnA();
+  const { callback, checks } = await authorizeOnA();
   const configB = await onB(web);
-  const tokens = await oidc.authorizationCodeGrant(configB, callback, { pkceCodeVerifier: verifier, expectedState: state }, { resource: API });
+  const tokens = await oidc.authorizationCodeGrant(configB, callback, checks, { resource: API });
   expect(tokens.access_token.split('.')).toHaveLength(1);
   const rsA = await onA(rs);
   const rsB = await onB(rs);
@@ -169,20 +138,20 @@ test('introspection on A and B agrees; revocation on A is seen by B', async () =
 });
 
 test('a code redeemed on B cannot be replayed on A, and the replay revokes what B issued', async () => {
-  const { callback, verifier, state } = await authorizeOnA();
+  const { callback, checks } = await authorizeOnA();
   const configB = await onB(web);
-  const tokens = await oidc.authorizationCodeGrant(configB, callback, { pkceCodeVerifier: verifier, expectedState: state }, { resource: API });
-  await expect(oidc.authorizationCodeGrant(await onA(web), callback, { pkceCodeVerifier: verifier, expectedState: state }, { resource: API }))
+  const tokens = await oidc.authorizationCodeGrant(configB, callback, checks, { resource: API });
+  await expect(oidc.authorizationCodeGrant(await onA(web), callback, checks, { resource: API }))
     .rejects.toMatchObject({ error: 'invalid_grant' });
   await expect(oidc.refreshTokenGrant(configB, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   expect((await oidc.tokenIntrospection(await onB(rs), tokens.access_token)).active).toBe(false);
 });
 
 test('refresh-token reuse detected on one instance revokes the grant on the other', async () => {
-  const { callback, verifier, state } = await authorizeOnA();
+  const { callback, checks } = await authorizeOnA();
   const configA = await onA(web);
   const configB = await onB(web);
-  const tokens = await oidc.authorizationCodeGrant(configA, callback, { pkceCodeVerifier: verifier, expectedState: state }, { resource: API });
+  const tokens = await oidc.authorizationCodeGrant(configA, callback, checks, { resource: API });
   const rotated = await oidc.refreshTokenGrant(configA, tokens.refresh_token!);
   await expect(oidc.refreshTokenGrant(configB, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   await expect(oidc.refreshTokenGrant(configA, rotated.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });

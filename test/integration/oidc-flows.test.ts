@@ -1,18 +1,15 @@
 import { createServer, type Server } from 'node:http';
 import * as oidc from 'openid-client';
 import { createRemoteJWKSet, jwtVerify, decodeProtectedHeader } from 'jose';
-import { freshDatabase, freshRedis } from '../support/services.ts';
-import { freePort, newMasterKey, startVigil, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
+import { freePort, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { Browser, signIn, hiddenField } from '../support/browserless.ts';
+import { discover, insecure, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
 const API = 'https://api.vigil.test';
 const OPAQUE_API = 'https://opaque.vigil.test';
 
-interface ClientOut { client_id: string; client_secret?: string }
-
-let db: Awaited<ReturnType<typeof freshDatabase>>;
-let redisDb: Awaited<ReturnType<typeof freshRedis>>;
+let stack: Stack;
 let vigil: VigilProcess;
 let env: Record<string, string>;
 let rp: Server;
@@ -28,30 +25,18 @@ let auditor: ClientOut;
 let accountId: string;
 const secretsUsed: string[] = [];
 
-const insecure = { execute: [oidc.allowInsecureRequests] };
-const discover = (c: ClientOut) => oidc.discovery(new URL(vigil.issuer), c.client_id, c.client_secret, undefined, insecure);
+const rpConfig = (c: ClientOut) => discover(vigil.issuer, c);
 const redirectUri = () => `http://127.0.0.1:${rpPort}/cb`;
 
 async function loginWithCode(client: ClientOut, extra: Record<string, string> = {}, browser = new Browser()) {
-  const config = await discover(client);
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: redirectUri(),
-    scope: 'openid email profile offline_access',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    prompt: 'consent',
-    ...extra,
-  });
-  const callback = await signIn(browser, url.toString(), 'ada@vigil.test', PASSWORD, redirectUri());
-  const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state }, extra.resource ? { resource: extra.resource } : undefined);
+  const config = await rpConfig(client);
+  const request = await pkceAuthorization(config, { redirect_uri: redirectUri(), scope: 'openid email profile offline_access', prompt: 'consent', ...extra });
+  const callback = await signIn(browser, request.url, 'ada@vigil.test', PASSWORD, redirectUri());
+  const tokens = await request.redeem(callback, extra.resource ? { resource: extra.resource } : undefined);
   return { config, tokens, browser, callback };
 }
 
 beforeAll(async () => {
-  [db, redisDb] = await Promise.all([freshDatabase(), freshRedis()]);
   rpPort = await freePort();
   rp = createServer((req, res) => {
     let body = '';
@@ -62,16 +47,8 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((resolve) => rp.listen(rpPort, '127.0.0.1', resolve));
-  env = {
-    DATABASE_URL: db.url,
-    REDIS_URL: redisDb.url,
-    VIGIL_MASTER_KEY: newMasterKey(),
-    VIGIL_ADMIN_EMAIL: 'root@vigil.test',
-    VIGIL_ADMIN_PASSWORD: 'an admin password 123',
-    VIGIL_ALLOWED_OUTGOING_HOSTS: `127.0.0.1:${rpPort}`,
-  };
-  vigil = await startVigil(env);
-  env = { ...env, ISSUER: vigil.issuer };
+  stack = await startStack({ VIGIL_ALLOWED_OUTGOING_HOSTS: `127.0.0.1:${rpPort}` });
+  ({ vigil, env } = stack);
   secretsUsed.push(env.VIGIL_MASTER_KEY, env.VIGIL_ADMIN_PASSWORD, PASSWORD);
   const user = await vigilCli<{ id: string }>(env, ['user', 'create', '--email', 'ada@vigil.test', '--password', PASSWORD, '--name', 'Ada', '--role', 'engineer']);
   accountId = user.id;
@@ -87,14 +64,12 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await vigil?.stop();
+  await stack?.stop();
   await new Promise((resolve) => rp?.close(resolve));
-  await redisDb?.close();
-  await db?.drop();
 });
 
 test('discovery publishes the endpoints, acr values and PKCE method', async () => {
-  const config = await discover(web);
+  const config = await rpConfig(web);
   const meta = config.serverMetadata();
   expect(meta.issuer).toBe(vigil.issuer);
   expect(meta.code_challenge_methods_supported).toEqual(['S256']);
@@ -124,13 +99,13 @@ test('authorization code + PKCE through the login and consent pages gives verifi
   expect(tokens.expires_in).toBeLessThanOrEqual(300);
   const jwks = createRemoteJWKSet(new URL(`${vigil.issuer}/jwks`));
   await expect(jwtVerify(tokens.id_token!, jwks, { issuer: vigil.issuer, audience: web.client_id })).resolves.toBeTruthy();
-  const userinfo = await oidc.fetchUserInfo(await discover(web), tokens.access_token, accountId);
+  const userinfo = await oidc.fetchUserInfo(await rpConfig(web), tokens.access_token, accountId);
   expect(userinfo.email).toBe('ada@vigil.test');
   expect(userinfo.roles).toEqual(['engineer']);
 });
 
 test('a public client must use PKCE', async () => {
-  const config = await discover(publicClient);
+  const config = await rpConfig(publicClient);
   const url = oidc.buildAuthorizationUrl(config, { redirect_uri: redirectUri(), scope: 'openid', state: 'x' });
   const page = await new Browser().follow(url.toString(), (u) => u.startsWith(redirectUri()));
   const location = new URL(page.location!);
@@ -176,20 +151,20 @@ test('two concurrent refreshes of one token: exactly one succeeds', async () => 
 });
 
 test('client_credentials: JWT for a JWT resource server, opaque for an opaque one', async () => {
-  const config = await discover(machine);
+  const config = await rpConfig(machine);
   const jwt = await oidc.clientCredentialsGrant(config, { resource: API, scope: 'read:things' });
   expect(decodeProtectedHeader(jwt.access_token).typ).toBe('at+jwt');
   const opaque = await oidc.clientCredentialsGrant(config, { resource: OPAQUE_API, scope: 'read:opaque' });
   expect(opaque.access_token.split('.')).toHaveLength(1);
   await expect(oidc.clientCredentialsGrant(config, { resource: 'https://unknown.vigil.test' })).rejects.toMatchObject({ error: 'invalid_target' });
   // A client not allowed the resource gets nothing for it.
-  await expect(oidc.clientCredentialsGrant(await discover(stranger), { resource: API, scope: 'read:things' })).rejects.toMatchObject({ error: 'invalid_target' });
+  await expect(oidc.clientCredentialsGrant(await rpConfig(stranger), { resource: API, scope: 'read:things' })).rejects.toMatchObject({ error: 'invalid_target' });
 });
 
 test('introspection: only resource servers may ask; active until revoked; unknown is inactive', async () => {
-  const machineConfig = await discover(machine);
+  const machineConfig = await rpConfig(machine);
   const { access_token: token } = await oidc.clientCredentialsGrant(machineConfig, { resource: OPAQUE_API, scope: 'read:opaque' });
-  const rs = await discover(opaqueApi);
+  const rs = await rpConfig(opaqueApi);
   const active = await oidc.tokenIntrospection(rs, token);
   expect(active.active).toBe(true);
   expect(active.client_id).toBe(machine.client_id);
@@ -197,8 +172,8 @@ test('introspection: only resource servers may ask; active until revoked; unknow
   const unknown = await oidc.tokenIntrospection(rs, 'not-a-token-at-all');
   expect(unknown.active).toBe(false);
   // A client that is not a resource server learns nothing, nor does another resource server.
-  await expect(oidc.tokenIntrospection(await discover(web), token)).resolves.toEqual({ active: false });
-  await expect(oidc.tokenIntrospection(await discover(api), token)).resolves.toEqual({ active: false });
+  await expect(oidc.tokenIntrospection(await rpConfig(web), token)).resolves.toEqual({ active: false });
+  await expect(oidc.tokenIntrospection(await rpConfig(api), token)).resolves.toEqual({ active: false });
   await oidc.tokenRevocation(machineConfig, token);
   expect((await oidc.tokenIntrospection(rs, token)).active).toBe(false);
 });
@@ -206,8 +181,8 @@ test('introspection: only resource servers may ask; active until revoked; unknow
 test('a client with the introspection permission sees a user refresh token, until it is revoked', async () => {
   const { config, tokens } = await loginWithCode(web);
   // A resource server sees only access tokens issued for it, not refresh tokens.
-  expect(await oidc.tokenIntrospection(await discover(api), tokens.refresh_token!)).toEqual({ active: false });
-  const rs = await discover(auditor);
+  expect(await oidc.tokenIntrospection(await rpConfig(api), tokens.refresh_token!)).toEqual({ active: false });
+  const rs = await rpConfig(auditor);
   expect((await oidc.tokenIntrospection(rs, tokens.refresh_token!)).active).toBe(true);
   await oidc.tokenRevocation(config, tokens.refresh_token!);
   expect((await oidc.tokenIntrospection(rs, tokens.refresh_token!)).active).toBe(false);

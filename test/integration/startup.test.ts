@@ -1,7 +1,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freshDatabase, freshRedis } from '../support/services.ts';
-import { newMasterKey, runScript, startVigil, tempDir, type VigilProcess } from '../support/vigil-process.ts';
+import { newMasterKey, runScript, tempDir, type VigilProcess } from '../support/vigil-process.ts';
+import { startStack, type Stack } from '../support/stack.ts';
 
 /**
  * Start-up refuses bad settings and unreachable stores with one clear line naming the setting,
@@ -99,28 +99,15 @@ describe('refuses to start', () => {
 
 describe('a running instance', () => {
   const METRICS_TOKEN = 'a metrics token of some length';
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
-  let redisDb: Awaited<ReturnType<typeof freshRedis>>;
+  let stack: Stack;
   let vigil: VigilProcess;
 
   beforeAll(async () => {
-    [db, redisDb] = await Promise.all([freshDatabase(), freshRedis()]);
-    vigil = await startVigil({
-      DATABASE_URL: db.url,
-      REDIS_URL: redisDb.url,
-      VIGIL_MASTER_KEY: newMasterKey(),
-      VIGIL_ADMIN_EMAIL: 'root@vigil.test',
-      VIGIL_ADMIN_PASSWORD: 'an admin password 123',
-      VIGIL_METRICS_ALLOW: '10.0.0.0/8',
-      VIGIL_METRICS_TOKEN: METRICS_TOKEN,
-    });
+    stack = await startStack({ VIGIL_METRICS_ALLOW: '10.0.0.0/8', VIGIL_METRICS_TOKEN: METRICS_TOKEN });
+    vigil = stack.vigil;
   }, 30_000);
 
-  afterAll(async () => {
-    await vigil?.stop();
-    await redisDb?.close();
-    await db?.drop();
-  });
+  afterAll(() => stack?.stop());
 
   test('/healthz and /readyz', async () => {
     const health = await fetch(`${vigil.url}/healthz`);

@@ -3,7 +3,7 @@ import { migrate } from '../../src/store/migrate.ts';
 import { AccountStore, type Account } from '../../src/identity/accounts.ts';
 import { ChallengeStore } from '../../src/mfa/challenges.ts';
 import { PasskeyError, Passkeys, type PasskeyFailure } from '../../src/mfa/webauthn.ts';
-import { SoftAuthenticator, userHandleOf } from '../support/soft-authenticator.ts';
+import { SoftAuthenticator, userHandleOf, type AssertInput, type RegisterInput } from '../support/soft-authenticator.ts';
 
 /**
  * WebAuthn ceremonies against Passkeys with a software authenticator and an in-memory PGlite:
@@ -61,10 +61,21 @@ async function refused(action: () => Promise<unknown>, code: PasskeyFailure): Pr
   return caught as PasskeyError;
 }
 
+/** A new registration ceremony for the account: its id and options. */
+async function registration(account: Account) {
+  const id = ceremony('register');
+  return { id, options: await passkeys.registrationOptions(account, id) };
+}
+
+/** A new authentication ceremony, as a second factor for `accountId` or (without) passwordless: its id and options. */
+async function authentication(accountId?: string) {
+  const id = ceremony('auth');
+  return { id, options: await passkeys.authenticationOptions(id, accountId) };
+}
+
 /** registrationOptions → the authenticator → register. */
 async function enrol(account: Account, auth: SoftAuthenticator, name = 'Security key') {
-  const id = ceremony('register');
-  const options = await passkeys.registrationOptions(account, id);
+  const { id, options } = await registration(account);
   return passkeys.register(account.id, id, auth.register({ ...at, challenge: options.challenge, userId: options.user.id }), name);
 }
 
@@ -102,8 +113,7 @@ describe('registration', () => {
   test('registrationOptions → register stores, lists and names the passkey', async () => {
     const account = await newAccount('ada');
     const auth = new SoftAuthenticator({ seed: 'ada-key', transports: ['usb', 'nfc'] });
-    const id = ceremony('register');
-    const options = await passkeys.registrationOptions(account, id);
+    const { id, options } = await registration(account);
     expect(options.rp).toEqual({ id: RP.id, name: RP.name });
     expect(options.user.id).toBe(userHandleOf(account.id));
     expect(options.attestation).toBe('none');
@@ -123,7 +133,7 @@ describe('registration', () => {
     });
     // The challenge is gone; the next registration excludes the key.
     await refused(() => passkeys.register(account.id, id, auth.register({ ...at, challenge: options.challenge }), 'again'), 'expired');
-    const next = await passkeys.registrationOptions(account, ceremony('register'));
+    const { options: next } = await registration(account);
     expect(next.excludeCredentials).toEqual([{ id: auth.id, type: 'public-key', transports: ['usb', 'nfc'] }]);
   });
 
@@ -133,33 +143,23 @@ describe('registration', () => {
     expect(passkey).toMatchObject({ deviceType: 'multiDevice', backedUp: true, transports: ['internal', 'hybrid'] });
   });
 
-  test('an answer from another origin is refused', async () => {
-    const account = await newAccount('origin');
-    const auth = new SoftAuthenticator({ seed: 'reg-origin' });
-    const id = ceremony('register');
-    const options = await passkeys.registrationOptions(account, id);
-    const error = await refused(() => passkeys.register(account.id, id, auth.register({ ...at, origin: 'https://evil.example', challenge: options.challenge }), 'k'), 'invalid');
-    expect(error.message).toMatch(/origin/i);
-    expect(await credentialCount(account.id)).toBe(0);
-  });
-
-  test('an answer for another RP ID is refused', async () => {
-    const account = await newAccount('rpid');
-    const auth = new SoftAuthenticator({ seed: 'reg-rpid' });
-    const id = ceremony('register');
-    const options = await passkeys.registrationOptions(account, id);
-    const error = await refused(() => passkeys.register(account.id, id, auth.register({ ...at, rpId: 'evil.example', challenge: options.challenge }), 'k'), 'invalid');
-    expect(error.message).toMatch(/RP ID/i);
+  test.each<[name: string, label: string, forged: Partial<RegisterInput>, message: RegExp]>([
+    ['an answer from another origin is refused', 'origin', { origin: 'https://evil.example' }, /origin/i],
+    ['an answer for another RP ID is refused', 'rpid', { rpId: 'evil.example' }, /RP ID/i],
+  ])('%s', async (_name, label, forged, message) => {
+    const account = await newAccount(label);
+    const auth = new SoftAuthenticator({ seed: `reg-${label}` });
+    const { id, options } = await registration(account);
+    const error = await refused(() => passkeys.register(account.id, id, auth.register({ ...at, ...forged, challenge: options.challenge }), 'k'), 'invalid');
+    expect(error.message).toMatch(message);
     expect(await credentialCount(account.id)).toBe(0);
   });
 
   test('an answer to the challenge of another ceremony is refused', async () => {
     const account = await newAccount('cross');
     const auth = new SoftAuthenticator({ seed: 'reg-cross' });
-    const a = ceremony('register');
-    const b = ceremony('register');
-    const optionsA = await passkeys.registrationOptions(account, a);
-    const optionsB = await passkeys.registrationOptions(account, b);
+    const { id: a, options: optionsA } = await registration(account);
+    const { id: b, options: optionsB } = await registration(account);
     expect(optionsA.challenge).not.toBe(optionsB.challenge);
     const error = await refused(() => passkeys.register(account.id, b, auth.register({ ...at, challenge: optionsA.challenge }), 'k'), 'invalid');
     expect(error.message).toMatch(/challenge/i);
@@ -174,8 +174,7 @@ describe('registration', () => {
     const ada = await newAccount('owner');
     const eve = await newAccount('eve');
     const auth = new SoftAuthenticator({ seed: 'reg-account' });
-    const id = ceremony('register');
-    const options = await passkeys.registrationOptions(ada, id);
+    const { id, options } = await registration(ada);
     await refused(() => passkeys.register(eve.id, id, auth.register({ ...at, challenge: options.challenge }), 'k'), 'expired');
     expect(await credentialCount(eve.id)).toBe(0);
     expect(await credentialCount(ada.id)).toBe(0);
@@ -184,8 +183,7 @@ describe('registration', () => {
   test('replaying the same registration response is refused (the challenge is single-use)', async () => {
     const account = await newAccount('replay');
     const auth = new SoftAuthenticator({ seed: 'reg-replay' });
-    const id = ceremony('register');
-    const options = await passkeys.registrationOptions(account, id);
+    const { id, options } = await registration(account);
     const response = auth.register({ ...at, challenge: options.challenge });
     await passkeys.register(account.id, id, response, 'first');
     await refused(() => passkeys.register(account.id, id, response, 'second'), 'expired');
@@ -206,8 +204,7 @@ describe('registration', () => {
   test('an expired registration challenge is refused', async () => {
     const account = await newAccount('late');
     const auth = new SoftAuthenticator({ seed: 'reg-late' });
-    const id = ceremony('register');
-    const options = await passkeys.registrationOptions(account, id);
+    const { id, options } = await registration(account);
     await sql.query("UPDATE mfa_challenges SET expires_at = now() - interval '1 second' WHERE id = $1", [id]);
     await refused(() => passkeys.register(account.id, id, auth.register({ ...at, challenge: options.challenge }), 'k'), 'expired');
     expect(await credentialCount(account.id)).toBe(0);
@@ -217,8 +214,7 @@ describe('registration', () => {
 describe('authentication', () => {
   test('second factor: hwk, plus user when verified; the counter and last use are recorded', async () => {
     const { account, auth } = await enrolled('second');
-    const id = ceremony('auth');
-    const options = await passkeys.authenticationOptions(id, account.id);
+    const { id, options } = await authentication(account.id);
     expect(options.rpId).toBe(RP.id);
     expect(options.userVerification).toBe('preferred');
     expect(options.allowCredentials).toEqual([{ id: auth.id, type: 'public-key', transports: ['usb'] }]);
@@ -228,8 +224,7 @@ describe('authentication', () => {
     expect(await signCount(auth.id)).toBe(1);
     expect((await passkeys.list(account.id))[0].lastUsedAt).toBeInstanceOf(Date);
 
-    const id2 = ceremony('auth');
-    const options2 = await passkeys.authenticationOptions(id2, account.id);
+    const { id: id2, options: options2 } = await authentication(account.id);
     const present = await passkeys.authenticate(id2, auth.assert({ ...at, challenge: options2.challenge, userVerified: false, signCount: 2 }));
     expect(present).toEqual({ accountId: account.id, credentialId: auth.id, userVerified: false, amr: ['hwk'] });
     expect(await signCount(auth.id)).toBe(2);
@@ -237,31 +232,27 @@ describe('authentication', () => {
 
   test('a synced passkey gives swk', async () => {
     const { account, auth } = await enrolled('swk', new SoftAuthenticator({ seed: 'swk', backupEligible: true, backedUp: true }));
-    const id = ceremony('auth');
-    const options = await passkeys.authenticationOptions(id, account.id);
+    const { id, options } = await authentication(account.id);
     const result = await passkeys.authenticate(id, auth.assert({ ...at, challenge: options.challenge }));
     expect(result.amr).toEqual(['swk', 'user']);
   });
 
   test('user presence is required', async () => {
     const { account, auth } = await enrolled('absent');
-    const id = ceremony('auth');
-    const options = await passkeys.authenticationOptions(id, account.id);
+    const { id, options } = await authentication(account.id);
     await refused(() => passkeys.authenticate(id, auth.assert({ ...at, challenge: options.challenge, userPresent: false, userVerified: false })), 'invalid');
   });
 
   test('passwordless requires user verification', async () => {
     const { account, auth } = await enrolled('passwordless');
-    const id = ceremony('auth');
-    const options = await passkeys.authenticationOptions(id);
+    const { id, options } = await authentication();
     expect(options.userVerification).toBe('required');
     expect(options.allowCredentials).toEqual([]);
     const error = await refused(() => passkeys.authenticate(id, auth.assert({ ...at, challenge: options.challenge, userVerified: false })), 'invalid');
     expect(error.message).toMatch(/user verification/i);
     expect(await signCount(auth.id)).toBe(0);
 
-    const id2 = ceremony('auth');
-    const options2 = await passkeys.authenticationOptions(id2);
+    const { id: id2, options: options2 } = await authentication();
     const result = await passkeys.authenticate(id2, auth.assert({ ...at, challenge: options2.challenge, userVerified: true }));
     expect(result).toEqual({ accountId: account.id, credentialId: auth.id, userVerified: true, amr: ['hwk', 'user'] });
     expect(auth.userHandle).toBe(userHandleOf(account.id));
@@ -269,10 +260,8 @@ describe('authentication', () => {
 
   test('an answer to the challenge of another ceremony is refused', async () => {
     const { account, auth } = await enrolled('other-challenge');
-    const a = ceremony('auth');
-    const b = ceremony('auth');
-    const optionsA = await passkeys.authenticationOptions(a, account.id);
-    const optionsB = await passkeys.authenticationOptions(b, account.id);
+    const { id: a, options: optionsA } = await authentication(account.id);
+    const { id: b, options: optionsB } = await authentication(account.id);
     const error = await refused(() => passkeys.authenticate(b, auth.assert({ ...at, challenge: optionsA.challenge })), 'invalid');
     expect(error.message).toMatch(/challenge/i);
     expect(await signCount(auth.id)).toBe(0);
@@ -281,45 +270,30 @@ describe('authentication', () => {
     await expect(passkeys.authenticate(a, auth.assert({ ...at, challenge: optionsA.challenge }))).resolves.toMatchObject({ accountId: account.id });
   });
 
-  test('an answer from another origin is refused', async () => {
-    const { account, auth } = await enrolled('assert-origin');
-    const id = ceremony('auth');
-    const options = await passkeys.authenticationOptions(id, account.id);
-    const error = await refused(() => passkeys.authenticate(id, auth.assert({ ...at, origin: 'https://evil.example', challenge: options.challenge })), 'invalid');
-    expect(error.message).toMatch(/origin/i);
-  });
-
-  test('a wrong RP ID hash is refused', async () => {
-    const { account, auth } = await enrolled('assert-rpid');
-    const id = ceremony('auth');
-    const options = await passkeys.authenticationOptions(id, account.id);
-    const error = await refused(() => passkeys.authenticate(id, auth.assert({ ...at, rpId: 'evil.example', challenge: options.challenge })), 'invalid');
-    expect(error.message).toMatch(/RP ID/i);
-  });
-
-  test('a webauthn.create client data type is refused in an assertion', async () => {
-    const { account, auth } = await enrolled('assert-type');
-    const id = ceremony('auth');
-    const options = await passkeys.authenticationOptions(id, account.id);
-    await refused(() => passkeys.authenticate(id, auth.assert({ ...at, type: 'webauthn.create', challenge: options.challenge })), 'invalid');
+  test.each<[name: string, label: string, forged: Partial<AssertInput>, message: RegExp | undefined]>([
+    ['an answer from another origin is refused', 'assert-origin', { origin: 'https://evil.example' }, /origin/i],
+    ['a wrong RP ID hash is refused', 'assert-rpid', { rpId: 'evil.example' }, /RP ID/i],
+    ['a webauthn.create client data type is refused in an assertion', 'assert-type', { type: 'webauthn.create' }, undefined],
+  ])('%s', async (_name, label, forged, message) => {
+    const { account, auth } = await enrolled(label);
+    const { id, options } = await authentication(account.id);
+    const error = await refused(() => passkeys.authenticate(id, auth.assert({ ...at, ...forged, challenge: options.challenge })), 'invalid');
+    if (message) expect(error.message).toMatch(message);
   });
 
   test('an unknown credential is refused', async () => {
     const { account } = await enrolled('unknown');
     const stranger = new SoftAuthenticator({ seed: 'never-registered' });
-    const id = ceremony('auth');
-    const options = await passkeys.authenticationOptions(id, account.id);
+    const { id, options } = await authentication(account.id);
     await refused(() => passkeys.authenticate(id, stranger.assert({ ...at, challenge: options.challenge })), 'unknown_credential');
-    const id2 = ceremony('auth');
-    const options2 = await passkeys.authenticationOptions(id2);
+    const { id: id2, options: options2 } = await authentication();
     await refused(() => passkeys.authenticate(id2, stranger.assert({ ...at, challenge: options2.challenge })), 'unknown_credential');
   });
 
   test('second factor for account X refuses a credential of another account', async () => {
     const x = await enrolled('x');
     const y = await enrolled('y');
-    const id = ceremony('auth');
-    const options = await passkeys.authenticationOptions(id, x.account.id);
+    const { id, options } = await authentication(x.account.id);
     await refused(() => passkeys.authenticate(id, y.auth.assert({ ...at, challenge: options.challenge })), 'wrong_account');
     expect(await signCount(y.auth.id)).toBe(0);
   });
@@ -327,8 +301,7 @@ describe('authentication', () => {
   test('passwordless refuses a user handle of another account', async () => {
     const x = await enrolled('handle-x');
     const y = await newAccount('handle-y');
-    const id = ceremony('auth');
-    const options = await passkeys.authenticationOptions(id);
+    const { id, options } = await authentication();
     await refused(() => passkeys.authenticate(id, x.auth.assert({ ...at, challenge: options.challenge, userHandle: userHandleOf(y.id) })), 'wrong_account');
     expect(await signCount(x.auth.id)).toBe(0);
   });
@@ -336,8 +309,7 @@ describe('authentication', () => {
   test('a counter that goes back is refused and the stored counter stays', async () => {
     const { account, auth } = await enrolled('counter');
     const answer = async (count: number) => {
-      const id = ceremony('auth');
-      const options = await passkeys.authenticationOptions(id, account.id);
+      const { id, options } = await authentication(account.id);
       return () => passkeys.authenticate(id, auth.assert({ ...at, challenge: options.challenge, signCount: count }));
     };
     await (await answer(5))();
@@ -354,8 +326,7 @@ describe('authentication', () => {
   test('an authenticator without a counter (always 0) keeps working', async () => {
     const { account, auth } = await enrolled('no-counter');
     for (let i = 0; i < 3; i++) {
-      const id = ceremony('auth');
-      const options = await passkeys.authenticationOptions(id, account.id);
+      const { id, options } = await authentication(account.id);
       await expect(passkeys.authenticate(id, auth.assert({ ...at, challenge: options.challenge, signCount: 0 }))).resolves.toMatchObject({ accountId: account.id });
     }
     expect(await signCount(auth.id)).toBe(0);
@@ -363,10 +334,8 @@ describe('authentication', () => {
 
   test('two racing assertions with the same counter: one passes, one is refused', async () => {
     const { account, auth } = await enrolled('race');
-    const a = ceremony('auth');
-    const b = ceremony('auth');
-    const optionsA = await passkeys.authenticationOptions(a, account.id);
-    const optionsB = await passkeys.authenticationOptions(b, account.id);
+    const { id: a, options: optionsA } = await authentication(account.id);
+    const { id: b, options: optionsB } = await authentication(account.id);
     const results = await Promise.allSettled([
       passkeys.authenticate(a, auth.assert({ ...at, challenge: optionsA.challenge, signCount: 7 })),
       passkeys.authenticate(b, auth.assert({ ...at, challenge: optionsB.challenge, signCount: 7 })),
@@ -380,20 +349,17 @@ describe('authentication', () => {
 
   test('replaying an assertion is refused: same ceremony expired, another ceremony invalid', async () => {
     const { account, auth } = await enrolled('assert-replay');
-    const id = ceremony('auth');
-    const options = await passkeys.authenticationOptions(id, account.id);
+    const { id, options } = await authentication(account.id);
     const response = auth.assert({ ...at, challenge: options.challenge, signCount: 0 });
     await passkeys.authenticate(id, response);
     await refused(() => passkeys.authenticate(id, response), 'expired');
-    const id2 = ceremony('auth');
-    await passkeys.authenticationOptions(id2, account.id);
+    const { id: id2 } = await authentication(account.id);
     await refused(() => passkeys.authenticate(id2, response), 'invalid');
   });
 
   test('an expired challenge is refused', async () => {
     const { account, auth } = await enrolled('assert-late');
-    const id = ceremony('auth');
-    const options = await passkeys.authenticationOptions(id, account.id);
+    const { id, options } = await authentication(account.id);
     await sql.query("UPDATE mfa_challenges SET expires_at = now() - interval '1 second' WHERE id = $1", [id]);
     await refused(() => passkeys.authenticate(id, auth.assert({ ...at, challenge: options.challenge })), 'expired');
     const { rowCount } = await sql.query('SELECT 1 FROM mfa_challenges WHERE id = $1', [id]);
@@ -409,18 +375,15 @@ describe('authentication', () => {
 
   test('a bad signature is refused', async () => {
     const { account, auth } = await enrolled('badsig');
-    const id = ceremony('auth');
-    const options = await passkeys.authenticationOptions(id, account.id);
+    const { id, options } = await authentication(account.id);
     const error = await refused(() => passkeys.authenticate(id, auth.assert({ ...at, challenge: options.challenge, corruptSignature: true })), 'invalid');
     expect(error.message).toMatch(/could not be verified/);
 
     // Signed by another key, and a signature left unchanged over tampered authenticator data.
     const other = new SoftAuthenticator({ seed: 'impostor' });
-    const id2 = ceremony('auth');
-    const options2 = await passkeys.authenticationOptions(id2, account.id);
+    const { id: id2, options: options2 } = await authentication(account.id);
     await refused(() => passkeys.authenticate(id2, auth.assert({ ...at, challenge: options2.challenge, signingKey: other.privateKey })), 'invalid');
-    const id3 = ceremony('auth');
-    const options3 = await passkeys.authenticationOptions(id3, account.id);
+    const { id: id3, options: options3 } = await authentication(account.id);
     const genuine = auth.assert({ ...at, challenge: options3.challenge, signCount: 9 });
     const data = Buffer.from(genuine.response.authenticatorData, 'base64url');
     data.writeUInt32BE(10, 33);
@@ -431,12 +394,10 @@ describe('authentication', () => {
 
   test('a forged assertion (bad signature) with a lower counter is invalid, not a clone alarm', async () => {
     const { account, auth } = await enrolled('forged-counter');
-    const id = ceremony('auth');
-    const options = await passkeys.authenticationOptions(id, account.id);
+    const { id, options } = await authentication(account.id);
     await passkeys.authenticate(id, auth.assert({ ...at, challenge: options.challenge, signCount: 5 }));
     const impostor = new SoftAuthenticator({ seed: 'forger' });
-    const id2 = ceremony('auth');
-    const options2 = await passkeys.authenticationOptions(id2, account.id);
+    const { id: id2, options: options2 } = await authentication(account.id);
     // Anyone who knows the credential ID (allowCredentials lists it) can send this without the key.
     await refused(() => passkeys.authenticate(id2, auth.assert({ ...at, challenge: options2.challenge, signCount: 1, signingKey: impostor.privateKey })), 'invalid');
     expect(await signCount(auth.id)).toBe(5);

@@ -183,18 +183,11 @@ export class SoftAuthenticator {
     ]));
     const clientDataJSON = SoftAuthenticator.clientData(input.type ?? 'webauthn.create', input);
     if (input.userId !== undefined) this.userHandle = input.userId;
-    return {
-      id: b64u(credentialId),
-      rawId: b64u(credentialId),
-      type: 'public-key',
-      response: {
-        clientDataJSON: b64u(clientDataJSON),
-        attestationObject: b64u(attestationObject),
-        transports: input.transports ?? this.options.transports ?? ['usb'],
-      },
-      clientExtensionResults: {},
-      authenticatorAttachment: input.attachment ?? this.options.attachment ?? 'cross-platform',
-    };
+    return this.credentialJSON(credentialId, input, {
+      clientDataJSON: b64u(clientDataJSON),
+      attestationObject: b64u(attestationObject),
+      transports: input.transports ?? this.options.transports ?? ['usb'],
+    });
   }
 
   /**
@@ -210,16 +203,21 @@ export class SoftAuthenticator {
     const signature = new Uint8Array(sign('sha256', concat(authData, sha256(clientDataJSON)), input.signingKey ?? this.privateKey));
     if (input.corruptSignature) signature[signature.length - 1] ^= 0x01;
     const userHandle = input.userHandle === undefined ? this.userHandle : input.userHandle ?? undefined;
+    return this.credentialJSON(credentialId, input, {
+      clientDataJSON: b64u(clientDataJSON),
+      authenticatorData: b64u(authData),
+      signature: b64u(signature),
+      ...(userHandle !== undefined ? { userHandle } : {}),
+    });
+  }
+
+  /** The PublicKeyCredential (as JSON) around a registration or assertion response. */
+  private credentialJSON<R>(credentialId: Uint8Array, input: { attachment?: 'platform' | 'cross-platform' }, response: R) {
     return {
       id: b64u(credentialId),
       rawId: b64u(credentialId),
-      type: 'public-key',
-      response: {
-        clientDataJSON: b64u(clientDataJSON),
-        authenticatorData: b64u(authData),
-        signature: b64u(signature),
-        ...(userHandle !== undefined ? { userHandle } : {}),
-      },
+      type: 'public-key' as const,
+      response,
       clientExtensionResults: {},
       authenticatorAttachment: input.attachment ?? this.options.attachment ?? 'cross-platform',
     };

@@ -78,16 +78,21 @@ export async function startVigil(env: Record<string, string>, options: { port?: 
     env: fullEnv,
     pid: child.pid!,
     output: () => out,
-    async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await exited;
-      }
-      // Kept for reading after a failure; CI shows where.
-      mkdirSync(join(ROOT, 'test-output'), { recursive: true });
-      writeFileSync(join(ROOT, 'test-output', `vigil-${port}.log`), out);
-    },
+    stop: () => stopAndKeepLog(child, exited, `vigil-${port}.log`, () => out),
   };
+}
+
+/**
+ * Stops a process (SIGTERM, unless it has exited) and keeps what it wrote, `log()` once it has
+ * exited, as test-output/<logName>: for reading after a failure; CI shows where.
+ */
+export async function stopAndKeepLog(child: ChildProcess, exited: Promise<unknown>, logName: string, log: () => string): Promise<void> {
+  if (child.exitCode === null) {
+    child.kill('SIGTERM');
+    await exited;
+  }
+  mkdirSync(join(ROOT, 'test-output'), { recursive: true });
+  writeFileSync(join(ROOT, 'test-output', logName), log());
 }
 
 export interface RunResult {

@@ -103,19 +103,20 @@ describe('weakestKnownAcr', () => {
 });
 
 describe('satisfies', () => {
+  /** Whether the level one has (a row) satisfies each level that may be needed (a column). */
+  const NEEDED = [ONE, TWO, PHR];
+  const MATRIX: Array<[have: string, ...ok: boolean[]]> = [
+    // have, then need: ONE, TWO, PHR
+    [ONE, true, false, false],
+    [TWO, true, true, false],
+    [PHR, true, true, true],
+  ];
+
   test.each<[string | undefined, string | undefined, boolean]>([
     [undefined, undefined, true],
     [ONE, undefined, true],
     [undefined, ONE, false],
-    [ONE, ONE, true],
-    [TWO, ONE, true],
-    [PHR, ONE, true],
-    [ONE, TWO, false],
-    [TWO, TWO, true],
-    [PHR, TWO, true],
-    [ONE, PHR, false],
-    [TWO, PHR, false],
-    [PHR, PHR, true],
+    ...NEEDED.flatMap((need, column) => MATRIX.map(([have, ...ok]): [string, string, boolean] => [have, need, ok[column]])),
     ['urn:other:acr', ONE, false],
     ['urn:other:acr', TWO, false],
   ])('have %s, need %s → %s', (have, need, ok) => {
