@@ -268,10 +268,12 @@ const userinfoCases: Case[] = [
 ];
 
 /** A POST from the browser that holds the interaction cookies, answered as an Outcome. */
-async function browserPost(browser: Browser, action: string, body: string, contentType = FORM): Promise<Outcome> {
-  const res = await fetch(new URL(action, vigil.url), { method: 'POST', redirect: 'manual', headers: { cookie: browser.jar.header(), accept: 'text/html', 'content-type': contentType }, body });
+async function browserPost(browser: Browser, action: string, body: string, contentType = FORM, accept = 'text/html'): Promise<Outcome> {
+  const res = await fetch(new URL(action, vigil.url), { method: 'POST', redirect: 'manual', headers: { cookie: browser.jar.header(), accept, 'content-type': contentType }, body });
   return { status: res.status, headers: res.headers, body: await res.text(), location: res.headers.get('location') ?? undefined };
 }
+
+const JSON_ACCEPT = 'application/json';
 
 const interactionCases: Case[] = [
   ['POST /interaction/<uid>/login with a wrong csrf', async () => {
@@ -290,6 +292,33 @@ const interactionCases: Case[] = [
     const { browser } = await loginPage();
     return send('/interaction/unknown-uid', { headers: { cookie: browser.jar.header(), accept: 'text/html' } });
   }, { page: 400, error: 'invalid_request' }],
+  ['POST /interaction/<uid>/webauthn/options as a form', async () => {
+    const { browser, uid, csrf } = await loginPage();
+    return browserPost(browser, `/interaction/${uid}/webauthn/options`, new URLSearchParams({ csrf }).toString(), FORM, JSON_ACCEPT);
+  }, { json: 'invalid_request', status: 415 }],
+  ['POST /interaction/<uid>/webauthn/options with invalid JSON', async () => {
+    const { browser, uid } = await loginPage();
+    return browserPost(browser, `/interaction/${uid}/webauthn/options`, '{"csrf": ', 'application/json', JSON_ACCEPT);
+  }, { json: 'invalid_request', status: 400 }],
+  ['POST /interaction/<uid>/webauthn/options with a forged csrf', async () => {
+    const { browser, uid } = await loginPage();
+    return browserPost(browser, `/interaction/${uid}/webauthn/options`, JSON.stringify({ csrf: 'forged' }), 'application/json', JSON_ACCEPT);
+  }, { json: 'invalid_request', status: 400 }],
+  ['POST /interaction/<uid>/webauthn/verify with a garbage response', async () => {
+    const { browser, uid, csrf } = await loginPage();
+    await browserPost(browser, `/interaction/${uid}/webauthn/options`, JSON.stringify({ csrf }), 'application/json', JSON_ACCEPT);
+    return browserPost(browser, `/interaction/${uid}/webauthn/verify`, JSON.stringify({ csrf, response: 'garbage' }), 'application/json', JSON_ACCEPT);
+  }, { json: 'invalid_request', status: 400 }],
+  ['POST /interaction/<uid>/webauthn/verify with a malformed credential object', async () => {
+    const { browser, uid, csrf } = await loginPage();
+    await browserPost(browser, `/interaction/${uid}/webauthn/options`, JSON.stringify({ csrf }), 'application/json', JSON_ACCEPT);
+    return browserPost(browser, `/interaction/${uid}/webauthn/verify`, JSON.stringify({ csrf, response: { id: 42, response: null } }), 'application/json', JSON_ACCEPT);
+  }, { json: 'invalid_request', status: 400 }],
+  ['POST /interaction/<uid>/webauthn/verify with an array body', async () => {
+    const { browser, uid } = await loginPage();
+    return browserPost(browser, `/interaction/${uid}/webauthn/verify`, '[]', 'application/json', JSON_ACCEPT);
+  }, { json: 'invalid_request', status: 400 }],
+  ['POST /account/passkeys/options while signed out', () => postJson('/account/passkeys/options', {}, { accept: 'application/json' }), { json: 'login_required', status: 401 }],
   ['GET /interaction/unknown-uid without cookies', () => send('/interaction/unknown-uid', { headers: { accept: 'text/html' } }), { page: 400, error: 'invalid_request' }],
 ];
 
