@@ -4,6 +4,7 @@ import { createLogger } from './observability/index.ts';
 import { openCore } from './core.ts';
 import { COMMANDS } from './cli/commands.ts';
 import { UsageError } from './cli/args.ts';
+import { riskReplay } from './cli/risk-replay.ts';
 import { AccountError } from './identity/index.ts';
 
 const USAGE = `usage: vigil <command> [options] [--json]
@@ -22,6 +23,7 @@ const USAGE = `usage: vigil <command> [options] [--json]
   registration-token create [--expires-in SECONDS]
   keys rotate | keys list
   audit verify
+  risk replay --input events.jsonl [--policy FILE]   (no database needed; format in docs/risk.md)
 
 Uses the same settings (environment, config/vigil.json) as the server.`;
 
@@ -34,16 +36,17 @@ async function main(argv: string[]): Promise<number> {
   const second = argv[1]?.startsWith('-') ? '' : (argv[1] ?? '');
   const name = COMMANDS[argv[0]] ? argv[0] : `${argv[0]} ${second}`.trim();
   const command = COMMANDS[name];
-  if (!command) {
+  if (!command && name !== 'risk replay') {
     process.stderr.write(`vigil: unknown command "${name}"\n${USAGE}\n`);
     return 2;
   }
   const rest = argv.slice(name.split(' ').length);
+  if (name === 'risk replay') return riskReplay(rest.filter((arg) => arg !== '--json'), (line) => process.stdout.write(`${line}\n`));
   const json = rest.includes('--json');
   const config = loadConfig();
   const core = await openCore(config, createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, process.stderr as never));
   try {
-    const output = await command(core, rest);
+    const output = await command!(core, rest);
     process.stdout.write(`${json ? JSON.stringify(output.data) : output.text}\n`);
     const failed = typeof output.data === 'object' && output.data !== null && (output.data as { ok?: boolean }).ok === false;
     return failed ? 1 : 0;
