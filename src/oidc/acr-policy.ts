@@ -8,7 +8,16 @@ export type SessionRequirement = (sessionUid: string) => Promise<string | undefi
  * essential acr claim — they are alternatives), raised to the client's registered minimum
  * (default_acr_values) and to any step-up the session owes.
  */
-export async function requiredAcr(ctx: KoaContextWithOIDC, sessionRequirement: SessionRequirement): Promise<string | undefined> {
+export function requiredAcr(ctx: KoaContextWithOIDC, sessionRequirement: SessionRequirement): Promise<string | undefined> {
+  // The login check and the prompt details both ask during one request: one store read.
+  let found = perRequest.get(ctx);
+  if (!found) perRequest.set(ctx, found = computeRequiredAcr(ctx, sessionRequirement));
+  return found;
+}
+
+const perRequest = new WeakMap<object, Promise<string | undefined>>();
+
+async function computeRequiredAcr(ctx: KoaContextWithOIDC, sessionRequirement: SessionRequirement): Promise<string | undefined> {
   const { params, client, session } = ctx.oidc;
   const offered = typeof params?.acr_values === 'string' ? params.acr_values.split(' ') : [];
   const claim = (ctx.oidc.claims as { id_token?: { acr?: { essential?: boolean; value?: string; values?: string[] } } })?.id_token?.acr;
