@@ -9,6 +9,7 @@ import { createProvider, ensureSigningKeys, ResourceServerStore, type ProviderDe
 import { revokeGrant, SessionActivityLog, StepUpRequirements } from './sessions/index.ts';
 import { ChallengeStore, Passkeys, RecoveryCodes, TotpFactors } from './mfa/index.ts';
 import type { Logger } from './observability/index.ts';
+import { DeviceRegistry, ensureDevicesResourceServer } from './devices/index.ts';
 
 /** What the server and the CLI share: keys, stores (migrated), and the services over them. */
 export interface Core {
@@ -26,6 +27,7 @@ export interface Core {
   totp: TotpFactors;
   recovery: RecoveryCodes;
   passkeys: Passkeys;
+  devices: DeviceRegistry;
   buildProvider(jwks: JWK[], pages?: Partial<ProviderDeps>): Provider;
   close(): Promise<void>;
 }
@@ -48,6 +50,13 @@ export async function openCore(config: Config, logger: Logger): Promise<Core> {
   const accounts = new AccountStore(stores.sql);
   const audit = new AuditLog(stores.sql);
   const resourceServers = new ResourceServerStore(stores.sql);
+  try {
+    // The devices API is a resource server of Vigil itself (the CLI can allow MDM clients it at once).
+    await ensureDevicesResourceServer(resourceServers, config);
+  } catch (err) {
+    await stores.close();
+    throw err;
+  }
   const adapters: AdapterFactory = createAdapterFactory({
     sql: stores.sql,
     redis: stores.redis,
@@ -66,6 +75,7 @@ export async function openCore(config: Config, logger: Logger): Promise<Core> {
   return {
     config, keys, stores, accounts, audit, resourceServers, adapters, migrations, stepUps, challenges,
     activity: new SessionActivityLog(stores.sql),
+    devices: new DeviceRegistry(stores.sql),
     totp: new TotpFactors(stores.sql, keys, 'Vigil'),
     recovery: new RecoveryCodes(stores.sql, keys),
     passkeys: new Passkeys(stores.sql, challenges, { id: issuer.hostname, name: 'Vigil', origin: issuer.origin }),

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import type { Config } from './config/index.ts';
+import { ConfigError, type Config } from './config/index.ts';
 import { ensureAdministrator } from './identity/index.ts';
 import { purgeExpired, type Stores } from './store/index.ts';
 import { cookieKeys, loadJwks } from './oidc/index.ts';
@@ -11,6 +11,7 @@ import { AttemptLimiter, interactionRoutes, LoginThrottle } from './interactions
 import { openCore } from './core.ts';
 import { accountRoutes, ensureAccountClient } from './account/index.ts';
 import { Metrics, type Logger } from './observability/index.ts';
+import { deviceRoutes, loadPosturePolicy, PosturePolicyError } from './devices/index.ts';
 
 export interface RunningVigil {
   url: string;
@@ -40,6 +41,13 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     }
 
     await ensureAccountClient(core.adapters, config);
+    let posturePolicy;
+    try {
+      posturePolicy = loadPosturePolicy(config.VIGIL_POSTURE_POLICY);
+    } catch (err) {
+      if (err instanceof PosturePolicyError) throw new ConfigError(`VIGIL_POSTURE_POLICY: ${err.message}`);
+      throw err;
+    }
     const metrics = new Metrics();
     const views = createViews();
     const pages = providerPages(views);
@@ -92,6 +100,8 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       }), accountRoutes({
         config, provider: currentProvider, adapters: core.adapters, accounts, audit, keys, views,
         totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, activity: core.activity,
+      }), deviceRoutes({
+        config, provider: currentProvider, accounts, audit, devices: core.devices, policy: posturePolicy, logger,
       })],
     });
 

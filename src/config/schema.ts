@@ -59,6 +59,8 @@ export const settingsSchema = z.object({
   VIGIL_MFA_LOCKOUT_SECONDS: int(1, 86400).default(900),
   VIGIL_REAUTH_SECONDS: int(1, 86400).default(300),
   VIGIL_DB_POOL_SIZE: int(1, 200).default(10),
+  /** The device posture policy file; the shipped config/posture-policy.json when unset. */
+  VIGIL_POSTURE_POLICY: z.string().min(1).optional(),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

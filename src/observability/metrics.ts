@@ -24,6 +24,8 @@ const ROUTES: Array<[RegExp, string]> = [
   [/^\/interaction\/[^/]+\/[a-z]+$/, '/interaction/:uid/:action'],
   [/^\/interaction\/[^/]+\/webauthn\/(options|verify)$/, '/interaction/:uid/webauthn/:step'],
   [/^\/account\/(passkeys|sessions)\/[^/]+\/[a-z]+$/, '/account/:kind/:id/:action'],
+  [/^\/devices\/[^/]+$/, '/devices/:id'],
+  [/^\/devices\/[^/]+\/posture$/, '/devices/:id/posture'],
   [/^\/auth\/[^/]+$/, '/auth/:uid'],
   [/^\/reg\/[^/]+$/, '/reg/:clientId'],
   [/^\/assets\/[^/]+$/, '/assets/:file'],
@@ -31,7 +33,7 @@ const ROUTES: Array<[RegExp, string]> = [
 const STATIC = new Set([
   '/', '/auth', '/request', '/token', '/me', '/jwks', '/reg', '/token/introspection', '/token/revocation', '/session/end',
   '/session/end/confirm', '/session/end/success', '/.well-known/openid-configuration', '/healthz', '/readyz', '/metrics',
-  '/account', '/account/', '/account/login', '/account/callback', '/account/signed-out', '/account/logout', '/account/totp/begin',
+  '/devices', '/account', '/account/', '/account/login', '/account/callback', '/account/signed-out', '/account/logout', '/account/totp/begin',
   '/account/totp/confirm', '/account/totp/remove', '/account/recovery/regenerate', '/account/passkeys/options', '/account/passkeys/verify',
 ]);
 

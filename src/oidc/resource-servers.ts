@@ -49,6 +49,17 @@ export class ResourceServerStore {
     this.#cache.delete(rs.identifier);
   }
 
+  /** Registers a built-in resource server, or brings its registration up to date. */
+  async ensure(rs: ResourceServer): Promise<void> {
+    await this.#db.query(
+      `INSERT INTO resource_servers (identifier, client_id, scopes, token_format, access_token_ttl) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (identifier) DO UPDATE SET client_id = EXCLUDED.client_id, scopes = EXCLUDED.scopes,
+         token_format = EXCLUDED.token_format, access_token_ttl = EXCLUDED.access_token_ttl`,
+      [rs.identifier, rs.clientId, rs.scopes, rs.tokenFormat, rs.accessTokenTtl ?? null],
+    );
+    this.#cache.delete(rs.identifier);
+  }
+
   async find(identifier: string): Promise<ResourceServer | undefined> {
     const hit = this.#cache.get(identifier);
     if (hit && hit.until > Date.now()) return hit.value;
