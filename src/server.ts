@@ -102,6 +102,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, activity: core.activity,
       }), deviceRoutes({
         config, provider: currentProvider, accounts, audit, devices: core.devices, policy: posturePolicy, logger,
+        reportLimiter: new AttemptLimiter('devices:report:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
       })],
     });
 

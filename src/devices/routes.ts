@@ -5,6 +5,7 @@ import type { Config } from '../config/index.ts';
 import type { AccountStore } from '../identity/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import type { Logger } from '../observability/index.ts';
+import type { AttemptLimiter } from '../interactions/index.ts';
 import { FormError, readJson } from '../http/form.ts';
 import {
   authenticateToken, bearerToken, BearerError, DEVICES_MANAGE_SCOPE, DEVICES_SCOPE, devicesResource, requireScope, type Caller,
@@ -21,6 +22,8 @@ export interface DeviceRoutesDeps {
   devices: DeviceRegistry;
   policy: PosturePolicy;
   logger: Logger;
+  /** Rejected posture reports per client address (anyone may post one: it is a credential check). */
+  reportLimiter: AttemptLimiter;
   /** Epoch ms; tests may pin it. */
   now?: () => number;
 }
@@ -176,6 +179,14 @@ export function deviceRoutes(deps: DeviceRoutesDeps): Router {
 
   router.post('/:id/posture', async (ctx) => {
     const id = ctx.params.id;
+    const ip = ctx.state.clientIp as string;
+    const limit = await deps.reportLimiter.check(ip);
+    if (limit.locked) {
+      ctx.set('Retry-After', String(limit.retryAfterSeconds));
+      ctx.status = 429;
+      ctx.body = { error: 'invalid_request', error_description: `too many rejected posture reports from this address; try again in ${limit.retryAfterSeconds} s` };
+      return;
+    }
     const token = bearerToken(ctx);
     // A signed report authenticates itself (the device key); a token, when sent, must be valid.
     let c: Caller | undefined;
@@ -184,6 +195,7 @@ export function deviceRoutes(deps: DeviceRoutesDeps): Router {
       authorize(c);
     }
     const rejected = async (reason: string, message: string) => {
+      await deps.reportLimiter.fail(ip);
       // Anyone may post here: without a token, only rejections for a registered device reach the
       // audit trail (junk for made-up ids goes to the log), so strangers cannot flood the trail.
       if (c === undefined && !(DEVICE_ID.test(id) && await devices.find(id))) {

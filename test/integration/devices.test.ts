@@ -218,3 +218,19 @@ test('every change is in the audit trail', async () => {
   const reasons = rows.filter((r) => r.action === 'device.posture_rejected').map((r) => r.details.reason);
   expect(reasons).toEqual(expect.arrayContaining(['replayed_report', 'invalid_signature', 'report_from_future', 'stale_report', 'invalid_report', 'unknown_device']));
 });
+
+test('rejected posture reports are rate limited per address (anyone may post one)', async () => {
+  const limited = await startStack({ VIGIL_LOGIN_MAX_FAILURES_PER_IP: '3' });
+  try {
+    const post = () => fetch(`${limited.vigil.issuer}/devices/dev_${'A'.repeat(22)}/posture`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ report: 'not.a.jws' }),
+    });
+    for (let i = 0; i < 3; i++) expect((await post()).status).toBeGreaterThanOrEqual(400);
+    const locked = await post();
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await locked.json()).toMatchObject({ error: 'invalid_request', error_description: expect.stringMatching(/too many rejected posture reports/) });
+  } finally {
+    await limited.stop();
+  }
+});
