@@ -11,6 +11,7 @@ import { PasskeyError, type Passkeys, type RecoveryCodes, type TotpFactors, type
 import { revokeOtherSessions, revokeSession, type SessionActivityLog } from '../sessions/index.ts';
 import type { AdapterFactory } from '../store/index.ts';
 import { readForm, readJson } from '../http/form.ts';
+import { describeUserAgent, parseUserAgent } from '../risk/index.ts';
 import { renderPage, type Views } from '../http/views.ts';
 import { ACCOUNT_CLIENT_ID, accountUrls } from './client.ts';
 import { AccountCookies, type AccountSession } from './session-cookie.ts';
@@ -38,10 +39,7 @@ const b64url = (bytes: Buffer) => bytes.toString('base64url');
 const MAX_ACCOUNT_SESSION = 12 * 3600;
 
 function describeDevice(userAgent: string): string {
-  if (!userAgent) return 'Unknown device';
-  const browser = /Edg\//.test(userAgent) ? 'Edge' : /Firefox\//.test(userAgent) ? 'Firefox' : /Chrom(e|ium)\//.test(userAgent) ? 'Chrome' : /Safari\//.test(userAgent) ? 'Safari' : 'Browser';
-  const os = /Windows/.test(userAgent) ? 'Windows' : /Mac OS X/.test(userAgent) ? 'macOS' : /Android/.test(userAgent) ? 'Android' : /iPhone|iPad/.test(userAgent) ? 'iOS' : /Linux/.test(userAgent) ? 'Linux' : '';
-  return os ? `${browser} on ${os}` : browser;
+  return userAgent ? describeUserAgent(parseUserAgent(userAgent)) : 'Unknown device';
 }
 
 /** /account: a person's factors and sessions, behind Vigil's own sign-in. */

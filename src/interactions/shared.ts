@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import { ACR, type Config } from '../config/index.ts';
+import type { Config } from '../config/index.ts';
 import { constantTimeEqual, type KeyRing } from '../crypto/index.ts';
 import type { AccountStore } from '../identity/index.ts';
 import type { AuditLog } from '../audit/index.ts';
@@ -141,4 +141,3 @@ export function seeOther(ctx: Context, url: string): void {
   ctx.redirect(url);
 }
 
-export { ACR };

@@ -192,10 +192,11 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
         // access tokens issued for it (RFC 7662 §4: do not tell a caller about others' tokens).
         async allowedPolicy(_ctx, client, token) {
           if (client.metadata().vigil_introspection === true) return true;
-          const audiences = [(token as { aud?: string | string[] }).aud].flat().filter(Boolean);
-          if (audiences.length === 0) return false;
-          const own = await resourceServers.findByClient(client.clientId);
-          return own.some((rs) => audiences.includes(rs.identifier));
+          // The (cached) lookup by audience keeps introspection off the database on its hot path.
+          for (const audience of [(token as { aud?: string | string[] }).aud].flat()) {
+            if (audience && (await resourceServers.find(audience))?.clientId === client.clientId) return true;
+          }
+          return false;
         },
       },
       revocation: { enabled: true },

@@ -41,22 +41,24 @@ export class ResourceServerStore {
     this.#db = db;
   }
 
-  async register(rs: ResourceServer): Promise<void> {
-    await this.#db.query(
-      `INSERT INTO resource_servers (identifier, client_id, scopes, token_format, access_token_ttl) VALUES ($1, $2, $3, $4, $5)`,
-      [rs.identifier, rs.clientId, rs.scopes, rs.tokenFormat, rs.accessTokenTtl ?? null],
-    );
-    this.#cache.delete(rs.identifier);
+  /** Registers a new resource server; an identifier already taken is an error. */
+  register(rs: ResourceServer): Promise<void> {
+    return this.#write(rs, 'NOTHING');
   }
 
   /** Registers a built-in resource server, or brings its registration up to date. */
-  async ensure(rs: ResourceServer): Promise<void> {
-    await this.#db.query(
+  ensure(rs: ResourceServer): Promise<void> {
+    return this.#write(rs, `UPDATE SET client_id = EXCLUDED.client_id, scopes = EXCLUDED.scopes,
+      token_format = EXCLUDED.token_format, access_token_ttl = EXCLUDED.access_token_ttl`);
+  }
+
+  async #write(rs: ResourceServer, onConflict: string): Promise<void> {
+    const { rowCount } = await this.#db.query(
       `INSERT INTO resource_servers (identifier, client_id, scopes, token_format, access_token_ttl) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (identifier) DO UPDATE SET client_id = EXCLUDED.client_id, scopes = EXCLUDED.scopes,
-         token_format = EXCLUDED.token_format, access_token_ttl = EXCLUDED.access_token_ttl`,
+       ON CONFLICT (identifier) DO ${onConflict}`,
       [rs.identifier, rs.clientId, rs.scopes, rs.tokenFormat, rs.accessTokenTtl ?? null],
     );
+    if (rowCount === 0) throw new Error(`resource server ${rs.identifier} is already registered`);
     this.#cache.delete(rs.identifier);
   }
 
@@ -67,10 +69,5 @@ export class ResourceServerStore {
     const value = rows[0] && toResourceServer(rows[0]);
     this.#cache.set(identifier, { value, until: Date.now() + 30_000 });
     return value;
-  }
-
-  async findByClient(clientId: string): Promise<ResourceServer[]> {
-    const { rows } = await this.#db.query<Row>('SELECT * FROM resource_servers WHERE client_id = $1 ORDER BY identifier', [clientId]);
-    return rows.map(toResourceServer);
   }
 }

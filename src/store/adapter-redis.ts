@@ -12,6 +12,12 @@ local ok
 if ttl > 0 then ok = redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ttl) else ok = redis.call('SET', KEYS[2], ARGV[1], 'NX') end
 if ok then return 1 else return 0 end`;
 
+/**
+ * Models that are listed or ended per account (a person's sessions). Tokens are not: indexing
+ * every access token by account would put an extra set write on the token path for nothing.
+ */
+const ACCOUNT_INDEXED = new Set(['Session', 'Grant']);
+
 /** oidc-provider adapter for short-lived models: one key per record, expiring with it. */
 export class RedisAdapter implements Adapter {
   readonly name: string;
@@ -38,8 +44,9 @@ export class RedisAdapter implements Adapter {
     const multi = this.#redis.multi();
     const value = JSON.stringify(this.#codec.encode(this.name, id, payload));
     if (ttl) multi.set(key, value, 'EX', ttl); else multi.set(key, value);
-    // Sets of keys per grant and per account, living as long as their longest member.
-    for (const setKey of [payload.grantId && `${PREFIX}grant:${payload.grantId}`, payload.accountId && `${PREFIX}account:${payload.accountId}`]) {
+    // Sets of keys per grant and (for models listed by account) per account, living as long as their longest member.
+    const accountSet = payload.accountId && ACCOUNT_INDEXED.has(this.name) && `${PREFIX}account:${payload.accountId}`;
+    for (const setKey of [payload.grantId && `${PREFIX}grant:${payload.grantId}`, accountSet]) {
       if (!setKey) continue;
       multi.sadd(setKey, key);
       if (ttl) {

@@ -10,7 +10,7 @@ export interface Adapter {
   revokeByGrantId(grantId: string): Promise<void>;
   /** Removes every record of this model that belongs to the account. */
   destroyByAccountId(accountId: string): Promise<void>;
-  /** The account's live records of this model (for sessions and grants; ids are not hashed there). */
+  /** The account's live records of this model; for sessions and grants (the models listed per account). */
   findByAccountId(accountId: string): Promise<Payload[]>;
 }
 
