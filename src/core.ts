@@ -10,6 +10,7 @@ import { revokeGrant, SessionActivityLog, StepUpRequirements } from './sessions/
 import { ChallengeStore, Passkeys, RecoveryCodes, TotpFactors } from './mfa/index.ts';
 import type { Logger } from './observability/index.ts';
 import { DeviceRegistry, ensureDevicesResourceServer } from './devices/index.ts';
+import { RiskStore } from './verification/index.ts';
 
 /** What the server and the CLI share: keys, stores (migrated), and the services over them. */
 export interface Core {
@@ -28,6 +29,7 @@ export interface Core {
   recovery: RecoveryCodes;
   passkeys: Passkeys;
   devices: DeviceRegistry;
+  risk: RiskStore;
   buildProvider(jwks: JWK[], pages?: Partial<ProviderDeps>): Provider;
   close(): Promise<void>;
 }
@@ -76,12 +78,16 @@ export async function openCore(config: Config, logger: Logger): Promise<Core> {
     config, keys, stores, accounts, audit, resourceServers, adapters, migrations, stepUps, challenges,
     activity: new SessionActivityLog(stores.sql),
     devices: new DeviceRegistry(stores.sql),
+    risk: new RiskStore(stores.sql),
     totp: new TotpFactors(stores.sql, keys, 'Vigil'),
     recovery: new RecoveryCodes(stores.sql, keys),
     passkeys: new Passkeys(stores.sql, challenges, { id: issuer.hostname, name: 'Vigil', origin: issuer.origin }),
     buildProvider: (jwks, extra = {}) => createProvider({
       config, accounts, adapters, keys, resourceServers, jwks,
-      sessionRequirement: async (uid) => (await stepUps.find(uid))?.requiredAcr,
+      sessionRequirement: async (uid) => {
+        const owed = await stepUps.find(uid);
+        return owed && { acr: owed.requiredAcr, since: owed.since };
+      },
       renderError: pagesMissing, logoutSource: pagesMissing, postLogoutSuccessSource: pagesMissing,
       ...extra,
     }),

@@ -30,6 +30,10 @@ try {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Policies and lists change without a restart; requests in flight finish under the old ones.
+  process.on('SIGHUP', () => {
+    vigil.reload();
+  });
 } catch (err) {
   if (err instanceof ConfigError || err instanceof StoreUnavailableError) fail(err.message);
   if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') fail(`PORT: ${config.HOST}:${config.PORT} is already in use`);

@@ -11,13 +11,18 @@ import { AttemptLimiter, interactionRoutes, LoginThrottle } from './interactions
 import { openCore } from './core.ts';
 import { accountRoutes, ensureAccountClient } from './account/index.ts';
 import { Metrics, type Logger } from './observability/index.ts';
-import { deviceRoutes, loadPosturePolicy, PosturePolicyError } from './devices/index.ts';
+import { deviceRoutes } from './devices/index.ts';
+import { AuditQueue } from './audit/index.ts';
+import { lookupGeo } from './geo/index.ts';
+import { ContinuousVerifier, DeviceCookie, loadPolicyFiles, PopulationCache, type PolicyFiles } from './verification/index.ts';
 
 export interface RunningVigil {
   url: string;
   server: Server;
   stores: Stores;
   provider: () => Provider;
+  /** Re-reads the risk policy, posture policy and network lists (SIGHUP); a bad file keeps the running ones. */
+  reload(): { ok: true } | { ok: false; error: string };
   close(): Promise<void>;
 }
 
@@ -41,18 +46,21 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     }
 
     await ensureAccountClient(core.adapters, config);
-    let posturePolicy;
-    try {
-      posturePolicy = loadPosturePolicy(config.VIGIL_POSTURE_POLICY);
-    } catch (err) {
-      if (err instanceof PosturePolicyError) throw new ConfigError(`VIGIL_POSTURE_POLICY: ${err.message}`);
-      throw err;
-    }
+    let files: PolicyFiles = loadPolicyFiles(config);
+    if (!config.VIGIL_RISK_ENGINE) logger.warn('VIGIL_RISK_ENGINE is off: sign-ins and refreshes are NOT risk-assessed');
     const metrics = new Metrics();
+    const population = new PopulationCache(stores.sql, logger);
+    await population.load();
+    population.start();
+    const auditQueue = new AuditQueue(audit, logger);
+    const verifier = new ContinuousVerifier({
+      config, store: core.risk, population, files: () => files, geo: lookupGeo, adapters: core.adapters, stepUps: core.stepUps,
+      audit, auditQueue, logger, metrics,
+    });
     const views = createViews();
     const pages = providerPages(views);
     const build = (jwks: Awaited<ReturnType<typeof loadJwks>>['keys']) => {
-      const provider = core.buildProvider(jwks, pages);
+      const provider = core.buildProvider(jwks, { ...pages, onRefresh: (ctx) => verifier.refresh(ctx) });
       provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
         metrics.tokensIssued.inc({ grant_type: String(ctx.oidc.params?.grant_type ?? 'unknown') });
       });
@@ -97,11 +105,19 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         config, provider: currentProvider, accounts, throttle, audit, keys, views, metrics, logger,
         factorLimiter: new AttemptLimiter('mfa:account', config.VIGIL_MFA_MAX_FAILURES, config.VIGIL_MFA_LOCKOUT_SECONDS, stores),
         totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, challenges: core.challenges,
+        verifier, deviceCookie: new DeviceCookie(keys, config.ISSUER),
       }), accountRoutes({
         config, provider: currentProvider, adapters: core.adapters, accounts, audit, keys, views,
         totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, activity: core.activity,
       }), deviceRoutes({
-        config, provider: currentProvider, accounts, audit, devices: core.devices, policy: posturePolicy, logger,
+        config, provider: currentProvider, accounts, audit, devices: core.devices, policy: () => files.posture, logger,
+        onPosture: async (device, posture) => {
+          const revoked = await verifier.postureChanged(device, posture).catch((err) => {
+            logger.error({ err, device: device.id }, 'could not apply a posture change to the device\'s sessions');
+            return 0;
+          });
+          if (revoked > 0) logger.warn({ device: device.id, revoked }, 'posture change ended sessions on the device');
+        },
         reportLimiter: new AttemptLimiter('devices:report:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
       })],
     });
@@ -117,7 +133,9 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     }, config.VIGIL_KEY_REFRESH_SECONDS * 1000);
     keyWatch.unref();
     const purge = setInterval(() => {
-      purgeExpired(stores.sql).catch((err) => logger.warn({ err }, 'could not purge expired records'));
+      purgeExpired(stores.sql)
+        .then(() => core.risk.purge(config.VIGIL_RISK_RETENTION_DAYS, config.VIGIL_REFRESH_TOKEN_TTL))
+        .catch((err) => logger.warn({ err }, 'could not purge expired records'));
     }, 10 * 60 * 1000);
     purge.unref();
 
@@ -137,6 +155,17 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       server,
       stores,
       provider: currentProvider,
+      reload() {
+        try {
+          files = loadPolicyFiles(config);
+        } catch (err) {
+          const error = err instanceof ConfigError ? err.message : String(err);
+          logger.error({ error }, 'reload refused: keeping the policies and lists in force');
+          return { ok: false, error };
+        }
+        logger.info({ networkLists: files.networkListSizes }, 'reloaded the risk policy, posture policy and network lists');
+        return { ok: true };
+      },
       async close() {
         clearInterval(keyWatch);
         clearInterval(purge);
@@ -144,6 +173,8 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
           server.close(() => resolve());
           server.closeIdleConnections();
         });
+        await population.stop().catch((err) => logger.warn({ err }, 'could not write population counts'));
+        await auditQueue.flush();
         await stores.close();
       },
     };

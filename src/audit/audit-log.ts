@@ -50,14 +50,31 @@ export class AuditLog {
   }
 
   async append(entry: AuditEntry): Promise<void> {
+    await this.appendMany([entry]);
+  }
+
+  /** Appends entries in order, in one transaction (one lock, one round of writes). */
+  async appendMany(entries: readonly AuditEntry[]): Promise<void> {
+    if (entries.length === 0) return;
     await this.#sql.transaction(async (tx: Queryable) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
       const { rows } = await tx.query<{ hash: string }>('SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1');
-      const prev = rows[0]?.hash ?? GENESIS;
+      let prev = rows[0]?.hash ?? GENESIS;
       const at = new Date().toISOString();
+      const columns: unknown[][] = [[], [], [], [], [], [], [], [], []];
+      for (const entry of entries) {
+        const hash = entryHash(prev, at, entry);
+        const values = [at, entry.actor, entry.action, entry.subject ?? null, entry.ip ?? null, entry.outcome, JSON.stringify(entry.details ?? {}), prev, hash];
+        values.forEach((v, i) => columns[i].push(v));
+        prev = hash;
+      }
+      // unnest keeps the order of the arrays, so seq follows the chain.
       await tx.query(
-        'INSERT INTO audit_log (at, actor, action, subject, ip, outcome, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
-        [at, entry.actor, entry.action, entry.subject ?? null, entry.ip ?? null, entry.outcome, JSON.stringify(entry.details ?? {}), prev, entryHash(prev, at, entry)],
+        `INSERT INTO audit_log (at, actor, action, subject, ip, outcome, details, prev_hash, hash)
+         SELECT at::timestamptz, actor, action, subject, ip, outcome, details::jsonb, prev_hash, hash
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+           WITH ORDINALITY AS e(at, actor, action, subject, ip, outcome, details, prev_hash, hash, n) ORDER BY n`,
+        columns,
       );
     });
   }

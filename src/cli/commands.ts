@@ -84,6 +84,7 @@ async function clientCreate(core: Core, argv: string[]): Promise<Output> {
     'access-token-ttl': { type: 'string' },
     'allow-resource': { type: 'string', multiple: true },
     'introspect-any': { type: 'boolean' },
+    'forward-end-user': { type: 'boolean' },
     'default-acr': { type: 'string' },
   });
   const name = required(a.name, '--name');
@@ -118,6 +119,7 @@ async function clientCreate(core: Core, argv: string[]): Promise<Output> {
     ...(a['default-acr'] ? { default_acr_values: [a['default-acr']] } : {}),
     ...(a['introspect-any'] ? { vigil_introspection: true } : {}),
     ...(a['allow-resource'] ? { vigil_allowed_resources: a['allow-resource'] } : {}),
+    ...(a['forward-end-user'] ? { vigil_forwards_end_user: true } : {}),
   };
   const resource = a['resource-server'] ? (a.resource ?? `urn:vigil:rs:${clientId}`) : undefined;
   if (resource && !resourceIdentifierSchema.safeParse(resource).success) throw new UsageError('--resource must be an absolute https, http or urn URI without a fragment');
@@ -136,6 +138,7 @@ async function clientCreate(core: Core, argv: string[]): Promise<Output> {
     if (!await core.resourceServers.find(allowed)) throw new UsageError(`--allow-resource ${allowed} is not a registered resource server`);
   }
   if (a['allow-resource'] && !grantTypes.includes('client_credentials')) throw new UsageError('--allow-resource is for clients with the client_credentials grant');
+  if (a['forward-end-user'] && (a.public || !grantTypes.includes('refresh_token'))) throw new UsageError('--forward-end-user is for confidential clients that refresh tokens (a public client\'s own address is the person\'s)');
   await core.adapters.for('Client').upsert(clientId, metadata);
   if (resource) await core.resourceServers.register({ identifier: resource, clientId, scopes: a.scope ?? [], tokenFormat: tokenFormat as 'jwt' | 'opaque', accessTokenTtl: ttl });
   await core.audit.append({ actor: 'cli', action: 'client.created', subject: clientId, outcome: 'success', details: { name, grantTypes, resource: resource ?? null } });

@@ -61,6 +61,14 @@ export const settingsSchema = z.object({
   VIGIL_DB_POOL_SIZE: int(1, 200).default(10),
   /** The device posture policy file; the shipped config/posture-policy.json when unset. */
   VIGIL_POSTURE_POLICY: z.string().min(1).optional(),
+  /** The risk policy file; the shipped config/risk-policy.json when unset. Reloaded on SIGHUP. */
+  VIGIL_RISK_POLICY: z.string().min(1).optional(),
+  /** Score every login and refresh. Off only for comparison runs and emergencies (logged loudly at start). */
+  VIGIL_RISK_ENGINE: bool.default(true),
+  /** Operator CIDR lists as tag=file pairs (e.g. anonymizer=/etc/vigil/vpn.txt,corporate=/etc/vigil/corp.txt). */
+  VIGIL_NETWORK_LISTS: list.pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}=.+$/, 'each entry must be tag=path, the tag in lower-case letters, digits, _ and -'))).default([]),
+  /** Days stored risk assessments are kept. */
+  VIGIL_RISK_RETENTION_DAYS: int(1, 3650).default(90),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

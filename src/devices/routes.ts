@@ -11,6 +11,7 @@ import {
   authenticateToken, bearerToken, BearerError, DEVICES_MANAGE_SCOPE, DEVICES_SCOPE, devicesResource, requireScope, type Caller,
 } from './auth.ts';
 import { evaluatePosture, type PosturePolicy } from './policy.ts';
+import type { DevicePosture } from '../risk/index.ts';
 import { DeviceRegistry, DuplicateDeviceKeyError, TooManyDevicesError, type Device } from './registry.ts';
 import { DeviceKeyError, parseMdmReport, PostureReportError, validateDeviceKey, verifyPostureReport, type VerifiedReport } from './report.ts';
 
@@ -20,8 +21,11 @@ export interface DeviceRoutesDeps {
   accounts: AccountStore;
   audit: AuditLog;
   devices: DeviceRegistry;
-  policy: PosturePolicy;
+  /** The current posture policy (reloaded on SIGHUP). */
+  policy: () => PosturePolicy;
   logger: Logger;
+  /** Told of every accepted report: the continuous check may end the device's sessions at once. */
+  onPosture?: (device: Device, posture: DevicePosture) => Promise<void>;
   /** Rejected posture reports per client address (anyone may post one: it is a credential check). */
   reportLimiter: AttemptLimiter;
   /** Epoch ms; tests may pin it. */
@@ -47,7 +51,7 @@ const notFound = () => new ApiError(404, 'not_found', 'no such device');
 /** /devices: a person's registered devices and their posture; MDM clients manage any device. */
 export function deviceRoutes(deps: DeviceRoutesDeps): Router {
   const router = new Router({ prefix: '/devices' });
-  const { devices, policy, audit } = deps;
+  const { devices, audit } = deps;
   const now = deps.now ?? Date.now;
   const realm = devicesResource(deps.config);
 
@@ -61,7 +65,7 @@ export function deviceRoutes(deps: DeviceRoutesDeps): Router {
     lastReportAt: d.lastReportAt === undefined ? null : new Date(d.lastReportAt).toISOString(),
     lastReportSource: d.lastReportSource ?? null,
     lastReport: d.lastReport ?? null,
-    posture: evaluatePosture(d.lastReport, d.lastReportAt, now(), policy),
+    posture: evaluatePosture(d.lastReport, d.lastReportAt, now(), deps.policy()),
   });
 
   const record = (entry: Parameters<AuditLog['append']>[0]) =>
@@ -211,6 +215,7 @@ export function deviceRoutes(deps: DeviceRoutesDeps): Router {
     let source: 'device' | 'mdm';
     try {
       const body = await readJson(ctx, 16 * 1024);
+      const policy = deps.policy();
       const options = { issuer: deps.config.ISSUER, now: now(), freshnessSeconds: policy.freshnessSeconds, maxClockSkewSeconds: policy.maxClockSkewSeconds };
       if (typeof body.report === 'string') {
         source = 'device';
@@ -254,6 +259,7 @@ export function deviceRoutes(deps: DeviceRoutesDeps): Router {
       details: { account: device.accountId, source, ...(c?.kind === 'client' ? { client: c.clientId } : {}), jti: report.jti ?? null,
         reportedAt: new Date(report.reportedAt).toISOString(), compliant: shown.posture.compliant, reasons: shown.posture.reasons },
     });
+    await deps.onPosture?.(device, shown.posture);
     ctx.body = shown;
   });
 

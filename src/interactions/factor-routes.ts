@@ -16,7 +16,7 @@ const TOTP_MESSAGES: Record<Exclude<TotpCheck, 'ok'>, string> = {
 
 /** The second-factor page: passkey first, authenticator app next, recovery code last. */
 export async function showFactors(ctx: Context, kit: InteractionKit, interaction: Interaction, subject: FactorSubject, error?: string, status = 200): Promise<void> {
-  const need = kit.requiredAcr(interaction);
+  const need = kit.need(interaction, subject);
   const choices = await kit.factorChoices(subject, need);
   const account = await kit.deps.accounts.findById(subject.accountId);
   renderPage(ctx, kit.deps.views, 'factor.njk', {
@@ -52,7 +52,7 @@ export function factorRoutes(kit: InteractionKit): Router {
     const key = subject.accountId;
     // Checked before anything is spent: a code that cannot reach the level must not be used up.
     const amr = combineAmr(subject.baseAmr, ['otp']);
-    if (!satisfies(acrForAmr(amr), kit.requiredAcr(interaction))) {
+    if (!satisfies(acrForAmr(amr), kit.need(interaction, subject))) {
       return showFactors(ctx, kit, interaction, subject, 'This application needs a passkey.', 403);
     }
     const limit = await deps.factorLimiter.check(key);
@@ -73,7 +73,7 @@ export function factorRoutes(kit: InteractionKit): Router {
     }
     await deps.factorLimiter.reset(key);
     if (kind === 'recovery') await deps.audit.append({ actor: key, action: 'mfa.recovery_code_used', ip: ctx.state.clientIp, outcome: 'success', details: { remaining: await deps.recovery.remaining(key) } });
-    seeOther(ctx, await kit.finish(ctx, interaction, key, amr));
+    seeOther(ctx, await kit.finish(ctx, interaction, key, amr, subject));
   }
 
   router.post('/interaction/:uid/totp', (ctx) => codeFactor(ctx, 'totp'));
@@ -116,12 +116,14 @@ export function factorRoutes(kit: InteractionKit): Router {
       return;
     }
     const amr = combineAmr(subject?.baseAmr ?? [], assertion.amr);
-    if (!satisfies(acrForAmr(amr), kit.requiredAcr(interaction))) {
+    if (!satisfies(acrForAmr(amr), kit.need(interaction, subject))) {
       ctx.status = 403;
       ctx.body = { error: 'access_denied', error_description: 'This application needs a passkey that verifies you (PIN or biometrics).' };
       return;
     }
-    ctx.body = { redirect: await kit.finish(ctx, interaction, assertion.accountId, amr) };
+    // A passkey of another account than the one whose password was checked proves nothing for it.
+    const sameAccount = subject && subject.accountId === assertion.accountId ? subject : undefined;
+    ctx.body = { redirect: await kit.finish(ctx, interaction, assertion.accountId, amr, sameAccount) };
   });
 
   return router;

@@ -2,13 +2,15 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { ACR } from '../config/index.ts';
 import { emailSchema, verifyPassword } from '../identity/index.ts';
-import { satisfies } from '../mfa/index.ts';
+import { satisfies, strongestAcr } from '../mfa/index.ts';
 import { readForm } from '../http/form.ts';
 import { renderPage } from '../http/views.ts';
 import { formatWait, seeOther, type Interaction, type InteractionKit } from './shared.ts';
 import { showFactors } from './factor-routes.ts';
 
 const GENERIC_FAILURE = 'The email or password is not correct.';
+const RISK_DENIED = 'This sign-in was blocked because it looks unusual for this account. If it was you, contact your administrator.';
+const RISK_NO_FACTOR = 'This sign-in looks unusual for this account and needs a second factor, but none is set up. Contact your administrator.';
 
 async function showLogin(ctx: Context, kit: InteractionKit, interaction: Interaction, vars: { email?: string; error?: string; retryAfter?: number } = {}, status = 200) {
   if (vars.retryAfter) ctx.set('Retry-After', String(vars.retryAfter));
@@ -69,6 +71,7 @@ export function loginRoutes(kit: InteractionKit): Router {
     const ok = await verifyPassword(found?.passwordHash, password);
     if (!ok || !found) {
       await deps.throttle.recordFailure(email, ip);
+      await deps.verifier.loginFailed(found?.account.id, ip);
       deps.metrics.logins.inc({ outcome: 'failure' });
       await deps.audit.append({ actor: found?.account.id ?? email.toLowerCase(), action: 'login', ip, outcome: 'failure', details: { reason: found ? 'bad_password' : 'unknown_account' } });
       return showLogin(ctx, kit, interaction, { email, error: GENERIC_FAILURE }, 401);
@@ -79,11 +82,31 @@ export function loginRoutes(kit: InteractionKit): Router {
       return showLogin(ctx, kit, interaction, { email, error: 'This account is disabled. Contact your administrator.' }, 403);
     }
     await deps.throttle.recordSuccess(email);
-    if (satisfies(ACR.oneFactor, kit.requiredAcr(interaction))) {
-      return seeOther(ctx, await kit.finish(ctx, interaction, found.account.id, ['pwd']));
+    const accountId = found.account.id;
+    const verdict = await kit.assessLogin(ctx, interaction, accountId);
+    const decision = verdict?.assessment.decision;
+    if (decision?.action === 'deny') {
+      deps.metrics.logins.inc({ outcome: 'risk_denied' });
+      await deps.audit.append({ actor: accountId, action: 'login', ip, outcome: 'denied', details: { reason: 'risk', score: verdict!.assessment.score, rules: verdict!.assessment.rules } });
+      return showLogin(ctx, kit, interaction, { email, error: RISK_DENIED }, 403);
+    }
+    const riskAcr = decision?.action === 'mfa' ? decision.acr : undefined;
+    const need = strongestAcr([kit.requiredAcr(interaction), riskAcr]);
+    const subject = { accountId, baseAmr: ['pwd'], stepUp: false, ...(riskAcr ? { riskAcr } : {}), ...(verdict ? { risk: verdict.context } : {}) };
+    if (satisfies(ACR.oneFactor, need)) {
+      return seeOther(ctx, await kit.finish(ctx, interaction, accountId, ['pwd'], subject));
+    }
+    // The risk engine asks for a second factor the request did not: without one, the sign-in cannot go on.
+    if (riskAcr && satisfies(ACR.oneFactor, kit.requiredAcr(interaction))) {
+      const choices = await kit.factorChoices(subject, need);
+      if (!choices.passkey && !choices.totp && !choices.recovery) {
+        deps.metrics.logins.inc({ outcome: 'risk_denied' });
+        await deps.audit.append({ actor: accountId, action: 'login', ip, outcome: 'denied', details: { reason: 'risk_needs_factor', needed: riskAcr, score: verdict!.assessment.score, rules: verdict!.assessment.rules } });
+        return showLogin(ctx, kit, interaction, { email, error: RISK_NO_FACTOR }, 403);
+      }
     }
     // More is needed: the second-factor page of this interaction takes over.
-    await kit.passwordChecked(interaction, found.account.id);
+    await kit.passwordChecked(interaction, accountId, verdict, riskAcr);
     seeOther(ctx, `/interaction/${interaction.uid}`);
   });
 

@@ -6,7 +6,9 @@ import { constantTimeEqual, type KeyRing } from '../crypto/index.ts';
 import type { AccountStore } from '../identity/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import type { Logger, Metrics } from '../observability/index.ts';
-import { acrForAmr, combineAmr, satisfies, type ChallengeStore, type Passkeys, type RecoveryCodes, type TotpFactors } from '../mfa/index.ts';
+import { acrForAmr, combineAmr, satisfies, strongestAcr, type ChallengeStore, type Passkeys, type RecoveryCodes, type TotpFactors } from '../mfa/index.ts';
+import type { ContinuousVerifier, DeviceCookie, LoginVerdict } from '../verification/index.ts';
+import type { RiskContext } from '../risk/index.ts';
 import type { Views } from '../http/views.ts';
 import type { AttemptLimiter, LoginThrottle } from './login-throttle.ts';
 
@@ -26,6 +28,8 @@ export interface InteractionDeps {
   recovery: RecoveryCodes;
   passkeys: Passkeys;
   challenges: ChallengeStore;
+  verifier: ContinuousVerifier;
+  deviceCookie: DeviceCookie;
 }
 
 export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -36,6 +40,16 @@ export interface FactorSubject {
   baseAmr: string[];
   /** A signed-in session asked for more (step-up), rather than a sign-in in progress. */
   stepUp: boolean;
+  /** The acr the risk assessment of this sign-in demands (beyond what the request asks). */
+  riskAcr?: string;
+  /** What the risk engine assessed at the password step, recorded when the sign-in completes. */
+  risk?: RiskContext;
+}
+
+interface PasswordChecked {
+  amr: string[];
+  riskAcr?: string;
+  risk?: RiskContext;
 }
 
 export interface FactorChoices {
@@ -87,15 +101,24 @@ export class InteractionKit {
     return (interaction.prompt.details as { requiredAcr?: string }).requiredAcr;
   }
 
-  /** Remembers that the password was right, for the second-factor step of the same interaction. */
-  async passwordChecked(interaction: Interaction, accountId: string): Promise<void> {
+  /** The level this sign-in must reach: what the request needs, raised by the risk assessment. */
+  need(interaction: Interaction, subject: FactorSubject | undefined): string | undefined {
+    return strongestAcr([this.requiredAcr(interaction), subject?.riskAcr]);
+  }
+
+  /** Remembers that the password was right (and what the risk engine made of it), for the second-factor step. */
+  async passwordChecked(interaction: Interaction, accountId: string, verdict: LoginVerdict | undefined, riskAcr: string | undefined): Promise<void> {
     const ttl = Math.max(60, (interaction.exp ?? 0) - Math.floor(Date.now() / 1000));
-    await this.deps.challenges.put(interaction.uid, PASSWORD_CHECKED, { amr: ['pwd'] }, ttl, accountId);
+    const data: PasswordChecked = { amr: ['pwd'], ...(riskAcr ? { riskAcr } : {}), ...(verdict ? { risk: verdict.context } : {}) };
+    await this.deps.challenges.put(interaction.uid, PASSWORD_CHECKED, data, ttl, accountId);
   }
 
   async factorSubject(interaction: Interaction): Promise<FactorSubject | undefined> {
-    const pending = await this.deps.challenges.peek<{ amr: string[] }>(interaction.uid, PASSWORD_CHECKED);
-    if (pending?.accountId) return { accountId: pending.accountId, baseAmr: pending.data.amr, stepUp: false };
+    const pending = await this.deps.challenges.peek<PasswordChecked>(interaction.uid, PASSWORD_CHECKED);
+    if (pending?.accountId) {
+      const { amr, riskAcr, risk } = pending.data;
+      return { accountId: pending.accountId, baseAmr: amr, stepUp: false, ...(riskAcr ? { riskAcr } : {}), ...(risk ? { risk } : {}) };
+    }
     const session = interaction.session as { accountId?: string; amr?: string[] } | undefined;
     const reasons = interaction.prompt.reasons;
     if (session?.accountId && reasons.length > 0 && reasons.every((r) => r === 'acr_insufficient')) {
@@ -105,7 +128,7 @@ export class InteractionKit {
   }
 
   /** The second factors that can lift `baseAmr` to the level needed. */
-  async factorChoices(subject: FactorSubject, need: string | undefined): Promise<FactorChoices> {
+  async factorChoices(subject: Pick<FactorSubject, 'accountId' | 'baseAmr'>, need: string | undefined): Promise<FactorChoices> {
     const [passkeys, totp, recoveryLeft] = await Promise.all([
       this.deps.passkeys.list(subject.accountId),
       this.deps.totp.isEnrolled(subject.accountId),
@@ -115,18 +138,50 @@ export class InteractionKit {
     return { passkey: passkeys.length > 0, totp: totp && withOtp, recovery: recoveryLeft > 0 && withOtp };
   }
 
-  /** Completes the login prompt: the session gets the acr the methods earn. */
-  async finish(ctx: Context, interaction: Interaction, accountId: string, amr: string[]): Promise<string> {
+  /**
+   * Completes the login prompt: the session gets the acr the methods earn. A sign-in the risk
+   * engine has not assessed yet (passkey only, a step-up) is assessed now: it may be refused, or
+   * need more than the methods used gave. The assessed sign-in joins the account's history.
+   */
+  async finish(ctx: Context, interaction: Interaction, accountId: string, amr: string[], subject?: FactorSubject): Promise<string> {
     const acr = acrForAmr(amr);
+    let risk = subject?.risk;
+    if (!risk) {
+      const verdict = await this.assessLogin(ctx, interaction, accountId);
+      const decision = verdict?.assessment.decision;
+      if (decision?.action === 'deny' || (decision?.action === 'mfa' && !satisfies(acr, decision.acr))) {
+        await this.deps.audit.append({
+          actor: accountId, action: 'login', ip: ctx.state.clientIp, outcome: 'denied',
+          details: { reason: 'risk', client: interaction.params.client_id, decision, score: verdict!.assessment.score },
+        });
+        this.deps.metrics.logins.inc({ outcome: 'risk_denied' });
+        return this.abort(ctx, 'access_denied', 'The sign-in was refused because it looks unusual for this account.');
+      }
+      risk = verdict?.context;
+    }
     await this.deps.challenges.take(interaction.uid, PASSWORD_CHECKED);
     this.deps.metrics.logins.inc({ outcome: 'success' });
     await this.deps.audit.append({
       actor: accountId, action: 'login', ip: ctx.state.clientIp, outcome: 'success',
       details: { client: interaction.params.client_id, acr, amr },
     });
+    if (risk) {
+      await this.deps.verifier.recordLogin(risk).catch((err) => this.deps.logger.warn({ err }, 'could not record the sign-in in the risk history'));
+    }
     return this.deps.provider().interactionResult(ctx.req, ctx.res, {
       login: { accountId, acr, amr, remember: true },
     }, { mergeWithLastSubmission: false });
+  }
+
+  /** The risk assessment of a sign-in by this browser (its device cookie is issued if it has none). */
+  assessLogin(ctx: Context, interaction: Interaction, accountId: string): Promise<LoginVerdict | undefined> {
+    return this.deps.verifier.assessLogin({
+      accountId,
+      clientId: interaction.params.client_id as string,
+      ip: ctx.state.clientIp as string,
+      userAgent: ctx.get('user-agent'),
+      deviceId: this.deps.deviceCookie.ensure(ctx),
+    });
   }
 
   /** Ends the interaction with an OAuth error for the client. */

@@ -6,6 +6,7 @@ export class Metrics {
   readonly latency: Histogram<'route' | 'method'>;
   readonly tokensIssued: Counter<'grant_type'>;
   readonly logins: Counter<'outcome'>;
+  readonly riskDecisions: Counter<'type' | 'action'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'vigil_' });
@@ -16,6 +17,7 @@ export class Metrics {
     });
     this.tokensIssued = new Counter({ name: 'vigil_tokens_issued_total', help: 'Successful token endpoint responses by grant type', labelNames: ['grant_type'], registers: [this.registry] });
     this.logins = new Counter({ name: 'vigil_logins_total', help: 'Password sign-in attempts by outcome', labelNames: ['outcome'], registers: [this.registry] });
+    this.riskDecisions = new Counter({ name: 'vigil_risk_decisions_total', help: 'Risk engine decisions by event type and action', labelNames: ['type', 'action'], registers: [this.registry] });
   }
 }
 

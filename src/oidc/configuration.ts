@@ -5,8 +5,7 @@ import type { Account, AccountStore } from '../identity/index.ts';
 import type { AdapterFactory } from '../store/index.ts';
 import type { KeyRing } from '../crypto/index.ts';
 import type { ResourceServerStore } from './resource-servers.ts';
-import { interactionPolicyWithAcrLevels, type SessionRequirement } from './acr-policy.ts';
-import { satisfies } from '../mfa/index.ts';
+import { interactionPolicyWithAcrLevels, paysStepUp, type SessionRequirement } from './acr-policy.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -25,7 +24,7 @@ export interface ProviderDeps {
 }
 
 /** Client metadata only the CLI/admin may set; dynamic registration may not. */
-export const PRIVILEGED_METADATA = ['vigil_introspection', 'vigil_allowed_resources', 'vigil_first_party'] as const;
+export const PRIVILEGED_METADATA = ['vigil_introspection', 'vigil_allowed_resources', 'vigil_first_party', 'vigil_forwards_end_user'] as const;
 
 const fromRegistration = (ctx: KoaContextWithOIDC | undefined) => ['registration', 'client_update'].includes(ctx?.oidc?.route ?? '');
 
@@ -139,7 +138,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
           if (value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata('vigil_introspection must be a boolean');
           checkRedirectUris(metadata);
         }
-        if (key === 'vigil_first_party' && value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata('vigil_first_party must be a boolean');
+        if ((key === 'vigil_first_party' || key === 'vigil_forwards_end_user') && value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
         if (key === 'vigil_allowed_resources' && value !== undefined && !(Array.isArray(value) && value.every((v) => typeof v === 'string'))) {
           throw new errors.InvalidClientMetadata('vigil_allowed_resources must be an array of resource identifiers');
         }
@@ -159,9 +158,9 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
     rotateRefreshToken: async (ctx) => {
       const token = ctx.oidc.entities.RefreshToken!;
       const owed = token.sessionUid ? await deps.sessionRequirement(token.sessionUid) : undefined;
-      if (owed && !satisfies(token.acr, owed)) {
+      if (!paysStepUp(token.acr, token.authTime, owed)) {
         throw Object.assign(new errors.InvalidGrant('step-up required'), {
-          error_description: `step-up authentication required: sign in again at ${owed} through the authorization endpoint`,
+          error_description: `step-up authentication required: sign in again at ${owed!.acr} through the authorization endpoint`,
         });
       }
       await deps.onRefresh?.(ctx);

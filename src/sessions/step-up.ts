@@ -4,13 +4,16 @@ import type { Queryable } from '../store/index.ts';
 export interface StepUpRequirement {
   requiredAcr: string;
   reason: string;
+  /** Epoch seconds: only an authentication at or after this time satisfies the requirement. */
+  since: number;
 }
 
 /**
- * "This session must reach acr X before its next token." Policy (the risk engine, an admin)
- * sets it; the next authorization request of the session performs the step-up. Refresh tokens
- * of the session issued below that acr stay refused for good: only tokens from the stepped-up
- * authorization carry the higher acr.
+ * "This session must prove acr X again before its next token." Policy (the risk engine, an
+ * admin) sets it; the next authorization request of the session performs the step-up (a session
+ * already at that level still proves a factor again). Refresh tokens of the session from an
+ * authentication before the requirement, or below that acr, stay refused for good: only tokens
+ * from the stepped-up authorization qualify.
  */
 export class StepUpRequirements {
   readonly #db: Queryable;
@@ -19,23 +22,23 @@ export class StepUpRequirements {
     this.#db = db;
   }
 
-  /** A second requirement never weakens the first. */
+  /** A second requirement never weakens the first; it does move `since` on. */
   async require(sessionUid: string, accountId: string, requiredAcr: string, reason: string): Promise<void> {
     if (acrLevel(requiredAcr) < 0) throw new Error(`unknown acr ${requiredAcr}`);
     const current = await this.find(sessionUid);
-    if (current && acrLevel(current.requiredAcr) >= acrLevel(requiredAcr)) return;
+    const acr = current && acrLevel(current.requiredAcr) > acrLevel(requiredAcr) ? current.requiredAcr : requiredAcr;
     await this.#db.query(
       `INSERT INTO step_up_requirements (session_uid, account_id, required_acr, reason) VALUES ($1, $2, $3, $4)
        ON CONFLICT (session_uid) DO UPDATE SET required_acr = EXCLUDED.required_acr, reason = EXCLUDED.reason, created_at = now()`,
-      [sessionUid, accountId, requiredAcr, reason],
+      [sessionUid, accountId, acr, reason],
     );
   }
 
   async find(sessionUid: string): Promise<StepUpRequirement | undefined> {
-    const { rows } = await this.#db.query<{ required_acr: string; reason: string }>(
-      'SELECT required_acr, reason FROM step_up_requirements WHERE session_uid = $1', [sessionUid],
+    const { rows } = await this.#db.query<{ required_acr: string; reason: string; since: number | string }>(
+      'SELECT required_acr, reason, floor(extract(epoch FROM created_at))::float8 AS since FROM step_up_requirements WHERE session_uid = $1', [sessionUid],
     );
-    return rows[0] && { requiredAcr: rows[0].required_acr, reason: rows[0].reason };
+    return rows[0] && { requiredAcr: rows[0].required_acr, reason: rows[0].reason, since: Number(rows[0].since) };
   }
 
   async forget(sessionUid: string): Promise<void> {

@@ -1,0 +1,231 @@
+/**
+ * The risk engine's memory in SQL (migration 005): per-account profiles, failures per address,
+ * grant bindings and stored assessments. Shaped for the hot path: everything a refresh needs is
+ * read in one round trip (`load`), and everything it changes is written in one (`save`).
+ */
+import type { Queryable } from '../store/index.ts';
+import {
+  DEFAULT_LIMITS, emptyStats, statsFromJson, statsToJson,
+  type Assessment, type FeatureStatsJson, type GeoLocation, type HistoryEvent, type HistoryLimits, type PopulationStats, type RiskHistory,
+} from '../risk/index.ts';
+import type { PostureFields } from '../devices/index.ts';
+
+/** An account's history as stored (`risk_profiles.history`). */
+interface ProfileJson {
+  events?: HistoryEvent[];
+  stats?: FeatureStatsJson;
+  tz?: number;
+}
+
+export interface GrantBinding {
+  deviceId?: string;
+  userAgent: string;
+  lastRefreshAt: number;
+}
+
+export interface BoundDevice {
+  id: string;
+  accountId: string;
+  lastPosture?: PostureFields;
+  lastReportAt?: number;
+}
+
+export interface LoadedState {
+  /** The account's history, sharing `population`; `version` is undefined when it has no profile yet. */
+  history: RiskHistory;
+  version: number | undefined;
+  binding?: GrantBinding;
+  device?: BoundDevice;
+}
+
+export interface StoredAssessment {
+  time: number;
+  type: 'login' | 'refresh';
+  accountId: string;
+  sessionUid?: string;
+  clientId: string;
+  ip: string;
+  ipIsUser: boolean;
+  place?: GeoLocation;
+  deviceId?: string;
+  assessment: Assessment;
+}
+
+export interface SaveRequest {
+  assessment?: StoredAssessment;
+  /** The account's history after this event (written only if nobody wrote since `version`). */
+  profile?: { accountId: string; history: RiskHistory; version: number | undefined };
+  /** The grant's binding: created with this device and agent, or its last refresh moved on. */
+  binding?: { grantId: string; sessionUid?: string; accountId: string; clientId: string; deviceId?: string; userAgent: string; time: number };
+}
+
+interface LoadRow {
+  profile: { history: ProfileJson | string; failures: number[] | string; version: number } | null;
+  ip_failures: number[] | string | null;
+  binding: { device_id: string | null; user_agent: string; last_refresh_ms: number } | null;
+  device: { id: string; account_id: string; last_posture: PostureFields | string | null; last_report_ms: number | null } | null;
+}
+
+const parse = <T>(v: T | string): T => (typeof v === 'string' ? JSON.parse(v) as T : v);
+
+function historyFromJson(json: ProfileJson, failures: number[], ipFailures: number[], population: PopulationStats): RiskHistory {
+  const events = json.events ?? [];
+  let last: HistoryEvent | undefined;
+  for (const e of events) if (!last || e.time >= last.time) last = e;
+  const history: RiskHistory = {
+    accountEvents: events,
+    accountStats: json.stats ? statsFromJson(json.stats) : emptyStats(),
+    populationStats: population,
+    failuresByAccount: failures,
+    failuresByIp: ipFailures,
+  };
+  if (last) history.lastGoodEvent = last;
+  if (json.tz !== undefined) history.timezoneOffsetMinutes = json.tz;
+  return history;
+}
+
+function historyToJson(history: RiskHistory): ProfileJson {
+  const stats = statsToJson(history.accountStats);
+  delete stats.accounts;
+  const json: ProfileJson = { events: history.accountEvents, stats };
+  if (history.timezoneOffsetMinutes !== undefined) json.tz = history.timezoneOffsetMinutes;
+  return json;
+}
+
+/** Appends `time` to a JSON array of epoch ms, keeping the window and the newest `max` (SQL). */
+const appendFailure = (column: string) => `(
+  SELECT coalesce(jsonb_agg(t ORDER BY t), '[]'::jsonb) FROM (
+    SELECT (e #>> '{}')::bigint AS t FROM jsonb_array_elements(${column} || jsonb_build_array($2::bigint)) AS e
+    WHERE (e #>> '{}')::bigint > $3 ORDER BY 1 DESC LIMIT $4) kept)`;
+
+export class RiskStore {
+  readonly #db: Queryable;
+  readonly #limits: HistoryLimits;
+
+  constructor(db: Queryable, limits: HistoryLimits = DEFAULT_LIMITS) {
+    this.#db = db;
+    this.#limits = limits;
+  }
+
+  /** One round trip: the account's profile, the address's failures, the grant's binding, the device with key `jkt`. */
+  async load(population: PopulationStats, q: { accountId: string; ip: string; grantId?: string; jkt?: string }): Promise<LoadedState> {
+    const { rows } = await this.#db.query<LoadRow>(
+      `SELECT
+         (SELECT row_to_json(p) FROM (SELECT history, failures, version FROM risk_profiles WHERE account_id = $1) p) AS profile,
+         (SELECT failures FROM risk_ip_failures WHERE ip = $2) AS ip_failures,
+         (SELECT row_to_json(b) FROM (SELECT device_id, user_agent, (extract(epoch FROM last_refresh_at) * 1000)::float8 AS last_refresh_ms
+            FROM risk_grant_bindings WHERE grant_id = $3) b) AS binding,
+         (SELECT row_to_json(d) FROM (SELECT id, account_id, last_posture, (extract(epoch FROM last_report_at) * 1000)::float8 AS last_report_ms
+            FROM devices WHERE jkt = $4) d) AS device`,
+      [q.accountId, q.ip, q.grantId ?? null, q.jkt ?? null],
+    );
+    const row = rows[0];
+    const profile = row?.profile ?? null;
+    const history = historyFromJson(
+      profile ? parse(profile.history) : {},
+      profile ? parse(profile.failures) : [],
+      row?.ip_failures ? parse(row.ip_failures) : [],
+      population,
+    );
+    const state: LoadedState = { history, version: profile ? profile.version : undefined };
+    if (row?.binding) {
+      state.binding = { userAgent: row.binding.user_agent, lastRefreshAt: row.binding.last_refresh_ms };
+      if (row.binding.device_id !== null) state.binding.deviceId = row.binding.device_id;
+    }
+    if (row?.device) {
+      state.device = { id: row.device.id, accountId: row.device.account_id };
+      if (row.device.last_posture !== null) state.device.lastPosture = parse(row.device.last_posture);
+      if (row.device.last_report_ms !== null) state.device.lastReportAt = row.device.last_report_ms;
+    }
+    return state;
+  }
+
+  /** One round trip: the assessment, the profile (compare-and-set on its version) and the binding. */
+  async save(req: SaveRequest): Promise<void> {
+    const parts: string[] = [];
+    const params: unknown[] = [];
+    const p = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    if (req.assessment) {
+      const a = req.assessment;
+      parts.push(`INSERT INTO risk_assessments (at, type, account_id, session_uid, client_id, ip, ip_is_user, place, device_id, score, level, decision, rules, signals)
+        VALUES (${p(new Date(a.time).toISOString())}, ${p(a.type)}, ${p(a.accountId)}, ${p(a.sessionUid ?? null)}, ${p(a.clientId)}, ${p(a.ip)},
+          ${p(a.ipIsUser)}, ${p(a.place ? JSON.stringify(a.place) : null)}, ${p(a.deviceId ?? null)}, ${p(a.assessment.score)}, ${p(a.assessment.level)},
+          ${p(JSON.stringify(a.assessment.decision))}, ${p(JSON.stringify(a.assessment.rules))}, ${p(JSON.stringify(a.assessment.signals))})`);
+    }
+    if (req.profile) {
+      const { accountId, history, version } = req.profile;
+      const json = p(JSON.stringify(historyToJson(history)));
+      parts.push(version === undefined
+        ? `INSERT INTO risk_profiles (account_id, history) VALUES (${p(accountId)}, ${json}) ON CONFLICT (account_id) DO NOTHING`
+        : `UPDATE risk_profiles SET history = ${json}, version = version + 1, updated_at = now() WHERE account_id = ${p(accountId)} AND version = ${p(version)}`);
+    }
+    if (req.binding) {
+      const b = req.binding;
+      parts.push(`INSERT INTO risk_grant_bindings (grant_id, session_uid, account_id, client_id, device_id, user_agent, last_refresh_at)
+        VALUES (${p(b.grantId)}, ${p(b.sessionUid ?? null)}, ${p(b.accountId)}, ${p(b.clientId)}, ${p(b.deviceId ?? null)}, ${p(b.userAgent.slice(0, 512))}, ${p(new Date(b.time).toISOString())})
+        ON CONFLICT (grant_id) DO UPDATE SET last_refresh_at = EXCLUDED.last_refresh_at`);
+    }
+    if (parts.length === 0) return;
+    if (parts.length === 1) {
+      await this.#db.query(parts[0], params);
+      return;
+    }
+    const ctes = parts.map((sql, i) => `w${i} AS (${sql})`).join(',\n');
+    await this.#db.query(`WITH ${ctes} SELECT 1`, params);
+  }
+
+  /** A failed login: counted for the address, and for the account when there is one. One round trip. */
+  async recordFailure(accountId: string | undefined, ip: string, time: number): Promise<void> {
+    const cutoff = time - this.#limits.failureWindowMs;
+    const ipUpsert = `INSERT INTO risk_ip_failures (ip, failures) VALUES ($1, jsonb_build_array($2::bigint))
+      ON CONFLICT (ip) DO UPDATE SET failures = ${appendFailure('risk_ip_failures.failures')}, updated_at = now()`;
+    if (accountId === undefined) {
+      await this.#db.query(ipUpsert, [ip, time, cutoff, this.#limits.maxFailures]);
+      return;
+    }
+    await this.#db.query(
+      `WITH ip AS (${ipUpsert})
+       INSERT INTO risk_profiles (account_id, history, failures) VALUES ($5, '{}'::jsonb, jsonb_build_array($2::bigint))
+       ON CONFLICT (account_id) DO UPDATE SET failures = ${appendFailure('risk_profiles.failures')}, updated_at = now()`,
+      [ip, time, cutoff, this.#limits.maxFailures, accountId],
+    );
+  }
+
+  /** Grants whose refreshes come from this device (to end them at once when its posture fails). */
+  async grantsOnDevice(deviceId: string): Promise<{ grantId: string; sessionUid?: string; accountId: string; clientId: string }[]> {
+    const { rows } = await this.#db.query<{ grant_id: string; session_uid: string | null; account_id: string; client_id: string }>(
+      'SELECT grant_id, session_uid, account_id, client_id FROM risk_grant_bindings WHERE device_id = $1', [deviceId],
+    );
+    return rows.map((r) => ({ grantId: r.grant_id, ...(r.session_uid ? { sessionUid: r.session_uid } : {}), accountId: r.account_id, clientId: r.client_id }));
+  }
+
+  async forgetGrants(grantIds: readonly string[]): Promise<void> {
+    if (grantIds.length > 0) await this.#db.query('DELETE FROM risk_grant_bindings WHERE grant_id = ANY($1::text[])', [grantIds]);
+  }
+
+  /** The latest assessments of an account (newest first). */
+  async recent(accountId: string, limit = 50): Promise<(Omit<StoredAssessment, 'assessment'> & Assessment)[]> {
+    const { rows } = await this.#db.query<{
+      at: Date | string; type: 'login' | 'refresh'; account_id: string; session_uid: string | null; client_id: string; ip: string; ip_is_user: boolean;
+      place: GeoLocation | string | null; device_id: string | null; score: number; level: Assessment['level']; decision: Assessment['decision'] | string;
+      rules: string[] | string; signals: Assessment['signals'] | string;
+    }>('SELECT * FROM risk_assessments WHERE account_id = $1 ORDER BY at DESC, id DESC LIMIT $2', [accountId, limit]);
+    return rows.map((r) => ({
+      time: new Date(r.at).getTime(), type: r.type, accountId: r.account_id, clientId: r.client_id, ip: r.ip, ipIsUser: r.ip_is_user,
+      ...(r.session_uid ? { sessionUid: r.session_uid } : {}),
+      ...(r.place ? { place: parse(r.place) } : {}),
+      ...(r.device_id ? { deviceId: r.device_id } : {}),
+      score: r.score, level: r.level, decision: parse(r.decision), rules: parse(r.rules), signals: parse(r.signals),
+    }));
+  }
+
+  /** Drops assessments older than the retention, failures past their window, bindings idle past the refresh token lifetime. */
+  async purge(retentionDays: number, bindingIdleSeconds: number, now = Date.now()): Promise<void> {
+    await this.#db.query('DELETE FROM risk_assessments WHERE at < $1', [new Date(now - retentionDays * 86_400_000).toISOString()]);
+    await this.#db.query('DELETE FROM risk_ip_failures WHERE updated_at < $1', [new Date(now - this.#limits.failureWindowMs).toISOString()]);
+    await this.#db.query('DELETE FROM risk_grant_bindings WHERE last_refresh_at < $1', [new Date(now - bindingIdleSeconds * 1000).toISOString()]);
+  }
+}

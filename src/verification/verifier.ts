@@ -1,0 +1,262 @@
+/**
+ * The continuous check: builds the risk context of a login or a refresh (address, place, agent,
+ * device and its posture, operator lists), reads the history, asks the pure engine, stores the
+ * assessment, grows the history, and acts — at refresh: allow, step-up (the session owes a
+ * stronger sign-in; `invalid_grant` now) or revoke (the session and grant end everywhere).
+ */
+import { calculateJwkThumbprint, decodeProtectedHeader, type JWK } from 'jose';
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Config } from '../config/index.ts';
+import type { AuditEntry, AuditLog, AuditQueue } from '../audit/index.ts';
+import type { AdapterFactory } from '../store/index.ts';
+import type { Logger, Metrics } from '../observability/index.ts';
+import { revokeGrant, revokeSession, type StepUpRequirements } from '../sessions/index.ts';
+import { evaluatePosture, type Device } from '../devices/index.ts';
+import {
+  assess, combineScore, decide, deviceSignals, emptyHistory, eventFromContext, recordEventInPlace, shouldRecord,
+  type Assessment, type DevicePosture, type GeoLocation, type RiskContext, type RiskHistory,
+} from '../risk/index.ts';
+import type { PolicyFiles } from './settings-files.ts';
+import type { PopulationCache } from './population.ts';
+import type { RiskStore, StoredAssessment } from './risk-store.ts';
+import { endUserOf } from './end-user.ts';
+
+export interface VerifierDeps {
+  config: Config;
+  store: RiskStore;
+  population: PopulationCache;
+  /** The policy files in force (swapped on SIGHUP). */
+  files: () => PolicyFiles;
+  geo: (ip: string) => GeoLocation | undefined;
+  adapters: AdapterFactory;
+  stepUps: StepUpRequirements;
+  audit: AuditLog;
+  /** Entries of allowed events go here (batched, off the response path); decisions that act are written at once. */
+  auditQueue: AuditQueue;
+  logger: Logger;
+  metrics?: Metrics;
+  now?: () => number;
+}
+
+export interface LoginRequest {
+  accountId: string;
+  clientId: string;
+  ip: string;
+  userAgent: string;
+  /** Vigil's device cookie. */
+  deviceId?: string;
+}
+
+export interface LoginVerdict {
+  assessment: Assessment;
+  /** What was assessed: recorded into the history once the sign-in completes. */
+  context: RiskContext;
+}
+
+/** The reasons of the signals that added the most, for a person or an operator to read. */
+export function mainReasons(assessment: Assessment, max = 3): string {
+  return assessment.signals.filter((s) => s.contribution > 0).sort((a, b) => b.contribution - a.contribution).slice(0, max).map((s) => s.reason).join('; ');
+}
+
+function auditDetails(assessment: Assessment, extra: Record<string, unknown>): Record<string, unknown> {
+  return {
+    ...extra,
+    score: assessment.score,
+    level: assessment.level,
+    decision: assessment.decision,
+    rules: assessment.rules,
+    signals: assessment.signals.map((s) => ({ name: s.name, points: s.contribution, reason: s.reason })),
+  };
+}
+
+/** The thumbprint of the key a DPoP proof was made with (oidc-provider has verified the proof before the hook runs). */
+async function dpopThumbprint(ctx: KoaContextWithOIDC): Promise<string | undefined> {
+  const proof = ctx.get('dpop');
+  if (!proof) return undefined;
+  try {
+    const { jwk } = decodeProtectedHeader(proof);
+    return jwk ? await calculateJwkThumbprint(jwk as JWK) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export class ContinuousVerifier {
+  readonly enabled: boolean;
+  readonly #deps: VerifierDeps;
+  readonly #now: () => number;
+
+  constructor(deps: VerifierDeps) {
+    this.#deps = deps;
+    this.enabled = deps.config.VIGIL_RISK_ENGINE;
+    this.#now = deps.now ?? Date.now;
+  }
+
+  /** A wrong password (or unknown email): counted for the address and, when known, the account. */
+  async loginFailed(accountId: string | undefined, ip: string): Promise<void> {
+    if (!this.enabled) return;
+    await this.#deps.store.recordFailure(accountId, ip, this.#now());
+  }
+
+  /** Assesses a sign-in whose credentials were right; undefined when the engine is off. */
+  async assessLogin(req: LoginRequest): Promise<LoginVerdict | undefined> {
+    if (!this.enabled) return undefined;
+    const { store, population } = this.#deps;
+    const files = this.#deps.files();
+    const time = this.#now();
+    const state = await store.load(population.stats, { accountId: req.accountId, ip: req.ip });
+    const context = this.#context('login', time, req.accountId, req.clientId, req.ip, req.userAgent, true);
+    context.outcome = 'success';
+    if (req.deviceId !== undefined) context.deviceId = req.deviceId;
+    const assessment = assess(context, state.history, files.risk);
+    await store.save({ assessment: this.#stored(context, assessment) });
+    this.#count('login', assessment);
+    this.#deps.auditQueue.enqueue({
+      actor: req.accountId, action: 'risk.login', subject: req.clientId, ip: req.ip,
+      outcome: assessment.decision.action === 'deny' ? 'denied' : 'info', details: auditDetails(assessment, {}),
+    });
+    return { assessment, context };
+  }
+
+  /** A sign-in completed: what was assessed becomes part of the account's history. */
+  async recordLogin(context: RiskContext): Promise<void> {
+    if (!this.enabled) return;
+    const { store, population } = this.#deps;
+    const state = await store.load(population.stats, { accountId: context.accountId, ip: context.ip });
+    const profile = this.#grow(context, state.history, 'login');
+    if (profile) await store.save({ profile: { accountId: context.accountId, history: profile, version: state.version } });
+  }
+
+  /** oidc-provider's rotateRefreshToken hook: returns to allow, throws `invalid_grant` to refuse. */
+  async refresh(ctx: KoaContextWithOIDC): Promise<void> {
+    if (!this.enabled) return;
+    const { store, population, config } = this.#deps;
+    const token = ctx.oidc.entities.RefreshToken!;
+    const clientId = ctx.oidc.client!.clientId;
+    const accountId = token.accountId;
+    const grantId = token.grantId!;
+    const sessionUid = token.sessionUid;
+    const user = endUserOf(ctx);
+    const jkt = await dpopThumbprint(ctx);
+    const files = this.#deps.files();
+    const time = this.#now();
+    const state = await store.load(population.stats, { accountId, ip: user.ip, grantId, jkt });
+
+    const context = this.#context('refresh', time, accountId, clientId, user.ip, user.userAgent, user.ipIsUser);
+    if (sessionUid) context.sessionId = sessionUid;
+    context.accessTokenTtlSeconds = config.VIGIL_ACCESS_TOKEN_TTL;
+    // A registered device of this person, proven by the DPoP key it signs with.
+    if (state.device && state.device.accountId === accountId) {
+      context.deviceId = state.device.id;
+      context.devicePosture = evaluatePosture(state.device.lastPosture, state.device.lastReportAt, time, files.posture);
+    }
+    if (state.binding) {
+      if (state.binding.deviceId !== undefined) context.sessionDeviceId = state.binding.deviceId;
+      context.sessionUserAgent = state.binding.userAgent;
+      context.lastRefreshAt = state.binding.lastRefreshAt;
+    }
+    const assessment = assess(context, state.history, files.risk);
+    const decision = assessment.decision;
+    // A server's own agent and address say nothing about the person: its refreshes do not teach the model.
+    const grown = decision.action === 'allow' && user.ipIsUser ? this.#grow(context, state.history, 'refresh') : undefined;
+    await store.save({
+      assessment: this.#stored(context, assessment),
+      ...(grown ? { profile: { accountId, history: grown, version: state.version } } : {}),
+      ...(decision.action !== 'revoke' ? {
+        binding: { grantId, ...(sessionUid ? { sessionUid } : {}), accountId, clientId, ...(context.deviceId ? { deviceId: context.deviceId } : {}), userAgent: user.userAgent, time },
+      } : {}),
+    });
+    this.#count('refresh', assessment);
+    const entry: AuditEntry = {
+      actor: accountId, action: 'risk.refresh', subject: clientId, ip: user.ip, outcome: decision.action === 'allow' ? 'info' : 'denied',
+      details: auditDetails(assessment, { session: sessionUid ?? null, grant: grantId, device: context.deviceId ?? null, forwarded: user.forwarded }),
+    };
+    if (decision.action === 'allow') {
+      this.#deps.auditQueue.enqueue(entry);
+      return;
+    }
+    const reasons = mainReasons(assessment);
+    if (decision.action === 'step_up' && sessionUid) {
+      await this.#deps.stepUps.require(sessionUid, accountId, decision.acr, `risk: ${reasons}`.slice(0, 500));
+      await this.#deps.audit.append(entry);
+      throw Object.assign(new errors.InvalidGrant('step-up required by risk policy'), {
+        error_description: `step-up authentication required: this refresh looks unusual; sign in again at ${decision.acr} through the authorization endpoint`,
+      });
+    }
+    // Revoke (or a step-up for a grant whose session is gone: only a new sign-in can give it a stronger one).
+    await this.#revoke(grantId, sessionUid);
+    await this.#deps.audit.append(entry);
+    this.#deps.logger.warn({ account: accountId, client: clientId, score: assessment.score, rules: assessment.rules }, 'risk policy revoked a session at refresh');
+    throw Object.assign(new errors.InvalidGrant('grant revoked by risk policy'), {
+      error_description: 'the session was ended by the risk policy; the person must sign in again',
+    });
+  }
+
+  /**
+   * A device reported its posture. When it fails the policy and the policy says to revoke the
+   * sessions refreshing from it (for their client), they end now rather than at their next refresh.
+   */
+  async postureChanged(device: Device, posture: DevicePosture): Promise<number> {
+    if (!this.enabled || (posture.compliant && !posture.stale)) return 0;
+    const files = this.#deps.files();
+    const time = this.#now();
+    const grants = await this.#deps.store.grantsOnDevice(device.id);
+    let revoked = 0;
+    for (const grant of grants) {
+      const context = this.#context('refresh', time, grant.accountId, grant.clientId, '0.0.0.0', '', false);
+      context.deviceId = device.id;
+      context.devicePosture = posture;
+      const signals = deviceSignals(context, emptyHistory(), files.risk.scoring.device);
+      const { decision, rules } = decide(files.risk, 'refresh', grant.clientId, combineScore(signals), signals);
+      if (decision.action !== 'revoke') continue;
+      await this.#revoke(grant.grantId, grant.sessionUid);
+      revoked += 1;
+      await this.#deps.audit.append({
+        actor: 'system', action: 'risk.posture_revoke', subject: grant.accountId, outcome: 'success',
+        details: { device: device.id, client: grant.clientId, session: grant.sessionUid ?? null, grant: grant.grantId, reasons: posture.reasons, rules },
+      });
+    }
+    return revoked;
+  }
+
+  async #revoke(grantId: string, sessionUid: string | undefined): Promise<void> {
+    if (sessionUid) await revokeSession(this.#deps.adapters, sessionUid);
+    await revokeGrant(this.#deps.adapters, grantId);
+    await this.#deps.store.forgetGrants([grantId]);
+  }
+
+  #context(type: 'login' | 'refresh', time: number, accountId: string, clientId: string, ip: string, userAgent: string, ipIsUser: boolean): RiskContext {
+    const files = this.#deps.files();
+    const context: RiskContext = { type, time, accountId, clientId, ip, userAgent, ipIsUser };
+    if (ipIsUser) {
+      context.geo = this.#deps.geo(ip);
+      const tags = files.networkTags(ip);
+      if (tags.length > 0) context.networkTags = tags;
+    }
+    return context;
+  }
+
+  /** Folds a successful event into the history (and the population); undefined when it adds nothing. */
+  #grow(context: RiskContext, history: RiskHistory, type: 'login' | 'refresh'): RiskHistory | undefined {
+    const event = eventFromContext(context, history);
+    if (!shouldRecord(history, event, type)) return undefined;
+    const first = history.accountStats.total === 0;
+    recordEventInPlace(history, event);
+    this.#deps.population.noteRecorded(event, first);
+    return history;
+  }
+
+  #stored(context: RiskContext, assessment: Assessment): StoredAssessment {
+    return {
+      time: context.time, type: context.type, accountId: context.accountId, clientId: context.clientId, ip: context.ip,
+      ipIsUser: context.ipIsUser !== false, assessment,
+      ...(context.sessionId ? { sessionUid: context.sessionId } : {}),
+      ...(context.geo ? { place: context.geo } : {}),
+      ...(context.deviceId ? { deviceId: context.deviceId } : {}),
+    };
+  }
+
+  #count(type: 'login' | 'refresh', assessment: Assessment): void {
+    this.#deps.metrics?.riskDecisions.inc({ type, action: assessment.decision.action });
+  }
+}
