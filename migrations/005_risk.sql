@@ -29,8 +29,9 @@ CREATE TABLE risk_population (
   PRIMARY KEY (feature, value)
 );
 
--- What a grant's refreshes are compared with: the device (proven with DPoP) and user agent of its
--- first refresh, and when it last refreshed. A grant is one session at one client.
+-- What a grant's refreshes are compared with: the first device (proven with DPoP) and the first
+-- user agent of the person (not of a client's server) seen at its refreshes, and when it last
+-- refreshed. A grant is one session at one client.
 CREATE TABLE risk_grant_bindings (
   grant_id text PRIMARY KEY,
   session_uid text,
@@ -42,7 +43,8 @@ CREATE TABLE risk_grant_bindings (
   created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX risk_grant_bindings_device ON risk_grant_bindings (device_id) WHERE device_id IS NOT NULL;
-CREATE INDEX risk_grant_bindings_refresh ON risk_grant_bindings (last_refresh_at);
+-- No index on last_refresh_at: every refresh moves it, and an index would stop Postgres updating
+-- the row in place (HOT). The purge scans the table every ten minutes instead.
 
 -- Every assessment, with what it was based on and why it decided what it did.
 CREATE TABLE risk_assessments (

@@ -33,6 +33,8 @@ export interface StartNotices {
 
 /** Opens the stores, prepares keys and accounts, and starts serving. */
 export async function startVigil(config: Config, logger: Logger, notices: StartNotices): Promise<RunningVigil> {
+  // Policy files first: a bad one must stop start-up before anything is created or announced.
+  let files: PolicyFiles = loadPolicyFiles(config);
   const core = await openCore(config, logger);
   const { keys, stores, accounts, audit } = core;
   try {
@@ -46,7 +48,6 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     }
 
     await ensureAccountClient(core.adapters, config);
-    let files: PolicyFiles = loadPolicyFiles(config);
     if (!config.VIGIL_RISK_ENGINE) logger.warn('VIGIL_RISK_ENGINE is off: sign-ins and refreshes are NOT risk-assessed');
     const metrics = new Metrics();
     const population = new PopulationCache(stores.sql, logger);
@@ -174,6 +175,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
           server.closeIdleConnections();
         });
         await population.stop().catch((err) => logger.warn({ err }, 'could not write population counts'));
+        await verifier.flush();
         await auditQueue.flush();
         await stores.close();
       },

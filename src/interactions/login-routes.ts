@@ -81,11 +81,13 @@ export function loginRoutes(kit: InteractionKit): Router {
       await deps.audit.append({ actor: found.account.id, action: 'login', ip, outcome: 'denied', details: { reason: 'account_disabled' } });
       return showLogin(ctx, kit, interaction, { email, error: 'This account is disabled. Contact your administrator.' }, 403);
     }
-    await deps.throttle.recordSuccess(email);
     const accountId = found.account.id;
     const verdict = await kit.assessLogin(ctx, interaction, accountId);
     const decision = verdict?.assessment.decision;
+    // A refused sign-in counts against the throttle like a wrong password, so that the distinct
+    // page cannot be used to test passwords from a blocked address at speed.
     if (decision?.action === 'deny') {
+      await deps.throttle.recordFailure(email, ip);
       deps.metrics.logins.inc({ outcome: 'risk_denied' });
       await deps.audit.append({ actor: accountId, action: 'login', ip, outcome: 'denied', details: { reason: 'risk', score: verdict!.assessment.score, rules: verdict!.assessment.rules } });
       return showLogin(ctx, kit, interaction, { email, error: RISK_DENIED }, 403);
@@ -94,17 +96,20 @@ export function loginRoutes(kit: InteractionKit): Router {
     const need = strongestAcr([kit.requiredAcr(interaction), riskAcr]);
     const subject = { accountId, baseAmr: ['pwd'], stepUp: false, ...(riskAcr ? { riskAcr } : {}), ...(verdict ? { risk: verdict.context } : {}) };
     if (satisfies(ACR.oneFactor, need)) {
+      await deps.throttle.recordSuccess(email);
       return seeOther(ctx, await kit.finish(ctx, interaction, accountId, ['pwd'], subject));
     }
     // The risk engine asks for a second factor the request did not: without one, the sign-in cannot go on.
     if (riskAcr && satisfies(ACR.oneFactor, kit.requiredAcr(interaction))) {
       const choices = await kit.factorChoices(subject, need);
       if (!choices.passkey && !choices.totp && !choices.recovery) {
+        await deps.throttle.recordFailure(email, ip);
         deps.metrics.logins.inc({ outcome: 'risk_denied' });
         await deps.audit.append({ actor: accountId, action: 'login', ip, outcome: 'denied', details: { reason: 'risk_needs_factor', needed: riskAcr, score: verdict!.assessment.score, rules: verdict!.assessment.rules } });
         return showLogin(ctx, kit, interaction, { email, error: RISK_NO_FACTOR }, 403);
       }
     }
+    await deps.throttle.recordSuccess(email);
     // More is needed: the second-factor page of this interaction takes over.
     await kit.passwordChecked(interaction, accountId, verdict, riskAcr);
     seeOther(ctx, `/interaction/${interaction.uid}`);

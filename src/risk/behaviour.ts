@@ -176,8 +176,9 @@ export function behaviourSignals(ctx: RiskContext, history: RiskHistory, config:
   const values = featureValues(event);
   const userIp = ctx.ipIsUser !== false;
   if (!userIp) {
-    // A server's address says nothing about the person: leave the network hierarchy out.
+    // A client's server is not the person: its address and user agent say nothing about them.
     values.ip = undefined;
+    values.agent = undefined;
   }
   const account = history.accountStats;
   const score = behaviourScore(values, account, history.populationStats, config);

@@ -57,7 +57,7 @@ export function deviceSignals(ctx: RiskContext, history: RiskHistory, config: Sc
         : `Session started on device ${shortId(ctx.sessionDeviceId)} but this request comes from device ${shortId(ctx.deviceId)}: the refresh token may be in someone else's hands`,
     });
   }
-  if (ctx.sessionUserAgent !== undefined) {
+  if (ctx.sessionUserAgent !== undefined && ctx.ipIsUser !== false) {
     const started = parseUserAgent(ctx.sessionUserAgent);
     const now = ctx.ua ?? parseUserAgent(ctx.userAgent);
     if (agentChanged(started, now)) {

@@ -156,19 +156,23 @@ export function recordEventInPlace(history: RiskHistory, event: HistoryEvent, li
 /**
  * Whether a successful refresh is worth recording. Refreshes come every few minutes while an app
  * is open; recording each would fill the bounded history with one session's hours and push out the
- * account's other places and devices. So a refresh is recorded when it differs from the last good
- * event (network, device, browser, OS, country) or at least `minIntervalMs` after it. Logins are
+ * account's other places and devices (and cost a write per refresh). So a refresh is recorded
+ * unless an event of the account within `minIntervalMs` before it has the same network, device,
+ * browser, OS and country — whichever of the person's devices that event came from. Logins are
  * always recorded.
  */
-export function shouldRecord(history: Pick<RiskHistory, 'lastGoodEvent'>, event: HistoryEvent, type: 'login' | 'refresh', minIntervalMs = 3_600_000): boolean {
-  const last = history.lastGoodEvent;
-  if (type === 'login' || !last) return true;
-  return event.time - last.time >= minIntervalMs
-    || event.ipPrefix !== last.ipPrefix
-    || event.deviceId !== last.deviceId
-    || event.browser !== last.browser
-    || event.os !== last.os
-    || event.country !== last.country;
+export function shouldRecord(history: Pick<RiskHistory, 'accountEvents'>, event: HistoryEvent, type: 'login' | 'refresh', minIntervalMs = 3_600_000): boolean {
+  if (type === 'login') return true;
+  const events = history.accountEvents;
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i];
+    if (e.time > event.time) continue;
+    if (event.time - e.time >= minIntervalMs) continue;
+    if (e.ipPrefix === event.ipPrefix && e.deviceId === event.deviceId && e.browser === event.browser && e.os === event.os && e.country === event.country) {
+      return false;
+    }
+  }
+  return true;
 }
 
 /** `recordEventInPlace` on a copy: the history passed in (and its population table) are unchanged. */

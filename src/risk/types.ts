@@ -71,8 +71,9 @@ export interface RiskContext {
   /** Tags of operator CIDR lists containing `ip` (e.g. `anonymizer`, `known_bad`, `corporate`). */
   networkTags?: string[];
   /**
-   * False when `ip` is not the person's address (a confidential client refreshing from its own
-   * servers without forwarding the user's): location, network and per-address signals are skipped.
+   * False when the request is not the person's (a confidential client refreshing from its own
+   * servers without forwarding the user's address and agent): location, network, per-address and
+   * user-agent signals are skipped.
    */
   ipIsUser?: boolean;
 }

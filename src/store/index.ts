@@ -7,3 +7,4 @@ export { SqlAdapter, purgeExpired } from './adapter-sql.ts';
 export { RedisAdapter } from './adapter-redis.ts';
 export { PayloadCodec, CONSUMABLE_MODELS, type Payload } from './payload-codec.ts';
 export type { Adapter, DoubleConsumeHandler } from './adapter-types.ts';
+export { BatchWriter } from './batch-writer.ts';

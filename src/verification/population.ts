@@ -16,6 +16,8 @@ export class PopulationCache {
   readonly #logger: Logger;
   #stats: PopulationStats = emptyPopulation();
   #pending = new Map<string, number>();
+  /** The write in progress: a `load` waits for it, so a batch is never missing from both the table and `#pending`. */
+  #flushing: Promise<void> = Promise.resolve();
   #timers: NodeJS.Timeout[] = [];
 
   constructor(db: Queryable, logger: Logger) {
@@ -29,6 +31,7 @@ export class PopulationCache {
   }
 
   async load(): Promise<void> {
+    await this.#flushing.catch(() => undefined);
     const { rows } = await this.#db.query<{ feature: string; value: string; count: string | number }>('SELECT feature, value, count FROM risk_population');
     const stats = emptyPopulation();
     for (const row of rows) {
@@ -56,7 +59,13 @@ export class PopulationCache {
     }
   }
 
-  async flush(): Promise<void> {
+  flush(): Promise<void> {
+    const next = this.#flushing.catch(() => undefined).then(() => this.#flushPending());
+    this.#flushing = next;
+    return next;
+  }
+
+  async #flushPending(): Promise<void> {
     if (this.#pending.size === 0) return;
     const batch = this.#pending;
     this.#pending = new Map();

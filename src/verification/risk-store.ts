@@ -55,7 +55,10 @@ export interface SaveRequest {
   assessment?: StoredAssessment;
   /** The account's history after this event (written only if nobody wrote since `version`). */
   profile?: { accountId: string; history: RiskHistory; version: number | undefined };
-  /** The grant's binding: created with this device and agent, or its last refresh moved on. */
+  /**
+   * The grant's binding: created with this device and agent (agent '' when the request was not the
+   * person's); later refreshes move its time on and fill a device or agent it did not have yet.
+   */
   binding?: { grantId: string; sessionUid?: string; accountId: string; clientId: string; deviceId?: string; userAgent: string; time: number };
 }
 
@@ -107,17 +110,22 @@ export class RiskStore {
     this.#limits = limits;
   }
 
-  /** One round trip: the account's profile, the address's failures, the grant's binding, the device with key `jkt`. */
-  async load(population: PopulationStats, q: { accountId: string; ip: string; grantId?: string; jkt?: string }): Promise<LoadedState> {
+  /**
+   * One round trip: the account's profile, the address's failures, the grant's binding (as it was
+   * before this request) and the device with key `jkt`. With `touchAt`, the binding's last refresh
+   * moves on in the same statement, so an allowed refresh usually needs no other synchronous write.
+   */
+  async load(population: PopulationStats, q: { accountId: string; ip: string; grantId?: string; jkt?: string; touchAt?: number }): Promise<LoadedState> {
     const { rows } = await this.#db.query<LoadRow>(
-      `SELECT
+      `WITH binding AS (SELECT device_id, user_agent, last_refresh_at FROM risk_grant_bindings WHERE grant_id = $3),
+       touched AS (UPDATE risk_grant_bindings SET last_refresh_at = greatest(last_refresh_at, $5::timestamptz) WHERE grant_id = $3 AND $5::timestamptz IS NOT NULL)
+       SELECT
          (SELECT row_to_json(p) FROM (SELECT history, failures, version FROM risk_profiles WHERE account_id = $1) p) AS profile,
          (SELECT failures FROM risk_ip_failures WHERE ip = $2) AS ip_failures,
-         (SELECT row_to_json(b) FROM (SELECT device_id, user_agent, (extract(epoch FROM last_refresh_at) * 1000)::float8 AS last_refresh_ms
-            FROM risk_grant_bindings WHERE grant_id = $3) b) AS binding,
+         (SELECT row_to_json(b) FROM (SELECT device_id, user_agent, (extract(epoch FROM last_refresh_at) * 1000)::float8 AS last_refresh_ms FROM binding) b) AS binding,
          (SELECT row_to_json(d) FROM (SELECT id, account_id, last_posture, (extract(epoch FROM last_report_at) * 1000)::float8 AS last_report_ms
             FROM devices WHERE jkt = $4) d) AS device`,
-      [q.accountId, q.ip, q.grantId ?? null, q.jkt ?? null],
+      [q.accountId, q.ip, q.grantId ?? null, q.jkt ?? null, q.touchAt === undefined ? null : new Date(q.touchAt).toISOString()],
     );
     const row = rows[0];
     const profile = row?.profile ?? null;
@@ -148,13 +156,7 @@ export class RiskStore {
       params.push(value);
       return `$${params.length}`;
     };
-    if (req.assessment) {
-      const a = req.assessment;
-      parts.push(`INSERT INTO risk_assessments (at, type, account_id, session_uid, client_id, ip, ip_is_user, place, device_id, score, level, decision, rules, signals)
-        VALUES (${p(new Date(a.time).toISOString())}, ${p(a.type)}, ${p(a.accountId)}, ${p(a.sessionUid ?? null)}, ${p(a.clientId)}, ${p(a.ip)},
-          ${p(a.ipIsUser)}, ${p(a.place ? JSON.stringify(a.place) : null)}, ${p(a.deviceId ?? null)}, ${p(a.assessment.score)}, ${p(a.assessment.level)},
-          ${p(JSON.stringify(a.assessment.decision))}, ${p(JSON.stringify(a.assessment.rules))}, ${p(JSON.stringify(a.assessment.signals))})`);
-    }
+    if (req.assessment) parts.push(this.#assessmentInsert([req.assessment], p));
     if (req.profile) {
       const { accountId, history, version } = req.profile;
       const json = p(JSON.stringify(historyToJson(history)));
@@ -166,7 +168,9 @@ export class RiskStore {
       const b = req.binding;
       parts.push(`INSERT INTO risk_grant_bindings (grant_id, session_uid, account_id, client_id, device_id, user_agent, last_refresh_at)
         VALUES (${p(b.grantId)}, ${p(b.sessionUid ?? null)}, ${p(b.accountId)}, ${p(b.clientId)}, ${p(b.deviceId ?? null)}, ${p(b.userAgent.slice(0, 512))}, ${p(new Date(b.time).toISOString())})
-        ON CONFLICT (grant_id) DO UPDATE SET last_refresh_at = EXCLUDED.last_refresh_at`);
+        ON CONFLICT (grant_id) DO UPDATE SET last_refresh_at = greatest(risk_grant_bindings.last_refresh_at, EXCLUDED.last_refresh_at),
+          device_id = coalesce(risk_grant_bindings.device_id, EXCLUDED.device_id),
+          user_agent = CASE WHEN risk_grant_bindings.user_agent = '' THEN EXCLUDED.user_agent ELSE risk_grant_bindings.user_agent END`);
     }
     if (parts.length === 0) return;
     if (parts.length === 1) {
@@ -175,6 +179,25 @@ export class RiskStore {
     }
     const ctes = parts.map((sql, i) => `w${i} AS (${sql})`).join(',\n');
     await this.#db.query(`WITH ${ctes} SELECT 1`, params);
+  }
+
+  /** Stores assessments in one statement (the write-behind path of allowed refreshes). */
+  async insertAssessments(list: readonly StoredAssessment[]): Promise<void> {
+    if (list.length === 0) return;
+    const params: unknown[] = [];
+    const p = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    await this.#db.query(this.#assessmentInsert(list, p), params);
+  }
+
+  #assessmentInsert(list: readonly StoredAssessment[], p: (value: unknown) => string): string {
+    const rows = list.map((a) => `(${p(new Date(a.time).toISOString())}, ${p(a.type)}, ${p(a.accountId)}, ${p(a.sessionUid ?? null)}, ${p(a.clientId)}, ${p(a.ip)},
+      ${p(a.ipIsUser)}, ${p(a.place ? JSON.stringify(a.place) : null)}, ${p(a.deviceId ?? null)}, ${p(a.assessment.score)}, ${p(a.assessment.level)},
+      ${p(JSON.stringify(a.assessment.decision))}, ${p(JSON.stringify(a.assessment.rules))}, ${p(JSON.stringify(a.assessment.signals))})`);
+    return `INSERT INTO risk_assessments (at, type, account_id, session_uid, client_id, ip, ip_is_user, place, device_id, score, level, decision, rules, signals)
+      VALUES ${rows.join(',\n')}`;
   }
 
   /** A failed login: counted for the address, and for the account when there is one. One round trip. */

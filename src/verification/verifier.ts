@@ -18,7 +18,8 @@ import {
 } from '../risk/index.ts';
 import type { PolicyFiles } from './settings-files.ts';
 import type { PopulationCache } from './population.ts';
-import type { RiskStore, StoredAssessment } from './risk-store.ts';
+import type { RiskStore, SaveRequest, StoredAssessment } from './risk-store.ts';
+import { BatchWriter } from '../store/index.ts';
 import { endUserOf } from './end-user.ts';
 
 export interface VerifierDeps {
@@ -85,11 +86,18 @@ export class ContinuousVerifier {
   readonly enabled: boolean;
   readonly #deps: VerifierDeps;
   readonly #now: () => number;
+  readonly #assessments: BatchWriter<StoredAssessment>;
 
   constructor(deps: VerifierDeps) {
     this.#deps = deps;
     this.enabled = deps.config.VIGIL_RISK_ENGINE;
     this.#now = deps.now ?? Date.now;
+    this.#assessments = new BatchWriter('risk assessments', (list) => deps.store.insertAssessments(list), deps.logger);
+  }
+
+  /** Writes the assessments still waiting to be stored (before the server stops). */
+  flush(): Promise<void> {
+    return this.#assessments.flush();
   }
 
   /** A wrong password (or unknown email): counted for the address and, when known, the account. */
@@ -140,7 +148,7 @@ export class ContinuousVerifier {
     const jkt = await dpopThumbprint(ctx);
     const files = this.#deps.files();
     const time = this.#now();
-    const state = await store.load(population.stats, { accountId, ip: user.ip, grantId, jkt });
+    const state = await store.load(population.stats, { accountId, ip: user.ip, grantId, jkt, touchAt: time });
 
     const context = this.#context('refresh', time, accountId, clientId, user.ip, user.userAgent, user.ipIsUser);
     if (sessionUid) context.sessionId = sessionUid;
@@ -152,29 +160,40 @@ export class ContinuousVerifier {
     }
     if (state.binding) {
       if (state.binding.deviceId !== undefined) context.sessionDeviceId = state.binding.deviceId;
-      context.sessionUserAgent = state.binding.userAgent;
+      // The binding's agent is the person's (empty until a request of theirs was seen).
+      if (state.binding.userAgent !== '') context.sessionUserAgent = state.binding.userAgent;
       context.lastRefreshAt = state.binding.lastRefreshAt;
     }
     const assessment = assess(context, state.history, files.risk);
     const decision = assessment.decision;
     // A server's own agent and address say nothing about the person: its refreshes do not teach the model.
     const grown = decision.action === 'allow' && user.ipIsUser ? this.#grow(context, state.history, 'refresh') : undefined;
-    await store.save({
-      assessment: this.#stored(context, assessment),
+    // The binding's time moved on in `load`; it is written here only when created or filled in.
+    const bound = state.binding;
+    const bindingChanges = decision.action !== 'revoke'
+      && (!bound || (bound.deviceId === undefined && context.deviceId !== undefined) || (bound.userAgent === '' && user.ipIsUser));
+    const save: SaveRequest = {
       ...(grown ? { profile: { accountId, history: grown, version: state.version } } : {}),
-      ...(decision.action !== 'revoke' ? {
-        binding: { grantId, ...(sessionUid ? { sessionUid } : {}), accountId, clientId, ...(context.deviceId ? { deviceId: context.deviceId } : {}), userAgent: user.userAgent, time },
+      ...(bindingChanges ? {
+        binding: {
+          grantId, ...(sessionUid ? { sessionUid } : {}), accountId, clientId, ...(context.deviceId ? { deviceId: context.deviceId } : {}),
+          userAgent: user.ipIsUser ? user.userAgent : '', time,
+        },
       } : {}),
-    });
+    };
     this.#count('refresh', assessment);
     const entry: AuditEntry = {
       actor: accountId, action: 'risk.refresh', subject: clientId, ip: user.ip, outcome: decision.action === 'allow' ? 'info' : 'denied',
       details: auditDetails(assessment, { session: sessionUid ?? null, grant: grantId, device: context.deviceId ?? null, forwarded: user.forwarded }),
     };
     if (decision.action === 'allow') {
+      // The hot path: the assessment and its audit entry are written behind, in batches.
+      if (save.profile || save.binding) await store.save(save);
+      this.#assessments.add(this.#stored(context, assessment));
       this.#deps.auditQueue.enqueue(entry);
       return;
     }
+    await store.save({ ...save, assessment: this.#stored(context, assessment) });
     const reasons = mainReasons(assessment);
     if (decision.action === 'step_up' && sessionUid) {
       await this.#deps.stepUps.require(sessionUid, accountId, decision.acr, `risk: ${reasons}`.slice(0, 500));

@@ -1,7 +1,8 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { newMasterKey, runScript, tempDir, type VigilProcess } from '../support/vigil-process.ts';
+import { newMasterKey, ROOT, runScript, tempDir, type VigilProcess } from '../support/vigil-process.ts';
 import { startStack, type Stack } from '../support/stack.ts';
+import { freshDatabase } from '../support/services.ts';
 
 /**
  * Start-up refuses bad settings and unreachable stores with one clear line naming the setting,
@@ -94,6 +95,46 @@ describe('refuses to start', () => {
     const badValue = join(dir, 'bad-value.json');
     writeFileSync(badValue, JSON.stringify({ VIGIL_ACCESS_TOKEN_TTL: 5 }));
     expect(await refused({ VIGIL_CONFIG_FILE: badValue })).toMatch(/VIGIL_ACCESS_TOKEN_TTL/);
+  });
+});
+
+describe('refuses to start on a bad risk policy or network list, naming the setting', () => {
+  // The files are read once the stores are open: a database of its own (migrated by the first run).
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let stores: Record<string, string>;
+
+  beforeAll(async () => {
+    db = await freshDatabase();
+    stores = { DATABASE_URL: db.url, VIGIL_MASTER_KEY: newMasterKey() };
+  });
+
+  afterAll(() => db?.drop());
+
+  test('VIGIL_RISK_POLICY with an unknown signal name', async () => {
+    const policy = JSON.parse(readFileSync(join(ROOT, 'config/risk-policy.json'), 'utf8'));
+    policy.refresh.signals.teleportation = { action: 'revoke' };
+    const path = join(dir, 'risk-policy-unknown-signal.json');
+    writeFileSync(path, JSON.stringify(policy));
+    const stderr = await refused({ ...stores, VIGIL_RISK_POLICY: path });
+    expect(stderr).toMatch(/^vigil: VIGIL_RISK_POLICY: /);
+    expect(stderr).toContain(path);
+    expect(stderr).toMatch(/refresh\.signals\.teleportation/);
+    expect(stderr).toMatch(/unknown signal name/);
+  });
+
+  test('VIGIL_NETWORK_LISTS with a file holding a line that is not an address or range: its line number', async () => {
+    const path = join(dir, 'vpn-exits.txt');
+    writeFileSync(path, '# VPN exits\n198.51.100.0/24\n\n203.0.113.7 # one more\n10.0.0.0/33\n');
+    const stderr = await refused({ ...stores, VIGIL_NETWORK_LISTS: `anonymizer=${path}` });
+    expect(stderr).toMatch(/^vigil: VIGIL_NETWORK_LISTS: /);
+    expect(stderr).toContain(`${path} line 5`);
+    expect(stderr).toContain('10.0.0.0/33');
+  });
+
+  test('VIGIL_NETWORK_LISTS with an entry that is not tag=path', async () => {
+    const stderr = await refused({ ...stores, VIGIL_NETWORK_LISTS: join(dir, 'vpn-exits.txt') });
+    expect(stderr).toMatch(/^vigil: /);
+    expect(stderr).toMatch(/VIGIL_NETWORK_LISTS.*tag=path/);
   });
 });
 

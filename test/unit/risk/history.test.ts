@@ -188,6 +188,14 @@ describe('shouldRecord: refreshes are recorded when they add something', () => {
     expect(shouldRecord(h, event, type)).toBe(expected);
   });
 
+  test('two devices refreshing in turn: each is recorded once, not at every refresh', () => {
+    const two = historyOf([ctx({ time: T0 }), ctx({ time: T0 + MINUTE, userAgent: UA.firefoxLinux, deviceId: 'phone' })]);
+    const again = (o: Parameters<typeof ctx>[0]) => eventFromContext(ctx(o), two);
+    expect(shouldRecord(two, again({ time: T0 + 5 * MINUTE }), 'refresh')).toBe(false);
+    expect(shouldRecord(two, again({ time: T0 + 6 * MINUTE, userAgent: UA.firefoxLinux, deviceId: 'phone' }), 'refresh')).toBe(false);
+    expect(shouldRecord(two, again({ time: T0 + 2 * HOUR }), 'refresh')).toBe(true);
+  });
+
   test('the first event of an account is always recorded', () => {
     expect(shouldRecord(emptyHistory(), e({}), 'refresh')).toBe(true);
   });
