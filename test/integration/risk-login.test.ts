@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { freePort, tempDir, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { Browser, formAction, hiddenField, signIn, type Page } from '../support/browserless.ts';
+import { browserAt as browserFrom } from '../support/from-address.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import { loadRiskPolicy } from '../../src/verification/index.ts';
 import { assess, emptyHistory, type Signal } from '../../src/risk/index.ts';
@@ -31,15 +32,7 @@ const accounts: Record<string, string> = {};
 
 /** A browser (Firefox) whose requests reach Vigil from `ip` through the trusted loopback proxy. */
 function browserAt(ip: string): Browser {
-  const browser = new Browser();
-  const original = browser.request.bind(browser);
-  browser.request = (url, init = {}) => {
-    const headers = new Headers(init.headers);
-    headers.set('x-forwarded-for', ip);
-    headers.set('user-agent', FIREFOX);
-    return original(url, { ...init, headers });
-  };
-  return browser;
+  return browserFrom(ip, FIREFOX);
 }
 
 const toClient = (url: string) => url.startsWith(redirectUri);

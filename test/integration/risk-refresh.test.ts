@@ -1,7 +1,8 @@
 import * as oidc from 'openid-client';
 import pg from 'pg';
 import { freePort, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
-import { Browser, signIn } from '../support/browserless.ts';
+import { signIn } from '../support/browserless.ts';
+import { browserAt, clientAt } from '../support/from-address.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import { loadRiskPolicy } from '../../src/verification/index.ts';
 import { decide, type Signal } from '../../src/risk/index.ts';
@@ -29,30 +30,15 @@ const accounts: Record<string, string> = {};
  * The relying party's configuration (as `client`, the SPA by default), its requests coming from
  * `ip` (through the trusted loopback proxy) with `userAgent`, plus `headers`.
  */
-async function from(ip: string, userAgent = FIREFOX, client: ClientOut = spa, headers: Record<string, string> = {}): Promise<oidc.Configuration> {
-  const config = await discover(vigil.issuer, client);
-  config[oidc.customFetch] = (url, init) => {
-    const h = new Headers(init.headers);
-    h.set('x-forwarded-for', ip);
-    h.set('user-agent', userAgent);
-    for (const [name, value] of Object.entries(headers)) h.set(name, value);
-    return fetch(url, { ...init, headers: h } as RequestInit);
-  };
-  return config;
+function from(ip: string, userAgent = FIREFOX, client: ClientOut = spa, headers: Record<string, string> = {}): Promise<oidc.Configuration> {
+  return clientAt(vigil.issuer, client, ip, userAgent, headers);
 }
 
 /** Signs `email` in through the pages from a Firefox at `ip`, for `client`; the code is redeemed by the client. */
 async function signedIn(email: string, ip: string, client: ClientOut = spa) {
   const config = await discover(vigil.issuer, client);
   const request = await pkceAuthorization(config, { redirect_uri: redirectUri, scope: 'openid offline_access', prompt: 'consent' });
-  const browser = new Browser();
-  const original = browser.request.bind(browser);
-  browser.request = (url, init = {}) => {
-    const headers = new Headers(init.headers);
-    headers.set('x-forwarded-for', ip);
-    headers.set('user-agent', FIREFOX);
-    return original(url, { ...init, headers });
-  };
+  const browser = browserAt(ip, FIREFOX);
   const callback = await signIn(browser, request.url, email, PASSWORD, redirectUri);
   const tokens = await request.redeem(callback);
   expect(tokens.refresh_token).toBeTruthy();

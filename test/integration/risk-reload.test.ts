@@ -2,7 +2,8 @@ import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import { freePort, ROOT, tempDir, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
-import { Browser, signIn } from '../support/browserless.ts';
+import { signIn } from '../support/browserless.ts';
+import { browserAt, clientAt } from '../support/from-address.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 
 /**
@@ -23,28 +24,14 @@ let spa: ClientOut;
 let redirectUri: string;
 
 /** The SPA's configuration, its requests coming from London through the trusted loopback proxy. */
-async function rp(): Promise<oidc.Configuration> {
-  const config = await discover(vigil.issuer, spa);
-  config[oidc.customFetch] = (url, init) => {
-    const headers = new Headers(init.headers);
-    headers.set('x-forwarded-for', LONDON);
-    headers.set('user-agent', FIREFOX);
-    return fetch(url, { ...init, headers } as RequestInit);
-  };
-  return config;
+function rp(): Promise<oidc.Configuration> {
+  return clientAt(vigil.issuer, spa, LONDON, FIREFOX);
 }
 
 async function signedIn(): Promise<string> {
   const config = await discover(vigil.issuer, spa);
   const request = await pkceAuthorization(config, { redirect_uri: redirectUri, scope: 'openid offline_access', prompt: 'consent' });
-  const browser = new Browser();
-  const original = browser.request.bind(browser);
-  browser.request = (url, init = {}) => {
-    const headers = new Headers(init.headers);
-    headers.set('x-forwarded-for', LONDON);
-    headers.set('user-agent', FIREFOX);
-    return original(url, { ...init, headers });
-  };
+  const browser = browserAt(LONDON, FIREFOX);
   const tokens = await request.redeem(await signIn(browser, request.url, 'ada@vigil.test', PASSWORD, redirectUri));
   return tokens.refresh_token!;
 }
