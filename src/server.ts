@@ -4,7 +4,7 @@ import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { ConfigError, type Config } from './config/index.ts';
 import { ensureAdministrator } from './identity/index.ts';
-import { purgeExpired, type Stores } from './store/index.ts';
+import { BatchWriter, purgeExpired, type Stores } from './store/index.ts';
 import { cookieKeys, loadJwks } from './oidc/index.ts';
 import { createApp, createViews, providerPages } from './http/index.ts';
 import { AttemptLimiter, interactionRoutes, LoginThrottle } from './interactions/index.ts';
@@ -12,8 +12,8 @@ import { openCore } from './core.ts';
 import { accountRoutes, ensureAccountClient } from './account/index.ts';
 import { Metrics, type Logger } from './observability/index.ts';
 import { deviceRoutes } from './devices/index.ts';
-import { AuditQueue } from './audit/index.ts';
 import { lookupGeo } from './geo/index.ts';
+import type { AuditEntry } from './audit/index.ts';
 import { ContinuousVerifier, DeviceCookie, loadPolicyFiles, PopulationCache, type PolicyFiles } from './verification/index.ts';
 
 export interface RunningVigil {
@@ -53,7 +53,8 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     const population = new PopulationCache(stores.sql, logger);
     await population.load();
     population.start();
-    const auditQueue = new AuditQueue(audit, logger);
+    // Audit entries of allowed risk events: appended to the chain in batches, off the response path.
+    const auditQueue = new BatchWriter('audit', (entries: AuditEntry[]) => audit.appendMany(entries), logger);
     const verifier = new ContinuousVerifier({
       config, store: core.risk, population, files: () => files, geo: lookupGeo, adapters: core.adapters, stepUps: core.stepUps,
       audit, auditQueue, logger, metrics,
@@ -61,7 +62,8 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     const views = createViews();
     const pages = providerPages(views);
     const build = (jwks: Awaited<ReturnType<typeof loadJwks>>['keys']) => {
-      const provider = core.buildProvider(jwks, { ...pages, onRefresh: (ctx) => verifier.refresh(ctx) });
+      // With the engine off, the provider's own refresh check (the owed step-up) stays.
+      const provider = core.buildProvider(jwks, verifier.enabled ? { ...pages, onRefresh: (ctx) => verifier.refresh(ctx) } : pages);
       provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
         metrics.tokensIssued.inc({ grant_type: String(ctx.oidc.params?.grant_type ?? 'unknown') });
       });

@@ -5,7 +5,7 @@ import { emailSchema, verifyPassword } from '../identity/index.ts';
 import { satisfies, strongestAcr } from '../mfa/index.ts';
 import { readForm } from '../http/form.ts';
 import { renderPage } from '../http/views.ts';
-import { formatWait, seeOther, type Interaction, type InteractionKit } from './shared.ts';
+import { formatWait, seeOther, type FactorSubject, type Interaction, type InteractionKit } from './shared.ts';
 import { showFactors } from './factor-routes.ts';
 
 const GENERIC_FAILURE = 'The email or password is not correct.';
@@ -86,15 +86,16 @@ export function loginRoutes(kit: InteractionKit): Router {
     const decision = verdict?.assessment.decision;
     // A refused sign-in counts against the throttle like a wrong password, so that the distinct
     // page cannot be used to test passwords from a blocked address at speed.
-    if (decision?.action === 'deny') {
+    const refuse = async (error: string, details: Record<string, unknown>) => {
       await deps.throttle.recordFailure(email, ip);
       deps.metrics.logins.inc({ outcome: 'risk_denied' });
-      await deps.audit.append({ actor: accountId, action: 'login', ip, outcome: 'denied', details: { reason: 'risk', score: verdict!.assessment.score, rules: verdict!.assessment.rules } });
-      return showLogin(ctx, kit, interaction, { email, error: RISK_DENIED }, 403);
-    }
+      await deps.audit.append({ actor: accountId, action: 'login', ip, outcome: 'denied', details: { ...details, score: verdict!.assessment.score, rules: verdict!.assessment.rules } });
+      return showLogin(ctx, kit, interaction, { email, error }, 403);
+    };
+    if (decision?.action === 'deny') return refuse(RISK_DENIED, { reason: 'risk' });
     const riskAcr = decision?.action === 'mfa' ? decision.acr : undefined;
     const need = strongestAcr([kit.requiredAcr(interaction), riskAcr]);
-    const subject = { accountId, baseAmr: ['pwd'], stepUp: false, ...(riskAcr ? { riskAcr } : {}), ...(verdict ? { risk: verdict.context } : {}) };
+    const subject: FactorSubject = { accountId, baseAmr: ['pwd'], stepUp: false, ...(riskAcr ? { riskAcr } : {}), ...(verdict ? { risk: verdict.context } : {}) };
     if (satisfies(ACR.oneFactor, need)) {
       await deps.throttle.recordSuccess(email);
       return seeOther(ctx, await kit.finish(ctx, interaction, accountId, ['pwd'], subject));
@@ -102,16 +103,11 @@ export function loginRoutes(kit: InteractionKit): Router {
     // The risk engine asks for a second factor the request did not: without one, the sign-in cannot go on.
     if (riskAcr && satisfies(ACR.oneFactor, kit.requiredAcr(interaction))) {
       const choices = await kit.factorChoices(subject, need);
-      if (!choices.passkey && !choices.totp && !choices.recovery) {
-        await deps.throttle.recordFailure(email, ip);
-        deps.metrics.logins.inc({ outcome: 'risk_denied' });
-        await deps.audit.append({ actor: accountId, action: 'login', ip, outcome: 'denied', details: { reason: 'risk_needs_factor', needed: riskAcr, score: verdict!.assessment.score, rules: verdict!.assessment.rules } });
-        return showLogin(ctx, kit, interaction, { email, error: RISK_NO_FACTOR }, 403);
-      }
+      if (!choices.passkey && !choices.totp && !choices.recovery) return refuse(RISK_NO_FACTOR, { reason: 'risk_needs_factor', needed: riskAcr });
     }
     await deps.throttle.recordSuccess(email);
     // More is needed: the second-factor page of this interaction takes over.
-    await kit.passwordChecked(interaction, accountId, verdict, riskAcr);
+    await kit.passwordChecked(interaction, subject);
     seeOther(ctx, `/interaction/${interaction.uid}`);
   });
 

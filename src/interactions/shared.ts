@@ -107,10 +107,11 @@ export class InteractionKit {
   }
 
   /** Remembers that the password was right (and what the risk engine made of it), for the second-factor step. */
-  async passwordChecked(interaction: Interaction, accountId: string, verdict: LoginVerdict | undefined, riskAcr: string | undefined): Promise<void> {
+  async passwordChecked(interaction: Interaction, subject: FactorSubject): Promise<void> {
     const ttl = Math.max(60, (interaction.exp ?? 0) - Math.floor(Date.now() / 1000));
-    const data: PasswordChecked = { amr: ['pwd'], ...(riskAcr ? { riskAcr } : {}), ...(verdict ? { risk: verdict.context } : {}) };
-    await this.deps.challenges.put(interaction.uid, PASSWORD_CHECKED, data, ttl, accountId);
+    const { baseAmr: amr, riskAcr, risk } = subject;
+    const data: PasswordChecked = { amr, ...(riskAcr ? { riskAcr } : {}), ...(risk ? { risk } : {}) };
+    await this.deps.challenges.put(interaction.uid, PASSWORD_CHECKED, data, ttl, subject.accountId);
   }
 
   async factorSubject(interaction: Interaction): Promise<FactorSubject | undefined> {
@@ -174,7 +175,8 @@ export class InteractionKit {
   }
 
   /** The risk assessment of a sign-in by this browser (its device cookie is issued if it has none). */
-  assessLogin(ctx: Context, interaction: Interaction, accountId: string): Promise<LoginVerdict | undefined> {
+  async assessLogin(ctx: Context, interaction: Interaction, accountId: string): Promise<LoginVerdict | undefined> {
+    if (!this.deps.verifier.enabled) return undefined;
     return this.deps.verifier.assessLogin({
       accountId,
       clientId: interaction.params.client_id as string,

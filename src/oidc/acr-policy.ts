@@ -1,4 +1,4 @@
-import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import { errors, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import { satisfies, strongestAcr, weakestKnownAcr } from '../mfa/index.ts';
 
 /** A step-up a session owes: the acr to prove, by an authentication at or after `since` (epoch seconds). */
@@ -12,6 +12,14 @@ export type SessionRequirement = (sessionUid: string) => Promise<OwedStepUp | un
 /** Whether an authentication (its acr and time) pays what the session owes. */
 export function paysStepUp(acr: string | undefined, authTime: number | undefined, owed: OwedStepUp | undefined): boolean {
   return owed === undefined || (satisfies(acr, owed.acr) && (authTime ?? 0) >= owed.since);
+}
+
+/** Refuses (`invalid_grant`) a refresh token from an authentication that does not pay what its session owes. */
+export function checkRefreshPaysStepUp(token: { acr?: string | undefined; authTime?: number | undefined }, owed: OwedStepUp | undefined): void {
+  if (paysStepUp(token.acr, token.authTime, owed)) return;
+  throw Object.assign(new errors.InvalidGrant('step-up required'), {
+    error_description: `step-up authentication required: sign in again at ${owed!.acr} through the authorization endpoint`,
+  });
 }
 
 /**

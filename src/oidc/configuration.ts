@@ -5,7 +5,7 @@ import type { Account, AccountStore } from '../identity/index.ts';
 import type { AdapterFactory } from '../store/index.ts';
 import type { KeyRing } from '../crypto/index.ts';
 import type { ResourceServerStore } from './resource-servers.ts';
-import { interactionPolicyWithAcrLevels, paysStepUp, type SessionRequirement } from './acr-policy.ts';
+import { checkRefreshPaysStepUp, interactionPolicyWithAcrLevels, type SessionRequirement } from './acr-policy.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -19,7 +19,10 @@ export interface ProviderDeps {
   postLogoutSuccessSource: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['postLogoutSuccessSource'];
   /** A step-up a session owes (its required acr), if any. */
   sessionRequirement: SessionRequirement;
-  /** The continuous check at refresh: throws to refuse it; otherwise the token is rotated. */
+  /**
+   * The checks at refresh, replacing the default one (the step-up the session owes, one read):
+   * throws to refuse; otherwise the token is rotated. The risk engine does both checks on one read.
+   */
   onRefresh?: (ctx: KoaContextWithOIDC) => Promise<void>;
 }
 
@@ -156,14 +159,12 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
     },
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: async (ctx) => {
-      const token = ctx.oidc.entities.RefreshToken!;
-      const owed = token.sessionUid ? await deps.sessionRequirement(token.sessionUid) : undefined;
-      if (!paysStepUp(token.acr, token.authTime, owed)) {
-        throw Object.assign(new errors.InvalidGrant('step-up required'), {
-          error_description: `step-up authentication required: sign in again at ${owed!.acr} through the authorization endpoint`,
-        });
+      if (deps.onRefresh) {
+        await deps.onRefresh(ctx);
+      } else {
+        const token = ctx.oidc.entities.RefreshToken!;
+        checkRefreshPaysStepUp(token, token.sessionUid ? await deps.sessionRequirement(token.sessionUid) : undefined);
       }
-      await deps.onRefresh?.(ctx);
       return true;
     },
     interactions: {

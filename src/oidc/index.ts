@@ -1,4 +1,4 @@
 export { createProvider, buildConfiguration, cookieKeys, PRIVILEGED_METADATA, type ProviderDeps } from './configuration.ts';
 export { ensureSigningKeys, rotateSigningKeys, loadJwks, listSigningKeys, SIGNING_ALGS, type KeySummary } from './keys.ts';
 export { ResourceServerStore, resourceIdentifierSchema, scopeTokenSchema, type ResourceServer } from './resource-servers.ts';
-export { requiredAcr, interactionPolicyWithAcrLevels, paysStepUp, type OwedStepUp, type SessionRequirement } from './acr-policy.ts';
+export { requiredAcr, interactionPolicyWithAcrLevels, paysStepUp, checkRefreshPaysStepUp, type OwedStepUp, type SessionRequirement } from './acr-policy.ts';

@@ -8,6 +8,21 @@ export interface StepUpRequirement {
   since: number;
 }
 
+export interface StepUpRow {
+  required_acr: string;
+  reason: string;
+  since: number | string;
+}
+
+/** The SQL reading a session's requirement, its uid in parameter `param` (other stores read it in their own statements). */
+export function stepUpQuery(param: string): string {
+  return `SELECT required_acr, reason, floor(extract(epoch FROM created_at))::float8 AS since FROM step_up_requirements WHERE session_uid = ${param}`;
+}
+
+export function stepUpFromRow(row: StepUpRow): StepUpRequirement {
+  return { requiredAcr: row.required_acr, reason: row.reason, since: Number(row.since) };
+}
+
 /**
  * "This session must prove acr X again before its next token." Policy (the risk engine, an
  * admin) sets it; the next authorization request of the session performs the step-up (a session
@@ -35,10 +50,8 @@ export class StepUpRequirements {
   }
 
   async find(sessionUid: string): Promise<StepUpRequirement | undefined> {
-    const { rows } = await this.#db.query<{ required_acr: string; reason: string; since: number | string }>(
-      'SELECT required_acr, reason, floor(extract(epoch FROM created_at))::float8 AS since FROM step_up_requirements WHERE session_uid = $1', [sessionUid],
-    );
-    return rows[0] && { requiredAcr: rows[0].required_acr, reason: rows[0].reason, since: Number(rows[0].since) };
+    const { rows } = await this.#db.query<StepUpRow>(stepUpQuery('$1'), [sessionUid]);
+    return rows[0] && stepUpFromRow(rows[0]);
   }
 
   async forget(sessionUid: string): Promise<void> {

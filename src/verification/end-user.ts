@@ -10,7 +10,8 @@ import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 
 export const END_USER_IP_HEADER = 'vigil-end-user-ip';
 export const END_USER_AGENT_HEADER = 'vigil-end-user-agent';
-const MAX_AGENT = 512;
+/** The longest user agent Vigil keeps (longer ones are cut, or refused when a client forwards one). */
+export const MAX_USER_AGENT = 512;
 
 export interface EndUser {
   ip: string;
@@ -29,7 +30,7 @@ function plainIp(value: string): string {
 export function endUserOf(ctx: KoaContextWithOIDC): EndUser {
   const client = ctx.oidc.client!;
   const ip = String(ctx.state.clientIp ?? ctx.ip);
-  const userAgent = ctx.get('user-agent').slice(0, MAX_AGENT);
+  const userAgent = ctx.get('user-agent').slice(0, MAX_USER_AGENT);
   if (client.clientAuthMethod === 'none') return { ip, userAgent, ipIsUser: true, forwarded: false };
   if (client.metadata().vigil_forwards_end_user !== true) return { ip, userAgent, ipIsUser: false, forwarded: false };
   const forwardedIp = ctx.get(END_USER_IP_HEADER).trim();
@@ -38,8 +39,8 @@ export function endUserOf(ctx: KoaContextWithOIDC): EndUser {
   if (isIP(plainIp(forwardedIp)) === 0) {
     throw new errors.InvalidRequest('the Vigil-End-User-IP header must hold one IPv4 or IPv6 address');
   }
-  if (forwardedAgent.length > MAX_AGENT) {
-    throw new errors.InvalidRequest(`the Vigil-End-User-Agent header must be at most ${MAX_AGENT} characters`);
+  if (forwardedAgent.length > MAX_USER_AGENT) {
+    throw new errors.InvalidRequest(`the Vigil-End-User-Agent header must be at most ${MAX_USER_AGENT} characters`);
   }
   return { ip: plainIp(forwardedIp), userAgent: forwardedAgent, ipIsUser: true, forwarded: true };
 }

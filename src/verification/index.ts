@@ -3,5 +3,5 @@ export { ContinuousVerifier, mainReasons, type LoginRequest, type LoginVerdict, 
 export { RiskStore, type GrantBinding, type LoadedState, type SaveRequest, type StoredAssessment } from './risk-store.ts';
 export { PopulationCache } from './population.ts';
 export { DeviceCookie, DEVICE_COOKIE } from './device-cookie.ts';
-export { endUserOf, END_USER_IP_HEADER, END_USER_AGENT_HEADER, type EndUser } from './end-user.ts';
+export { endUserOf, END_USER_IP_HEADER, END_USER_AGENT_HEADER, MAX_USER_AGENT, type EndUser } from './end-user.ts';
 export { DEFAULT_RISK_POLICY_PATH, loadNetworkLists, loadPolicyFiles, loadRiskPolicy, type PolicyFiles } from './settings-files.ts';

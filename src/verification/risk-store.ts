@@ -9,6 +9,7 @@ import {
   type Assessment, type FeatureStatsJson, type GeoLocation, type HistoryEvent, type HistoryLimits, type PopulationStats, type RiskHistory,
 } from '../risk/index.ts';
 import type { PostureFields } from '../devices/index.ts';
+import { stepUpFromRow, stepUpQuery, type StepUpRequirement, type StepUpRow } from '../sessions/index.ts';
 
 /** An account's history as stored (`risk_profiles.history`). */
 interface ProfileJson {
@@ -31,6 +32,8 @@ export interface BoundDevice {
 }
 
 export interface LoadedState {
+  /** The step-up the session owes, when a session was asked about. */
+  owed?: StepUpRequirement;
   /** The account's history, sharing `population`; `version` is undefined when it has no profile yet. */
   history: RiskHistory;
   version: number | undefined;
@@ -67,6 +70,7 @@ interface LoadRow {
   ip_failures: number[] | string | null;
   binding: { device_id: string | null; user_agent: string; last_refresh_ms: number } | null;
   device: { id: string; account_id: string; last_posture: PostureFields | string | null; last_report_ms: number | null } | null;
+  owed: StepUpRow | null;
 }
 
 const parse = <T>(v: T | string): T => (typeof v === 'string' ? JSON.parse(v) as T : v);
@@ -112,10 +116,10 @@ export class RiskStore {
 
   /**
    * One round trip: the account's profile, the address's failures, the grant's binding (as it was
-   * before this request) and the device with key `jkt`. With `touchAt`, the binding's last refresh
+   * before this request), the device with key `jkt` and the step-up session `sessionUid` owes. With `touchAt`, the binding's last refresh
    * moves on in the same statement, so an allowed refresh usually needs no other synchronous write.
    */
-  async load(population: PopulationStats, q: { accountId: string; ip: string; grantId?: string; jkt?: string; touchAt?: number }): Promise<LoadedState> {
+  async load(population: PopulationStats, q: { accountId: string; ip: string; grantId?: string; jkt?: string; touchAt?: number; sessionUid?: string }): Promise<LoadedState> {
     const { rows } = await this.#db.query<LoadRow>(
       `WITH binding AS (SELECT device_id, user_agent, last_refresh_at FROM risk_grant_bindings WHERE grant_id = $3),
        touched AS (UPDATE risk_grant_bindings SET last_refresh_at = greatest(last_refresh_at, $5::timestamptz) WHERE grant_id = $3 AND $5::timestamptz IS NOT NULL)
@@ -124,8 +128,9 @@ export class RiskStore {
          (SELECT failures FROM risk_ip_failures WHERE ip = $2) AS ip_failures,
          (SELECT row_to_json(b) FROM (SELECT device_id, user_agent, (extract(epoch FROM last_refresh_at) * 1000)::float8 AS last_refresh_ms FROM binding) b) AS binding,
          (SELECT row_to_json(d) FROM (SELECT id, account_id, last_posture, (extract(epoch FROM last_report_at) * 1000)::float8 AS last_report_ms
-            FROM devices WHERE jkt = $4) d) AS device`,
-      [q.accountId, q.ip, q.grantId ?? null, q.jkt ?? null, q.touchAt === undefined ? null : new Date(q.touchAt).toISOString()],
+            FROM devices WHERE jkt = $4) d) AS device,
+         (SELECT row_to_json(s) FROM (${stepUpQuery('$6')}) s) AS owed`,
+      [q.accountId, q.ip, q.grantId ?? null, q.jkt ?? null, q.touchAt === undefined ? null : new Date(q.touchAt).toISOString(), q.sessionUid ?? null],
     );
     const row = rows[0];
     const profile = row?.profile ?? null;
@@ -136,6 +141,7 @@ export class RiskStore {
       population,
     );
     const state: LoadedState = { history, version: profile ? profile.version : undefined };
+    if (row?.owed) state.owed = stepUpFromRow(row.owed);
     if (row?.binding) {
       state.binding = { userAgent: row.binding.user_agent, lastRefreshAt: row.binding.last_refresh_ms };
       if (row.binding.device_id !== null) state.binding.deviceId = row.binding.device_id;

@@ -7,11 +7,12 @@
 import { calculateJwkThumbprint, decodeProtectedHeader, type JWK } from 'jose';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/index.ts';
-import type { AuditEntry, AuditLog, AuditQueue } from '../audit/index.ts';
+import type { AuditEntry, AuditLog } from '../audit/index.ts';
 import type { AdapterFactory } from '../store/index.ts';
 import type { Logger, Metrics } from '../observability/index.ts';
 import { revokeGrant, revokeSession, type StepUpRequirements } from '../sessions/index.ts';
 import { evaluatePosture, type Device } from '../devices/index.ts';
+import { checkRefreshPaysStepUp } from '../oidc/index.ts';
 import {
   assess, combineScore, decide, deviceSignals, emptyHistory, eventFromContext, recordEventInPlace, shouldRecord,
   type Assessment, type DevicePosture, type GeoLocation, type RiskContext, type RiskHistory,
@@ -20,7 +21,7 @@ import type { PolicyFiles } from './settings-files.ts';
 import type { PopulationCache } from './population.ts';
 import type { RiskStore, SaveRequest, StoredAssessment } from './risk-store.ts';
 import { BatchWriter } from '../store/index.ts';
-import { endUserOf } from './end-user.ts';
+import { endUserOf, MAX_USER_AGENT } from './end-user.ts';
 
 export interface VerifierDeps {
   config: Config;
@@ -33,7 +34,7 @@ export interface VerifierDeps {
   stepUps: StepUpRequirements;
   audit: AuditLog;
   /** Entries of allowed events go here (batched, off the response path); decisions that act are written at once. */
-  auditQueue: AuditQueue;
+  auditQueue: BatchWriter<AuditEntry>;
   logger: Logger;
   metrics?: Metrics;
   now?: () => number;
@@ -113,13 +114,13 @@ export class ContinuousVerifier {
     const files = this.#deps.files();
     const time = this.#now();
     const state = await store.load(population.stats, { accountId: req.accountId, ip: req.ip });
-    const context = this.#context('login', time, req.accountId, req.clientId, req.ip, req.userAgent, true);
+    const context = this.#context(files, 'login', time, req.accountId, req.clientId, req.ip, req.userAgent.slice(0, MAX_USER_AGENT), true);
     context.outcome = 'success';
     if (req.deviceId !== undefined) context.deviceId = req.deviceId;
     const assessment = assess(context, state.history, files.risk);
     await store.save({ assessment: this.#stored(context, assessment) });
     this.#count('login', assessment);
-    this.#deps.auditQueue.enqueue({
+    this.#deps.auditQueue.add({
       actor: req.accountId, action: 'risk.login', subject: req.clientId, ip: req.ip,
       outcome: assessment.decision.action === 'deny' ? 'denied' : 'info', details: auditDetails(assessment, {}),
     });
@@ -135,9 +136,12 @@ export class ContinuousVerifier {
     if (profile) await store.save({ profile: { accountId: context.accountId, history: profile, version: state.version } });
   }
 
-  /** oidc-provider's rotateRefreshToken hook: returns to allow, throws `invalid_grant` to refuse. */
+  /**
+   * oidc-provider's rotateRefreshToken hook (with the engine on): returns to allow, throws
+   * `invalid_grant` to refuse — first if the session owes a step-up this token does not pay, then
+   * as the risk policy decides. Both checks use the one read.
+   */
   async refresh(ctx: KoaContextWithOIDC): Promise<void> {
-    if (!this.enabled) return;
     const { store, population, config } = this.#deps;
     const token = ctx.oidc.entities.RefreshToken!;
     const clientId = ctx.oidc.client!.clientId;
@@ -145,12 +149,14 @@ export class ContinuousVerifier {
     const grantId = token.grantId!;
     const sessionUid = token.sessionUid;
     const user = endUserOf(ctx);
-    const jkt = await dpopThumbprint(ctx);
+    // A DPoP-bound token's key was checked against the proof by oidc-provider already.
+    const jkt = token.jkt ?? await dpopThumbprint(ctx);
     const files = this.#deps.files();
     const time = this.#now();
-    const state = await store.load(population.stats, { accountId, ip: user.ip, grantId, jkt, touchAt: time });
+    const state = await store.load(population.stats, { accountId, ip: user.ip, grantId, jkt, touchAt: time, ...(sessionUid ? { sessionUid } : {}) });
+    checkRefreshPaysStepUp(token, state.owed && { acr: state.owed.requiredAcr, since: state.owed.since });
 
-    const context = this.#context('refresh', time, accountId, clientId, user.ip, user.userAgent, user.ipIsUser);
+    const context = this.#context(files, 'refresh', time, accountId, clientId, user.ip, user.userAgent, user.ipIsUser);
     if (sessionUid) context.sessionId = sessionUid;
     context.accessTokenTtlSeconds = config.VIGIL_ACCESS_TOKEN_TTL;
     // A registered device of this person, proven by the DPoP key it signs with.
@@ -190,7 +196,7 @@ export class ContinuousVerifier {
       // The hot path: the assessment and its audit entry are written behind, in batches.
       if (save.profile || save.binding) await store.save(save);
       this.#assessments.add(this.#stored(context, assessment));
-      this.#deps.auditQueue.enqueue(entry);
+      this.#deps.auditQueue.add(entry);
       return;
     }
     await store.save({ ...save, assessment: this.#stored(context, assessment) });
@@ -222,7 +228,7 @@ export class ContinuousVerifier {
     const grants = await this.#deps.store.grantsOnDevice(device.id);
     let revoked = 0;
     for (const grant of grants) {
-      const context = this.#context('refresh', time, grant.accountId, grant.clientId, '0.0.0.0', '', false);
+      const context = this.#context(files, 'refresh', time, grant.accountId, grant.clientId, '0.0.0.0', '', false);
       context.deviceId = device.id;
       context.devicePosture = posture;
       const signals = deviceSignals(context, emptyHistory(), files.risk.scoring.device);
@@ -244,8 +250,7 @@ export class ContinuousVerifier {
     await this.#deps.store.forgetGrants([grantId]);
   }
 
-  #context(type: 'login' | 'refresh', time: number, accountId: string, clientId: string, ip: string, userAgent: string, ipIsUser: boolean): RiskContext {
-    const files = this.#deps.files();
+  #context(files: PolicyFiles, type: 'login' | 'refresh', time: number, accountId: string, clientId: string, ip: string, userAgent: string, ipIsUser: boolean): RiskContext {
     const context: RiskContext = { type, time, accountId, clientId, ip, userAgent, ipIsUser };
     if (ipIsUser) {
       context.geo = this.#deps.geo(ip);

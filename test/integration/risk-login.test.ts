@@ -1,6 +1,6 @@
 import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
+import { queryDatabase } from '../support/services.ts';
 import { freePort, tempDir, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { Browser, formAction, hiddenField, signIn, type Page } from '../support/browserless.ts';
 import { browserAt as browserFrom } from '../support/from-address.ts';
@@ -50,15 +50,7 @@ async function submitPassword(browser: Browser, email: string, password: string)
 /** The page's error message (the login page shows one in #error). */
 const errorOf = (page: Page) => /<p class="error" role="alert" id="error">([^<]*)<\/p>/.exec(page.body)?.[1]?.replace(/&#39;/g, "'");
 
-async function query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-  const db = new pg.Client({ connectionString: env.DATABASE_URL });
-  await db.connect();
-  try {
-    return (await db.query(sql, params)).rows as T[];
-  } finally {
-    await db.end();
-  }
-}
+const query = <T>(sql: string, params: unknown[] = []) => queryDatabase<T>(env.DATABASE_URL, sql, params);
 
 interface AssessmentRow { type: string; ip: string; ip_is_user: boolean; score: number; device_id: string | null; decision: { action: string; acr?: string }; rules: string[]; signals: Signal[] }
 const loginAssessments = (accountId: string) =>

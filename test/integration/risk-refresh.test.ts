@@ -1,5 +1,5 @@
 import * as oidc from 'openid-client';
-import pg from 'pg';
+import { queryDatabase } from '../support/services.ts';
 import { freePort, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { signIn } from '../support/browserless.ts';
 import { browserAt, clientAt } from '../support/from-address.ts';
@@ -83,15 +83,7 @@ interface AssessmentRow {
   signals: Signal[];
 }
 
-async function query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-  const db = new pg.Client({ connectionString: env.DATABASE_URL });
-  await db.connect();
-  try {
-    return (await db.query(sql, params)).rows as T[];
-  } finally {
-    await db.end();
-  }
-}
+const query = <T>(sql: string, params: unknown[] = []) => queryDatabase<T>(env.DATABASE_URL, sql, params);
 
 /** Allowed refreshes' assessments are written behind, in batches every ~50 ms: give them time to land. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 300));

@@ -51,3 +51,14 @@ export async function freshRedis(): Promise<{ url: string; redis: Redis; close()
   }
   throw new Error('every Redis test database (1-15) is leased by another run');
 }
+
+/** One query on the database at `url` (a connection of its own, closed after): for tests that look at what Vigil stored. */
+export async function queryDatabase<T>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    return (await db.query(sql, params)).rows as T[];
+  } finally {
+    await db.end();
+  }
+}
