@@ -50,7 +50,7 @@ export class StepUpRequirements {
   }
 
   async find(sessionUid: string): Promise<StepUpRequirement | undefined> {
-    const { rows } = await this.#db.query<StepUpRow>(stepUpQuery('$1'), [sessionUid]);
+    const { rows } = await this.#db.query<StepUpRow>(stepUpQuery('$1'), [sessionUid], { prepareAs: 'vigil_step_up_find' });
     return rows[0] && stepUpFromRow(rows[0]);
   }
 

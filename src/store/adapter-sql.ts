@@ -33,6 +33,7 @@ export class SqlAdapter implements Adapter {
          user_code = EXCLUDED.user_code, account_id = EXCLUDED.account_id, expires_at = EXCLUDED.expires_at`,
       [this.name, key, JSON.stringify(stored), payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null,
         payload.accountId ?? null, expiresIn ? Math.ceil(expiresIn) : null],
+      { prepareAs: 'vigil_oidc_upsert' },
     );
   }
 
@@ -49,6 +50,7 @@ export class SqlAdapter implements Adapter {
     const { rows } = await this.#sql.query<Row>(
       'SELECT payload, consumed_at FROM oidc_payloads WHERE model = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > now())',
       [this.name, this.#codec.storageId(this.name, id)],
+      { prepareAs: 'vigil_oidc_find' },
     );
     return this.#decode(id, rows[0]);
   }
@@ -74,6 +76,7 @@ export class SqlAdapter implements Adapter {
     const { rowCount } = await this.#sql.query(
       'UPDATE oidc_payloads SET consumed_at = now() WHERE model = $1 AND id = $2 AND consumed_at IS NULL',
       [this.name, key],
+      { prepareAs: 'vigil_oidc_consume' },
     );
     if (rowCount === 0) {
       const { rows } = await this.#sql.query<{ grant_id: string | null }>('SELECT grant_id FROM oidc_payloads WHERE model = $1 AND id = $2', [this.name, key]);

@@ -6,8 +6,16 @@ export interface QueryResult<T> {
   rowCount: number;
 }
 
+export interface QueryOptions {
+  /**
+   * Prepares the statement once per connection under this name (Postgres), so the hot path's
+   * bigger statements are not parsed and planned at every call. Only for fixed text: one name, one text.
+   */
+  prepareAs?: string;
+}
+
 export interface Queryable {
-  query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<QueryResult<T>>;
+  query<T = Record<string, unknown>>(text: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<T>>;
 }
 
 /** One SQL interface over a pg Pool (Postgres) and PGlite (the embedded default). */
@@ -27,8 +35,8 @@ export class PostgresSql implements Sql {
     this.pool.on('error', () => {});
   }
 
-  async query<T>(text: string, params: unknown[] = []): Promise<QueryResult<T>> {
-    const result = await this.pool.query(text, params);
+  async query<T>(text: string, params: unknown[] = [], options: QueryOptions = {}): Promise<QueryResult<T>> {
+    const result = await this.pool.query(options.prepareAs ? { name: options.prepareAs, text, values: params } : { text, values: params });
     return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
   }
 

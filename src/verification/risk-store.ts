@@ -115,22 +115,21 @@ export class RiskStore {
   }
 
   /**
-   * One round trip: the account's profile, the address's failures, the grant's binding (as it was
-   * before this request), the device with key `jkt` and the step-up session `sessionUid` owes. With `touchAt`, the binding's last refresh
-   * moves on in the same statement, so an allowed refresh usually needs no other synchronous write.
+   * One round trip, reading only: the account's profile, the address's failures, the grant's
+   * binding, the device with key `jkt` and the step-up session `sessionUid` owes.
    */
-  async load(population: PopulationStats, q: { accountId: string; ip: string; grantId?: string; jkt?: string; touchAt?: number; sessionUid?: string }): Promise<LoadedState> {
+  async load(population: PopulationStats, q: { accountId: string; ip: string; grantId?: string; jkt?: string; sessionUid?: string }): Promise<LoadedState> {
     const { rows } = await this.#db.query<LoadRow>(
-      `WITH binding AS (SELECT device_id, user_agent, last_refresh_at FROM risk_grant_bindings WHERE grant_id = $3),
-       touched AS (UPDATE risk_grant_bindings SET last_refresh_at = greatest(last_refresh_at, $5::timestamptz) WHERE grant_id = $3 AND $5::timestamptz IS NOT NULL)
-       SELECT
+      `SELECT
          (SELECT row_to_json(p) FROM (SELECT history, failures, version FROM risk_profiles WHERE account_id = $1) p) AS profile,
          (SELECT failures FROM risk_ip_failures WHERE ip = $2) AS ip_failures,
-         (SELECT row_to_json(b) FROM (SELECT device_id, user_agent, (extract(epoch FROM last_refresh_at) * 1000)::float8 AS last_refresh_ms FROM binding) b) AS binding,
+         (SELECT row_to_json(b) FROM (SELECT device_id, user_agent, (extract(epoch FROM last_refresh_at) * 1000)::float8 AS last_refresh_ms
+            FROM risk_grant_bindings WHERE grant_id = $3) b) AS binding,
          (SELECT row_to_json(d) FROM (SELECT id, account_id, last_posture, (extract(epoch FROM last_report_at) * 1000)::float8 AS last_report_ms
             FROM devices WHERE jkt = $4) d) AS device,
-         (SELECT row_to_json(s) FROM (${stepUpQuery('$6')}) s) AS owed`,
-      [q.accountId, q.ip, q.grantId ?? null, q.jkt ?? null, q.touchAt === undefined ? null : new Date(q.touchAt).toISOString(), q.sessionUid ?? null],
+         (SELECT row_to_json(s) FROM (${stepUpQuery('$5')}) s) AS owed`,
+      [q.accountId, q.ip, q.grantId ?? null, q.jkt ?? null, q.sessionUid ?? null],
+      { prepareAs: 'vigil_risk_load' },
     );
     const row = rows[0];
     const profile = row?.profile ?? null;
@@ -185,6 +184,22 @@ export class RiskStore {
     }
     const ctes = parts.map((sql, i) => `w${i} AS (${sql})`).join(',\n');
     await this.#db.query(`WITH ${ctes} SELECT 1`, params);
+  }
+
+  /**
+   * Moves the bindings' last refresh on, many grants in one statement (the write-behind path of
+   * allowed refreshes: a refresh answered a few milliseconds before this runs is not yet seen by
+   * the rapid-refresh signal, which compares with token lifetimes of minutes).
+   */
+  async touchBindings(touches: readonly { grantId: string; time: number }[]): Promise<void> {
+    const latest = new Map<string, number>();
+    for (const t of touches) latest.set(t.grantId, Math.max(t.time, latest.get(t.grantId) ?? 0));
+    if (latest.size === 0) return;
+    await this.#db.query(
+      `UPDATE risk_grant_bindings b SET last_refresh_at = greatest(b.last_refresh_at, v.t)
+       FROM unnest($1::text[], $2::timestamptz[]) AS v(g, t) WHERE b.grant_id = v.g`,
+      [[...latest.keys()], [...latest.values()].map((t) => new Date(t).toISOString())],
+    );
   }
 
   /** Stores assessments in one statement (the write-behind path of allowed refreshes). */

@@ -71,6 +71,16 @@ function auditDetails(assessment: Assessment, extra: Record<string, unknown>): R
   };
 }
 
+/** An allowed refresh's entry: the signals' points without their sentences (those are in the stored assessment). */
+function briefAuditDetails(assessment: Assessment): Record<string, unknown> {
+  return {
+    score: assessment.score,
+    level: assessment.level,
+    decision: assessment.decision,
+    signals: Object.fromEntries(assessment.signals.map((s) => [s.name, s.contribution])),
+  };
+}
+
 /** The thumbprint of the key a DPoP proof was made with (oidc-provider has verified the proof before the hook runs). */
 async function dpopThumbprint(ctx: KoaContextWithOIDC): Promise<string | undefined> {
   const proof = ctx.get('dpop');
@@ -88,17 +98,19 @@ export class ContinuousVerifier {
   readonly #deps: VerifierDeps;
   readonly #now: () => number;
   readonly #assessments: BatchWriter<StoredAssessment>;
+  readonly #touches: BatchWriter<{ grantId: string; time: number }>;
 
   constructor(deps: VerifierDeps) {
     this.#deps = deps;
     this.enabled = deps.config.VIGIL_RISK_ENGINE;
     this.#now = deps.now ?? Date.now;
     this.#assessments = new BatchWriter('risk assessments', (list) => deps.store.insertAssessments(list), deps.logger);
+    this.#touches = new BatchWriter('grant binding times', (list) => deps.store.touchBindings(list), deps.logger);
   }
 
-  /** Writes the assessments still waiting to be stored (before the server stops). */
-  flush(): Promise<void> {
-    return this.#assessments.flush();
+  /** Writes the assessments and binding times still waiting to be stored (before the server stops). */
+  async flush(): Promise<void> {
+    await Promise.all([this.#assessments.flush(), this.#touches.flush()]);
   }
 
   /** A wrong password (or unknown email): counted for the address and, when known, the account. */
@@ -153,7 +165,7 @@ export class ContinuousVerifier {
     const jkt = token.jkt ?? await dpopThumbprint(ctx);
     const files = this.#deps.files();
     const time = this.#now();
-    const state = await store.load(population.stats, { accountId, ip: user.ip, grantId, jkt, touchAt: time, ...(sessionUid ? { sessionUid } : {}) });
+    const state = await store.load(population.stats, { accountId, ip: user.ip, grantId, jkt, ...(sessionUid ? { sessionUid } : {}) });
     checkRefreshPaysStepUp(token, state.owed && { acr: state.owed.requiredAcr, since: state.owed.since });
 
     const context = this.#context(files, 'refresh', time, accountId, clientId, user.ip, user.userAgent, user.ipIsUser);
@@ -174,7 +186,7 @@ export class ContinuousVerifier {
     const decision = assessment.decision;
     // A server's own agent and address say nothing about the person: its refreshes do not teach the model.
     const grown = decision.action === 'allow' && user.ipIsUser ? this.#grow(context, state.history, 'refresh') : undefined;
-    // The binding's time moved on in `load`; it is written here only when created or filled in.
+    // A binding is written here only when created or filled in; its time moves on behind, in batches.
     const bound = state.binding;
     const bindingChanges = decision.action !== 'revoke'
       && (!bound || (bound.deviceId === undefined && context.deviceId !== undefined) || (bound.userAgent === '' && user.ipIsUser));
@@ -188,29 +200,31 @@ export class ContinuousVerifier {
       } : {}),
     };
     this.#count('refresh', assessment);
-    const entry: AuditEntry = {
+    const entry = (details: Record<string, unknown>): AuditEntry => ({
       actor: accountId, action: 'risk.refresh', subject: clientId, ip: user.ip, outcome: decision.action === 'allow' ? 'info' : 'denied',
-      details: auditDetails(assessment, { session: sessionUid ?? null, grant: grantId, device: context.deviceId ?? null, forwarded: user.forwarded }),
-    };
+      details: { ...details, session: sessionUid ?? null, grant: grantId, device: context.deviceId ?? null, forwarded: user.forwarded },
+    });
     if (decision.action === 'allow') {
-      // The hot path: the assessment and its audit entry are written behind, in batches.
+      // The hot path: the assessment, its audit entry and the binding's time are written behind, in batches.
       if (save.profile || save.binding) await store.save(save);
+      if (!save.binding) this.#touches.add({ grantId, time });
       this.#assessments.add(this.#stored(context, assessment));
-      this.#deps.auditQueue.add(entry);
+      // The reasons are in the stored assessment; the trail keeps what was decided and from which signals.
+      this.#deps.auditQueue.add(entry(briefAuditDetails(assessment)));
       return;
     }
     await store.save({ ...save, assessment: this.#stored(context, assessment) });
     const reasons = mainReasons(assessment);
     if (decision.action === 'step_up' && sessionUid) {
       await this.#deps.stepUps.require(sessionUid, accountId, decision.acr, `risk: ${reasons}`.slice(0, 500));
-      await this.#deps.audit.append(entry);
+      await this.#deps.audit.append(entry(auditDetails(assessment, {})));
       throw Object.assign(new errors.InvalidGrant('step-up required by risk policy'), {
         error_description: `step-up authentication required: this refresh looks unusual; sign in again at ${decision.acr} through the authorization endpoint`,
       });
     }
     // Revoke (or a step-up for a grant whose session is gone: only a new sign-in can give it a stronger one).
     await this.#revoke(grantId, sessionUid);
-    await this.#deps.audit.append(entry);
+    await this.#deps.audit.append(entry(auditDetails(assessment, {})));
     this.#deps.logger.warn({ account: accountId, client: clientId, score: assessment.score, rules: assessment.rules }, 'risk policy revoked a session at refresh');
     throw Object.assign(new errors.InvalidGrant('grant revoked by risk policy'), {
       error_description: 'the session was ended by the risk policy; the person must sign in again',

@@ -236,6 +236,9 @@ test('every refresh writes an assessment and an audit entry', async () => {
     expect(entry.details).toMatchObject({ decision: { action: 'allow' }, session: refreshes[0].session_uid, forwarded: false });
     expect(entry.details.grant).toEqual(expect.any(String));
   }
+  // Each entry keeps the signals' points; their sentences are in the stored assessment.
+  const points = (signals: { name: string; contribution: number }[]) => JSON.stringify(Object.fromEntries(signals.map((s) => [s.name, s.contribution])));
+  expect(audited.map((e) => JSON.stringify(e.details.signals)).sort()).toEqual(refreshes.map((a) => points(a.signals)).sort());
   // A refused refresh is audited at once, as denied.
   const err = await oidc.refreshTokenGrant(await from(SYDNEY), refreshToken).catch((e) => e);
   expect(err).toMatchObject({ error: 'invalid_grant' });

@@ -263,6 +263,27 @@ describe('save', () => {
       expect((await store.load(emptyPopulation(), { accountId, ip: nextIp(), grantId: uid('grant') })).binding).toBeUndefined();
     });
   });
+
+  describe('touchBindings (write-behind of refresh times)', () => {
+    test('moves each grant to its latest time in one call, never back; other grants and unknown grants are left alone', async () => {
+      const accountId = await account();
+      const [a, b, c] = [uid('grant'), uid('grant'), uid('grant')];
+      for (const grantId of [a, b, c]) await store.save({ binding: { grantId, accountId, clientId: 'webapp', userAgent: 'UA', time: T0 + MINUTE } });
+      await store.touchBindings([
+        { grantId: a, time: T0 + 3 * MINUTE }, { grantId: a, time: T0 + 5 * MINUTE }, { grantId: a, time: T0 + 4 * MINUTE },
+        { grantId: b, time: T0 }, // older than what is stored
+        { grantId: uid('grant'), time: T0 + 9 * MINUTE },
+      ]);
+      const at = async (grantId: string) => (await store.load(emptyPopulation(), { accountId, ip: nextIp(), grantId })).binding?.lastRefreshAt;
+      expect(await at(a)).toBe(T0 + 5 * MINUTE);
+      expect(await at(b)).toBe(T0 + MINUTE);
+      expect(await at(c)).toBe(T0 + MINUTE);
+    });
+
+    test('nothing to touch: no query', async () => {
+      await expect(store.touchBindings([])).resolves.toBeUndefined();
+    });
+  });
 });
 
 describe('recordFailure', () => {
