@@ -6,7 +6,7 @@ import { AccountStore } from './identity/index.ts';
 import { AuditLog } from './audit/index.ts';
 import { createAdapterFactory, migrate, openStores, PayloadCodec, type AdapterFactory, type MigrationResult, type Stores } from './store/index.ts';
 import { createProvider, ensureSigningKeys, ResourceServerStore, type ProviderDeps } from './oidc/index.ts';
-import { revokeGrant, SessionActivityLog, StepUpRequirements } from './sessions/index.ts';
+import { LogoutOutbox, openRevocationBus, Revocations, SessionActivityLog, StepUpRequirements } from './sessions/index.ts';
 import { ChallengeStore, Passkeys, RecoveryCodes, TotpFactors } from './mfa/index.ts';
 import type { Logger } from './observability/index.ts';
 import { DeviceRegistry, ensureDevicesResourceServer } from './devices/index.ts';
@@ -30,6 +30,8 @@ export interface Core {
   passkeys: Passkeys;
   devices: DeviceRegistry;
   risk: RiskStore;
+  revocations: Revocations;
+  logoutOutbox: LogoutOutbox;
   buildProvider(jwks: JWK[], pages?: Partial<ProviderDeps>): Provider;
   close(): Promise<void>;
 }
@@ -59,26 +61,42 @@ export async function openCore(config: Config, logger: Logger): Promise<Core> {
     await stores.close();
     throw err;
   }
+  let revocations: Revocations | undefined;
   const adapters: AdapterFactory = createAdapterFactory({
     sql: stores.sql,
     redis: stores.redis,
     codec: new PayloadCodec(keys),
     async onDoubleConsume(model, grantId) {
-      if (grantId) await revokeGrant(adapters, grantId);
+      // A replayed refresh token or code: someone else holds a copy, so the whole grant ends.
+      if (grantId) await revocations!.grant(grantId, { initiator: 'system', actor: 'system', reason: `${model} used twice` });
       throw new errors.InvalidGrant(model === 'RefreshToken' ? 'refresh token already used' : 'grant already used');
     },
   });
   const stepUps = new StepUpRequirements(stores.sql);
+  const activity = new SessionActivityLog(stores.sql);
+  const risk = new RiskStore(stores.sql);
+  const logoutOutbox = new LogoutOutbox(stores.sql, adapters);
+  let bus;
+  try {
+    bus = await openRevocationBus(stores, logger);
+  } catch (err) {
+    await stores.close();
+    throw err;
+  }
+  revocations = new Revocations({
+    adapters, bus, audit, logger, logouts: logoutOutbox,
+    forgetGrants: (ids) => risk.forgetGrants(ids),
+    forgetSessions: (uids) => activity.forget(uids),
+    forgetClient: (clientId) => risk.forgetClient(clientId),
+  });
   const challenges = new ChallengeStore(stores.sql);
   const issuer = new URL(config.ISSUER);
   const pagesMissing = async () => {
     throw new Error('pages are served by the HTTP server only');
   };
   return {
-    config, keys, stores, accounts, audit, resourceServers, adapters, migrations, stepUps, challenges,
-    activity: new SessionActivityLog(stores.sql),
+    config, keys, stores, accounts, audit, resourceServers, adapters, migrations, stepUps, challenges, activity, risk, revocations, logoutOutbox,
     devices: new DeviceRegistry(stores.sql),
-    risk: new RiskStore(stores.sql),
     totp: new TotpFactors(stores.sql, keys, 'Vigil'),
     recovery: new RecoveryCodes(stores.sql, keys),
     passkeys: new Passkeys(stores.sql, challenges, { id: issuer.hostname, name: 'Vigil', origin: issuer.origin }),
@@ -91,6 +109,9 @@ export async function openCore(config: Config, logger: Logger): Promise<Core> {
       renderError: pagesMissing, logoutSource: pagesMissing, postLogoutSuccessSource: pagesMissing,
       ...extra,
     }),
-    close: () => stores.close(),
+    close: async () => {
+      await bus.close();
+      await stores.close();
+    },
   };
 }

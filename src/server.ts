@@ -7,6 +7,7 @@ import { ensureAdministrator } from './identity/index.ts';
 import { BatchWriter, purgeExpired, type Stores } from './store/index.ts';
 import { cookieKeys, loadJwks } from './oidc/index.ts';
 import { createApp, createViews, providerPages } from './http/index.ts';
+import { LogoutDeliveryWorker } from './sessions/index.ts';
 import { AttemptLimiter, interactionRoutes, LoginThrottle } from './interactions/index.ts';
 import { openCore } from './core.ts';
 import { accountRoutes, ensureAccountClient } from './account/index.ts';
@@ -56,7 +57,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     // Audit entries of allowed risk events: appended to the chain in batches, off the response path.
     const auditQueue = new BatchWriter('audit', (entries: AuditEntry[]) => audit.appendMany(entries), logger);
     const verifier = new ContinuousVerifier({
-      config, store: core.risk, population, files: () => files, geo: lookupGeo, adapters: core.adapters, stepUps: core.stepUps,
+      config, store: core.risk, population, files: () => files, geo: lookupGeo, revocations: core.revocations, stepUps: core.stepUps,
       audit, auditQueue, logger, metrics,
     });
     const views = createViews();
@@ -101,6 +102,16 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     let provider = build(keyState.keys);
     const currentProvider = () => provider;
 
+    // Back-channel logouts owed by revocations (of this instance or another) go out from the queue.
+    const logoutWorker = new LogoutDeliveryWorker(stores.sql, currentProvider, logger, {
+      baseDelayMs: config.VIGIL_BACKCHANNEL_RETRY_SECONDS * 1000, maxAttempts: config.VIGIL_BACKCHANNEL_MAX_ATTEMPTS,
+    });
+    core.logoutOutbox.onQueued = () => logoutWorker.kick();
+    const unsubscribe = core.revocations.subscribe((event) => {
+      if (event.origin !== core.revocations.bus.instance && event.sessions.length) logoutWorker.kick();
+    });
+    logoutWorker.start();
+
     const throttle = new LoginThrottle(config, stores);
     const app = createApp({
       config, stores, logger, metrics, views, provider: currentProvider, cookieKeys: cookieKeys(keys),
@@ -111,7 +122,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         verifier, deviceCookie: new DeviceCookie(keys, config.ISSUER),
       }), accountRoutes({
         config, provider: currentProvider, adapters: core.adapters, accounts, audit, keys, views,
-        totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, activity: core.activity,
+        totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, activity: core.activity, revocations: core.revocations,
       }), deviceRoutes({
         config, provider: currentProvider, accounts, audit, devices: core.devices, policy: () => files.posture, logger,
         onPosture: async (device, posture) => {
@@ -176,14 +187,16 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
           server.close(() => resolve());
           server.closeIdleConnections();
         });
+        unsubscribe();
+        await logoutWorker.stop();
         await population.stop().catch((err) => logger.warn({ err }, 'could not write population counts'));
         await verifier.flush();
         await auditQueue.flush();
-        await stores.close();
+        await core.close();
       },
     };
   } catch (err) {
-    await stores.close();
+    await core.close();
     throw err;
   }
 }

@@ -8,7 +8,7 @@ import { constantTimeEqual, type KeyRing } from '../crypto/index.ts';
 import type { Account, AccountStore } from '../identity/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import { PasskeyError, type Passkeys, type RecoveryCodes, type TotpFactors, type TotpCheck } from '../mfa/index.ts';
-import { revokeOtherSessions, revokeSession, type SessionActivityLog } from '../sessions/index.ts';
+import type { Revocations, SessionActivityLog } from '../sessions/index.ts';
 import type { AdapterFactory } from '../store/index.ts';
 import { readForm, readJson } from '../http/form.ts';
 import { describeUserAgent, parseUserAgent } from '../risk/index.ts';
@@ -28,6 +28,7 @@ export interface AccountDeps {
   recovery: RecoveryCodes;
   passkeys: Passkeys;
   activity: SessionActivityLog;
+  revocations: Revocations;
 }
 
 interface Signed {
@@ -109,8 +110,8 @@ export function accountRoutes(deps: AccountDeps): Router {
 
   /** A credential change is a security event: audited, and every other session of the person ends. */
   async function credentialChanged(ctx: Context, signed: Signed, action: string, details: Record<string, unknown>) {
-    const ended = await revokeOtherSessions(deps.adapters, signed.account.id, signed.session.sessionUid);
-    await deps.audit.append({ actor: signed.account.id, action, subject: signed.account.id, ip: ctx.state.clientIp, outcome: 'success', details: { ...details, otherSessionsEnded: ended } });
+    await deps.audit.append({ actor: signed.account.id, action, subject: signed.account.id, ip: ctx.state.clientIp, outcome: 'success', details });
+    await deps.revocations.account(signed.account.id, { initiator: 'user', actor: signed.account.id, reason: action, ip: ctx.state.clientIp }, { keepSessionUid: signed.session.sessionUid });
   }
 
   function checkCsrf(signed: Signed, value: unknown) {
@@ -304,10 +305,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (!signed) return;
     checkCsrf(signed, (await readForm(ctx)).csrf);
     const theirs = (await deps.adapters.for('Session').findByAccountId(signed.account.id)).some((s) => s.uid === ctx.params.uid);
-    if (theirs && await revokeSession(deps.adapters, ctx.params.uid)) {
-      await deps.activity.forget(ctx.params.uid);
-      await deps.audit.append({ actor: signed.account.id, action: 'session.revoked', subject: ctx.params.uid, ip: ctx.state.clientIp, outcome: 'success', details: { by: 'account_owner' } });
-    }
+    if (theirs) await deps.revocations.session(ctx.params.uid, { initiator: 'user', actor: signed.account.id, reason: 'signed out from the account page', ip: ctx.state.clientIp });
     if (ctx.params.uid === signed.session.sessionUid) cookies.setSession(ctx, null);
     ctx.status = 303;
     ctx.redirect('/account');

@@ -5,7 +5,6 @@ import { ACR, ACR_VALUES, type AcrValue } from '../config/index.ts';
 import { AccountError, passwordProblem } from '../identity/index.ts';
 import { listSigningKeys, loadJwks, rotateSigningKeys, resourceIdentifierSchema, scopeTokenSchema } from '../oidc/index.ts';
 import { parse, positiveInt, required, UsageError } from './args.ts';
-import { revokeAccount } from '../sessions/index.ts';
 
 export interface Output {
   /** Machine-readable result (printed as JSON with --json). */
@@ -63,9 +62,12 @@ async function userDisable(core: Core, argv: string[]): Promise<Output> {
   const account = await core.accounts.setDisabled(email, true);
   if (!account) throw new UsageError(`no account with email ${email}`);
   // A disabled account keeps nothing: its grants, tokens and sessions end now.
-  const revoked = await revokeAccount(core.adapters, account.id);
-  await core.audit.append({ actor: 'cli', action: 'account.disabled', subject: account.id, outcome: 'success', details: { grantsRevoked: revoked.grants } });
-  return { data: { id: account.id, email: account.email, disabled: true, grantsRevoked: revoked.grants }, text: `disabled ${account.email}; revoked ${revoked.grants} grant(s) and every session` };
+  await core.audit.append({ actor: 'cli', action: 'account.disabled', subject: account.id, outcome: 'success' });
+  const revoked = await core.revocations.account(account.id, { initiator: 'admin', actor: 'cli', reason: 'account disabled' });
+  return {
+    data: { id: account.id, email: account.email, disabled: true, grantsRevoked: revoked.grants.length, sessionsEnded: revoked.sessions.length },
+    text: `disabled ${account.email}; ended ${revoked.sessions.length} session(s) and revoked ${revoked.grants.length} grant(s)`,
+  };
 }
 
 async function clientCreate(core: Core, argv: string[]): Promise<Output> {

@@ -69,6 +69,8 @@ export const settingsSchema = z.object({
   VIGIL_NETWORK_LISTS: list.pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}=.+$/, 'each entry must be tag=path, the tag in lower-case letters, digits, _ and -'))).default([]),
   /** Days stored risk assessments are kept. */
   VIGIL_RISK_RETENTION_DAYS: int(1, 3650).default(90),
+  VIGIL_BACKCHANNEL_RETRY_SECONDS: int(1, 3600).default(2),
+  VIGIL_BACKCHANNEL_MAX_ATTEMPTS: int(1, 50).default(8),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

@@ -31,7 +31,7 @@ export class SessionActivityLog {
     return new Map(rows.map((r) => [r.session_uid, { sessionUid: r.session_uid, userAgent: r.user_agent, ip: r.ip, createdAt: new Date(r.created_at), lastSeenAt: new Date(r.last_seen_at) }]));
   }
 
-  async forget(sessionUid: string): Promise<void> {
-    await this.#db.query('DELETE FROM session_activity WHERE session_uid = $1', [sessionUid]);
+  async forget(sessionUids: string | string[]): Promise<void> {
+    await this.#db.query('DELETE FROM session_activity WHERE session_uid = ANY($1::text[])', [Array.isArray(sessionUids) ? sessionUids : [sessionUids]]);
   }
 }

@@ -117,6 +117,27 @@ export class RedisAdapter implements Adapter {
     return this.#destroyIndexed(`${PREFIX}grant:${grantId}`);
   }
 
+  /** Walks this model's keys (SCAN, in pages): records carry no client index, and this is rare. */
+  async revokeByClientId(clientId: string): Promise<void> {
+    const prefix = `${PREFIX}${this.name}:`;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.#redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      const records = keys.filter((k) => !k.endsWith(':consumed') && !k.slice(prefix.length).includes(':'));
+      if (records.length === 0) continue;
+      const values = await this.#redis.mget(...records);
+      const theirs = records.filter((_, i) => {
+        try {
+          return values[i] !== null && (JSON.parse(values[i]!) as Payload).clientId === clientId;
+        } catch {
+          return false;
+        }
+      });
+      if (theirs.length) await this.#redis.del(...theirs, ...theirs.map((k) => `${k}:consumed`));
+    } while (cursor !== '0');
+  }
+
   async findByAccountId(accountId: string): Promise<Payload[]> {
     const prefix = `${PREFIX}${this.name}:`;
     const keys = (await this.#redis.smembers(`${PREFIX}account:${accountId}`)).filter((k) => k.startsWith(prefix));

@@ -92,6 +92,10 @@ export class SqlAdapter implements Adapter {
     await this.#sql.query('DELETE FROM oidc_payloads WHERE model = $1 AND grant_id = $2', [this.name, grantId]);
   }
 
+  async revokeByClientId(clientId: string): Promise<void> {
+    await this.#sql.query("DELETE FROM oidc_payloads WHERE model = $1 AND payload->>'clientId' = $2", [this.name, clientId]);
+  }
+
   async destroyByAccountId(accountId: string): Promise<void> {
     await this.#sql.query('DELETE FROM oidc_payloads WHERE model = $1 AND account_id = $2', [this.name, accountId]);
   }

@@ -250,6 +250,10 @@ export class RiskStore {
     if (grantIds.length > 0) await this.#db.query('DELETE FROM risk_grant_bindings WHERE grant_id = ANY($1::text[])', [grantIds]);
   }
 
+  async forgetClient(clientId: string): Promise<void> {
+    await this.#db.query('DELETE FROM risk_grant_bindings WHERE client_id = $1', [clientId]);
+  }
+
   /** The latest assessments of an account (newest first). */
   async recent(accountId: string, limit = 50): Promise<(Omit<StoredAssessment, 'assessment'> & Assessment)[]> {
     const { rows } = await this.#db.query<{

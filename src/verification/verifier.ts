@@ -8,9 +8,8 @@ import { calculateJwkThumbprint, decodeProtectedHeader, type JWK } from 'jose';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import type { AuditEntry, AuditLog } from '../audit/index.ts';
-import type { AdapterFactory } from '../store/index.ts';
 import type { Logger, Metrics } from '../observability/index.ts';
-import { revokeGrant, revokeSession, type StepUpRequirements } from '../sessions/index.ts';
+import type { Revocations, StepUpRequirements } from '../sessions/index.ts';
 import { evaluatePosture, type Device } from '../devices/index.ts';
 import { checkRefreshPaysStepUp } from '../oidc/index.ts';
 import {
@@ -30,7 +29,7 @@ export interface VerifierDeps {
   /** The policy files in force (swapped on SIGHUP). */
   files: () => PolicyFiles;
   geo: (ip: string) => GeoLocation | undefined;
-  adapters: AdapterFactory;
+  revocations: Revocations;
   stepUps: StepUpRequirements;
   audit: AuditLog;
   /** Entries of allowed events go here (batched, off the response path); decisions that act are written at once. */
@@ -223,7 +222,7 @@ export class ContinuousVerifier {
       });
     }
     // Revoke (or a step-up for a grant whose session is gone: only a new sign-in can give it a stronger one).
-    await this.#revoke(grantId, sessionUid);
+    await this.#revoke(grantId, sessionUid, accountId, clientId, `risk: ${reasons}`.slice(0, 500));
     await this.#deps.audit.append(entry(auditDetails(assessment, {})));
     this.#deps.logger.warn({ account: accountId, client: clientId, score: assessment.score, rules: assessment.rules }, 'risk policy revoked a session at refresh');
     throw Object.assign(new errors.InvalidGrant('grant revoked by risk policy'), {
@@ -248,7 +247,7 @@ export class ContinuousVerifier {
       const signals = deviceSignals(context, emptyHistory(), files.risk.scoring.device);
       const { decision, rules } = decide(files.risk, 'refresh', grant.clientId, combineScore(signals), signals);
       if (decision.action !== 'revoke') continue;
-      await this.#revoke(grant.grantId, grant.sessionUid);
+      await this.#revoke(grant.grantId, grant.sessionUid, grant.accountId, grant.clientId, `device ${device.id} no longer compliant: ${posture.reasons.join('; ')}`.slice(0, 500));
       revoked += 1;
       await this.#deps.audit.append({
         actor: 'system', action: 'risk.posture_revoke', subject: grant.accountId, outcome: 'success',
@@ -258,10 +257,11 @@ export class ContinuousVerifier {
     return revoked;
   }
 
-  async #revoke(grantId: string, sessionUid: string | undefined): Promise<void> {
-    if (sessionUid) await revokeSession(this.#deps.adapters, sessionUid);
-    await revokeGrant(this.#deps.adapters, grantId);
-    await this.#deps.store.forgetGrants([grantId]);
+  /** The session ends (all its relying parties are told); the grant too, should it outlive the session. */
+  async #revoke(grantId: string, sessionUid: string | undefined, accountId: string, clientId: string, reason: string): Promise<void> {
+    const cause = { initiator: 'policy' as const, actor: 'risk-engine', reason };
+    const ended = sessionUid ? await this.#deps.revocations.session(sessionUid, cause) : undefined;
+    if (!ended?.grants.includes(grantId)) await this.#deps.revocations.grant(grantId, cause, { accountId, clientId });
   }
 
   #context(files: PolicyFiles, type: 'login' | 'refresh', time: number, accountId: string, clientId: string, ip: string, userAgent: string, ipIsUser: boolean): RiskContext {

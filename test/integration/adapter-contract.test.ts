@@ -150,6 +150,7 @@ const redisSpec: BackendSpec = {
           consume: (id) => inner.consume(id),
           destroy: (id) => inner.destroy(id),
           revokeByGrantId: (grantId) => inner.revokeByGrantId(grantId),
+          revokeByClientId: (clientId) => inner.revokeByClientId(clientId),
           destroyByAccountId: (accountId) => inner.destroyByAccountId(accountId),
           findByAccountId: (accountId) => inner.findByAccountId(accountId),
         };
@@ -419,6 +420,31 @@ describe.each<BackendSpec>([pgliteSpec, postgresSpec, redisSpec])('storage adapt
       await expect(accessTokens.find(sameGrantOtherModel)).resolves.toMatchObject({ grantId, jti: sameGrantOtherModel });
       // Revoking a grant with no records is not an error.
       await expect(refreshTokens.revokeByGrantId(`grant-${rid(12)}`)).resolves.toBeUndefined();
+    });
+
+    it('revokeByClientId removes every record of the model issued to the client (consumed ones too), and nothing else', async () => {
+      const tokens = backend.adapter('ClientCredentials');
+      const clientId = `client-${rid(8)}`;
+      const theirs = [rid(32), rid(32), rid(32)];
+      for (const id of theirs) await tokens.upsert(id, tokenPayload('ClientCredentials', id, { clientId }), 600);
+      const another = rid(32);
+      await tokens.upsert(another, tokenPayload('ClientCredentials', another, { clientId: `client-${rid(8)}` }), 600);
+      const refreshTokens = backend.adapter('RefreshToken');
+      const sameClientOtherModel = rid(32);
+      await refreshTokens.upsert(sameClientOtherModel, tokenPayload('RefreshToken', sameClientOtherModel, { clientId }), 600);
+      await refreshTokens.consume(sameClientOtherModel);
+
+      await tokens.revokeByClientId(clientId);
+
+      for (const id of theirs) await expect(tokens.find(id)).resolves.toBeUndefined();
+      await expect(tokens.find(another)).resolves.toMatchObject({ jti: another });
+      await expect(refreshTokens.find(sameClientOtherModel)).resolves.toMatchObject({ clientId });
+      await refreshTokens.revokeByClientId(clientId);
+      await expect(refreshTokens.find(sameClientOtherModel)).resolves.toBeUndefined();
+      // Upserted again under the same id, the record is not still consumed.
+      await refreshTokens.upsert(sameClientOtherModel, tokenPayload('RefreshToken', sameClientOtherModel, { clientId }), 600);
+      expect((await refreshTokens.find(sameClientOtherModel))?.consumed).toBeUndefined();
+      await expect(tokens.revokeByClientId(`client-${rid(8)}`)).resolves.toBeUndefined();
     });
 
     it('findByAccountId lists and destroyByAccountId removes the account\'s records of the model, and nothing else', async () => {

@@ -1,0 +1,218 @@
+/**
+ * Back-channel logout delivery (OpenID Back-Channel Logout 1.0) from a durable queue: a
+ * revocation queues one row per relying party of each ended session and returns; the worker of
+ * any instance sends the logout token (signed by oidc-provider with Vigil's keys, through its
+ * SSRF-guarded fetch), retries with exponential backoff, and gives up after `maxAttempts`,
+ * leaving the failure for the admin console.
+ */
+import type Provider from 'oidc-provider';
+import type { Logger } from '../observability/index.ts';
+import type { AdapterFactory, Queryable } from '../store/index.ts';
+import type { LogoutNotice, LogoutQueue } from './revocation.ts';
+
+export interface LogoutDelivery {
+  id: string;
+  clientId: string;
+  accountId: string;
+  sessionUid: string;
+  sid: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  nextAttemptAt: Date;
+  lastError: string | null;
+  createdAt: Date;
+  deliveredAt: Date | null;
+}
+
+interface Row {
+  id: string;
+  client_id: string;
+  account_id: string;
+  session_uid: string;
+  sid: string;
+  status: LogoutDelivery['status'];
+  attempts: number;
+  next_attempt_at: Date;
+  last_error: string | null;
+  created_at: Date;
+  delivered_at: Date | null;
+}
+
+const fromRow = (r: Row): LogoutDelivery => ({
+  id: String(r.id), clientId: r.client_id, accountId: r.account_id, sessionUid: r.session_uid, sid: r.sid, status: r.status,
+  attempts: r.attempts, nextAttemptAt: new Date(r.next_attempt_at), lastError: r.last_error, createdAt: new Date(r.created_at),
+  deliveredAt: r.delivered_at ? new Date(r.delivered_at) : null,
+});
+
+/** Queues logout tokens for the relying parties that registered a back-channel logout URI. */
+export class LogoutOutbox implements LogoutQueue {
+  readonly #db: Queryable;
+  readonly #adapters: AdapterFactory;
+  /** Told after rows were queued (the local worker starts at once instead of at its next poll). */
+  onQueued: (() => void) | undefined;
+
+  constructor(db: Queryable, adapters: AdapterFactory) {
+    this.#db = db;
+    this.#adapters = adapters;
+  }
+
+  async enqueue(notices: LogoutNotice[]): Promise<void> {
+    const clients = new Map<string, boolean>();
+    for (const n of notices) {
+      if (!clients.has(n.clientId)) {
+        const metadata = await this.#adapters.for('Client').find(n.clientId);
+        clients.set(n.clientId, typeof metadata?.backchannel_logout_uri === 'string');
+      }
+    }
+    const owed = notices.filter((n) => clients.get(n.clientId));
+    if (owed.length === 0) return;
+    await this.#db.query(
+      `INSERT INTO backchannel_logouts (client_id, account_id, session_uid, sid)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])`,
+      [owed.map((n) => n.clientId), owed.map((n) => n.accountId), owed.map((n) => n.sessionUid), owed.map((n) => n.sid)],
+    );
+    this.onQueued?.();
+  }
+
+  /** Newest first; `status` filters. */
+  async list(options: { status?: LogoutDelivery['status']; clientId?: string; limit?: number } = {}): Promise<LogoutDelivery[]> {
+    const { rows } = await this.#db.query<Row>(
+      `SELECT * FROM backchannel_logouts WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR client_id = $2)
+       ORDER BY created_at DESC, id DESC LIMIT $3`,
+      [options.status ?? null, options.clientId ?? null, Math.min(options.limit ?? 50, 500)],
+    );
+    return rows.map(fromRow);
+  }
+
+  async counts(sinceMs: number): Promise<Record<LogoutDelivery['status'], number>> {
+    const { rows } = await this.#db.query<{ status: LogoutDelivery['status']; n: string }>(
+      'SELECT status, count(*) AS n FROM backchannel_logouts WHERE created_at >= $1 GROUP BY status', [new Date(sinceMs).toISOString()],
+    );
+    const counts = { pending: 0, delivered: 0, failed: 0 };
+    for (const r of rows) counts[r.status] = Number(r.n);
+    return counts;
+  }
+}
+
+export interface DeliveryOptions {
+  maxAttempts?: number;
+  /** The first retry's delay; each next one doubles, up to an hour. */
+  baseDelayMs?: number;
+  pollMs?: number;
+  batch?: number;
+}
+
+/** oidc-provider's Client has these when backchannelLogout is enabled; its types do not declare them. */
+interface BackchannelClient {
+  backchannelLogoutUri?: string;
+  backchannelLogout(sub: string, sid: string): Promise<void>;
+}
+
+const MAX_DELAY_MS = 3_600_000;
+/** A claimed row is not claimed again by another worker for this long (a crashed worker's rows come back). */
+const LEASE_SECONDS = 60;
+
+export class LogoutDeliveryWorker {
+  readonly #db: Queryable;
+  readonly #provider: () => Provider;
+  readonly #logger: Logger;
+  readonly #maxAttempts: number;
+  readonly #baseDelayMs: number;
+  readonly #pollMs: number;
+  readonly #batch: number;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+  onDelivered: ((delivery: { clientId: string; ok: boolean; error?: string }) => void) | undefined;
+
+  constructor(db: Queryable, provider: () => Provider, logger: Logger, options: DeliveryOptions = {}) {
+    this.#db = db;
+    this.#provider = provider;
+    this.#logger = logger;
+    this.#maxAttempts = options.maxAttempts ?? 8;
+    this.#baseDelayMs = options.baseDelayMs ?? 2000;
+    this.#pollMs = options.pollMs ?? 1000;
+    this.#batch = options.batch ?? 20;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => this.kick(), this.#pollMs);
+    this.#timer.unref();
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#running;
+  }
+
+  /** Delivers what is due now (a run already going runs once more after it). */
+  kick(): void {
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.#drain().catch((err) => this.#logger.warn({ err }, 'back-channel logout delivery: could not read the queue'))
+      .finally(() => {
+        this.#running = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.kick();
+        }
+      });
+  }
+
+  async #drain(): Promise<void> {
+    for (;;) {
+      const { rows } = await this.#db.query<Row>(
+        `UPDATE backchannel_logouts SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $2)
+         WHERE id IN (SELECT id FROM backchannel_logouts WHERE status = 'pending' AND next_attempt_at <= now()
+                      ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+         RETURNING *`,
+        [this.#batch, LEASE_SECONDS],
+      );
+      if (rows.length === 0 || this.#stopped) return;
+      await Promise.all(rows.map((row) => this.#deliver(row)));
+    }
+  }
+
+  async #deliver(row: Row): Promise<void> {
+    let error: string | undefined;
+    try {
+      const client = await this.#provider().Client.find(row.client_id) as (Awaited<ReturnType<Provider['Client']['find']>> & BackchannelClient) | undefined;
+      if (!client?.backchannelLogoutUri) {
+        await this.#finish(row, 'failed', 'the client no longer exists or has no back-channel logout URI');
+        return;
+      }
+      await client.backchannelLogout(row.account_id, row.sid);
+    } catch (err) {
+      error = (err as Error).message.slice(0, 500) || 'delivery failed';
+    }
+    if (error === undefined) {
+      await this.#finish(row, 'delivered', null);
+      this.onDelivered?.({ clientId: row.client_id, ok: true });
+      return;
+    }
+    const giveUp = row.attempts >= this.#maxAttempts;
+    this.#logger.warn({ client: row.client_id, attempt: row.attempts, error, giveUp }, 'back-channel logout delivery failed');
+    if (giveUp) await this.#finish(row, 'failed', error);
+    else {
+      const delay = Math.min(this.#baseDelayMs * 2 ** (row.attempts - 1), MAX_DELAY_MS);
+      await this.#db.query(
+        'UPDATE backchannel_logouts SET last_error = $2, next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1',
+        [row.id, error, delay / 1000],
+      );
+    }
+    this.onDelivered?.({ clientId: row.client_id, ok: false, error });
+  }
+
+  async #finish(row: Row, status: 'delivered' | 'failed', error: string | null): Promise<void> {
+    await this.#db.query(
+      `UPDATE backchannel_logouts SET status = $2, last_error = coalesce($3, last_error), delivered_at = CASE WHEN $2 = 'delivered' THEN now() END WHERE id = $1`,
+      [row.id, status, error],
+    );
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The one place that revokes: a session, a grant, every session and grant of an account, every
+ * token of a client. The risk engine, the admin API and console, a credential change and
+ * `vigil user disable` all call it. The stores are changed first (they are the truth every
+ * instance reads), then the relying parties of each ended session are queued a back-channel
+ * logout, the revocation is audited, and the bus tells every instance.
+ */
+import type { AdapterFactory } from '../store/index.ts';
+import type { AuditLog } from '../audit/index.ts';
+import type { Logger } from '../observability/index.ts';
+import type { RevocationBus, RevocationEvent, RevocationInitiator, RevocationKind, RevocationListener } from './bus.ts';
+
+/** Every oidc-provider model that can belong to a grant. */
+const GRANT_BOUND_MODELS = ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest'];
+/** Every model a client's tokens live in (grant-bound or not). */
+const CLIENT_TOKEN_MODELS = [...GRANT_BOUND_MODELS, 'ClientCredentials'];
+
+export interface RevocationCause {
+  initiator: RevocationInitiator;
+  /** Who: an account id, a client id, `cli`, `risk-engine`… */
+  actor: string;
+  reason: string;
+  /** Where the request came from, for the audit trail. */
+  ip?: string;
+}
+
+/** A relying party signed in through an ended session: it is owed a back-channel logout token. */
+export interface LogoutNotice {
+  clientId: string;
+  accountId: string;
+  sid: string;
+  sessionUid: string;
+}
+
+export interface LogoutQueue {
+  enqueue(notices: LogoutNotice[]): Promise<void>;
+}
+
+export interface RevocationDeps {
+  adapters: AdapterFactory;
+  bus: RevocationBus;
+  audit: AuditLog;
+  logger: Logger;
+  logouts?: LogoutQueue;
+  /** Records kept about grants and sessions elsewhere (risk bindings, activity) that end with them. */
+  forgetGrants?: (grantIds: string[]) => Promise<void>;
+  forgetSessions?: (sessionUids: string[]) => Promise<void>;
+  forgetClient?: (clientId: string) => Promise<void>;
+}
+
+interface SessionPayload {
+  jti?: string;
+  uid?: string;
+  accountId?: string;
+  authorizations?: Record<string, { grantId?: string; sid?: string }>;
+}
+
+/** What one revocation ended (the bus event, without who and why). */
+interface Ended {
+  accountId?: string;
+  sessions: string[];
+  grants: string[];
+  clients: string[];
+}
+
+export class Revocations {
+  readonly #deps: RevocationDeps;
+
+  constructor(deps: RevocationDeps) {
+    this.#deps = deps;
+  }
+
+  get bus(): RevocationBus {
+    return this.#deps.bus;
+  }
+
+  /** Events of every instance (this one's included). */
+  subscribe(listener: RevocationListener): () => void {
+    return this.#deps.bus.subscribe(listener);
+  }
+
+  /** Ends one session: its grants and their tokens, and the session; undefined when there was none. */
+  async session(sessionUid: string, cause: RevocationCause): Promise<RevocationEvent | undefined> {
+    const session = await this.#deps.adapters.for('Session').findByUid(sessionUid) as SessionPayload | undefined;
+    if (!session?.jti) return undefined;
+    const ended = await this.#endSessions([session]);
+    return this.#announce('session', sessionUid, ended, cause);
+  }
+
+  /** Revokes a grant and every token issued under it. */
+  async grant(grantId: string, cause: RevocationCause, context: { accountId?: string; clientId?: string } = {}): Promise<RevocationEvent> {
+    await this.#revokeGrants([grantId]);
+    return this.#announce('grant', grantId, {
+      ...(context.accountId ? { accountId: context.accountId } : {}), sessions: [], grants: [grantId], clients: context.clientId ? [context.clientId] : [],
+    }, cause);
+  }
+
+  /** Everything the account holds: every session (but `keepSessionUid`, the one making a credential change) and every grant. */
+  async account(accountId: string, cause: RevocationCause, options: { keepSessionUid?: string } = {}): Promise<RevocationEvent> {
+    const adapters = this.#deps.adapters;
+    const sessions = (await adapters.for('Session').findByAccountId(accountId) as SessionPayload[])
+      .filter((s) => s.jti && s.uid !== options.keepSessionUid);
+    const ended = await this.#endSessions(sessions);
+    const kept = options.keepSessionUid
+      ? await adapters.for('Session').findByUid(options.keepSessionUid) as SessionPayload | undefined
+      : undefined;
+    const keptGrants = new Set(Object.values(kept?.authorizations ?? {}).map((a) => a.grantId));
+    const grants = (await adapters.for('Grant').findByAccountId(accountId))
+      .map((g) => g.jti).filter((id): id is string => !!id && !keptGrants.has(id) && !ended.grants.includes(id));
+    await this.#revokeGrants(grants);
+    for (const g of grants) ended.grants.push(g);
+    return this.#announce('account', accountId, { ...ended, accountId }, cause);
+  }
+
+  /** Every token of a client, in every store, and every grant it holds. */
+  async client(clientId: string, cause: RevocationCause): Promise<RevocationEvent> {
+    const adapters = this.#deps.adapters;
+    await Promise.all([
+      ...CLIENT_TOKEN_MODELS.map((model) => adapters.for(model).revokeByClientId(clientId)),
+      adapters.for('Grant').revokeByClientId(clientId),
+    ]);
+    await this.#deps.forgetClient?.(clientId);
+    return this.#announce('client', clientId, { sessions: [], grants: [], clients: [clientId] }, cause);
+  }
+
+  async #revokeGrants(grantIds: string[]): Promise<void> {
+    const adapters = this.#deps.adapters;
+    await Promise.all(grantIds.flatMap((grantId) => [
+      ...GRANT_BOUND_MODELS.map((model) => adapters.for(model).revokeByGrantId(grantId)),
+      adapters.for('Grant').destroy(grantId),
+    ]));
+    if (grantIds.length) await this.#deps.forgetGrants?.(grantIds);
+  }
+
+  async #endSessions(sessions: SessionPayload[]): Promise<Ended> {
+    const notices: LogoutNotice[] = [];
+    const grants: string[] = [];
+    const clients = new Set<string>();
+    for (const session of sessions) {
+      for (const [clientId, authorization] of Object.entries(session.authorizations ?? {})) {
+        clients.add(clientId);
+        if (authorization.grantId) grants.push(authorization.grantId);
+        if (authorization.sid && session.accountId && session.uid) {
+          notices.push({ clientId, accountId: session.accountId, sid: authorization.sid, sessionUid: session.uid });
+        }
+      }
+    }
+    await this.#revokeGrants(grants);
+    await Promise.all(sessions.map((s) => this.#deps.adapters.for('Session').destroy(s.jti!)));
+    const uids = sessions.map((s) => s.uid).filter((u): u is string => !!u);
+    if (uids.length) await this.#deps.forgetSessions?.(uids);
+    // A relying party that is slow or down never holds the revocation up: the queue delivers later.
+    if (notices.length && this.#deps.logouts) {
+      await this.#deps.logouts.enqueue(notices).catch((err) => this.#deps.logger.error({ err }, 'could not queue back-channel logouts'));
+    }
+    return { ...(sessions[0]?.accountId ? { accountId: sessions[0].accountId } : {}), sessions: uids, grants, clients: [...clients] };
+  }
+
+  async #announce(kind: RevocationKind, target: string, ended: Ended, cause: RevocationCause): Promise<RevocationEvent> {
+    const { bus, audit, logger } = this.#deps;
+    const event: RevocationEvent = {
+      kind, target, ...ended, initiator: cause.initiator, actor: cause.actor, reason: cause.reason, at: Date.now(), origin: bus.instance,
+    };
+    await audit.append({
+      actor: cause.actor, action: `revocation.${kind}`, subject: target, ...(cause.ip ? { ip: cause.ip } : {}), outcome: 'success',
+      details: { initiator: cause.initiator, reason: cause.reason, account: ended.accountId ?? null, sessions: ended.sessions, grants: ended.grants, clients: ended.clients },
+    });
+    // The stores already refuse the tokens; a bus that is down only delays what the other instances drop or show.
+    await bus.publish(event).catch((err) => logger.warn({ err, kind, target }, 'revocation bus: could not publish (the stores still hold the revocation)'));
+    return event;
+  }
+}
