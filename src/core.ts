@@ -11,6 +11,7 @@ import { ChallengeStore, Passkeys, RecoveryCodes, TotpFactors } from './mfa/inde
 import type { Logger } from './observability/index.ts';
 import { DeviceRegistry, ensureDevicesResourceServer } from './devices/index.ts';
 import { RiskStore } from './verification/index.ts';
+import { ensureAdminResourceServer } from './admin/index.ts';
 
 /** What the server and the CLI share: keys, stores (migrated), and the services over them. */
 export interface Core {
@@ -55,8 +56,9 @@ export async function openCore(config: Config, logger: Logger): Promise<Core> {
   const audit = new AuditLog(stores.sql);
   const resourceServers = new ResourceServerStore(stores.sql);
   try {
-    // The devices API is a resource server of Vigil itself (the CLI can allow MDM clients it at once).
+    // The devices and admin APIs are resource servers of Vigil itself (the CLI can allow clients them at once).
     await ensureDevicesResourceServer(resourceServers, config);
+    await ensureAdminResourceServer(resourceServers, config);
   } catch (err) {
     await stores.close();
     throw err;
@@ -78,7 +80,7 @@ export async function openCore(config: Config, logger: Logger): Promise<Core> {
   const logoutOutbox = new LogoutOutbox(stores.sql, adapters);
   let bus;
   try {
-    bus = await openRevocationBus(stores, logger);
+    bus = await openRevocationBus(stores, config.ISSUER, logger);
   } catch (err) {
     await stores.close();
     throw err;

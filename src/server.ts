@@ -16,6 +16,7 @@ import { deviceRoutes } from './devices/index.ts';
 import { lookupGeo } from './geo/index.ts';
 import type { AuditEntry } from './audit/index.ts';
 import { ContinuousVerifier, DeviceCookie, loadPolicyFiles, PopulationCache, type PolicyFiles } from './verification/index.ts';
+import { AdminService, adminApiRoutes, adminConsoleRoutes, ensureAdminConsoleClient } from './admin/index.ts';
 
 export interface RunningVigil {
   url: string;
@@ -49,6 +50,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     }
 
     await ensureAccountClient(core.adapters, config);
+    await ensureAdminConsoleClient(core.adapters, config);
     if (!config.VIGIL_RISK_ENGINE) logger.warn('VIGIL_RISK_ENGINE is off: sign-ins and refreshes are NOT risk-assessed');
     const metrics = new Metrics();
     const population = new PopulationCache(stores.sql, logger);
@@ -113,6 +115,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     logoutWorker.start();
 
     const throttle = new LoginThrottle(config, stores);
+    const adminService = new AdminService(core, { posturePolicy: () => files.posture });
     const app = createApp({
       config, stores, logger, metrics, views, provider: currentProvider, cookieKeys: cookieKeys(keys),
       routers: [interactionRoutes({
@@ -133,6 +136,12 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
           if (revoked > 0) logger.warn({ device: device.id, revoked }, 'posture change ended sessions on the device');
         },
         reportLimiter: new AttemptLimiter('devices:report:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
+      }), adminApiRoutes({
+        config, provider: currentProvider, accounts, service: adminService, logger,
+        tokenLimiter: new AttemptLimiter('admin:token:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
+        auditCall: (entry) => auditQueue.add(entry),
+      }), adminConsoleRoutes({
+        config, provider: currentProvider, adapters: core.adapters, accounts, keys, views, logger, admin: adminService, revocations: core.revocations, auditCall: (entry) => auditQueue.add(entry),
       })],
     });
 

@@ -1,10 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import { ACR, acrLevel, type Config } from '../config/index.ts';
-import { constantTimeEqual, type KeyRing } from '../crypto/index.ts';
+import type { KeyRing } from '../crypto/index.ts';
 import type { Account, AccountStore } from '../identity/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import { PasskeyError, type Passkeys, type RecoveryCodes, type TotpFactors, type TotpCheck } from '../mfa/index.ts';
@@ -13,8 +12,8 @@ import type { AdapterFactory } from '../store/index.ts';
 import { readForm, readJson } from '../http/form.ts';
 import { describeUserAgent, parseUserAgent } from '../risk/index.ts';
 import { renderPage, type Views } from '../http/views.ts';
-import { ACCOUNT_CLIENT_ID, accountUrls } from './client.ts';
-import { AccountCookies, type AccountSession } from './session-cookie.ts';
+import { FirstPartySignIn, FormTokens, type FirstPartySession } from '../first-party/index.ts';
+import { ACCOUNT_APP } from './client.ts';
 
 export interface AccountDeps {
   config: Config;
@@ -32,11 +31,10 @@ export interface AccountDeps {
 }
 
 interface Signed {
-  session: AccountSession;
+  session: FirstPartySession;
   account: Account;
 }
 
-const b64url = (bytes: Buffer) => bytes.toString('base64url');
 const MAX_ACCOUNT_SESSION = 12 * 3600;
 
 function describeDevice(userAgent: string): string {
@@ -46,41 +44,30 @@ function describeDevice(userAgent: string): string {
 /** /account: a person's factors and sessions, behind Vigil's own sign-in. */
 export function accountRoutes(deps: AccountDeps): Router {
   const router = new Router({ prefix: '/account' });
-  const urls = accountUrls(deps.config);
-  const cookies = new AccountCookies(deps.keys, deps.config.ISSUER.startsWith('https:'));
-  const csrfFor = (s: AccountSession) => deps.keys.mac('account-csrf', `${s.accountId}:${s.sessionUid}`);
-  const recent = (s: AccountSession) => Date.now() / 1000 - s.authTime <= deps.config.VIGIL_REAUTH_SECONDS;
+  const signIn = new FirstPartySignIn(deps, ACCOUNT_APP, 'vigil.account');
+  const forms = new FormTokens(deps.keys, 'account-csrf');
+  const csrfFor = (s: FirstPartySession) => forms.issue(s);
+  const recent = (s: FirstPartySession) => Date.now() / 1000 - s.authTime <= deps.config.VIGIL_REAUTH_SECONDS;
 
   /** The signed-in person, as long as their provider session is alive and the account enabled. */
   async function signedIn(ctx: Context): Promise<Signed | undefined> {
-    const session = cookies.session(ctx);
+    const session = signIn.session(ctx);
     if (!session) return undefined;
     const [opSession, account] = await Promise.all([
       deps.adapters.for('Session').findByUid(session.sessionUid),
       deps.accounts.findById(session.accountId),
     ]);
     if (!opSession || opSession.accountId !== session.accountId || !account || account.disabled) {
-      cookies.setSession(ctx, null);
+      signIn.forget(ctx);
       return undefined;
     }
     return { session, account };
   }
 
   function startSignIn(ctx: Context, next: string, reauth: boolean, factors: boolean) {
-    const state = b64url(randomBytes(16));
-    const verifier = b64url(randomBytes(32));
-    cookies.setPending(ctx, { state, verifier, next, exp: Math.floor(Date.now() / 1000) + 600 });
-    const params = new URLSearchParams({
-      client_id: ACCOUNT_CLIENT_ID, response_type: 'code', scope: 'openid', redirect_uri: urls.callback, state,
-      code_challenge: b64url(createHash('sha256').update(verifier).digest()), code_challenge_method: 'S256',
-    });
     // Re-proving identity before a factor changes: a fresh sign-in, with the second factor if there is one.
-    if (reauth) {
-      params.set('prompt', 'login');
-      if (factors) params.set('acr_values', ACR.twoFactor);
-    }
-    ctx.status = 303;
-    ctx.redirect(`/auth?${params}`);
+    if (reauth) signIn.start(ctx, { next, prompt: 'login', acrValues: factors ? ACR.twoFactor : undefined });
+    else signIn.start(ctx, { next });
   }
 
   /** Guards a page or an action; the action may need a recent sign-in. */
@@ -115,9 +102,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   }
 
   function checkCsrf(signed: Signed, value: unknown) {
-    if (typeof value !== 'string' || !constantTimeEqual(value, csrfFor(signed.session))) {
-      throw Object.assign(new Error('This form has expired. Reload the page and try again.'), { status: 403, expose: true, error: 'invalid_request' });
-    }
+    forms.check(signed.session, value);
   }
 
   async function showAccount(ctx: Context, signed: Signed, vars: Record<string, unknown> = {}, status = 200) {
@@ -152,34 +137,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   });
 
   router.get('/callback', async (ctx) => {
-    const pending = cookies.pending(ctx);
-    cookies.setPending(ctx, null);
-    const state = typeof ctx.query.state === 'string' ? ctx.query.state : '';
-    if (!pending || !constantTimeEqual(state, pending.state)) {
-      return renderPage(ctx, deps.views, 'error.njk', { title: 'Sign-in expired', error: 'invalid_request', description: 'This sign-in took too long or was started elsewhere. Open your account page again.' }, 400);
-    }
-    if (typeof ctx.query.error === 'string') {
-      return renderPage(ctx, deps.views, 'error.njk', { title: 'Not signed in', error: ctx.query.error, description: String(ctx.query.error_description ?? 'The sign-in did not complete.') }, 400);
-    }
-    // Vigil is its own authorization server: the code is redeemed in-process, with the same checks.
-    const provider = deps.provider();
-    const code = typeof ctx.query.code === 'string' ? await provider.AuthorizationCode.find(ctx.query.code) : undefined;
-    const challenge = b64url(createHash('sha256').update(pending.verifier).digest());
-    if (!code || code.clientId !== ACCOUNT_CLIENT_ID || code.redirectUri !== urls.callback || code.codeChallenge !== challenge || (code as { consumed?: unknown }).consumed || !code.sessionUid || !code.accountId) {
-      return renderPage(ctx, deps.views, 'error.njk', { title: 'Sign-in failed', error: 'invalid_grant', description: 'The sign-in could not be completed. Open your account page again.' }, 400);
-    }
-    try {
-      await code.consume();
-    } catch {
-      return renderPage(ctx, deps.views, 'error.njk', { title: 'Sign-in failed', error: 'invalid_grant', description: 'This sign-in was already used.' }, 400);
-    }
-    const now = Math.floor(Date.now() / 1000);
-    cookies.setSession(ctx, {
-      accountId: code.accountId, sessionUid: code.sessionUid, authTime: code.authTime ?? now,
-      acr: code.acr ?? ACR.oneFactor, amr: code.amr ?? [], exp: now + Math.min(MAX_ACCOUNT_SESSION, deps.config.VIGIL_SESSION_TTL),
-    });
-    ctx.status = 303;
-    ctx.redirect(pending.next.startsWith('/account') ? pending.next : '/account');
+    await signIn.complete(ctx, MAX_ACCOUNT_SESSION);
   });
 
   router.get('/signed-out', (ctx) => {
@@ -190,10 +148,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     const signed = await require(ctx);
     if (!signed) return;
     checkCsrf(signed, (await readForm(ctx)).csrf);
-    cookies.setSession(ctx, null);
-    const params = new URLSearchParams({ client_id: ACCOUNT_CLIENT_ID, post_logout_redirect_uri: urls.signedOut });
-    ctx.status = 303;
-    ctx.redirect(`/session/end?${params}`);
+    signIn.signOut(ctx);
   });
 
   router.post('/totp/begin', async (ctx) => {
@@ -306,7 +261,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     checkCsrf(signed, (await readForm(ctx)).csrf);
     const theirs = (await deps.adapters.for('Session').findByAccountId(signed.account.id)).some((s) => s.uid === ctx.params.uid);
     if (theirs) await deps.revocations.session(ctx.params.uid, { initiator: 'user', actor: signed.account.id, reason: 'signed out from the account page', ip: ctx.state.clientIp });
-    if (ctx.params.uid === signed.session.sessionUid) cookies.setSession(ctx, null);
+    if (ctx.params.uid === signed.session.sessionUid) signIn.forget(ctx);
     ctx.status = 303;
     ctx.redirect('/account');
   });

@@ -5,6 +5,7 @@ import { ACR, ACR_VALUES, type AcrValue } from '../config/index.ts';
 import { AccountError, passwordProblem } from '../identity/index.ts';
 import { listSigningKeys, loadJwks, rotateSigningKeys, resourceIdentifierSchema, scopeTokenSchema } from '../oidc/index.ts';
 import { parse, positiveInt, required, UsageError } from './args.ts';
+import { ADMIN_READ_SCOPE, ADMIN_SCOPE, adminResource } from '../admin/index.ts';
 
 export interface Output {
   /** Machine-readable result (printed as JSON with --json). */
@@ -100,9 +101,12 @@ async function clientCreate(core: Core, argv: string[]): Promise<Output> {
   if (!['web', 'native'].includes(applicationType)) throw new UsageError('--application-type must be web or native');
   const tokenFormat = a['token-format'] ?? 'jwt';
   if (!['jwt', 'opaque'].includes(tokenFormat)) throw new UsageError('--token-format must be jwt or opaque');
-  if (!a['resource-server'] && (a.resource || a.scope || a['token-format'] || a['access-token-ttl'])) {
-    throw new UsageError('--resource, --scope, --token-format and --access-token-ttl go with --resource-server');
+  if (!a['resource-server'] && (a.resource || a['token-format'] || a['access-token-ttl'])) {
+    throw new UsageError('--resource, --token-format and --access-token-ttl go with --resource-server');
   }
+  // With --resource-server, --scope names the new resource's scopes; with --allow-resource, the scopes the client may get.
+  if (a.scope && !a['resource-server'] && !a['allow-resource']) throw new UsageError('--scope goes with --resource-server (its scopes) or --allow-resource (the scopes the client may get)');
+  const allowedScopes = a['resource-server'] ? undefined : a.scope;
   for (const s of a.scope ?? []) if (!scopeTokenSchema.safeParse(s).success) throw new UsageError(`--scope ${JSON.stringify(s)} is not a valid scope token`);
 
   const clientId = randomBytes(16).toString('base64url');
@@ -121,6 +125,7 @@ async function clientCreate(core: Core, argv: string[]): Promise<Output> {
     ...(a['default-acr'] ? { default_acr_values: [a['default-acr']] } : {}),
     ...(a['introspect-any'] ? { vigil_introspection: true } : {}),
     ...(a['allow-resource'] ? { vigil_allowed_resources: a['allow-resource'] } : {}),
+    ...(allowedScopes ? { vigil_allowed_scopes: allowedScopes } : {}),
     ...(a['forward-end-user'] ? { vigil_forwards_end_user: true } : {}),
   };
   const resource = a['resource-server'] ? (a.resource ?? `urn:vigil:rs:${clientId}`) : undefined;
@@ -136,9 +141,15 @@ async function clientCreate(core: Core, argv: string[]): Promise<Output> {
     throw new UsageError(`invalid client: ${e.error_description ?? e.message}`);
   }
   if (resource && await core.resourceServers.find(resource)) throw new UsageError(`--resource ${resource} is already registered`);
+  const offered = new Set<string>();
   for (const allowed of a['allow-resource'] ?? []) {
-    if (!await core.resourceServers.find(allowed)) throw new UsageError(`--allow-resource ${allowed} is not a registered resource server`);
+    const rs = await core.resourceServers.find(allowed);
+    if (!rs) throw new UsageError(`--allow-resource ${allowed} is not a registered resource server`);
+    for (const s of rs.scopes) offered.add(s);
+    // Administration is never granted by default: the scope (admin or admin:read) must be named.
+    if (allowed === adminResource(core.config) && !allowedScopes) throw new UsageError(`--allow-resource ${allowed} needs --scope ${ADMIN_SCOPE} or --scope ${ADMIN_READ_SCOPE}`);
   }
+  for (const s of allowedScopes ?? []) if (!offered.has(s)) throw new UsageError(`--scope ${s} is not a scope of the allowed resources`);
   if (a['allow-resource'] && !grantTypes.includes('client_credentials')) throw new UsageError('--allow-resource is for clients with the client_credentials grant');
   if (a['forward-end-user'] && (a.public || !grantTypes.includes('refresh_token'))) throw new UsageError('--forward-end-user is for confidential clients that refresh tokens (a public client\'s own address is the person\'s)');
   await core.adapters.for('Client').upsert(clientId, metadata);

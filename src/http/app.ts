@@ -18,6 +18,8 @@ const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
 const ASSETS: Record<string, { type: string; body: Buffer }> = {
   'vigil.css': { type: 'text/css; charset=utf-8', body: readFileSync(`${PUBLIC_DIR}vigil.css`) },
   'webauthn.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(`${PUBLIC_DIR}webauthn.js`) },
+  'admin.css': { type: 'text/css; charset=utf-8', body: readFileSync(`${PUBLIC_DIR}admin.css`) },
+  'admin.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(`${PUBLIC_DIR}admin.js`) },
 };
 
 /**

@@ -3,3 +3,4 @@ export { createViews, renderPage, VIEWS_DIR, type Views } from './views.ts';
 export { providerPages } from './pages.ts';
 export { ProxyTrust } from './client-ip.ts';
 export { readForm, readJson, FormError } from './form.ts';
+export { BearerError, bearerToken, verifyAccessToken, type BearerErrorCode, type TokenCheck, type TokenHolder } from './bearer.ts';

@@ -27,7 +27,9 @@ export interface ProviderDeps {
 }
 
 /** Client metadata only the CLI/admin may set; dynamic registration may not. */
-export const PRIVILEGED_METADATA = ['vigil_introspection', 'vigil_allowed_resources', 'vigil_first_party', 'vigil_forwards_end_user'] as const;
+export const PRIVILEGED_METADATA = [
+  'vigil_introspection', 'vigil_allowed_resources', 'vigil_allowed_scopes', 'vigil_first_party', 'vigil_forwards_end_user', 'vigil_disabled',
+] as const;
 
 const fromRegistration = (ctx: KoaContextWithOIDC | undefined) => ['registration', 'client_update'].includes(ctx?.oidc?.route ?? '');
 
@@ -129,7 +131,11 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
     async extraTokenClaims(ctx, token) {
       if (!('accountId' in token) || !token.accountId) return undefined;
       const account = await accountFor(ctx, token.accountId as string);
-      return account ? { roles: account.roles } : undefined;
+      if (!account) return undefined;
+      // RFC 9068 §2.2.1: how the person authenticated, so a resource server (the admin API) can demand a level.
+      const entities = ctx?.oidc?.entities;
+      const acr = (entities?.AuthorizationCode ?? entities?.RefreshToken)?.acr;
+      return { roles: account.roles, ...(acr ? { acr } : {}) };
     },
     extraClientMetadata: {
       properties: [...PRIVILEGED_METADATA],
@@ -141,9 +147,9 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
           if (value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata('vigil_introspection must be a boolean');
           checkRedirectUris(metadata);
         }
-        if ((key === 'vigil_first_party' || key === 'vigil_forwards_end_user') && value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
-        if (key === 'vigil_allowed_resources' && value !== undefined && !(Array.isArray(value) && value.every((v) => typeof v === 'string'))) {
-          throw new errors.InvalidClientMetadata('vigil_allowed_resources must be an array of resource identifiers');
+        if ((key === 'vigil_first_party' || key === 'vigil_forwards_end_user' || key === 'vigil_disabled') && value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
+        if ((key === 'vigil_allowed_resources' || key === 'vigil_allowed_scopes') && value !== undefined && !(Array.isArray(value) && value.every((v) => typeof v === 'string'))) {
+          throw new errors.InvalidClientMetadata(`${key} must be an array of strings`);
         }
       },
     },
@@ -212,12 +218,16 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
           const rs = await resourceServers.find(resourceIndicator);
           if (!rs) throw new errors.InvalidTarget(`${resourceIndicator} is not a registered resource server`);
           // No person consents to a client_credentials grant: the client must be allowed the resource explicitly.
+          let scopes = rs.scopes;
           if (ctx.oidc.params?.grant_type === 'client_credentials') {
             const allowed = client.metadata().vigil_allowed_resources as string[] | undefined;
             if (!allowed?.includes(resourceIndicator)) throw new errors.InvalidTarget(`this client is not allowed to obtain tokens for ${resourceIndicator}`);
+            // Without a list the client may have every scope of the resources it is allowed.
+            const allowedScopes = client.metadata().vigil_allowed_scopes as string[] | undefined;
+            if (allowedScopes) scopes = scopes.filter((s) => allowedScopes.includes(s));
           }
           return {
-            scope: rs.scopes.join(' '),
+            scope: scopes.join(' '),
             audience: rs.identifier,
             accessTokenTTL: rs.accessTokenTtl ?? config.VIGIL_ACCESS_TOKEN_TTL,
             accessTokenFormat: rs.tokenFormat,

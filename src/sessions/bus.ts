@@ -109,29 +109,36 @@ export class LocalBus extends BaseBus {
   async close(): Promise<void> {}
 }
 
+/**
+ * Redis channels belong to the whole server, not to one of its databases: the channel is named
+ * after the issuer, so deployments sharing a Redis server do not hear each other.
+ */
 export class RedisBus extends BaseBus {
   readonly name = 'redis' as const;
   readonly #publisher: Redis;
   readonly #subscriber: Redis;
+  readonly #channel: string;
 
-  private constructor(publisher: Redis, subscriber: Redis, logger: Logger) {
+  private constructor(publisher: Redis, subscriber: Redis, channel: string, logger: Logger) {
     super(logger);
     this.#publisher = publisher;
     this.#subscriber = subscriber;
-    subscriber.on('message', (_channel: string, text: string) => this.received(text));
+    this.#channel = channel;
+    subscriber.on('message', (from: string, text: string) => { if (from === channel) this.received(text); });
   }
 
-  static async open(redis: Redis, logger: Logger): Promise<RedisBus> {
+  static async open(redis: Redis, issuer: string, logger: Logger): Promise<RedisBus> {
+    const channel = `${REVOCATION_CHANNEL}:${issuer}`;
     // A connection in subscriber mode can do nothing else: it gets its own.
     const subscriber = redis.duplicate({ connectionName: 'vigil-revocations', lazyConnect: true });
     subscriber.on('error', () => {});
     await subscriber.connect();
-    await subscriber.subscribe(REVOCATION_CHANNEL);
-    return new RedisBus(redis, subscriber, logger);
+    await subscriber.subscribe(channel);
+    return new RedisBus(redis, subscriber, channel, logger);
   }
 
   async publish(event: RevocationEvent): Promise<void> {
-    await this.#publisher.publish(REVOCATION_CHANNEL, JSON.stringify(trimmed(event)));
+    await this.#publisher.publish(this.#channel, JSON.stringify(trimmed(event)));
   }
 
   async close(): Promise<void> {
@@ -193,8 +200,8 @@ export class PostgresBus extends BaseBus {
 }
 
 /** Redis when configured, else Postgres, else (embedded) this process alone. */
-export async function openRevocationBus(stores: Stores, logger: Logger): Promise<RevocationBus> {
-  if (stores.redis) return RedisBus.open(stores.redis, logger);
+export async function openRevocationBus(stores: Stores, issuer: string, logger: Logger): Promise<RevocationBus> {
+  if (stores.redis) return RedisBus.open(stores.redis, issuer, logger);
   if (stores.sql.kind === 'postgres') return PostgresBus.open(stores.sql as PostgresSql, logger);
   return new LocalBus(logger);
 }

@@ -20,6 +20,23 @@ export interface AdapterFactoryOptions {
 
 export type AdapterFactory = ((name: string) => Adapter) & { for(name: string): Adapter };
 
+/** Client metadata an administrator sets to switch a client off (privileged: no registration can set it). */
+export const CLIENT_DISABLED = 'vigil_disabled';
+
+function withoutDisabledClients(clients: Adapter): Adapter {
+  const find = async (id: string) => {
+    const metadata = await clients.find(id);
+    return metadata?.[CLIENT_DISABLED] === true ? undefined : metadata;
+  };
+  return new Proxy(clients, {
+    get(target, property) {
+      if (property === 'find') return find;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 /** The one place that decides where each oidc-provider model lives. Instances are cached per model. */
 export function createAdapterFactory(options: AdapterFactoryOptions): AdapterFactory {
   const cache = new Map<string, Adapter>();
@@ -33,8 +50,13 @@ export function createAdapterFactory(options: AdapterFactoryOptions): AdapterFac
     }
     return adapter;
   };
-  // oidc-provider calls `new adapter(name)`; a function returning an object satisfies that.
-  const factory = function adapterFactory(name: string) { return build(name); } as AdapterFactory;
+  let providerClients: Adapter | undefined;
+  // oidc-provider calls `new adapter(name)`; a function returning an object satisfies that. It does
+  // not see disabled clients (they cannot authenticate or get tokens); `for` still returns them.
+  const factory = function adapterFactory(name: string) {
+    if (name !== 'Client') return build(name);
+    return providerClients ??= withoutDisabledClients(build(name));
+  } as AdapterFactory;
   factory.for = build;
   return factory;
 }

@@ -1,0 +1,248 @@
+/**
+ * /admin/api: the admin operations as a JSON API for scripts and service clients (docs/admin-api.md).
+ * Every query and body is validated here; the answers are JSON, never cached, and errors are
+ * `{ error, error_description }` (RFC 6750 challenges for tokens).
+ */
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import type Provider from 'oidc-provider';
+import { z } from 'zod';
+import { ACR, type Config } from '../config/index.ts';
+import type { AccountStore } from '../identity/index.ts';
+import type { Logger } from '../observability/index.ts';
+import type { AttemptLimiter } from '../interactions/index.ts';
+import { BearerError, bearerToken } from '../http/bearer.ts';
+import { FormError, readJson } from '../http/form.ts';
+import type { RevocationEvent } from '../sessions/index.ts';
+import type { AuditEntry } from '../audit/index.ts';
+import { adminResource, authenticateAdmin } from './auth.ts';
+import { ADMIN_ACTOR, auditAdminCalls } from './call-audit.ts';
+import {
+  accountIdSchema, accountQuery, auditQuery, clientIdSchema, emptyBody, logoutQuery, pageQuery, reasonBody, riskQuery, sessionQuery,
+  sessionUidSchema, stepUpBody,
+} from './schemas.ts';
+import { AdminError, type AdminOperations, type AdminPrincipal } from './types.ts';
+
+export interface AdminApiDeps {
+  config: Pick<Config, 'ISSUER'>;
+  provider: () => Provider;
+  accounts: AccountStore;
+  service: AdminOperations;
+  logger: Logger;
+  /** Refused access tokens per client address. */
+  tokenLimiter: AttemptLimiter;
+  /** Where the entry of every call goes (written behind). */
+  auditCall: (entry: AuditEntry) => void;
+}
+
+const BODY_LIMIT = 8 * 1024;
+
+/** A refusal outside the admin operations' own errors (rate limit, media type, origin). */
+class Refusal extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly retryAfter: number | undefined;
+
+  constructor(status: number, code: string, message: string, retryAfter?: number) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+}
+
+/** The value, or a 400 naming the first problem; a malformed id in the path is a 404 (no such thing). */
+function valid<S extends z.ZodType>(schema: S, value: unknown, notFound?: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  if (notFound) throw new AdminError(404, 'not_found', `no such ${notFound}`);
+  const issue = result.error.issues[0];
+  const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
+  const message = issue.code === 'unrecognized_keys' ? `unknown parameter ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}` : issue.message;
+  throw new AdminError(400, 'invalid_request', `${where}${message}`.slice(0, 300));
+}
+
+const revocationView = (e: RevocationEvent) => ({
+  kind: e.kind, target: e.target, accountId: e.accountId ?? null, sessions: e.sessions, grants: e.grants, clients: e.clients,
+  reason: e.reason, at: new Date(e.at).toISOString(),
+});
+
+export function adminApiRoutes(deps: AdminApiDeps): Router {
+  const router = new Router({ prefix: '/admin/api' });
+  const { service } = deps;
+  const realm = adminResource(deps.config);
+  const issuerOrigin = new URL(deps.config.ISSUER).origin;
+
+  async function errors(ctx: Context, next: Next) {
+    ctx.set('Cache-Control', 'no-store');
+    try {
+      await next();
+    } catch (err) {
+      let status: number;
+      let body: { error: string; error_description: string };
+      if (err instanceof BearerError) {
+        ctx.set('WWW-Authenticate', err.challenge(realm));
+        status = err.status;
+        body = { error: err.error ?? 'invalid_token', error_description: err.message };
+      } else if (err instanceof AdminError || err instanceof Refusal) {
+        if (err instanceof Refusal && err.retryAfter) ctx.set('Retry-After', String(err.retryAfter));
+        status = err.status;
+        body = { error: err.code, error_description: err.message };
+      } else if (err instanceof FormError) {
+        status = err.status;
+        body = { error: 'invalid_request', error_description: err.message };
+      } else {
+        deps.logger.error({ err }, 'admin API request failed');
+        status = 500;
+        body = { error: 'server_error', error_description: 'something went wrong on our side' };
+      }
+      ctx.status = status;
+      ctx.body = body;
+    }
+  }
+
+  /** Browsers attach Origin to cross-origin requests: only the issuer's own pages may call. */
+  async function sameOrigin(ctx: Context, next: Next) {
+    const origin = ctx.get('origin');
+    if (origin && origin !== issuerOrigin) throw new Refusal(403, 'forbidden', 'cross-origin requests are refused');
+    // A form post needs no CORS preflight; JSON does. Only JSON is accepted.
+    if (ctx.method === 'POST' && !ctx.is('application/json')) throw new Refusal(415, 'invalid_request', 'send the request body as application/json');
+    await next();
+  }
+
+  async function principal(ctx: Context): Promise<AdminPrincipal> {
+    const ip = ctx.state.clientIp as string;
+    const limit = await deps.tokenLimiter.check(ip);
+    if (limit.locked) throw new Refusal(429, 'too_many_requests', `too many refused access tokens from this address; try again in ${limit.retryAfterSeconds} s`, limit.retryAfterSeconds);
+    try {
+      const token = bearerToken(ctx);
+      if (token === undefined) throw new BearerError(401, undefined, 'an access token for the admin API is required');
+      return await authenticateAdmin(token, ip, deps, (actor) => { ctx.state[ADMIN_ACTOR] = actor; });
+    } catch (err) {
+      if (err instanceof BearerError && err.status === 401 && (err.error === 'invalid_token' || err.error === 'invalid_request')) await deps.tokenLimiter.fail(ip);
+      throw err;
+    }
+  }
+
+  const body = async <S extends z.ZodType>(ctx: Context, schema: S) => valid(schema, await readJson(ctx, BODY_LIMIT));
+
+  router.use(auditAdminCalls('admin.api.call', deps.auditCall), errors, sameOrigin);
+
+  router.get('/overview', async (ctx) => {
+    await principal(ctx);
+    valid(emptyBody, ctx.query);
+    ctx.body = await service.overview();
+  });
+
+  router.get('/sessions', async (ctx) => {
+    await principal(ctx);
+    const q = valid(sessionQuery, ctx.query);
+    ctx.body = await service.sessions({
+      limit: q.limit, cursor: q.cursor, accountId: q.account, clientId: q.client, riskLevel: q.risk, deviceId: q.device, country: q.country, since: q.since,
+    });
+  });
+
+  router.get('/sessions/:uid', async (ctx) => {
+    await principal(ctx);
+    ctx.body = await service.session(valid(sessionUidSchema, ctx.params.uid, 'session'));
+  });
+
+  router.post('/sessions/:uid/revoke', async (ctx) => {
+    const by = await principal(ctx);
+    const { reason } = await body(ctx, reasonBody);
+    ctx.body = revocationView(await service.revokeSession(by, ctx.params.uid, reason));
+  });
+
+  router.get('/accounts', async (ctx) => {
+    await principal(ctx);
+    const q = valid(accountQuery, ctx.query);
+    ctx.body = await service.accounts({ limit: q.limit, cursor: q.cursor, query: q.q });
+  });
+
+  router.get('/accounts/:id', async (ctx) => {
+    await principal(ctx);
+    ctx.body = await service.account(valid(accountIdSchema, ctx.params.id, 'account'));
+  });
+
+  router.post('/accounts/:id/sessions/revoke', async (ctx) => {
+    const by = await principal(ctx);
+    const { reason } = await body(ctx, reasonBody);
+    ctx.body = revocationView(await service.revokeAccountSessions(by, ctx.params.id, reason));
+  });
+
+  for (const [verb, disabled] of [['disable', true], ['enable', false]] as const) {
+    router.post(`/accounts/:id/${verb}`, async (ctx) => {
+      const by = await principal(ctx);
+      const { reason } = await body(ctx, reasonBody);
+      ctx.body = await service.setAccountDisabled(by, ctx.params.id, disabled, reason);
+    });
+    router.post(`/clients/:id/${verb}`, async (ctx) => {
+      const by = await principal(ctx);
+      const { reason } = await body(ctx, reasonBody);
+      ctx.body = await service.setClientDisabled(by, ctx.params.id, disabled, reason);
+    });
+  }
+
+  router.post('/accounts/:id/step-up', async (ctx) => {
+    const by = await principal(ctx);
+    const { reason, acr } = await body(ctx, stepUpBody);
+    ctx.body = await service.requireStepUp(by, ctx.params.id, acr ?? ACR.twoFactor, reason);
+  });
+
+  router.post('/accounts/:id/factors/reset', async (ctx) => {
+    const by = await principal(ctx);
+    const { reason } = await body(ctx, reasonBody);
+    await service.resetSecondFactors(by, ctx.params.id, reason);
+    ctx.body = { reset: true };
+  });
+
+  router.get('/clients', async (ctx) => {
+    await principal(ctx);
+    const q = valid(pageQuery, ctx.query);
+    ctx.body = await service.clients({ limit: q.limit, cursor: q.cursor });
+  });
+
+  router.get('/clients/:id', async (ctx) => {
+    await principal(ctx);
+    ctx.body = await service.client(valid(clientIdSchema, ctx.params.id, 'client'));
+  });
+
+  router.post('/clients/:id/tokens/revoke', async (ctx) => {
+    const by = await principal(ctx);
+    const { reason } = await body(ctx, reasonBody);
+    ctx.body = revocationView(await service.revokeClientTokens(by, ctx.params.id, reason));
+  });
+
+  router.post('/clients/:id/secret/rotate', async (ctx) => {
+    const by = await principal(ctx);
+    await body(ctx, emptyBody);
+    ctx.body = await service.rotateClientSecret(by, ctx.params.id);
+  });
+
+  router.get('/audit', async (ctx) => {
+    await principal(ctx);
+    const q = valid(auditQuery, ctx.query);
+    ctx.body = await service.audit(q);
+  });
+
+  router.get('/risk-events', async (ctx) => {
+    await principal(ctx);
+    const q = valid(riskQuery, ctx.query);
+    ctx.body = await service.riskEvents({
+      limit: q.limit, cursor: q.cursor, accountId: q.account, clientId: q.client, level: q.level, decision: q.decision, from: q.from, to: q.to,
+    });
+  });
+
+  router.get('/logouts', async (ctx) => {
+    await principal(ctx);
+    const q = valid(logoutQuery, ctx.query);
+    ctx.body = await service.logouts(q);
+  });
+
+  // Anything else under the prefix is a JSON 404 (not the provider's plain-text one).
+  router.all('/{*rest}', () => {
+    throw new AdminError(404, 'not_found', 'no such endpoint of the admin API');
+  });
+
+  return router;
+}

@@ -1,0 +1,285 @@
+/**
+ * The admin views' reads in SQL: sessions with their latest risk assessment and grant bindings,
+ * accounts, clients, owed step-ups, the audit trail, risk events and logout deliveries. Every list
+ * is keyset-paginated (`after` is the sort key of the last row shown; see paging.ts) and fetches
+ * `limit + 1` rows so the caller knows whether there is a next page.
+ */
+import type { Queryable } from '../store/index.ts';
+import type { LogoutDelivery } from '../sessions/index.ts';
+import type { RiskLevel } from './types.ts';
+
+type Signal = { name: string; contribution: number; reason: string };
+type Place = { country?: string; region?: string; city?: string; lat?: number; lon?: number; accuracyKm?: number };
+type Json<T> = T | string;
+const parse = <T>(v: Json<T>): T => (typeof v === 'string' ? JSON.parse(v) as T : v);
+
+/** A timestamptz as a sort key, in whole microseconds (a JS Date would lose them). */
+const MICROS = (column: string) => `(extract(epoch FROM ${column}) * 1000000)::bigint::text`;
+const FROM_MICROS = (param: string) => `('epoch'::timestamptz + ${param}::bigint * interval '1 microsecond')`;
+
+export interface SessionRow {
+  sessionUid: string;
+  accountId: string;
+  email: string;
+  userAgent: string;
+  ip: string;
+  createdAt: Date;
+  lastSeenAt: Date;
+  seenKey: string;
+  deviceId: string | null;
+  lastRefreshAt: Date | null;
+  bindingClients: string[];
+  risk: { at: Date; score: number; level: RiskLevel; decision: { action: string }; signals: Signal[]; place: Place | null } | null;
+}
+
+export interface SessionQuery {
+  accountId?: string;
+  uid?: string;
+  riskLevel?: RiskLevel;
+  deviceId?: string;
+  country?: string;
+  since?: Date;
+}
+
+export interface RiskRow {
+  id: string;
+  at: Date;
+  type: 'login' | 'refresh';
+  accountId: string;
+  sessionUid: string | null;
+  clientId: string;
+  ip: string;
+  place: Place | null;
+  deviceId: string | null;
+  score: number;
+  level: RiskLevel;
+  decision: { action: string };
+  signals: Signal[];
+}
+
+export interface RiskQuery {
+  accountId?: string;
+  sessionUid?: string;
+  clientId?: string;
+  level?: RiskLevel;
+  decision?: string;
+  from?: Date;
+  to?: Date;
+}
+
+export interface AccountRow {
+  id: string;
+  email: string;
+  displayName: string;
+  roles: string[];
+  disabled: boolean;
+  createdAt: Date;
+}
+
+export interface AuditRow {
+  seq: string;
+  at: Date;
+  actor: string;
+  action: string;
+  subject: string | null;
+  ip: string | null;
+  outcome: string;
+  details: Record<string, unknown>;
+}
+
+export interface AuditQuery {
+  from?: Date;
+  to?: Date;
+  actor?: string;
+  subject?: string;
+  action?: string;
+}
+
+/** Builds a WHERE clause from optional conditions, numbering the parameters. */
+class Conditions {
+  readonly params: unknown[] = [];
+  readonly #parts: string[] = [];
+
+  p(value: unknown): string {
+    this.params.push(value);
+    return `$${this.params.length}`;
+  }
+
+  add(value: unknown, sql: (param: string) => string): void {
+    if (value !== undefined) this.#parts.push(sql(this.p(value)));
+  }
+
+  /** A condition on several parameters (numbered with `p`). */
+  raw(sql: string): void {
+    this.#parts.push(sql);
+  }
+
+  where(): string {
+    return this.#parts.length ? `WHERE ${this.#parts.join(' AND ')}` : '';
+  }
+}
+
+export class AdminQueries {
+  readonly #db: Queryable;
+
+  constructor(db: Queryable) {
+    this.#db = db;
+  }
+
+  /** Sessions by last activity, newest first, after the key [micros, uid]. */
+  async sessions(q: SessionQuery, after: string[] | undefined, limit: number): Promise<SessionRow[]> {
+    const c = new Conditions();
+    c.add(q.accountId, (p) => `a.account_id = ${p}`);
+    c.add(q.uid, (p) => `a.session_uid = ${p}`);
+    c.add(q.riskLevel, (p) => `r.level = ${p}`);
+    c.add(q.deviceId, (p) => `coalesce(g.device_id, r.device_id) = ${p}`);
+    c.add(q.country, (p) => `r.place->>'country' = ${p}`);
+    c.add(q.since?.toISOString(), (p) => `a.last_seen_at >= ${p}::timestamptz`);
+    if (after) c.raw(`(a.last_seen_at, a.session_uid) < (${FROM_MICROS(c.p(after[0]))}, ${c.p(after[1])})`);
+    const { rows } = await this.#db.query<{
+      session_uid: string; account_id: string; email: string; user_agent: string; ip: string; created_at: Date; last_seen_at: Date; seen_key: string;
+      device_id: string | null; last_refresh_at: Date | null; clients: string[] | null;
+      risk: Json<{ at: string; score: number; level: RiskLevel; decision: Json<{ action: string }>; signals: Json<Signal[]>; place: Json<Place> | null }> | null;
+    }>(
+      `SELECT a.session_uid, a.account_id, acc.email, a.user_agent, a.ip, a.created_at, a.last_seen_at, ${MICROS('a.last_seen_at')} AS seen_key,
+         g.device_id, g.last_refresh_at, g.clients,
+         CASE WHEN r.id IS NULL THEN NULL ELSE json_build_object('at', r.at, 'score', r.score, 'level', r.level, 'decision', r.decision, 'signals', r.signals, 'place', r.place) END AS risk
+       FROM session_activity a
+       JOIN accounts acc ON acc.id = a.account_id
+       LEFT JOIN LATERAL (SELECT id, at, score, level, decision, signals, place, device_id FROM risk_assessments ra
+                          WHERE ra.session_uid = a.session_uid ORDER BY ra.at DESC, ra.id DESC LIMIT 1) r ON true
+       LEFT JOIN LATERAL (SELECT max(b.device_id) AS device_id, max(b.last_refresh_at) AS last_refresh_at, array_agg(DISTINCT b.client_id) AS clients
+                          FROM risk_grant_bindings b WHERE b.session_uid = a.session_uid) g ON true
+       ${c.where()}
+       ORDER BY a.last_seen_at DESC, a.session_uid DESC
+       LIMIT ${c.p(limit)}`,
+      c.params,
+    );
+    return rows.map((r) => {
+      const risk = r.risk === null ? null : parse(r.risk);
+      return {
+        sessionUid: r.session_uid, accountId: r.account_id, email: r.email, userAgent: r.user_agent, ip: r.ip,
+        createdAt: new Date(r.created_at), lastSeenAt: new Date(r.last_seen_at), seenKey: r.seen_key,
+        deviceId: r.device_id ?? null, lastRefreshAt: r.last_refresh_at ? new Date(r.last_refresh_at) : null,
+        bindingClients: (r.clients ?? []).filter((x) => x !== null),
+        risk: risk && {
+          at: new Date(risk.at), score: risk.score, level: risk.level, decision: parse(risk.decision),
+          signals: parse(risk.signals), place: risk.place === null ? null : parse(risk.place),
+        },
+      };
+    });
+  }
+
+  /** Forgets the activity of sessions found to have ended (they drop out of the list). */
+  async forgetSessions(uids: readonly string[]): Promise<void> {
+    if (uids.length) await this.#db.query('DELETE FROM session_activity WHERE session_uid = ANY($1::text[])', [uids]);
+  }
+
+  async activeSessionCount(): Promise<number> {
+    const { rows } = await this.#db.query<{ n: string }>('SELECT count(*) AS n FROM session_activity');
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** Risk assessments, newest first, after the key [id]. */
+  async riskEvents(q: RiskQuery, after: string[] | undefined, limit: number): Promise<RiskRow[]> {
+    const c = new Conditions();
+    c.add(q.accountId, (p) => `account_id = ${p}`);
+    c.add(q.sessionUid, (p) => `session_uid = ${p}`);
+    c.add(q.clientId, (p) => `client_id = ${p}`);
+    c.add(q.level, (p) => `level = ${p}`);
+    c.add(q.decision, (p) => `decision->>'action' = ${p}`);
+    c.add(q.from?.toISOString(), (p) => `at >= ${p}::timestamptz`);
+    c.add(q.to?.toISOString(), (p) => `at < ${p}::timestamptz`);
+    c.add(after?.[0], (p) => `id < ${p}::bigint`);
+    const { rows } = await this.#db.query<{
+      id: string; at: Date; type: 'login' | 'refresh'; account_id: string; session_uid: string | null; client_id: string; ip: string;
+      place: Json<Place> | null; device_id: string | null; score: number; level: RiskLevel; decision: Json<{ action: string }>; signals: Json<RiskRow['signals']>;
+    }>(
+      `SELECT id::text AS id, at, type, account_id, session_uid, client_id, ip, place, device_id, score, level, decision, signals
+       FROM risk_assessments ${c.where()} ORDER BY risk_assessments.id DESC LIMIT ${c.p(limit)}`,
+      c.params,
+    );
+    return rows.map((r) => ({
+      id: r.id, at: new Date(r.at), type: r.type, accountId: r.account_id, sessionUid: r.session_uid, clientId: r.client_id, ip: r.ip,
+      place: r.place === null ? null : parse(r.place), deviceId: r.device_id, score: r.score, level: r.level, decision: parse(r.decision), signals: parse(r.signals),
+    }));
+  }
+
+  async decisionCounts(since: Date): Promise<Record<string, number>> {
+    const { rows } = await this.#db.query<{ action: string; n: string }>(
+      `SELECT decision->>'action' AS action, count(*) AS n FROM risk_assessments WHERE at >= $1 GROUP BY 1`, [since.toISOString()],
+    );
+    return Object.fromEntries(rows.map((r) => [r.action, Number(r.n)]));
+  }
+
+  async revocationCount(since: Date): Promise<number> {
+    const { rows } = await this.#db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM audit_log WHERE at >= $1 AND left(action, 11) = 'revocation.'`, [since.toISOString()],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** Accounts by email (case-insensitive), after the key [lower(email)]; `query` matches email or name. */
+  async accounts(query: string | undefined, after: string[] | undefined, limit: number): Promise<AccountRow[]> {
+    const c = new Conditions();
+    c.add(query === undefined ? undefined : `%${query.replace(/[\\%_]/g, (m) => `\\${m}`)}%`, (p) => `(email ILIKE ${p} OR display_name ILIKE ${p})`);
+    c.add(after?.[0], (p) => `lower(email) > ${p}`);
+    const { rows } = await this.#db.query<{ id: string; email: string; display_name: string; roles: string[]; disabled: boolean; created_at: Date }>(
+      `SELECT id, email, display_name, roles, disabled, created_at FROM accounts ${c.where()} ORDER BY lower(email) LIMIT ${c.p(limit)}`,
+      c.params,
+    );
+    return rows.map((r) => ({ id: r.id, email: r.email, displayName: r.display_name, roles: r.roles, disabled: r.disabled, createdAt: new Date(r.created_at) }));
+  }
+
+  /** Registered clients' metadata by client id, after the key [client_id]. Secrets are left out. */
+  async clients(after: string[] | undefined, limit: number): Promise<{ id: string; metadata: Record<string, unknown> }[]> {
+    const c = new Conditions();
+    c.add('Client', (p) => `model = ${p}`);
+    c.add(after?.[0], (p) => `id > ${p}`);
+    const { rows } = await this.#db.query<{ id: string; metadata: Json<Record<string, unknown>> }>(
+      `SELECT id, payload - 'client_secret' AS metadata FROM oidc_payloads ${c.where()} ORDER BY id LIMIT ${c.p(limit)}`,
+      c.params,
+    );
+    return rows.map((r) => ({ id: r.id, metadata: parse(r.metadata) }));
+  }
+
+  async stepUpsOwed(accountId: string): Promise<{ sessionUid: string; acr: string; reason: string; since: Date }[]> {
+    const { rows } = await this.#db.query<{ session_uid: string; required_acr: string; reason: string; created_at: Date }>(
+      'SELECT session_uid, required_acr, reason, created_at FROM step_up_requirements WHERE account_id = $1 ORDER BY created_at DESC', [accountId],
+    );
+    return rows.map((r) => ({ sessionUid: r.session_uid, acr: r.required_acr, reason: r.reason, since: new Date(r.created_at) }));
+  }
+
+  /** Audit entries, newest first, after the key [seq]; `action` ending in `.` is a prefix. */
+  async audit(q: AuditQuery, after: string[] | undefined, limit: number): Promise<AuditRow[]> {
+    const c = new Conditions();
+    c.add(q.from?.toISOString(), (p) => `at >= ${p}::timestamptz`);
+    c.add(q.to?.toISOString(), (p) => `at < ${p}::timestamptz`);
+    c.add(q.actor, (p) => `actor = ${p}`);
+    c.add(q.subject, (p) => `subject = ${p}`);
+    if (q.action?.endsWith('.')) c.add(q.action, (p) => `left(action, length(${p})) = ${p}`);
+    else c.add(q.action, (p) => `action = ${p}`);
+    c.add(after?.[0], (p) => `seq < ${p}::bigint`);
+    const { rows } = await this.#db.query<{ seq: string; at: Date; actor: string; action: string; subject: string | null; ip: string | null; outcome: string; details: Json<Record<string, unknown>> }>(
+      `SELECT seq::text AS seq, at, actor, action, subject, ip, outcome, details FROM audit_log ${c.where()} ORDER BY audit_log.seq DESC LIMIT ${c.p(limit)}`,
+      c.params,
+    );
+    return rows.map((r) => ({ ...r, at: new Date(r.at), details: parse(r.details) }));
+  }
+
+  /** Back-channel logout deliveries, newest first, after the key [id]. */
+  async logouts(status: LogoutDelivery['status'] | undefined, after: string[] | undefined, limit: number): Promise<LogoutDelivery[]> {
+    const c = new Conditions();
+    c.add(status, (p) => `status = ${p}`);
+    c.add(after?.[0], (p) => `id < ${p}::bigint`);
+    const { rows } = await this.#db.query<{
+      id: string; client_id: string; account_id: string; session_uid: string; sid: string; status: LogoutDelivery['status']; attempts: number;
+      next_attempt_at: Date; last_error: string | null; created_at: Date; delivered_at: Date | null;
+    }>(`SELECT id::text AS id, client_id, account_id, session_uid, sid, status, attempts, next_attempt_at, last_error, created_at, delivered_at
+        FROM backchannel_logouts ${c.where()} ORDER BY backchannel_logouts.id DESC LIMIT ${c.p(limit)}`, c.params);
+    return rows.map((r) => ({
+      id: r.id, clientId: r.client_id, accountId: r.account_id, sessionUid: r.session_uid, sid: r.sid, status: r.status, attempts: r.attempts,
+      nextAttemptAt: new Date(r.next_attempt_at), lastError: r.last_error, createdAt: new Date(r.created_at), deliveredAt: r.delivered_at ? new Date(r.delivered_at) : null,
+    }));
+  }
+}

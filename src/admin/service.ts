@@ -1,0 +1,356 @@
+/**
+ * What administrators do, for the admin API and the console alike: read sessions, accounts,
+ * clients, the audit trail and risk events; revoke, disable, demand step-up, reset factors,
+ * rotate secrets. Every change checks the role (auditors read only), checks the id, goes
+ * through `revocations` when it ends anything, and is audited with its outcome, refusals too.
+ */
+import { randomBytes } from 'node:crypto';
+import { ACR_VALUES, type AcrValue } from '../config/index.ts';
+import type { Core } from '../core.ts';
+import { evaluatePosture, type PosturePolicy } from '../devices/index.ts';
+import { describeUserAgent, parseUserAgent } from '../risk/index.ts';
+import type { LogoutDelivery, RevocationCause, RevocationEvent } from '../sessions/index.ts';
+import { CLIENT_DISABLED, type Payload } from '../store/index.ts';
+import type { Account } from '../identity/index.ts';
+import { decodeCursor, DIGITS, encodeCursor, pageSize, toPage } from './paging.ts';
+import { AdminQueries, type RiskRow, type SessionRow } from './queries.ts';
+import { ACCOUNT_ID, AUDIT_ACTION, CLIENT_ID, SESSION_UID } from './schemas.ts';
+import {
+  AdminError,
+  type AccountDetail, type AccountSummary, type AdminOperations, type AdminPrincipal, type AuditEntryView, type AuditFilter, type ClientSummary,
+  type Overview, type Page, type PageRequest, type RiskEventSummary, type RiskFilter, type SessionDetail, type SessionFilter, type SessionSummary,
+} from './types.ts';
+
+export type AdminCore = Pick<Core, 'stores' | 'accounts' | 'audit' | 'adapters' | 'revocations' | 'stepUps' | 'totp' | 'recovery' | 'passkeys' | 'devices' | 'logoutOutbox'>;
+
+export interface AdminServiceOptions {
+  /** The posture policy in force (devices show as compliant or not); without it, compliance is unknown. */
+  posturePolicy?: () => PosturePolicy;
+  /** Epoch ms; tests may pin it. */
+  now?: () => number;
+}
+
+interface LiveSession {
+  jti?: string;
+  authorizations?: Record<string, unknown>;
+}
+
+/** How many batches one session page may read while skipping ended or filtered-out sessions. */
+const MAX_SESSION_BATCHES = 10;
+const DAY_MS = 86_400_000;
+
+const notFound = (what: string) => new AdminError(404, 'not_found', `no such ${what}`);
+const checkId = (value: string, pattern: RegExp, what: string) => {
+  if (typeof value !== 'string' || !pattern.test(value)) throw notFound(what);
+};
+const iso = (d: Date) => d.toISOString();
+const placeOf = (p: { country?: string; region?: string; city?: string } | null) =>
+  p && { ...(p.country ? { country: p.country } : {}), ...(p.region ? { region: p.region } : {}), ...(p.city ? { city: p.city } : {}) };
+
+export class AdminService implements AdminOperations {
+  readonly #core: AdminCore;
+  readonly #q: AdminQueries;
+  readonly #posture: (() => PosturePolicy) | undefined;
+  readonly #now: () => number;
+
+  constructor(core: AdminCore, options: AdminServiceOptions = {}) {
+    this.#core = core;
+    this.#q = new AdminQueries(core.stores.sql);
+    this.#posture = options.posturePolicy;
+    this.#now = options.now ?? Date.now;
+  }
+
+  // ---- reading --------------------------------------------------------------------------------
+
+  async overview(): Promise<Overview> {
+    const since = new Date(this.#now() - DAY_MS);
+    const [activeSessions, decisions, revocations, logouts] = await Promise.all([
+      this.#q.activeSessionCount(), this.#q.decisionCounts(since), this.#q.revocationCount(since), this.#core.logoutOutbox.counts(since.getTime()),
+    ]);
+    return { activeSessions, last24h: { decisions, revocations, logouts } };
+  }
+
+  /**
+   * Live sessions, last seen first. The activity table may still hold sessions that expired or
+   * ended elsewhere: each is checked against the session store, and the ended ones are forgotten.
+   */
+  async sessions(filter: SessionFilter): Promise<Page<SessionSummary>> {
+    const limit = pageSize(filter);
+    let after = decodeCursor(filter.cursor, [DIGITS, SESSION_UID]);
+    const query = {
+      ...(filter.accountId !== undefined ? { accountId: filter.accountId } : {}),
+      ...(filter.riskLevel !== undefined ? { riskLevel: filter.riskLevel } : {}),
+      ...(filter.deviceId !== undefined ? { deviceId: filter.deviceId } : {}),
+      ...(filter.country !== undefined ? { country: filter.country } : {}),
+      ...(filter.since !== undefined ? { since: filter.since } : {}),
+    };
+    const shown: SessionSummary[] = [];
+    const keys: string[][] = [];
+    for (let batch = 0; batch < MAX_SESSION_BATCHES; batch++) {
+      const rows = await this.#q.sessions(query, after, limit + 1);
+      for (const { row, summary } of await this.#alive(rows)) {
+        if (filter.clientId !== undefined && !summary.clients.includes(filter.clientId)) continue;
+        shown.push(summary);
+        keys.push([row.seenKey, row.sessionUid]);
+      }
+      if (rows.length <= limit || shown.length > limit) break;
+      after = [rows[rows.length - 1].seenKey, rows[rows.length - 1].sessionUid];
+      // Out of batches: a short page, and the walk goes on from where this one stopped.
+      if (batch === MAX_SESSION_BATCHES - 1 && shown.length <= limit) return { items: shown, next: encodeCursor(after) };
+    }
+    return toPage(shown.map((s, i) => ({ s, key: keys[i] })), limit, (x) => x.s, (x) => x.key);
+  }
+
+  async session(uid: string): Promise<SessionDetail> {
+    checkId(uid, SESSION_UID, 'session');
+    const [found] = await this.#alive(await this.#q.sessions({ uid }, undefined, 1));
+    if (!found) throw notFound('session');
+    const history = await this.#q.riskEvents({ sessionUid: uid }, undefined, 50);
+    return { ...found.summary, riskHistory: history.map(riskEventView) };
+  }
+
+  async accounts(filter: PageRequest & { query?: string }): Promise<Page<AccountSummary>> {
+    const limit = pageSize(filter);
+    const rows = await this.#q.accounts(filter.query, decodeCursor(filter.cursor, [/^[^\p{Cc}]{1,254}$/u]), limit + 1);
+    return toPage(rows, limit, accountView, (r) => [r.email.toLowerCase()]);
+  }
+
+  async account(id: string): Promise<AccountDetail> {
+    const account = await this.#account(id);
+    const { totp, passkeys, recovery, devices } = this.#core;
+    const [sessions, deviceList, hasTotp, keys, codesLeft, timeline, owed] = await Promise.all([
+      this.sessions({ accountId: id, limit: 200 }), devices.list(id), totp.isEnrolled(id), passkeys.list(id), recovery.remaining(id),
+      this.#q.riskEvents({ accountId: id }, undefined, 50), this.#q.stepUpsOwed(id),
+    ]);
+    const policy = this.#posture?.();
+    return {
+      ...accountView(account),
+      sessions: sessions.items,
+      devices: deviceList.map((d) => ({
+        id: d.id, name: d.name,
+        compliant: policy ? evaluatePosture(d.lastReport, d.lastReportAt, this.#now(), policy).compliant : null,
+        lastReportAt: d.lastReportAt === undefined ? null : new Date(d.lastReportAt).toISOString(),
+      })),
+      factors: { totp: hasTotp, passkeys: keys.map((k) => ({ id: k.id, name: k.name, createdAt: iso(k.createdAt) })), recoveryCodesLeft: codesLeft },
+      riskTimeline: timeline.map(riskEventView),
+      stepUpRequired: owed.map((o) => ({ acr: o.acr, reason: o.reason, since: iso(o.since) })),
+    };
+  }
+
+  async clients(filter: PageRequest): Promise<Page<ClientSummary>> {
+    const limit = pageSize(filter);
+    const rows = await this.#q.clients(decodeCursor(filter.cursor, [CLIENT_ID]), limit + 1);
+    return toPage(rows, limit, (r) => clientView(r.id, r.metadata), (r) => [r.id]);
+  }
+
+  async client(id: string): Promise<ClientSummary> {
+    return clientView(id, await this.#clientMetadata(id));
+  }
+
+  async audit(filter: AuditFilter): Promise<Page<AuditEntryView>> {
+    const limit = pageSize(filter);
+    if (filter.action !== undefined && !AUDIT_ACTION.test(filter.action)) throw new AdminError(400, 'invalid_request', 'action is an action name, or a prefix ending in "."');
+    const rows = await this.#q.audit(filter, decodeCursor(filter.cursor, [DIGITS]), limit + 1);
+    return toPage(rows, limit, (r) => ({ ...r, at: iso(r.at) }), (r) => [r.seq]);
+  }
+
+  async riskEvents(filter: RiskFilter): Promise<Page<RiskEventSummary>> {
+    const limit = pageSize(filter);
+    const rows = await this.#q.riskEvents(filter, decodeCursor(filter.cursor, [DIGITS]), limit + 1);
+    return toPage(rows, limit, riskEventView, (r) => [r.id]);
+  }
+
+  async logouts(filter: PageRequest & { status?: LogoutDelivery['status'] }): Promise<Page<LogoutDelivery>> {
+    const limit = pageSize(filter);
+    const rows = await this.#q.logouts(filter.status, decodeCursor(filter.cursor, [DIGITS]), limit + 1);
+    return toPage(rows, limit, (r) => r, (r) => [r.id]);
+  }
+
+  // ---- changing -------------------------------------------------------------------------------
+
+  revokeSession(by: AdminPrincipal, uid: string, reason: string): Promise<RevocationEvent> {
+    return this.#act(by, 'session.revoke', uid, { reason }, async () => {
+      checkId(uid, SESSION_UID, 'session');
+      const event = await this.#core.revocations.session(uid, this.#cause(by, reason));
+      if (!event) throw notFound('session');
+      return { result: event, details: { account: event.accountId ?? null, grants: event.grants.length } };
+    });
+  }
+
+  revokeAccountSessions(by: AdminPrincipal, accountId: string, reason: string): Promise<RevocationEvent> {
+    return this.#act(by, 'account.sessions.revoke', accountId, { reason }, async () => {
+      await this.#account(accountId);
+      const event = await this.#core.revocations.account(accountId, this.#cause(by, reason));
+      return { result: event, details: { sessions: event.sessions.length, grants: event.grants.length } };
+    });
+  }
+
+  revokeClientTokens(by: AdminPrincipal, clientId: string, reason: string): Promise<RevocationEvent> {
+    return this.#act(by, 'client.tokens.revoke', clientId, { reason }, async () => {
+      await this.#clientMetadata(clientId);
+      return { result: await this.#core.revocations.client(clientId, this.#cause(by, reason)) };
+    });
+  }
+
+  setAccountDisabled(by: AdminPrincipal, id: string, disabled: boolean, reason: string): Promise<AccountSummary> {
+    return this.#act(by, disabled ? 'account.disable' : 'account.enable', id, { reason }, async () => {
+      const account = await this.#account(id);
+      if (disabled && by.kind === 'person' && by.accountId === id) throw new AdminError(409, 'conflict', 'administrators cannot disable their own account');
+      const updated = await this.#core.accounts.setDisabled(account.email, disabled);
+      if (!updated) throw notFound('account');
+      // A disabled account keeps nothing: its sessions, grants and tokens end now.
+      const event = disabled ? await this.#core.revocations.account(id, this.#cause(by, reason)) : undefined;
+      return { result: accountView(updated), details: event ? { sessions: event.sessions.length, grants: event.grants.length } : {} };
+    });
+  }
+
+  requireStepUp(by: AdminPrincipal, id: string, acr: string, reason: string): Promise<{ sessions: number }> {
+    return this.#act(by, 'account.step_up', id, { reason, acr }, async () => {
+      if (!ACR_VALUES.includes(acr as AcrValue)) throw new AdminError(400, 'invalid_request', `acr must be one of ${ACR_VALUES.join(', ')}`);
+      await this.#account(id);
+      const sessions = await this.#core.adapters.for('Session').findByAccountId(id);
+      const uids = sessions.map((s) => s.uid).filter((u): u is string => typeof u === 'string');
+      for (const uid of uids) await this.#core.stepUps.require(uid, id, acr, reason);
+      return { result: { sessions: uids.length }, details: { sessions: uids.length } };
+    });
+  }
+
+  resetSecondFactors(by: AdminPrincipal, id: string, reason: string): Promise<void> {
+    return this.#act(by, 'account.factors.reset', id, { reason }, async () => {
+      await this.#account(id);
+      const { totp, passkeys, recovery, revocations } = this.#core;
+      const totpRemoved = await totp.remove(id);
+      const keys = await passkeys.list(id);
+      for (const key of keys) await passkeys.remove(id, key.id);
+      await recovery.clear(id);
+      // A factor change is a credential change: every session and grant of the account ends.
+      const event = await revocations.account(id, this.#cause(by, reason));
+      return { result: undefined, details: { totpRemoved, passkeysRemoved: keys.length, sessions: event.sessions.length, grants: event.grants.length } };
+    });
+  }
+
+  setClientDisabled(by: AdminPrincipal, id: string, disabled: boolean, reason: string): Promise<ClientSummary> {
+    return this.#act(by, disabled ? 'client.disable' : 'client.enable', id, { reason }, async () => {
+      const metadata = await this.#clientMetadata(id);
+      if (disabled && metadata.vigil_first_party === true) throw new AdminError(409, 'conflict', 'Vigil\'s own clients cannot be disabled');
+      const { [CLIENT_DISABLED]: _was, ...rest } = metadata;
+      const next: Payload = disabled ? { ...rest, [CLIENT_DISABLED]: true } : rest;
+      await this.#core.adapters.for('Client').upsert(id, next);
+      // The provider no longer finds the client; the tokens it already holds end too.
+      const event = disabled ? await this.#core.revocations.client(id, this.#cause(by, reason)) : undefined;
+      return { result: clientView(id, next), details: event ? { grants: event.grants.length } : {} };
+    });
+  }
+
+  rotateClientSecret(by: AdminPrincipal, id: string): Promise<{ clientId: string; clientSecret: string }> {
+    return this.#act(by, 'client.secret.rotate', id, {}, async () => {
+      const metadata = await this.#clientMetadata(id);
+      if (typeof metadata.client_secret !== 'string') throw new AdminError(409, 'conflict', 'this client has no secret (a public client)');
+      const clientSecret = randomBytes(32).toString('base64url');
+      // The adapter seals the secret at rest; it is shown to the caller once and never logged or audited.
+      await this.#core.adapters.for('Client').upsert(id, { ...metadata, client_secret: clientSecret });
+      return { result: { clientId: id, clientSecret } };
+    });
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------
+
+  /** Role check, the change, and the audit entry of its outcome (success, failure or denial). */
+  async #act<T>(by: AdminPrincipal, verb: string, subject: string, given: Record<string, unknown>,
+    change: () => Promise<{ result: T; details?: Record<string, unknown> }>): Promise<T> {
+    const entry = {
+      actor: by.kind === 'person' ? by.accountId : by.clientId, action: `admin.${verb}`, subject: String(subject).slice(0, 200), ip: by.ip,
+    };
+    const details = { via: by.kind, role: by.role, ...given };
+    if (by.role !== 'admin') {
+      await this.#core.audit.append({ ...entry, outcome: 'denied', details: { ...details, error: 'forbidden' } });
+      throw new AdminError(403, 'forbidden', 'auditors may read only');
+    }
+    let done;
+    try {
+      done = await change();
+    } catch (err) {
+      const error = err instanceof AdminError ? err.code : 'server_error';
+      await this.#core.audit.append({ ...entry, outcome: 'failure', details: { ...details, error } });
+      throw err;
+    }
+    await this.#core.audit.append({ ...entry, outcome: 'success', details: { ...details, ...done.details } });
+    return done.result;
+  }
+
+  #cause(by: AdminPrincipal, reason: string): RevocationCause {
+    return { initiator: 'admin', actor: by.kind === 'person' ? by.accountId : by.clientId, reason, ip: by.ip };
+  }
+
+  async #account(id: string): Promise<Account> {
+    checkId(id, ACCOUNT_ID, 'account');
+    const account = await this.#core.accounts.findById(id);
+    if (!account) throw notFound('account');
+    return account;
+  }
+
+  async #clientMetadata(id: string): Promise<Payload> {
+    checkId(id, CLIENT_ID, 'client');
+    const metadata = await this.#core.adapters.for('Client').find(id);
+    if (!metadata) throw notFound('client');
+    return metadata;
+  }
+
+  /** The rows whose session is still live, as summaries; the activity of ended ones is forgotten. */
+  async #alive(rows: SessionRow[]): Promise<{ row: SessionRow; summary: SessionSummary }[]> {
+    const store = this.#core.adapters.for('Session');
+    const sessions = await Promise.all(rows.map((r) => store.findByUid(r.sessionUid) as Promise<LiveSession | undefined>));
+    const ended = rows.filter((_, i) => !sessions[i]?.jti).map((r) => r.sessionUid);
+    await this.#q.forgetSessions(ended);
+    return rows.flatMap((row, i) => {
+      const live = sessions[i];
+      return live?.jti ? [{ row, summary: sessionView(row, live) }] : [];
+    });
+  }
+}
+
+function sessionView(row: SessionRow, live: LiveSession): SessionSummary {
+  const clients = new Set([...Object.keys(live.authorizations ?? {}), ...row.bindingClients]);
+  const risk = row.risk;
+  return {
+    uid: row.sessionUid,
+    accountId: row.accountId,
+    email: row.email,
+    clients: [...clients].sort(),
+    deviceId: row.deviceId,
+    device: describeUserAgent(parseUserAgent(row.userAgent)),
+    ip: row.ip,
+    place: placeOf(risk?.place ?? null),
+    createdAt: iso(row.createdAt),
+    lastSeenAt: iso(row.lastSeenAt),
+    lastRefreshAt: row.lastRefreshAt ? iso(row.lastRefreshAt) : null,
+    risk: risk && {
+      score: risk.score, level: risk.level, decision: risk.decision.action, at: iso(risk.at),
+      reasons: risk.signals.filter((s) => s.contribution > 0).map((s) => s.reason),
+    },
+  };
+}
+
+function riskEventView(r: RiskRow): RiskEventSummary {
+  return {
+    id: r.id, at: iso(r.at), type: r.type, accountId: r.accountId, sessionUid: r.sessionUid, clientId: r.clientId, ip: r.ip,
+    place: placeOf(r.place), deviceId: r.deviceId, score: r.score, level: r.level, decision: r.decision.action,
+    reasons: r.signals.map((s) => ({ name: s.name, points: s.contribution, reason: s.reason })),
+  };
+}
+
+function accountView(a: { id: string; email: string; displayName: string; roles: string[]; disabled: boolean; createdAt: Date }): AccountSummary {
+  return { id: a.id, email: a.email, name: a.displayName, roles: a.roles, disabled: a.disabled, createdAt: iso(a.createdAt) };
+}
+
+function clientView(id: string, m: Record<string, unknown>): ClientSummary {
+  return {
+    clientId: id,
+    name: typeof m.client_name === 'string' ? m.client_name : id,
+    grantTypes: Array.isArray(m.grant_types) ? m.grant_types.filter((g): g is string => typeof g === 'string') : ['authorization_code', 'refresh_token'],
+    disabled: m[CLIENT_DISABLED] === true,
+    backchannelLogoutUri: typeof m.backchannel_logout_uri === 'string' ? m.backchannel_logout_uri : null,
+    firstParty: m.vigil_first_party === true,
+  };
+}
+

@@ -1,0 +1,178 @@
+/**
+ * What the admin API (`/admin/api`) and the admin console (`/admin`) share: who is calling, what
+ * they may do, and the one service both call. Neither talks to the stores directly.
+ */
+import type { RevocationEvent } from '../sessions/index.ts';
+import type { LogoutDelivery } from '../sessions/index.ts';
+
+/** Read-only (`auditor`) or everything (`admin`). */
+export type AdminRole = 'admin' | 'auditor';
+
+/** An authenticated caller of the admin API or console. */
+export type AdminPrincipal =
+  | { kind: 'person'; accountId: string; email: string; role: AdminRole; acr: string; ip: string }
+  | { kind: 'client'; clientId: string; role: AdminRole; ip: string };
+
+/** A page of results; `next` is an opaque cursor for the following page (absent on the last). */
+export interface Page<T> {
+  items: T[];
+  next?: string;
+}
+
+export interface PageRequest {
+  /** 1–200, default 50. */
+  limit?: number;
+  cursor?: string;
+}
+
+export type RiskLevel = 'low' | 'medium' | 'high';
+
+export interface SessionFilter extends PageRequest {
+  accountId?: string;
+  clientId?: string;
+  riskLevel?: RiskLevel;
+  deviceId?: string;
+  /** ISO 3166-1 alpha-2. */
+  country?: string;
+  /** Sessions seen at or after this time. */
+  since?: Date;
+}
+
+export interface SessionSummary {
+  uid: string;
+  accountId: string;
+  email: string;
+  clients: string[];
+  deviceId: string | null;
+  /** "Chrome on Windows" */
+  device: string;
+  ip: string;
+  place: { country?: string; region?: string; city?: string } | null;
+  createdAt: string;
+  lastSeenAt: string;
+  lastRefreshAt: string | null;
+  risk: { score: number; level: RiskLevel; decision: string; reasons: string[]; at: string } | null;
+}
+
+export interface RiskEventSummary {
+  id: string;
+  at: string;
+  type: 'login' | 'refresh';
+  accountId: string;
+  sessionUid: string | null;
+  clientId: string;
+  ip: string;
+  place: { country?: string; region?: string; city?: string } | null;
+  deviceId: string | null;
+  score: number;
+  level: RiskLevel;
+  decision: string;
+  reasons: { name: string; points: number; reason: string }[];
+}
+
+export interface SessionDetail extends SessionSummary {
+  riskHistory: RiskEventSummary[];
+}
+
+export interface AccountSummary {
+  id: string;
+  email: string;
+  name: string;
+  roles: string[];
+  disabled: boolean;
+  createdAt: string;
+}
+
+export interface AccountDetail extends AccountSummary {
+  sessions: SessionSummary[];
+  devices: { id: string; name: string; compliant: boolean | null; lastReportAt: string | null }[];
+  factors: { totp: boolean; passkeys: { id: string; name: string; createdAt: string }[]; recoveryCodesLeft: number };
+  riskTimeline: RiskEventSummary[];
+  stepUpRequired: { acr: string; reason: string; since: string }[];
+}
+
+export interface ClientSummary {
+  clientId: string;
+  name: string;
+  grantTypes: string[];
+  disabled: boolean;
+  backchannelLogoutUri: string | null;
+  firstParty: boolean;
+}
+
+export interface AuditFilter extends PageRequest {
+  from?: Date;
+  to?: Date;
+  actor?: string;
+  subject?: string;
+  /** Exact action, or a prefix ending in `.` (e.g. `revocation.`). */
+  action?: string;
+}
+
+export interface AuditEntryView {
+  seq: string;
+  at: string;
+  actor: string;
+  action: string;
+  subject: string | null;
+  ip: string | null;
+  outcome: string;
+  details: Record<string, unknown>;
+}
+
+export interface RiskFilter extends PageRequest {
+  accountId?: string;
+  clientId?: string;
+  level?: RiskLevel;
+  decision?: string;
+  from?: Date;
+  to?: Date;
+}
+
+export interface Overview {
+  activeSessions: number;
+  last24h: {
+    decisions: Record<string, number>;
+    revocations: number;
+    logouts: Record<LogoutDelivery['status'], number>;
+  };
+}
+
+/** An error the caller caused: unknown id (404), bad filter (400), not allowed (403). */
+export class AdminError extends Error {
+  override name = 'AdminError';
+  readonly status: 400 | 403 | 404 | 409;
+  readonly code: string;
+
+  constructor(status: AdminError['status'], code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/**
+ * The operations behind both the admin API and the console. Every method that changes anything
+ * takes the principal: it checks the role (auditors read only), and audits who, what, from where
+ * and the result.
+ */
+export interface AdminOperations {
+  overview(): Promise<Overview>;
+  sessions(filter: SessionFilter): Promise<Page<SessionSummary>>;
+  session(uid: string): Promise<SessionDetail>;
+  revokeSession(by: AdminPrincipal, uid: string, reason: string): Promise<RevocationEvent>;
+  revokeAccountSessions(by: AdminPrincipal, accountId: string, reason: string): Promise<RevocationEvent>;
+  revokeClientTokens(by: AdminPrincipal, clientId: string, reason: string): Promise<RevocationEvent>;
+  accounts(filter: PageRequest & { query?: string }): Promise<Page<AccountSummary>>;
+  account(id: string): Promise<AccountDetail>;
+  setAccountDisabled(by: AdminPrincipal, id: string, disabled: boolean, reason: string): Promise<AccountSummary>;
+  requireStepUp(by: AdminPrincipal, id: string, acr: string, reason: string): Promise<{ sessions: number }>;
+  resetSecondFactors(by: AdminPrincipal, id: string, reason: string): Promise<void>;
+  clients(filter: PageRequest): Promise<Page<ClientSummary>>;
+  client(id: string): Promise<ClientSummary>;
+  setClientDisabled(by: AdminPrincipal, id: string, disabled: boolean, reason: string): Promise<ClientSummary>;
+  rotateClientSecret(by: AdminPrincipal, id: string): Promise<{ clientId: string; clientSecret: string }>;
+  audit(filter: AuditFilter): Promise<Page<AuditEntryView>>;
+  riskEvents(filter: RiskFilter): Promise<Page<RiskEventSummary>>;
+  logouts(filter: PageRequest & { status?: LogoutDelivery['status'] }): Promise<Page<LogoutDelivery>>;
+}

@@ -1,0 +1,361 @@
+import * as oidc from 'openid-client';
+import { generateSync } from 'otplib';
+import { freePort, ROOT, runScript, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
+import { Browser, formAction, hiddenField, signIn } from '../support/browserless.ts';
+import { ADMIN, discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
+import { openCore, type Core } from '../../src/core.ts';
+import { COMMANDS } from '../../src/cli/commands.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import { createLogger } from '../../src/observability/index.ts';
+
+/**
+ * The admin API over real HTTP against a real Vigil on Postgres + Redis: who may call it (two-factor
+ * administrators, auditors read only, service clients by scope), what it shows (sessions with
+ * filters and cursor pages), what it does (revoke, disable, rotate), that it refuses bad input and
+ * cross-origin requests with JSON 4xx, and that every change is in an intact audit chain.
+ */
+
+const PASSWORD = 'correct horse battery staple 9';
+const TWO = 'urn:vigil:acr:2fa';
+
+let stack: Stack;
+let vigil: VigilProcess;
+let core: Core;
+let adminApi: string;
+let devicesApi: string;
+let redirectUri: string;
+let web: ClientOut;
+let introspector: ClientOut;
+const ids: Record<string, string> = {};
+const tokens: Record<string, string> = {};
+
+const isClient = (u: string) => u.startsWith(redirectUri);
+const run = async <T>(command: string, argv: string[]) => (await COMMANDS[command](core, argv)).data as T;
+
+/** Enrols an authenticator app for the account; returns a code for the next sign-in (a later time step). */
+async function enrolTotp(accountId: string): Promise<() => string> {
+  const { secret } = await core.totp.begin(accountId, accountId);
+  const step = Math.floor(Date.now() / 30_000);
+  const code = (s: number) => generateSync({ secret, epoch: s * 30 + 1 });
+  expect(await core.totp.confirm(accountId, code(step))).toBe('ok');
+  let next = step;
+  return () => code(++next);
+}
+
+/** Signs in through the pages (password, then the authenticator code when asked, then consent). */
+async function walk(url: string, email: string, password: string, totp?: () => string): Promise<string> {
+  const browser = new Browser();
+  let page = await browser.follow(url, isClient);
+  for (let step = 0; step < 6; step++) {
+    if (page.location && isClient(page.location)) return page.location;
+    const csrf = () => hiddenField(page.body, 'csrf');
+    if (page.body.includes('name="password"')) page = await browser.submit(page, formAction(page.body, '/login'), { csrf: csrf(), email, password }, isClient);
+    else if (totp && page.body.includes('/totp"')) page = await browser.submit(page, formAction(page.body, '/totp'), { csrf: csrf(), code: totp() }, isClient);
+    else if (page.body.includes('/confirm"')) page = await browser.submit(page, formAction(page.body, '/confirm'), { csrf: csrf() }, isClient);
+    else throw new Error(`unexpected page (${page.status}):\n${page.body.slice(0, 1500)}`);
+  }
+  throw new Error('sign-in did not reach the client');
+}
+
+/** A person's tokens from the web client: by default an admin API token at two factors. */
+async function personTokens(email: string, password: string, o: { totp?: () => string; scope?: string; resource?: string; acr?: string } = {}) {
+  const config = await discover(vigil.issuer, web);
+  const resource = o.resource ?? adminApi;
+  const request = await pkceAuthorization(config, {
+    redirect_uri: redirectUri, prompt: 'consent', scope: o.scope ?? 'openid admin', resource, ...(o.acr ? { acr_values: o.acr } : {}),
+  });
+  return request.redeem(await walk(request.url, email, password, o.totp), { resource });
+}
+
+async function clientToken(client: ClientOut, scope: string, resource = adminApi): Promise<string> {
+  return (await oidc.clientCredentialsGrant(await discover(vigil.issuer, client), { resource, scope })).access_token;
+}
+
+interface Answer { status: number; headers: Headers; body: any }
+
+async function api(method: string, path: string, token?: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  const res = await fetch(`${adminApi}${path}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    throw new Error(`${method} ${path}: not JSON (${res.status}): ${text.slice(0, 300)}`);
+  }
+  return { status: res.status, headers: res.headers, body: parsed };
+}
+
+async function introspect(token: string) {
+  return oidc.tokenIntrospection(await discover(vigil.issuer, introspector), token);
+}
+
+const get = (path: string, token = tokens.admin) => api('GET', path, token);
+const post = (path: string, body: unknown = { reason: 'test' }, token = tokens.admin) => api('POST', path, token, body);
+
+beforeAll(async () => {
+  stack = await startStack();
+  vigil = stack.vigil;
+  adminApi = `${vigil.issuer}/admin/api`;
+  devicesApi = `${vigil.issuer}/devices`;
+  redirectUri = `http://127.0.0.1:${await freePort()}/cb`;
+  core = await openCore(loadConfig(vigil.env, ROOT), createLogger('silent'));
+  ids.root = (await core.accounts.findByEmail(ADMIN.email))!.id;
+  for (const [name, roles] of [['audra', ['auditor']], ['norm', []], ['cy', []], ['dan', []], ['vic', []]] as const) {
+    ids[name] = (await run<{ id: string }>('user create', ['--email', `${name}@vigil.test`, '--password', PASSWORD, ...roles.flatMap((r) => ['--role', r])])).id;
+  }
+  web = await run<ClientOut>('client create', ['--name', 'Web App', '--redirect-uri', redirectUri]);
+  introspector = await run<ClientOut>('client create', ['--name', 'Introspector', '--grant-type', 'client_credentials', '--introspect-any']);
+  const rootCode = await enrolTotp(ids.root);
+  const audraCode = await enrolTotp(ids.audra);
+  tokens.admin = (await personTokens(ADMIN.email, ADMIN.password, { totp: rootCode, acr: TWO })).access_token;
+  tokens.auditor = (await personTokens('audra@vigil.test', PASSWORD, { totp: audraCode, acr: TWO })).access_token;
+  tokens.adminOneFactor = (await personTokens(ADMIN.email, ADMIN.password)).access_token;
+  tokens.normal = (await personTokens('norm@vigil.test', PASSWORD)).access_token;
+}, 120_000);
+
+afterAll(async () => {
+  await core?.close();
+  await stack?.stop();
+});
+
+test('an administrator signed in with two factors gets an opaque admin token that works', async () => {
+  expect(tokens.admin.split('.')).toHaveLength(1);
+  const res = await get('/overview');
+  expect(res.status).toBe(200);
+  expect(res.headers.get('cache-control')).toBe('no-store');
+  expect(res.body).toMatchObject({ activeSessions: expect.any(Number), last24h: { decisions: expect.any(Object), revocations: expect.any(Number), logouts: { pending: expect.any(Number) } } });
+});
+
+test('sessions: filters, and a cursor walks every page once', async () => {
+  for (let i = 0; i < 5; i++) await personTokens('cy@vigil.test', PASSWORD, { scope: 'openid', resource: devicesApi });
+  const all = await get(`/sessions?account=${ids.cy}`);
+  expect(all.status).toBe(200);
+  expect(all.body.items).toHaveLength(5);
+  expect(all.body.next).toBeUndefined();
+  expect(all.body.items[0]).toMatchObject({ accountId: ids.cy, email: 'cy@vigil.test', clients: [web.client_id], ip: expect.any(String), device: expect.any(String) });
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  let pages = 0;
+  do {
+    const page = await get(`/sessions?account=${ids.cy}&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+    expect(page.status).toBe(200);
+    expect(page.body.items.length).toBeLessThanOrEqual(2);
+    seen.push(...page.body.items.map((s: { uid: string }) => s.uid));
+    cursor = page.body.next;
+    pages++;
+  } while (cursor);
+  expect(pages).toBe(3);
+  expect(new Set(seen).size).toBe(5);
+  expect(seen.sort()).toEqual(all.body.items.map((s: { uid: string }) => s.uid).sort());
+  expect((await get(`/sessions?account=${ids.cy}&client=${web.client_id}`)).body.items).toHaveLength(5);
+  expect((await get(`/sessions?account=${ids.cy}&client=someone-else`)).body.items).toHaveLength(0);
+  expect((await get(`/sessions?account=${ids.cy}&since=2999-01-01T00:00:00Z`)).body.items).toHaveLength(0);
+  expect((await get(`/sessions?account=${ids.cy}&country=NZ`)).body.items).toHaveLength(0);
+  expect((await get(`/sessions?account=${ids.cy}&risk=high`)).body.items).toHaveLength(0);
+  const detail = await get(`/sessions/${seen[0]}`);
+  expect(detail.status).toBe(200);
+  expect(detail.body).toMatchObject({ uid: seen[0], accountId: ids.cy, riskHistory: expect.any(Array) });
+});
+
+test('revoking a session: its refresh token is refused and its access token is inactive', async () => {
+  const victim = await personTokens('vic@vigil.test', PASSWORD, { scope: 'openid offline_access', resource: devicesApi });
+  expect(victim.refresh_token).toBeDefined();
+  expect((await introspect(victim.access_token)).active).toBe(true);
+  const [session] = (await get(`/sessions?account=${ids.vic}`)).body.items;
+  const res = await post(`/sessions/${session.uid}/revoke`, { reason: 'stolen laptop' });
+  expect(res.status).toBe(200);
+  expect(res.body).toMatchObject({ kind: 'session', target: session.uid, accountId: ids.vic, reason: 'stolen laptop' });
+  expect((await introspect(victim.access_token)).active).toBe(false);
+  const refresh = oidc.refreshTokenGrant(await discover(vigil.issuer, web), victim.refresh_token!, { resource: devicesApi });
+  await expect(refresh).rejects.toMatchObject({ error: 'invalid_grant' });
+  expect((await get(`/sessions?account=${ids.vic}`)).body.items).toHaveLength(0);
+  expect((await get(`/sessions/${session.uid}`)).status).toBe(404);
+});
+
+test('an auditor reads everything and is refused every change', async () => {
+  for (const path of ['/overview', '/sessions', '/accounts', `/accounts/${ids.cy}`, '/clients', `/clients/${web.client_id}`, '/audit', '/risk-events', '/logouts']) {
+    expect([path, (await get(path, tokens.auditor)).status]).toEqual([path, 200]);
+  }
+  const writes: Array<[string, unknown]> = [
+    [`/accounts/${ids.cy}/disable`, { reason: 'x' }], [`/accounts/${ids.cy}/enable`, { reason: 'x' }], [`/accounts/${ids.cy}/step-up`, { reason: 'x' }],
+    [`/accounts/${ids.cy}/factors/reset`, { reason: 'x' }], [`/accounts/${ids.cy}/sessions/revoke`, { reason: 'x' }],
+    [`/clients/${web.client_id}/disable`, { reason: 'x' }], [`/clients/${web.client_id}/tokens/revoke`, { reason: 'x' }], [`/clients/${web.client_id}/secret/rotate`, {}],
+  ];
+  for (const [path, body] of writes) {
+    const res = await post(path, body, tokens.auditor);
+    expect([path, res.status, res.body.error]).toEqual([path, 403, 'forbidden']);
+  }
+  expect((await get(`/accounts/${ids.cy}`)).body.disabled).toBe(false);
+});
+
+test('a person without an admin role gets 403 from every endpoint, and nothing else', async () => {
+  for (const path of ['/overview', '/sessions', `/sessions/x`, '/accounts', `/accounts/${ids.cy}`, '/clients', '/audit', '/risk-events', '/logouts']) {
+    const res = await get(path, tokens.normal);
+    expect([path, res.status, res.body.error]).toEqual([path, 403, 'insufficient_scope']);
+  }
+  const res = await post(`/accounts/${ids.cy}/disable`, { reason: 'x' }, tokens.normal);
+  expect(res.status).toBe(403);
+  expect(Object.keys(res.body).sort()).toEqual(['error', 'error_description']);
+});
+
+test('an administrator signed in with one factor: 401 insufficient_user_authentication (RFC 9470)', async () => {
+  const res = await get('/sessions', tokens.adminOneFactor);
+  expect(res.status).toBe(401);
+  expect(res.body.error).toBe('insufficient_user_authentication');
+  expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm=".*", error="insufficient_user_authentication", error_description=".+", acr_values="urn:vigil:acr:2fa"$/);
+});
+
+test('no token, a bad token, or a token for another API: 401', async () => {
+  const none = await get('/sessions', '');
+  expect(none.status).toBe(401);
+  expect(none.headers.get('www-authenticate')).toBe(`Bearer realm="${adminApi}"`);
+  expect((await get('/sessions', 'not-a-token')).body.error).toBe('invalid_token');
+  const devices = await personTokens('cy@vigil.test', PASSWORD, { scope: 'openid devices', resource: devicesApi });
+  expect((await get('/sessions', devices.access_token)).status).toBe(401);
+});
+
+test('service clients: scope admin works, admin:read cannot write; administration is never granted by default', async () => {
+  const ops = await vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Ops bot', '--grant-type', 'client_credentials', '--allow-resource', adminApi, '--scope', 'admin']);
+  const reader = await vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'SIEM', '--grant-type', 'client_credentials', '--allow-resource', adminApi, '--scope', 'admin:read']);
+  const opsToken = await clientToken(ops, 'admin');
+  expect((await get('/sessions', opsToken)).status).toBe(200);
+  const stepUp = await post(`/accounts/${ids.cy}/step-up`, { reason: 'suspicious', acr: TWO }, opsToken);
+  expect(stepUp.status).toBe(200);
+  expect(stepUp.body).toEqual({ sessions: 6 });
+  expect((await get(`/accounts/${ids.cy}`)).body.stepUpRequired[0]).toMatchObject({ acr: TWO, reason: 'suspicious' });
+  const readToken = await clientToken(reader, 'admin:read');
+  expect((await get('/audit', readToken)).status).toBe(200);
+  expect((await post(`/accounts/${ids.cy}/disable`, { reason: 'x' }, readToken)).status).toBe(403);
+  // Asking for more than it was allowed gives a token without it.
+  const greedy = await clientToken(reader, 'admin');
+  expect((await get('/audit', greedy)).status).toBe(403);
+  const missingScope = await runScript('src/cli.ts', ['client', 'create', '--name', 'Sloppy', '--grant-type', 'client_credentials', '--allow-resource', adminApi], stack.env);
+  expect(missingScope.code).not.toBe(0);
+  expect(missingScope.stderr).toMatch(/--scope admin/);
+});
+
+test('bad input: JSON 4xx, never a 500', async () => {
+  const cases: Array<[string, number]> = [
+    ['/sessions?limit=500', 400], ['/sessions?limit=0', 400], ['/sessions?limit=abc', 400], ['/sessions?risk=extreme', 400],
+    ['/sessions?since=yesterday', 400], ['/sessions?country=USA', 400], ['/sessions?cursor=garbage!', 400], ['/sessions?cursor=WzFd', 400],
+    ['/sessions?colour=red', 400], ['/sessions?account=a&account=b', 400], ['/audit?action=DROP%20TABLE', 400], ['/logouts?status=lost', 400],
+    ['/no-such-endpoint', 404], ['/sessions/unknown-session', 404], ['/accounts/no-such-account', 404], ['/clients/no-such-client', 404], [`/accounts/${'x'.repeat(300)}`, 404],
+  ];
+  for (const [path, status] of cases) {
+    const res = await get(path);
+    expect([path, res.status, typeof res.body.error]).toEqual([path, status, 'string']);
+  }
+  const writes: Array<[string, unknown, number]> = [
+    ['/accounts/no-such-account/disable', { reason: 'x' }, 404], ['/clients/no-such-client/disable', { reason: 'x' }, 404],
+    ['/sessions/unknown-session/revoke', { reason: 'x' }, 404], [`/accounts/${ids.cy}/disable`, {}, 400], [`/accounts/${ids.cy}/disable`, { reason: '' }, 400],
+    [`/accounts/${ids.cy}/disable`, '{not json', 400], [`/accounts/${ids.cy}/disable`, { reason: 'x', extra: 1 }, 400],
+    [`/accounts/${ids.cy}/step-up`, { reason: 'x', acr: 'urn:nope' }, 400], [`/accounts/${ids.cy}/disable`, { reason: 'x'.repeat(10_000) }, 413],
+  ];
+  for (const [path, body, status] of writes) {
+    const res = await post(path, body);
+    expect([path, res.status, typeof res.body.error]).toEqual([path, status, 'string']);
+  }
+  expect((await get(`/accounts/${ids.cy}`)).body.disabled).toBe(false);
+});
+
+test('cross-origin requests and form posts are refused', async () => {
+  const foreign = await api('GET', '/sessions', tokens.admin, undefined, { origin: 'https://evil.example' });
+  expect([foreign.status, foreign.body.error]).toEqual([403, 'forbidden']);
+  const foreignPost = await api('POST', `/accounts/${ids.cy}/disable`, tokens.admin, { reason: 'x' }, { origin: 'https://evil.example' });
+  expect(foreignPost.status).toBe(403);
+  const own = await api('GET', '/sessions', tokens.admin, undefined, { origin: new URL(vigil.issuer).origin });
+  expect(own.status).toBe(200);
+  const form = await fetch(`${adminApi}/accounts/${ids.cy}/disable`, {
+    method: 'POST', headers: { authorization: `Bearer ${tokens.admin}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'reason=x',
+  });
+  expect(form.status).toBe(415);
+  expect((await get(`/accounts/${ids.cy}`)).body.disabled).toBe(false);
+});
+
+test('disabling an account ends its sessions; enabling lets it sign in again', async () => {
+  await personTokens('dan@vigil.test', PASSWORD, { scope: 'openid', resource: devicesApi });
+  expect((await get(`/sessions?account=${ids.dan}`)).body.items).toHaveLength(1);
+  const res = await post(`/accounts/${ids.dan}/disable`, { reason: 'left the company' });
+  expect(res.status).toBe(200);
+  expect(res.body).toMatchObject({ id: ids.dan, disabled: true });
+  expect((await get(`/sessions?account=${ids.dan}`)).body.items).toHaveLength(0);
+  expect((await post(`/accounts/${ids.root}/disable`, { reason: 'oops' })).status).toBe(409);
+  expect((await post(`/accounts/${ids.dan}/enable`, { reason: 'came back' })).body.disabled).toBe(false);
+  const detail = await get(`/accounts/${ids.dan}`);
+  expect(detail.body).toMatchObject({ id: ids.dan, disabled: false, sessions: [], factors: { totp: false, passkeys: [], recoveryCodesLeft: 0 } });
+});
+
+test('resetting second factors removes them and ends the sessions', async () => {
+  await enrolTotp(ids.cy);
+  await core.recovery.issue(ids.cy);
+  expect((await get(`/accounts/${ids.cy}`)).body.factors).toMatchObject({ totp: true, recoveryCodesLeft: 10 });
+  const res = await post(`/accounts/${ids.cy}/factors/reset`, { reason: 'lost phone' });
+  expect(res.status).toBe(200);
+  const detail = (await get(`/accounts/${ids.cy}`)).body;
+  expect(detail.factors).toEqual({ totp: false, passkeys: [], recoveryCodesLeft: 0 });
+  expect(detail.sessions).toHaveLength(0);
+});
+
+test('a disabled client gets no tokens and its tokens are inactive', async () => {
+  const doomed = await run<ClientOut>('client create', ['--name', 'Doomed', '--grant-type', 'client_credentials', '--allow-resource', devicesApi]);
+  const token = await clientToken(doomed, 'devices:manage', devicesApi);
+  expect((await introspect(token)).active).toBe(true);
+  const res = await post(`/clients/${doomed.client_id}/disable`, { reason: 'compromised' });
+  expect(res.status).toBe(200);
+  expect(res.body).toMatchObject({ clientId: doomed.client_id, name: 'Doomed', disabled: true });
+  expect((await introspect(token)).active).toBe(false);
+  await expect(clientToken(doomed, 'devices:manage', devicesApi)).rejects.toMatchObject({ error: 'invalid_client' });
+  expect((await get(`/clients/${doomed.client_id}`)).body.disabled).toBe(true);
+  expect((await post(`/clients/${doomed.client_id}/enable`, { reason: 'cleaned up' })).body.disabled).toBe(false);
+  expect(await clientToken(doomed, 'devices:manage', devicesApi)).toEqual(expect.any(String));
+  const list = await get('/clients?limit=200');
+  expect(list.body.items.map((c: { clientId: string }) => c.clientId)).toEqual(expect.arrayContaining([doomed.client_id, web.client_id, 'vigil-account']));
+  expect((await post('/clients/vigil-account/disable', { reason: 'x' })).status).toBe(409);
+});
+
+test('rotating a client secret: the old one is refused, the new one works', async () => {
+  const rotor = await run<ClientOut>('client create', ['--name', 'Rotor', '--grant-type', 'client_credentials', '--allow-resource', devicesApi]);
+  const res = await post(`/clients/${rotor.client_id}/secret/rotate`, {});
+  expect(res.status).toBe(200);
+  expect(res.body.clientId).toBe(rotor.client_id);
+  expect(res.body.clientSecret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  await expect(clientToken(rotor, 'devices:manage', devicesApi)).rejects.toMatchObject({ error: 'invalid_client' });
+  expect(await clientToken({ client_id: rotor.client_id, client_secret: res.body.clientSecret }, 'devices:manage', devicesApi)).toEqual(expect.any(String));
+  expect(vigil.output()).not.toContain(res.body.clientSecret);
+});
+
+test('every change is in the audit trail, refusals too, and the chain is intact', async () => {
+  const entries: Array<{ action: string; outcome: string; actor: string; ip: string | null }> = [];
+  let cursor: string | undefined;
+  do {
+    const page = await get(`/audit?action=admin.&limit=50${cursor ? `&cursor=${cursor}` : ''}`);
+    expect(page.status).toBe(200);
+    entries.push(...page.body.items);
+    cursor = page.body.next;
+  } while (cursor);
+  expect(entries.every((e) => e.action.startsWith('admin.'))).toBe(true);
+  const has = (action: string, outcome: string, actor = ids.root) => entries.some((e) => e.action === action && e.outcome === outcome && e.actor === actor);
+  expect(has('admin.session.revoke', 'success')).toBe(true);
+  expect(has('admin.account.disable', 'success')).toBe(true);
+  expect(has('admin.account.disable', 'denied', ids.audra)).toBe(true);
+  expect(has('admin.account.disable', 'failure')).toBe(true);
+  expect(has('admin.account.factors.reset', 'success')).toBe(true);
+  expect(has('admin.client.disable', 'success')).toBe(true);
+  expect(has('admin.client.secret.rotate', 'success')).toBe(true);
+  expect(entries.some((e) => e.action === 'admin.account.step_up' && e.outcome === 'success' && e.actor !== ids.root)).toBe(true);
+  expect(entries.every((e) => e.ip)).toBe(true);
+  // Every call, reads and refusals included: who, what, from where, the result.
+  const calls = entries.filter((e) => e.action === 'admin.api.call') as Array<typeof entries[0] & { subject: string; details: { method: string; status: number } }>;
+  expect(calls.some((e) => e.actor === ids.audra && e.subject === '/admin/api/sessions' && e.outcome === 'success' && e.details.method === 'GET')).toBe(true);
+  expect(calls.some((e) => e.actor === ids.norm && e.outcome === 'denied' && e.details.status === 403)).toBe(true);
+  expect(calls.some((e) => e.actor === 'unauthenticated' && e.outcome === 'denied' && e.details.status === 401)).toBe(true);
+  const revocations = await get('/audit?action=revocation.session');
+  expect(revocations.body.items[0]).toMatchObject({ actor: ids.root, details: { initiator: 'admin', reason: 'stolen laptop' } });
+  const verified = await vigilCli<{ ok: boolean; entries: number }>(stack.env, ['audit', 'verify']);
+  expect(verified.ok).toBe(true);
+  for (const t of Object.values(tokens)) expect(vigil.output()).not.toContain(t);
+});
