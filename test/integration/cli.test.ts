@@ -254,16 +254,37 @@ test('bad arguments exit 2 with a message on stderr', async () => {
   expect(bare.stdout).toMatch(/^usage: vigil/);
 });
 
-test('audit verify: intact, then BROKEN after a row is tampered with', async () => {
+test('audit verify: intact; Vigil cannot change or delete an entry; an edit or a deletion made around it is reported', async () => {
   const intact = await vigilCli<{ ok: boolean; entries: number }>(env, ['audit', 'verify']);
   expect(intact).toEqual({ ok: true, entries: expect.any(Number) });
   expect(intact.entries).toBeGreaterThan(10);
 
-  const updated = await sql("UPDATE audit_log SET actor='x' WHERE seq=2");
-  expect(updated.rowCount).toBe(1);
+  // The table refuses changes: only someone who owns the database and drops the guard can.
+  await expect(sql("UPDATE audit_log SET actor='x' WHERE seq=2")).rejects.toThrow(/append-only/);
+  await expect(sql('DELETE FROM audit_log WHERE seq=3')).rejects.toThrow(/append-only/);
+  await expect(sql('TRUNCATE audit_log')).rejects.toThrow(/append-only/);
+  const asOwner = async (statement: string) => {
+    await sql('ALTER TABLE audit_log DISABLE TRIGGER USER');
+    try {
+      return await sql(statement);
+    } finally {
+      await sql('ALTER TABLE audit_log ENABLE TRIGGER USER');
+    }
+  };
+
+  const [{ actor }] = (await sql('SELECT actor FROM audit_log WHERE seq=2')).rows as Array<{ actor: string }>;
+  expect((await asOwner("UPDATE audit_log SET actor='x' WHERE seq=2")).rowCount).toBe(1);
   const [broken, brokenText] = await Promise.all([cli(['audit', 'verify', '--json']), cli(['audit', 'verify'])]);
   expect(broken.code).toBe(1);
   expect(JSON.parse(broken.stdout)).toMatchObject({ ok: false, brokenAt: '2' });
   expect(brokenText.code).toBe(1);
   expect(brokenText.stdout).toMatch(/BROKEN at entry 2/);
+
+  await asOwner(`UPDATE audit_log SET actor='${actor}' WHERE seq=2`);
+  expect((await vigilCli<{ ok: boolean }>(env, ['audit', 'verify'])).ok).toBe(true);
+  // A deleted entry: the next one no longer links to the entry before it.
+  expect((await asOwner('DELETE FROM audit_log WHERE seq=4')).rowCount).toBe(1);
+  const deleted = await cli(['audit', 'verify', '--json']);
+  expect(deleted.code).toBe(1);
+  expect(JSON.parse(deleted.stdout)).toMatchObject({ ok: false, brokenAt: '5' });
 });
