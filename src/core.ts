@@ -11,7 +11,7 @@ import { ChallengeStore, Passkeys, RecoveryCodes, TotpFactors } from './mfa/inde
 import type { Logger } from './observability/index.ts';
 import { DeviceRegistry, ensureDevicesResourceServer } from './devices/index.ts';
 import { RiskStore } from './verification/index.ts';
-import { ensureAdminResourceServer } from './admin/index.ts';
+import { adminResource, ensureAdminResourceServer } from './admin/auth.ts';
 
 /** What the server and the CLI share: keys, stores (migrated), and the services over them. */
 export interface Core {
@@ -103,7 +103,7 @@ export async function openCore(config: Config, logger: Logger): Promise<Core> {
     recovery: new RecoveryCodes(stores.sql, keys),
     passkeys: new Passkeys(stores.sql, challenges, { id: issuer.hostname, name: 'Vigil', origin: issuer.origin }),
     buildProvider: (jwks, extra = {}) => createProvider({
-      config, accounts, adapters, keys, resourceServers, jwks,
+      config, accounts, adapters, keys, resourceServers, jwks, adminToolResources: [adminResource(config)],
       sessionRequirement: async (uid) => {
         const owed = await stepUps.find(uid);
         return owed && { acr: owed.requiredAcr, since: owed.since };

@@ -88,6 +88,7 @@ async function clientCreate(core: Core, argv: string[]): Promise<Output> {
     'allow-resource': { type: 'string', multiple: true },
     'introspect-any': { type: 'boolean' },
     'forward-end-user': { type: 'boolean' },
+    'admin-tool': { type: 'boolean' },
     'default-acr': { type: 'string' },
   });
   const name = required(a.name, '--name');
@@ -127,6 +128,7 @@ async function clientCreate(core: Core, argv: string[]): Promise<Output> {
     ...(a['allow-resource'] ? { vigil_allowed_resources: a['allow-resource'] } : {}),
     ...(allowedScopes ? { vigil_allowed_scopes: allowedScopes } : {}),
     ...(a['forward-end-user'] ? { vigil_forwards_end_user: true } : {}),
+    ...(a['admin-tool'] ? { vigil_admin_tool: true } : {}),
   };
   const resource = a['resource-server'] ? (a.resource ?? `urn:vigil:rs:${clientId}`) : undefined;
   if (resource && !resourceIdentifierSchema.safeParse(resource).success) throw new UsageError('--resource must be an absolute https, http or urn URI without a fragment');

@@ -24,11 +24,17 @@ export interface ProviderDeps {
    * throws to refuse; otherwise the token is rotated. The risk engine does both checks on one read.
    */
   onRefresh?: (ctx: KoaContextWithOIDC) => Promise<void>;
+  /**
+   * Resources a person's token may be asked for only by clients registered as admin tools
+   * (`vigil_admin_tool`): the admin API. A consent screen alone is not enough to hand a phished
+   * administrator's powers to any app.
+   */
+  adminToolResources?: readonly string[];
 }
 
 /** Client metadata only the CLI/admin may set; dynamic registration may not. */
 export const PRIVILEGED_METADATA = [
-  'vigil_introspection', 'vigil_allowed_resources', 'vigil_allowed_scopes', 'vigil_first_party', 'vigil_forwards_end_user', 'vigil_disabled',
+  'vigil_introspection', 'vigil_allowed_resources', 'vigil_allowed_scopes', 'vigil_first_party', 'vigil_forwards_end_user', 'vigil_disabled', 'vigil_admin_tool',
 ] as const;
 
 const fromRegistration = (ctx: KoaContextWithOIDC | undefined) => ['registration', 'client_update'].includes(ctx?.oidc?.route ?? '');
@@ -225,6 +231,8 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
             // Without a list the client may have every scope of the resources it is allowed.
             const allowedScopes = client.metadata().vigil_allowed_scopes as string[] | undefined;
             if (allowedScopes) scopes = scopes.filter((s) => allowedScopes.includes(s));
+          } else if (deps.adminToolResources?.includes(resourceIndicator) && client.metadata().vigil_admin_tool !== true) {
+            throw new errors.InvalidTarget(`this client is not registered as an admin tool and cannot ask for ${resourceIndicator}`);
           }
           return {
             scope: scopes.join(' '),

@@ -25,6 +25,8 @@ let adminApi: string;
 let devicesApi: string;
 let redirectUri: string;
 let web: ClientOut;
+let plain: ClientOut;
+let rootCode: () => string;
 let introspector: ClientOut;
 const ids: Record<string, string> = {};
 const tokens: Record<string, string> = {};
@@ -58,8 +60,8 @@ async function walk(url: string, email: string, password: string, totp?: () => s
 }
 
 /** A person's tokens from the web client: by default an admin API token at two factors. */
-async function personTokens(email: string, password: string, o: { totp?: () => string; scope?: string; resource?: string; acr?: string } = {}) {
-  const config = await discover(vigil.issuer, web);
+async function personTokens(email: string, password: string, o: { totp?: () => string; scope?: string; resource?: string; acr?: string; client?: ClientOut } = {}) {
+  const config = await discover(vigil.issuer, o.client ?? web);
   const resource = o.resource ?? adminApi;
   const request = await pkceAuthorization(config, {
     redirect_uri: redirectUri, prompt: 'consent', scope: o.scope ?? 'openid admin', resource, ...(o.acr ? { acr_values: o.acr } : {}),
@@ -107,9 +109,11 @@ beforeAll(async () => {
   for (const [name, roles] of [['audra', ['auditor']], ['norm', []], ['cy', []], ['dan', []], ['vic', []]] as const) {
     ids[name] = (await run<{ id: string }>('user create', ['--email', `${name}@vigil.test`, '--password', PASSWORD, ...roles.flatMap((r) => ['--role', r])])).id;
   }
-  web = await run<ClientOut>('client create', ['--name', 'Web App', '--redirect-uri', redirectUri]);
+  // A people-facing admin tool: only clients registered so may ask for a person's admin API token.
+  web = await run<ClientOut>('client create', ['--name', 'Web App', '--redirect-uri', redirectUri, '--admin-tool']);
+  plain = await run<ClientOut>('client create', ['--name', 'Wiki', '--redirect-uri', redirectUri]);
   introspector = await run<ClientOut>('client create', ['--name', 'Introspector', '--grant-type', 'client_credentials', '--introspect-any']);
-  const rootCode = await enrolTotp(ids.root);
+  rootCode = await enrolTotp(ids.root);
   const audraCode = await enrolTotp(ids.audra);
   tokens.admin = (await personTokens(ADMIN.email, ADMIN.password, { totp: rootCode, acr: TWO })).access_token;
   tokens.auditor = (await personTokens('audra@vigil.test', PASSWORD, { totp: audraCode, acr: TWO })).access_token;
@@ -200,6 +204,11 @@ test('a person without an admin role gets 403 from every endpoint, and nothing e
   const res = await post(`/accounts/${ids.cy}/disable`, { reason: 'x' }, tokens.normal);
   expect(res.status).toBe(403);
   expect(Object.keys(res.body).sort()).toEqual(['error', 'error_description']);
+});
+
+test('an app not registered as an admin tool cannot get an administrator\'s admin API token, even with consent', async () => {
+  const refused = await personTokens(ADMIN.email, ADMIN.password, { totp: rootCode, acr: TWO, client: plain }).catch((e: { error?: string; error_description?: string }) => e);
+  expect(refused).toMatchObject({ error: 'invalid_target', error_description: expect.stringMatching(/not registered as an admin tool/) });
 });
 
 test('an administrator signed in with one factor: 401 insufficient_user_authentication (RFC 9470)', async () => {
