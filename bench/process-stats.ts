@@ -1,0 +1,72 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** A process's resident memory now, in MB. */
+export function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+}
+
+const TICK_MS = 10; // Linux USER_HZ: 100 ticks a second
+
+/** CPU time (user + system) a process has used, in ms. */
+export function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+}
+
+/** CPU time used by every Postgres process on this machine (the server runs on loopback), in ms. */
+export function postgresCpuMs(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (stat.includes('(postgres)')) total += cpuMs(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
+/**
+ * Samples a process's RSS while a run goes on and keeps the highest: a single reading at the
+ * end misses what the garbage collector gave back meanwhile.
+ */
+export class PeakRss {
+  readonly #pid: number;
+  readonly #timer: NodeJS.Timeout;
+  #peak: number;
+
+  constructor(pid: number, everyMs = 100) {
+    this.#pid = pid;
+    this.#peak = rssMb(pid);
+    this.#timer = setInterval(() => this.#sample(), everyMs);
+  }
+
+  #sample(): void {
+    try {
+      this.#peak = Math.max(this.#peak, rssMb(this.#pid));
+    } catch {
+      // the process is gone: keep what was seen
+    }
+  }
+
+  /** Stops sampling; the peak, including one last reading. */
+  stop(): number {
+    clearInterval(this.#timer);
+    this.#sample();
+    return this.#peak;
+  }
+}
+
+/** Runs `work` while sampling the process's RSS; its result and the peak seen. */
+export async function withPeakRss<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; peakRssMb: number }> {
+  const sampler = new PeakRss(pid);
+  try {
+    const result = await work();
+    return { result, peakRssMb: sampler.stop() };
+  } finally {
+    sampler.stop();
+  }
+}
