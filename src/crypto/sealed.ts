@@ -6,6 +6,8 @@ const VERSION = 'v1';
 export class KeyRing {
   readonly #master: Buffer;
   readonly #encryption: Buffer;
+  /** MAC keys by purpose: HKDF once per purpose, not once per MAC (the purposes are a fixed few). */
+  readonly #macKeys = new Map<string, Buffer>();
 
   constructor(master: Buffer) {
     this.#master = master;
@@ -35,7 +37,9 @@ export class KeyRing {
   }
 
   mac(purpose: string, value: string): string {
-    return createHmac('sha256', this.derive(`mac:${purpose}`)).update(value).digest('base64url');
+    let key = this.#macKeys.get(purpose);
+    if (!key) this.#macKeys.set(purpose, key = this.derive(`mac:${purpose}`));
+    return createHmac('sha256', key).update(value).digest('base64url');
   }
 }
 

@@ -51,17 +51,20 @@ describe('LocalBus', () => {
 
 describe('Redis bus', () => {
   let redis: Awaited<ReturnType<typeof freshRedis>>;
-  const buses: RevocationBus[] = [];
+  const opened: { bus: RevocationBus; client: Awaited<ReturnType<typeof connectRedis>> }[] = [];
   const open = async (issuer: string) => {
     const client = await connectRedis(redis.url, 'bus-test');
     const bus = await openRevocationBus({ redis: client, sql: { kind: 'pglite' } } as unknown as Stores, issuer, logger);
-    buses.push(bus);
+    opened.push({ bus, client });
     return { bus, client };
   };
 
   beforeAll(async () => { redis = await freshRedis(); });
   afterAll(async () => {
-    for (const b of buses) await b.close();
+    for (const { bus, client } of opened) {
+      await bus.close();
+      await client.quit();
+    }
     await redis.close();
   });
 
