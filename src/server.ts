@@ -86,6 +86,12 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         if (!session?.uid || !session.accountId) return;
         core.activity.touch(session.uid, session.accountId, ctx.get('user-agent'), ctx.state.clientIp)
           .catch((err) => logger.warn({ err }, 'could not record session activity'));
+        // A sign-in just completed: its risk assessment now has a session to belong to.
+        const authTime = session.authTime();
+        if (verifier.enabled && typeof authTime === 'number' && Date.now() / 1000 - authTime < 120) {
+          core.risk.attachLogin(session.accountId, ctx.state.clientIp, session.uid, (authTime - 120) * 1000)
+            .catch((err) => logger.warn({ err }, 'could not attach the sign-in assessment to its session'));
+        }
       });
       provider.on('authorization.error', (ctx: KoaContextWithOIDC, err: Error & { error?: string; error_description?: string }) => {
         logger.info({ client: ctx.oidc?.client?.clientId, error: err.error, detail: err.error_description }, 'authorization request refused');

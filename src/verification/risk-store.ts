@@ -250,6 +250,21 @@ export class RiskStore {
     if (grantIds.length > 0) await this.#db.query('DELETE FROM risk_grant_bindings WHERE grant_id = ANY($1::text[])', [grantIds]);
   }
 
+  /**
+   * Names the session a sign-in's assessment belongs to (the session is only known once the
+   * sign-in completes): the newest unattached login assessment of the account from this address
+   * since `since`, unless the session has one already (every authorization of a fresh session calls this).
+   */
+  async attachLogin(accountId: string, ip: string, sessionUid: string, since: number): Promise<void> {
+    await this.#db.query(
+      `UPDATE risk_assessments SET session_uid = $3 WHERE id = (
+         SELECT id FROM risk_assessments WHERE account_id = $1 AND ip = $2 AND type = 'login' AND session_uid IS NULL AND at >= $4
+           AND NOT EXISTS (SELECT 1 FROM risk_assessments WHERE session_uid = $3 AND type = 'login')
+         ORDER BY at DESC, id DESC LIMIT 1)`,
+      [accountId, ip, sessionUid, new Date(since).toISOString()],
+    );
+  }
+
   async forgetClient(clientId: string): Promise<void> {
     await this.#db.query('DELETE FROM risk_grant_bindings WHERE client_id = $1', [clientId]);
   }

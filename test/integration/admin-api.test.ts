@@ -141,6 +141,8 @@ test('sessions: filters, and a cursor walks every page once', async () => {
   expect(all.body.items).toHaveLength(5);
   expect(all.body.next).toBeUndefined();
   expect(all.body.items[0]).toMatchObject({ accountId: ids.cy, email: 'cy@vigil.test', clients: [web.client_id], ip: expect.any(String), device: expect.any(String) });
+  // The sign-in's risk assessment belongs to the session it opened.
+  expect(all.body.items[0].risk).toMatchObject({ score: expect.any(Number), level: expect.stringMatching(/^(low|medium|high)$/), decision: expect.any(String) });
   const seen: string[] = [];
   let cursor: string | undefined;
   let pages = 0;

@@ -444,6 +444,32 @@ describe('grantsOnDevice and forgetGrants', () => {
   });
 });
 
+describe('attachLogin', () => {
+  test('names the session of the newest unattached sign-in of the account from that address since the time, and no other', async () => {
+    const accountId = await account();
+    const other = await account();
+    const ip = '81.2.69.142';
+    await store.insertAssessments([
+      stored(accountId, { time: T0 - 10 * MINUTE }), // too old
+      stored(accountId, { time: T0 + 1000 }), // attached below
+      stored(accountId, { time: T0 + 500 }), // older than the newest
+      stored(accountId, { time: T0 + 2000, ip: '203.0.113.9' }), // another address
+      stored(accountId, { time: T0 + 3000, type: 'refresh', sessionUid: 'sess-old' }),
+      stored(other, { time: T0 + 4000 }),
+    ]);
+    await store.attachLogin(accountId, ip, 'sess-new', T0 - MINUTE);
+    const rows = await sql.query<{ at: Date; ip: string; account_id: string; session_uid: string | null }>(
+      'SELECT at, ip, account_id, session_uid FROM risk_assessments WHERE account_id = ANY($1) ORDER BY at', [[accountId, other]]);
+    expect(rows.rows.map((r) => [new Date(r.at).getTime() - T0, r.session_uid])).toEqual([
+      [-10 * MINUTE, null], [500, null], [1000, 'sess-new'], [2000, null], [3000, 'sess-old'], [4000, null],
+    ]);
+    // The session's next authorizations (other clients, SSO) attach nothing more to it.
+    await store.attachLogin(accountId, ip, 'sess-new', T0 - MINUTE);
+    const again = await sql.query<{ n: string }>("SELECT count(*) AS n FROM risk_assessments WHERE session_uid = 'sess-new'");
+    expect(again.rows[0].n).toBe('1');
+  });
+});
+
 describe('recent', () => {
   test('newest first, limited, only the account\'s, optional fields absent when not stored', async () => {
     const accountId = await account();
