@@ -4,6 +4,7 @@
  * is keyset-paginated (`after` is the sort key of the last row shown; see paging.ts) and fetches
  * `limit + 1` rows so the caller knows whether there is a next page.
  */
+import type { StoredAuditEntry } from '../audit/index.ts';
 import type { Queryable } from '../store/index.ts';
 import type { LogoutDelivery } from '../sessions/index.ts';
 import type { RiskLevel } from './types.ts';
@@ -76,16 +77,7 @@ export interface AccountRow {
   createdAt: Date;
 }
 
-export interface AuditRow {
-  seq: string;
-  at: Date;
-  actor: string;
-  action: string;
-  subject: string | null;
-  ip: string | null;
-  outcome: string;
-  details: Record<string, unknown>;
-}
+export type AuditRow = StoredAuditEntry;
 
 export interface AuditQuery {
   from?: Date;

@@ -10,7 +10,8 @@ export interface AuditEntry {
   details?: Record<string, unknown>;
 }
 
-interface Row {
+/** An entry as stored (what readers of the trail get). */
+export interface StoredAuditEntry {
   seq: string;
   at: Date;
   actor: string;
@@ -19,6 +20,9 @@ interface Row {
   ip: string | null;
   outcome: string;
   details: Record<string, unknown>;
+}
+
+interface Row extends StoredAuditEntry {
   prev_hash: string;
   hash: string;
 }

@@ -1,1 +1,1 @@
-export { AuditLog, type AuditEntry } from './audit-log.ts';
+export { AuditLog, type AuditEntry, type StoredAuditEntry } from './audit-log.ts';

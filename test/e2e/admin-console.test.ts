@@ -9,13 +9,12 @@
 import { createServer, type Server } from 'node:http';
 import * as oidc from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { freePort, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { ADMIN, discover, insecure, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import { Browser as FormBrowser, signIn as formSignIn } from '../support/browserless.ts';
 import {
-  collectConsoleErrors, launchChromium, screenshot, virtualAuthenticator,
-  type VirtualAuthenticator, type VirtualCredential,
+  launchChromium, openBrowserSession, type BrowserSession, type VirtualCredential,
 } from '../support/chromium.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
@@ -43,42 +42,10 @@ const redirectUri = () => `http://localhost:${rpPort}/cb`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const cspErrors = (errors: string[]) => errors.filter((e) => /content security policy|content-security-policy/i.test(e));
 
-interface Session {
-  context: BrowserContext;
-  page: Page;
-  authenticator: VirtualAuthenticator;
-  errors: string[];
-  shot(step: string, page?: Page): Promise<void>;
-  close(): Promise<void>;
-}
+type Session = BrowserSession;
 
-async function openSession(test: string, credential?: VirtualCredential): Promise<Session> {
-  const context = await browser.newContext();
-  context.setDefaultTimeout(15_000);
-  context.setDefaultNavigationTimeout(15_000);
-  await context.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      console.error(`Content Security Policy violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`);
-    });
-  });
-  const errors: string[] = [];
-  collectConsoleErrors(context, errors);
-  const page = await context.newPage();
-  const authenticator = await virtualAuthenticator(context, page);
-  if (credential) await authenticator.addCredential(credential);
-  let n = 0;
-  return {
-    context, page, authenticator, errors,
-    async shot(step, on = page) {
-      n += 1;
-      await screenshot(on, `admin-console-${test}`, `${String(n).padStart(2, '0')}-${step}`);
-    },
-    async close() {
-      consoleErrors.push(...errors);
-      await context.close();
-    },
-  };
-}
+const openSession = (test: string, credential?: VirtualCredential): Promise<Session> =>
+  openBrowserSession(browser, `admin-console-${test}`, { ...(credential ? { credential } : {}), afterClose: (errors) => consoleErrors.push(...errors) });
 
 async function enterPassword(s: Session, email: string, password = PASSWORD) {
   await s.page.locator('#email').waitFor();

@@ -7,12 +7,11 @@
  */
 import { createServer, type Server } from 'node:http';
 import { generateSync } from 'otplib';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { freePort, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import {
-  collectConsoleErrors, launchChromium, screenshot, virtualAuthenticator,
-  type VirtualAuthenticator, type VirtualCredential,
+  launchChromium, openBrowserSession, type BrowserSession, type VirtualCredential,
 } from '../support/chromium.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
@@ -46,44 +45,16 @@ const atRp = (url: URL) => url.href.startsWith(redirectUri());
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One person's browser: its own cookies, one page, a platform authenticator, numbered screenshots. */
-interface Session {
-  context: BrowserContext;
-  page: Page;
-  authenticator: VirtualAuthenticator;
-  errors: string[];
-  shot(step: string): Promise<void>;
-  close(): Promise<void>;
-}
+type Session = BrowserSession;
 
-async function openSession(test: string, credential?: VirtualCredential): Promise<Session> {
-  const context = await browser.newContext();
-  context.setDefaultTimeout(15_000);
-  context.setDefaultNavigationTimeout(15_000);
-  // Surface CSP violations as console errors even where Chromium would report them elsewhere.
-  await context.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      console.error(`Content Security Policy violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`);
-    });
-  });
-  const errors: string[] = [];
-  collectConsoleErrors(context, errors);
-  const page = await context.newPage();
-  const authenticator = await virtualAuthenticator(context, page);
-  if (credential) await authenticator.addCredential(credential);
-  let n = 0;
-  return {
-    context, page, authenticator, errors,
-    async shot(step) {
-      n += 1;
-      await screenshot(page, test, `${String(n).padStart(2, '0')}-${step}`);
-    },
-    async close() {
+const openSession = (test: string, credential?: VirtualCredential): Promise<Session> =>
+  openBrowserSession(browser, test, {
+    ...(credential ? { credential } : {}),
+    afterClose: (errors) => {
       consoleErrors.push(...errors);
-      await context.close();
       expect(cspErrors(errors)).toEqual([]);
     },
-  };
-}
+  });
 
 /** After a sign-in step: allows the consent page if the RP has no grant in this session yet, then waits for the RP. */
 async function untilRelyingParty(s: Session): Promise<string> {

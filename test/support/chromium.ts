@@ -92,3 +92,45 @@ export function collectConsoleErrors(context: BrowserContext, into: string[]): v
   context.pages().forEach(watch);
   context.on('page', watch);
 }
+
+/** A browser profile of its own (cookies, virtual authenticator), as one person at one device. */
+export interface BrowserSession {
+  context: BrowserContext;
+  page: Page;
+  authenticator: VirtualAuthenticator;
+  /** The console errors of its pages (CSP violations among them). */
+  errors: string[];
+  /** A numbered screenshot of `page` (the session's own page by default) under `name`. */
+  shot(step: string, page?: Page): Promise<void>;
+  /** Closes the context; `afterClose` sees its errors (to collect or assert on them). */
+  close(): Promise<void>;
+}
+
+export async function openBrowserSession(browser: Browser, name: string, options: { credential?: VirtualCredential; afterClose?: (errors: string[]) => void } = {}): Promise<BrowserSession> {
+  const context = await browser.newContext();
+  context.setDefaultTimeout(15_000);
+  context.setDefaultNavigationTimeout(15_000);
+  // Surface CSP violations as console errors even where Chromium would report them elsewhere.
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`Content Security Policy violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`);
+    });
+  });
+  const errors: string[] = [];
+  collectConsoleErrors(context, errors);
+  const page = await context.newPage();
+  const authenticator = await virtualAuthenticator(context, page);
+  if (options.credential) await authenticator.addCredential(options.credential);
+  let n = 0;
+  return {
+    context, page, authenticator, errors,
+    async shot(step, on = page) {
+      n += 1;
+      await screenshot(on, name, `${String(n).padStart(2, '0')}-${step}`);
+    },
+    async close() {
+      await context.close();
+      options.afterClose?.(errors);
+    },
+  };
+}
