@@ -2,7 +2,7 @@ import Provider, { errors } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { Config } from './config/index.ts';
 import { KeyRing, loadMasterKey } from './crypto/index.ts';
-import { AccountStore } from './identity/index.ts';
+import { AccountCache, AccountStore } from './identity/index.ts';
 import { AuditLog } from './audit/index.ts';
 import { createAdapterFactory, migrate, openStores, PayloadCodec, type AdapterFactory, type MigrationResult, type Stores } from './store/index.ts';
 import { createProvider, ensureSigningKeys, ResourceServerStore, type ProviderDeps } from './oidc/index.ts';
@@ -12,6 +12,7 @@ import type { Logger } from './observability/index.ts';
 import { DeviceRegistry, ensureDevicesResourceServer } from './devices/index.ts';
 import { RiskStore } from './verification/index.ts';
 import { adminResource, ensureAdminResourceServer } from './admin/auth.ts';
+import { ensureSsfResourceServer, SecurityEventOutbox, SetSigner, StreamStore } from './ssf/index.ts';
 
 /** What the server and the CLI share: keys, stores (migrated), and the services over them. */
 export interface Core {
@@ -33,6 +34,8 @@ export interface Core {
   risk: RiskStore;
   revocations: Revocations;
   logoutOutbox: LogoutOutbox;
+  /** Shared Signals: event streams, the outbox of security events, the SET signer. */
+  ssf: { streams: StreamStore; outbox: SecurityEventOutbox; signer: SetSigner };
   buildProvider(jwks: JWK[], pages?: Partial<ProviderDeps>): Provider;
   close(): Promise<void>;
 }
@@ -59,6 +62,7 @@ export async function openCore(config: Config, logger: Logger): Promise<Core> {
     // The devices and admin APIs are resource servers of Vigil itself (the CLI can allow clients them at once).
     await ensureDevicesResourceServer(resourceServers, config);
     await ensureAdminResourceServer(resourceServers, config);
+    await ensureSsfResourceServer(resourceServers, config);
   } catch (err) {
     await stores.close();
     throw err;
@@ -68,6 +72,7 @@ export async function openCore(config: Config, logger: Logger): Promise<Core> {
     sql: stores.sql,
     redis: stores.redis,
     codec: new PayloadCodec(keys),
+    clientCacheMs: config.VIGIL_METADATA_CACHE_SECONDS * 1000,
     async onDoubleConsume(model, grantId) {
       // A replayed refresh token or code: someone else holds a copy, so the whole grant ends.
       if (grantId) await revocations!.grant(grantId, { initiator: 'system', actor: 'system', reason: `${model} used twice` });
@@ -78,6 +83,7 @@ export async function openCore(config: Config, logger: Logger): Promise<Core> {
   const activity = new SessionActivityLog(stores.sql);
   const risk = new RiskStore(stores.sql);
   const logoutOutbox = new LogoutOutbox(stores.sql, adapters);
+  const ssf = { streams: new StreamStore(stores.sql, keys), outbox: new SecurityEventOutbox(stores.sql, config.ISSUER), signer: new SetSigner(stores.sql, keys, config.ISSUER) };
   let bus;
   try {
     bus = await openRevocationBus(stores, config.ISSUER, logger);
@@ -86,10 +92,16 @@ export async function openCore(config: Config, logger: Logger): Promise<Core> {
     throw err;
   }
   revocations = new Revocations({
-    adapters, bus, audit, logger, logouts: logoutOutbox,
+    adapters, bus, audit, logger, logouts: logoutOutbox, securityEvents: ssf.outbox,
     forgetGrants: (ids) => risk.forgetGrants(ids),
     forgetSessions: (uids) => activity.forget(uids),
     forgetClient: (clientId) => risk.forgetClient(clientId),
+  });
+  // What this instance keeps of accounts and clients is dropped when any instance revokes or changes them.
+  const accountCache = new AccountCache((id) => accounts.findById(id), config.VIGIL_METADATA_CACHE_SECONDS * 1000);
+  bus.subscribe((event) => {
+    if (event.accountId) accountCache.forget(event.accountId);
+    for (const clientId of event.clients) adapters.forgetClient(clientId);
   });
   const challenges = new ChallengeStore(stores.sql);
   const issuer = new URL(config.ISSUER);
@@ -97,13 +109,13 @@ export async function openCore(config: Config, logger: Logger): Promise<Core> {
     throw new Error('pages are served by the HTTP server only');
   };
   return {
-    config, keys, stores, accounts, audit, resourceServers, adapters, migrations, stepUps, challenges, activity, risk, revocations, logoutOutbox,
+    config, keys, stores, accounts, audit, resourceServers, adapters, migrations, stepUps, challenges, activity, risk, revocations, logoutOutbox, ssf,
     devices: new DeviceRegistry(stores.sql),
     totp: new TotpFactors(stores.sql, keys, 'Vigil'),
     recovery: new RecoveryCodes(stores.sql, keys),
     passkeys: new Passkeys(stores.sql, challenges, { id: issuer.hostname, name: 'Vigil', origin: issuer.origin }),
     buildProvider: (jwks, extra = {}) => createProvider({
-      config, accounts, adapters, keys, resourceServers, jwks, adminToolResources: [adminResource(config)],
+      config, accounts: accountCache, adapters, keys, resourceServers, jwks, adminToolResources: [adminResource(config)],
       sessionRequirement: async (uid) => {
         const owed = await stepUps.find(uid);
         return owed && { acr: owed.requiredAcr, since: owed.since };

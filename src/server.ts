@@ -17,6 +17,7 @@ import { lookupGeo } from './geo/index.ts';
 import type { AuditEntry } from './audit/index.ts';
 import { ContinuousVerifier, DeviceCookie, loadPolicyFiles, PopulationCache, type PolicyFiles } from './verification/index.ts';
 import { AdminService, adminApiRoutes, adminConsoleRoutes, ensureAdminConsoleClient } from './admin/index.ts';
+import { deviceComplianceChange, PushDeliveryWorker, ssfRoutes } from './ssf/index.ts';
 
 export interface RunningVigil {
   url: string;
@@ -115,10 +116,18 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       baseDelayMs: config.VIGIL_BACKCHANNEL_RETRY_SECONDS * 1000, maxAttempts: config.VIGIL_BACKCHANNEL_MAX_ATTEMPTS,
     });
     core.logoutOutbox.onQueued = () => logoutWorker.kick();
+    // Security events (SSF push) go out from their outbox the same way.
+    const pushWorker = new PushDeliveryWorker({ db: stores.sql, ...core.ssf, provider: currentProvider, logger }, {
+      baseDelayMs: config.VIGIL_SSF_RETRY_SECONDS * 1000, maxAttempts: config.VIGIL_SSF_MAX_ATTEMPTS,
+    });
+    core.ssf.outbox.onQueued = () => pushWorker.kick();
     const unsubscribe = core.revocations.subscribe((event) => {
-      if (event.origin !== core.revocations.bus.instance && event.sessions.length) logoutWorker.kick();
+      if (event.origin === core.revocations.bus.instance) return;
+      if (event.sessions.length) logoutWorker.kick();
+      pushWorker.kick();
     });
     logoutWorker.start();
+    pushWorker.start();
 
     const throttle = new LoginThrottle(config, stores);
     const adminService = new AdminService(core, { posturePolicy: () => files.posture });
@@ -128,13 +137,17 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         config, provider: currentProvider, accounts, throttle, audit, keys, views, metrics, logger,
         factorLimiter: new AttemptLimiter('mfa:account', config.VIGIL_MFA_MAX_FAILURES, config.VIGIL_MFA_LOCKOUT_SECONDS, stores),
         totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, challenges: core.challenges,
-        verifier, deviceCookie: new DeviceCookie(keys, config.ISSUER),
+        verifier, deviceCookie: new DeviceCookie(keys, config.ISSUER), securityEvents: core.ssf.outbox,
       }), accountRoutes({
         config, provider: currentProvider, adapters: core.adapters, accounts, audit, keys, views,
-        totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, activity: core.activity, revocations: core.revocations,
+        totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, activity: core.activity, revocations: core.revocations, securityEvents: core.ssf.outbox,
       }), deviceRoutes({
         config, provider: currentProvider, accounts, audit, devices: core.devices, policy: () => files.posture, logger,
-        onPosture: async (device, posture) => {
+        onPosture: async (device, posture, previous) => {
+          if (posture.compliant !== previous.compliant) {
+            await core.ssf.outbox.emit([deviceComplianceChange(device.accountId, device.id, previous.compliant, posture.compliant, posture.reasons)])
+              .catch((err) => logger.error({ err, device: device.id }, 'could not queue the device-compliance-change security event'));
+          }
           const revoked = await verifier.postureChanged(device, posture).catch((err) => {
             logger.error({ err, device: device.id }, 'could not apply a posture change to the device\'s sessions');
             return 0;
@@ -146,6 +159,8 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         config, provider: currentProvider, accounts, service: adminService, logger,
         tokenLimiter: new AttemptLimiter('admin:token:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
         auditCall: (entry) => auditQueue.add(entry),
+      }), ssfRoutes({
+        config, provider: currentProvider, accounts, adapters: core.adapters, db: stores.sql, ...core.ssf, audit, logger,
       }), adminConsoleRoutes({
         config, provider: currentProvider, adapters: core.adapters, accounts, keys, views, logger, admin: adminService, revocations: core.revocations, auditCall: (entry) => auditQueue.add(entry),
       })],
@@ -204,6 +219,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         });
         unsubscribe();
         await logoutWorker.stop();
+        await pushWorker.stop();
         await population.stop().catch((err) => logger.warn({ err }, 'could not write population counts'));
         await verifier.flush();
         await auditQueue.flush();

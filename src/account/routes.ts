@@ -14,6 +14,7 @@ import { describeUserAgent, parseUserAgent } from '../risk/index.ts';
 import { renderPage, type Views } from '../http/views.ts';
 import { FirstPartySignIn, FormTokens, type FirstPartySession } from '../first-party/index.ts';
 import { ACCOUNT_APP } from './client.ts';
+import { credentialChange, type SecurityEventSink } from '../ssf/index.ts';
 
 export interface AccountDeps {
   config: Config;
@@ -28,6 +29,8 @@ export interface AccountDeps {
   passkeys: Passkeys;
   activity: SessionActivityLog;
   revocations: Revocations;
+  /** Shared Signals: CAEP credential-change to the streams that follow the person. */
+  securityEvents?: SecurityEventSink;
 }
 
 interface Signed {
@@ -96,8 +99,9 @@ export function accountRoutes(deps: AccountDeps): Router {
   }
 
   /** A credential change is a security event: audited, and every other session of the person ends. */
-  async function credentialChanged(ctx: Context, signed: Signed, action: string, details: Record<string, unknown>) {
+  async function credentialChanged(ctx: Context, signed: Signed, action: string, details: { credentialType: string; changeType: 'create' | 'update' | 'delete' } & Record<string, unknown>) {
     await deps.audit.append({ actor: signed.account.id, action, subject: signed.account.id, ip: ctx.state.clientIp, outcome: 'success', details });
+    await deps.securityEvents?.emit([credentialChange(signed.account.id, details.credentialType, details.changeType, 'user')]);
     await deps.revocations.account(signed.account.id, { initiator: 'user', actor: signed.account.id, reason: action, ip: ctx.state.clientIp }, { keepSessionUid: signed.session.sessionUid });
   }
 

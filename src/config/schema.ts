@@ -69,8 +69,12 @@ export const settingsSchema = z.object({
   VIGIL_NETWORK_LISTS: list.pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}=.+$/, 'each entry must be tag=path, the tag in lower-case letters, digits, _ and -'))).default([]),
   /** Days stored risk assessments are kept. */
   VIGIL_RISK_RETENTION_DAYS: int(1, 3650).default(90),
+  VIGIL_METADATA_CACHE_SECONDS: int(0, 60).default(5),
   VIGIL_BACKCHANNEL_RETRY_SECONDS: int(1, 3600).default(2),
   VIGIL_BACKCHANNEL_MAX_ATTEMPTS: int(1, 50).default(8),
+  /** Shared Signals push delivery: the first retry's delay (doubling, at most an hour) and the attempts before a SET is marked failed. */
+  VIGIL_SSF_RETRY_SECONDS: int(1, 3600).default(2),
+  VIGIL_SSF_MAX_ATTEMPTS: int(1, 50).default(12),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

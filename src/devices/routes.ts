@@ -25,7 +25,7 @@ export interface DeviceRoutesDeps {
   policy: () => PosturePolicy;
   logger: Logger;
   /** Told of every accepted report: the continuous check may end the device's sessions at once. */
-  onPosture?: (device: Device, posture: DevicePosture) => Promise<void>;
+  onPosture?: (device: Device, posture: DevicePosture, previous: DevicePosture) => Promise<void>;
   /** Rejected posture reports per client address (anyone may post one: it is a credential check). */
   reportLimiter: AttemptLimiter;
   /** Epoch ms; tests may pin it. */
@@ -246,6 +246,7 @@ export function deviceRoutes(deps: DeviceRoutesDeps): Router {
       else if (err instanceof BearerError) await rejected(err.error ?? 'invalid_token', err.message);
       throw err;
     }
+    const before = await devices.find(report.deviceId);
     if (!await devices.recordReport(report, source)) {
       const err = new PostureReportError('replayed_report', 'the report is not newer than the last accepted report of this device (replayed or out of order)');
       await rejected(err.code, err.message);
@@ -259,7 +260,7 @@ export function deviceRoutes(deps: DeviceRoutesDeps): Router {
       details: { account: device.accountId, source, ...(c?.kind === 'client' ? { client: c.clientId } : {}), jti: report.jti ?? null,
         reportedAt: new Date(report.reportedAt).toISOString(), compliant: shown.posture.compliant, reasons: shown.posture.reasons },
     });
-    await deps.onPosture?.(device, shown.posture);
+    await deps.onPosture?.(device, shown.posture, before ? view(before).posture : shown.posture);
     ctx.body = shown;
   });
 

@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import type { Config } from '../config/index.ts';
+import { acrLevel, type Config } from '../config/index.ts';
 import { constantTimeEqual, type KeyRing } from '../crypto/index.ts';
 import type { AccountStore } from '../identity/index.ts';
 import type { AuditLog } from '../audit/index.ts';
@@ -10,6 +10,7 @@ import { acrForAmr, combineAmr, satisfies, strongestAcr, type ChallengeStore, ty
 import type { ContinuousVerifier, DeviceCookie, LoginVerdict } from '../verification/index.ts';
 import type { RiskContext } from '../risk/index.ts';
 import type { Views } from '../http/views.ts';
+import { assuranceLevelChange, type SecurityEventSink } from '../ssf/index.ts';
 import type { AttemptLimiter, LoginThrottle } from './login-throttle.ts';
 
 export interface InteractionDeps {
@@ -30,6 +31,8 @@ export interface InteractionDeps {
   challenges: ChallengeStore;
   verifier: ContinuousVerifier;
   deviceCookie: DeviceCookie;
+  /** Shared Signals: CAEP assurance-level-change when a step-up raises a session's acr. */
+  securityEvents?: SecurityEventSink;
 }
 
 export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -166,6 +169,11 @@ export class InteractionKit {
       actor: accountId, action: 'login', ip: ctx.state.clientIp, outcome: 'success',
       details: { client: interaction.params.client_id, acr, amr },
     });
+    const before = subject?.stepUp ? acrForAmr(subject.baseAmr) : undefined;
+    if (before !== undefined && acrLevel(acr) > acrLevel(before)) {
+      await this.deps.securityEvents?.emit([assuranceLevelChange(accountId, before, acr, 'increase')])
+        .catch((err) => this.deps.logger.error({ err }, 'could not queue the assurance-level-change security event'));
+    }
     if (risk) {
       await this.deps.verifier.recordLogin(risk).catch((err) => this.deps.logger.warn({ err }, 'could not record the sign-in in the risk history'));
     }

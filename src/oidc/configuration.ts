@@ -9,7 +9,8 @@ import { checkRefreshPaysStepUp, interactionPolicyWithAcrLevels, type SessionReq
 
 export interface ProviderDeps {
   config: Config;
-  accounts: AccountStore;
+  /** The account store, or a cache in front of it (the token path reads an account per request). */
+  accounts: Pick<AccountStore, 'findById'>;
   adapters: AdapterFactory;
   keys: KeyRing;
   resourceServers: ResourceServerStore;
@@ -74,16 +75,8 @@ function outgoingFetch(allowedHosts: Set<string>) {
 export function buildConfiguration(deps: ProviderDeps): Configuration {
   const { config, accounts, adapters, resourceServers } = deps;
   const allowedHosts = new Set(config.VIGIL_ALLOWED_OUTGOING_HOSTS.map((h) => h.toLowerCase()));
-  // One account read per request: findAccount and extraTokenClaims both need it on the token path.
-  const perRequest = new WeakMap<object, Map<string, Promise<Account | undefined>>>();
-  const accountFor = (ctx: object | undefined, id: string) => {
-    if (!ctx) return accounts.findById(id);
-    let cache = perRequest.get(ctx);
-    if (!cache) perRequest.set(ctx, cache = new Map());
-    let found = cache.get(id);
-    if (!found) cache.set(id, found = accounts.findById(id));
-    return found;
-  };
+  // findAccount and extraTokenClaims both need the account on the token path: `accounts` may be a short-lived cache.
+  const accountFor = (id: string) => accounts.findById(id);
 
   return {
     adapter: adapters as unknown as Configuration['adapter'],
@@ -119,7 +112,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
       required: (_ctx, client) => client.clientAuthMethod === 'none',
     },
     async findAccount(ctx, sub) {
-      const account = await accountFor(ctx, sub);
+      const account = await accountFor(sub);
       if (!account || account.disabled) return undefined;
       return {
         accountId: account.id,
@@ -136,7 +129,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
     },
     async extraTokenClaims(ctx, token) {
       if (!('accountId' in token) || !token.accountId) return undefined;
-      const account = await accountFor(ctx, token.accountId as string);
+      const account = await accountFor(token.accountId as string);
       if (!account) return undefined;
       // RFC 9068 §2.2.1: how the person authenticated, so a resource server (the admin API) can demand a level.
       const entities = ctx?.oidc?.entities;

@@ -9,6 +9,7 @@ import type Provider from 'oidc-provider';
 import type { Logger } from '../observability/index.ts';
 import type { AdapterFactory, Queryable } from '../store/index.ts';
 import type { LogoutNotice, LogoutQueue } from './revocation.ts';
+import { OutboxWorker, PermanentDeliveryError, type DeliveryOptions } from './outbox-worker.ts';
 
 export interface LogoutDelivery {
   id: string;
@@ -94,125 +95,27 @@ export class LogoutOutbox implements LogoutQueue {
   }
 }
 
-export interface DeliveryOptions {
-  maxAttempts?: number;
-  /** The first retry's delay; each next one doubles, up to an hour. */
-  baseDelayMs?: number;
-  pollMs?: number;
-  batch?: number;
-}
-
 /** oidc-provider's Client has these when backchannelLogout is enabled; its types do not declare them. */
 interface BackchannelClient {
   backchannelLogoutUri?: string;
   backchannelLogout(sub: string, sid: string): Promise<void>;
 }
 
-const MAX_DELAY_MS = 3_600_000;
-/** A claimed row is not claimed again by another worker for this long (a crashed worker's rows come back). */
-const LEASE_SECONDS = 60;
-
-export class LogoutDeliveryWorker {
-  readonly #db: Queryable;
-  readonly #provider: () => Provider;
-  readonly #logger: Logger;
-  readonly #maxAttempts: number;
-  readonly #baseDelayMs: number;
-  readonly #pollMs: number;
-  readonly #batch: number;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #again = false;
-  #stopped = false;
+/** Sends the owed logout tokens through oidc-provider (signed with Vigil's keys, SSRF-guarded fetch). */
+export class LogoutDeliveryWorker extends OutboxWorker<Row> {
   onDelivered: ((delivery: { clientId: string; ok: boolean; error?: string }) => void) | undefined;
 
   constructor(db: Queryable, provider: () => Provider, logger: Logger, options: DeliveryOptions = {}) {
-    this.#db = db;
-    this.#provider = provider;
-    this.#logger = logger;
-    this.#maxAttempts = options.maxAttempts ?? 8;
-    this.#baseDelayMs = options.baseDelayMs ?? 2000;
-    this.#pollMs = options.pollMs ?? 1000;
-    this.#batch = options.batch ?? 20;
-  }
-
-  start(): void {
-    this.#timer = setInterval(() => this.kick(), this.#pollMs);
-    this.#timer.unref();
-    this.kick();
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearInterval(this.#timer);
-    await this.#running;
-  }
-
-  /** Delivers what is due now (a run already going runs once more after it). */
-  kick(): void {
-    if (this.#stopped) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    this.#running = this.#drain().catch((err) => this.#logger.warn({ err }, 'back-channel logout delivery: could not read the queue'))
-      .finally(() => {
-        this.#running = undefined;
-        if (this.#again) {
-          this.#again = false;
-          this.kick();
-        }
-      });
-  }
-
-  async #drain(): Promise<void> {
-    for (;;) {
-      const { rows } = await this.#db.query<Row>(
-        `UPDATE backchannel_logouts SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $2)
-         WHERE id IN (SELECT id FROM backchannel_logouts WHERE status = 'pending' AND next_attempt_at <= now()
-                      ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-         RETURNING *`,
-        [this.#batch, LEASE_SECONDS],
-      );
-      if (rows.length === 0 || this.#stopped) return;
-      await Promise.all(rows.map((row) => this.#deliver(row)));
-    }
-  }
-
-  async #deliver(row: Row): Promise<void> {
-    let error: string | undefined;
-    try {
-      const client = await this.#provider().Client.find(row.client_id) as (Awaited<ReturnType<Provider['Client']['find']>> & BackchannelClient) | undefined;
-      if (!client?.backchannelLogoutUri) {
-        await this.#finish(row, 'failed', 'the client no longer exists or has no back-channel logout URI');
-        return;
-      }
-      await client.backchannelLogout(row.account_id, row.sid);
-    } catch (err) {
-      error = (err as Error).message.slice(0, 500) || 'delivery failed';
-    }
-    if (error === undefined) {
-      await this.#finish(row, 'delivered', null);
-      this.onDelivered?.({ clientId: row.client_id, ok: true });
-      return;
-    }
-    const giveUp = row.attempts >= this.#maxAttempts;
-    this.#logger.warn({ client: row.client_id, attempt: row.attempts, error, giveUp }, 'back-channel logout delivery failed');
-    if (giveUp) await this.#finish(row, 'failed', error);
-    else {
-      const delay = Math.min(this.#baseDelayMs * 2 ** (row.attempts - 1), MAX_DELAY_MS);
-      await this.#db.query(
-        'UPDATE backchannel_logouts SET last_error = $2, next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1',
-        [row.id, error, delay / 1000],
-      );
-    }
-    this.onDelivered?.({ clientId: row.client_id, ok: false, error });
-  }
-
-  async #finish(row: Row, status: 'delivered' | 'failed', error: string | null): Promise<void> {
-    await this.#db.query(
-      `UPDATE backchannel_logouts SET status = $2, last_error = coalesce($3, last_error), delivered_at = CASE WHEN $2 = 'delivered' THEN now() END WHERE id = $1`,
-      [row.id, status, error],
-    );
+    super(db, logger, {
+      table: 'backchannel_logouts',
+      label: 'back-channel logout delivery',
+      describe: (row) => ({ client: row.client_id }),
+      async send(row) {
+        const client = await provider().Client.find(row.client_id) as (Awaited<ReturnType<Provider['Client']['find']>> & BackchannelClient) | undefined;
+        if (!client?.backchannelLogoutUri) throw new PermanentDeliveryError('the client no longer exists or has no back-channel logout URI');
+        await client.backchannelLogout(row.account_id, row.sid);
+      },
+    }, options);
+    this.onAttempt = (row, outcome) => this.onDelivered?.({ clientId: row.client_id, ...outcome });
   }
 }

@@ -36,12 +36,18 @@ export interface LogoutQueue {
   enqueue(notices: LogoutNotice[]): Promise<void>;
 }
 
+/** Told of every revocation in its own path (a durable outbox of security events, CAEP session-revoked). */
+export interface RevocationSink {
+  revoked(event: RevocationEvent): Promise<void>;
+}
+
 export interface RevocationDeps {
   adapters: AdapterFactory;
   bus: RevocationBus;
   audit: AuditLog;
   logger: Logger;
   logouts?: LogoutQueue;
+  securityEvents?: RevocationSink;
   /** Records kept about grants and sessions elsewhere (risk bindings, activity) that end with them. */
   forgetGrants?: (grantIds: string[]) => Promise<void>;
   forgetSessions?: (sessionUids: string[]) => Promise<void>;
@@ -161,6 +167,8 @@ export class Revocations {
     const event: RevocationEvent = {
       kind, target, ...ended, initiator: cause.initiator, actor: cause.actor, reason: cause.reason, at: Date.now(), origin: bus.instance,
     };
+    // Written before the answer, like the logouts: a receiver that is down gets it later from the outbox.
+    await this.#deps.securityEvents?.revoked(event).catch((err) => logger.error({ err }, 'could not queue security events for a revocation'));
     await audit.append({
       actor: cause.actor, action: `revocation.${kind}`, subject: target, ...(cause.ip ? { ip: cause.ip } : {}), outcome: 'success',
       details: { initiator: cause.initiator, reason: cause.reason, account: ended.accountId ?? null, sessions: ended.sessions, grants: ended.grants, clients: ended.clients },

@@ -4,6 +4,7 @@ import { SqlAdapter } from './adapter-sql.ts';
 import { RedisAdapter } from './adapter-redis.ts';
 import type { PayloadCodec } from './payload-codec.ts';
 import type { Adapter, DoubleConsumeHandler } from './adapter-types.ts';
+import { CachedAdapter } from './cached-adapter.ts';
 
 /** Short-lived, hot models: in Redis (with TTLs) when Redis is configured. */
 export const REDIS_MODELS = new Set([
@@ -16,9 +17,15 @@ export interface AdapterFactoryOptions {
   redis?: Redis;
   codec: PayloadCodec;
   onDoubleConsume: DoubleConsumeHandler;
+  /** How long an instance keeps client metadata it read (0: not at all). */
+  clientCacheMs?: number;
 }
 
-export type AdapterFactory = ((name: string) => Adapter) & { for(name: string): Adapter };
+export type AdapterFactory = ((name: string) => Adapter) & {
+  for(name: string): Adapter;
+  /** Drops this instance's copy of a client's metadata (another instance changed it). */
+  forgetClient(clientId?: string): void;
+};
 
 /** Client metadata an administrator sets to switch a client off (privileged: no registration can set it). */
 export const CLIENT_DISABLED = 'vigil_disabled';
@@ -46,6 +53,7 @@ export function createAdapterFactory(options: AdapterFactoryOptions): AdapterFac
       adapter = options.redis && REDIS_MODELS.has(name)
         ? new RedisAdapter(name, options.redis, options.codec, options.onDoubleConsume)
         : new SqlAdapter(name, options.sql, options.codec, options.onDoubleConsume);
+      if (name === 'Client' && (options.clientCacheMs ?? 0) > 0) adapter = new CachedAdapter(adapter, options.clientCacheMs!);
       cache.set(name, adapter);
     }
     return adapter;
@@ -58,5 +66,9 @@ export function createAdapterFactory(options: AdapterFactoryOptions): AdapterFac
     return providerClients ??= withoutDisabledClients(build(name));
   } as AdapterFactory;
   factory.for = build;
+  factory.forgetClient = (clientId) => {
+    const clients = cache.get('Client');
+    if (clients instanceof CachedAdapter) clients.forget(clientId);
+  };
   return factory;
 }

@@ -11,27 +11,26 @@ export interface MigrationResult {
   current: string | undefined;
 }
 
-/** Applies numbered forward-only migrations, each in its own transaction, once. */
+/**
+ * Applies numbered forward-only migrations once, all in one transaction under one lock: instances
+ * starting together wait for the first, which applies everything pending (or nothing, if one fails).
+ */
 export async function migrate(sql: Sql, dir = MIGRATIONS_DIR): Promise<MigrationResult> {
   const files = readdirSync(dir).filter((f) => /^\d{3,}_[a-z0-9_]+\.sql$/.test(f)).sort();
-  // Under the lock too: concurrent CREATE TABLE IF NOT EXISTS can fail with "type … already exists".
+  const applied: string[] = [];
   await sql.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
     await tx.query('CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
-  });
-  const applied: string[] = [];
-  for (const file of files) {
-    const version = file.replace(/\.sql$/, '');
-    const text = readFileSync(`${dir}/${file}`, 'utf8');
-    await sql.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-      const done = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [version]);
-      if (done.rowCount > 0) return;
+    const done = new Set((await tx.query<{ version: string }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
+    for (const file of files) {
+      const version = file.replace(/\.sql$/, '');
+      if (done.has(version)) continue;
+      const text = readFileSync(`${dir}/${file}`, 'utf8');
       for (const statement of splitStatements(text)) await tx.query(statement);
       await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [version]);
       applied.push(version);
-    });
-  }
+    }
+  });
   return { applied, current: files.at(-1)?.replace(/\.sql$/, '') };
 }
 

@@ -1,0 +1,35 @@
+/**
+ * Who may manage an event stream: a relying party with its own client_credentials token for the
+ * built-in resource server `${ISSUER}/ssf` (scope `ssf:stream`), checked in-process on every call.
+ */
+import type Provider from 'oidc-provider';
+import type { Config } from '../config/index.ts';
+import type { AccountStore } from '../identity/index.ts';
+import type { ResourceServerStore } from '../oidc/index.ts';
+import { BearerError, bearerToken, verifyAccessToken } from '../http/bearer.ts';
+
+export const SSF_SCOPE = 'ssf:stream';
+/** Nominal owner of the built-in resource server (no client has this id). */
+export const SSF_RESOURCE_OWNER = 'vigil-ssf';
+
+export const ssfResource = (config: Pick<Config, 'ISSUER'>) => `${config.ISSUER}/ssf`;
+
+export async function ensureSsfResourceServer(resourceServers: ResourceServerStore, config: Pick<Config, 'ISSUER'>): Promise<void> {
+  await resourceServers.ensure({ identifier: ssfResource(config), clientId: SSF_RESOURCE_OWNER, scopes: [SSF_SCOPE], tokenFormat: 'opaque' });
+}
+
+export interface SsfAuthDeps {
+  config: Pick<Config, 'ISSUER'>;
+  provider: () => Provider;
+  accounts: AccountStore;
+}
+
+/** The client id behind the request's bearer token (a client's own token with `ssf:stream`). */
+export async function authenticateReceiver(ctx: Parameters<typeof bearerToken>[0], deps: SsfAuthDeps): Promise<string> {
+  const token = bearerToken(ctx);
+  if (token === undefined) throw new BearerError(401, undefined, 'an access token for the stream management API is required');
+  const holder = await verifyAccessToken(token, { provider: deps.provider, accounts: deps.accounts, resource: ssfResource(deps.config), apiName: 'the stream management API' });
+  if (holder.kind !== 'client') throw new BearerError(403, 'insufficient_scope', 'a stream belongs to a client: use a client_credentials token', SSF_SCOPE);
+  if (!holder.scopes.has(SSF_SCOPE)) throw new BearerError(403, 'insufficient_scope', `this request needs the "${SSF_SCOPE}" scope`, SSF_SCOPE);
+  return holder.clientId;
+}

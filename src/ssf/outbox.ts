@@ -1,0 +1,98 @@
+/**
+ * The durable outbox of Security Event Tokens: an event about an account becomes one row per
+ * stream that asked for its type and named that account as a subject, written in the path of the
+ * change (the revocation, the credential change…), never from the in-memory bus. The SETs are
+ * signed when delivered (push) or polled, so they carry the signing key and `iat` of that moment.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Queryable } from '../store/index.ts';
+import type { RevocationEvent, RevocationSink } from '../sessions/index.ts';
+import { caepClaims, EVENT, userSubject, type SecurityEvent } from './events.ts';
+
+export interface EventDelivery {
+  id: string;
+  streamId: string;
+  clientId: string;
+  jti: string;
+  eventType: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  lastError: string | null;
+  createdAt: Date;
+  deliveredAt: Date | null;
+}
+
+export class SecurityEventOutbox implements RevocationSink {
+  readonly #db: Queryable;
+  readonly #issuer: string;
+  /** Told after rows were queued (the local push worker starts at once). */
+  onQueued: (() => void) | undefined;
+
+  constructor(db: Queryable, issuer: string) {
+    this.#db = db;
+    this.#issuer = issuer;
+  }
+
+  /** Queues each event for the streams that want it; returns how many SETs were queued. */
+  async emit(events: SecurityEvent[]): Promise<number> {
+    let queued = 0;
+    for (const event of events) {
+      const payload = {
+        sub_id: userSubject(this.#issuer, event.accountId),
+        events: { [event.type]: event.claims },
+        ...(event.txn ? { txn: event.txn } : {}),
+      };
+      const { rowCount } = await this.#db.query(
+        `INSERT INTO ssf_events (stream_id, jti, event_type, payload)
+         SELECT s.id, replace(gen_random_uuid()::text, '-', ''), $1, $3::jsonb FROM ssf_streams s
+         WHERE $1 = ANY (s.events_delivered) AND s.status <> 'disabled'
+           AND EXISTS (SELECT 1 FROM ssf_stream_subjects x WHERE x.stream_id = s.id AND x.account_id = $2)`,
+        [event.type, event.accountId, JSON.stringify(payload)],
+      );
+      queued += rowCount;
+    }
+    if (queued > 0) this.onQueued?.();
+    return queued;
+  }
+
+  /** CAEP session-revoked for every revocation that names an account (a client's revocation has no subject). */
+  async revoked(event: RevocationEvent): Promise<void> {
+    if (!event.accountId) return;
+    await this.emit([{
+      type: EVENT.sessionRevoked, accountId: event.accountId, txn: randomUUID(),
+      claims: caepClaims(event.at, event.initiator, event.reason),
+    }]);
+  }
+
+  /** The SSF verification event, for one stream (its subject is the stream itself). */
+  async verification(streamId: string, state: string | undefined): Promise<void> {
+    const payload = {
+      sub_id: { format: 'opaque', id: streamId },
+      events: { [EVENT.verification]: state === undefined ? {} : { state } },
+    };
+    await this.#db.query(
+      `INSERT INTO ssf_events (stream_id, jti, event_type, payload)
+       SELECT id, replace(gen_random_uuid()::text, '-', ''), $2, $3::jsonb FROM ssf_streams WHERE id = $1 AND status <> 'disabled'`,
+      [streamId, EVENT.verification, JSON.stringify(payload)],
+    );
+    this.onQueued?.();
+  }
+
+  /** Newest first; for administrators (failed deliveries). */
+  async list(options: { status?: EventDelivery['status']; clientId?: string; limit?: number } = {}): Promise<EventDelivery[]> {
+    const { rows } = await this.#db.query<{
+      id: string; stream_id: string; client_id: string; jti: string; event_type: string; status: EventDelivery['status'];
+      attempts: number; last_error: string | null; created_at: Date; delivered_at: Date | null;
+    }>(
+      `SELECT e.id, e.stream_id, s.client_id, e.jti, e.event_type, e.status, e.attempts, e.last_error, e.created_at, e.delivered_at
+       FROM ssf_events e JOIN ssf_streams s ON s.id = e.stream_id
+       WHERE ($1::text IS NULL OR e.status = $1) AND ($2::text IS NULL OR s.client_id = $2)
+       ORDER BY e.created_at DESC, e.id DESC LIMIT $3`,
+      [options.status ?? null, options.clientId ?? null, Math.min(options.limit ?? 50, 500)],
+    );
+    return rows.map((r) => ({
+      id: String(r.id), streamId: r.stream_id, clientId: r.client_id, jti: r.jti, eventType: r.event_type, status: r.status, attempts: r.attempts,
+      lastError: r.last_error, createdAt: new Date(r.created_at), deliveredAt: r.delivered_at ? new Date(r.delivered_at) : null,
+    }));
+  }
+}

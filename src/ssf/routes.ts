@@ -1,0 +1,258 @@
+/**
+ * The transmitter's HTTP side: metadata, stream management (SSF 1.0 §8: configuration, status,
+ * subjects, verification) and poll delivery (RFC 8936). A client sees and changes its own stream
+ * only; another client's stream id reads as not found.
+ */
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { z } from 'zod';
+import type { Config } from '../config/index.ts';
+import type { AccountStore } from '../identity/index.ts';
+import type { AdapterFactory, Queryable } from '../store/index.ts';
+import type { AuditLog } from '../audit/index.ts';
+import type { Logger } from '../observability/index.ts';
+import { BearerError } from '../http/bearer.ts';
+import { FormError, readJson } from '../http/form.ts';
+import { authenticateReceiver, ssfResource } from './auth.ts';
+import { EVENTS_SUPPORTED, POLL_METHOD, PUSH_METHOD, type Subject } from './events.ts';
+import { ssfPaths, transmitterMetadata } from './metadata.ts';
+import type { SecurityEventOutbox } from './outbox.ts';
+import { pollEvents, pollRequestSchema } from './poll.ts';
+import {
+  createStreamSchema, firstIssue, replaceStreamSchema, statusSchema, streamIdQuery, subjectRequestSchema, updateStreamSchema, verifySchema,
+} from './schemas.ts';
+import type { SetSigner } from './signer.ts';
+import { StreamExistsError, type Stream, type StreamSettings, type StreamStore } from './streams.ts';
+
+/** Verification events may be asked for at most this often per stream (429 otherwise). */
+export const MIN_VERIFICATION_INTERVAL = 10;
+
+export interface SsfRoutesDeps {
+  config: Config;
+  provider: () => Provider;
+  accounts: AccountStore;
+  adapters: AdapterFactory;
+  db: Queryable;
+  streams: StreamStore;
+  outbox: SecurityEventOutbox;
+  signer: SetSigner;
+  audit: AuditLog;
+  logger: Logger;
+}
+
+export class SsfApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const notFound = () => new SsfApiError(404, 'not_found', 'no such stream');
+
+function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new SsfApiError(400, 'invalid_request', firstIssue(result.error));
+  return result.data;
+}
+
+export function ssfRoutes(deps: SsfRoutesDeps): Router {
+  const router = new Router();
+  const { config, streams, outbox } = deps;
+  const issuer = config.ISSUER;
+
+  const view = (s: Stream) => ({
+    stream_id: s.id,
+    iss: issuer,
+    aud: s.audience,
+    delivery: { method: s.method, endpoint_url: s.method === POLL_METHOD ? `${issuer}${ssfPaths.poll}/${s.id}` : s.endpointUrl },
+    events_supported: EVENTS_SUPPORTED,
+    events_requested: s.eventsRequested,
+    events_delivered: s.eventsDelivered,
+    ...(s.description !== null ? { description: s.description } : {}),
+    min_verification_interval: MIN_VERIFICATION_INTERVAL,
+  });
+
+  const settingsOf = (body: z.infer<typeof createStreamSchema>): StreamSettings => {
+    const d = body.delivery ?? { method: POLL_METHOD };
+    return {
+      method: d.method,
+      ...(d.method === PUSH_METHOD ? { endpointUrl: d.endpoint_url, ...(d.authorization_header ? { authorizationHeader: d.authorization_header } : {}) } : {}),
+      eventsRequested: body.events_requested ?? [],
+      ...(body.description !== undefined ? { description: body.description } : {}),
+    };
+  };
+
+  const record = (clientId: string, ctx: Context, action: string, subject: string, details: Record<string, unknown> = {}) =>
+    deps.audit.append({ actor: clientId, action, subject, ip: ctx.state.clientIp, outcome: 'success', details })
+      .catch((err) => deps.logger.error({ err }, 'audit write failed'));
+
+  async function streamOf(clientId: string, id: string | undefined): Promise<Stream> {
+    if (id === undefined) throw new SsfApiError(400, 'invalid_request', 'stream_id is required');
+    const stream = await streams.find(clientId, id);
+    if (!stream) throw notFound();
+    return stream;
+  }
+
+  /** The account a subject names, if the client may hear about it: it must have authorized the client. */
+  async function accountOf(clientId: string, subject: Subject): Promise<string | undefined> {
+    const simple = subject.format === 'complex' ? subject.user : subject;
+    if (!simple) throw new SsfApiError(400, 'invalid_request', 'a complex subject must name a user');
+    let accountId: string | undefined;
+    if (simple.format === 'email') accountId = (await deps.accounts.findByEmail(simple.email))?.id;
+    else if (simple.format === 'iss_sub') accountId = simple.iss === issuer ? (await deps.accounts.findById(simple.sub))?.id : undefined;
+    else accountId = (await deps.accounts.findById(simple.id))?.id;
+    if (!accountId) return undefined;
+    const grants = await deps.adapters.for('Grant').findByAccountId(accountId);
+    return grants.some((g) => (g as { clientId?: string }).clientId === clientId) ? accountId : undefined;
+  }
+
+  router.use(async (ctx, next) => {
+    if (!ctx.path.startsWith('/ssf/') && ctx.path !== '/.well-known/ssf-configuration') return next();
+    ctx.set('Cache-Control', 'no-store');
+    try {
+      await next();
+    } catch (err) {
+      if (err instanceof BearerError) {
+        ctx.set('WWW-Authenticate', err.challenge(ssfResource(config)));
+        ctx.status = err.status;
+        ctx.body = { error: err.error ?? 'invalid_token', error_description: err.message };
+      } else if (err instanceof SsfApiError) {
+        ctx.status = err.status;
+        ctx.body = { error: err.code, error_description: err.message };
+      } else if (err instanceof FormError) {
+        ctx.status = err.status;
+        ctx.body = { error: 'invalid_request', error_description: err.message };
+      } else {
+        throw err;
+      }
+    }
+  });
+
+  router.get('/.well-known/ssf-configuration', (ctx) => {
+    ctx.set('Cache-Control', 'public, max-age=300');
+    ctx.body = transmitterMetadata(issuer);
+  });
+
+  const client = (ctx: Context) => authenticateReceiver(ctx, deps);
+
+  router.post(ssfPaths.configuration, async (ctx) => {
+    const clientId = await client(ctx);
+    const body = parse(createStreamSchema, await readJson(ctx, 16 * 1024));
+    let stream: Stream;
+    try {
+      stream = await streams.create(clientId, clientId, settingsOf(body));
+    } catch (err) {
+      if (err instanceof StreamExistsError) throw new SsfApiError(409, 'conflict', err.message);
+      throw err;
+    }
+    await record(clientId, ctx, 'ssf.stream_created', stream.id, { method: stream.method, events: stream.eventsDelivered });
+    ctx.status = 201;
+    ctx.body = view(stream);
+  });
+
+  router.get(ssfPaths.configuration, async (ctx) => {
+    const clientId = await client(ctx);
+    const { stream_id: id } = parse(streamIdQuery, ctx.query);
+    ctx.body = id === undefined ? (await streams.listFor(clientId)).map(view) : view(await streamOf(clientId, id));
+  });
+
+  const replace = (partial: boolean) => async (ctx: Context) => {
+    const clientId = await client(ctx);
+    const raw = await readJson(ctx, 16 * 1024);
+    const body = partial ? parse(updateStreamSchema, raw) : parse(replaceStreamSchema, raw);
+    const current = await streamOf(clientId, body.stream_id);
+    // PATCH keeps what it does not name (the push authorization header included, unless the delivery changes).
+    const settings = settingsOf(partial ? {
+      delivery: body.delivery ?? (current.method === PUSH_METHOD ? { method: PUSH_METHOD, endpoint_url: current.endpointUrl! } : { method: POLL_METHOD }),
+      events_requested: body.events_requested ?? current.eventsRequested,
+      ...(body.description !== undefined ? { description: body.description } : current.description !== null ? { description: current.description } : {}),
+    } : body);
+    if (partial && !body.delivery && current.hasAuthorization) {
+      settings.authorizationHeader = (await streams.byId(current.id))?.authorizationHeader;
+    }
+    const updated = await streams.update(clientId, current.id, settings);
+    if (!updated) throw notFound();
+    await record(clientId, ctx, 'ssf.stream_updated', updated.id, { method: updated.method, events: updated.eventsDelivered });
+    ctx.body = view(updated);
+  };
+  router.patch(ssfPaths.configuration, replace(true));
+  router.put(ssfPaths.configuration, replace(false));
+
+  router.delete(ssfPaths.configuration, async (ctx) => {
+    const clientId = await client(ctx);
+    const { stream_id: id } = parse(streamIdQuery, ctx.query);
+    const stream = await streamOf(clientId, id);
+    if (!await streams.remove(clientId, stream.id)) throw notFound();
+    await record(clientId, ctx, 'ssf.stream_deleted', stream.id);
+    ctx.status = 204;
+  });
+
+  router.get(ssfPaths.status, async (ctx) => {
+    const clientId = await client(ctx);
+    const stream = await streamOf(clientId, parse(streamIdQuery, ctx.query).stream_id);
+    ctx.body = { stream_id: stream.id, status: stream.status, ...(stream.statusReason ? { reason: stream.statusReason } : {}) };
+  });
+
+  router.post(ssfPaths.status, async (ctx) => {
+    const clientId = await client(ctx);
+    const body = parse(statusSchema, await readJson(ctx, 4096));
+    const stream = await streams.setStatus(clientId, body.stream_id, body.status, body.reason);
+    if (!stream) throw notFound();
+    await record(clientId, ctx, 'ssf.stream_status', stream.id, { status: stream.status });
+    // Enabled again: what was held goes out now.
+    if (stream.status === 'enabled') outbox.onQueued?.();
+    ctx.body = { stream_id: stream.id, status: stream.status, ...(stream.statusReason ? { reason: stream.statusReason } : {}) };
+  });
+
+  router.post(ssfPaths.addSubject, async (ctx) => {
+    const clientId = await client(ctx);
+    const body = parse(subjectRequestSchema, await readJson(ctx, 4096));
+    const stream = await streamOf(clientId, body.stream_id);
+    // A subject this client may not hear about is answered alike (SSF 1.0 §8.1.3.1): nobody learns who has an account.
+    const accountId = await accountOf(clientId, body.subject);
+    if (accountId) await streams.addSubject(stream.id, accountId);
+    ctx.status = 200;
+    ctx.body = {};
+  });
+
+  router.post(ssfPaths.removeSubject, async (ctx) => {
+    const clientId = await client(ctx);
+    const body = parse(subjectRequestSchema, await readJson(ctx, 4096));
+    const stream = await streamOf(clientId, body.stream_id);
+    const simple = body.subject.format === 'complex' ? body.subject.user : body.subject;
+    const accountId = simple?.format === 'email' ? (await deps.accounts.findByEmail(simple.email))?.id
+      : simple?.format === 'iss_sub' ? (simple.iss === issuer ? simple.sub : undefined)
+        : simple?.format === 'opaque' ? simple.id : undefined;
+    if (accountId) await streams.removeSubject(stream.id, accountId);
+    ctx.status = 204;
+  });
+
+  router.post(ssfPaths.verification, async (ctx) => {
+    const clientId = await client(ctx);
+    const body = parse(verifySchema, await readJson(ctx, 4096));
+    const stream = await streamOf(clientId, body.stream_id);
+    if (!await streams.markVerification(stream.id, MIN_VERIFICATION_INTERVAL)) {
+      ctx.set('Retry-After', String(MIN_VERIFICATION_INTERVAL));
+      throw new SsfApiError(429, 'too_many_requests', `a verification event may be asked for at most every ${MIN_VERIFICATION_INTERVAL} s`);
+    }
+    await outbox.verification(stream.id, body.state);
+    ctx.status = 204;
+  });
+
+  router.post(`${ssfPaths.poll}/:id`, async (ctx) => {
+    const clientId = await client(ctx);
+    const stream = await streamOf(clientId, ctx.params.id);
+    if (stream.method !== POLL_METHOD) throw new SsfApiError(400, 'invalid_request', 'this stream is delivered by push');
+    const body = parse(pollRequestSchema, await readJson(ctx, 256 * 1024));
+    const closed = { aborted: false };
+    ctx.res.once('close', () => { closed.aborted = true; });
+    ctx.body = await pollEvents(deps.db, deps.signer, stream, body, closed);
+  });
+
+  return router;
+}

@@ -1,0 +1,66 @@
+/** Stream management requests (SSF 1.0 §8.1), validated at the edge. Transmitter-supplied members sent back are ignored. */
+import { z } from 'zod';
+import { POLL_METHOD, PUSH_METHOD, subjectSchema } from './events.ts';
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+const pushEndpoint = z.string().max(2048).refine((s) => {
+  const url = URL.parse(s);
+  return url !== null && !url.hash && !url.username && !url.password
+    && (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname)));
+}, 'endpoint_url must be an https URL (http only on localhost), without credentials or fragment');
+
+const delivery = z.discriminatedUnion('method', [
+  z.object({
+    method: z.literal(PUSH_METHOD),
+    endpoint_url: pushEndpoint,
+    authorization_header: z.string().min(1).max(4096).regex(/^[\x20-\x7e]+$/, 'authorization_header must be printable ASCII').optional(),
+  }),
+  // The transmitter supplies the poll endpoint: one sent is ignored.
+  z.object({ method: z.literal(POLL_METHOD), endpoint_url: z.unknown().optional() }),
+], { error: `delivery.method must be ${PUSH_METHOD} (push) or ${POLL_METHOD} (poll)` });
+
+const streamId = z.string().min(1).max(100);
+
+const eventTypes = z.array(z.string().min(1).max(512)).max(100);
+
+export const createStreamSchema = z.object({
+  delivery: delivery.optional(),
+  events_requested: eventTypes.optional(),
+  description: z.string().max(500).optional(),
+});
+
+export const replaceStreamSchema = createStreamSchema.extend({ stream_id: streamId });
+
+export const updateStreamSchema = z.object({
+  stream_id: streamId,
+  delivery: delivery.optional(),
+  events_requested: eventTypes.optional(),
+  description: z.string().max(500).optional(),
+});
+
+export const statusSchema = z.object({
+  stream_id: streamId,
+  status: z.enum(['enabled', 'paused', 'disabled']),
+  reason: z.string().max(500).optional(),
+});
+
+export const subjectRequestSchema = z.object({
+  stream_id: streamId,
+  subject: subjectSchema,
+  verified: z.boolean().optional(),
+});
+
+export const verifySchema = z.object({
+  stream_id: streamId,
+  state: z.string().max(500).optional(),
+});
+
+export const streamIdQuery = z.object({ stream_id: streamId.optional() });
+
+/** The first problem, readable: `events_requested.0: …`. */
+export function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  const path = issue?.path.map(String).join('.');
+  return path ? `${path}: ${issue!.message}` : issue?.message ?? 'invalid request';
+}
