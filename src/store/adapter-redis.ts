@@ -12,6 +12,13 @@ local ok
 if ttl > 0 then ok = redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ttl) else ok = redis.call('SET', KEYS[2], ARGV[1], 'NX') end
 if ok then return 1 else return 0 end`;
 
+// A record found through an index (uid, user code): the index and the record in one round trip.
+const FIND_BY_INDEX_SCRIPT = `
+local id = redis.call('GET', KEYS[1])
+if not id then return nil end
+local found = redis.call('MGET', ARGV[1] .. id, ARGV[1] .. id .. ':consumed')
+return { id, found[1], found[2] }`;
+
 /**
  * Models that are listed or ended per account (a person's sessions). Tokens are not: indexing
  * every access token by account would put an extra set write on the token path for nothing.
@@ -80,9 +87,13 @@ export class RedisAdapter implements Adapter {
   }
 
   async #findByIndex(index: 'uid' | 'userCode', value: string): Promise<Payload | undefined> {
-    const storageId = await this.#redis.get(`${PREFIX}${this.name}:${index}:${value}`);
-    if (!storageId) return undefined;
-    return this.#read(`${PREFIX}${this.name}:${storageId}`, (stored) => this.#codec.decodeByStorageId(this.name, storageId, stored));
+    const found = await this.#redis.eval(FIND_BY_INDEX_SCRIPT, 1, `${PREFIX}${this.name}:${index}:${value}`, `${PREFIX}${this.name}:`) as
+      [string, string | null, string | null] | null;
+    if (!found?.[1]) return undefined;
+    const [storageId, stored, consumed] = found;
+    const payload = this.#codec.decodeByStorageId(this.name, storageId, JSON.parse(stored!) as Payload);
+    if (consumed) payload.consumed = Number(consumed);
+    return payload;
   }
 
   findByUid(uid: string): Promise<Payload | undefined> {

@@ -9,21 +9,49 @@ interface Row {
 
 const epoch = (value: Date | string) => Math.floor(new Date(value).getTime() / 1000);
 
+/**
+ * A refresh grant reads the refresh token, then its grant: the grant comes back with the token in
+ * one query and waits here, for a moment, for the grant read that follows.
+ */
+export class GrantPrefetch {
+  readonly #held = new Map<string, { payload: Payload; until: number }>();
+
+  hold(grantId: string, payload: Payload): void {
+    if (this.#held.size > 10_000) this.#held.clear();
+    this.#held.set(grantId, { payload, until: Date.now() + 1000 });
+  }
+
+  /** The grant read with its token, once; undefined when there is none or it is older than a second. */
+  take(grantId: string): Payload | undefined {
+    const held = this.#held.get(grantId);
+    if (!held) return undefined;
+    this.#held.delete(grantId);
+    return held.until > Date.now() ? held.payload : undefined;
+  }
+
+  forget(grantId: string): void {
+    this.#held.delete(grantId);
+  }
+}
+
 /** oidc-provider adapter over Postgres/PGlite: one table, one row per model instance. */
 export class SqlAdapter implements Adapter {
   readonly name: string;
   readonly #sql: Sql;
   readonly #codec: PayloadCodec;
   readonly #onDoubleConsume: DoubleConsumeHandler;
+  readonly #grants: GrantPrefetch | undefined;
 
-  constructor(name: string, sql: Sql, codec: PayloadCodec, onDoubleConsume: DoubleConsumeHandler) {
+  constructor(name: string, sql: Sql, codec: PayloadCodec, onDoubleConsume: DoubleConsumeHandler, grants?: GrantPrefetch) {
     this.name = name;
     this.#sql = sql;
     this.#codec = codec;
     this.#onDoubleConsume = onDoubleConsume;
+    this.#grants = grants;
   }
 
   async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
+    if (this.name === 'Grant') this.#grants?.forget(id);
     const key = this.#codec.storageId(this.name, id);
     const stored = this.#codec.encode(this.name, id, payload);
     await this.#sql.query(
@@ -47,12 +75,30 @@ export class SqlAdapter implements Adapter {
   }
 
   async find(id: string): Promise<Payload | undefined> {
+    if (this.#grants && this.name === 'Grant') {
+      const held = this.#grants.take(id);
+      if (held) return held;
+    }
+    if (this.#grants && this.name === 'RefreshToken') return this.#findRefreshTokenWithGrant(id);
     const { rows } = await this.#sql.query<Row>(
       'SELECT payload, consumed_at FROM oidc_payloads WHERE model = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > now())',
       [this.name, this.#codec.storageId(this.name, id)],
       { prepareAs: 'vigil_oidc_find' },
     );
     return this.#decode(id, rows[0]);
+  }
+
+  async #findRefreshTokenWithGrant(id: string): Promise<Payload | undefined> {
+    const { rows } = await this.#sql.query<Row & { grant_id: string | null; grant_payload: Payload | null }>(
+      `SELECT t.payload, t.consumed_at, t.grant_id, g.payload AS grant_payload FROM oidc_payloads t
+       LEFT JOIN oidc_payloads g ON g.model = 'Grant' AND g.id = t.grant_id AND (g.expires_at IS NULL OR g.expires_at > now())
+       WHERE t.model = 'RefreshToken' AND t.id = $1 AND (t.expires_at IS NULL OR t.expires_at > now())`,
+      [this.#codec.storageId(this.name, id)],
+      { prepareAs: 'vigil_oidc_find_refresh_token' },
+    );
+    const row = rows[0];
+    if (row?.grant_id && row.grant_payload) this.#grants!.hold(row.grant_id, this.#codec.decode('Grant', row.grant_id, row.grant_payload));
+    return this.#decode(id, row);
   }
 
   async #findBy(column: 'uid' | 'user_code', value: string): Promise<Payload | undefined> {
@@ -85,6 +131,7 @@ export class SqlAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
+    if (this.name === 'Grant') this.#grants?.forget(id);
     await this.#sql.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.name, this.#codec.storageId(this.name, id)]);
   }
 

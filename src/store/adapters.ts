@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Sql } from './sql.ts';
-import { SqlAdapter } from './adapter-sql.ts';
+import { GrantPrefetch, SqlAdapter } from './adapter-sql.ts';
 import { RedisAdapter } from './adapter-redis.ts';
 import type { PayloadCodec } from './payload-codec.ts';
 import type { Adapter, DoubleConsumeHandler } from './adapter-types.ts';
@@ -47,12 +47,14 @@ function withoutDisabledClients(clients: Adapter): Adapter {
 /** The one place that decides where each oidc-provider model lives. Instances are cached per model. */
 export function createAdapterFactory(options: AdapterFactoryOptions): AdapterFactory {
   const cache = new Map<string, Adapter>();
+  // Refresh tokens and grants both live in SQL: a refresh reads them in one query.
+  const grants = new GrantPrefetch();
   const build = (name: string): Adapter => {
     let adapter = cache.get(name);
     if (!adapter) {
       adapter = options.redis && REDIS_MODELS.has(name)
         ? new RedisAdapter(name, options.redis, options.codec, options.onDoubleConsume)
-        : new SqlAdapter(name, options.sql, options.codec, options.onDoubleConsume);
+        : new SqlAdapter(name, options.sql, options.codec, options.onDoubleConsume, grants);
       if (name === 'Client' && (options.clientCacheMs ?? 0) > 0) adapter = new CachedAdapter(adapter, options.clientCacheMs!);
       cache.set(name, adapter);
     }
