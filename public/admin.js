@@ -42,6 +42,7 @@
         var values = { activeSessions: overview.activeSessions, revocations: overview.last24h.revocations };
         Object.keys(overview.last24h.decisions).forEach(function (k) { values['decision:' + k] = overview.last24h.decisions[k]; });
         Object.keys(overview.last24h.logouts).forEach(function (k) { values['logouts:' + k] = overview.last24h.logouts[k]; });
+        Object.keys(overview.last24h.securityEvents || {}).forEach(function (k) { values['securityEvents:' + k] = overview.last24h.securityEvents[k]; });
         document.querySelectorAll('[data-metric]').forEach(function (el) {
           var value = values[el.dataset.metric];
           if (value !== undefined) el.textContent = String(value);

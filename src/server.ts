@@ -17,7 +17,11 @@ import { lookupGeo } from './geo/index.ts';
 import type { AuditEntry } from './audit/index.ts';
 import { ContinuousVerifier, DeviceCookie, loadPolicyFiles, PopulationCache, type PolicyFiles } from './verification/index.ts';
 import { AdminService, adminApiRoutes, adminConsoleRoutes, ensureAdminConsoleClient } from './admin/index.ts';
-import { deviceComplianceChange, PushDeliveryWorker, ssfRoutes } from './ssf/index.ts';
+import { evaluatePosture, type Device } from './devices/index.ts';
+import type { DevicePosture } from './risk/index.ts';
+import {
+  deviceComplianceChange, PushDeliveryWorker, ReceivedEventApplier, ReceivedJtis, receiveRoutes, ssfRoutes, TransmitterKeys,
+} from './ssf/index.ts';
 
 export interface RunningVigil {
   url: string;
@@ -61,7 +65,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     const auditQueue = new BatchWriter('audit', (entries: AuditEntry[]) => audit.appendMany(entries), logger);
     const verifier = new ContinuousVerifier({
       config, store: core.risk, population, files: () => files, geo: lookupGeo, revocations: core.revocations, stepUps: core.stepUps,
-      audit, auditQueue, logger, metrics,
+      audit, auditQueue, logger, metrics, securityEvents: core.ssf.outbox,
     });
     const views = createViews();
     const pages = providerPages(views);
@@ -129,6 +133,20 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     logoutWorker.start();
     pushWorker.start();
 
+    // A posture change, reported by the device, its MDM client or a trusted transmitter: SETs out, sessions ended per policy.
+    const onPosture = async (device: Device, posture: DevicePosture, previous: DevicePosture) => {
+      if (posture.compliant !== previous.compliant) {
+        await core.ssf.outbox.emit([deviceComplianceChange(device.accountId, device.id, previous.compliant, posture.compliant, posture.reasons)])
+          .catch((err) => logger.error({ err, device: device.id }, 'could not queue the device-compliance-change security event'));
+      }
+      const revoked = await verifier.postureChanged(device, posture).catch((err) => {
+        logger.error({ err, device: device.id }, 'could not apply a posture change to the device\'s sessions');
+        return 0;
+      });
+      if (revoked > 0) logger.warn({ device: device.id, revoked }, 'posture change ended sessions on the device');
+    };
+    const receivedJtis = new ReceivedJtis(stores.sql);
+
     const throttle = new LoginThrottle(config, stores);
     const adminService = new AdminService(core, { posturePolicy: () => files.posture });
     const app = createApp({
@@ -143,22 +161,20 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, activity: core.activity, revocations: core.revocations, securityEvents: core.ssf.outbox,
       }), deviceRoutes({
         config, provider: currentProvider, accounts, audit, devices: core.devices, policy: () => files.posture, logger,
-        onPosture: async (device, posture, previous) => {
-          if (posture.compliant !== previous.compliant) {
-            await core.ssf.outbox.emit([deviceComplianceChange(device.accountId, device.id, previous.compliant, posture.compliant, posture.reasons)])
-              .catch((err) => logger.error({ err, device: device.id }, 'could not queue the device-compliance-change security event'));
-          }
-          const revoked = await verifier.postureChanged(device, posture).catch((err) => {
-            logger.error({ err, device: device.id }, 'could not apply a posture change to the device\'s sessions');
-            return 0;
-          });
-          if (revoked > 0) logger.warn({ device: device.id, revoked }, 'posture change ended sessions on the device');
-        },
+        onPosture,
         reportLimiter: new AttemptLimiter('devices:report:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
       }), adminApiRoutes({
         config, provider: currentProvider, accounts, service: adminService, logger,
         tokenLimiter: new AttemptLimiter('admin:token:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
         auditCall: (entry) => auditQueue.add(entry),
+      }), receiveRoutes({
+        transmitters: () => files.transmitters, keys: new TransmitterKeys(currentProvider), jtis: receivedJtis, logger,
+        applier: new ReceivedEventApplier({
+          issuer: config.ISSUER, accounts, devices: core.devices, adapters: core.adapters, revocations: core.revocations, stepUps: core.stepUps,
+          posture: (d) => evaluatePosture(d.lastReport, d.lastReportAt, Date.now(), files.posture, d.externalCompliance), onPosture,
+        }),
+        limiter: new AttemptLimiter('ssf:receive:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
+        audit: (entry) => auditQueue.add(entry),
       }), ssfRoutes({
         config, provider: currentProvider, accounts, adapters: core.adapters, db: stores.sql, ...core.ssf, audit, logger,
       }), adminConsoleRoutes({
@@ -179,6 +195,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     const purge = setInterval(() => {
       purgeExpired(stores.sql)
         .then(() => core.risk.purge(config.VIGIL_RISK_RETENTION_DAYS, config.VIGIL_REFRESH_TOKEN_TTL))
+        .then(() => receivedJtis.purge())
         .catch((err) => logger.warn({ err }, 'could not purge expired records'));
     }, 10 * 60 * 1000);
     purge.unref();
@@ -207,7 +224,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
           logger.error({ error }, 'reload refused: keeping the policies and lists in force');
           return { ok: false, error };
         }
-        logger.info({ networkLists: files.networkListSizes }, 'reloaded the risk policy, posture policy and network lists');
+        logger.info({ networkLists: files.networkListSizes, transmitters: files.transmitters.length }, 'reloaded the risk policy, posture policy, network lists and trusted transmitters');
         return { ok: true };
       },
       async close() {

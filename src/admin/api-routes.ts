@@ -19,7 +19,7 @@ import { adminResource, authenticateAdmin } from './auth.ts';
 import { ADMIN_ACTOR, auditAdminCalls } from './call-audit.ts';
 import {
   accountIdSchema, accountQuery, auditQuery, clientIdSchema, emptyBody, logoutQuery, pageQuery, reasonBody, riskQuery, sessionQuery,
-  sessionUidSchema, stepUpBody,
+  rolesBody, sessionUidSchema, ssfDeliveryQuery, stepUpBody,
 } from './schemas.ts';
 import { AdminError, type AdminOperations, type AdminPrincipal } from './types.ts';
 
@@ -183,6 +183,12 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
     });
   }
 
+  router.post('/accounts/:id/roles', async (ctx) => {
+    const by = await principal(ctx);
+    const { reason, roles } = await body(ctx, rolesBody);
+    ctx.body = await service.setAccountRoles(by, ctx.params.id, roles, reason);
+  });
+
   router.post('/accounts/:id/step-up', async (ctx) => {
     const by = await principal(ctx);
     const { reason, acr } = await body(ctx, stepUpBody);
@@ -237,6 +243,12 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
     await principal(ctx);
     const q = valid(logoutQuery, ctx.query);
     ctx.body = await service.logouts(q);
+  });
+
+  router.get('/ssf-deliveries', async (ctx) => {
+    await principal(ctx);
+    const q = valid(ssfDeliveryQuery, ctx.query);
+    ctx.body = await service.securityEventDeliveries(q);
   });
 
   // Anything else under the prefix is a JSON 404 (not the provider's plain-text one).

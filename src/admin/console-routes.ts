@@ -116,8 +116,10 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
 
   // Overview.
   async function overviewData() {
-    const [overview, failed] = await Promise.all([admin.overview(), admin.logouts({ status: 'failed', limit: 20 })]);
-    return { overview, failed: failed.items };
+    const [overview, failed, failedEvents] = await Promise.all([
+      admin.overview(), admin.logouts({ status: 'failed', limit: 20 }), admin.securityEventDeliveries({ status: 'failed', limit: 20 }),
+    ]);
+    return { overview, failed: failed.items, failedEvents: failedEvents.items };
   }
   router.get('/', async (ctx) => {
     const user = await gate.require(ctx);

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ACR_VALUES } from '../config/index.ts';
 import { MAX_PAGE_SIZE } from './paging.ts';
+import { roleSchema } from '../identity/index.ts';
 
 export const ACCOUNT_ID = /^[A-Za-z0-9._:@-]{1,200}$/;
 export const SESSION_UID = /^[A-Za-z0-9_-]{1,128}$/;
@@ -72,3 +73,5 @@ export const stepUpBody = z.strictObject({
   acr: z.enum(ACR_VALUES as [string, ...string[]], { error: `acr must be one of ${ACR_VALUES.join(', ')}` }).optional(),
 });
 export const emptyBody = z.strictObject({});
+export const rolesBody = z.strictObject({ reason: reasonSchema, roles: z.array(roleSchema).max(50, 'at most 50 roles') });
+export const ssfDeliveryQuery = z.strictObject({ ...page, status: z.enum(['pending', 'delivered', 'failed'], { error: 'status must be pending, delivered or failed' }).optional() });

@@ -11,7 +11,8 @@ import { evaluatePosture, type PosturePolicy } from '../devices/index.ts';
 import { describeUserAgent, parseUserAgent } from '../risk/index.ts';
 import type { LogoutDelivery, RevocationCause, RevocationEvent } from '../sessions/index.ts';
 import { CLIENT_DISABLED, type Payload } from '../store/index.ts';
-import type { Account } from '../identity/index.ts';
+import { changeRoles, type Account } from '../identity/index.ts';
+import type { EventDelivery } from '../ssf/index.ts';
 import { decodeCursor, DIGITS, encodeCursor, pageSize, toPage } from './paging.ts';
 import { AdminQueries, type RiskRow, type SessionRow } from './queries.ts';
 import { ACCOUNT_ID, AUDIT_ACTION, CLIENT_ID, SESSION_UID } from './schemas.ts';
@@ -21,7 +22,7 @@ import {
   type Overview, type Page, type PageRequest, type RiskEventSummary, type RiskFilter, type SessionDetail, type SessionFilter, type SessionSummary,
 } from './types.ts';
 
-export type AdminCore = Pick<Core, 'stores' | 'accounts' | 'audit' | 'adapters' | 'revocations' | 'stepUps' | 'totp' | 'recovery' | 'passkeys' | 'devices' | 'logoutOutbox'>;
+export type AdminCore = Pick<Core, 'stores' | 'accounts' | 'audit' | 'adapters' | 'revocations' | 'stepUps' | 'totp' | 'recovery' | 'passkeys' | 'devices' | 'logoutOutbox' | 'ssf'>;
 
 export interface AdminServiceOptions {
   /** The posture policy in force (devices show as compliant or not); without it, compliance is unknown. */
@@ -64,10 +65,11 @@ export class AdminService implements AdminOperations {
 
   async overview(): Promise<Overview> {
     const since = new Date(this.#now() - DAY_MS);
-    const [activeSessions, decisions, revocations, logouts] = await Promise.all([
+    const [activeSessions, decisions, revocations, logouts, securityEvents] = await Promise.all([
       this.#q.activeSessionCount(), this.#q.decisionCounts(since), this.#q.revocationCount(since), this.#core.logoutOutbox.counts(since.getTime()),
+      this.#core.ssf.outbox.counts(since.getTime()),
     ]);
-    return { activeSessions, last24h: { decisions, revocations, logouts } };
+    return { activeSessions, last24h: { decisions, revocations, logouts, securityEvents } };
   }
 
   /**
@@ -128,7 +130,7 @@ export class AdminService implements AdminOperations {
       sessions: sessions.items,
       devices: deviceList.map((d) => ({
         id: d.id, name: d.name,
-        compliant: policy ? evaluatePosture(d.lastReport, d.lastReportAt, this.#now(), policy).compliant : null,
+        compliant: policy ? evaluatePosture(d.lastReport, d.lastReportAt, this.#now(), policy, d.externalCompliance).compliant : null,
         lastReportAt: d.lastReportAt === undefined ? null : new Date(d.lastReportAt).toISOString(),
       })),
       factors: { totp: hasTotp, passkeys: keys.map((k) => ({ id: k.id, name: k.name, createdAt: iso(k.createdAt) })), recoveryCodesLeft: codesLeft },
@@ -163,6 +165,14 @@ export class AdminService implements AdminOperations {
   async logouts(filter: PageRequest & { status?: LogoutDelivery['status'] }): Promise<Page<LogoutDelivery>> {
     const limit = pageSize(filter);
     const rows = await this.#q.logouts(filter.status, decodeCursor(filter.cursor, [DIGITS]), limit + 1);
+    return toPage(rows, limit, (r) => r, (r) => [r.id]);
+  }
+
+  /** Shared Signals SETs owed to relying parties' streams, newest first (e.g. the failed ones). */
+  async securityEventDeliveries(filter: PageRequest & { status?: EventDelivery['status'] }): Promise<Page<EventDelivery>> {
+    const limit = pageSize(filter);
+    const before = decodeCursor(filter.cursor, [DIGITS])?.[0];
+    const rows = await this.#core.ssf.outbox.list({ ...(filter.status ? { status: filter.status } : {}), limit: limit + 1, ...(before ? { before } : {}) });
     return toPage(rows, limit, (r) => r, (r) => [r.id]);
   }
 
@@ -201,6 +211,19 @@ export class AdminService implements AdminOperations {
       // A disabled account keeps nothing: its sessions, grants and tokens end now.
       const event = disabled ? await this.#core.revocations.account(id, this.#cause(by, reason)) : undefined;
       return { result: accountView(updated), details: event ? { sessions: event.sessions.length, grants: event.grants.length } : {} };
+    });
+  }
+
+  /** The roles claim changes in tokens issued from now on; the account's streams get a CAEP token-claims-change. */
+  setAccountRoles(by: AdminPrincipal, id: string, roles: string[], reason: string): Promise<AccountSummary & { previousRoles: string[] }> {
+    return this.#act(by, 'account.roles', id, { reason, roles }, async () => {
+      await this.#account(id);
+      if (by.kind === 'person' && by.accountId === id && !roles.includes(by.role)) {
+        throw new AdminError(409, 'conflict', `administrators cannot remove their own ${by.role} role`);
+      }
+      const done = await changeRoles({ accounts: this.#core.accounts, securityEvents: this.#core.ssf.outbox }, id, roles, 'admin', reason);
+      if (!done) throw notFound('account');
+      return { result: { ...accountView(done.account), previousRoles: done.previous }, details: { previous: done.previous, changed: done.changed } };
     });
   }
 

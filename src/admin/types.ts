@@ -4,6 +4,7 @@
  */
 import type { RevocationEvent } from '../sessions/index.ts';
 import type { LogoutDelivery } from '../sessions/index.ts';
+import type { EventDelivery } from '../ssf/index.ts';
 
 /** Read-only (`auditor`) or everything (`admin`). */
 export type AdminRole = 'admin' | 'auditor';
@@ -135,6 +136,8 @@ export interface Overview {
     decisions: Record<string, number>;
     revocations: number;
     logouts: Record<LogoutDelivery['status'], number>;
+    /** Shared Signals SETs queued, by delivery status. */
+    securityEvents: Record<EventDelivery['status'], number>;
   };
 }
 
@@ -175,4 +178,6 @@ export interface AdminOperations {
   audit(filter: AuditFilter): Promise<Page<AuditEntryView>>;
   riskEvents(filter: RiskFilter): Promise<Page<RiskEventSummary>>;
   logouts(filter: PageRequest & { status?: LogoutDelivery['status'] }): Promise<Page<LogoutDelivery>>;
+  securityEventDeliveries(filter: PageRequest & { status?: EventDelivery['status'] }): Promise<Page<EventDelivery>>;
+  setAccountRoles(by: AdminPrincipal, id: string, roles: string[], reason: string): Promise<AccountSummary & { previousRoles: string[] }>;
 }

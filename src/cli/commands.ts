@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ClientMetadata } from 'oidc-provider';
 import type { Core } from '../core.ts';
 import { ACR, ACR_VALUES, type AcrValue } from '../config/index.ts';
-import { AccountError, passwordProblem } from '../identity/index.ts';
+import { AccountError, changeRoles, passwordProblem } from '../identity/index.ts';
 import { listSigningKeys, loadJwks, rotateSigningKeys, resourceIdentifierSchema, scopeTokenSchema } from '../oidc/index.ts';
 import { parse, positiveInt, required, UsageError } from './args.ts';
 import { ADMIN_READ_SCOPE, ADMIN_SCOPE, adminResource } from '../admin/index.ts';
@@ -68,6 +68,25 @@ async function userDisable(core: Core, argv: string[]): Promise<Output> {
   return {
     data: { id: account.id, email: account.email, disabled: true, grantsRevoked: revoked.grants.length, sessionsEnded: revoked.sessions.length },
     text: `disabled ${account.email}; ended ${revoked.sessions.length} session(s) and revoked ${revoked.grants.length} grant(s)`,
+  };
+}
+
+async function userSetRoles(core: Core, argv: string[]): Promise<Output> {
+  const a = parse(argv, { email: { type: 'string' }, role: { type: 'string', multiple: true }, clear: { type: 'boolean' } });
+  const email = required(a.email, '--email');
+  const roles = a.role ?? [];
+  if (roles.length === 0 && !a.clear) throw new UsageError('name the roles with --role (repeatable), or --clear to remove them all');
+  if (roles.length > 0 && a.clear) throw new UsageError('--clear and --role exclude each other');
+  const found = await core.accounts.findByEmail(email);
+  if (!found) throw new UsageError(`no account with email ${email}`);
+  const done = await changeRoles({ accounts: core.accounts, securityEvents: core.ssf.outbox }, found.id, roles, 'admin', 'roles changed with the CLI');
+  if (!done) throw new UsageError(`no account with email ${email}`);
+  await core.audit.append({
+    actor: 'cli', action: 'account.roles_changed', subject: found.id, outcome: 'success', details: { previous: done.previous, roles: done.account.roles },
+  });
+  return {
+    data: { id: found.id, email: done.account.email, roles: done.account.roles, previous: done.previous, changed: done.changed },
+    text: done.changed ? `${done.account.email}: roles ${done.account.roles.join(', ') || '(none)'} (were ${done.previous.join(', ') || '(none)'})` : `${done.account.email}: roles unchanged`,
   };
 }
 
@@ -211,6 +230,7 @@ export const COMMANDS: Record<string, Command> = {
   'user create': userCreate,
   'user list': userList,
   'user disable': userDisable,
+  'user set-roles': userSetRoles,
   'user require-step-up': userRequireStepUp,
   'client create': clientCreate,
   'registration-token create': registrationTokenCreate,

@@ -4,7 +4,7 @@ export {
 } from './auth.ts';
 export {
   DEFAULT_POSTURE_POLICY_PATH, POSTURE_CHECKS, postureFieldsSchema, posturePolicySchema, parsePosturePolicy, loadPosturePolicy,
-  evaluatePosture, compareVersions, PosturePolicyError, type PosturePolicy, type PostureFields, type PostureCheck,
+  evaluatePosture, compareVersions, PosturePolicyError, type ExternalCompliance, type PosturePolicy, type PostureFields, type PostureCheck,
 } from './policy.ts';
 export {
   validateDeviceKey, verifyPostureReport, parseMdmReport, checkReportTime, mdmReportSchema, PostureReportError, DeviceKeyError,

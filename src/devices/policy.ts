@@ -92,14 +92,26 @@ const FAILING: Record<PostureCheck, { fails: (r: PostureFields) => boolean; reas
   notJailbroken: { fails: (r) => r.jailbroken, reason: 'jailbroken or rooted' },
 };
 
+/** A trusted Shared Signals transmitter's verdict on a device (CAEP device-compliance-change). */
+export interface ExternalCompliance {
+  compliant: boolean;
+  /** The transmitter's issuer. */
+  issuer: string;
+  /** Epoch ms: when the transmitter says it happened. */
+  at: number;
+}
+
 /**
  * The posture of a device from its latest report (`undefined`: none yet) at `now` (epoch ms).
  * Compliance is judged on the checks and the OS version of the last report; `stale` says that
- * report is older than the policy's freshness (the risk engine weighs the two separately).
+ * report is older than the policy's freshness (the risk engine weighs the two separately). A
+ * transmitter's not-compliant verdict makes the device not compliant whatever it reports itself
+ * (a device cannot overrule its management system); a compliant verdict only withdraws it.
  */
-export function evaluatePosture(report: PostureFields | undefined, reportedAt: number | undefined, now: number, policy: PosturePolicy): DevicePosture {
-  if (!report || reportedAt === undefined) return { compliant: false, stale: true, reasons: ['no posture report'] };
-  const reasons: string[] = [];
+export function evaluatePosture(report: PostureFields | undefined, reportedAt: number | undefined, now: number, policy: PosturePolicy, external?: ExternalCompliance): DevicePosture {
+  const verdict = external && !external.compliant ? [`not compliant according to ${external.issuer}`] : [];
+  if (!report || reportedAt === undefined) return { compliant: false, stale: true, reasons: ['no posture report', ...verdict] };
+  const reasons: string[] = [...verdict];
   for (const check of policy.requiredChecks) if (FAILING[check].fails(report)) reasons.push(FAILING[check].reason);
   const osKey = Object.keys(policy.minOsVersions).find((k) => k.toLowerCase() === report.os.trim().toLowerCase());
   if (osKey === undefined) {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { JWK } from 'jose';
 import type { Queryable } from '../store/index.ts';
-import type { PostureFields } from './policy.ts';
+import type { ExternalCompliance, PostureFields } from './policy.ts';
 import type { DevicePublicKey, ReportDevice, VerifiedReport } from './report.ts';
 
 export interface Device extends ReportDevice {
@@ -11,6 +11,8 @@ export interface Device extends ReportDevice {
   createdAt: Date;
   lastReport?: PostureFields;
   lastReportSource?: 'device' | 'mdm';
+  /** A trusted transmitter's last verdict (Shared Signals). */
+  externalCompliance?: ExternalCompliance;
 }
 
 interface Row {
@@ -23,6 +25,7 @@ interface Row {
   last_posture: PostureFields | string | null;
   last_report_at: Date | string | null;
   last_report_source: 'device' | 'mdm' | null;
+  external_compliance: ExternalCompliance | string | null;
 }
 
 const json = <T>(v: T | string): T => (typeof v === 'string' ? JSON.parse(v) as T : v);
@@ -37,6 +40,7 @@ const toDevice = (row: Row): Device => ({
   lastReport: row.last_posture === null ? undefined : json(row.last_posture),
   lastReportAt: row.last_report_at === null ? undefined : new Date(row.last_report_at).getTime(),
   lastReportSource: row.last_report_source ?? undefined,
+  ...(row.external_compliance === null ? {} : { externalCompliance: json(row.external_compliance) }),
 });
 
 export class DuplicateDeviceKeyError extends Error {
@@ -49,7 +53,7 @@ export class TooManyDevicesError extends Error {
 
 /** The most devices one person may register. */
 export const MAX_DEVICES_PER_ACCOUNT = 50;
-const COLUMNS = 'id, account_id, name, public_jwk, jkt, created_at, last_posture, last_report_at, last_report_source';
+const COLUMNS = 'id, account_id, name, public_jwk, jkt, created_at, last_posture, last_report_at, last_report_source, external_compliance';
 
 /** Registered devices and their last accepted posture report (SQL `devices`). */
 export class DeviceRegistry {
@@ -87,6 +91,22 @@ export class DeviceRegistry {
 
   async remove(id: string): Promise<boolean> {
     const { rowCount } = await this.#db.query('DELETE FROM devices WHERE id = $1', [id]);
+    return rowCount > 0;
+  }
+
+  /**
+   * Stores a trusted transmitter's verdict unless the same transmitter's later one is stored
+   * already (compare-and-set on its time), or another transmitter's not-compliant verdict would be
+   * withdrawn by this one's compliant (only the transmitter that said so may). False: not stored.
+   */
+  async recordExternalCompliance(deviceId: string, verdict: ExternalCompliance): Promise<boolean> {
+    const { rowCount } = await this.#db.query(
+      `UPDATE devices SET external_compliance = $2::jsonb
+       WHERE id = $1 AND (external_compliance IS NULL
+         OR (external_compliance->>'issuer' = $3 AND (external_compliance->>'at')::float8 <= $4)
+         OR (external_compliance->>'issuer' <> $3 AND (NOT $5::boolean OR (external_compliance->>'compliant')::boolean)))`,
+      [deviceId, JSON.stringify(verdict), verdict.issuer, verdict.at, verdict.compliant],
+    );
     return rowCount > 0;
   }
 

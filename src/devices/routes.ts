@@ -65,7 +65,7 @@ export function deviceRoutes(deps: DeviceRoutesDeps): Router {
     lastReportAt: d.lastReportAt === undefined ? null : new Date(d.lastReportAt).toISOString(),
     lastReportSource: d.lastReportSource ?? null,
     lastReport: d.lastReport ?? null,
-    posture: evaluatePosture(d.lastReport, d.lastReportAt, now(), deps.policy()),
+    posture: evaluatePosture(d.lastReport, d.lastReportAt, now(), deps.policy(), d.externalCompliance),
   });
 
   const record = (entry: Parameters<AuditLog['append']>[0]) =>

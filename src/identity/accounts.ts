@@ -97,6 +97,21 @@ export class AccountStore {
     return rows[0] && toAccount(rows[0]);
   }
 
+  /** Replaces the account's roles; with the roles it had, or undefined when there is no such account. */
+  async setRoles(id: string, roles: readonly string[]): Promise<{ account: Account; previous: string[] } | undefined> {
+    for (const role of roles) {
+      const ok = roleSchema.safeParse(role);
+      if (!ok.success) throw new AccountError(`role ${JSON.stringify(role)}: ${ok.error.issues[0].message}`);
+    }
+    const { rows } = await this.#db.query<AccountRow & { previous_roles: string[] }>(
+      `WITH old AS (SELECT id, roles FROM accounts WHERE id = $1 FOR UPDATE)
+       UPDATE accounts a SET roles = $2, updated_at = now() FROM old WHERE a.id = old.id
+       RETURNING ${COLUMNS.split(', ').map((c) => `a.${c}`).join(', ')}, old.roles AS previous_roles`,
+      [id, [...new Set(roles)].sort()],
+    );
+    return rows[0] && { account: toAccount(rows[0]), previous: rows[0].previous_roles };
+  }
+
   async hasRole(role: string): Promise<boolean> {
     const { rowCount } = await this.#db.query('SELECT 1 FROM accounts WHERE $1 = ANY(roles) LIMIT 1', [role]);
     return rowCount > 0;

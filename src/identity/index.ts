@@ -2,3 +2,4 @@ export { AccountStore, AccountError, emailSchema, roleSchema, type Account } fro
 export { hashPassword, verifyPassword, passwordProblem, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH } from './password.ts';
 export { ensureAdministrator, type BootstrapResult } from './bootstrap.ts';
 export { AccountCache } from './account-cache.ts';
+export { changeRoles, type RolesChange } from './roles.ts';

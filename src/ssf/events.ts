@@ -113,3 +113,19 @@ export function deviceComplianceChange(accountId: string, deviceId: string, prev
     }),
   };
 }
+
+/** CAEP risk-level-change about the person (principal USER); levels as CAEP writes them (LOW, MEDIUM, HIGH). */
+export function riskLevelChange(accountId: string, previous: string, current: string, reason: string | undefined, at = Date.now()): SecurityEvent {
+  return {
+    type: EVENT.riskLevelChange, accountId,
+    claims: caepClaims(at, 'policy', undefined, {
+      principal: 'USER', current_level: current.toUpperCase(), previous_level: previous.toUpperCase(),
+      ...(reason ? { risk_reason: reason.slice(0, 500) } : {}),
+    }),
+  };
+}
+
+/** CAEP token-claims-change: the claims whose values changed, with their new values. */
+export function tokenClaimsChange(accountId: string, claims: Record<string, unknown>, initiator: Initiator, reason: string | undefined, at = Date.now()): SecurityEvent {
+  return { type: EVENT.tokenClaimsChange, accountId, claims: caepClaims(at, initiator, reason, { claims }) };
+}

@@ -78,17 +78,27 @@ export class SecurityEventOutbox implements RevocationSink {
     this.onQueued?.();
   }
 
-  /** Newest first; for administrators (failed deliveries). */
-  async list(options: { status?: EventDelivery['status']; clientId?: string; limit?: number } = {}): Promise<EventDelivery[]> {
+  /** SETs queued since `sinceMs`, by delivery status (the admin overview). */
+  async counts(sinceMs: number): Promise<Record<EventDelivery['status'], number>> {
+    const { rows } = await this.#db.query<{ status: EventDelivery['status']; n: string }>(
+      'SELECT status, count(*) AS n FROM ssf_events WHERE created_at >= $1 GROUP BY status', [new Date(sinceMs).toISOString()],
+    );
+    const counts = { pending: 0, delivered: 0, failed: 0 };
+    for (const r of rows) counts[r.status] = Number(r.n);
+    return counts;
+  }
+
+  /** Newest first, before the row `before` when given (paging); for administrators (failed deliveries). */
+  async list(options: { status?: EventDelivery['status']; clientId?: string; limit?: number; before?: string } = {}): Promise<EventDelivery[]> {
     const { rows } = await this.#db.query<{
       id: string; stream_id: string; client_id: string; jti: string; event_type: string; status: EventDelivery['status'];
       attempts: number; last_error: string | null; created_at: Date; delivered_at: Date | null;
     }>(
       `SELECT e.id, e.stream_id, s.client_id, e.jti, e.event_type, e.status, e.attempts, e.last_error, e.created_at, e.delivered_at
        FROM ssf_events e JOIN ssf_streams s ON s.id = e.stream_id
-       WHERE ($1::text IS NULL OR e.status = $1) AND ($2::text IS NULL OR s.client_id = $2)
-       ORDER BY e.created_at DESC, e.id DESC LIMIT $3`,
-      [options.status ?? null, options.clientId ?? null, Math.min(options.limit ?? 50, 500)],
+       WHERE ($1::text IS NULL OR e.status = $1) AND ($2::text IS NULL OR s.client_id = $2) AND ($4::bigint IS NULL OR e.id < $4)
+       ORDER BY e.id DESC LIMIT $3`,
+      [options.status ?? null, options.clientId ?? null, Math.min(options.limit ?? 50, 500), options.before ?? null],
     );
     return rows.map((r) => ({
       id: String(r.id), streamId: r.stream_id, clientId: r.client_id, jti: r.jti, eventType: r.event_type, status: r.status, attempts: r.attempts,

@@ -6,9 +6,9 @@
 import type { Queryable } from '../store/index.ts';
 import {
   DEFAULT_LIMITS, emptyStats, statsFromJson, statsToJson,
-  type Assessment, type FeatureStatsJson, type GeoLocation, type HistoryEvent, type HistoryLimits, type PopulationStats, type RiskHistory,
+  type Assessment, type FeatureStatsJson, type RiskLevel, type GeoLocation, type HistoryEvent, type HistoryLimits, type PopulationStats, type RiskHistory,
 } from '../risk/index.ts';
-import type { PostureFields } from '../devices/index.ts';
+import type { ExternalCompliance, PostureFields } from '../devices/index.ts';
 import { stepUpFromRow, stepUpQuery, type StepUpRequirement, type StepUpRow } from '../sessions/index.ts';
 
 /** An account's history as stored (`risk_profiles.history`). */
@@ -29,6 +29,7 @@ export interface BoundDevice {
   accountId: string;
   lastPosture?: PostureFields;
   lastReportAt?: number;
+  externalCompliance?: ExternalCompliance;
 }
 
 export interface LoadedState {
@@ -37,6 +38,8 @@ export interface LoadedState {
   /** The account's history, sharing `population`; `version` is undefined when it has no profile yet. */
   history: RiskHistory;
   version: number | undefined;
+  /** The account's last assessed risk level (`low` when never stored). */
+  riskLevel: RiskLevel;
   binding?: GrantBinding;
   device?: BoundDevice;
 }
@@ -66,10 +69,12 @@ export interface SaveRequest {
 }
 
 interface LoadRow {
-  profile: { history: ProfileJson | string; failures: number[] | string; version: number } | null;
+  profile: { history: ProfileJson | string; failures: number[] | string; version: number; risk_level: RiskLevel | null } | null;
   ip_failures: number[] | string | null;
   binding: { device_id: string | null; user_agent: string; last_refresh_ms: number } | null;
-  device: { id: string; account_id: string; last_posture: PostureFields | string | null; last_report_ms: number | null } | null;
+  device: {
+    id: string; account_id: string; last_posture: PostureFields | string | null; last_report_ms: number | null; external_compliance: ExternalCompliance | string | null;
+  } | null;
   owed: StepUpRow | null;
 }
 
@@ -121,15 +126,15 @@ export class RiskStore {
   async load(population: PopulationStats, q: { accountId: string; ip: string; grantId?: string; jkt?: string; sessionUid?: string }): Promise<LoadedState> {
     const { rows } = await this.#db.query<LoadRow>(
       `SELECT
-         (SELECT row_to_json(p) FROM (SELECT history, failures, version FROM risk_profiles WHERE account_id = $1) p) AS profile,
+         (SELECT row_to_json(p) FROM (SELECT history, failures, version, risk_level FROM risk_profiles WHERE account_id = $1) p) AS profile,
          (SELECT failures FROM risk_ip_failures WHERE ip = $2) AS ip_failures,
          (SELECT row_to_json(b) FROM (SELECT device_id, user_agent, (extract(epoch FROM last_refresh_at) * 1000)::float8 AS last_refresh_ms
             FROM risk_grant_bindings WHERE grant_id = $3) b) AS binding,
-         (SELECT row_to_json(d) FROM (SELECT id, account_id, last_posture, (extract(epoch FROM last_report_at) * 1000)::float8 AS last_report_ms
-            FROM devices WHERE jkt = $4) d) AS device,
+         (SELECT row_to_json(d) FROM (SELECT id, account_id, last_posture, (extract(epoch FROM last_report_at) * 1000)::float8 AS last_report_ms,
+            external_compliance FROM devices WHERE jkt = $4) d) AS device,
          (SELECT row_to_json(s) FROM (${stepUpQuery('$5')}) s) AS owed`,
       [q.accountId, q.ip, q.grantId ?? null, q.jkt ?? null, q.sessionUid ?? null],
-      { prepareAs: 'vigil_risk_load' },
+      { prepareAs: 'vigil_risk_load_v2' },
     );
     const row = rows[0];
     const profile = row?.profile ?? null;
@@ -139,7 +144,7 @@ export class RiskStore {
       row?.ip_failures ? parse(row.ip_failures) : [],
       population,
     );
-    const state: LoadedState = { history, version: profile ? profile.version : undefined };
+    const state: LoadedState = { history, version: profile ? profile.version : undefined, riskLevel: profile?.risk_level ?? 'low' };
     if (row?.owed) state.owed = stepUpFromRow(row.owed);
     if (row?.binding) {
       state.binding = { userAgent: row.binding.user_agent, lastRefreshAt: row.binding.last_refresh_ms };
@@ -149,6 +154,7 @@ export class RiskStore {
       state.device = { id: row.device.id, accountId: row.device.account_id };
       if (row.device.last_posture !== null) state.device.lastPosture = parse(row.device.last_posture);
       if (row.device.last_report_ms !== null) state.device.lastReportAt = row.device.last_report_ms;
+      if (row.device.external_compliance !== null) state.device.externalCompliance = parse(row.device.external_compliance);
     }
     return state;
   }
@@ -184,6 +190,20 @@ export class RiskStore {
     }
     const ctes = parts.map((sql, i) => `w${i} AS (${sql})`).join(',\n');
     await this.#db.query(`WITH ${ctes} SELECT 1`, params);
+  }
+
+  /**
+   * Moves the account's risk level from `previous` to `current` (compare-and-set: of two requests
+   * seeing the same change, one wins). True when this call changed it. Called only on a change.
+   */
+  async setRiskLevel(accountId: string, previous: RiskLevel, current: RiskLevel): Promise<boolean> {
+    const { rowCount } = await this.#db.query(
+      `INSERT INTO risk_profiles (account_id, history, risk_level) VALUES ($1, '{}'::jsonb, $3)
+       ON CONFLICT (account_id) DO UPDATE SET risk_level = EXCLUDED.risk_level
+       WHERE coalesce(risk_profiles.risk_level, 'low') = $2`,
+      [accountId, previous, current],
+    );
+    return rowCount > 0;
   }
 
   /**

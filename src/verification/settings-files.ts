@@ -1,5 +1,6 @@
 /**
- * The files the continuous check reads: the risk policy and the operator's CIDR lists. Read and
+ * The files the continuous check reads: the risk policy, the operator's CIDR lists (and the
+ * trusted Shared Signals transmitters, reloaded with them). Read and
  * validated at start (a bad file stops start-up naming its setting) and again on SIGHUP (a bad
  * file is reported and the running version kept).
  */
@@ -8,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, type Config } from '../config/index.ts';
 import { compileNetworkLists, parseCidr, parsePolicy, RiskPolicyError, type RiskPolicy } from '../risk/index.ts';
 import { loadPosturePolicy, PosturePolicyError, type PosturePolicy } from '../devices/index.ts';
+import { loadTransmitters, type TrustedTransmitter } from '../ssf/transmitters.ts';
 
 export const DEFAULT_RISK_POLICY_PATH = fileURLToPath(new URL('../../config/risk-policy.json', import.meta.url));
 
@@ -65,6 +67,8 @@ export interface PolicyFiles {
   posture: PosturePolicy;
   networkTags: (ip: string) => string[];
   networkListSizes: Record<string, number>;
+  /** The Shared Signals transmitters whose SETs Vigil accepts. */
+  transmitters: TrustedTransmitter[];
 }
 
 export function loadPolicyFiles(config: Config): PolicyFiles {
@@ -76,5 +80,6 @@ export function loadPolicyFiles(config: Config): PolicyFiles {
     throw err;
   }
   const lists = loadNetworkLists(config.VIGIL_NETWORK_LISTS);
-  return { risk: loadRiskPolicy(config.VIGIL_RISK_POLICY), posture, networkTags: lists.tags, networkListSizes: lists.sizes };
+  const transmitters = loadTransmitters(config.VIGIL_SSF_TRANSMITTERS, { issuer: config.ISSUER, maxAgeSeconds: config.VIGIL_SSF_RECEIVE_MAX_AGE_SECONDS });
+  return { risk: loadRiskPolicy(config.VIGIL_RISK_POLICY), posture, networkTags: lists.tags, networkListSizes: lists.sizes, transmitters };
 }

@@ -14,8 +14,9 @@ import { evaluatePosture, type Device } from '../devices/index.ts';
 import { checkRefreshPaysStepUp } from '../oidc/index.ts';
 import {
   assess, combineScore, decide, deviceSignals, emptyHistory, eventFromContext, recordEventInPlace, shouldRecord,
-  type Assessment, type DevicePosture, type GeoLocation, type RiskContext, type RiskHistory,
+  type Assessment, type DevicePosture, type GeoLocation, type RiskContext, type RiskHistory, type RiskLevel,
 } from '../risk/index.ts';
+import { riskLevelChange, type SecurityEventSink } from '../ssf/index.ts';
 import type { PolicyFiles } from './settings-files.ts';
 import type { PopulationCache } from './population.ts';
 import type { RiskStore, SaveRequest, StoredAssessment } from './risk-store.ts';
@@ -36,6 +37,8 @@ export interface VerifierDeps {
   auditQueue: BatchWriter<AuditEntry>;
   logger: Logger;
   metrics?: Metrics;
+  /** Where a change of an account's risk level is told (the Shared Signals outbox). */
+  securityEvents?: SecurityEventSink;
   now?: () => number;
 }
 
@@ -98,6 +101,7 @@ export class ContinuousVerifier {
   readonly #now: () => number;
   readonly #assessments: BatchWriter<StoredAssessment>;
   readonly #touches: BatchWriter<{ grantId: string; time: number }>;
+  readonly #levelChanges = new Set<Promise<void>>();
 
   constructor(deps: VerifierDeps) {
     this.#deps = deps;
@@ -109,7 +113,7 @@ export class ContinuousVerifier {
 
   /** Writes the assessments and binding times still waiting to be stored (before the server stops). */
   async flush(): Promise<void> {
-    await Promise.all([this.#assessments.flush(), this.#touches.flush()]);
+    await Promise.all([this.#assessments.flush(), this.#touches.flush(), ...this.#levelChanges]);
   }
 
   /** A wrong password (or unknown email): counted for the address and, when known, the account. */
@@ -130,6 +134,7 @@ export class ContinuousVerifier {
     if (req.deviceId !== undefined) context.deviceId = req.deviceId;
     const assessment = assess(context, state.history, files.risk);
     await store.save({ assessment: this.#stored(context, assessment) });
+    this.#noteLevel(req.accountId, state.riskLevel, assessment);
     this.#count('login', assessment);
     this.#deps.auditQueue.add({
       actor: req.accountId, action: 'risk.login', subject: req.clientId, ip: req.ip,
@@ -173,7 +178,7 @@ export class ContinuousVerifier {
     // A registered device of this person, proven by the DPoP key it signs with.
     if (state.device && state.device.accountId === accountId) {
       context.deviceId = state.device.id;
-      context.devicePosture = evaluatePosture(state.device.lastPosture, state.device.lastReportAt, time, files.posture);
+      context.devicePosture = evaluatePosture(state.device.lastPosture, state.device.lastReportAt, time, files.posture, state.device.externalCompliance);
     }
     if (state.binding) {
       if (state.binding.deviceId !== undefined) context.sessionDeviceId = state.binding.deviceId;
@@ -182,6 +187,7 @@ export class ContinuousVerifier {
       context.lastRefreshAt = state.binding.lastRefreshAt;
     }
     const assessment = assess(context, state.history, files.risk);
+    this.#noteLevel(accountId, state.riskLevel, assessment);
     const decision = assessment.decision;
     // A server's own agent and address say nothing about the person: its refreshes do not teach the model.
     const grown = decision.action === 'allow' && user.ipIsUser ? this.#grow(context, state.history, 'refresh') : undefined;
@@ -255,6 +261,22 @@ export class ContinuousVerifier {
       });
     }
     return revoked;
+  }
+
+  /**
+   * The account's risk level moved: stored, and a CAEP risk-level-change queued. Off the response
+   * path; an unchanged level (nearly every request) writes nothing.
+   */
+  #noteLevel(accountId: string, previous: RiskLevel, assessment: Assessment): void {
+    const current = assessment.level;
+    if (current === previous) return;
+    const done: Promise<void> = this.#deps.store.setRiskLevel(accountId, previous, current)
+      .then(async (changed) => {
+        if (changed) await this.#deps.securityEvents?.emit([riskLevelChange(accountId, previous, current, mainReasons(assessment) || undefined, this.#now())]);
+      })
+      .catch((err) => this.#deps.logger.error({ err, account: accountId }, 'could not record a change of the account\'s risk level'))
+      .finally(() => this.#levelChanges.delete(done));
+    this.#levelChanges.add(done);
   }
 
   /** The session ends (all its relying parties are told); the grant too, should it outlive the session. */

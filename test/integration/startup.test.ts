@@ -136,6 +136,31 @@ describe('refuses to start on a bad risk policy or network list, naming the sett
     expect(stderr).toMatch(/^vigil: /);
     expect(stderr).toMatch(/VIGIL_NETWORK_LISTS.*tag=path/);
   });
+
+  test('VIGIL_SSF_TRANSMITTERS: a missing file, a file that is not JSON, a transmitter without keys, a private key', async () => {
+    const missing = join(dir, 'no-such-transmitters.json');
+    let stderr = await refused({ ...stores, VIGIL_SSF_TRANSMITTERS: missing });
+    expect(stderr).toMatch(/^vigil: VIGIL_SSF_TRANSMITTERS: /);
+    expect(stderr).toContain(`${missing}: cannot read it`);
+
+    const notJson = join(dir, 'transmitters-not-json.json');
+    writeFileSync(notJson, '{ transmitters: [');
+    stderr = await refused({ ...stores, VIGIL_SSF_TRANSMITTERS: notJson });
+    expect(stderr).toMatch(new RegExp(`^vigil: VIGIL_SSF_TRANSMITTERS: ${notJson}: not valid JSON`));
+
+    const noKeys = join(dir, 'transmitters-no-keys.json');
+    writeFileSync(noKeys, JSON.stringify({ transmitters: [{ issuer: 'https://idp.example' }] }));
+    stderr = await refused({ ...stores, VIGIL_SSF_TRANSMITTERS: noKeys });
+    expect(stderr).toMatch(/^vigil: VIGIL_SSF_TRANSMITTERS: /);
+    expect(stderr).toContain(noKeys);
+    expect(stderr).toMatch(/transmitters\.0: needs exactly one of jwks_uri and jwks/);
+
+    const privateKey = join(dir, 'transmitters-private.json');
+    writeFileSync(privateKey, JSON.stringify({ transmitters: [{ issuer: 'https://idp.example', jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', d: 'secret' }] } }] }));
+    stderr = await refused({ ...stores, VIGIL_SSF_TRANSMITTERS: privateKey });
+    expect(stderr).toMatch(/VIGIL_SSF_TRANSMITTERS: .*transmitters\.0\.jwks\.keys\.0: must be a public key/);
+    expect(stderr).not.toContain('secret');
+  });
 });
 
 describe('a running instance', () => {
