@@ -79,7 +79,9 @@ describe('load', () => {
 
   test('without grantId and jkt: no binding, no device', async () => {
     const state = await store.load(emptyPopulation(), { accountId: 'nobody', ip: '192.0.2.1' });
-    expect(Object.keys(state).sort()).toEqual(['history', 'version']);
+    expect(Object.keys(state).sort()).toEqual(['history', 'riskLevel', 'version']);
+    // An account never assessed is at the lowest level.
+    expect(state.riskLevel).toBe('low');
   });
 });
 
