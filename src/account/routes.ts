@@ -14,7 +14,7 @@ import { describeUserAgent, parseUserAgent } from '../risk/index.ts';
 import { renderPage, type Views } from '../http/views.ts';
 import { FirstPartySignIn, FormTokens, type FirstPartySession } from '../first-party/index.ts';
 import { ACCOUNT_APP } from './client.ts';
-import { credentialChange, type SecurityEventSink } from '../ssf/index.ts';
+import { credentialChange, passkeyCredentialType, type CaepCredentialType, type SecurityEventSink } from '../ssf/index.ts';
 
 export interface AccountDeps {
   config: Config;
@@ -99,9 +99,10 @@ export function accountRoutes(deps: AccountDeps): Router {
   }
 
   /** A credential change is a security event: audited, and every other session of the person ends. */
-  async function credentialChanged(ctx: Context, signed: Signed, action: string, details: { credentialType: string; changeType: 'create' | 'update' | 'delete' } & Record<string, unknown>) {
+  /** `credentialType` undefined: no CAEP type fits (recovery codes), so no credential-change event goes out. */
+  async function credentialChanged(ctx: Context, signed: Signed, action: string, details: { credentialType?: CaepCredentialType; changeType: 'create' | 'update' | 'delete' } & Record<string, unknown>) {
     await deps.audit.append({ actor: signed.account.id, action, subject: signed.account.id, ip: ctx.state.clientIp, outcome: 'success', details });
-    await deps.securityEvents?.emit([credentialChange(signed.account.id, details.credentialType, details.changeType, 'user')]);
+    if (details.credentialType) await deps.securityEvents?.emit([credentialChange(signed.account.id, details.credentialType, details.changeType, 'user')]);
     await deps.revocations.account(signed.account.id, { initiator: 'user', actor: signed.account.id, reason: action, ip: ctx.state.clientIp }, { keepSessionUid: signed.session.sessionUid });
   }
 
@@ -204,7 +205,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (!signed) return;
     checkCsrf(signed, (await readForm(ctx)).csrf);
     const codes = await deps.recovery.issue(signed.account.id);
-    await credentialChanged(ctx, signed, 'mfa.recovery_codes_issued', { credentialType: 'recovery-codes', changeType: 'update' });
+    await credentialChanged(ctx, signed, 'mfa.recovery_codes_issued', { changeType: 'update' });
     renderPage(ctx, deps.views, 'recovery-codes.njk', { title: 'Your recovery codes', codes, reason: 'New recovery codes replace the old ones.' });
   });
 
@@ -224,7 +225,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     const name = typeof body.name === 'string' && body.name.trim() ? body.name.trim().slice(0, 64) : 'Passkey';
     try {
       const passkey = await deps.passkeys.register(signed.account.id, `register:${signed.session.sessionUid}`, body.response as RegistrationResponseJSON, name);
-      await credentialChanged(ctx, signed, 'mfa.passkey_registered', { credentialType: 'fido2', changeType: 'create', credential: passkey.id, name });
+      await credentialChanged(ctx, signed, 'mfa.passkey_registered', { credentialType: passkeyCredentialType(passkey.transports), changeType: 'create', credential: passkey.id, name });
       ctx.body = { redirect: '/account?done=passkey' };
     } catch (err) {
       if (!(err instanceof PasskeyError)) throw err;
@@ -238,8 +239,9 @@ export function accountRoutes(deps: AccountDeps): Router {
     const signed = await require(ctx, { recent: true });
     if (!signed) return;
     checkCsrf(signed, (await readForm(ctx)).csrf);
-    if (await deps.passkeys.remove(signed.account.id, ctx.params.id)) {
-      await credentialChanged(ctx, signed, 'mfa.passkey_removed', { credentialType: 'fido2', changeType: 'delete', credential: ctx.params.id });
+    const removed = await deps.passkeys.remove(signed.account.id, ctx.params.id);
+    if (removed) {
+      await credentialChanged(ctx, signed, 'mfa.passkey_removed', { credentialType: passkeyCredentialType(removed.transports), changeType: 'delete', credential: ctx.params.id });
     }
     ctx.status = 303;
     ctx.redirect('/account');

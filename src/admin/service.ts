@@ -4,6 +4,7 @@
  * rotate secrets. Every change checks the role (auditors read only), checks the id, goes
  * through `revocations` when it ends anything, and is audited with its outcome, refusals too.
  */
+import { credentialChange, passkeyCredentialType } from '../ssf/index.ts';
 import { randomBytes } from 'node:crypto';
 import { ACR_VALUES, type AcrValue } from '../config/index.ts';
 import type { Core } from '../core.ts';
@@ -246,6 +247,10 @@ export class AdminService implements AdminOperations {
       const keys = await passkeys.list(id);
       for (const key of keys) await passkeys.remove(id, key.id);
       await recovery.clear(id);
+      await this.#core.ssf.outbox.emit([
+        ...(totpRemoved ? [credentialChange(id, 'app', 'delete', 'admin')] : []),
+        ...keys.map((key) => credentialChange(id, passkeyCredentialType(key.transports), 'delete', 'admin')),
+      ]);
       // A factor change is a credential change: every session and grant of the account ends.
       const event = await revocations.account(id, this.#cause(by, reason));
       return { result: undefined, details: { totpRemoved, passkeysRemoved: keys.length, sessions: event.sessions.length, grants: event.grants.length } };

@@ -179,8 +179,9 @@ export class Passkeys {
     return rowCount === 1;
   }
 
-  async remove(accountId: string, id: string): Promise<boolean> {
-    const { rowCount } = await this.#db.query('DELETE FROM webauthn_credentials WHERE id = $1 AND account_id = $2', [id, accountId]);
-    return rowCount === 1;
+  /** The removed passkey (its transports say what kind of authenticator it was), or undefined when there was none. */
+  async remove(accountId: string, id: string): Promise<{ transports: string[] } | undefined> {
+    const { rows } = await this.#db.query<{ transports: string[] }>('DELETE FROM webauthn_credentials WHERE id = $1 AND account_id = $2 RETURNING transports', [id, accountId]);
+    return rows[0];
   }
 }

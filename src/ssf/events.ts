@@ -84,13 +84,22 @@ export interface SecurityEventSink {
   emit(events: SecurityEvent[]): Promise<number>;
 }
 
-/** CAEP credential_type for Vigil's factors (a passkey is reported as a platform authenticator). */
-const CREDENTIAL_TYPES: Record<string, string> = { password: 'password', app: 'app', fido2: 'fido2-platform', 'recovery-codes': 'recovery-codes' };
+/** CAEP 1.0 §3.3 credential_type values for Vigil's factors. */
+export type CaepCredentialType = 'password' | 'app' | 'fido2-platform' | 'fido2-roaming';
 
-export function credentialChange(accountId: string, credentialType: string, changeType: 'create' | 'revoke' | 'update' | 'delete', initiator: Initiator, at = Date.now()): SecurityEvent {
+/**
+ * A passkey's kind from the transports its authenticator reported: built into the device
+ * (`internal`) is a platform authenticator; a security key or a phone (usb, nfc, ble, hybrid) is roaming.
+ */
+export function passkeyCredentialType(transports: readonly string[]): CaepCredentialType {
+  if (transports.includes('internal')) return 'fido2-platform';
+  return transports.some((t) => ['usb', 'nfc', 'ble', 'hybrid'].includes(t)) ? 'fido2-roaming' : 'fido2-platform';
+}
+
+export function credentialChange(accountId: string, credentialType: CaepCredentialType, changeType: 'create' | 'revoke' | 'update' | 'delete', initiator: Initiator, at = Date.now()): SecurityEvent {
   return {
     type: EVENT.credentialChange, accountId,
-    claims: caepClaims(at, initiator, undefined, { credential_type: CREDENTIAL_TYPES[credentialType] ?? credentialType, change_type: changeType }),
+    claims: caepClaims(at, initiator, undefined, { credential_type: credentialType, change_type: changeType }),
   };
 }
 

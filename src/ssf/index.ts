@@ -1,5 +1,6 @@
 export { EVENT, EVENTS_SUPPORTED, EVENTS_RECEIVED, PUSH_METHOD, POLL_METHOD, subjectSchema, userSubject, caepClaims,
-  credentialChange, assuranceLevelChange, deviceComplianceChange, riskLevelChange, tokenClaimsChange, ACR_NAMESPACE, type SecurityEvent, type SecurityEventSink, type Subject } from './events.ts';
+  credentialChange, passkeyCredentialType, assuranceLevelChange, deviceComplianceChange, riskLevelChange, tokenClaimsChange, ACR_NAMESPACE,
+  type CaepCredentialType, type SecurityEvent, type SecurityEventSink, type Subject } from './events.ts';
 export { SSF_SCOPE, SSF_RESOURCE_OWNER, ssfResource, ensureSsfResourceServer, authenticateReceiver } from './auth.ts';
 export { transmitterMetadata, ssfPaths } from './metadata.ts';
 export { StreamStore, StreamExistsError, deliveredOf, type Stream, type StreamSettings, type StreamStatus } from './streams.ts';
