@@ -103,7 +103,9 @@ async function simpleScenario(target: Target, scenario: Exclude<Scenario, 'refre
     }),
     introspection: async () => ({
       url: `${target.url}/token/introspection`, method: 'POST', headers: { ...form, authorization: basicAuth(target.rs) },
-      body: `token=${await opaqueAccessToken(target)}`,
+      // As a resource server checking the access tokens it is sent does (RFC 7662 §2.1): without the
+      // hint, oidc-provider also looks the value up as a refresh token (in Postgres, for Vigil).
+      body: `token=${await opaqueAccessToken(target)}&token_type_hint=access_token`,
     }),
   };
   return load(target.pid, { connections: CONNECTIONS, duration: SECONDS, ...(await options[scenario]()) });

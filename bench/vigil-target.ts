@@ -16,6 +16,10 @@ function envPairs(pairs: string | undefined): Record<string, string> {
   }));
 }
 
+/** How the Dockerfile and `npm start` run Vigil (memory settings: docs/performance.md). */
+const SHIPPED_NODE_OPTIONS = '--max-semi-space-size=16';
+const SHIPPED_ENV = 'MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072';
+
 /** A production-mode Vigil on a fresh database and Redis, with the bench's accounts and clients. */
 export async function startVigilTarget(label: string, accounts: number, extraEnv: Record<string, string> = {}): Promise<VigilTarget> {
   const [db, redis] = await Promise.all([freshDatabase(), freshRedis()]);
@@ -24,10 +28,10 @@ export async function startVigilTarget(label: string, accounts: number, extraEnv
     NODE_ENV: 'production', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     // Every sign-in comes from 127.0.0.1; none fails, but the login run must never meet the throttle.
     VIGIL_LOGIN_MAX_FAILURES_PER_IP: '100000',
-    // e.g. BENCH_VIGIL_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/vigil-prof" to profile the Vigil servers.
-    ...(process.env.BENCH_VIGIL_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_VIGIL_NODE_OPTIONS } : {}),
-    // e.g. BENCH_VIGIL_ENV="MALLOC_ARENA_MAX=2" for the C library's allocator (argon2's 19 MiB buffers).
-    ...envPairs(process.env.BENCH_VIGIL_ENV),
+    // e.g. BENCH_VIGIL_NODE_OPTIONS="--max-semi-space-size=16 --cpu-prof --cpu-prof-dir=/tmp/vigil-prof" to profile the Vigil servers.
+    NODE_OPTIONS: process.env.BENCH_VIGIL_NODE_OPTIONS ?? SHIPPED_NODE_OPTIONS,
+    // The C library's allocator settings (argon2's 19 MiB buffers); BENCH_VIGIL_ENV="" runs without them.
+    ...envPairs(process.env.BENCH_VIGIL_ENV ?? SHIPPED_ENV),
     ...extraEnv,
   };
   let vigil: VigilProcess;

@@ -102,6 +102,7 @@ export async function openCore(config: Config, logger: Logger): Promise<Core> {
   bus.subscribe((event) => {
     if (event.accountId) accountCache.forget(event.accountId);
     for (const clientId of event.clients) adapters.forgetClient(clientId);
+    for (const grantId of event.grants) adapters.forgetGrant(grantId);
   });
   const challenges = new ChallengeStore(stores.sql);
   const issuer = new URL(config.ISSUER);

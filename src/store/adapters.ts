@@ -25,7 +25,12 @@ export type AdapterFactory = ((name: string) => Adapter) & {
   for(name: string): Adapter;
   /** Drops this instance's copy of a client's metadata (another instance changed it). */
   forgetClient(clientId?: string): void;
+  /** Drops this instance's copy of a grant (another instance revoked it). */
+  forgetGrant(grantId: string): void;
 };
+
+/** Models an instance keeps copies of for a few seconds (see CachedAdapter). */
+const CACHED_MODELS = new Set(['Client', 'Grant']);
 
 /** Client metadata an administrator sets to switch a client off (privileged: no registration can set it). */
 export const CLIENT_DISABLED = 'vigil_disabled';
@@ -55,7 +60,9 @@ export function createAdapterFactory(options: AdapterFactoryOptions): AdapterFac
       adapter = options.redis && REDIS_MODELS.has(name)
         ? new RedisAdapter(name, options.redis, options.codec, options.onDoubleConsume)
         : new SqlAdapter(name, options.sql, options.codec, options.onDoubleConsume, grants);
-      if (name === 'Client' && (options.clientCacheMs ?? 0) > 0) adapter = new CachedAdapter(adapter, options.clientCacheMs!);
+      // Client metadata, and grants: every token of a grant is deleted with it, so a grant kept a
+      // few seconds after another instance revoked it still finds no token to vouch for.
+      if (CACHED_MODELS.has(name) && (options.clientCacheMs ?? 0) > 0) adapter = new CachedAdapter(adapter, options.clientCacheMs!);
       cache.set(name, adapter);
     }
     return adapter;
@@ -71,6 +78,10 @@ export function createAdapterFactory(options: AdapterFactoryOptions): AdapterFac
   factory.forgetClient = (clientId) => {
     const clients = cache.get('Client');
     if (clients instanceof CachedAdapter) clients.forget(clientId);
+  };
+  factory.forgetGrant = (grantId) => {
+    const grants = cache.get('Grant');
+    if (grants instanceof CachedAdapter) grants.forget(grantId);
   };
   return factory;
 }

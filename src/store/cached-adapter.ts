@@ -2,10 +2,11 @@ import type { Payload } from './payload-codec.ts';
 import type { Adapter } from './adapter-types.ts';
 
 /**
- * Client metadata is read on every token request and changes rarely: each instance keeps what it
- * read for a few seconds. A change through this instance drops its copy at once; other instances
- * drop theirs when the revocation bus tells them (`forget`), or when the copy expires if they
- * miss the message. Tokens are never cached: revocation stays immediate.
+ * Client metadata and grants are read on every token request and change rarely: each instance
+ * keeps what it read for a few seconds. A change through this instance drops its copy at once;
+ * other instances drop theirs when the revocation bus tells them (`forget`), or when the copy
+ * expires if they miss the message. Tokens are never cached, and revoking a grant deletes its
+ * tokens: revocation stays immediate everywhere.
  */
 export class CachedAdapter implements Adapter {
   readonly #inner: Adapter;
