@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import { ApiError } from '../http/api-error.ts';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config/index.ts';
@@ -34,17 +35,6 @@ export interface DeviceRoutesDeps {
 
 const DEVICE_ID = /^dev_[A-Za-z0-9_-]{22}$/;
 const NAME = /^[^\p{Cc}]{1,100}$/u;
-
-class ApiError extends Error {
-  readonly status: number;
-  readonly code: string;
-
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
 
 const notFound = () => new ApiError(404, 'not_found', 'no such device');
 

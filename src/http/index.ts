@@ -4,3 +4,4 @@ export { providerPages } from './pages.ts';
 export { ProxyTrust } from './client-ip.ts';
 export { readForm, readJson, FormError } from './form.ts';
 export { BearerError, bearerToken, verifyAccessToken, type BearerErrorCode, type TokenCheck, type TokenHolder } from './bearer.ts';
+export { ApiError } from './api-error.ts';

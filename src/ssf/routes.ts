@@ -3,6 +3,7 @@
  * subjects, verification) and poll delivery (RFC 8936). A client sees and changes its own stream
  * only; another client's stream id reads as not found.
  */
+import { ApiError } from '../http/api-error.ts';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
@@ -41,16 +42,8 @@ export interface SsfRoutesDeps {
   logger: Logger;
 }
 
-export class SsfApiError extends Error {
-  readonly status: number;
-  readonly code: string;
-
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
+/** The SSF API's refusals (their codes are the SSF spec's). */
+export class SsfApiError extends ApiError {}
 
 const notFound = () => new SsfApiError(404, 'not_found', 'no such stream');
 

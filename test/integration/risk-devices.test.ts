@@ -12,6 +12,7 @@ import { calculateJwkThumbprint, CompactSign, exportJWK, generateKeyPair, type J
 import { freePort, ROOT, tempDir, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { Browser, signIn } from '../support/browserless.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
+import { jsonCall } from '../support/json-api.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
 const EMAIL = 'ada@vigil.test';
@@ -65,15 +66,7 @@ async function devicesToken(client: ClientOut): Promise<string> {
   return (await request.redeem(callback, { resource: devicesResource })).access_token;
 }
 
-async function api(method: string, path: string, token: string | undefined, body?: unknown) {
-  const res = await fetch(`${vigil.issuer}${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const api = (method: string, path: string, token: string | undefined, body?: unknown) => jsonCall(vigil.issuer, method, path, token, body);
 
 /** Registers the app's key as one of Ada's devices; returns the device id. */
 async function registerDevice(token: string, keys: KeyPair, name: string): Promise<string> {

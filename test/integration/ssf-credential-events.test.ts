@@ -11,6 +11,7 @@ import { freePort, vigilCli, type VigilProcess } from '../support/vigil-process.
 import { Browser, formAction, hiddenField, signIn, type Page } from '../support/browserless.ts';
 import { SoftAuthenticator } from '../support/soft-authenticator.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
+import { clientCredentialsToken, jsonCall } from '../support/json-api.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
 const CAEP = 'https://schemas.openid.net/secevent/caep/event-type/';
@@ -59,28 +60,9 @@ class Authenticator {
 // ---------------------------------------------------------------------------------------------
 // The relying party's side: its token, the SSF API, and the poll receiver.
 
-async function clientToken(client: ClientOut, resource: string, scope: string): Promise<string> {
-  const res = await fetch(`${vigil.issuer}/token`, {
-    method: 'POST',
-    headers: {
-      authorization: `Basic ${Buffer.from(`${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret!)}`).toString('base64')}`,
-      'content-type': 'application/x-www-form-urlencoded',
-    },
-    body: new URLSearchParams({ grant_type: 'client_credentials', resource, scope }),
-  });
-  expect(res.status).toBe(200);
-  return (await res.json() as { access_token: string }).access_token;
-}
+const clientToken = (client: ClientOut, resource: string, scope: string) => clientCredentialsToken(vigil.issuer, client, resource, scope);
 
-async function api(method: string, path: string, token: string | undefined, body?: unknown) {
-  const res = await fetch(`${vigil.issuer}${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const api = (method: string, path: string, token: string | undefined, body?: unknown) => jsonCall(vigil.issuer, method, path, token, body);
 
 interface Received { jti: string; set: string; claims: JWTPayload & Record<string, any>; used: boolean }
 /** Every SET polled from the stream, in the order the poll returned them (oldest first). */
@@ -198,7 +180,8 @@ beforeAll(async () => {
     { format: 'iss_sub', iss: vigil.issuer, sub: ids.cy },
     { format: 'email', email: email('mallory') },
   ]) {
-    expect(await api('POST', '/ssf/subjects/add', rpToken, { stream_id: streamId, subject })).toEqual({ status: 200, body: {} });
+    const added = await api('POST', '/ssf/subjects/add', rpToken, { stream_id: streamId, subject });
+    expect([added.status, added.body]).toEqual([200, {}]);
   }
 }, 90_000);
 

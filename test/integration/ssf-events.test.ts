@@ -10,6 +10,7 @@ import { CompactSign, decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import { freePort, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { Browser, signIn } from '../support/browserless.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
+import { clientCredentialsToken, jsonCall } from '../support/json-api.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
 const EMAIL = 'ada@vigil.test';
@@ -27,28 +28,9 @@ let accountId: string;
 let streamId: string;
 let rpToken: string;
 
-async function clientToken(client: ClientOut, resource: string, scope: string): Promise<string> {
-  const res = await fetch(`${vigil.issuer}/token`, {
-    method: 'POST',
-    headers: {
-      authorization: `Basic ${Buffer.from(`${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret!)}`).toString('base64')}`,
-      'content-type': 'application/x-www-form-urlencoded',
-    },
-    body: new URLSearchParams({ grant_type: 'client_credentials', resource, scope }),
-  });
-  expect(res.status).toBe(200);
-  return (await res.json() as { access_token: string }).access_token;
-}
+const clientToken = (client: ClientOut, resource: string, scope: string) => clientCredentialsToken(vigil.issuer, client, resource, scope);
 
-async function api(method: string, path: string, token: string | undefined, body?: unknown) {
-  const res = await fetch(`${vigil.issuer}${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const api = (method: string, path: string, token: string | undefined, body?: unknown) => jsonCall(vigil.issuer, method, path, token, body);
 
 /** Polls (and acknowledges) until a SET of `type` arrives; returns its claims. */
 async function nextEvent(type: string): Promise<Record<string, any>> {

@@ -17,6 +17,7 @@ import { CompactSign, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { freePort, ROOT, tempDir, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { Browser, signIn } from '../support/browserless.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
+import { jsonCall } from '../support/json-api.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
 const GOOD = { os: 'macOS', osVersion: '14.5', diskEncryption: true, firewall: true, screenLock: true, edrRunning: true, jailbroken: false };
@@ -78,15 +79,7 @@ async function refresh(app: AppSession): Promise<oidc.TokenEndpointResponse> {
 
 const refreshError = (app: AppSession) => refresh(app).then(() => undefined, (e: unknown) => e as { error: string; error_description: string });
 
-async function api(method: string, path: string, token: string | undefined, body?: unknown) {
-  const res = await fetch(`${vigil.issuer}${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const api = (method: string, path: string, token: string | undefined, body?: unknown) => jsonCall(vigil.issuer, method, path, token, body);
 
 let clock = Math.floor(Date.now() / 1000) - 300;
 async function report(deviceId: string, keys: KeyPair, fields: Record<string, unknown>) {

@@ -10,6 +10,7 @@ import { freePort, startVigil, vigilCli } from '../support/vigil-process.ts';
 import { Browser, signIn } from '../support/browserless.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import { queryDatabase } from '../support/services.ts';
+import { jsonCall } from '../support/json-api.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
 const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
@@ -77,15 +78,7 @@ async function streamToken(client: ClientOut): Promise<string> {
   return body.access_token;
 }
 
-async function api(method: string, path: string, token: string | undefined, body?: unknown) {
-  const res = await fetch(`${stack.vigil.url}${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
-}
+const api = (method: string, path: string, token: string | undefined, body?: unknown) => jsonCall(stack.vigil.url, method, path, token, body);
 
 /** Signs `email` in to `client` (so that the client may name them as a subject). */
 async function signInTo(client: ClientOut, email: string): Promise<void> {
