@@ -3,6 +3,7 @@
  * report signed by it (compact JWS, `typ: posture+jwt`). Pure apart from the device look-up the
  * caller passes in; time is passed in too.
  */
+import { ApiError } from '../http/api-error.ts';
 import { calculateJwkThumbprint, compactVerify, decodeJwt, decodeProtectedHeader, importJWK, type JWK } from 'jose';
 import { z } from 'zod';
 import { postureFieldsSchema, type PostureFields } from './policy.ts';
@@ -11,15 +12,12 @@ export type ReportErrorCode =
   | 'invalid_report' | 'unknown_device' | 'invalid_signature' | 'report_from_future' | 'stale_report' | 'replayed_report';
 
 /** A report refused; nothing is stored. `status` is the HTTP status to answer with. */
-export class PostureReportError extends Error {
+export class PostureReportError extends ApiError {
   override name = 'PostureReportError';
-  readonly code: ReportErrorCode;
-  readonly status: number;
+  declare readonly code: ReportErrorCode;
 
   constructor(code: ReportErrorCode, message: string) {
-    super(message);
-    this.code = code;
-    this.status = code === 'unknown_device' ? 404 : code === 'replayed_report' ? 409 : 400;
+    super(code === 'unknown_device' ? 404 : code === 'replayed_report' ? 409 : 400, code, message);
   }
 }
 

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import { ApiError } from '../http/api-error.ts';
+import { ApiError, jsonApiErrors } from '../http/api-error.ts';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config/index.ts';
@@ -86,29 +86,7 @@ export function deviceRoutes(deps: DeviceRoutesDeps): Router {
   }
 
   // Errors of this API: RFC 6750 for tokens, JSON { error, error_description } for the rest.
-  router.use(async (ctx, next) => {
-    ctx.set('Cache-Control', 'no-store');
-    try {
-      await next();
-    } catch (err) {
-      if (err instanceof BearerError) {
-        ctx.set('WWW-Authenticate', err.challenge(realm));
-        ctx.status = err.status;
-        ctx.body = { error: err.error ?? 'invalid_token', error_description: err.message };
-      } else if (err instanceof ApiError) {
-        ctx.status = err.status;
-        ctx.body = { error: err.code, error_description: err.message };
-      } else if (err instanceof PostureReportError) {
-        ctx.status = err.status;
-        ctx.body = { error: err.code, error_description: err.message };
-      } else if (err instanceof FormError) {
-        ctx.status = err.status;
-        ctx.body = { error: 'invalid_request', error_description: err.message };
-      } else {
-        throw err;
-      }
-    }
-  });
+  router.use(jsonApiErrors(realm));
 
   router.get('/', async (ctx) => {
     const c = await caller(ctx);

@@ -3,7 +3,7 @@
  * subjects, verification) and poll delivery (RFC 8936). A client sees and changes its own stream
  * only; another client's stream id reads as not found.
  */
-import { ApiError } from '../http/api-error.ts';
+import { ApiError, jsonApiErrors } from '../http/api-error.ts';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
@@ -13,8 +13,7 @@ import type { AccountStore } from '../identity/index.ts';
 import type { AdapterFactory, Queryable } from '../store/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import type { Logger } from '../observability/index.ts';
-import { BearerError } from '../http/bearer.ts';
-import { FormError, readJson } from '../http/form.ts';
+import { readJson } from '../http/form.ts';
 import { authenticateReceiver, ssfResource } from './auth.ts';
 import { EVENTS_SUPPORTED, POLL_METHOD, PUSH_METHOD, type Subject } from './events.ts';
 import { ssfPaths, transmitterMetadata } from './metadata.ts';
@@ -104,26 +103,10 @@ export function ssfRoutes(deps: SsfRoutesDeps): Router {
     return grants.some((g) => (g as { clientId?: string }).clientId === clientId) ? accountId : undefined;
   }
 
+  const errors = jsonApiErrors(ssfResource(config));
   router.use(async (ctx, next) => {
     if (!ctx.path.startsWith('/ssf/') && ctx.path !== '/.well-known/ssf-configuration') return next();
-    ctx.set('Cache-Control', 'no-store');
-    try {
-      await next();
-    } catch (err) {
-      if (err instanceof BearerError) {
-        ctx.set('WWW-Authenticate', err.challenge(ssfResource(config)));
-        ctx.status = err.status;
-        ctx.body = { error: err.error ?? 'invalid_token', error_description: err.message };
-      } else if (err instanceof SsfApiError) {
-        ctx.status = err.status;
-        ctx.body = { error: err.code, error_description: err.message };
-      } else if (err instanceof FormError) {
-        ctx.status = err.status;
-        ctx.body = { error: 'invalid_request', error_description: err.message };
-      } else {
-        throw err;
-      }
-    }
+    await errors(ctx, next);
   });
 
   router.get('/.well-known/ssf-configuration', (ctx) => {
