@@ -6,7 +6,7 @@ import { AccountCache, AccountStore } from './identity/index.ts';
 import { AuditLog } from './audit/index.ts';
 import { createAdapterFactory, migrate, openStores, PayloadCodec, type AdapterFactory, type MigrationResult, type Stores } from './store/index.ts';
 import { createProvider, ensureSigningKeys, ResourceServerStore, type ProviderDeps } from './oidc/index.ts';
-import { LogoutOutbox, openRevocationBus, Revocations, SessionActivityLog, StepUpRequirements } from './sessions/index.ts';
+import { LogoutOutbox, openRevocationBus, Revocations, SessionActivityLog, SignInRequirements, StepUpRequirements } from './sessions/index.ts';
 import { ChallengeStore, Passkeys, RecoveryCodes, TotpFactors } from './mfa/index.ts';
 import type { Logger } from './observability/index.ts';
 import { DeviceRegistry, ensureDevicesResourceServer } from './devices/index.ts';
@@ -25,6 +25,7 @@ export interface Core {
   adapters: AdapterFactory;
   migrations: MigrationResult;
   stepUps: StepUpRequirements;
+  signInRequirements: SignInRequirements;
   activity: SessionActivityLog;
   challenges: ChallengeStore;
   totp: TotpFactors;
@@ -111,6 +112,7 @@ export async function openCore(config: Config, logger: Logger): Promise<Core> {
   };
   return {
     config, keys, stores, accounts, audit, resourceServers, adapters, migrations, stepUps, challenges, activity, risk, revocations, logoutOutbox, ssf,
+    signInRequirements: new SignInRequirements(stores.sql),
     devices: new DeviceRegistry(stores.sql),
     totp: new TotpFactors(stores.sql, keys, 'Vigil'),
     recovery: new RecoveryCodes(stores.sql, keys),

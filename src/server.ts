@@ -155,7 +155,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         config, provider: currentProvider, accounts, throttle, audit, keys, views, metrics, logger,
         factorLimiter: new AttemptLimiter('mfa:account', config.VIGIL_MFA_MAX_FAILURES, config.VIGIL_MFA_LOCKOUT_SECONDS, stores),
         totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, challenges: core.challenges,
-        verifier, deviceCookie: new DeviceCookie(keys, config.ISSUER), securityEvents: core.ssf.outbox,
+        verifier, deviceCookie: new DeviceCookie(keys, config.ISSUER), securityEvents: core.ssf.outbox, signInRequirements: core.signInRequirements,
       }), accountRoutes({
         config, provider: currentProvider, adapters: core.adapters, accounts, audit, keys, views,
         totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, activity: core.activity, revocations: core.revocations, securityEvents: core.ssf.outbox,
@@ -171,6 +171,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         transmitters: () => files.transmitters, keys: new TransmitterKeys(currentProvider), jtis: receivedJtis, logger,
         applier: new ReceivedEventApplier({
           issuer: config.ISSUER, accounts, devices: core.devices, adapters: core.adapters, revocations: core.revocations, stepUps: core.stepUps,
+          signInRequirements: core.signInRequirements,
           posture: (d) => evaluatePosture(d.lastReport, d.lastReportAt, Date.now(), files.posture, d.externalCompliance), onPosture,
         }),
         limiter: new AttemptLimiter('ssf:receive:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),

@@ -11,6 +11,7 @@ import { showFactors } from './factor-routes.ts';
 const GENERIC_FAILURE = 'The email or password is not correct.';
 const RISK_DENIED = 'This sign-in was blocked because it looks unusual for this account. If it was you, contact your administrator.';
 const RISK_NO_FACTOR = 'This sign-in looks unusual for this account and needs a second factor, but none is set up. Contact your administrator.';
+const EXPOSED_NO_FACTOR = 'A security tool reported this account\'s password as exposed: signing in needs a second factor now, but none is set up. Contact your administrator.';
 
 async function showLogin(ctx: Context, kit: InteractionKit, interaction: Interaction, vars: { email?: string; error?: string; retryAfter?: number } = {}, status = 200) {
   if (vars.retryAfter) ctx.set('Retry-After', String(vars.retryAfter));
@@ -89,11 +90,13 @@ export function loginRoutes(kit: InteractionKit): Router {
     const refuse = async (error: string, details: Record<string, unknown>) => {
       await deps.throttle.recordFailure(email, ip);
       deps.metrics.logins.inc({ outcome: 'risk_denied' });
-      await deps.audit.append({ actor: accountId, action: 'login', ip, outcome: 'denied', details: { ...details, score: verdict!.assessment.score, rules: verdict!.assessment.rules } });
+      await deps.audit.append({ actor: accountId, action: 'login', ip, outcome: 'denied', details: { ...details, ...(verdict ? { score: verdict.assessment.score, rules: verdict.assessment.rules } : {}) } });
       return showLogin(ctx, kit, interaction, { email, error }, 403);
     };
     if (decision?.action === 'deny') return refuse(RISK_DENIED, { reason: 'risk' });
-    const riskAcr = decision?.action === 'mfa' ? decision.acr : undefined;
+    // A second factor the request did not ask for: the risk engine's, or one the account owes (a compromised password).
+    const owed = await deps.signInRequirements.find(accountId);
+    const riskAcr = strongestAcr([decision?.action === 'mfa' ? decision.acr : undefined, owed?.requiredAcr]);
     const need = strongestAcr([kit.requiredAcr(interaction), riskAcr]);
     const subject: FactorSubject = { accountId, baseAmr: ['pwd'], stepUp: false, ...(riskAcr ? { riskAcr } : {}), ...(verdict ? { risk: verdict.context } : {}) };
     if (satisfies(ACR.oneFactor, need)) {
@@ -103,7 +106,11 @@ export function loginRoutes(kit: InteractionKit): Router {
     // The risk engine asks for a second factor the request did not: without one, the sign-in cannot go on.
     if (riskAcr && satisfies(ACR.oneFactor, kit.requiredAcr(interaction))) {
       const choices = await kit.factorChoices(subject, need);
-      if (!choices.passkey && !choices.totp && !choices.recovery) return refuse(RISK_NO_FACTOR, { reason: 'risk_needs_factor', needed: riskAcr });
+      if (!choices.passkey && !choices.totp && !choices.recovery) {
+        return owed
+          ? refuse(EXPOSED_NO_FACTOR, { reason: 'credentials_reported_compromised', needed: riskAcr })
+          : refuse(RISK_NO_FACTOR, { reason: 'risk_needs_factor', needed: riskAcr });
+      }
     }
     await deps.throttle.recordSuccess(email);
     // More is needed: the second-factor page of this interaction takes over.

@@ -11,6 +11,7 @@ import type { ContinuousVerifier, DeviceCookie, LoginVerdict } from '../verifica
 import type { RiskContext } from '../risk/index.ts';
 import type { Views } from '../http/views.ts';
 import { assuranceLevelChange, type SecurityEventSink } from '../ssf/index.ts';
+import type { SignInRequirements } from '../sessions/index.ts';
 import type { AttemptLimiter, LoginThrottle } from './login-throttle.ts';
 
 export interface InteractionDeps {
@@ -33,6 +34,8 @@ export interface InteractionDeps {
   deviceCookie: DeviceCookie;
   /** Shared Signals: CAEP assurance-level-change when a step-up raises a session's acr. */
   securityEvents?: SecurityEventSink;
+  /** What an account's next sign-in must reach (a compromised password); met by the sign-in that reaches it. */
+  signInRequirements: SignInRequirements;
 }
 
 export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -164,6 +167,7 @@ export class InteractionKit {
       risk = verdict?.context;
     }
     await this.deps.challenges.take(interaction.uid, PASSWORD_CHECKED);
+    await this.deps.signInRequirements.met(accountId, acr);
     this.deps.metrics.logins.inc({ outcome: 'success' });
     await this.deps.audit.append({
       actor: accountId, action: 'login', ip: ctx.state.clientIp, outcome: 'success',

@@ -7,3 +7,4 @@ export { LogoutOutbox, LogoutDeliveryWorker, type LogoutDelivery } from './backc
 export { OutboxWorker, PermanentDeliveryError, type DeliveryOptions, type OutboxRow, type OutboxSpec } from './outbox-worker.ts';
 export { StepUpRequirements, stepUpFromRow, stepUpQuery, type StepUpRequirement, type StepUpRow } from './step-up.ts';
 export { SessionActivityLog, type SessionActivity } from './activity.ts';
+export { SignInRequirements, type SignInRequirement } from './sign-in-requirement.ts';

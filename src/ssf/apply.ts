@@ -5,7 +5,8 @@
  * - CAEP device-compliance-change: the transmitter's verdict is stored on the device and goes the
  *   way of a posture report (sensitive clients' sessions on it end now, the next refresh is judged
  *   with it).
- * - RISC credential-compromise: the account's sessions and grants end.
+ * - RISC credential-compromise: the account's sessions and grants end, and its next sign-in must
+ *   prove two factors (refused when it has no second factor).
  * - RISC account-disabled: the account is disabled, and everything it holds ends.
  * - CAEP session-revoked (from a federated IdP): the account's sessions and grants end.
  * - CAEP risk-level-change to HIGH about the person: each of their sessions owes a step-up to two
@@ -18,7 +19,7 @@ import { ACR } from '../config/index.ts';
 import type { AccountStore } from '../identity/index.ts';
 import type { Device, DeviceRegistry } from '../devices/index.ts';
 import type { DevicePosture } from '../risk/index.ts';
-import type { Revocations, StepUpRequirements } from '../sessions/index.ts';
+import type { Revocations, SignInRequirements, StepUpRequirements } from '../sessions/index.ts';
 import type { AdapterFactory } from '../store/index.ts';
 import { EVENT, EVENTS_RECEIVED } from './events.ts';
 import { SetRejection, type ReceivedSet } from './receiver.ts';
@@ -31,6 +32,8 @@ export interface ApplyDeps {
   adapters: AdapterFactory;
   revocations: Revocations;
   stepUps: StepUpRequirements;
+  /** What an account's next sign-in must reach. */
+  signInRequirements: SignInRequirements;
   /** A device's posture under the policy in force (with any transmitter's verdict). */
   posture: (device: Device) => DevicePosture;
   /** The path posture reports take once accepted (SETs out, sessions ended per policy). */
@@ -151,12 +154,18 @@ export class ReceivedEventApplier {
       const ended = await this.#deps.revocations.account(accountId, cause('account disabled'));
       return done(true, `account disabled; ${ended.sessions.length} session(s) and ${ended.grants.length} grant(s) ended`);
     }
-    if (type === EVENT.credentialCompromise || type === EVENT.sessionRevoked) {
+    if (type === EVENT.credentialCompromise) {
+      // The password can no longer be trusted alone: the next sign-in must prove a second factor.
+      await this.#deps.signInRequirements.require(accountId, ACR.twoFactor, cause('credential compromise').reason);
+      const ended = await this.#deps.revocations.account(accountId, cause('credential compromise'));
+      return done(true, `next sign-in needs two factors; ${ended.sessions.length} session(s) and ${ended.grants.length} grant(s) ended`);
+    }
+    if (type === EVENT.sessionRevoked) {
       // Two systems that each revoke on the other's session-revoked would echo it back and forth: once nothing is left, stop.
       const sessions = await this.#deps.adapters.for('Session').findByAccountId(accountId);
       const grants = await this.#deps.adapters.for('Grant').findByAccountId(accountId);
       if (sessions.length === 0 && grants.length === 0) return done(false, 'the account holds no session or grant');
-      const ended = await this.#deps.revocations.account(accountId, cause(type === EVENT.sessionRevoked ? 'session revoked' : 'credential compromise'));
+      const ended = await this.#deps.revocations.account(accountId, cause('session revoked'));
       return done(true, `${ended.sessions.length} session(s) and ${ended.grants.length} grant(s) ended`);
     }
     // risk-level-change

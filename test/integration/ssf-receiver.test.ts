@@ -15,7 +15,7 @@ import * as oidc from 'openid-client';
 import pg from 'pg';
 import { CompactSign, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { freePort, ROOT, tempDir, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
-import { Browser, signIn } from '../support/browserless.ts';
+import { Browser, formAction, hiddenField, signIn } from '../support/browserless.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import { jsonCall } from '../support/json-api.ts';
 
@@ -251,6 +251,16 @@ describe('events about accounts', () => {
     expect((await push(sent.token)).status).toBe(202);
     expect(await refreshError(app)).toMatchObject({ error: 'invalid_grant' });
     expect((await auditEntries('ssf.received', sent.jti))[0]?.details).toMatchObject({ events: [{ type: `${RISC}credential-compromise`, applied: true }] });
+    // The password alone no longer signs Bob in: his next sign-in owes a second factor, and he has none.
+    const { rows } = await db.query('SELECT s.required_acr FROM sign_in_requirements s JOIN accounts a ON a.id = s.account_id WHERE a.email = $1', ['bob@vigil.test']);
+    expect(rows).toEqual([{ required_acr: 'urn:vigil:acr:2fa' }]);
+    const request = await pkceAuthorization(await discover(vigil.issuer, nativeApp), { redirect_uri: redirectUri, scope: 'openid offline_access', prompt: 'consent' });
+    const browser = new Browser();
+    const loginPage = await browser.follow(request.url, (u) => u.startsWith(redirectUri));
+    const answer = await browser.submit(loginPage, formAction(loginPage.body, '/login'), { csrf: hiddenField(loginPage.body, 'csrf'), email: 'bob@vigil.test', password: PASSWORD }, (u) => u.startsWith(redirectUri));
+    expect(answer.status).toBe(403);
+    expect(answer.body).toContain('password as exposed');
+    expect(answer.location).toBeUndefined();
   });
 
   test('CAEP session-revoked from the federated IdP (iss_sub in Vigil\'s own terms) ends the sessions', async () => {
