@@ -102,8 +102,8 @@ export async function openCore(config: Config, logger: Logger): Promise<Core> {
   const accountCache = new AccountCache((id) => accounts.findById(id), config.VIGIL_METADATA_CACHE_SECONDS * 1000);
   bus.subscribe((event) => {
     if (event.accountId) accountCache.forget(event.accountId);
-    for (const clientId of event.clients) adapters.forgetClient(clientId);
-    for (const grantId of event.grants) adapters.forgetGrant(grantId);
+    for (const clientId of event.clients) adapters.forget('Client', clientId);
+    for (const grantId of event.grants) adapters.forget('Grant', grantId);
   });
   const challenges = new ChallengeStore(stores.sql);
   const issuer = new URL(config.ISSUER);

@@ -10,6 +10,15 @@ import type { AuditEntry } from '../audit/index.ts';
 /** Set by the API's token check and the console's sign-in check once the caller is known. */
 export const ADMIN_ACTOR = 'adminActor';
 
+/** A value in a query string that must not reach the trail (RFC 6750 allows `access_token` there). */
+const SECRET_PARAMETER = /token|secret|password|code/i;
+
+function recordedQuery(querystring: string): string {
+  const params = new URLSearchParams(querystring.slice(0, 2000));
+  for (const key of new Set(params.keys())) if (SECRET_PARAMETER.test(key)) params.set(key, '[redacted]');
+  return params.toString().slice(0, 500);
+}
+
 function outcome(status: number): AuditEntry['outcome'] {
   if (status < 400) return 'success';
   return status === 401 || status === 403 ? 'denied' : 'failure';
@@ -24,7 +33,7 @@ export function auditAdminCalls(action: string, record: (entry: AuditEntry) => v
       record({
         actor: typeof ctx.state[ADMIN_ACTOR] === 'string' ? ctx.state[ADMIN_ACTOR] : 'unauthenticated',
         action, subject: ctx.path.slice(0, 300), ip: ctx.state.clientIp, outcome: outcome(ctx.status),
-        details: { method: ctx.method, query: ctx.querystring.slice(0, 500), status: ctx.status },
+        details: { method: ctx.method, query: recordedQuery(ctx.querystring), status: ctx.status },
       });
     }
   };

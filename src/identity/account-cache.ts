@@ -1,4 +1,5 @@
 import type { Account } from './accounts.ts';
+import { TtlCache } from '../store/ttl-cache.ts';
 
 /**
  * Accounts as the token path reads them (claims, roles, disabled), kept for a moment: a refresh
@@ -8,30 +9,23 @@ import type { Account } from './accounts.ts';
  */
 export class AccountCache {
   readonly #load: (id: string) => Promise<Account | undefined>;
-  readonly #ttlMs: number;
-  readonly #maxEntries: number;
-  readonly #entries = new Map<string, { account: Promise<Account | undefined>; until: number }>();
+  readonly #kept: TtlCache<string, Promise<Account | undefined>>;
 
   constructor(load: (id: string) => Promise<Account | undefined>, ttlMs: number, maxEntries = 50_000) {
     this.#load = load;
-    this.#ttlMs = ttlMs;
-    this.#maxEntries = maxEntries;
+    this.#kept = new TtlCache(ttlMs, maxEntries);
   }
 
   findById(id: string): Promise<Account | undefined> {
-    const now = Date.now();
-    const hit = this.#entries.get(id);
-    if (hit && hit.until > now) return hit.account;
-    const account = this.#load(id);
-    if (this.#entries.size >= this.#maxEntries) this.#entries.clear();
-    this.#entries.set(id, { account, until: now + this.#ttlMs });
-    // A failed read is not kept.
-    account.catch(() => this.#entries.delete(id));
-    return account;
+    return this.#kept.get(id, () => {
+      const account = this.#load(id);
+      // A failed read is not kept.
+      account.catch(() => this.#kept.forget(id));
+      return account;
+    });
   }
 
   forget(id?: string): void {
-    if (id === undefined) this.#entries.clear();
-    else this.#entries.delete(id);
+    this.#kept.forget(id);
   }
 }

@@ -1,4 +1,4 @@
-import { acrLevel } from '../config/index.ts';
+import { ACR_VALUES, acrLevel } from '../config/index.ts';
 import type { Queryable } from '../store/index.ts';
 
 export interface SignInRequirement {
@@ -36,11 +36,10 @@ export class SignInRequirements {
     return rows[0] && { requiredAcr: rows[0].required_acr, reason: rows[0].reason };
   }
 
-  /** A sign-in at `acr` happened: the requirement it meets is gone. */
+  /** A sign-in at `acr` happened: the requirement it meets is gone (one statement, on every sign-in). */
   async met(accountId: string, acr: string): Promise<void> {
-    const owed = await this.find(accountId);
-    if (owed && acrLevel(acr) >= acrLevel(owed.requiredAcr)) {
-      await this.#db.query('DELETE FROM sign_in_requirements WHERE account_id = $1', [accountId]);
-    }
+    const level = acrLevel(acr);
+    if (level < 0) return;
+    await this.#db.query('DELETE FROM sign_in_requirements WHERE account_id = $1 AND required_acr = ANY($2::text[])', [accountId, ACR_VALUES.slice(0, level + 1)]);
   }
 }

@@ -33,24 +33,23 @@ export class SecurityEventOutbox implements RevocationSink {
     this.#issuer = issuer;
   }
 
-  /** Queues each event for the streams that want it; returns how many SETs were queued. */
+  /** Queues each event for the streams that want it, all in one statement, in order; returns how many SETs were queued. */
   async emit(events: SecurityEvent[]): Promise<number> {
-    let queued = 0;
-    for (const event of events) {
-      const payload = {
-        sub_id: userSubject(this.#issuer, event.accountId),
-        events: { [event.type]: event.claims },
-        ...(event.txn ? { txn: event.txn } : {}),
-      };
-      const { rowCount } = await this.#db.query(
-        `INSERT INTO ssf_events (stream_id, jti, event_type, payload)
-         SELECT s.id, replace(gen_random_uuid()::text, '-', ''), $1, $3::jsonb FROM ssf_streams s
-         WHERE $1 = ANY (s.events_delivered) AND s.status <> 'disabled'
-           AND EXISTS (SELECT 1 FROM ssf_stream_subjects x WHERE x.stream_id = s.id AND x.account_id = $2)`,
-        [event.type, event.accountId, JSON.stringify(payload)],
-      );
-      queued += rowCount;
-    }
+    if (events.length === 0) return 0;
+    const payloads = events.map((event) => JSON.stringify({
+      sub_id: userSubject(this.#issuer, event.accountId),
+      events: { [event.type]: event.claims },
+      ...(event.txn ? { txn: event.txn } : {}),
+    }));
+    const { rowCount: queued } = await this.#db.query(
+      `INSERT INTO ssf_events (stream_id, jti, event_type, payload)
+       SELECT s.id, replace(gen_random_uuid()::text, '-', ''), e.type, e.payload::jsonb
+       FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS e(type, account_id, payload, n)
+       JOIN ssf_streams s ON e.type = ANY (s.events_delivered) AND s.status <> 'disabled'
+       WHERE EXISTS (SELECT 1 FROM ssf_stream_subjects x WHERE x.stream_id = s.id AND x.account_id = e.account_id)
+       ORDER BY e.n`,
+      [events.map((e) => e.type), events.map((e) => e.accountId), payloads],
+    );
     if (queued > 0) this.onQueued?.();
     return queued;
   }

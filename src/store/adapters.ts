@@ -23,10 +23,8 @@ export interface AdapterFactoryOptions {
 
 export type AdapterFactory = ((name: string) => Adapter) & {
   for(name: string): Adapter;
-  /** Drops this instance's copy of a client's metadata (another instance changed it). */
-  forgetClient(clientId?: string): void;
-  /** Drops this instance's copy of a grant (another instance revoked it). */
-  forgetGrant(grantId: string): void;
+  /** Drops this instance's copy of a client or a grant (another instance changed or revoked it). */
+  forget(model: 'Client' | 'Grant', id: string): void;
 };
 
 /** Models an instance keeps copies of for a few seconds (see CachedAdapter). */
@@ -75,13 +73,9 @@ export function createAdapterFactory(options: AdapterFactoryOptions): AdapterFac
     return providerClients ??= withoutDisabledClients(build(name));
   } as AdapterFactory;
   factory.for = build;
-  factory.forgetClient = (clientId) => {
-    const clients = cache.get('Client');
-    if (clients instanceof CachedAdapter) clients.forget(clientId);
-  };
-  factory.forgetGrant = (grantId) => {
-    const grants = cache.get('Grant');
-    if (grants instanceof CachedAdapter) grants.forget(grantId);
+  factory.forget = (model, id) => {
+    const adapter = cache.get(model);
+    if (adapter instanceof CachedAdapter) adapter.forget(id);
   };
   return factory;
 }

@@ -1,5 +1,6 @@
 import type { Payload } from './payload-codec.ts';
 import type { Adapter } from './adapter-types.ts';
+import { TtlCache } from './ttl-cache.ts';
 
 /**
  * Client metadata and grants are read on every token request and change rarely: each instance
@@ -10,28 +11,26 @@ import type { Adapter } from './adapter-types.ts';
  */
 export class CachedAdapter implements Adapter {
   readonly #inner: Adapter;
-  readonly #ttlMs: number;
-  readonly #maxEntries: number;
-  readonly #entries = new Map<string, { payload: Payload | undefined; until: number }>();
+  readonly #kept: TtlCache<string, Promise<Payload | undefined>>;
 
   constructor(inner: Adapter, ttlMs: number, maxEntries = 10_000) {
     this.#inner = inner;
-    this.#ttlMs = ttlMs;
-    this.#maxEntries = maxEntries;
+    this.#kept = new TtlCache(ttlMs, maxEntries);
   }
 
   async find(id: string): Promise<Payload | undefined> {
-    const hit = this.#entries.get(id);
-    if (hit && hit.until > Date.now()) return hit.payload && { ...hit.payload };
-    const payload = await this.#inner.find(id);
-    if (this.#entries.size >= this.#maxEntries) this.#entries.clear();
-    this.#entries.set(id, { payload, until: Date.now() + this.#ttlMs });
+    const found = this.#kept.get(id, () => {
+      const payload = this.#inner.find(id);
+      payload.catch(() => this.#kept.forget(id));
+      return payload;
+    });
+    // A copy: oidc-provider may change what it is handed.
+    const payload = await found;
     return payload && { ...payload };
   }
 
   forget(id?: string): void {
-    if (id === undefined) this.#entries.clear();
-    else this.#entries.delete(id);
+    this.#kept.forget(id);
   }
 
   async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {

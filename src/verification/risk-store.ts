@@ -120,8 +120,8 @@ export class RiskStore {
   }
 
   /**
-   * One round trip, reading only: the account's profile, the address's failures, the grant's
-   * binding, the device with key `jkt` and the step-up session `sessionUid` owes.
+   * One round trip, reading only: the account's profile (with its risk level), the address's
+   * failures, the grant's binding, the device with key `jkt` and the step-up session `sessionUid` owes.
    */
   async load(population: PopulationStats, q: { accountId: string; ip: string; grantId?: string; jkt?: string; sessionUid?: string }): Promise<LoadedState> {
     const { rows } = await this.#db.query<LoadRow>(

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import pg from 'pg';
 import { calculateJwkThumbprint, CompactSign, exportJWK, generateKeyPair, type JWK } from 'jose';
-import { freePort, ROOT, tempDir, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
+import { freePort, hangUp, ROOT, tempDir, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { Browser, signIn } from '../support/browserless.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import { jsonCall } from '../support/json-api.ts';
@@ -128,12 +128,7 @@ beforeAll(async () => {
   ]);
   policy.clients = { ...policy.clients, [vaultApp.client_id]: { sensitive: true } };
   writeFileSync(policyFile, JSON.stringify(policy));
-  process.kill(vigil.pid, 'SIGHUP');
-  const deadline = Date.now() + 10_000;
-  while (!vigil.output().includes('reloaded the risk policy')) {
-    if (Date.now() > deadline) throw new Error(`the policy was not reloaded:\n${vigil.output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await hangUp(vigil, 'reloaded the risk policy');
   db = new pg.Client({ connectionString: stack.db.url });
   await db.connect();
 }, 120_000);

@@ -1,7 +1,7 @@
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
-import { freePort, ROOT, tempDir, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
+import { freePort, hangUp, ROOT, tempDir, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { signIn } from '../support/browserless.ts';
 import { browserAt, clientAt } from '../support/from-address.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
@@ -36,19 +36,6 @@ async function signedIn(): Promise<string> {
   return tokens.refresh_token!;
 }
 
-/** Sends SIGHUP and waits for `line` to appear in the log after it. */
-async function hangUp(line: string, timeoutMs = 5_000): Promise<string> {
-  const before = vigil.output().length;
-  process.kill(vigil.pid, 'SIGHUP');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const since = vigil.output().slice(before);
-    if (since.includes(line)) return since;
-    if (Date.now() > deadline) throw new Error(`no "${line}" in the log after SIGHUP:\n${since}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 beforeAll(async () => {
   copyFileSync(join(ROOT, 'config/risk-policy.json'), policyPath);
   const port = await freePort();
@@ -76,13 +63,13 @@ test('SIGHUP: a policy that revokes every refresh takes effect at once; a broken
   const revokeAll = JSON.parse(shipped);
   revokeAll.refresh.thresholds.push({ minScore: 0, decision: { action: 'revoke' } });
   writeFileSync(policyPath, JSON.stringify(revokeAll, null, 2));
-  await hangUp('reloaded the risk policy');
+  await hangUp(vigil, 'reloaded the risk policy');
   const err = await oidc.refreshTokenGrant(await rp(), refreshToken).catch((e) => e);
   expect(err).toMatchObject({ error: 'invalid_grant', error_description: expect.stringMatching(/^the session was ended by the risk policy/) });
 
   // A file that is not JSON: refused, named in the log, and the process keeps serving.
   writeFileSync(policyPath, '{ "version": 1, "levels": ');
-  const log = await hangUp('reload refused');
+  const log = await hangUp(vigil, 'reload refused');
   expect(log).toContain('VIGIL_RISK_POLICY');
   expect(log).toMatch(/not valid JSON/);
   const discovery = await fetch(`${vigil.url}/.well-known/openid-configuration`);
@@ -95,7 +82,7 @@ test('SIGHUP: a policy that revokes every refresh takes effect at once; a broken
 
   // The shipped policy back: refreshes are allowed again, without a restart.
   writeFileSync(policyPath, shipped);
-  await hangUp('reloaded the risk policy');
+  await hangUp(vigil, 'reloaded the risk policy');
   const again = await oidc.refreshTokenGrant(await rp(), await signedIn());
   expect(again.access_token).toBeTruthy();
 });

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import pg from 'pg';
 import { CompactSign, exportJWK, generateKeyPair, type JWK } from 'jose';
-import { freePort, ROOT, tempDir, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
+import { freePort, hangUp, ROOT, tempDir, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { Browser, formAction, hiddenField, signIn } from '../support/browserless.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import { jsonCall } from '../support/json-api.ts';
@@ -152,12 +152,7 @@ beforeAll(async () => {
   // The vault is a sensitive client: its sessions on a device that turns non-compliant end at once.
   policy.clients = { ...policy.clients, [vaultApp.client_id]: { sensitive: true } };
   writeFileSync(policyFile, JSON.stringify(policy));
-  process.kill(vigil.pid, 'SIGHUP');
-  const deadline = Date.now() + 10_000;
-  while (!vigil.output().includes('reloaded the risk policy')) {
-    if (Date.now() > deadline) throw new Error(`not reloaded:\n${vigil.output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await hangUp(vigil, 'reloaded the risk policy');
   db = new pg.Client({ connectionString: stack.db.url });
   await db.connect();
 }, 120_000);

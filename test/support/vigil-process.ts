@@ -130,3 +130,16 @@ export async function vigilCli<T = Record<string, unknown>>(env: Record<string, 
   if (result.code !== 0) throw new Error(`vigil ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
   return JSON.parse(result.stdout) as T;
 }
+
+/** Sends SIGHUP and waits for `line` to appear in the log after it; the log since the signal. */
+export async function hangUp(vigil: VigilProcess, line: string, timeoutMs = 10_000): Promise<string> {
+  const before = vigil.output().length;
+  process.kill(vigil.pid, 'SIGHUP');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const since = vigil.output().slice(before);
+    if (since.includes(line)) return since;
+    if (Date.now() > deadline) throw new Error(`no "${line}" in the log after SIGHUP:\n${since}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
