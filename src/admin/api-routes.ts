@@ -3,6 +3,7 @@
  * Every query and body is validated here; the answers are JSON, never cached, and errors are
  * `{ error, error_description }` (RFC 6750 challenges for tokens).
  */
+import { ApiError, jsonApiErrors } from '../http/api-error.ts';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
@@ -12,7 +13,7 @@ import type { AccountStore } from '../identity/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { AttemptLimiter } from '../interactions/index.ts';
 import { BearerError, bearerToken } from '../http/bearer.ts';
-import { FormError, readJson } from '../http/form.ts';
+import { readJson } from '../http/form.ts';
 import type { RevocationEvent } from '../sessions/index.ts';
 import type { AuditEntry } from '../audit/index.ts';
 import { adminResource, authenticateAdmin } from './auth.ts';
@@ -37,20 +38,6 @@ export interface AdminApiDeps {
 
 const BODY_LIMIT = 8 * 1024;
 
-/** A refusal outside the admin operations' own errors (rate limit, media type, origin). */
-class Refusal extends Error {
-  readonly status: number;
-  readonly code: string;
-  readonly retryAfter: number | undefined;
-
-  constructor(status: number, code: string, message: string, retryAfter?: number) {
-    super(message);
-    this.status = status;
-    this.code = code;
-    this.retryAfter = retryAfter;
-  }
-}
-
 /** The value, or a 400 naming the first problem; a malformed id in the path is a 404 (no such thing). */
 function valid<S extends z.ZodType>(schema: S, value: unknown, notFound?: string): z.output<S> {
   const result = schema.safeParse(value);
@@ -73,47 +60,31 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
   const realm = adminResource(deps.config);
   const issuerOrigin = new URL(deps.config.ISSUER).origin;
 
+  // Tokens, refusals and unreadable bodies as JSON errors; anything else is a 500 without details.
+  const answers = jsonApiErrors(realm);
   async function errors(ctx: Context, next: Next) {
-    ctx.set('Cache-Control', 'no-store');
     try {
-      await next();
+      await answers(ctx, next);
     } catch (err) {
-      let status: number;
-      let body: { error: string; error_description: string };
-      if (err instanceof BearerError) {
-        ctx.set('WWW-Authenticate', err.challenge(realm));
-        status = err.status;
-        body = { error: err.error ?? 'invalid_token', error_description: err.message };
-      } else if (err instanceof AdminError || err instanceof Refusal) {
-        if (err instanceof Refusal && err.retryAfter) ctx.set('Retry-After', String(err.retryAfter));
-        status = err.status;
-        body = { error: err.code, error_description: err.message };
-      } else if (err instanceof FormError) {
-        status = err.status;
-        body = { error: 'invalid_request', error_description: err.message };
-      } else {
-        deps.logger.error({ err }, 'admin API request failed');
-        status = 500;
-        body = { error: 'server_error', error_description: 'something went wrong on our side' };
-      }
-      ctx.status = status;
-      ctx.body = body;
+      deps.logger.error({ err }, 'admin API request failed');
+      ctx.status = 500;
+      ctx.body = { error: 'server_error', error_description: 'something went wrong on our side' };
     }
   }
 
   /** Browsers attach Origin to cross-origin requests: only the issuer's own pages may call. */
   async function sameOrigin(ctx: Context, next: Next) {
     const origin = ctx.get('origin');
-    if (origin && origin !== issuerOrigin) throw new Refusal(403, 'forbidden', 'cross-origin requests are refused');
+    if (origin && origin !== issuerOrigin) throw new ApiError(403, 'forbidden', 'cross-origin requests are refused');
     // A form post needs no CORS preflight; JSON does. Only JSON is accepted.
-    if (ctx.method === 'POST' && !ctx.is('application/json')) throw new Refusal(415, 'invalid_request', 'send the request body as application/json');
+    if (ctx.method === 'POST' && !ctx.is('application/json')) throw new ApiError(415, 'invalid_request', 'send the request body as application/json');
     await next();
   }
 
   async function principal(ctx: Context): Promise<AdminPrincipal> {
     const ip = ctx.state.clientIp as string;
     const limit = await deps.tokenLimiter.check(ip);
-    if (limit.locked) throw new Refusal(429, 'too_many_requests', `too many refused access tokens from this address; try again in ${limit.retryAfterSeconds} s`, limit.retryAfterSeconds);
+    if (limit.locked) throw new ApiError(429, 'too_many_requests', `too many refused access tokens from this address; try again in ${limit.retryAfterSeconds} s`, limit.retryAfterSeconds);
     try {
       const token = bearerToken(ctx);
       if (token === undefined) throw new BearerError(401, undefined, 'an access token for the admin API is required');

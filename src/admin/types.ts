@@ -2,6 +2,7 @@
  * What the admin API (`/admin/api`) and the admin console (`/admin`) share: who is calling, what
  * they may do, and the one service both call. Neither talks to the stores directly.
  */
+import { ApiError } from '../http/api-error.ts';
 import type { RevocationEvent } from '../sessions/index.ts';
 import type { LogoutDelivery } from '../sessions/index.ts';
 import type { EventDelivery } from '../ssf/index.ts';
@@ -142,15 +143,12 @@ export interface Overview {
 }
 
 /** An error the caller caused: unknown id (404), bad filter (400), not allowed (403). */
-export class AdminError extends Error {
+export class AdminError extends ApiError {
   override name = 'AdminError';
-  readonly status: 400 | 403 | 404 | 409;
-  readonly code: string;
+  declare readonly status: 400 | 403 | 404 | 409;
 
   constructor(status: AdminError['status'], code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
+    super(status, code, message);
   }
 }
 

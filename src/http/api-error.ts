@@ -2,15 +2,17 @@ import type { Context, Next } from 'koa';
 import { BearerError } from './bearer.ts';
 import { FormError } from './form.ts';
 
-/** A JSON API's refusal: the HTTP status and the error code its body carries. */
+/** A JSON API's refusal: the HTTP status, the error code its body carries, and when to retry (429). */
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
+  readonly retryAfter: number | undefined;
 
-  constructor(status: number, code: string, message: string) {
+  constructor(status: number, code: string, message: string, retryAfter?: number) {
     super(message);
     this.status = status;
     this.code = code;
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -30,6 +32,7 @@ export function jsonApiErrors(realm: string) {
         ctx.status = err.status;
         ctx.body = { error: err.error ?? 'invalid_token', error_description: err.message };
       } else if (err instanceof ApiError) {
+        if (err.retryAfter) ctx.set('Retry-After', String(err.retryAfter));
         ctx.status = err.status;
         ctx.body = { error: err.code, error_description: err.message };
       } else if (err instanceof FormError) {

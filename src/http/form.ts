@@ -10,7 +10,8 @@ export class FormError extends Error {
   }
 }
 
-async function readBody(ctx: Context, limit: number): Promise<string> {
+/** The raw body as text, refused (413) past `limit` bytes, declared or sent. */
+export async function readBody(ctx: Context, limit: number): Promise<string> {
   const declared = Number(ctx.get('content-length') || 0);
   if (declared > limit) throw new FormError(413, 'The request body is too large.');
   const chunks: Buffer[] = [];

@@ -3,6 +3,7 @@
  * applied; 400 `{err, description}` (§2.3) when it is refused, with nothing applied. Every SET,
  * accepted or refused, is audited with its jti, issuer and event types only.
  */
+import { FormError, readBody } from '../http/form.ts';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { AuditEntry } from '../audit/index.ts';
@@ -26,15 +27,12 @@ export interface ReceiveRoutesDeps extends SetVerifierDeps {
 
 async function readSet(ctx: Context): Promise<string> {
   if (!ctx.is('application/secevent+jwt')) throw new SetRejection('invalid_request', 'the SET must be sent as application/secevent+jwt');
-  if (Number(ctx.get('content-length') || 0) > MAX_SET_BYTES) throw new SetRejection('invalid_request', 'the SET is too large');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_SET_BYTES) throw new SetRejection('invalid_request', 'the SET is too large');
-    chunks.push(chunk as Buffer);
+  try {
+    return (await readBody(ctx, MAX_SET_BYTES)).trim();
+  } catch (err) {
+    if (err instanceof FormError) throw new SetRejection('invalid_request', 'the SET is too large');
+    throw err;
   }
-  return Buffer.concat(chunks).toString('utf8').trim();
 }
 
 export function receiveRoutes(deps: ReceiveRoutesDeps): Router {
