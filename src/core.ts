@@ -74,6 +74,7 @@ export async function openCore(config: Config, logger: Logger): Promise<Core> {
     redis: stores.redis,
     codec: new PayloadCodec(keys),
     clientCacheMs: config.VIGIL_METADATA_CACHE_SECONDS * 1000,
+    currentRequest: () => Provider.ctx,
     async onDoubleConsume(model, grantId) {
       // A replayed refresh token or code: someone else holds a copy, so the whole grant ends.
       if (grantId) await revocations!.grant(grantId, { initiator: 'system', actor: 'system', reason: `${model} used twice` });

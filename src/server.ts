@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type Provider from 'oidc-provider';
-import type { KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import { ConfigError, type Config } from './config/index.ts';
 import { ensureAdministrator } from './identity/index.ts';
 import { BatchWriter, purgeExpired, type Stores } from './store/index.ts';
@@ -13,9 +12,9 @@ import { openCore } from './core.ts';
 import { accountRoutes, ensureAccountClient } from './account/index.ts';
 import { Metrics, type Logger } from './observability/index.ts';
 import { deviceRoutes } from './devices/index.ts';
-import { lookupGeo } from './geo/index.ts';
+import { lookupGeo, openGeoDatabase } from './geo/index.ts';
 import type { AuditEntry } from './audit/index.ts';
-import { ContinuousVerifier, DeviceCookie, loadPolicyFiles, PopulationCache, type PolicyFiles } from './verification/index.ts';
+import { ContinuousVerifier, DeviceCookie, RiskReadAhead, loadPolicyFiles, PopulationCache, type PolicyFiles } from './verification/index.ts';
 import { AdminService, adminApiRoutes, adminConsoleRoutes, ensureAdminConsoleClient } from './admin/index.ts';
 import { evaluatePosture, type Device } from './devices/index.ts';
 import type { DevicePosture } from './risk/index.ts';
@@ -42,6 +41,7 @@ export interface StartNotices {
 export async function startVigil(config: Config, logger: Logger, notices: StartNotices): Promise<RunningVigil> {
   // Policy files first: a bad one must stop start-up before anything is created or announced.
   let files: PolicyFiles = loadPolicyFiles(config);
+  openGeoDatabase();
   const core = await openCore(config, logger);
   const { keys, stores, accounts, audit } = core;
   try {
@@ -63,9 +63,12 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     population.start();
     // Audit entries of allowed risk events: appended to the chain in batches, off the response path.
     const auditQueue = new BatchWriter('audit', (entries: AuditEntry[]) => audit.appendMany(entries), logger);
+    // With the engine on, a refresh's risk state is read with its refresh token, in one round trip.
+    const readAhead = config.VIGIL_RISK_ENGINE ? new RiskReadAhead(() => Provider.ctx) : undefined;
+    if (readAhead) core.adapters.readWithRefreshTokens(readAhead);
     const verifier = new ContinuousVerifier({
       config, store: core.risk, population, files: () => files, geo: lookupGeo, revocations: core.revocations, stepUps: core.stepUps,
-      audit, auditQueue, logger, metrics, securityEvents: core.ssf.outbox,
+      audit, auditQueue, logger, metrics, securityEvents: core.ssf.outbox, ...(readAhead ? { readAhead } : {}),
     });
     const views = createViews();
     const pages = providerPages(views);

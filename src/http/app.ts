@@ -26,7 +26,7 @@ const ASSETS: Record<string, { type: string; body: Buffer }> = {
  * oidc-provider's endpoints and the methods each answers. oidc-provider passes any other method
  * on unanswered (Koa's plain-text 404); clients get a 405 with Allow and an OAuth error instead.
  */
-const PROVIDER_METHODS: Record<string, string> = {
+const PROVIDER_METHODS = new Map(Object.entries({
   '/auth': 'GET, POST',
   '/token': 'POST',
   '/token/introspection': 'POST',
@@ -37,7 +37,7 @@ const PROVIDER_METHODS: Record<string, string> = {
   '/.well-known/openid-configuration': 'GET',
   '/session/end': 'GET, POST',
   '/session/end/confirm': 'POST',
-};
+}));
 
 /** oidc-provider's words when a request carries no client authentication at all. */
 const NO_CLIENT_AUTH = 'no client authentication mechanism provided';
@@ -116,7 +116,7 @@ export function createApp(deps: AppDeps): Koa {
 
   const wrongMethod = async (ctx: Context, next: Koa.Next) => {
     await next();
-    const allow = PROVIDER_METHODS[ctx.path];
+    const allow = PROVIDER_METHODS.get(ctx.path);
     if (allow === undefined || ctx.status !== 404 || ctx.body != null || ctx.method === 'HEAD' || ctx.method === 'OPTIONS') return;
     ctx.set('Allow', allow);
     throw Object.assign(new Error(`${ctx.method} is not allowed on ${ctx.path}; use ${allow}`), { status: 405, error: 'invalid_request' });
@@ -125,12 +125,10 @@ export function createApp(deps: AppDeps): Koa {
   app.use(requestContext(logger, metrics, proxies));
   app.use(securityHeaders(config.ISSUER.startsWith('https:')));
   app.use(errorBoundary(logger, deps.views));
-  app.use(ops.routes());
-  app.use(ops.allowedMethods());
-  for (const router of deps.routers) {
-    app.use(router.routes());
-    app.use(router.allowedMethods());
-  }
+  const vigilRoutes = compose([ops, ...deps.routers].flatMap((router) => [router.routes(), router.allowedMethods()]) as Koa.Middleware[]);
+  // None of Vigil's routes is at one of oidc-provider's paths: requests to those (the hot ones:
+  // token, introspection, JWKS) skip the routers' matching altogether.
+  app.use((ctx, next) => (PROVIDER_METHODS.has(ctx.path) ? next() : vigilRoutes(ctx, next)));
   app.use(wrongMethod);
   app.use(providerMiddleware);
   return app;

@@ -1,5 +1,6 @@
 import { errors, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import { satisfies, strongestAcr, weakestKnownAcr } from '../mfa/index.ts';
+import { clientMetadata } from './client-metadata.ts';
 
 /** A step-up a session owes: the acr to prove, by an authentication at or after `since` (epoch seconds). */
 export interface OwedStepUp {
@@ -50,7 +51,7 @@ async function computeRequirement(ctx: KoaContextWithOIDC, sessionRequirement: S
   const offered = typeof params?.acr_values === 'string' ? params.acr_values.split(' ') : [];
   const claim = (ctx.oidc.claims as { id_token?: { acr?: { essential?: boolean; value?: string; values?: string[] } } })?.id_token?.acr;
   const essential = claim?.essential ? [claim.value, ...(claim.values ?? [])].filter((v): v is string => typeof v === 'string') : [];
-  const minimum = (client?.metadata().default_acr_values as string[] | undefined) ?? [];
+  const minimum = (client && clientMetadata(client).default_acr_values as string[] | undefined) ?? [];
   const owed = session?.uid ? await sessionRequirement(session.uid) : undefined;
   return { acr: strongestAcr([weakestKnownAcr(offered), weakestKnownAcr(essential), weakestKnownAcr(minimum), owed?.acr]), owed };
 }

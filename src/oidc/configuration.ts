@@ -6,6 +6,7 @@ import type { AdapterFactory } from '../store/index.ts';
 import type { KeyRing } from '../crypto/index.ts';
 import type { ResourceServerStore } from './resource-servers.ts';
 import { checkRefreshPaysStepUp, interactionPolicyWithAcrLevels, type SessionRequirement } from './acr-policy.ts';
+import { clientMetadata } from './client-metadata.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -180,7 +181,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
     async loadExistingGrant(ctx) {
       const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session!.grantIdFor(ctx.oidc.client!.clientId);
       if (grantId) return ctx.oidc.provider.Grant.find(grantId);
-      if (ctx.oidc.client!.metadata().vigil_first_party !== true) return undefined;
+      if (clientMetadata(ctx.oidc.client!).vigil_first_party !== true) return undefined;
       const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client!.clientId, accountId: ctx.oidc.session!.accountId! });
       grant.addOIDCScope(ctx.oidc.requestParamScopes ? [...ctx.oidc.requestParamScopes].join(' ') : 'openid');
       await grant.save();
@@ -196,7 +197,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
         // Any token for clients given the introspection permission; a resource server only the
         // access tokens issued for it (RFC 7662 §4: do not tell a caller about others' tokens).
         async allowedPolicy(_ctx, client, token) {
-          if (client.metadata().vigil_introspection === true) return true;
+          if (clientMetadata(client).vigil_introspection === true) return true;
           // The (cached) lookup by audience keeps introspection off the database on its hot path.
           for (const audience of [(token as { aud?: string | string[] }).aud].flat()) {
             if (audience && (await resourceServers.find(audience))?.clientId === client.clientId) return true;
@@ -219,12 +220,12 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
           // No person consents to a client_credentials grant: the client must be allowed the resource explicitly.
           let scopes = rs.scopes;
           if (ctx.oidc.params?.grant_type === 'client_credentials') {
-            const allowed = client.metadata().vigil_allowed_resources as string[] | undefined;
+            const allowed = clientMetadata(client).vigil_allowed_resources as string[] | undefined;
             if (!allowed?.includes(resourceIndicator)) throw new errors.InvalidTarget(`this client is not allowed to obtain tokens for ${resourceIndicator}`);
             // Without a list the client may have every scope of the resources it is allowed.
-            const allowedScopes = client.metadata().vigil_allowed_scopes as string[] | undefined;
+            const allowedScopes = clientMetadata(client).vigil_allowed_scopes as string[] | undefined;
             if (allowedScopes) scopes = scopes.filter((s) => allowedScopes.includes(s));
-          } else if (deps.adminToolResources?.includes(resourceIndicator) && client.metadata().vigil_admin_tool !== true) {
+          } else if (deps.adminToolResources?.includes(resourceIndicator) && clientMetadata(client).vigil_admin_tool !== true) {
             throw new errors.InvalidTarget(`this client is not registered as an admin tool and cannot ask for ${resourceIndicator}`);
           }
           return {

@@ -20,6 +20,46 @@ local found = redis.call('MGET', ARGV[1] .. id, ARGV[1] .. id .. ':consumed')
 return { id, found[1], found[2] }`;
 
 /**
+ * A record, the index sets it belongs to and the pointers to it (uid, user code), in one command.
+ * KEYS: the record, `ARGV[4]` sets, then the pointers. ARGV: value, ttl in seconds ('' for none),
+ * storage id (what pointers hold), number of sets. A set lives as long as its longest member.
+ */
+const UPSERT_SCRIPT = `
+local ttl = tonumber(ARGV[2])
+if ttl then redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl) else redis.call('SET', KEYS[1], ARGV[1]) end
+local sets = tonumber(ARGV[4])
+for i = 2, sets + 1 do
+  redis.call('SADD', KEYS[i], KEYS[1])
+  if ttl then
+    redis.call('EXPIRE', KEYS[i], ttl, 'NX')
+    redis.call('EXPIRE', KEYS[i], ttl, 'GT')
+  else
+    redis.call('PERSIST', KEYS[i])
+  end
+end
+for i = sets + 2, #KEYS do
+  if ttl then redis.call('SET', KEYS[i], ARGV[3], 'EX', ttl) else redis.call('SET', KEYS[i], ARGV[3]) end
+end
+return 1`;
+
+/** The scripts as commands of the client: sent by their SHA once loaded (ioredis loads them on first use). */
+interface ScriptCommands {
+  vigilUpsert(...args: (string | number)[]): Promise<number>;
+  vigilFindByIndex(...args: (string | number)[]): Promise<[string, string | null, string | null] | null>;
+  vigilConsume(...args: (string | number)[]): Promise<number>;
+}
+
+function withScripts(redis: Redis): Redis & ScriptCommands {
+  const scripted = redis as Redis & Partial<ScriptCommands>;
+  if (!scripted.vigilUpsert) {
+    redis.defineCommand('vigilUpsert', { lua: UPSERT_SCRIPT });
+    redis.defineCommand('vigilFindByIndex', { lua: FIND_BY_INDEX_SCRIPT, numberOfKeys: 1 });
+    redis.defineCommand('vigilConsume', { lua: CONSUME_SCRIPT, numberOfKeys: 2 });
+  }
+  return scripted as Redis & ScriptCommands;
+}
+
+/**
  * Models that are listed or ended per account (a person's sessions). Tokens are not: indexing
  * every access token by account would put an extra set write on the token path for nothing.
  */
@@ -28,13 +68,13 @@ const ACCOUNT_INDEXED = new Set(['Session', 'Grant']);
 /** oidc-provider adapter for short-lived models: one key per record, expiring with it. */
 export class RedisAdapter implements Adapter {
   readonly name: string;
-  readonly #redis: Redis;
+  readonly #redis: Redis & ScriptCommands;
   readonly #codec: PayloadCodec;
   readonly #onDoubleConsume: DoubleConsumeHandler;
 
   constructor(name: string, redis: Redis, codec: PayloadCodec, onDoubleConsume: DoubleConsumeHandler) {
     this.name = name;
-    this.#redis = redis;
+    this.#redis = withScripts(redis);
     this.#codec = codec;
     this.#onDoubleConsume = onDoubleConsume;
   }
@@ -48,30 +88,18 @@ export class RedisAdapter implements Adapter {
     // Indexes point at the storage id: a token's value (its id) is not stored in the clear.
     const storageId = this.#codec.storageId(this.name, id);
     const ttl = expiresIn ? Math.ceil(expiresIn) : undefined;
-    const multi = this.#redis.multi();
     const value = JSON.stringify(this.#codec.encode(this.name, id, payload));
-    if (ttl) multi.set(key, value, 'EX', ttl); else multi.set(key, value);
-    // Sets of keys per grant and (for models listed by account) per account, living as long as their longest member.
-    const accountSet = payload.accountId && ACCOUNT_INDEXED.has(this.name) && `${PREFIX}account:${payload.accountId}`;
-    for (const setKey of [payload.grantId && `${PREFIX}grant:${payload.grantId}`, accountSet]) {
-      if (!setKey) continue;
-      multi.sadd(setKey, key);
-      if (ttl) {
-        multi.expire(setKey, ttl, 'NX');
-        multi.expire(setKey, ttl, 'GT');
-      } else {
-        multi.persist(setKey);
-      }
-    }
-    if (payload.uid) {
-      if (ttl) multi.set(`${PREFIX}${this.name}:uid:${payload.uid}`, storageId, 'EX', ttl);
-      else multi.set(`${PREFIX}${this.name}:uid:${payload.uid}`, storageId);
-    }
-    if (payload.userCode) {
-      if (ttl) multi.set(`${PREFIX}${this.name}:userCode:${payload.userCode}`, storageId, 'EX', ttl);
-      else multi.set(`${PREFIX}${this.name}:userCode:${payload.userCode}`, storageId);
-    }
-    await multi.exec();
+    // Sets of keys per grant and (for models listed by account) per account.
+    const sets = [
+      payload.grantId && `${PREFIX}grant:${payload.grantId}`,
+      payload.accountId && ACCOUNT_INDEXED.has(this.name) && `${PREFIX}account:${payload.accountId}`,
+    ].filter((k): k is string => typeof k === 'string');
+    const pointers = [
+      payload.uid && `${PREFIX}${this.name}:uid:${payload.uid}`,
+      payload.userCode && `${PREFIX}${this.name}:userCode:${payload.userCode}`,
+    ].filter((k): k is string => typeof k === 'string');
+    const keys = [key, ...sets, ...pointers];
+    await this.#redis.vigilUpsert(keys.length, ...keys, value, ttl ?? '', storageId, sets.length);
   }
 
   async #read(key: string, decode: (stored: Payload) => Payload): Promise<Payload | undefined> {
@@ -87,8 +115,7 @@ export class RedisAdapter implements Adapter {
   }
 
   async #findByIndex(index: 'uid' | 'userCode', value: string): Promise<Payload | undefined> {
-    const found = await this.#redis.eval(FIND_BY_INDEX_SCRIPT, 1, `${PREFIX}${this.name}:${index}:${value}`, `${PREFIX}${this.name}:`) as
-      [string, string | null, string | null] | null;
+    const found = await this.#redis.vigilFindByIndex(`${PREFIX}${this.name}:${index}:${value}`, `${PREFIX}${this.name}:`);
     if (!found?.[1]) return undefined;
     const [storageId, stored, consumed] = found;
     const payload = this.#codec.decodeByStorageId(this.name, storageId, JSON.parse(stored!) as Payload);
@@ -106,7 +133,7 @@ export class RedisAdapter implements Adapter {
 
   async consume(id: string): Promise<void> {
     const key = this.#key(id);
-    const won = await this.#redis.eval(CONSUME_SCRIPT, 2, key, `${key}:consumed`, Math.floor(Date.now() / 1000)) as number;
+    const won = await this.#redis.vigilConsume(key, `${key}:consumed`, Math.floor(Date.now() / 1000));
     if (won === 1) return;
     const value = won === 0 ? await this.#redis.get(key) : null;
     await this.#onDoubleConsume(this.name, value ? (JSON.parse(value) as Payload).grantId : undefined);

@@ -1,11 +1,45 @@
 import type { Sql } from './sql.ts';
 import type { Payload, PayloadCodec } from './payload-codec.ts';
 import type { Adapter, DoubleConsumeHandler } from './adapter-types.ts';
+import { TickBatch } from './tick-batch.ts';
 
 interface Row {
   payload: Payload;
   consumed_at: Date | string | null;
 }
+
+const UPSERT = `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, account_id, expires_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::integer IS NULL THEN NULL ELSE now() + make_interval(secs => $8::integer) END)
+  ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, uid = EXCLUDED.uid,
+    user_code = EXCLUDED.user_code, account_id = EXCLUDED.account_id, expires_at = EXCLUDED.expires_at`;
+
+/**
+ * Rotations, many in one statement: each input's old refresh token is consumed and, only where
+ * that took (nobody consumed it first, not even another input of the same batch), its successor
+ * is stored. Returns the ordinals of the inputs whose consume took.
+ */
+const ROTATE = `WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::text[], $5::text[], $6::text[], $7::integer[], $8::text[])
+      WITH ORDINALITY AS i(id, payload, grant_id, uid, user_code, account_id, ttl, old, n)),
+  first_claim AS (SELECT DISTINCT ON (old) old, n FROM input ORDER BY old, n),
+  consumed AS (
+    UPDATE oidc_payloads o SET consumed_at = now() FROM first_claim f
+    WHERE o.model = 'RefreshToken' AND o.id = f.old AND o.consumed_at IS NULL RETURNING f.n),
+  stored AS (
+    INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, account_id, expires_at)
+    SELECT 'RefreshToken', i.id, i.payload, i.grant_id, i.uid, i.user_code, i.account_id,
+      CASE WHEN i.ttl IS NULL THEN NULL ELSE now() + make_interval(secs => i.ttl) END
+    FROM input i WHERE i.n IN (SELECT n FROM consumed)
+    ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, uid = EXCLUDED.uid,
+      user_code = EXCLUDED.user_code, account_id = EXCLUDED.account_id, expires_at = EXCLUDED.expires_at
+    RETURNING 1)
+  SELECT n FROM consumed`;
+
+/** Refresh tokens (each with its grant, and the companion's columns) by storage id, many in one statement. */
+const refreshTokenQuery = (companionColumns: string | undefined) => `SELECT r.n, t.payload, t.consumed_at, t.grant_id, g.payload AS grant_payload${companionColumns ? `, ${companionColumns}` : ''}
+  FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS r(id, input, n)
+  JOIN oidc_payloads t ON t.model = 'RefreshToken' AND t.id = r.id AND (t.expires_at IS NULL OR t.expires_at > now())
+  LEFT JOIN oidc_payloads g ON g.model = 'Grant' AND g.id = t.grant_id AND (g.expires_at IS NULL OR g.expires_at > now())`;
 
 const epoch = (value: Date | string) => Math.floor(new Date(value).getTime() / 1000);
 
@@ -34,35 +68,153 @@ export class GrantPrefetch {
   }
 }
 
+/**
+ * Another module's read that rides along with a refresh token's lookup, in the same round trip
+ * (the risk engine's state for the refresh being answered).
+ */
+export interface RefreshTokenCompanionRead {
+  /**
+   * Select-list expressions over the token row `t` (its columns `account_id`, `grant_id` and
+   * `payload`) and `r.input`, the text `input()` gave. Fixed text: the statement is prepared.
+   */
+  readonly columns: string;
+  /** The input for the request being answered; undefined when it has no use for the read. */
+  input(): string | undefined;
+  /** The row's other columns, when a token was found for a request that gave an input. */
+  deliver(row: Record<string, unknown>): void;
+}
+
+type RefreshTokenRow = Row & { n: string | number; grant_id: string | null; grant_payload: Payload | null };
+
+interface Rotation {
+  /** The successor's upsert parameters (see UPSERT). */
+  params: unknown[];
+  /** The storage id of the token it replaces. */
+  old: string;
+}
+
+interface DeferredConsume {
+  key: string;
+  /** Set once the consume ran on its own (no save came to carry it). */
+  alone?: Promise<void>;
+}
+
+/**
+ * Rotation in one statement: a refresh token's consume waits for the save of the token that
+ * replaces it in the same request, and both are done by one statement (consume, then insert only
+ * if the consume took). A consume that no save claims within `FALLBACK_MS` runs on its own.
+ */
+export class DeferredConsumes {
+  static readonly FALLBACK_MS = 200;
+  readonly #pending = new WeakMap<object, DeferredConsume>();
+  readonly #currentRequest: () => object | undefined;
+
+  constructor(currentRequest: () => object | undefined) {
+    this.#currentRequest = currentRequest;
+  }
+
+  /** False when there is no request to tie the consume to (the caller consumes at once). */
+  defer(key: string, consumeAlone: () => Promise<void>, onError: (err: unknown) => void): boolean {
+    const request = this.#currentRequest();
+    if (!request) return false;
+    const deferred: DeferredConsume = { key };
+    this.#pending.set(request, deferred);
+    setTimeout(() => {
+      if (this.#pending.get(request) !== deferred) return;
+      deferred.alone = consumeAlone();
+      deferred.alone.catch(onError);
+    }, DeferredConsumes.FALLBACK_MS).unref();
+    return true;
+  }
+
+  /** The consume waiting in this request, once. */
+  take(): DeferredConsume | undefined {
+    const request = this.#currentRequest();
+    const deferred = request && this.#pending.get(request);
+    if (!deferred) return undefined;
+    this.#pending.delete(request!);
+    return deferred;
+  }
+}
+
+/** What the SQL adapters share on the refresh path (one per adapter factory). */
+export interface RefreshTokenPath {
+  grants: GrantPrefetch;
+  consumes?: DeferredConsumes;
+  companion?: RefreshTokenCompanionRead;
+}
+
+/**
+ * The refresh path's two statements (token lookup, rotation), each shared by the requests that
+ * reach it in the same turn of the event loop.
+ */
+class RefreshTokenStatements {
+  readonly #sql: Sql;
+  readonly #path: RefreshTokenPath;
+  readonly lookups: TickBatch<{ key: string; input: string | null }, RefreshTokenRow | undefined>;
+  readonly rotations: TickBatch<Rotation, boolean>;
+
+  constructor(sql: Sql, path: RefreshTokenPath) {
+    this.#sql = sql;
+    this.#path = path;
+    this.lookups = new TickBatch((inputs) => this.#lookup(inputs), async (input) => (await this.#lookup([input]))[0]);
+    this.rotations = new TickBatch((inputs) => this.#rotate(inputs), async (input) => (await this.#rotate([input]))[0]);
+  }
+
+  async #lookup(inputs: { key: string; input: string | null }[]): Promise<(RefreshTokenRow | undefined)[]> {
+    const columns = this.#path.companion?.columns;
+    const { rows } = await this.#sql.query<RefreshTokenRow>(
+      refreshTokenQuery(columns),
+      [inputs.map((i) => i.key), inputs.map((i) => i.input)],
+      { prepareAs: columns ? 'vigil_oidc_find_refresh_tokens_with_companion' : 'vigil_oidc_find_refresh_tokens' },
+    );
+    const byOrdinal = new Map(rows.map((row) => [Number(row.n), row]));
+    return inputs.map((_, i) => byOrdinal.get(i + 1));
+  }
+
+  async #rotate(rotations: Rotation[]): Promise<boolean[]> {
+    const column = (i: number) => rotations.map((r) => r.params[i]);
+    const { rows } = await this.#sql.query<{ n: string | number }>(
+      ROTATE,
+      [column(1), column(2), column(3), column(4), column(5), column(6), column(7), rotations.map((r) => r.old)],
+      { prepareAs: 'vigil_oidc_rotate_many' },
+    );
+    const consumed = new Set(rows.map((row) => Number(row.n)));
+    return rotations.map((_, i) => consumed.has(i + 1));
+  }
+}
+
 /** oidc-provider adapter over Postgres/PGlite: one table, one row per model instance. */
 export class SqlAdapter implements Adapter {
   readonly name: string;
   readonly #sql: Sql;
   readonly #codec: PayloadCodec;
   readonly #onDoubleConsume: DoubleConsumeHandler;
-  readonly #grants: GrantPrefetch | undefined;
+  readonly #path: RefreshTokenPath | undefined;
+  readonly #statements: RefreshTokenStatements | undefined;
 
-  constructor(name: string, sql: Sql, codec: PayloadCodec, onDoubleConsume: DoubleConsumeHandler, grants?: GrantPrefetch) {
+  constructor(name: string, sql: Sql, codec: PayloadCodec, onDoubleConsume: DoubleConsumeHandler, path?: RefreshTokenPath) {
     this.name = name;
     this.#sql = sql;
     this.#codec = codec;
     this.#onDoubleConsume = onDoubleConsume;
-    this.#grants = grants;
+    this.#path = path;
+    if (path && name === 'RefreshToken') this.#statements = new RefreshTokenStatements(sql, path);
   }
 
   async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
-    if (this.name === 'Grant') this.#grants?.forget(id);
+    if (this.name === 'Grant') this.#path?.grants.forget(id);
     const key = this.#codec.storageId(this.name, id);
     const stored = this.#codec.encode(this.name, id, payload);
-    await this.#sql.query(
-      `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, account_id, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::integer IS NULL THEN NULL ELSE now() + make_interval(secs => $8::integer) END)
-       ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, uid = EXCLUDED.uid,
-         user_code = EXCLUDED.user_code, account_id = EXCLUDED.account_id, expires_at = EXCLUDED.expires_at`,
-      [this.name, key, JSON.stringify(stored), payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null,
-        payload.accountId ?? null, expiresIn ? Math.ceil(expiresIn) : null],
-      { prepareAs: 'vigil_oidc_upsert' },
-    );
+    const params = [this.name, key, JSON.stringify(stored), payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null,
+      payload.accountId ?? null, expiresIn ? Math.ceil(expiresIn) : null];
+    const consume = this.name === 'RefreshToken' ? this.#path?.consumes?.take() : undefined;
+    if (consume?.alone) await consume.alone;
+    if (consume && !consume.alone) {
+      if (!(await this.#statements!.rotations.run({ params, old: consume.key }))) await this.#doubleConsume(consume.key);
+      return;
+    }
+    await this.#sql.query(UPSERT, params, { prepareAs: 'vigil_oidc_upsert' });
   }
 
   #decode(id: string, row: Row | undefined, byStorageId = false): Payload | undefined {
@@ -75,11 +227,11 @@ export class SqlAdapter implements Adapter {
   }
 
   async find(id: string): Promise<Payload | undefined> {
-    if (this.#grants && this.name === 'Grant') {
-      const held = this.#grants.take(id);
+    if (this.#path && this.name === 'Grant') {
+      const held = this.#path.grants.take(id);
       if (held) return held;
     }
-    if (this.#grants && this.name === 'RefreshToken') return this.#findRefreshTokenWithGrant(id);
+    if (this.#path && this.#statements) return this.#findRefreshTokenWithGrant(id, this.#path, this.#statements);
     const { rows } = await this.#sql.query<Row>(
       'SELECT payload, consumed_at FROM oidc_payloads WHERE model = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > now())',
       [this.name, this.#codec.storageId(this.name, id)],
@@ -88,16 +240,12 @@ export class SqlAdapter implements Adapter {
     return this.#decode(id, rows[0]);
   }
 
-  async #findRefreshTokenWithGrant(id: string): Promise<Payload | undefined> {
-    const { rows } = await this.#sql.query<Row & { grant_id: string | null; grant_payload: Payload | null }>(
-      `SELECT t.payload, t.consumed_at, t.grant_id, g.payload AS grant_payload FROM oidc_payloads t
-       LEFT JOIN oidc_payloads g ON g.model = 'Grant' AND g.id = t.grant_id AND (g.expires_at IS NULL OR g.expires_at > now())
-       WHERE t.model = 'RefreshToken' AND t.id = $1 AND (t.expires_at IS NULL OR t.expires_at > now())`,
-      [this.#codec.storageId(this.name, id)],
-      { prepareAs: 'vigil_oidc_find_refresh_token' },
-    );
-    const row = rows[0];
-    if (row?.grant_id && row.grant_payload) this.#grants!.hold(row.grant_id, this.#codec.decode('Grant', row.grant_id, row.grant_payload));
+  async #findRefreshTokenWithGrant(id: string, path: RefreshTokenPath, statements: RefreshTokenStatements): Promise<Payload | undefined> {
+    const input = path.companion?.input();
+    const row = await statements.lookups.run({ key: this.#codec.storageId(this.name, id), input: input ?? null });
+    if (row?.grant_id && row.grant_payload) path.grants.hold(row.grant_id, this.#codec.decode('Grant', row.grant_id, row.grant_payload));
+    // After the await: in the request's own context again, where the companion keeps what it read.
+    if (row && input !== undefined) path.companion!.deliver(row as unknown as Record<string, unknown>);
     return this.#decode(id, row);
   }
 
@@ -119,19 +267,28 @@ export class SqlAdapter implements Adapter {
 
   async consume(id: string): Promise<void> {
     const key = this.#codec.storageId(this.name, id);
+    const consumes = this.name === 'RefreshToken' ? this.#path?.consumes : undefined;
+    const onLateError = () => {}; // the grant was revoked by the double-consume handler; nobody is waiting for the answer
+    if (consumes?.defer(key, () => this.#consumeNow(key), onLateError)) return;
+    await this.#consumeNow(key);
+  }
+
+  async #consumeNow(key: string): Promise<void> {
     const { rowCount } = await this.#sql.query(
       'UPDATE oidc_payloads SET consumed_at = now() WHERE model = $1 AND id = $2 AND consumed_at IS NULL',
       [this.name, key],
       { prepareAs: 'vigil_oidc_consume' },
     );
-    if (rowCount === 0) {
-      const { rows } = await this.#sql.query<{ grant_id: string | null }>('SELECT grant_id FROM oidc_payloads WHERE model = $1 AND id = $2', [this.name, key]);
-      await this.#onDoubleConsume(this.name, rows[0]?.grant_id ?? undefined);
-    }
+    if (rowCount === 0) await this.#doubleConsume(key);
+  }
+
+  async #doubleConsume(key: string): Promise<never> {
+    const { rows } = await this.#sql.query<{ grant_id: string | null }>('SELECT grant_id FROM oidc_payloads WHERE model = $1 AND id = $2', [this.name, key]);
+    return this.#onDoubleConsume(this.name, rows[0]?.grant_id ?? undefined);
   }
 
   async destroy(id: string): Promise<void> {
-    if (this.name === 'Grant') this.#grants?.forget(id);
+    if (this.name === 'Grant') this.#path?.grants.forget(id);
     await this.#sql.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.name, this.#codec.storageId(this.name, id)]);
   }
 

@@ -8,6 +8,8 @@ export async function connectRedis(url: string, name = 'vigil'): Promise<Redis> 
     maxRetriesPerRequest: 2,
     connectTimeout: 5000,
     enableOfflineQueue: true,
+    // Commands issued in the same turn of the event loop (concurrent requests) go out in one write.
+    enableAutoPipelining: true,
     retryStrategy: (times) => Math.min(times * 200, 2000),
   });
   redis.on('error', () => {});

@@ -7,6 +7,7 @@
  */
 import { isIP } from 'node:net';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import { clientMetadata } from '../oidc/index.ts';
 
 export const END_USER_IP_HEADER = 'vigil-end-user-ip';
 export const END_USER_AGENT_HEADER = 'vigil-end-user-agent';
@@ -32,7 +33,7 @@ export function endUserOf(ctx: KoaContextWithOIDC): EndUser {
   const ip = String(ctx.state.clientIp ?? ctx.ip);
   const userAgent = ctx.get('user-agent').slice(0, MAX_USER_AGENT);
   if (client.clientAuthMethod === 'none') return { ip, userAgent, ipIsUser: true, forwarded: false };
-  if (client.metadata().vigil_forwards_end_user !== true) return { ip, userAgent, ipIsUser: false, forwarded: false };
+  if (clientMetadata(client).vigil_forwards_end_user !== true) return { ip, userAgent, ipIsUser: false, forwarded: false };
   const forwardedIp = ctx.get(END_USER_IP_HEADER).trim();
   const forwardedAgent = ctx.get(END_USER_AGENT_HEADER);
   if (forwardedIp === '') return { ip, userAgent, ipIsUser: false, forwarded: false };

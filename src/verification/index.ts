@@ -1,6 +1,7 @@
 /** The continuous check: the I/O around the pure risk engine, at login, at refresh and when a device's posture changes. */
 export { ContinuousVerifier, mainReasons, type LoginRequest, type LoginVerdict, type VerifierDeps } from './verifier.ts';
 export { RiskStore, type GrantBinding, type LoadedState, type SaveRequest, type StoredAssessment } from './risk-store.ts';
+export { RiskReadAhead } from './risk-read-ahead.ts';
 export { PopulationCache } from './population.ts';
 export { DeviceCookie, DEVICE_COOKIE } from './device-cookie.ts';
 export { endUserOf, END_USER_IP_HEADER, END_USER_AGENT_HEADER, MAX_USER_AGENT, type EndUser } from './end-user.ts';

@@ -68,7 +68,7 @@ export interface SaveRequest {
   binding?: { grantId: string; sessionUid?: string; accountId: string; clientId: string; deviceId?: string; userAgent: string; time: number };
 }
 
-interface LoadRow {
+export interface LoadRow {
   profile: { history: ProfileJson | string; failures: number[] | string; version: number; risk_level: RiskLevel | null } | null;
   ip_failures: number[] | string | null;
   binding: { device_id: string | null; user_agent: string; last_refresh_ms: number } | null;
@@ -110,6 +110,53 @@ const appendFailure = (column: string) => `(
     SELECT (e #>> '{}')::bigint AS t FROM jsonb_array_elements(${column} || jsonb_build_array($2::bigint)) AS e
     WHERE (e #>> '{}')::bigint > $3 ORDER BY 1 DESC LIMIT $4) kept)`;
 
+/** SQL expressions (parameters or columns) naming what a risk read is about. */
+export interface RiskStateKeys {
+  accountId: string;
+  ip: string;
+  grantId: string;
+  jkt: string;
+  sessionUid: string;
+}
+
+/**
+ * The select list of a risk read: one column per part of the state (see `loadedState`). Also read
+ * alongside a refresh token's lookup, with the token row's own columns as keys.
+ */
+export function riskStateColumns(k: RiskStateKeys): string {
+  return `(SELECT row_to_json(p) FROM (SELECT history, failures, version, risk_level FROM risk_profiles WHERE account_id = ${k.accountId}) p) AS profile,
+    (SELECT failures FROM risk_ip_failures WHERE ip = ${k.ip}) AS ip_failures,
+    (SELECT row_to_json(b) FROM (SELECT device_id, user_agent, (extract(epoch FROM last_refresh_at) * 1000)::float8 AS last_refresh_ms
+       FROM risk_grant_bindings WHERE grant_id = ${k.grantId}) b) AS binding,
+    (SELECT row_to_json(d) FROM (SELECT id, account_id, last_posture, (extract(epoch FROM last_report_at) * 1000)::float8 AS last_report_ms,
+       external_compliance FROM devices WHERE jkt = ${k.jkt}) d) AS device,
+    (SELECT row_to_json(s) FROM (${stepUpQuery(k.sessionUid)}) s) AS owed`;
+}
+
+/** The state a row of `riskStateColumns` holds (an absent row: an account nothing is known of). */
+export function loadedState(row: LoadRow | undefined, population: PopulationStats): LoadedState {
+  const profile = row?.profile ?? null;
+  const history = historyFromJson(
+    profile ? parse(profile.history) : {},
+    profile ? parse(profile.failures) : [],
+    row?.ip_failures ? parse(row.ip_failures) : [],
+    population,
+  );
+  const state: LoadedState = { history, version: profile ? profile.version : undefined, riskLevel: profile?.risk_level ?? 'low' };
+  if (row?.owed) state.owed = stepUpFromRow(row.owed);
+  if (row?.binding) {
+    state.binding = { userAgent: row.binding.user_agent, lastRefreshAt: row.binding.last_refresh_ms };
+    if (row.binding.device_id !== null) state.binding.deviceId = row.binding.device_id;
+  }
+  if (row?.device) {
+    state.device = { id: row.device.id, accountId: row.device.account_id };
+    if (row.device.last_posture !== null) state.device.lastPosture = parse(row.device.last_posture);
+    if (row.device.last_report_ms !== null) state.device.lastReportAt = row.device.last_report_ms;
+    if (row.device.external_compliance !== null) state.device.externalCompliance = parse(row.device.external_compliance);
+  }
+  return state;
+}
+
 export class RiskStore {
   readonly #db: Queryable;
   readonly #limits: HistoryLimits;
@@ -125,38 +172,11 @@ export class RiskStore {
    */
   async load(population: PopulationStats, q: { accountId: string; ip: string; grantId?: string; jkt?: string; sessionUid?: string }): Promise<LoadedState> {
     const { rows } = await this.#db.query<LoadRow>(
-      `SELECT
-         (SELECT row_to_json(p) FROM (SELECT history, failures, version, risk_level FROM risk_profiles WHERE account_id = $1) p) AS profile,
-         (SELECT failures FROM risk_ip_failures WHERE ip = $2) AS ip_failures,
-         (SELECT row_to_json(b) FROM (SELECT device_id, user_agent, (extract(epoch FROM last_refresh_at) * 1000)::float8 AS last_refresh_ms
-            FROM risk_grant_bindings WHERE grant_id = $3) b) AS binding,
-         (SELECT row_to_json(d) FROM (SELECT id, account_id, last_posture, (extract(epoch FROM last_report_at) * 1000)::float8 AS last_report_ms,
-            external_compliance FROM devices WHERE jkt = $4) d) AS device,
-         (SELECT row_to_json(s) FROM (${stepUpQuery('$5')}) s) AS owed`,
+      `SELECT ${riskStateColumns({ accountId: '$1', ip: '$2', grantId: '$3', jkt: '$4', sessionUid: '$5' })}`,
       [q.accountId, q.ip, q.grantId ?? null, q.jkt ?? null, q.sessionUid ?? null],
       { prepareAs: 'vigil_risk_load_v2' },
     );
-    const row = rows[0];
-    const profile = row?.profile ?? null;
-    const history = historyFromJson(
-      profile ? parse(profile.history) : {},
-      profile ? parse(profile.failures) : [],
-      row?.ip_failures ? parse(row.ip_failures) : [],
-      population,
-    );
-    const state: LoadedState = { history, version: profile ? profile.version : undefined, riskLevel: profile?.risk_level ?? 'low' };
-    if (row?.owed) state.owed = stepUpFromRow(row.owed);
-    if (row?.binding) {
-      state.binding = { userAgent: row.binding.user_agent, lastRefreshAt: row.binding.last_refresh_ms };
-      if (row.binding.device_id !== null) state.binding.deviceId = row.binding.device_id;
-    }
-    if (row?.device) {
-      state.device = { id: row.device.id, accountId: row.device.account_id };
-      if (row.device.last_posture !== null) state.device.lastPosture = parse(row.device.last_posture);
-      if (row.device.last_report_ms !== null) state.device.lastReportAt = row.device.last_report_ms;
-      if (row.device.external_compliance !== null) state.device.externalCompliance = parse(row.device.external_compliance);
-    }
-    return state;
+    return loadedState(rows[0], population);
   }
 
   /** One round trip: the assessment, the profile (compare-and-set on its version) and the binding. */

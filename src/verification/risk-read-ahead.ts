@@ -1,0 +1,55 @@
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { PopulationStats } from '../risk/index.ts';
+import type { RefreshTokenCompanionRead } from '../store/index.ts';
+import { loadedState, riskStateColumns, type LoadedState, type LoadRow } from './risk-store.ts';
+import { endUserOf } from './end-user.ts';
+
+/**
+ * The risk engine's read for a refresh, done in the same round trip as the refresh token's lookup
+ * (the token row names the account, grant, session and DPoP key; the request names the address).
+ * The hook that assesses the refresh takes it; whatever it cannot take, it reads on its own.
+ */
+export class RiskReadAhead implements RefreshTokenCompanionRead {
+  readonly columns = riskStateColumns({
+    accountId: 't.account_id', ip: 'r.input', grantId: 't.grant_id', jkt: "t.payload->>'jkt'", sessionUid: "t.payload->>'sessionUid'",
+  });
+
+  readonly #read = new WeakMap<object, { ip: string; accountId: unknown; grantId: unknown; row: LoadRow }>();
+  readonly #currentRequest: () => KoaContextWithOIDC | undefined;
+
+  constructor(currentRequest: () => KoaContextWithOIDC | undefined) {
+    this.#currentRequest = currentRequest;
+  }
+
+  #refreshRequest(): { ctx: KoaContextWithOIDC; ip: string } | undefined {
+    const ctx = this.#currentRequest();
+    if (!ctx?.oidc?.client || ctx.oidc.route !== 'token' || ctx.oidc.params?.grant_type !== 'refresh_token') return undefined;
+    // A DPoP proof's key may name a registered device the token does not: the hook reads with it.
+    if (ctx.get('dpop')) return undefined;
+    try {
+      return { ctx, ip: endUserOf(ctx).ip };
+    } catch {
+      return undefined; // a malformed forwarded address: the hook refuses the request itself
+    }
+  }
+
+  input(): string | undefined {
+    return this.#refreshRequest()?.ip;
+  }
+
+  deliver(row: Record<string, unknown>): void {
+    const request = this.#refreshRequest();
+    if (!request) return;
+    const payload = row.payload as { accountId?: unknown; grantId?: unknown } | null;
+    this.#read.set(request.ctx, { ip: request.ip, accountId: payload?.accountId, grantId: row.grant_id, row: row as unknown as LoadRow });
+  }
+
+  /** The state read with this request's refresh token, once, when it was read for this account, grant and address. */
+  take(ctx: KoaContextWithOIDC, q: { accountId: string; grantId: string; ip: string }, population: PopulationStats): LoadedState | undefined {
+    const read = this.#read.get(ctx);
+    if (!read) return undefined;
+    this.#read.delete(ctx);
+    if (read.ip !== q.ip || read.accountId !== q.accountId || read.grantId !== q.grantId) return undefined;
+    return loadedState(read.row, population);
+  }
+}
