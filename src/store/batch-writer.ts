@@ -22,7 +22,7 @@ export class BatchWriter<T> {
     this.#name = name;
     this.#write = write;
     this.#logger = logger;
-    this.#delayMs = options.delayMs ?? 50;
+    this.#delayMs = options.delayMs ?? 200;
     this.#maxBatch = options.maxBatch ?? 500;
   }
 

@@ -97,8 +97,8 @@ async function introspect(token: string): Promise<boolean> {
 interface AssessmentRow { device_id: string | null; decision: { action: string; acr?: string }; signals: { name: string; reason: string }[] }
 
 async function lastRefreshAssessment(clientId: string): Promise<AssessmentRow> {
-  // Allowed refreshes' assessments are written behind, in batches every ~50 ms.
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // Allowed refreshes' assessments are written behind, in batches every ~200 ms.
+  await new Promise((resolve) => setTimeout(resolve, 700));
   const { rows } = await db.query<AssessmentRow>(
     "SELECT device_id, decision, signals FROM risk_assessments WHERE type = 'refresh' AND client_id = $1 ORDER BY at DESC, id DESC LIMIT 1", [clientId]);
   expect(rows).toHaveLength(1);

@@ -85,8 +85,8 @@ interface AssessmentRow {
 
 const query = <T>(sql: string, params: unknown[] = []) => queryDatabase<T>(env.DATABASE_URL, sql, params);
 
-/** Allowed refreshes' assessments are written behind, in batches every ~50 ms: give them time to land. */
-const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+/** Allowed refreshes' assessments are written behind, in batches every ~200 ms: give them time to land. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 700));
 
 async function assessments(accountId?: string): Promise<AssessmentRow[]> {
   await settle();
