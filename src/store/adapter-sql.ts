@@ -95,6 +95,7 @@ interface Rotation {
 
 interface DeferredConsume {
   key: string;
+  fallback?: NodeJS.Timeout;
   /** Set once the consume ran on its own (no save came to carry it). */
   alone?: Promise<void>;
 }
@@ -119,7 +120,7 @@ export class DeferredConsumes {
     if (!request) return false;
     const deferred: DeferredConsume = { key };
     this.#pending.set(request, deferred);
-    setTimeout(() => {
+    deferred.fallback = setTimeout(() => {
       if (this.#pending.get(request) !== deferred) return;
       deferred.alone = consumeAlone();
       deferred.alone.catch(onError);
@@ -133,6 +134,7 @@ export class DeferredConsumes {
     const deferred = request && this.#pending.get(request);
     if (!deferred) return undefined;
     this.#pending.delete(request!);
+    if (!deferred.alone) clearTimeout(deferred.fallback);
     return deferred;
   }
 }
