@@ -8,10 +8,13 @@ interface Row {
   consumed_at: Date | string | null;
 }
 
-const UPSERT = `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, account_id, expires_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::integer IS NULL THEN NULL ELSE now() + make_interval(secs => $8::integer) END)
-  ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, uid = EXCLUDED.uid,
+const INSERT_COLUMNS = 'INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, account_id, expires_at)';
+const ON_CONFLICT_REPLACE = `ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, uid = EXCLUDED.uid,
     user_code = EXCLUDED.user_code, account_id = EXCLUDED.account_id, expires_at = EXCLUDED.expires_at`;
+
+const UPSERT = `${INSERT_COLUMNS}
+  VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::integer IS NULL THEN NULL ELSE now() + make_interval(secs => $8::integer) END)
+  ${ON_CONFLICT_REPLACE}`;
 
 /**
  * Rotations, many in one statement: each input's old refresh token is consumed and, only where
@@ -26,13 +29,11 @@ const ROTATE = `WITH input AS (
     UPDATE oidc_payloads o SET consumed_at = now() FROM first_claim f
     WHERE o.model = 'RefreshToken' AND o.id = f.old AND o.consumed_at IS NULL RETURNING f.n),
   stored AS (
-    INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, account_id, expires_at)
+    ${INSERT_COLUMNS}
     SELECT 'RefreshToken', i.id, i.payload, i.grant_id, i.uid, i.user_code, i.account_id,
       CASE WHEN i.ttl IS NULL THEN NULL ELSE now() + make_interval(secs => i.ttl) END
     FROM input i WHERE i.n IN (SELECT n FROM consumed)
-    ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, uid = EXCLUDED.uid,
-      user_code = EXCLUDED.user_code, account_id = EXCLUDED.account_id, expires_at = EXCLUDED.expires_at
-    RETURNING 1)
+    ${ON_CONFLICT_REPLACE})
   SELECT n FROM consumed`;
 
 /** Refresh tokens (each with its grant, and the companion's columns) by storage id, many in one statement. */
@@ -80,8 +81,8 @@ export interface RefreshTokenCompanionRead {
   readonly columns: string;
   /** The input for the request being answered; undefined when it has no use for the read. */
   input(): string | undefined;
-  /** The row's other columns, when a token was found for a request that gave an input. */
-  deliver(row: Record<string, unknown>): void;
+  /** The row's other columns, when a token was found for a request that gave `input`. */
+  deliver(row: Record<string, unknown>, input: string): void;
 }
 
 type RefreshTokenRow = Row & { n: string | number; grant_id: string | null; grant_payload: Payload | null };
@@ -115,7 +116,7 @@ export class DeferredConsumes {
   }
 
   /** False when there is no request to tie the consume to (the caller consumes at once). */
-  defer(key: string, consumeAlone: () => Promise<void>, onError: (err: unknown) => void): boolean {
+  defer(key: string, consumeAlone: () => Promise<void>): boolean {
     const request = this.#currentRequest();
     if (!request) return false;
     const deferred: DeferredConsume = { key };
@@ -123,7 +124,8 @@ export class DeferredConsumes {
     deferred.fallback = setTimeout(() => {
       if (this.#pending.get(request) !== deferred) return;
       deferred.alone = consumeAlone();
-      deferred.alone.catch(onError);
+      // A double consume here has revoked the grant already; the save that may still come rethrows it.
+      deferred.alone.catch(() => {});
     }, DeferredConsumes.FALLBACK_MS).unref();
     return true;
   }
@@ -210,12 +212,12 @@ export class SqlAdapter implements Adapter {
     const stored = this.#codec.encode(this.name, id, payload);
     const params = [this.name, key, JSON.stringify(stored), payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null,
       payload.accountId ?? null, expiresIn ? Math.ceil(expiresIn) : null];
-    const consume = this.name === 'RefreshToken' ? this.#path?.consumes?.take() : undefined;
-    if (consume?.alone) await consume.alone;
+    const consume = this.#statements && this.#path!.consumes?.take();
     if (consume && !consume.alone) {
       if (!(await this.#statements!.rotations.run({ params, old: consume.key }))) await this.#doubleConsume(consume.key);
       return;
     }
+    if (consume) await consume.alone;
     await this.#sql.query(UPSERT, params, { prepareAs: 'vigil_oidc_upsert' });
   }
 
@@ -233,7 +235,7 @@ export class SqlAdapter implements Adapter {
       const held = this.#path.grants.take(id);
       if (held) return held;
     }
-    if (this.#path && this.#statements) return this.#findRefreshTokenWithGrant(id, this.#path, this.#statements);
+    if (this.#statements) return this.#findRefreshTokenWithGrant(id, this.#path!, this.#statements);
     const { rows } = await this.#sql.query<Row>(
       'SELECT payload, consumed_at FROM oidc_payloads WHERE model = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > now())',
       [this.name, this.#codec.storageId(this.name, id)],
@@ -247,7 +249,7 @@ export class SqlAdapter implements Adapter {
     const row = await statements.lookups.run({ key: this.#codec.storageId(this.name, id), input: input ?? null });
     if (row?.grant_id && row.grant_payload) path.grants.hold(row.grant_id, this.#codec.decode('Grant', row.grant_id, row.grant_payload));
     // After the await: in the request's own context again, where the companion keeps what it read.
-    if (row && input !== undefined) path.companion!.deliver(row as unknown as Record<string, unknown>);
+    if (row && input !== undefined) path.companion!.deliver(row as unknown as Record<string, unknown>, input);
     return this.#decode(id, row);
   }
 
@@ -269,9 +271,7 @@ export class SqlAdapter implements Adapter {
 
   async consume(id: string): Promise<void> {
     const key = this.#codec.storageId(this.name, id);
-    const consumes = this.name === 'RefreshToken' ? this.#path?.consumes : undefined;
-    const onLateError = () => {}; // the grant was revoked by the double-consume handler; nobody is waiting for the answer
-    if (consumes?.defer(key, () => this.#consumeNow(key), onLateError)) return;
+    if (this.#statements && this.#path!.consumes?.defer(key, () => this.#consumeNow(key))) return;
     await this.#consumeNow(key);
   }
 

@@ -21,27 +21,23 @@ export class RiskReadAhead implements RefreshTokenCompanionRead {
     this.#currentRequest = currentRequest;
   }
 
-  #refreshRequest(): { ctx: KoaContextWithOIDC; ip: string } | undefined {
+  input(): string | undefined {
     const ctx = this.#currentRequest();
     if (!ctx?.oidc?.client || ctx.oidc.route !== 'token' || ctx.oidc.params?.grant_type !== 'refresh_token') return undefined;
     // A DPoP proof's key may name a registered device the token does not: the hook reads with it.
     if (ctx.get('dpop')) return undefined;
     try {
-      return { ctx, ip: endUserOf(ctx).ip };
+      return endUserOf(ctx).ip;
     } catch {
       return undefined; // a malformed forwarded address: the hook refuses the request itself
     }
   }
 
-  input(): string | undefined {
-    return this.#refreshRequest()?.ip;
-  }
-
-  deliver(row: Record<string, unknown>): void {
-    const request = this.#refreshRequest();
-    if (!request) return;
-    const payload = row.payload as { accountId?: unknown; grantId?: unknown } | null;
-    this.#read.set(request.ctx, { ip: request.ip, accountId: payload?.accountId, grantId: row.grant_id, row: row as unknown as LoadRow });
+  deliver(row: Record<string, unknown>, ip: string): void {
+    const ctx = this.#currentRequest();
+    if (!ctx) return;
+    const payload = row.payload as { accountId?: unknown } | null;
+    this.#read.set(ctx, { ip, accountId: payload?.accountId, grantId: row.grant_id, row: row as unknown as LoadRow });
   }
 
   /** The state read with this request's refresh token, once, when it was read for this account, grant and address. */
