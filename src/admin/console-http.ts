@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { FormError, renderPage, type Views } from '../http/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { AdminError } from './types.ts';
+import { reasonSchema } from './schemas.ts';
 
 /** A request the console refuses, with what to tell the person. */
 export class ConsoleRefusal extends Error {
@@ -86,7 +87,7 @@ export const schemas = {
   accountFilter: z.object({ query: optionalText(200), cursor }),
   page: z.object({ cursor }),
   auditFilter: z.object({ from: optionalDate, to: optionalDate, actor: optionalText(200), subject: optionalText(200), action: optionalText(100), cursor }),
-  reason: z.object({ reason: z.string().trim().max(500).optional().transform((v) => v || 'from the admin console') }).loose(),
+  reason: z.object({ reason: z.string().trim().pipe(z.union([z.literal(''), reasonSchema])).optional().transform((v) => v || 'from the admin console') }).loose(),
 };
 
 /** Parses input or refuses it with the first problem, in words. */

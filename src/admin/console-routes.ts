@@ -38,17 +38,16 @@ export interface AdminConsoleDeps {
 
 /** A console sign-in lasts a working day at most. */
 const MAX_CONSOLE_SESSION = 8 * 3600;
-const PAGE_SIZE = 50;
 
 /** What a finished action says on the page it leads to (by key: nothing from the URL is shown as is). */
-const NOTICES: Record<string, string> = {
+const NOTICES = new Map(Object.entries({
   'session-revoked': 'The session was revoked. Its relying parties were told.',
   'account-sessions-revoked': 'Every session of the account was revoked.',
   'account-disabled': 'The account was disabled and its sessions ended.',
   'account-enabled': 'The account was enabled.',
   'client-disabled': 'The client was disabled.',
   'client-enabled': 'The client was enabled.',
-};
+}));
 
 /** A change behind a confirmation page: GET shows what will happen, POST does it. */
 interface Confirmable {
@@ -87,7 +86,7 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
   router.use(auditAdminCalls('admin.console.call', deps.auditCall, (path) => unaudited.has(path)), consoleBoundary(views, deps.logger));
 
   const page = (ctx: Context, user: ConsoleUser, template: string, vars: Record<string, unknown>, status = 200) => {
-    const done = typeof ctx.query.done === 'string' ? NOTICES[ctx.query.done] : undefined;
+    const done = typeof ctx.query.done === 'string' ? NOTICES.get(ctx.query.done) : undefined;
     renderPage(ctx, views, `admin/${template}`, {
       ...vars, user: { email: user.account.email, role: user.role }, canAct: user.role === 'admin', csrf: user.csrf, notice: done,
     }, status);
@@ -129,7 +128,7 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
     const user = await gate.require(ctx);
     if (!user) return;
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = (await overviewData()).overview;
+    ctx.body = await admin.overview();
   });
 
   // Sessions.
@@ -137,10 +136,10 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
     const user = await gate.require(ctx);
     if (!user) return;
     const input = parse(schemas.sessionFilter, queryOf(ctx), 'Session filter');
-    const filter: SessionFilter = { limit: PAGE_SIZE, cursor: input.cursor, clientId: input.client, riskLevel: input.level, country: input.country, since: input.since };
+    const filter: SessionFilter = { cursor: input.cursor, clientId: input.client, riskLevel: input.level, country: input.country, since: input.since };
     let unknownAccount = false;
     if (input.account?.includes('@')) {
-      const found = (await admin.accounts({ query: input.account, limit: 10 })).items.find((a) => a.email.toLowerCase() === input.account!.toLowerCase());
+      const found = await deps.accounts.findByEmail(input.account);
       if (found) filter.accountId = found.id;
       else unknownAccount = true;
     } else if (input.account) {
@@ -165,7 +164,7 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
     const user = await gate.require(ctx);
     if (!user) return;
     const input = parse(schemas.accountFilter, queryOf(ctx), 'Account search');
-    const accounts = await admin.accounts({ limit: PAGE_SIZE, query: input.query, cursor: input.cursor });
+    const accounts = await admin.accounts({ query: input.query, cursor: input.cursor });
     page(ctx, user, 'accounts.njk', {
       title: 'Accounts', nav: 'accounts', accounts: accounts.items, query: input.query,
       nextPage: accounts.next ? `/admin/accounts${queryString({ query: input.query, cursor: accounts.next })}` : undefined,
@@ -183,7 +182,7 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
     const user = await gate.require(ctx);
     if (!user) return;
     const input = parse(schemas.page, queryOf(ctx), 'Client list');
-    const clients = await admin.clients({ limit: PAGE_SIZE, cursor: input.cursor });
+    const clients = await admin.clients({ cursor: input.cursor });
     page(ctx, user, 'clients.njk', {
       title: 'Clients', nav: 'clients', clients: clients.items,
       nextPage: clients.next ? `/admin/clients${queryString({ cursor: clients.next })}` : undefined,
@@ -195,7 +194,7 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
     const user = await gate.require(ctx);
     if (!user) return;
     const input = parse(schemas.auditFilter, queryOf(ctx), 'Audit filter');
-    const entries = await admin.audit({ limit: PAGE_SIZE, ...input });
+    const entries = await admin.audit({ ...input });
     const shown = { from: isoMinute(input.from), to: isoMinute(input.to), actor: input.actor, subject: input.subject, action: input.action };
     page(ctx, user, 'audit.njk', {
       title: 'Audit trail', nav: 'audit', entries: entries.items, filter: shown,

@@ -5,6 +5,7 @@
  * `limit + 1` rows so the caller knows whether there is a next page.
  */
 import type { StoredAuditEntry } from '../audit/index.ts';
+import type { Account } from '../identity/index.ts';
 import type { Queryable } from '../store/index.ts';
 import type { LogoutDelivery } from '../sessions/index.ts';
 import type { RiskLevel } from './types.ts';
@@ -68,14 +69,8 @@ export interface RiskQuery {
   to?: Date;
 }
 
-export interface AccountRow {
-  id: string;
-  email: string;
-  displayName: string;
-  roles: string[];
-  disabled: boolean;
-  createdAt: Date;
-}
+/** An account as the admin queries list it: the account store's own shape. */
+export type AccountRow = Account;
 
 export type AuditRow = StoredAuditEntry;
 

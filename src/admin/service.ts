@@ -42,6 +42,9 @@ const MAX_SESSION_BATCHES = 10;
 const DAY_MS = 86_400_000;
 
 const notFound = (what: string) => new AdminError(404, 'not_found', `no such ${what}`);
+/** A route parameter as the audit trail keeps it, even when it is not a valid id: no control characters. */
+const printable = (value: string) => value.replace(/\p{Cc}/gu, '?');
+
 const checkId = (value: string, pattern: RegExp, what: string) => {
   if (typeof value !== 'string' || !pattern.test(value)) throw notFound(what);
 };
@@ -287,7 +290,7 @@ export class AdminService implements AdminOperations {
   async #act<T>(by: AdminPrincipal, verb: string, subject: string, given: Record<string, unknown>,
     change: () => Promise<{ result: T; details?: Record<string, unknown> }>): Promise<T> {
     const entry = {
-      actor: by.kind === 'person' ? by.accountId : by.clientId, action: `admin.${verb}`, subject: String(subject).slice(0, 200), ip: by.ip,
+      actor: by.kind === 'person' ? by.accountId : by.clientId, action: `admin.${verb}`, subject: printable(subject).slice(0, 200), ip: by.ip,
     };
     const details = { via: by.kind, role: by.role, ...given };
     if (by.role !== 'admin') {

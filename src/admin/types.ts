@@ -6,6 +6,7 @@ import { ApiError } from '../http/api-error.ts';
 import type { RevocationEvent } from '../sessions/index.ts';
 import type { LogoutDelivery } from '../sessions/index.ts';
 import type { EventDelivery } from '../ssf/index.ts';
+import type { StoredAuditEntry } from '../audit/index.ts';
 
 /** Read-only (`auditor`) or everything (`admin`). */
 export type AdminRole = 'admin' | 'auditor';
@@ -111,16 +112,8 @@ export interface AuditFilter extends PageRequest {
   action?: string;
 }
 
-export interface AuditEntryView {
-  seq: string;
-  at: string;
-  actor: string;
-  action: string;
-  subject: string | null;
-  ip: string | null;
-  outcome: string;
-  details: Record<string, unknown>;
-}
+/** An audit entry as the API shows it: the stored entry with its time as ISO text. */
+export type AuditEntryView = Omit<StoredAuditEntry, 'at'> & { at: string };
 
 export interface RiskFilter extends PageRequest {
   accountId?: string;

@@ -69,6 +69,7 @@ export const settingsSchema = z.object({
   VIGIL_NETWORK_LISTS: list.pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}=.+$/, 'each entry must be tag=path, the tag in lower-case letters, digits, _ and -'))).default([]),
   /** Days stored risk assessments are kept. */
   VIGIL_RISK_RETENTION_DAYS: int(1, 3650).default(90),
+  /** How long an instance keeps client metadata, grants and accounts it read on the token path (0: not at all); dropped at once through the revocation bus. */
   VIGIL_METADATA_CACHE_SECONDS: int(0, 60).default(5),
   VIGIL_BACKCHANNEL_RETRY_SECONDS: int(1, 3600).default(2),
   VIGIL_BACKCHANNEL_MAX_ATTEMPTS: int(1, 50).default(8),
