@@ -103,8 +103,6 @@ interface BackchannelClient {
 
 /** Sends the owed logout tokens through oidc-provider (signed with Vigil's keys, SSRF-guarded fetch). */
 export class LogoutDeliveryWorker extends OutboxWorker<Row> {
-  onDelivered: ((delivery: { clientId: string; ok: boolean; error?: string }) => void) | undefined;
-
   constructor(db: Queryable, provider: () => Provider, logger: Logger, options: DeliveryOptions = {}) {
     super(db, logger, {
       table: 'backchannel_logouts',
@@ -116,6 +114,5 @@ export class LogoutDeliveryWorker extends OutboxWorker<Row> {
         await client.backchannelLogout(row.account_id, row.sid);
       },
     }, options);
-    this.onAttempt = (row, outcome) => this.onDelivered?.({ clientId: row.client_id, ...outcome });
   }
 }

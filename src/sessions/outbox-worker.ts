@@ -54,8 +54,6 @@ export class OutboxWorker<R extends OutboxRow> {
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
-  /** Told after each attempt. */
-  onAttempt: ((row: R, outcome: { ok: boolean; error?: string }) => void) | undefined;
 
   constructor(db: Queryable, logger: Logger, spec: OutboxSpec<R>, options: DeliveryOptions = {}) {
     this.#db = db;
@@ -122,7 +120,6 @@ export class OutboxWorker<R extends OutboxRow> {
     }
     if (error === undefined) {
       await this.finish(row.id, 'delivered', null);
-      this.onAttempt?.(row, { ok: true });
       return;
     }
     const giveUp = permanent || row.attempts >= this.#maxAttempts;
@@ -135,7 +132,6 @@ export class OutboxWorker<R extends OutboxRow> {
         [row.id, error, delay / 1000],
       );
     }
-    this.onAttempt?.(row, { ok: false, error });
   }
 
   /** Ends a row's delivery (also for rows settled outside the worker). */

@@ -127,7 +127,7 @@ export async function verifySet(token: string, authorization: string | undefined
   const parsed = claimsSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new SetRejection('invalid_request', `${issue?.path.map(String).join('.') || 'claims'}: ${issue?.message ?? 'invalid'}`);
+    throw new SetRejection('invalid_request', `${issue?.path.map(String).join('.') || 'claims'}: ${issue?.message ?? 'invalid'}`.slice(0, 300));
   }
   const claims = parsed.data;
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];

@@ -41,14 +41,11 @@ export interface SsfRoutesDeps {
   logger: Logger;
 }
 
-/** The SSF API's refusals (their codes are the SSF spec's). */
-export class SsfApiError extends ApiError {}
-
-const notFound = () => new SsfApiError(404, 'not_found', 'no such stream');
+const notFound = () => new ApiError(404, 'not_found', 'no such stream');
 
 function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   const result = schema.safeParse(value);
-  if (!result.success) throw new SsfApiError(400, 'invalid_request', firstIssue(result.error));
+  if (!result.success) throw new ApiError(400, 'invalid_request', firstIssue(result.error));
   return result.data;
 }
 
@@ -84,7 +81,9 @@ export function ssfRoutes(deps: SsfRoutesDeps): Router {
       .catch((err) => deps.logger.error({ err }, 'audit write failed'));
 
   async function streamOf(clientId: string, id: string | undefined): Promise<Stream> {
-    if (id === undefined) throw new SsfApiError(400, 'invalid_request', 'stream_id is required');
+    if (id === undefined) throw new ApiError(400, 'invalid_request', 'stream_id is required');
+    // Stream ids are at most 100 characters (the schemas' rule); a path parameter is held to it too.
+    if (id.length > 100) throw notFound();
     const stream = await streams.find(clientId, id);
     if (!stream) throw notFound();
     return stream;
@@ -93,7 +92,7 @@ export function ssfRoutes(deps: SsfRoutesDeps): Router {
   /** The account a subject names, if the client may hear about it: it must have authorized the client. */
   async function accountOf(clientId: string, subject: Subject): Promise<string | undefined> {
     const simple = subject.format === 'complex' ? subject.user : subject;
-    if (!simple) throw new SsfApiError(400, 'invalid_request', 'a complex subject must name a user');
+    if (!simple) throw new ApiError(400, 'invalid_request', 'a complex subject must name a user');
     let accountId: string | undefined;
     if (simple.format === 'email') accountId = (await deps.accounts.findByEmail(simple.email))?.id;
     else if (simple.format === 'iss_sub') accountId = simple.iss === issuer ? (await deps.accounts.findById(simple.sub))?.id : undefined;
@@ -123,7 +122,7 @@ export function ssfRoutes(deps: SsfRoutesDeps): Router {
     try {
       stream = await streams.create(clientId, clientId, settingsOf(body));
     } catch (err) {
-      if (err instanceof StreamExistsError) throw new SsfApiError(409, 'conflict', err.message);
+      if (err instanceof StreamExistsError) throw new ApiError(409, 'conflict', err.message);
       throw err;
     }
     await record(clientId, ctx, 'ssf.stream_created', stream.id, { method: stream.method, events: stream.eventsDelivered });
@@ -214,7 +213,7 @@ export function ssfRoutes(deps: SsfRoutesDeps): Router {
     const stream = await streamOf(clientId, body.stream_id);
     if (!await streams.markVerification(stream.id, MIN_VERIFICATION_INTERVAL)) {
       ctx.set('Retry-After', String(MIN_VERIFICATION_INTERVAL));
-      throw new SsfApiError(429, 'too_many_requests', `a verification event may be asked for at most every ${MIN_VERIFICATION_INTERVAL} s`);
+      throw new ApiError(429, 'too_many_requests', `a verification event may be asked for at most every ${MIN_VERIFICATION_INTERVAL} s`);
     }
     await outbox.verification(stream.id, body.state);
     ctx.status = 204;
@@ -223,7 +222,7 @@ export function ssfRoutes(deps: SsfRoutesDeps): Router {
   router.post(`${ssfPaths.poll}/:id`, async (ctx) => {
     const clientId = await client(ctx);
     const stream = await streamOf(clientId, ctx.params.id);
-    if (stream.method !== POLL_METHOD) throw new SsfApiError(400, 'invalid_request', 'this stream is delivered by push');
+    if (stream.method !== POLL_METHOD) throw new ApiError(400, 'invalid_request', 'this stream is delivered by push');
     const body = parse(pollRequestSchema, await readJson(ctx, 256 * 1024));
     const closed = { aborted: false };
     ctx.res.once('close', () => { closed.aborted = true; });
