@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import { ConfigError, type Config } from './config/index.ts';
 import { ensureAdministrator } from './identity/index.ts';
-import { BatchWriter, purgeExpired, type Stores } from './store/index.ts';
+import { BatchWriter, purgeExpired, scheduleUpkeep, type Stores } from './store/index.ts';
 import { cookieKeys, loadJwks } from './oidc/index.ts';
 import { createApp, createViews, providerPages } from './http/index.ts';
 import { LogoutDeliveryWorker } from './sessions/index.ts';
@@ -203,6 +203,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         .catch((err) => logger.warn({ err }, 'could not purge expired records'));
     }, 10 * 60 * 1000);
     purge.unref();
+    const stopUpkeep = await scheduleUpkeep(stores.sql, { mode: config.VIGIL_DB_UPKEEP, intervalSeconds: config.VIGIL_DB_UPKEEP_SECONDS, logger });
 
     const server = createServer(app.callback());
     server.headersTimeout = 20_000;
@@ -234,6 +235,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       async close() {
         clearInterval(keyWatch);
         clearInterval(purge);
+        stopUpkeep();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

@@ -59,6 +59,9 @@ export const settingsSchema = z.object({
   VIGIL_MFA_LOCKOUT_SECONDS: int(1, 86400).default(900),
   VIGIL_REAUTH_SECONDS: int(1, 86400).default(300),
   VIGIL_DB_POOL_SIZE: int(1, 200).default(10),
+  /** auto: Vigil analyzes and vacuums its own tables when the server's autovacuum is off (and on the embedded database). */
+  VIGIL_DB_UPKEEP: z.enum(['auto', 'off']).default('auto'),
+  VIGIL_DB_UPKEEP_SECONDS: int(1, 3600).default(15),
   /** The device posture policy file; the shipped config/posture-policy.json when unset. */
   VIGIL_POSTURE_POLICY: z.string().min(1).optional(),
   /** The risk policy file; the shipped config/risk-policy.json when unset. Reloaded on SIGHUP. */

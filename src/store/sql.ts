@@ -33,6 +33,13 @@ export class PostgresSql implements Sql {
     this.pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30000 });
     // An idle client losing its connection must not crash the process; the next query reports it.
     this.pool.on('error', () => {});
+    // Each connection plans a prepared statement once, and keeps that plan until the statistics
+    // move (ANALYZE). Left to choose, Postgres re-plans the batched statements at every call: it
+    // sees the actual array in each call's plan (a few rows) and estimates ten in the kept one,
+    // so the kept plan always looks dearer (measured: ~0.7 ms of planning per lookup).
+    this.pool.on('connect', (client) => {
+      client.query('SET plan_cache_mode = force_generic_plan').catch(() => {});
+    });
   }
 
   async query<T>(text: string, params: unknown[] = [], options: QueryOptions = {}): Promise<QueryResult<T>> {

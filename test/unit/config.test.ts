@@ -34,6 +34,8 @@ test.each([
   [{ VIGIL_ADMIN_PASSWORD: 'long enough password' }, /VIGIL_ADMIN_PASSWORD: given without VIGIL_ADMIN_EMAIL/],
   [{ VIGIL_ADMIN_EMAIL: 'not-an-email' }, /VIGIL_ADMIN_EMAIL/],
   [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+  [{ VIGIL_DB_UPKEEP: 'sometimes' }, /VIGIL_DB_UPKEEP/],
+  [{ VIGIL_DB_UPKEEP_SECONDS: '0' }, /VIGIL_DB_UPKEEP_SECONDS/],
   [{ NODE_ENV: 'production', ISSUER: 'http://idp.example.com' }, /ISSUER: must use https in production/],
   [{ VIGIL_ALLOWED_OUTGOING_HOSTS: 'http://x' }, /VIGIL_ALLOWED_OUTGOING_HOSTS/],
 ])('%o is refused with a message naming the setting', (env, message) => {
