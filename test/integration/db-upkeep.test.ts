@@ -96,6 +96,12 @@ describe('on a real Postgres', () => {
     expect(done.analyze).toContain('oidc_payloads');
 
     const after = await lookupCost(early.slice(0, 2));
+    // Planned again after the ANALYZE, and only then: the kept plan serves every call.
+    const { rows } = await sql.query<{ generic: string; custom: string }>(
+      "SELECT generic_plans AS generic, custom_plans AS custom FROM pg_prepared_statements WHERE name = 'vigil_oidc_find_refresh_tokens'",
+    );
+    expect(Number(rows[0].custom)).toBe(0);
+    expect(Number(rows[0].generic)).toBeGreaterThanOrEqual(8);
     expect(after.widestScan).toBeLessThanOrEqual(2);
     expect(after.pages).toBeLessThan(before.pages / 10);
     expect(await tokens.find(early[1])).toMatchObject({ grantId: `g-${early[1]}` });
