@@ -2,7 +2,7 @@ import autocannon from 'autocannon';
 import * as oidc from 'openid-client';
 import { basicAuth } from './accounts.ts';
 import { AgentBrowser, authorizationRequest, inParallel, PERSON_AGENTS, signInAs, webClient, type WebClient } from './browsers.ts';
-import { measurementOf, type Measurement } from './measurement.ts';
+import { aggregate, Runs, type Measurement, type RawResult } from './measurement.ts';
 import { cpuMs, PeakRss, postgresCpuMs, rssMb } from './process-stats.ts';
 import type { Target } from './target.ts';
 
@@ -101,13 +101,6 @@ class ChainPool {
   }
 }
 
-/** The raw (not aggregated) result of one autocannon run, as `skipAggregateResult` gives it. */
-interface RawResult { totalCompletedRequests: number; duration: number; errors: number; timeouts: number; non2xx: number }
-
-/** autocannon's own merge of raw results (histograms and counts); its types do not declare it. */
-const aggregate = (raw: RawResult[], url: string, connections: number): autocannon.Result =>
-  (autocannon as unknown as { aggregateResult(results: RawResult[], opts: autocannon.Options): autocannon.Result }).aggregateResult(raw, { url, connections });
-
 export interface RefreshSlice { rps: number; p50: number; p99: number; peakRssMb: number; rssAfterMb: number }
 
 /** One server's refresh runs: its chains, and every measured slice. */
@@ -117,11 +110,10 @@ export class RefreshSide {
   readonly #client: WebClient;
   readonly pool: ChainPool;
   readonly #connections: number;
-  readonly #raw: RawResult[] = [];
   readonly slices: RefreshSlice[] = [];
   /** CPU ms used over the measured slices: the server process, and Postgres (all of it). */
   readonly cpu = { serverMs: 0, postgresMs: 0 };
-  peakRssMb = 0;
+  readonly #runs: Runs;
 
   private constructor(name: string, client: WebClient, chains: Chain[], connections: number) {
     this.name = name;
@@ -129,6 +121,7 @@ export class RefreshSide {
     this.#client = client;
     this.pool = new ChainPool(chains);
     this.#connections = connections;
+    this.#runs = new Runs(`${client.target.url}/token`, connections);
   }
 
   static async signIn(name: string, target: Target, accounts: number, sessionsPerAccount: number, connections: number): Promise<RefreshSide> {
@@ -178,7 +171,7 @@ export class RefreshSide {
     try {
       raw = await autocannon(this.#options(seconds)) as unknown as RawResult;
     } finally {
-      this.peakRssMb = Math.max(this.peakRssMb, sampler.stop());
+      sampler.stop();
     }
     const serverMs = cpuMs(pid) - cpu0;
     const postgresMs = postgresCpuMs() - pg0;
@@ -186,7 +179,7 @@ export class RefreshSide {
     const slice = { rps: raw.totalCompletedRequests / raw.duration, p50: one.latency.p50, p99: one.latency.p99, peakRssMb: sampler.stop(), rssAfterMb: rssMb(pid) };
     await this.pool.restore(this.#client);
     if (measured) {
-      this.#raw.push(raw);
+      this.#runs.add(raw, slice.peakRssMb);
       this.slices.push(slice);
       this.cpu.serverMs += serverMs;
       this.cpu.postgresMs += postgresMs;
@@ -196,9 +189,6 @@ export class RefreshSide {
 
   /** Every measured slice together. */
   measurement(): Measurement {
-    const all = aggregate(this.#raw, `${this.target.url}/token`, this.#connections);
-    const requests = this.#raw.reduce((n, r) => n + r.totalCompletedRequests, 0);
-    const seconds = this.#raw.reduce((t, r) => t + r.duration, 0);
-    return measurementOf(all, requests, requests / (seconds || 1), this.peakRssMb);
+    return this.#runs.measurement();
   }
 }

@@ -17,6 +17,9 @@
  * slice of BENCH_SECONDS, the order rotating from round to round so that a drift in the
  * machine's load weighs on all alike. RSS is read after each run: growth is a leak.
  *
+ * discovery, jwks, client_credentials and introspection give each server BENCH_SIMPLE_ROUNDS (2)
+ * slices of BENCH_SECONDS in turns, the order swapped from round to round.
+ *
  * Other settings: BENCH_CONNECTIONS (20), BENCH_ACCOUNTS (50), BENCH_SESSIONS_PER_ACCOUNT (2,
  * more when the connections need it), BENCH_REFRESH_ROUNDS (3 per run), BENCH_WARMUP_SECONDS
  * (2), BENCH_LOGIN_SECONDS (BENCH_SECONDS), BENCH_LOGIN_CONCURRENCY (4), BENCH_LOG_LEVEL (warn),
@@ -32,7 +35,7 @@ import { startBaselineTarget } from './baseline-target.ts';
 import { engineSummary, printEngineSummary, type EngineSummary } from './engine-summary.ts';
 import { evaluateGoals, LIMITS, printGoals, type GoalInputs } from './goals.ts';
 import { measureLogins } from './login.ts';
-import { load, type Measurement } from './measurement.ts';
+import { loadInto, Runs } from './measurement.ts';
 import { rssMb } from './process-stats.ts';
 import { RefreshSide } from './refresh.ts';
 import { markdownTable, printTable, type Compared, type LoginCompared } from './report.ts';
@@ -48,6 +51,8 @@ const SESSIONS_PER_ACCOUNT = Number(process.env.BENCH_SESSIONS_PER_ACCOUNT ?? Ma
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 /** Rounds per refresh run; there are two runs, to see whether memory grows from one to the next. */
 const ROUNDS = Number(process.env.BENCH_REFRESH_ROUNDS ?? 3);
+/** Slices per server for discovery, jwks, client_credentials and introspection. */
+const SIMPLE_ROUNDS = Number(process.env.BENCH_SIMPLE_ROUNDS ?? 2);
 const REFRESH_RUNS = 2;
 const LOGIN_SECONDS = Number(process.env.BENCH_LOGIN_SECONDS ?? SECONDS);
 // libuv's thread pool (4 threads) runs argon2: more people at once only queue.
@@ -92,7 +97,10 @@ async function opaqueAccessToken(target: Target): Promise<string> {
   return ((await response.json()) as { access_token: string }).access_token;
 }
 
-async function simpleScenario(target: Target, scenario: Exclude<Scenario, 'refresh' | 'login'>): Promise<Measurement> {
+type SimpleScenario = Exclude<Scenario, 'refresh' | 'login'>;
+
+/** What autocannon sends to `target` in `scenario`. */
+async function scenarioOptions(target: Target, scenario: SimpleScenario): Promise<autocannon.Options> {
   const form = { 'content-type': 'application/x-www-form-urlencoded' };
   const options: Record<typeof scenario, () => Promise<autocannon.Options>> = {
     discovery: async () => ({ url: `${target.url}/.well-known/openid-configuration` }),
@@ -108,7 +116,23 @@ async function simpleScenario(target: Target, scenario: Exclude<Scenario, 'refre
       body: `token=${await opaqueAccessToken(target)}&token_type_hint=access_token`,
     }),
   };
-  return load(target.pid, { connections: CONNECTIONS, duration: SECONDS, ...(await options[scenario]()) });
+  return { connections: CONNECTIONS, duration: SECONDS, ...(await options[scenario]()) };
+}
+
+/**
+ * Vigil and the baseline in turns: SIMPLE_ROUNDS slices of SECONDS each, the order swapped from
+ * round to round, so that a drift in the machine's load weighs on both.
+ */
+async function simpleScenario(targets: Targets, scenario: SimpleScenario): Promise<Required<Compared>> {
+  const sides = await Promise.all([targets.vigil, targets.baseline].map(async (target) => {
+    const options = await scenarioOptions(target, scenario);
+    return { target, options, runs: new Runs(String(options.url), CONNECTIONS) };
+  }));
+  for (let round = 0; round < SIMPLE_ROUNDS; round += 1) {
+    for (const side of round % 2 === 0 ? sides : [...sides].reverse()) await loadInto(side.runs, side.target.pid, side.options);
+  }
+  const [vigil, baseline] = sides.map((side) => side.runs.measurement());
+  return { scenario, vigil, baseline };
 }
 
 interface RefreshOutcome {
@@ -161,10 +185,9 @@ async function main() {
     const compared: Compared[] = [];
     for (const scenario of ['discovery', 'jwks', 'client_credentials', 'introspection'] as const) {
       if (!wants(scenario)) continue;
-      const vigil = await simpleScenario(targets.vigil, scenario);
-      const baseline = await simpleScenario(targets.baseline, scenario);
-      compared.push({ scenario, vigil, baseline });
-      log(`${scenario}: Vigil ${Math.round(vigil.rps)} / baseline ${Math.round(baseline.rps)} requests/s`);
+      const result = await simpleScenario(targets, scenario);
+      compared.push(result);
+      log(`${scenario}: Vigil ${Math.round(result.vigil.rps)} / baseline ${Math.round(result.baseline.rps)} requests/s`);
     }
 
     let refresh: RefreshOutcome | undefined;
