@@ -44,6 +44,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
   openGeoDatabase();
   const core = await openCore(config, logger);
   const { keys, stores, accounts, audit } = core;
+  let stopUpkeep = async () => {};
   try {
     const admin = await ensureAdministrator(accounts, config);
     if (admin) {
@@ -203,7 +204,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         .catch((err) => logger.warn({ err }, 'could not purge expired records'));
     }, 10 * 60 * 1000);
     purge.unref();
-    const stopUpkeep = await scheduleUpkeep(stores.sql, { mode: config.VIGIL_DB_UPKEEP, intervalSeconds: config.VIGIL_DB_UPKEEP_SECONDS, logger });
+    stopUpkeep = await scheduleUpkeep(stores.sql, { mode: config.VIGIL_DB_UPKEEP, intervalSeconds: config.VIGIL_DB_UPKEEP_SECONDS, logger });
 
     const server = createServer(app.callback());
     server.headersTimeout = 20_000;
@@ -235,7 +236,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       async close() {
         clearInterval(keyWatch);
         clearInterval(purge);
-        stopUpkeep();
+        await stopUpkeep();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();
@@ -250,6 +251,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       },
     };
   } catch (err) {
+    await stopUpkeep();
     await core.close();
     throw err;
   }

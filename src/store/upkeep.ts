@@ -91,24 +91,25 @@ export interface UpkeepSchedule {
   logger: Logger;
 }
 
-/** Starts the rounds when they are needed (see `upkeepNeeded`); the returned function stops them. */
-export async function scheduleUpkeep(sql: Sql, { mode, intervalSeconds, logger }: UpkeepSchedule): Promise<() => void> {
-  if (!(await upkeepNeeded(sql, mode))) return () => {};
+/** Starts the rounds when they are needed (see `upkeepNeeded`); the returned function stops them, waiting for a round under way. */
+export async function scheduleUpkeep(sql: Sql, { mode, intervalSeconds, logger }: UpkeepSchedule): Promise<() => Promise<void>> {
+  if (!(await upkeepNeeded(sql, mode))) return async () => {};
   if (sql.kind === 'postgres') {
     logger.warn({ setting: 'autovacuum' }, 'the Postgres server runs with autovacuum off: Vigil analyzes and vacuums its own tables (VIGIL_DB_UPKEEP=off to stop it)');
   }
   const upkeep = new TableUpkeep(sql);
-  let running = false;
+  let round: Promise<void> | undefined;
   const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    upkeep.run()
+    round ??= upkeep.run()
       .then((done) => {
         if (done.analyze.length || done.vacuum.length) logger.debug({ analyzed: done.analyze, vacuumed: done.vacuum }, 'table upkeep');
       })
       .catch((err) => logger.warn({ err }, 'table upkeep failed'))
-      .finally(() => { running = false; });
+      .finally(() => { round = undefined; });
   }, intervalSeconds * 1000);
   timer.unref();
-  return () => clearInterval(timer);
+  return async () => {
+    clearInterval(timer);
+    await round;
+  };
 }

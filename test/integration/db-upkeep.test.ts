@@ -8,8 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import { KeyRing } from '../../src/crypto/index.ts';
 import {
-  GrantPrefetch, migrate, PayloadCodec, PgliteSql, PostgresSql, SqlAdapter, TableUpkeep, upkeepDue, upkeepNeeded, UPKEEP_THRESHOLDS,
+  GrantPrefetch, migrate, PayloadCodec, PgliteSql, PostgresSql, scheduleUpkeep, SqlAdapter, TableUpkeep, upkeepDue, upkeepNeeded, UPKEEP_THRESHOLDS,
 } from '../../src/store/index.ts';
+import { createLogger } from '../../src/observability/index.ts';
 import { freshDatabase } from '../support/services.ts';
 
 const rid = () => randomBytes(12).toString('base64url');
@@ -76,6 +77,20 @@ describe('on a real Postgres', () => {
     const { rows } = await sql.query<{ autovacuum: string }>("SELECT current_setting('autovacuum') AS autovacuum");
     expect(await upkeepNeeded(sql, 'auto')).toBe(rows[0].autovacuum === 'off');
     expect(await upkeepNeeded(sql, 'off')).toBe(false);
+  });
+
+  test('an operator is told at start that Vigil does the upkeep, and how to stop it', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', { write: (line: string) => { lines.push(line); } });
+    const stop = await scheduleUpkeep(sql, { mode: 'auto', intervalSeconds: 3600, logger });
+    await stop();
+    const { rows } = await sql.query<{ autovacuum: string }>("SELECT current_setting('autovacuum') AS autovacuum");
+    const warned = lines.map((line) => JSON.parse(line) as { level: number; msg: string; setting?: string }).filter((l) => l.level === 40);
+    expect(warned).toHaveLength(rows[0].autovacuum === 'off' ? 1 : 0);
+    if (warned.length) {
+      expect(warned[0].setting).toBe('autovacuum');
+      expect(warned[0].msg).toContain('VIGIL_DB_UPKEEP=off');
+    }
   });
 
   test('a lookup planned on a small table reads only the asked-for rows once the grown table is analyzed', async () => {
@@ -156,6 +171,24 @@ describe('on the embedded database', () => {
     expect((await new TableUpkeep(sql).run()).analyze).toContain('oidc_payloads');
     const { rows } = await sql.query<{ analyzed: boolean }>("SELECT last_analyze IS NOT NULL AS analyzed FROM pg_stat_user_tables WHERE relname = 'oidc_payloads'");
     expect(rows[0].analyzed).toBe(true);
+
+    await sql.query("DELETE FROM oidc_payloads WHERE model = 'RefreshToken'");
+    await sql.query('SELECT pg_stat_force_next_flush()');
+    expect((await new TableUpkeep(sql).run()).vacuum).toContain('oidc_payloads');
+  }, 30_000);
+
+  test('the schedule runs its rounds by itself, and stopping it waits for the round under way', async () => {
+    await sql.query(`INSERT INTO risk_ip_failures (ip, failures)
+      SELECT '198.51.100.' || i, '[]'::jsonb FROM generate_series(1, 120) i`);
+    await sql.query('SELECT pg_stat_force_next_flush()');
+    const stop = await scheduleUpkeep(sql, { mode: 'auto', intervalSeconds: 1, logger: createLogger('silent') });
+    const analyzed = async () => (await sql.query<{ at: string | null }>("SELECT last_analyze AS at FROM pg_stat_user_tables WHERE relname = 'risk_ip_failures'")).rows[0].at;
+    const until = Date.now() + 10_000;
+    while (!(await analyzed()) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 200));
+    await stop();
+    expect(await analyzed()).not.toBeNull();
+    const off = await scheduleUpkeep(sql, { mode: 'off', intervalSeconds: 1, logger: createLogger('silent') });
+    await off();
   }, 30_000);
 });
 
