@@ -14,6 +14,7 @@ import type { Logger } from '../observability/index.ts';
 import type { AttemptLimiter } from '../interactions/index.ts';
 import { BearerError, bearerToken } from '../http/bearer.ts';
 import { readJson } from '../http/form.ts';
+import { firstIssue } from '../http/zod-issue.ts';
 import type { RevocationEvent } from '../sessions/index.ts';
 import type { AuditEntry } from '../audit/index.ts';
 import { adminResource, authenticateAdmin } from './auth.ts';
@@ -43,10 +44,7 @@ function valid<S extends z.ZodType>(schema: S, value: unknown, notFound?: string
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   if (notFound) throw new AdminError(404, 'not_found', `no such ${notFound}`);
-  const issue = result.error.issues[0];
-  const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
-  const message = issue.code === 'unrecognized_keys' ? `unknown parameter ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}` : issue.message;
-  throw new AdminError(400, 'invalid_request', `${where}${message}`.slice(0, 300));
+  throw new AdminError(400, 'invalid_request', firstIssue(result.error, { nameUnknownKeys: true, maxLength: 300 }));
 }
 
 const revocationView = (e: RevocationEvent) => ({

@@ -4,7 +4,7 @@
  */
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
-import { FormError, renderPage, type Views } from '../http/index.ts';
+import { firstIssue, FormError, renderPage, type Views } from '../http/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { AdminError } from './types.ts';
 import { reasonSchema } from './schemas.ts';
@@ -94,9 +94,7 @@ export const schemas = {
 export function parse<T extends z.ZodType>(schema: T, input: unknown, what: string): z.output<T> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const field = issue.path.length ? `${issue.path.join('.')}: ` : '';
-  throw new ConsoleRefusal(400, 'That request was not valid', `${what}: ${field}${issue.message}`);
+  throw new ConsoleRefusal(400, 'That request was not valid', `${what}: ${firstIssue(result.error)}`);
 }
 
 /** One value of a query string (a repeated parameter is refused). */

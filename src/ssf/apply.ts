@@ -15,6 +15,7 @@
  * Other event types are accepted and ignored. A subject that names nobody is ignored alike.
  */
 import { z } from 'zod';
+import { firstIssue } from '../http/zod-issue.ts';
 import { ACR } from '../config/index.ts';
 import type { AccountStore } from '../identity/index.ts';
 import type { Device, DeviceRegistry } from '../devices/index.ts';
@@ -96,10 +97,7 @@ export function planEvents(set: ReceivedSet): PlannedEvent[] {
       throw new SetRejection('access_denied', `this transmitter may not send ${type}`);
     }
     const parsed = schema.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new SetRejection('invalid_request', `events.${type}.${issue?.path.map(String).join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
-    }
+    if (!parsed.success) throw new SetRejection('invalid_request', `events.${type}.${firstIssue(parsed.error, { root: '' })}`);
     const claims = parsed.data as PlannedEvent['claims'];
     // RISC and early CAEP put the subject in the event; SSF 1.0 in sub_id.
     const subject = claims.subject ?? topSubject?.data;

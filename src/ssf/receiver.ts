@@ -7,6 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { compactVerify, decodeJwt, decodeProtectedHeader, errors as joseErrors } from 'jose';
 import { z } from 'zod';
+import { firstIssue } from '../http/zod-issue.ts';
 import type { Queryable } from '../store/index.ts';
 import type { TransmitterKeys } from './transmitter-keys.ts';
 import { TransmitterKeyError } from './transmitter-keys.ts';
@@ -125,10 +126,7 @@ export async function verifySet(token: string, authorization: string | undefined
     throw new SetRejection('invalid_request', 'the SET\'s claims are not JSON');
   }
   const parsed = claimsSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new SetRejection('invalid_request', `${issue?.path.map(String).join('.') || 'claims'}: ${issue?.message ?? 'invalid'}`.slice(0, 300));
-  }
+  if (!parsed.success) throw new SetRejection('invalid_request', firstIssue(parsed.error, { root: 'claims', maxLength: 300 }));
   const claims = parsed.data;
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   if (!audiences.includes(transmitter.audience)) throw new SetRejection('invalid_audience', 'aud does not name this receiver');

@@ -58,9 +58,5 @@ export const verifySchema = z.object({
 
 export const streamIdQuery = z.object({ stream_id: streamId.optional() });
 
-/** The first problem, readable: `events_requested.0: …`. */
-export function firstIssue(error: z.ZodError): string {
-  const issue = error.issues[0];
-  const path = issue?.path.map(String).join('.');
-  return path ? `${path}: ${issue!.message}` : issue?.message ?? 'invalid request';
-}
+// Stream routes read it from here, next to the schemas they check.
+export { firstIssue } from '../http/zod-issue.ts';
