@@ -154,7 +154,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     const throttle = new LoginThrottle(config, stores);
     const adminService = new AdminService(core, { posturePolicy: () => files.posture });
     const app = createApp({
-      config, stores, logger, metrics, views, provider: currentProvider, cookieKeys: cookieKeys(keys),
+      config, stores, logger, metrics, views, provider: currentProvider, cookieKeys: cookieKeys(keys), settleWrites: core.adapters.settle,
       routers: [interactionRoutes({
         config, provider: currentProvider, accounts, throttle, audit, keys, views, metrics, logger,
         factorLimiter: new AttemptLimiter('mfa:account', config.VIGIL_MFA_MAX_FAILURES, config.VIGIL_MFA_LOCKOUT_SECONDS, stores),

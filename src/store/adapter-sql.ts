@@ -2,6 +2,8 @@ import type { Sql } from './sql.ts';
 import type { Payload, PayloadCodec } from './payload-codec.ts';
 import type { Adapter, DoubleConsumeHandler } from './adapter-types.ts';
 import { TickBatch } from './tick-batch.ts';
+import type { ResponseWrites } from './response-writes.ts';
+import type { SessionPrefetch } from './session-prefetch.ts';
 
 interface Row {
   payload: Payload;
@@ -146,6 +148,10 @@ export interface RefreshTokenPath {
   grants: GrantPrefetch;
   consumes?: DeferredConsumes;
   companion?: RefreshTokenCompanionRead;
+  /** When set, a rotation is waited for when the response is about to leave, not where it is saved. */
+  writes?: ResponseWrites;
+  /** When set, a refresh token's session is read alongside the token. */
+  sessions?: SessionPrefetch;
 }
 
 /**
@@ -212,9 +218,13 @@ export class SqlAdapter implements Adapter {
     const stored = this.#codec.encode(this.name, id, payload);
     const params = [this.name, key, JSON.stringify(stored), payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null,
       payload.accountId ?? null, expiresIn ? Math.ceil(expiresIn) : null];
+    if (this.#statements) this.#path!.sessions?.remember(key, payload);
     const consume = this.#statements && this.#path!.consumes?.take();
     if (consume && !consume.alone) {
-      if (!(await this.#statements!.rotations.run({ params, old: consume.key }))) await this.#doubleConsume(consume.key);
+      const rotated = this.#statements!.rotations.run({ params, old: consume.key }).then(async (took) => {
+        if (!took) await this.#doubleConsume(consume.key);
+      });
+      if (!this.#path!.writes?.defer(rotated)) await rotated;
       return;
     }
     if (consume) await consume.alone;
@@ -246,7 +256,9 @@ export class SqlAdapter implements Adapter {
 
   async #findRefreshTokenWithGrant(id: string, path: RefreshTokenPath, statements: RefreshTokenStatements): Promise<Payload | undefined> {
     const input = path.companion?.input();
-    const row = await statements.lookups.run({ key: this.#codec.storageId(this.name, id), input: input ?? null });
+    const key = this.#codec.storageId(this.name, id);
+    path.sessions?.start(key);
+    const row = await statements.lookups.run({ key, input: input ?? null });
     if (row?.grant_id && row.grant_payload) path.grants.hold(row.grant_id, this.#codec.decode('Grant', row.grant_id, row.grant_payload));
     // After the await: in the request's own context again, where the companion keeps what it read.
     if (row && input !== undefined) path.companion!.deliver(row as unknown as Record<string, unknown>, input);

@@ -5,6 +5,8 @@ import { RedisAdapter } from './adapter-redis.ts';
 import type { PayloadCodec } from './payload-codec.ts';
 import type { Adapter, DoubleConsumeHandler } from './adapter-types.ts';
 import { CachedAdapter } from './cached-adapter.ts';
+import { ResponseWrites } from './response-writes.ts';
+import { SessionPrefetch } from './session-prefetch.ts';
 
 /** Short-lived, hot models: in Redis (with TTLs) when Redis is configured. */
 export const REDIS_MODELS = new Set([
@@ -21,7 +23,9 @@ export interface AdapterFactoryOptions {
   clientCacheMs?: number;
   /**
    * The request being answered (oidc-provider's `Provider.ctx`): a refresh token's consume waits
-   * for its successor's save in the same request, and both go in one statement.
+   * for its successor's save in the same request, and both go in one statement; that statement
+   * and the access token's save are waited for when the response is about to leave (`settle`);
+   * a refresh token's session is read alongside the token.
    */
   currentRequest?: () => object | undefined;
 }
@@ -32,6 +36,11 @@ export type AdapterFactory = ((name: string) => Adapter) & {
   forget(model: 'Client' | 'Grant', id: string): void;
   /** A read done in the same round trip as a refresh token's lookup (SQL store only). */
   readWithRefreshTokens(companion: RefreshTokenCompanionRead): void;
+  /**
+   * Waits for the token writes this request left to the moment before it answers; the first
+   * failure, in which case the response must be that error, not the tokens (see ResponseWrites).
+   */
+  settle(request: object): Promise<{ error: unknown } | undefined>;
 };
 
 /** Models an instance keeps copies of for a few seconds (see CachedAdapter). */
@@ -40,17 +49,41 @@ const CACHED_MODELS = new Set(['Client', 'Grant']);
 /** Client metadata an administrator sets to switch a client off (privileged: no registration can set it). */
 export const CLIENT_DISABLED = 'vigil_disabled';
 
-function withoutDisabledClients(clients: Adapter): Adapter {
-  const find = async (id: string) => {
-    const metadata = await clients.find(id);
-    return metadata?.[CLIENT_DISABLED] === true ? undefined : metadata;
-  };
-  return new Proxy(clients, {
+/** The adapter with some of its methods replaced. */
+function overriding(adapter: Adapter, overrides: Partial<Adapter>): Adapter {
+  return new Proxy(adapter, {
     get(target, property) {
-      if (property === 'find') return find;
+      if (Object.hasOwn(overrides, property)) return overrides[property as keyof Adapter];
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === 'function' ? value.bind(target) : value;
     },
+  });
+}
+
+function withoutDisabledClients(clients: Adapter): Adapter {
+  return overriding(clients, {
+    find: async (id) => {
+      const metadata = await clients.find(id);
+      return metadata?.[CLIENT_DISABLED] === true ? undefined : metadata;
+    },
+  });
+}
+
+/** Access tokens handed out in a token response: stored while the response is prepared, waited for before it leaves. */
+const RESPONSE_TOKEN_MODELS = new Set(['AccessToken', 'ClientCredentials']);
+
+function withDeferredSaves(tokens: Adapter, writes: ResponseWrites): Adapter {
+  return overriding(tokens, {
+    upsert: async (id, payload, expiresIn) => {
+      const saved = tokens.upsert(id, payload, expiresIn);
+      if (!writes.defer(saved)) await saved;
+    },
+  });
+}
+
+function withPrefetchedSessions(sessions: Adapter, prefetch: SessionPrefetch): Adapter {
+  return overriding(sessions, {
+    findByUid: (uid) => prefetch.take(uid) ?? sessions.findByUid(uid),
   });
 }
 
@@ -58,19 +91,26 @@ function withoutDisabledClients(clients: Adapter): Adapter {
 export function createAdapterFactory(options: AdapterFactoryOptions): AdapterFactory {
   const cache = new Map<string, Adapter>();
   // Refresh tokens and grants both live in SQL: a refresh reads them in one query.
-  const refreshPath: RefreshTokenPath = {
-    grants: new GrantPrefetch(),
-    ...(options.currentRequest ? { consumes: new DeferredConsumes(options.currentRequest) } : {}),
-  };
+  const refreshPath: RefreshTokenPath = { grants: new GrantPrefetch() };
+  const stored = (name: string): Adapter => (options.redis && REDIS_MODELS.has(name)
+    ? new RedisAdapter(name, options.redis, options.codec, options.onDoubleConsume)
+    : new SqlAdapter(name, options.sql, options.codec, options.onDoubleConsume, refreshPath));
+  const { currentRequest } = options;
+  if (currentRequest) {
+    refreshPath.consumes = new DeferredConsumes(currentRequest);
+    refreshPath.writes = new ResponseWrites(currentRequest);
+    let sessions: Adapter | undefined;
+    refreshPath.sessions = new SessionPrefetch(currentRequest, (uid) => (sessions ??= stored('Session')).findByUid(uid));
+  }
   const build = (name: string): Adapter => {
     let adapter = cache.get(name);
     if (!adapter) {
-      adapter = options.redis && REDIS_MODELS.has(name)
-        ? new RedisAdapter(name, options.redis, options.codec, options.onDoubleConsume)
-        : new SqlAdapter(name, options.sql, options.codec, options.onDoubleConsume, refreshPath);
+      adapter = stored(name);
       // Client metadata, and grants: every token of a grant is deleted with it, so a grant kept a
       // few seconds after another instance revoked it still finds no token to vouch for.
       if (CACHED_MODELS.has(name) && (options.clientCacheMs ?? 0) > 0) adapter = new CachedAdapter(adapter, options.clientCacheMs!);
+      if (refreshPath.writes && RESPONSE_TOKEN_MODELS.has(name)) adapter = withDeferredSaves(adapter, refreshPath.writes);
+      if (refreshPath.sessions && name === 'Session') adapter = withPrefetchedSessions(adapter, refreshPath.sessions);
       cache.set(name, adapter);
     }
     return adapter;
@@ -86,6 +126,7 @@ export function createAdapterFactory(options: AdapterFactoryOptions): AdapterFac
   factory.readWithRefreshTokens = (companion) => {
     refreshPath.companion = companion;
   };
+  factory.settle = async (request) => refreshPath.writes?.settle(request);
   factory.forget = (model, id) => {
     const adapter = cache.get(model);
     if (adapter instanceof CachedAdapter) adapter.forget(id);

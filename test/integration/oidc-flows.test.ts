@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import * as oidc from 'openid-client';
+import { Redis } from 'ioredis';
 import { createRemoteJWKSet, jwtVerify, decodeProtectedHeader } from 'jose';
 import { freePort, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { Browser, signIn, hiddenField } from '../support/browserless.ts';
@@ -148,6 +149,23 @@ test('two concurrent refreshes of one token: exactly one succeeds', async () => 
   expect(ok).toHaveLength(1);
   expect(refused).toHaveLength(4);
   for (const r of refused) expect(r.reason).toMatchObject({ error: 'invalid_grant' });
+});
+
+test('a refresh token bound to its session stops working when the session is gone, also one this instance just rotated', async () => {
+  // Without offline_access the refresh token lives only as long as the sign-in session.
+  const { config, tokens, browser } = await loginWithCode(web, { scope: 'openid email' });
+  const rotated = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+  const again = await oidc.refreshTokenGrant(config, rotated.refresh_token!);
+  // The session ends behind the provider's back (as when its record expires in Redis).
+  const sessionId = /(?:^|; )_session=([^;]+)/.exec(browser.jar.header())?.[1];
+  expect(sessionId).toBeDefined();
+  const redis = new Redis(env.REDIS_URL);
+  try {
+    expect(await redis.del(`vigil:oidc:Session:${sessionId}`)).toBe(1);
+  } finally {
+    redis.disconnect();
+  }
+  await expect(oidc.refreshTokenGrant(config, again.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
 });
 
 test('client_credentials: JWT for a JWT resource server, opaque for an opaque one', async () => {
