@@ -79,14 +79,14 @@ export class RedisAdapter implements Adapter {
     this.#onDoubleConsume = onDoubleConsume;
   }
 
-  #key(id: string): string {
-    return `${PREFIX}${this.name}:${this.#codec.storageId(this.name, id)}`;
+  #key(id: string, storageId = this.#codec.storageId(this.name, id)): string {
+    return `${PREFIX}${this.name}:${storageId}`;
   }
 
   async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
-    const key = this.#key(id);
     // Indexes point at the storage id: a token's value (its id) is not stored in the clear.
     const storageId = this.#codec.storageId(this.name, id);
+    const key = this.#key(id, storageId);
     const ttl = expiresIn ? Math.ceil(expiresIn) : undefined;
     const value = JSON.stringify(this.#codec.encode(this.name, id, payload));
     // Sets of keys per grant and (for models listed by account) per account.

@@ -48,14 +48,34 @@ const epoch = (value: Date | string) => Math.floor(new Date(value).getTime() / 1
 
 /**
  * A refresh grant reads the refresh token, then its grant: the grant comes back with the token in
- * one query and waits here, for a moment, for the grant read that follows.
+ * one query and waits here, for a moment, for the grant read that follows — unless a cache in
+ * front of the grants keeps a fresh copy already (that read never reaches the adapter).
  */
 export class GrantPrefetch {
+  static readonly HOLD_MS = 1000;
+  /** Oldest first (a grant held again moves to the end). */
   readonly #held = new Map<string, { payload: Payload; until: number }>();
+  #keptElsewhere: (grantId: string) => boolean = () => false;
+
+  /** A cache that answers grant reads before the adapter does: what it keeps is not held here. */
+  keptElsewhere(check: (grantId: string) => boolean): void {
+    this.#keptElsewhere = check;
+  }
+
+  /** Whether the grant read with a token is worth holding (and decoding). */
+  wants(grantId: string): boolean {
+    return !this.#keptElsewhere(grantId);
+  }
 
   hold(grantId: string, payload: Payload): void {
+    const now = Date.now();
+    for (const [id, held] of this.#held) {
+      if (held.until > now) break;
+      this.#held.delete(id);
+    }
     if (this.#held.size > 10_000) this.#held.clear();
-    this.#held.set(grantId, { payload, until: Date.now() + 1000 });
+    this.#held.delete(grantId);
+    this.#held.set(grantId, { payload, until: now + GrantPrefetch.HOLD_MS });
   }
 
   /** The grant read with its token, once; undefined when there is none or it is older than a second. */
@@ -259,7 +279,7 @@ export class SqlAdapter implements Adapter {
     const key = this.#codec.storageId(this.name, id);
     path.sessions?.start(key);
     const row = await statements.lookups.run({ key, input: input ?? null });
-    if (row?.grant_id && row.grant_payload) path.grants.hold(row.grant_id, this.#codec.decode('Grant', row.grant_id, row.grant_payload));
+    if (row?.grant_id && row.grant_payload && path.grants.wants(row.grant_id)) path.grants.hold(row.grant_id, this.#codec.decode('Grant', row.grant_id, row.grant_payload));
     // After the await: in the request's own context again, where the companion keeps what it read.
     if (row && input !== undefined) path.companion!.deliver(row as unknown as Record<string, unknown>, input);
     return this.#decode(id, row);

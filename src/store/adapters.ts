@@ -108,7 +108,11 @@ export function createAdapterFactory(options: AdapterFactoryOptions): AdapterFac
       adapter = stored(name);
       // Client metadata, and grants: every token of a grant is deleted with it, so a grant kept a
       // few seconds after another instance revoked it still finds no token to vouch for.
-      if (CACHED_MODELS.has(name) && (options.clientCacheMs ?? 0) > 0) adapter = new CachedAdapter(adapter, options.clientCacheMs!);
+      if (CACHED_MODELS.has(name) && (options.clientCacheMs ?? 0) > 0) {
+        const cached = new CachedAdapter(adapter, options.clientCacheMs!);
+        if (name === 'Grant') refreshPath.grants.keptElsewhere((id) => cached.keeps(id));
+        adapter = cached;
+      }
       if (refreshPath.writes && RESPONSE_TOKEN_MODELS.has(name)) adapter = withDeferredSaves(adapter, refreshPath.writes);
       if (refreshPath.sessions && name === 'Session') adapter = withPrefetchedSessions(adapter, refreshPath.sessions);
       cache.set(name, adapter);

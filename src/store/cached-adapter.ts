@@ -29,6 +29,11 @@ export class CachedAdapter implements Adapter {
     return payload && { ...payload };
   }
 
+  /** Whether a read of `id` now would be answered from the copy kept. */
+  keeps(id: string): boolean {
+    return this.#kept.has(id);
+  }
+
   forget(id?: string): void {
     this.#kept.forget(id);
   }

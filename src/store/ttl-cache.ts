@@ -24,6 +24,12 @@ export class TtlCache<K, V> {
     return value;
   }
 
+  /** Whether `key` has a value that has not expired. */
+  has(key: K): boolean {
+    const hit = this.#entries.get(key);
+    return hit !== undefined && hit.until > Date.now();
+  }
+
   forget(key?: K): void {
     if (key === undefined) this.#entries.clear();
     else this.#entries.delete(key);

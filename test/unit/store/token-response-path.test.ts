@@ -222,3 +222,18 @@ describe('a refresh token\'s session, read alongside it', () => {
     expect(started).toEqual(['s-1', `s-${SessionPrefetch.MAX_REMEMBERED}`]);
   });
 });
+
+test('a grant the cache keeps is not held again with its token: after the cache drops it, the table answers', async () => {
+  const cached = createAdapterFactory({ sql, codec, clientCacheMs: 5000, currentRequest: () => request, onDoubleConsume: async () => { throw new Error('unused'); } });
+  const grantId = rid();
+  await cached('Grant').upsert(grantId, { jti: grantId, kind: 'Grant', accountId: 'acct', clientId: 'web', openid: { scope: 'openid' } }, 600);
+  expect(await cached('Grant').find(grantId)).toMatchObject({ openid: { scope: 'openid' } });
+  const token = refreshToken(grantId);
+  await cached('RefreshToken').upsert(token.jti as string, token, 600);
+  request = {};
+  expect(await cached('RefreshToken').find(token.jti as string)).toMatchObject({ grantId });
+  // Changed behind this instance's back, then dropped from its cache (as the revocation bus does).
+  await sql.query("UPDATE oidc_payloads SET payload = jsonb_set(payload, '{openid,scope}', '\"openid email\"') WHERE model = 'Grant' AND id = $1", [grantId]);
+  cached.forget('Grant', grantId);
+  expect(await cached('Grant').find(grantId)).toMatchObject({ openid: { scope: 'openid email' } });
+});
