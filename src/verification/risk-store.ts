@@ -242,7 +242,7 @@ export class RiskStore {
     );
   }
 
-  /** Stores assessments in one statement (the write-behind path of allowed refreshes). */
+  /** Stores assessments in one statement (the write-behind path of allowed refreshes), prepared once whatever their number. */
   async insertAssessments(list: readonly StoredAssessment[]): Promise<void> {
     if (list.length === 0) return;
     const params: unknown[] = [];
@@ -250,15 +250,18 @@ export class RiskStore {
       params.push(value);
       return `$${params.length}`;
     };
-    await this.#db.query(this.#assessmentInsert(list, p), params);
+    await this.#db.query(this.#assessmentInsert(list, p), params, { prepareAs: 'vigil_risk_assessments_insert' });
   }
 
+  /** One array parameter per column: the statement's text does not depend on how many rows it stores. */
   #assessmentInsert(list: readonly StoredAssessment[], p: (value: unknown) => string): string {
-    const rows = list.map((a) => `(${p(new Date(a.time).toISOString())}, ${p(a.type)}, ${p(a.accountId)}, ${p(a.sessionUid ?? null)}, ${p(a.clientId)}, ${p(a.ip)},
-      ${p(a.ipIsUser)}, ${p(a.place ? JSON.stringify(a.place) : null)}, ${p(a.deviceId ?? null)}, ${p(a.assessment.score)}, ${p(a.assessment.level)},
-      ${p(JSON.stringify(a.assessment.decision))}, ${p(JSON.stringify(a.assessment.rules))}, ${p(JSON.stringify(a.assessment.signals))})`);
+    const column = (value: (a: StoredAssessment) => unknown) => p(list.map(value));
     return `INSERT INTO risk_assessments (at, type, account_id, session_uid, client_id, ip, ip_is_user, place, device_id, score, level, decision, rules, signals)
-      VALUES ${rows.join(',\n')}`;
+      SELECT * FROM unnest(${column((a) => new Date(a.time).toISOString())}::timestamptz[], ${column((a) => a.type)}::text[],
+        ${column((a) => a.accountId)}::text[], ${column((a) => a.sessionUid ?? null)}::text[], ${column((a) => a.clientId)}::text[], ${column((a) => a.ip)}::text[],
+        ${column((a) => a.ipIsUser)}::boolean[], ${column((a) => (a.place ? JSON.stringify(a.place) : null))}::jsonb[], ${column((a) => a.deviceId ?? null)}::text[],
+        ${column((a) => a.assessment.score)}::smallint[], ${column((a) => a.assessment.level)}::text[], ${column((a) => JSON.stringify(a.assessment.decision))}::jsonb[],
+        ${column((a) => JSON.stringify(a.assessment.rules))}::jsonb[], ${column((a) => JSON.stringify(a.assessment.signals))}::jsonb[])`;
   }
 
   /** A failed login: counted for the address, and for the account when there is one. One round trip. */
