@@ -8,7 +8,7 @@ import { benchAccount, RESOURCES, type ClientInfo } from './accounts.ts';
 import type { VigilTarget } from './target.ts';
 
 /** "A=1 B=2" as { A: '1', B: '2' }. */
-function envPairs(pairs: string | undefined): Record<string, string> {
+export function envPairs(pairs: string | undefined): Record<string, string> {
   return Object.fromEntries((pairs ?? '').split(/\s+/).filter(Boolean).map((pair) => {
     const eq = pair.indexOf('=');
     if (eq < 1) throw new Error(`BENCH_VIGIL_ENV: ${pair} is not NAME=value`);
