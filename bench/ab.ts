@@ -19,10 +19,11 @@ const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 50);
 const SESSIONS = Number(process.env.BENCH_SESSIONS_PER_ACCOUNT ?? 2);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-const variants = [
-  { name: 'A', env: envPairs(process.env.BENCH_A_ENV) },
-  { name: 'B', env: envPairs(process.env.BENCH_B_ENV) },
-];
+const variants = (['A', 'B'] as const).map((name) => {
+  const setting = `BENCH_${name}_ENV`;
+  const given = process.env[setting] ?? '';
+  return { name, given, env: envPairs(given, setting) };
+});
 const targets = await Promise.all(variants.map((v) => startVigilTarget(`Vigil ${v.name}`, ACCOUNTS, v.env)));
 try {
   const sides: RefreshSide[] = [];
@@ -34,15 +35,12 @@ try {
       log(`${variants[i].name} round ${round + 1}/${ROUNDS}: ${Math.round(slice.rps)} req/s, p50/p99 ${slice.p50}/${slice.p99} ms, RSS ${slice.rssAfterMb} MB`);
     }
   }
-  const rows = sides.map((side, i) => {
-    const m = side.measurement();
-    return {
-      variant: variants[i].name, env: process.env[`BENCH_${variants[i].name}_ENV`] ?? '', 'req/s': Math.round(m.rps), 'p50/p99 ms': `${m.p50}/${m.p99}`,
-      'CPU ms/refresh': (side.cpu.serverMs / m.requests).toFixed(3), 'peak RSS MB': m.peakRssMb, 'errors/non-2xx': `${m.errors}/${m.non2xx}`,
-    };
-  });
-  console.table(rows);
-  console.log(`B/A refresh throughput: ${(sides[1].measurement().rps / sides[0].measurement().rps).toFixed(3)}`);
+  const measured = sides.map((side) => side.measurement());
+  console.table(measured.map((m, i) => ({
+    variant: variants[i].name, env: variants[i].given, 'req/s': Math.round(m.rps), 'p50/p99 ms': `${m.p50}/${m.p99}`,
+    'CPU ms/refresh': (sides[i].cpu.serverMs / m.requests).toFixed(3), 'peak RSS MB': m.peakRssMb, 'errors/non-2xx': `${m.errors}/${m.non2xx}`,
+  })));
+  console.log(`B/A refresh throughput: ${(measured[1].rps / measured[0].rps).toFixed(3)}`);
 } finally {
   await Promise.all(targets.map((t) => t.stop()));
 }

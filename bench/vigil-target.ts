@@ -7,11 +7,11 @@ import { newMasterKey, ROOT, startVigil, type VigilProcess } from '../test/suppo
 import { benchAccount, RESOURCES, type ClientInfo } from './accounts.ts';
 import type { VigilTarget } from './target.ts';
 
-/** "A=1 B=2" as { A: '1', B: '2' }. */
-export function envPairs(pairs: string | undefined): Record<string, string> {
+/** "A=1 B=2" (the setting `name`) as { A: '1', B: '2' }. */
+export function envPairs(pairs: string | undefined, name = 'BENCH_VIGIL_ENV'): Record<string, string> {
   return Object.fromEntries((pairs ?? '').split(/\s+/).filter(Boolean).map((pair) => {
     const eq = pair.indexOf('=');
-    if (eq < 1) throw new Error(`BENCH_VIGIL_ENV: ${pair} is not NAME=value`);
+    if (eq < 1) throw new Error(`${name}: ${pair} is not NAME=value`);
     return [pair.slice(0, eq), pair.slice(eq + 1)];
   }));
 }

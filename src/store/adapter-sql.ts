@@ -2,6 +2,7 @@ import type { Sql } from './sql.ts';
 import type { Payload, PayloadCodec } from './payload-codec.ts';
 import type { Adapter, DoubleConsumeHandler } from './adapter-types.ts';
 import { TickBatch } from './tick-batch.ts';
+import { RequestSlot } from './request-slot.ts';
 import type { ResponseWrites } from './response-writes.ts';
 import type { SessionPrefetch } from './session-prefetch.ts';
 
@@ -130,21 +131,19 @@ interface DeferredConsume {
  */
 export class DeferredConsumes {
   static readonly FALLBACK_MS = 200;
-  readonly #pending = new WeakMap<object, DeferredConsume>();
-  readonly #currentRequest: () => object | undefined;
+  readonly #pending: RequestSlot<DeferredConsume>;
 
   constructor(currentRequest: () => object | undefined) {
-    this.#currentRequest = currentRequest;
+    this.#pending = new RequestSlot(currentRequest);
   }
 
   /** False when there is no request to tie the consume to (the caller consumes at once). */
   defer(key: string, consumeAlone: () => Promise<void>): boolean {
-    const request = this.#currentRequest();
-    if (!request) return false;
+    const request = this.#pending.request();
     const deferred: DeferredConsume = { key };
-    this.#pending.set(request, deferred);
+    if (!this.#pending.put(deferred, request)) return false;
     deferred.fallback = setTimeout(() => {
-      if (this.#pending.get(request) !== deferred) return;
+      if (this.#pending.peek(request) !== deferred) return;
       deferred.alone = consumeAlone();
       // A double consume here has revoked the grant already; the save that may still come rethrows it.
       deferred.alone.catch(() => {});
@@ -154,11 +153,8 @@ export class DeferredConsumes {
 
   /** The consume waiting in this request, once. */
   take(): DeferredConsume | undefined {
-    const request = this.#currentRequest();
-    const deferred = request && this.#pending.get(request);
-    if (!deferred) return undefined;
-    this.#pending.delete(request!);
-    if (!deferred.alone) clearTimeout(deferred.fallback);
+    const deferred = this.#pending.take();
+    if (deferred && !deferred.alone) clearTimeout(deferred.fallback);
     return deferred;
   }
 }

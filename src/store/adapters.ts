@@ -49,13 +49,17 @@ const CACHED_MODELS = new Set(['Client', 'Grant']);
 /** Client metadata an administrator sets to switch a client off (privileged: no registration can set it). */
 export const CLIENT_DISABLED = 'vigil_disabled';
 
-/** The adapter with some of its methods replaced. */
+/** The adapter with some of its methods replaced (the others bound once: token lookups pass through here). */
 function overriding(adapter: Adapter, overrides: Partial<Adapter>): Adapter {
+  const bound = new Map<PropertyKey, unknown>();
   return new Proxy(adapter, {
     get(target, property) {
       if (Object.hasOwn(overrides, property)) return overrides[property as keyof Adapter];
       const value: unknown = Reflect.get(target, property, target);
-      return typeof value === 'function' ? value.bind(target) : value;
+      if (typeof value !== 'function') return value;
+      let method = bound.get(property);
+      if (!method) bound.set(property, method = value.bind(target));
+      return method;
     },
   });
 }

@@ -8,6 +8,7 @@ export { RedisAdapter } from './adapter-redis.ts';
 export { PayloadCodec, CONSUMABLE_MODELS, type Payload } from './payload-codec.ts';
 export type { Adapter, DoubleConsumeHandler } from './adapter-types.ts';
 export { BatchWriter } from './batch-writer.ts';
+export { RequestSlot } from './request-slot.ts';
 export { ResponseWrites } from './response-writes.ts';
 export { SessionPrefetch } from './session-prefetch.ts';
 export { scheduleUpkeep, TableUpkeep, upkeepDue, upkeepNeeded, UPKEEP_THRESHOLDS, type TableActivity, type UpkeepDue } from './upkeep.ts';

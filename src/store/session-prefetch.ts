@@ -1,4 +1,5 @@
 import type { Payload } from './payload-codec.ts';
+import { RequestSlot } from './request-slot.ts';
 
 interface Prefetched {
   uid: string;
@@ -15,12 +16,11 @@ export class SessionPrefetch {
   static readonly MAX_REMEMBERED = 20_000;
   /** Refresh token storage id → the uid of the session it expires with (oldest first). */
   readonly #sessionOf = new Map<string, string>();
-  readonly #inRequest = new WeakMap<object, Prefetched>();
-  readonly #currentRequest: () => object | undefined;
+  readonly #inRequest: RequestSlot<Prefetched>;
   readonly #readSession: (uid: string) => Promise<Payload | undefined>;
 
   constructor(currentRequest: () => object | undefined, readSession: (uid: string) => Promise<Payload | undefined>) {
-    this.#currentRequest = currentRequest;
+    this.#inRequest = new RequestSlot(currentRequest);
     this.#readSession = readSession;
   }
 
@@ -36,20 +36,17 @@ export class SessionPrefetch {
     const uid = this.#sessionOf.get(storageId);
     if (uid === undefined) return;
     this.#sessionOf.delete(storageId);
-    const request = this.#currentRequest();
+    const request = this.#inRequest.request();
     if (!request) return;
     const read = this.#readSession(uid);
     // Taken by the lookup that follows, which sees a failure; unused, it is dropped.
     read.catch(() => {});
-    this.#inRequest.set(request, { uid, read });
+    this.#inRequest.put({ uid, read }, request);
   }
 
   /** The read started for this session in this request, once; undefined when there is none. */
   take(uid: string): Promise<Payload | undefined> | undefined {
-    const request = this.#currentRequest();
-    const prefetched = request && this.#inRequest.get(request);
-    if (!prefetched || prefetched.uid !== uid) return undefined;
-    this.#inRequest.delete(request!);
-    return prefetched.read;
+    if (this.#inRequest.peek()?.uid !== uid) return undefined;
+    return this.#inRequest.take()!.read;
   }
 }

@@ -1,6 +1,6 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { PopulationStats } from '../risk/index.ts';
-import type { RefreshTokenCompanionRead } from '../store/index.ts';
+import { RequestSlot, type RefreshTokenCompanionRead } from '../store/index.ts';
 import { loadedState, riskStateColumns, type LoadedState, type LoadRow } from './risk-store.ts';
 import { endUserOf } from './end-user.ts';
 
@@ -14,11 +14,12 @@ export class RiskReadAhead implements RefreshTokenCompanionRead {
     accountId: 't.account_id', ip: 'r.input', grantId: 't.grant_id', jkt: "t.payload->>'jkt'", sessionUid: "t.payload->>'sessionUid'",
   });
 
-  readonly #read = new WeakMap<object, { ip: string; accountId: unknown; grantId: unknown; row: LoadRow }>();
+  readonly #read: RequestSlot<{ ip: string; accountId: unknown; grantId: unknown; row: LoadRow }>;
   readonly #currentRequest: () => KoaContextWithOIDC | undefined;
 
   constructor(currentRequest: () => KoaContextWithOIDC | undefined) {
     this.#currentRequest = currentRequest;
+    this.#read = new RequestSlot(currentRequest);
   }
 
   input(): string | undefined {
@@ -34,17 +35,14 @@ export class RiskReadAhead implements RefreshTokenCompanionRead {
   }
 
   deliver(row: Record<string, unknown>, ip: string): void {
-    const ctx = this.#currentRequest();
-    if (!ctx) return;
     const payload = row.payload as { accountId?: unknown } | null;
-    this.#read.set(ctx, { ip, accountId: payload?.accountId, grantId: row.grant_id, row: row as unknown as LoadRow });
+    this.#read.put({ ip, accountId: payload?.accountId, grantId: row.grant_id, row: row as unknown as LoadRow });
   }
 
   /** The state read with this request's refresh token, once, when it was read for this account, grant and address. */
   take(ctx: KoaContextWithOIDC, q: { accountId: string; grantId: string; ip: string }, population: PopulationStats): LoadedState | undefined {
-    const read = this.#read.get(ctx);
+    const read = this.#read.take(ctx);
     if (!read) return undefined;
-    this.#read.delete(ctx);
     if (read.ip !== q.ip || read.accountId !== q.accountId || read.grantId !== q.grantId) return undefined;
     return loadedState(read.row, population);
   }
