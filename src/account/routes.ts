@@ -4,7 +4,7 @@ import type Provider from 'oidc-provider';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import { ACR, acrLevel, type Config } from '../config/index.ts';
 import type { KeyRing } from '../crypto/index.ts';
-import type { Account, AccountStore } from '../identity/index.ts';
+import type { AccountStore } from '../identity/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import { PasskeyError, type Passkeys, type RecoveryCodes, type TotpFactors, type TotpCheck } from '../mfa/index.ts';
 import type { Revocations, SessionActivityLog } from '../sessions/index.ts';
@@ -12,7 +12,7 @@ import type { AdapterFactory } from '../store/index.ts';
 import { readForm, readJson } from '../http/form.ts';
 import { describeUserAgent, parseUserAgent } from '../risk/index.ts';
 import { renderPage, type Views } from '../http/views.ts';
-import { FirstPartySignIn, FormTokens, type FirstPartySession } from '../first-party/index.ts';
+import { FirstPartySignIn, FormTokens, type FirstPartySession, type SignedIn } from '../first-party/index.ts';
 import { ACCOUNT_APP } from './client.ts';
 import { credentialChange, passkeyCredentialType, type CaepCredentialType, type SecurityEventSink } from '../ssf/index.ts';
 
@@ -33,11 +33,6 @@ export interface AccountDeps {
   securityEvents?: SecurityEventSink;
 }
 
-interface Signed {
-  session: FirstPartySession;
-  account: Account;
-}
-
 const MAX_ACCOUNT_SESSION = 12 * 3600;
 
 function describeDevice(userAgent: string): string {
@@ -52,21 +47,6 @@ export function accountRoutes(deps: AccountDeps): Router {
   const csrfFor = (s: FirstPartySession) => forms.issue(s);
   const recent = (s: FirstPartySession) => Date.now() / 1000 - s.authTime <= deps.config.VIGIL_REAUTH_SECONDS;
 
-  /** The signed-in person, as long as their provider session is alive and the account enabled. */
-  async function signedIn(ctx: Context): Promise<Signed | undefined> {
-    const session = signIn.session(ctx);
-    if (!session) return undefined;
-    const [opSession, account] = await Promise.all([
-      deps.adapters.for('Session').findByUid(session.sessionUid),
-      deps.accounts.findById(session.accountId),
-    ]);
-    if (!opSession || opSession.accountId !== session.accountId || !account || account.disabled) {
-      signIn.forget(ctx);
-      return undefined;
-    }
-    return { session, account };
-  }
-
   function startSignIn(ctx: Context, next: string, reauth: boolean, factors: boolean) {
     // Re-proving identity before a factor changes: a fresh sign-in, with the second factor if there is one.
     if (reauth) signIn.start(ctx, { next, prompt: 'login', acrValues: factors ? ACR.twoFactor : undefined });
@@ -74,8 +54,8 @@ export function accountRoutes(deps: AccountDeps): Router {
   }
 
   /** Guards a page or an action; the action may need a recent sign-in. */
-  async function require(ctx: Context, options: { recent?: boolean; json?: boolean } = {}): Promise<Signed | undefined> {
-    const signed = await signedIn(ctx);
+  async function require(ctx: Context, options: { recent?: boolean; json?: boolean } = {}): Promise<SignedIn | undefined> {
+    const signed = await signIn.signedIn(ctx);
     if (signed && (!options.recent || recent(signed.session))) return signed;
     const hasFactors = signed ? await factorsOf(signed.account.id).then((f) => f.totp || f.passkeys.length > 0) : false;
     if (options.json) {
@@ -100,17 +80,17 @@ export function accountRoutes(deps: AccountDeps): Router {
 
   /** A credential change is a security event: audited, and every other session of the person ends. */
   /** `credentialType` undefined: no CAEP type fits (recovery codes), so no credential-change event goes out. */
-  async function credentialChanged(ctx: Context, signed: Signed, action: string, details: { credentialType?: CaepCredentialType; changeType: 'create' | 'update' | 'delete' } & Record<string, unknown>) {
+  async function credentialChanged(ctx: Context, signed: SignedIn, action: string, details: { credentialType?: CaepCredentialType; changeType: 'create' | 'update' | 'delete' } & Record<string, unknown>) {
     await deps.audit.append({ actor: signed.account.id, action, subject: signed.account.id, ip: ctx.state.clientIp, outcome: 'success', details });
     if (details.credentialType) await deps.securityEvents?.emit([credentialChange(signed.account.id, details.credentialType, details.changeType, 'user')]);
     await deps.revocations.account(signed.account.id, { initiator: 'user', actor: signed.account.id, reason: action, ip: ctx.state.clientIp }, { keepSessionUid: signed.session.sessionUid });
   }
 
-  function checkCsrf(signed: Signed, value: unknown) {
+  function checkCsrf(signed: SignedIn, value: unknown) {
     forms.check(signed.session, value);
   }
 
-  async function showAccount(ctx: Context, signed: Signed, vars: Record<string, unknown> = {}, status = 200) {
+  async function showAccount(ctx: Context, signed: SignedIn, vars: Record<string, unknown> = {}, status = 200) {
     const factors = await factorsOf(signed.account.id);
     const [opSessions, activity] = await Promise.all([
       deps.adapters.for('Session').findByAccountId(signed.account.id),
@@ -137,7 +117,7 @@ export function accountRoutes(deps: AccountDeps): Router {
 
   router.get('/login', async (ctx) => {
     const reauth = ctx.query.reauth === '1';
-    const signed = reauth ? await signedIn(ctx) : undefined;
+    const signed = reauth ? await signIn.signedIn(ctx) : undefined;
     startSignIn(ctx, '/account', reauth, signed ? await factorsOf(signed.account.id).then((f) => f.totp || f.passkeys.length > 0) : false);
   });
 

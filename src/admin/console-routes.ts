@@ -77,7 +77,7 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
   const router = new Router({ prefix: '/admin' });
   const signIn = new FirstPartySignIn(deps, ADMIN_CONSOLE_APP, 'vigil.admin');
   const forms = new FormTokens(deps.keys, 'admin-console-csrf');
-  const gate = new ConsoleGate({ signIn, forms, adapters: deps.adapters, accounts: deps.accounts, views });
+  const gate = new ConsoleGate({ signIn, forms, views });
   const events = new ConsoleEvents(deps.revocations);
   const issuerOrigin = new URL(deps.config.ISSUER).origin;
 

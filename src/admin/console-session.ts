@@ -1,13 +1,13 @@
 /**
  * Who is using the console, checked on every request: the sealed sign-in cookie, the provider
- * session it came from still alive, the account enabled, a phishing-resistant sign-in, and the
- * `admin` or `auditor` role as the account has it now (not as it had it at sign-in).
+ * session it came from still alive, the account enabled (the first-party sign-in's own check), a
+ * phishing-resistant sign-in, and the `admin` or `auditor` role as the account has it now (not as
+ * it had it at sign-in).
  */
 import { ADMIN_ACTOR } from './call-audit.ts';
 import type { Context } from 'koa';
 import { ACR, acrLevel } from '../config/index.ts';
-import type { Account, AccountStore } from '../identity/index.ts';
-import type { AdapterFactory } from '../store/index.ts';
+import type { Account } from '../identity/index.ts';
 import { renderPage, type Views } from '../http/index.ts';
 import type { FirstPartySession, FirstPartySignIn, FormTokens } from '../first-party/index.ts';
 import { ConsoleRefusal } from './console-http.ts';
@@ -36,8 +36,6 @@ export function roleOf(account: Account): AdminRole | undefined {
 export interface ConsoleGateDeps {
   signIn: FirstPartySignIn;
   forms: FormTokens;
-  adapters: AdapterFactory;
-  accounts: AccountStore;
   views: Views;
 }
 
@@ -50,14 +48,10 @@ export class ConsoleGate {
 
   /** What the request's cookie is worth now. */
   async access(ctx: Context): Promise<ConsoleAccess> {
-    const { signIn, adapters, accounts, forms } = this.#deps;
-    const session = signIn.session(ctx);
-    if (!session) return { ok: false, why: 'signed-out' };
-    const [opSession, account] = await Promise.all([adapters.for('Session').findByUid(session.sessionUid), accounts.findById(session.accountId)]);
-    if (!opSession || opSession.accountId !== session.accountId || !account || account.disabled) {
-      signIn.forget(ctx);
-      return { ok: false, why: 'signed-out' };
-    }
+    const { signIn, forms } = this.#deps;
+    const signed = await signIn.signedIn(ctx);
+    if (!signed) return { ok: false, why: 'signed-out' };
+    const { session, account } = signed;
     if (acrLevel(session.acr) < acrLevel(ACR.phishingResistant)) return { ok: false, why: 'weak-sign-in' };
     const role = roleOf(account);
     if (!role) return { ok: false, why: 'no-role', account };

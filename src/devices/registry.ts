@@ -112,14 +112,15 @@ export class DeviceRegistry {
 
   /**
    * Stores a verified report if it is newer than the last accepted one (compare-and-set, so two
-   * copies of one report sent at once store it once). False: refused as not newer.
+   * copies of one report sent at once store it once). The device as stored with it; undefined:
+   * refused as not newer.
    */
-  async recordReport(report: VerifiedReport, source: 'device' | 'mdm'): Promise<boolean> {
-    const { rowCount } = await this.#db.query(
+  async recordReport(report: VerifiedReport, source: 'device' | 'mdm'): Promise<Device | undefined> {
+    const { rows } = await this.#db.query<Row>(
       `UPDATE devices SET last_posture = $2, last_report_at = $3, last_report_jti = $4, last_report_source = $5
-       WHERE id = $1 AND (last_report_at IS NULL OR last_report_at < $3)`,
+       WHERE id = $1 AND (last_report_at IS NULL OR last_report_at < $3) RETURNING ${COLUMNS}`,
       [report.deviceId, JSON.stringify(report.fields), new Date(report.reportedAt).toISOString(), report.jti ?? null, source],
     );
-    return rowCount > 0;
+    return rows[0] && toDevice(rows[0]);
   }
 }

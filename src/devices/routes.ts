@@ -166,11 +166,13 @@ export function deviceRoutes(deps: DeviceRoutesDeps): Router {
       c = await authenticateToken(token, deps);
       authorize(c);
     }
+    // The device as read for the check, once: the posture before this report, and whether a rejection is audited.
+    let checked: Device | undefined;
     const rejected = async (reason: string, message: string) => {
       await deps.reportLimiter.fail(ip);
       // Anyone may post here: without a token, only rejections for a registered device reach the
       // audit trail (junk for made-up ids goes to the log), so strangers cannot flood the trail.
-      if (c === undefined && !(DEVICE_ID.test(id) && await devices.find(id))) {
+      if (c === undefined && !checked && !(DEVICE_ID.test(id) && await devices.find(id))) {
         deps.logger.info({ device: id.slice(0, 64), reason }, 'posture report for an unknown device refused');
         return;
       }
@@ -194,17 +196,17 @@ export function deviceRoutes(deps: DeviceRoutesDeps): Router {
             if (!DEVICE_ID.test(deviceId)) return undefined;
             const device = await devices.find(deviceId);
             if (device && c?.kind === 'person' && device.accountId !== c.accountId) return undefined;
-            return device;
+            return (checked = device);
           },
         });
       } else if (typeof body.report === 'object' && body.report !== null && !Array.isArray(body.report)) {
         if (c === undefined) throw new BearerError(401, undefined, 'a plain JSON report needs an MDM client\'s access token');
         if (c.kind !== 'client') throw new BearerError(403, 'insufficient_scope', 'plain JSON reports come from MDM clients (client_credentials with devices:manage); a device signs its report', DEVICES_MANAGE_SCOPE);
         source = 'mdm';
-        const device = await deviceFor(c, id).catch(() => {
+        checked = await deviceFor(c, id).catch(() => {
           throw new PostureReportError('unknown_device', 'no registered device has this id');
         });
-        report = parseMdmReport(body.report, device, options);
+        report = parseMdmReport(body.report, checked, options);
       } else {
         throw new PostureReportError('invalid_report', 'the body must be { "report": "<compact JWS>" } from a device, or { "report": { …posture fields } } from an MDM client');
       }
@@ -214,21 +216,19 @@ export function deviceRoutes(deps: DeviceRoutesDeps): Router {
       else if (err instanceof BearerError) await rejected(err.error ?? 'invalid_token', err.message);
       throw err;
     }
-    const before = await devices.find(report.deviceId);
-    if (!await devices.recordReport(report, source)) {
+    const device = await devices.recordReport(report, source);
+    if (!device) {
       const err = new PostureReportError('replayed_report', 'the report is not newer than the last accepted report of this device (replayed or out of order)');
       await rejected(err.code, err.message);
       throw err;
     }
-    const device = await devices.find(report.deviceId);
-    if (!device) throw notFound();
     const shown = view(device);
     await record({
       actor: actorOf(c, device.id), action: 'device.posture_accepted', subject: device.id, ip: ctx.state.clientIp, outcome: 'success',
       details: { account: device.accountId, source, ...(c?.kind === 'client' ? { client: c.clientId } : {}), jti: report.jti ?? null,
         reportedAt: new Date(report.reportedAt).toISOString(), compliant: shown.posture.compliant, reasons: shown.posture.reasons },
     });
-    await deps.onPosture?.(device, shown.posture, before ? view(before).posture : shown.posture);
+    await deps.onPosture?.(device, shown.posture, checked ? view(checked).posture : shown.posture);
     ctx.body = shown;
   });
 

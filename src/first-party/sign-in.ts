@@ -4,6 +4,8 @@ import type Provider from 'oidc-provider';
 import { ACR, type Config } from '../config/index.ts';
 import { constantTimeEqual, type KeyRing } from '../crypto/index.ts';
 import { renderPage, type Views } from '../http/views.ts';
+import type { Account, AccountStore } from '../identity/index.ts';
+import type { AdapterFactory } from '../store/index.ts';
 import { firstPartyUrls, type FirstPartyApp } from './app.ts';
 import { FirstPartyCookies, type FirstPartySession } from './session-cookie.ts';
 
@@ -12,6 +14,14 @@ export interface SignInDeps {
   provider: () => Provider;
   keys: KeyRing;
   views: Views;
+  adapters: AdapterFactory;
+  accounts: AccountStore;
+}
+
+/** A person signed in to the app, as checked now. */
+export interface SignedIn {
+  session: FirstPartySession;
+  account: Account;
 }
 
 export interface SignInRequest {
@@ -46,6 +56,24 @@ export class FirstPartySignIn {
   /** The signed-in session as the cookie has it (not yet checked against the provider). */
   session(ctx: Context): FirstPartySession | undefined {
     return this.cookies.session(ctx);
+  }
+
+  /**
+   * The signed-in person, as long as the provider session the sign-in came from is alive (and
+   * still theirs) and the account is enabled; otherwise the app's sign-in is forgotten.
+   */
+  async signedIn(ctx: Context): Promise<SignedIn | undefined> {
+    const session = this.session(ctx);
+    if (!session) return undefined;
+    const [opSession, account] = await Promise.all([
+      this.#deps.adapters.for('Session').findByUid(session.sessionUid),
+      this.#deps.accounts.findById(session.accountId),
+    ]);
+    if (!opSession || opSession.accountId !== session.accountId || !account || account.disabled) {
+      this.forget(ctx);
+      return undefined;
+    }
+    return { session, account };
   }
 
   forget(ctx: Context): void {

@@ -5,7 +5,7 @@
  * instance reads), then the relying parties of each ended session are queued a back-channel
  * logout, the revocation is audited, and the bus tells every instance.
  */
-import type { AdapterFactory } from '../store/index.ts';
+import type { AdapterFactory, Payload } from '../store/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { RevocationBus, RevocationEvent, RevocationInitiator, RevocationKind, RevocationListener } from './bus.ts';
@@ -103,15 +103,36 @@ export class Revocations {
 
   /** Everything the account holds: every session (but `keepSessionUid`, the one making a credential change) and every grant. */
   async account(accountId: string, cause: RevocationCause, options: { keepSessionUid?: string } = {}): Promise<RevocationEvent> {
+    const sessions = await this.#deps.adapters.for('Session').findByAccountId(accountId) as SessionPayload[];
+    return this.#endAccount(accountId, sessions, undefined, cause, options);
+  }
+
+  /**
+   * As `account`, but only when the account holds a session or a grant: undefined (nothing ended,
+   * nothing announced) when it holds neither. A security event received about an account that has
+   * nothing left stops here, so two systems that revoke on each other's events do not echo forever.
+   */
+  async accountIfHeld(accountId: string, cause: RevocationCause): Promise<RevocationEvent | undefined> {
     const adapters = this.#deps.adapters;
-    const sessions = (await adapters.for('Session').findByAccountId(accountId) as SessionPayload[])
-      .filter((s) => s.jti && s.uid !== options.keepSessionUid);
+    const sessions = await adapters.for('Session').findByAccountId(accountId) as SessionPayload[];
+    // With no session, nothing ends before the grants are read: they are read once, for this check and the revocation.
+    const grants = sessions.length === 0 ? await adapters.for('Grant').findByAccountId(accountId) : undefined;
+    if (grants?.length === 0) return undefined;
+    return this.#endAccount(accountId, sessions, grants, cause, {});
+  }
+
+  /** Ends the account's sessions as read, then its grants (`heldGrants`, or read now) but those of the kept session. */
+  async #endAccount(
+    accountId: string, held: SessionPayload[], heldGrants: Payload[] | undefined, cause: RevocationCause, options: { keepSessionUid?: string },
+  ): Promise<RevocationEvent> {
+    const adapters = this.#deps.adapters;
+    const sessions = held.filter((s) => s.jti && s.uid !== options.keepSessionUid);
     const ended = await this.#endSessions(sessions);
     const kept = options.keepSessionUid
       ? await adapters.for('Session').findByUid(options.keepSessionUid) as SessionPayload | undefined
       : undefined;
     const keptGrants = new Set(Object.values(kept?.authorizations ?? {}).map((a) => a.grantId));
-    const grants = (await adapters.for('Grant').findByAccountId(accountId))
+    const grants = (heldGrants ?? await adapters.for('Grant').findByAccountId(accountId))
       .map((g) => g.jti).filter((id): id is string => !!id && !keptGrants.has(id) && !ended.grants.includes(id));
     await this.#revokeGrants(grants);
     for (const g of grants) ended.grants.push(g);

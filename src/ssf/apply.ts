@@ -24,6 +24,7 @@ import type { Revocations, SignInRequirements, StepUpRequirements } from '../ses
 import type { AdapterFactory } from '../store/index.ts';
 import { EVENT, EVENTS_RECEIVED } from './events.ts';
 import { SetRejection, type ReceivedSet } from './receiver.ts';
+import { subjectAccount } from './subjects.ts';
 
 export interface ApplyDeps {
   /** Vigil's issuer: an `iss_sub` subject with it names an account by its id. */
@@ -160,10 +161,8 @@ export class ReceivedEventApplier {
     }
     if (type === EVENT.sessionRevoked) {
       // Two systems that each revoke on the other's session-revoked would echo it back and forth: once nothing is left, stop.
-      const sessions = await this.#deps.adapters.for('Session').findByAccountId(accountId);
-      const grants = await this.#deps.adapters.for('Grant').findByAccountId(accountId);
-      if (sessions.length === 0 && grants.length === 0) return done(false, 'the account holds no session or grant');
-      const ended = await this.#deps.revocations.account(accountId, cause('session revoked'));
+      const ended = await this.#deps.revocations.accountIfHeld(accountId, cause('session revoked'));
+      if (!ended) return done(false, 'the account holds no session or grant');
       return done(true, `${ended.sessions.length} session(s) and ${ended.grants.length} grant(s) ended`);
     }
     // risk-level-change
@@ -177,15 +176,9 @@ export class ReceivedEventApplier {
     return done(uids.length > 0, `${uids.length} session(s) owe a step-up to ${ACR.twoFactor}`);
   }
 
-  /** The account a user subject names: by email (`email`, `account` acct: URI) or by Vigil's own `iss_sub`. */
-  async #account(subject: Subject | undefined): Promise<string | undefined> {
-    const user: SimpleSubject | undefined = subject?.format === 'complex' ? subject.user : subject;
-    if (!user) return undefined;
-    const email = user.format === 'email' ? user.email
-      : user.format === 'account' && user.uri?.startsWith('acct:') ? user.uri.slice(5) : undefined;
-    if (email) return (await this.#deps.accounts.findByEmail(email))?.id;
-    if (user.format === 'iss_sub' && user.iss === this.#deps.issuer && user.sub) return (await this.#deps.accounts.findById(user.sub))?.id;
-    return undefined;
+  /** The account a user subject names (an opaque subject names a device here, not an account). */
+  #account(subject: Subject | undefined): Promise<string | undefined> {
+    return subjectAccount(this.#deps, subject, false);
   }
 
   /** The device: the event's `device` member, a complex subject's `device`, or an opaque subject (Vigil's device id). */

@@ -23,6 +23,7 @@ import {
   createStreamSchema, firstIssue, replaceStreamSchema, statusSchema, streamIdQuery, subjectRequestSchema, updateStreamSchema, verifySchema,
 } from './schemas.ts';
 import type { SetSigner } from './signer.ts';
+import { subjectAccount } from './subjects.ts';
 import { StreamExistsError, type Stream, type StreamSettings, type StreamStore } from './streams.ts';
 
 /** Verification events may be asked for at most this often per stream (429 otherwise). */
@@ -89,14 +90,12 @@ export function ssfRoutes(deps: SsfRoutesDeps): Router {
     return stream;
   }
 
+  const lookup = { accounts: deps.accounts, issuer };
+
   /** The account a subject names, if the client may hear about it: it must have authorized the client. */
   async function accountOf(clientId: string, subject: Subject): Promise<string | undefined> {
-    const simple = subject.format === 'complex' ? subject.user : subject;
-    if (!simple) throw new ApiError(400, 'invalid_request', 'a complex subject must name a user');
-    let accountId: string | undefined;
-    if (simple.format === 'email') accountId = (await deps.accounts.findByEmail(simple.email))?.id;
-    else if (simple.format === 'iss_sub') accountId = simple.iss === issuer ? (await deps.accounts.findById(simple.sub))?.id : undefined;
-    else accountId = (await deps.accounts.findById(simple.id))?.id;
+    if (subject.format === 'complex' && !subject.user) throw new ApiError(400, 'invalid_request', 'a complex subject must name a user');
+    const accountId = await subjectAccount(lookup, subject, true);
     if (!accountId) return undefined;
     const grants = await deps.adapters.for('Grant').findByAccountId(accountId);
     return grants.some((g) => (g as { clientId?: string }).clientId === clientId) ? accountId : undefined;
@@ -199,10 +198,8 @@ export function ssfRoutes(deps: SsfRoutesDeps): Router {
     const clientId = await client(ctx);
     const body = parse(subjectRequestSchema, await readJson(ctx, 4096));
     const stream = await streamOf(clientId, body.stream_id);
-    const simple = body.subject.format === 'complex' ? body.subject.user : body.subject;
-    const accountId = simple?.format === 'email' ? (await deps.accounts.findByEmail(simple.email))?.id
-      : simple?.format === 'iss_sub' ? (simple.iss === issuer ? simple.sub : undefined)
-        : simple?.format === 'opaque' ? simple.id : undefined;
+    // Any subject of the stream may be removed, whether or not the client may still hear about it.
+    const accountId = await subjectAccount(lookup, body.subject, true);
     if (accountId) await streams.removeSubject(stream.id, accountId);
     ctx.status = 204;
   });

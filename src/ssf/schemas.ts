@@ -1,19 +1,12 @@
 /** Stream management requests (SSF 1.0 §8.1), validated at the edge. Transmitter-supplied members sent back are ignored. */
 import { z } from 'zod';
 import { POLL_METHOD, PUSH_METHOD, subjectSchema } from './events.ts';
-
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-const pushEndpoint = z.string().max(2048).refine((s) => {
-  const url = URL.parse(s);
-  return url !== null && !url.hash && !url.username && !url.password
-    && (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname)));
-}, 'endpoint_url must be an https URL (http only on localhost), without credentials or fragment');
+import { httpsUrl } from './https-url.ts';
 
 const delivery = z.discriminatedUnion('method', [
   z.object({
     method: z.literal(PUSH_METHOD),
-    endpoint_url: pushEndpoint,
+    endpoint_url: httpsUrl('endpoint_url'),
     authorization_header: z.string().min(1).max(4096).regex(/^[\x20-\x7e]+$/, 'authorization_header must be printable ASCII').optional(),
   }),
   // The transmitter supplies the poll endpoint: one sent is ignored.

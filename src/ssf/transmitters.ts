@@ -7,12 +7,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../config/index.ts';
 import { EVENTS_RECEIVED } from './events.ts';
-
-const httpsUrl = z.string().max(2048).refine((s) => {
-  const url = URL.parse(s);
-  return url !== null && !url.hash && !url.username && !url.password
-    && (url.protocol === 'https:' || (url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)));
-}, 'must be an https URL (http only on localhost), without credentials or fragment');
+import { httpsUrl } from './https-url.ts';
 
 /** Public keys only: a private or symmetric key in this file is a mistake worth stopping for. */
 const publicJwk = z.looseObject({ kty: z.enum(['RSA', 'EC', 'OKP']), kid: z.string().max(256).optional() })
@@ -20,7 +15,7 @@ const publicJwk = z.looseObject({ kty: z.enum(['RSA', 'EC', 'OKP']), kid: z.stri
 
 const transmitterSchema = z.strictObject({
   issuer: z.string().min(1).max(2048),
-  jwks_uri: httpsUrl.optional(),
+  jwks_uri: httpsUrl().optional(),
   jwks: z.strictObject({ keys: z.array(publicJwk).min(1).max(50) }).optional(),
   /** What the SETs sent to Vigil carry as `aud` (Vigil's issuer when unset). */
   audience: z.string().min(1).max(2048).optional(),

@@ -264,6 +264,12 @@ describe('events about accounts', () => {
     const sent = await set({ [`${CAEP}session-revoked`]: { initiating_entity: 'admin' } }, { format: 'iss_sub', iss: vigil.issuer, sub: rows[0].id });
     expect((await push(sent.token)).status).toBe(202);
     expect(await refreshError(app)).toMatchObject({ error: 'invalid_grant' });
+    expect((await auditEntries('ssf.received', sent.jti))[0]?.details).toMatchObject({ events: [{ applied: true }] });
+    // Nothing left: the same event again ends and announces nothing (no echo between two systems).
+    const again = await set({ [`${CAEP}session-revoked`]: { initiating_entity: 'admin' } }, { format: 'iss_sub', iss: vigil.issuer, sub: rows[0].id });
+    expect((await push(again.token)).status).toBe(202);
+    expect((await auditEntries('ssf.received', again.jti))[0]?.details).toMatchObject({ events: [{ applied: false, note: 'the account holds no session or grant' }] });
+    expect(await auditEntries('revocation.account', rows[0].id)).toHaveLength(1);
   });
 
   test('RISC account-disabled disables the account and ends its sessions', async () => {

@@ -193,6 +193,31 @@ describe('streams', () => {
     // Someone who never used this client: answered alike, but nothing about them is sent.
     expect((await api('POST', '/ssf/subjects/add', pushToken, { stream_id: pushStream, subject: { format: 'email', email: 'alan@vigil.test' } })).status).toBe(200);
     expect((await api('POST', '/ssf/subjects/add', pushToken, { stream_id: pushStream, subject: { format: 'phone_number' } })).status).toBe(400);
+    expect((await api('POST', '/ssf/subjects/add', pushToken, { stream_id: pushStream, subject: { format: 'complex' } })).status).toBe(400);
+
+    // A person is named by email, Vigil's iss_sub or their account id (opaque), alone or as a complex subject's user.
+    const [{ id: graceId }] = await queryDatabase<{ id: string }>(stack.db.url, "SELECT id FROM accounts WHERE email = 'grace@vigil.test'");
+    const subjectsOf = async (stream: string) =>
+      (await queryDatabase<{ account_id: string }>(stack.db.url, 'SELECT account_id FROM ssf_stream_subjects WHERE stream_id = $1', [stream])).map((r) => r.account_id);
+    const subjectCall = (what: 'add' | 'remove', subject: unknown) => api('POST', `/ssf/subjects/${what}`, pollToken, { stream_id: pollStream, subject });
+    expect(await subjectsOf(pollStream)).toEqual([graceId]);
+    expect((await subjectCall('remove', { format: 'iss_sub', iss: 'https://elsewhere.example', sub: graceId })).status).toBe(204);
+    expect(await subjectsOf(pollStream)).toEqual([graceId]);
+    expect((await subjectCall('remove', { format: 'iss_sub', iss: issuer, sub: graceId })).status).toBe(204);
+    expect(await subjectsOf(pollStream)).toEqual([]);
+    expect((await subjectCall('add', { format: 'iss_sub', iss: 'https://elsewhere.example', sub: graceId })).status).toBe(200);
+    expect(await subjectsOf(pollStream)).toEqual([]);
+    expect((await subjectCall('add', { format: 'opaque', id: graceId })).status).toBe(200);
+    expect(await subjectsOf(pollStream)).toEqual([graceId]);
+    expect((await subjectCall('remove', { format: 'complex', user: { format: 'email', email: 'GRACE@vigil.test' } })).status).toBe(204);
+    expect(await subjectsOf(pollStream)).toEqual([]);
+    expect((await subjectCall('remove', { format: 'complex' })).status).toBe(204);
+    expect((await subjectCall('add', { format: 'complex', user: { format: 'iss_sub', iss: issuer, sub: graceId } })).status).toBe(200);
+    expect(await subjectsOf(pollStream)).toEqual([graceId]);
+    expect((await subjectCall('remove', { format: 'opaque', id: graceId })).status).toBe(204);
+    expect(await subjectsOf(pollStream)).toEqual([]);
+    expect((await subjectCall('add', { format: 'email', email: 'grace@vigil.test' })).status).toBe(200);
+    expect(await subjectsOf(pollStream)).toEqual([graceId]);
 
     await vigilCli(stack.env, ['user', 'disable', '--email', 'alan@vigil.test']);
     await vigilCli(stack.env, ['user', 'disable', '--email', 'grace@vigil.test']);
