@@ -1,14 +1,20 @@
 /**
- * A/B of two Vigil servers that differ only in their environment, on the refresh scenario (risk
- * engine on): both on the same machine at the same time, measured in turns, the order swapped
- * from round to round, so that the machine's drift weighs on both. For a change of setting, or of
- * code behind a temporary environment switch, that the main bench's noise would hide.
+ * A/B of two Vigil servers that differ only in their environment or their code, on the refresh
+ * scenario (risk engine on): both on the same machine at the same time, measured in turns, the
+ * order swapped from round to round, so that the machine's drift weighs on both. For a change of
+ * setting or of code that the main bench's noise would hide.
  *
  *   BENCH_A_ENV="VIGIL_DB_POOL_SIZE=4" BENCH_B_ENV="" npm run bench:ab
+ *   git worktree add /tmp/before HEAD~1 && ln -s "$PWD/node_modules" /tmp/before/
+ *   BENCH_A_CHECKOUT=/tmp/before npm run bench:ab      # the commit before vs this working tree
  *
- * Values cannot contain spaces. Settings: BENCH_SECONDS (8), BENCH_AB_ROUNDS (6),
+ * Env values cannot contain spaces. BENCH_A_CHECKOUT / BENCH_B_CHECKOUT: another copy of Vigil
+ * whose src/main.ts that side starts (the bench's own accounts and clients are made with this
+ * tree's code and migrations). Settings: BENCH_SECONDS (8), BENCH_AB_ROUNDS (6),
  * BENCH_CONNECTIONS (20), BENCH_ACCOUNTS (50), BENCH_SESSIONS_PER_ACCOUNT (2).
  */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { RefreshSide } from './refresh.ts';
 import { envPairs, startVigilTarget } from './vigil-target.ts';
 
@@ -22,9 +28,13 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 const variants = (['A', 'B'] as const).map((name) => {
   const setting = `BENCH_${name}_ENV`;
   const given = process.env[setting] ?? '';
-  return { name, given, env: envPairs(given, setting) };
+  const checkout = process.env[`BENCH_${name}_CHECKOUT`] ? resolve(process.env[`BENCH_${name}_CHECKOUT`]!) : undefined;
+  if (checkout && !existsSync(join(checkout, 'src/main.ts'))) {
+    throw new Error(`BENCH_${name}_CHECKOUT: ${checkout} holds no src/main.ts (give a checkout of Vigil, e.g. a git worktree)`);
+  }
+  return { name, given: checkout ? `${given} (${checkout})`.trim() : given, env: envPairs(given, setting), checkout };
 });
-const targets = await Promise.all(variants.map((v) => startVigilTarget(`Vigil ${v.name}`, ACCOUNTS, v.env)));
+const targets = await Promise.all(variants.map((v) => startVigilTarget(`Vigil ${v.name}`, ACCOUNTS, v.env, v.checkout)));
 try {
   const sides: RefreshSide[] = [];
   for (const [i, target] of targets.entries()) sides.push(await RefreshSide.signIn(variants[i].name, target, ACCOUNTS, SESSIONS, CONNECTIONS));

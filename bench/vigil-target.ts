@@ -21,7 +21,7 @@ const SHIPPED_NODE_OPTIONS = '--max-semi-space-size=16';
 const SHIPPED_ENV = 'MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072';
 
 /** A production-mode Vigil on a fresh database and Redis, with the bench's accounts and clients. */
-export async function startVigilTarget(label: string, accounts: number, extraEnv: Record<string, string> = {}): Promise<VigilTarget> {
+export async function startVigilTarget(label: string, accounts: number, extraEnv: Record<string, string> = {}, checkout?: string): Promise<VigilTarget> {
   const [db, redis] = await Promise.all([freshDatabase(), freshRedis()]);
   const env = {
     DATABASE_URL: db.url, REDIS_URL: redis.url, VIGIL_MASTER_KEY: newMasterKey(), VIGIL_ADMIN_EMAIL: 'root@bench.test', VIGIL_ADMIN_PASSWORD: 'bench admin password',
@@ -36,7 +36,7 @@ export async function startVigilTarget(label: string, accounts: number, extraEnv
   };
   let vigil: VigilProcess;
   try {
-    vigil = await startVigil(env);
+    vigil = await startVigil(env, checkout ? { checkout } : {});
   } catch (err) {
     await redis.close();
     await db.drop();

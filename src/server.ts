@@ -13,7 +13,7 @@ import { accountRoutes, ensureAccountClient } from './account/index.ts';
 import { Metrics, type Logger } from './observability/index.ts';
 import { deviceRoutes } from './devices/index.ts';
 import { lookupGeo, openGeoDatabase } from './geo/index.ts';
-import type { AuditEntry } from './audit/index.ts';
+import { prepareAuditEntry, type AuditEntry, type PreparedAuditEntry } from './audit/index.ts';
 import { ContinuousVerifier, DeviceCookie, RiskReadAhead, loadPolicyFiles, PopulationCache, type PolicyFiles } from './verification/index.ts';
 import { AdminService, adminApiRoutes, adminConsoleRoutes, ensureAdminConsoleClient } from './admin/index.ts';
 import { evaluatePosture, type Device } from './devices/index.ts';
@@ -63,7 +63,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     await population.load();
     population.start();
     // Audit entries of allowed risk events: appended to the chain in batches, off the response path.
-    const auditQueue = new BatchWriter('audit', (entries: AuditEntry[]) => audit.appendMany(entries), logger);
+    const auditQueue = new BatchWriter('audit', (entries: PreparedAuditEntry[]) => audit.appendPrepared(entries), logger, { prepare: prepareAuditEntry });
     // With the engine on, a refresh's risk state is read with its refresh token, in one round trip.
     const readAhead = config.VIGIL_RISK_ENGINE ? new RiskReadAhead(() => Provider.ctx) : undefined;
     if (readAhead) core.adapters.readWithRefreshTokens(readAhead);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Queryable, Sql } from '../store/index.ts';
+import { jsonRowsParameter, storable, type Queryable, type Sql } from '../store/index.ts';
 
 export interface AuditEntry {
   actor: string;
@@ -33,6 +33,8 @@ const AUDIT_LOCK = 7_411_204;
 
 /** JSON with object keys sorted, so the hash survives jsonb's reordering of keys. */
 function canonical(value: unknown): string {
+  // As JSON.stringify does (a Date becomes its ISO text, not {}).
+  if (value && typeof (value as { toJSON?: unknown }).toJSON === 'function') return canonical((value as { toJSON: () => unknown }).toJSON());
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
     return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
@@ -40,9 +42,20 @@ function canonical(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
-function entryHash(prev: string, at: string, e: AuditEntry): string {
-  const text = canonical([prev, at, e.actor, e.action, e.subject ?? null, e.ip ?? null, e.outcome, e.details ?? {}]);
-  return createHash('sha256').update(text).digest('hex');
+/**
+ * An entry as it waits to be appended: the canonical JSON of its fields after the chain's two
+ * (`"actor","action",subject,ip,"outcome",{details}` — a JSON array's items). Its hash covers
+ * `[prev,at,` + these + `]`, and it is stored as these items after `at`, `prev_hash` and `hash`.
+ * What Postgres's text cannot hold (a NUL, a lone surrogate) is replaced first, so what is hashed is what is stored.
+ */
+export type PreparedAuditEntry = string;
+
+export function prepareAuditEntry(e: AuditEntry): PreparedAuditEntry {
+  return canonical(storable([e.actor, e.action, e.subject ?? null, e.ip ?? null, e.outcome, e.details ?? {}])).slice(1, -1);
+}
+
+function entryHash(prev: string, at: string, fields: PreparedAuditEntry): string {
+  return createHash('sha256').update(`[${JSON.stringify(prev)},${JSON.stringify(at)},${fields}]`).digest('hex');
 }
 
 /** Append-only audit trail; every entry is chained to the previous one by hash. */
@@ -59,26 +72,29 @@ export class AuditLog {
 
   /** Appends entries in order, in one transaction (one lock, one round of writes). */
   async appendMany(entries: readonly AuditEntry[]): Promise<void> {
+    await this.appendPrepared(entries.map(prepareAuditEntry));
+  }
+
+  /** Appends entries given as `prepareAuditEntry` made them, in order, in one transaction. */
+  async appendPrepared(entries: readonly PreparedAuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
     await this.#sql.transaction(async (tx: Queryable) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
       const { rows } = await tx.query<{ hash: string }>('SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1');
       let prev = rows[0]?.hash ?? GENESIS;
       const at = new Date().toISOString();
-      const columns: unknown[][] = [[], [], [], [], [], [], [], [], []];
-      for (const entry of entries) {
-        const hash = entryHash(prev, at, entry);
-        const values = [at, entry.actor, entry.action, entry.subject ?? null, entry.ip ?? null, entry.outcome, JSON.stringify(entry.details ?? {}), prev, hash];
-        values.forEach((v, i) => columns[i].push(v));
+      const stored: string[] = [];
+      for (const fields of entries) {
+        const hash = entryHash(prev, at, fields);
+        stored.push(`[${JSON.stringify(at)},${JSON.stringify(prev)},${JSON.stringify(hash)},${fields}]`);
         prev = hash;
       }
-      // unnest keeps the order of the arrays, so seq follows the chain.
+      // Ordinality keeps the order of the array, so seq follows the chain.
       await tx.query(
-        `INSERT INTO audit_log (at, actor, action, subject, ip, outcome, details, prev_hash, hash)
-         SELECT at::timestamptz, actor, action, subject, ip, outcome, details::jsonb, prev_hash, hash
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-           WITH ORDINALITY AS e(at, actor, action, subject, ip, outcome, details, prev_hash, hash, n) ORDER BY n`,
-        columns,
+        `INSERT INTO audit_log (at, prev_hash, hash, actor, action, subject, ip, outcome, details)
+         SELECT (e->>0)::timestamptz, e->>1, e->>2, e->>3, e->>4, e->>5, e->>6, e->>7, (e->8)::jsonb
+         FROM json_array_elements($1::json) WITH ORDINALITY AS x(e, n) ORDER BY n`,
+        [jsonRowsParameter(stored)],
       );
     });
   }
@@ -89,10 +105,10 @@ export class AuditLog {
     let prev = GENESIS;
     for (const row of rows) {
       const at = new Date(row.at).toISOString();
-      const expected = entryHash(prev, at, {
+      const expected = entryHash(prev, at, prepareAuditEntry({
         actor: row.actor, action: row.action, subject: row.subject ?? undefined, ip: row.ip ?? undefined,
         outcome: row.outcome as AuditEntry['outcome'], details: row.details,
-      });
+      }));
       if (row.prev_hash !== prev || row.hash !== expected) return { ok: false, entries: rows.length, brokenAt: String(row.seq) };
       prev = row.hash;
     }

@@ -1,1 +1,1 @@
-export { AuditLog, type AuditEntry, type StoredAuditEntry } from './audit-log.ts';
+export { AuditLog, prepareAuditEntry, type AuditEntry, type PreparedAuditEntry, type StoredAuditEntry } from './audit-log.ts';

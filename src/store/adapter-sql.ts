@@ -40,7 +40,8 @@ const ROTATE = `WITH input AS (
   SELECT n FROM consumed`;
 
 /** Refresh tokens (each with its grant, and the companion's columns) by storage id, many in one statement. */
-const refreshTokenQuery = (companionColumns: string | undefined) => `SELECT r.n, t.payload, t.consumed_at, t.grant_id, g.payload AS grant_payload${companionColumns ? `, ${companionColumns}` : ''}
+// The grant comes back as text: most reads find it in the grant cache already, and do not parse it.
+const refreshTokenQuery = (companionColumns: string | undefined) => `SELECT r.n, t.payload, t.consumed_at, t.grant_id, g.payload::text AS grant_payload${companionColumns ? `, ${companionColumns}` : ''}
   FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS r(id, input, n)
   JOIN oidc_payloads t ON t.model = 'RefreshToken' AND t.id = r.id AND (t.expires_at IS NULL OR t.expires_at > now())
   LEFT JOIN oidc_payloads g ON g.model = 'Grant' AND g.id = t.grant_id AND (g.expires_at IS NULL OR g.expires_at > now())`;
@@ -108,7 +109,7 @@ export interface RefreshTokenCompanionRead {
   deliver(row: Record<string, unknown>, input: string): void;
 }
 
-type RefreshTokenRow = Row & { n: string | number; grant_id: string | null; grant_payload: Payload | null };
+type RefreshTokenRow = Row & { n: string | number; grant_id: string | null; grant_payload: string | null };
 
 interface Rotation {
   /** The successor's upsert parameters (see UPSERT). */
@@ -275,7 +276,7 @@ export class SqlAdapter implements Adapter {
     const key = this.#codec.storageId(this.name, id);
     path.sessions?.start(key);
     const row = await statements.lookups.run({ key, input: input ?? null });
-    if (row?.grant_id && row.grant_payload && path.grants.wants(row.grant_id)) path.grants.hold(row.grant_id, this.#codec.decode('Grant', row.grant_id, row.grant_payload));
+    if (row?.grant_id && row.grant_payload && path.grants.wants(row.grant_id)) path.grants.hold(row.grant_id, this.#codec.decode('Grant', row.grant_id, JSON.parse(row.grant_payload) as Payload));
     // After the await: in the request's own context again, where the companion keeps what it read.
     if (row && input !== undefined) path.companion!.deliver(row as unknown as Record<string, unknown>, input);
     return this.#decode(id, row);

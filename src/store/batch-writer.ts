@@ -6,28 +6,38 @@ import type { Logger } from '../observability/index.ts';
  * per batch instead of one per request — in the order they were added. `flush()` writes what is
  * pending (the server calls it before it stops). A failed batch is logged and retried once with
  * the next one, then dropped, so a dead database cannot grow the queue without bound.
+ *
+ * `prepare` turns an item into what is kept until its batch is written (say, its row as JSON
+ * text): done when the item is added, it spreads that work over the requests instead of one
+ * pause at the flush, and what waits is a flat string instead of the item's object graph, which
+ * would otherwise outlive a few young-generation collections and be copied into the old one.
  */
-export class BatchWriter<T> {
-  readonly #write: (items: T[]) => Promise<void>;
+export class BatchWriter<T, Kept = T> {
+  readonly #write: (items: Kept[]) => Promise<void>;
+  readonly #prepare: (item: T) => Kept;
   readonly #logger: Logger;
   readonly #name: string;
   readonly #delayMs: number;
   readonly #maxBatch: number;
-  #pending: T[] = [];
-  #retry: T[] = [];
+  #pending: Kept[] = [];
+  #retry: Kept[] = [];
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<void> = Promise.resolve();
 
-  constructor(name: string, write: (items: T[]) => Promise<void>, logger: Logger, options: { delayMs?: number; maxBatch?: number } = {}) {
+  constructor(
+    name: string, write: (items: Kept[]) => Promise<void>, logger: Logger,
+    options: { delayMs?: number; maxBatch?: number; prepare?: (item: T) => Kept } = {},
+  ) {
     this.#name = name;
     this.#write = write;
+    this.#prepare = options.prepare ?? ((item) => item as unknown as Kept);
     this.#logger = logger;
     this.#delayMs = options.delayMs ?? 200;
     this.#maxBatch = options.maxBatch ?? 500;
   }
 
   add(item: T): void {
-    this.#pending.push(item);
+    this.#pending.push(this.#prepare(item));
     if (this.#pending.length >= this.#maxBatch) void this.flush();
     else this.#timer ??= setTimeout(() => void this.flush(), this.#delayMs);
   }

@@ -12,3 +12,4 @@ export { RequestSlot } from './request-slot.ts';
 export { ResponseWrites } from './response-writes.ts';
 export { SessionPrefetch } from './session-prefetch.ts';
 export { scheduleUpkeep, TableUpkeep, upkeepDue, upkeepNeeded, UPKEEP_THRESHOLDS, type TableActivity, type UpkeepDue } from './upkeep.ts';
+export { storable, storableJson, jsonRowsParameter } from './json-rows.ts';

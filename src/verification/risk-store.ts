@@ -3,7 +3,7 @@
  * grant bindings and stored assessments. Shaped for the hot path: everything a refresh needs is
  * read in one round trip (`load`), and everything it changes is written in one (`save`).
  */
-import type { Queryable } from '../store/index.ts';
+import { jsonRowsParameter, storableJson, type Queryable } from '../store/index.ts';
 import {
   DEFAULT_LIMITS, emptyStats, statsFromJson, statsToJson,
   type Assessment, type FeatureStatsJson, type RiskLevel, type GeoLocation, type HistoryEvent, type HistoryLimits, type PopulationStats, type RiskHistory,
@@ -55,6 +55,27 @@ export interface StoredAssessment {
   place?: GeoLocation;
   deviceId?: string;
   assessment: Assessment;
+}
+
+/**
+ * An assessment as the JSON object of its row (what the write-behind keeps until its batch is
+ * written): the keys are the columns that `assessmentInsert` reads.
+ */
+export function assessmentRow(a: StoredAssessment): string {
+  const { score, level, decision, rules, signals } = a.assessment;
+  return storableJson({
+    at: new Date(a.time).toISOString(), type: a.type, account_id: a.accountId, session_uid: a.sessionUid ?? null, client_id: a.clientId,
+    ip: a.ip, ip_is_user: a.ipIsUser, place: a.place ?? null, device_id: a.deviceId ?? null, score, level, decision, rules, signals,
+  });
+}
+
+const ASSESSMENT_COLUMNS = 'at, type, account_id, session_uid, client_id, ip, ip_is_user, place, device_id, score, level, decision, rules, signals';
+
+/** Inserts the rows of the JSON array `param` (`jsonRowsParameter` of `assessmentRow`s). */
+function assessmentInsert(param: string): string {
+  return `INSERT INTO risk_assessments (${ASSESSMENT_COLUMNS}) SELECT ${ASSESSMENT_COLUMNS}
+    FROM json_to_recordset(${param}::json) AS r(at timestamptz, type text, account_id text, session_uid text, client_id text, ip text,
+      ip_is_user boolean, place jsonb, device_id text, score smallint, level text, decision jsonb, rules jsonb, signals jsonb)`;
 }
 
 export interface SaveRequest {
@@ -187,7 +208,7 @@ export class RiskStore {
       params.push(value);
       return `$${params.length}`;
     };
-    if (req.assessment) parts.push(this.#assessmentInsert([req.assessment], p));
+    if (req.assessment) parts.push(assessmentInsert(p(jsonRowsParameter([assessmentRow(req.assessment)]))));
     if (req.profile) {
       const { accountId, history, version } = req.profile;
       const json = p(JSON.stringify(historyToJson(history)));
@@ -244,24 +265,13 @@ export class RiskStore {
 
   /** Stores assessments in one statement (the write-behind path of allowed refreshes), prepared once whatever their number. */
   async insertAssessments(list: readonly StoredAssessment[]): Promise<void> {
-    if (list.length === 0) return;
-    const params: unknown[] = [];
-    const p = (value: unknown) => {
-      params.push(value);
-      return `$${params.length}`;
-    };
-    await this.#db.query(this.#assessmentInsert(list, p), params, { prepareAs: 'vigil_risk_assessments_insert' });
+    await this.insertAssessmentRows(list.map(assessmentRow));
   }
 
-  /** One array parameter per column: the statement's text does not depend on how many rows it stores. */
-  #assessmentInsert(list: readonly StoredAssessment[], p: (value: unknown) => string): string {
-    const column = (value: (a: StoredAssessment) => unknown) => p(list.map(value));
-    return `INSERT INTO risk_assessments (at, type, account_id, session_uid, client_id, ip, ip_is_user, place, device_id, score, level, decision, rules, signals)
-      SELECT * FROM unnest(${column((a) => new Date(a.time).toISOString())}::timestamptz[], ${column((a) => a.type)}::text[],
-        ${column((a) => a.accountId)}::text[], ${column((a) => a.sessionUid ?? null)}::text[], ${column((a) => a.clientId)}::text[], ${column((a) => a.ip)}::text[],
-        ${column((a) => a.ipIsUser)}::boolean[], ${column((a) => (a.place ? JSON.stringify(a.place) : null))}::jsonb[], ${column((a) => a.deviceId ?? null)}::text[],
-        ${column((a) => a.assessment.score)}::smallint[], ${column((a) => a.assessment.level)}::text[], ${column((a) => JSON.stringify(a.assessment.decision))}::jsonb[],
-        ${column((a) => JSON.stringify(a.assessment.rules))}::jsonb[], ${column((a) => JSON.stringify(a.assessment.signals))}::jsonb[])`;
+  /** Stores assessments given as their rows (`assessmentRow`), in one statement. */
+  async insertAssessmentRows(rows: readonly string[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.#db.query(assessmentInsert('$1'), [jsonRowsParameter(rows)], { prepareAs: 'vigil_risk_assessments_insert_json' });
   }
 
   /** A failed login: counted for the address, and for the account when there is one. One round trip. */

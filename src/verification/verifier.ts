@@ -7,7 +7,7 @@
 import { calculateJwkThumbprint, decodeProtectedHeader, type JWK } from 'jose';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/index.ts';
-import type { AuditEntry, AuditLog } from '../audit/index.ts';
+import type { AuditEntry, AuditLog, PreparedAuditEntry } from '../audit/index.ts';
 import type { Logger, Metrics } from '../observability/index.ts';
 import type { Revocations, StepUpRequirements } from '../sessions/index.ts';
 import { evaluatePosture, type Device } from '../devices/index.ts';
@@ -19,7 +19,7 @@ import {
 import { riskLevelChange, type SecurityEventSink } from '../ssf/index.ts';
 import type { PolicyFiles } from './settings-files.ts';
 import type { PopulationCache } from './population.ts';
-import type { RiskStore, SaveRequest, StoredAssessment } from './risk-store.ts';
+import { assessmentRow, type RiskStore, type SaveRequest, type StoredAssessment } from './risk-store.ts';
 import { BatchWriter } from '../store/index.ts';
 import { endUserOf, MAX_USER_AGENT } from './end-user.ts';
 import type { RiskReadAhead } from './risk-read-ahead.ts';
@@ -35,7 +35,7 @@ export interface VerifierDeps {
   stepUps: StepUpRequirements;
   audit: AuditLog;
   /** Entries of allowed events go here (batched, off the response path); decisions that act are written at once. */
-  auditQueue: BatchWriter<AuditEntry>;
+  auditQueue: BatchWriter<AuditEntry, PreparedAuditEntry>;
   logger: Logger;
   metrics?: Metrics;
   /** Where a change of an account's risk level is told (the Shared Signals outbox). */
@@ -102,7 +102,7 @@ export class ContinuousVerifier {
   readonly enabled: boolean;
   readonly #deps: VerifierDeps;
   readonly #now: () => number;
-  readonly #assessments: BatchWriter<StoredAssessment>;
+  readonly #assessments: BatchWriter<StoredAssessment, string>;
   readonly #touches: BatchWriter<{ grantId: string; time: number }>;
   readonly #levelChanges = new Set<Promise<void>>();
 
@@ -110,7 +110,7 @@ export class ContinuousVerifier {
     this.#deps = deps;
     this.enabled = deps.config.VIGIL_RISK_ENGINE;
     this.#now = deps.now ?? Date.now;
-    this.#assessments = new BatchWriter('risk assessments', (list) => deps.store.insertAssessments(list), deps.logger);
+    this.#assessments = new BatchWriter('risk assessments', (rows) => deps.store.insertAssessmentRows(rows), deps.logger, { prepare: assessmentRow });
     this.#touches = new BatchWriter('grant binding times', (list) => deps.store.touchBindings(list), deps.logger);
   }
 

@@ -39,8 +39,11 @@ export function tempDir(prefix = 'vigil-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-/** Starts `node src/main.ts` with the given environment and waits until it listens. */
-export async function startVigil(env: Record<string, string>, options: { port?: number; timeoutMs?: number } = {}): Promise<VigilProcess> {
+/**
+ * Starts `node src/main.ts` with the given environment and waits until it listens. `checkout`:
+ * another copy of Vigil (a worktree of another commit) whose `src/main.ts` is started instead.
+ */
+export async function startVigil(env: Record<string, string>, options: { port?: number; timeoutMs?: number; checkout?: string } = {}): Promise<VigilProcess> {
   const port = options.port ?? await freePort();
   const issuer = env.ISSUER ?? `http://127.0.0.1:${port}`;
   const fullEnv: Record<string, string> = {
@@ -53,7 +56,7 @@ export async function startVigil(env: Record<string, string>, options: { port?: 
     ISSUER: issuer,
     ...env,
   };
-  const child: ChildProcess = spawn(NODE, [...NODE_FLAGS, join(ROOT, 'src/main.ts')], { cwd: fullEnv.VIGIL_CWD ?? ROOT, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(NODE, [...NODE_FLAGS, join(options.checkout ?? ROOT, 'src/main.ts')], { cwd: fullEnv.VIGIL_CWD ?? ROOT, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => { out += d; });
   child.stderr!.on('data', (d) => { out += d; });

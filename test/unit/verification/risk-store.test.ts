@@ -496,6 +496,20 @@ describe('recent', () => {
     expect((await store.recent(accountId)).map((r) => r.clientId)).toEqual(['second', 'first']);
   });
 
+  test('a batch stores every field, and what Postgres text cannot hold (a NUL, half a surrogate pair) is stored as U+FFFD, not lost with the batch', async () => {
+    const accountId = await account();
+    const place = { country: 'FR', city: 'Paris', lat: 48.85, lon: 2.35 } as unknown as StoredAssessment['place'];
+    const odd: Assessment = { ...ASSESSMENT, signals: [{ name: 'behaviour', contribution: 5, reason: 'agent "x\u0000y" from \ud800 nowhere' }] };
+    await store.insertAssessments([
+      stored(accountId, { time: T0, type: 'refresh', sessionUid: 'sess-1', place, deviceId: 'dev-1' }),
+      stored(accountId, { time: T0 + 1, clientId: 'c\u0000lient', assessment: odd }),
+    ]);
+    const [second, first] = await store.recent(accountId);
+    expect(first).toEqual({ time: T0, type: 'refresh', accountId, sessionUid: 'sess-1', clientId: 'webapp', ip: '81.2.69.142', ipIsUser: true, place, deviceId: 'dev-1', ...ASSESSMENT });
+    expect(second.clientId).toBe('c\uFFFDlient');
+    expect(second.signals).toEqual([{ name: 'behaviour', contribution: 5, reason: 'agent "x\uFFFDy" from \uFFFD nowhere' }]);
+  });
+
   test('each decision shape round-trips', async () => {
     const accountId = await account();
     const decisions: Assessment['decision'][] = [
