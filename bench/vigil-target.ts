@@ -17,7 +17,7 @@ export function envPairs(pairs: string | undefined, name = 'BENCH_VIGIL_ENV'): R
 }
 
 /** How the Dockerfile and `npm start` run Vigil (memory settings: docs/performance.md). */
-const SHIPPED_NODE_OPTIONS = '--max-semi-space-size=16';
+const SHIPPED_NODE_OPTIONS = '--max-semi-space-size=32';
 const SHIPPED_ENV = 'MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072';
 
 /** A production-mode Vigil on a fresh database and Redis, with the bench's accounts and clients. */
@@ -28,7 +28,7 @@ export async function startVigilTarget(label: string, accounts: number, extraEnv
     NODE_ENV: 'production', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     // Every sign-in comes from 127.0.0.1; none fails, but the login run must never meet the throttle.
     VIGIL_LOGIN_MAX_FAILURES_PER_IP: '100000',
-    // e.g. BENCH_VIGIL_NODE_OPTIONS="--max-semi-space-size=16 --cpu-prof --cpu-prof-dir=/tmp/vigil-prof" to profile the Vigil servers.
+    // e.g. BENCH_VIGIL_NODE_OPTIONS="--max-semi-space-size=32 --cpu-prof --cpu-prof-dir=/tmp/vigil-prof" to profile the Vigil servers.
     NODE_OPTIONS: process.env.BENCH_VIGIL_NODE_OPTIONS ?? SHIPPED_NODE_OPTIONS,
     // The C library's allocator settings (argon2's 19 MiB buffers); BENCH_VIGIL_ENV="" runs without them.
     ...envPairs(process.env.BENCH_VIGIL_ENV ?? SHIPPED_ENV),

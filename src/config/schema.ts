@@ -62,6 +62,8 @@ export const settingsSchema = z.object({
   /** auto: Vigil analyzes and vacuums its own tables when the server's autovacuum is off (and on the embedded database). */
   VIGIL_DB_UPKEEP: z.enum(['auto', 'off']).default('auto'),
   VIGIL_DB_UPKEEP_SECONDS: int(1, 3600).default(15),
+  /** V8's old-generation growth after a full GC, in percent of the live heap; 0 leaves it to V8's own heuristic. */
+  VIGIL_HEAP_GROWTH_PERCENT: int(0, 300).default(100),
   /** The device posture policy file; the shipped config/posture-policy.json when unset. */
   VIGIL_POSTURE_POLICY: z.string().min(1).optional(),
   /** The risk policy file; the shipped config/risk-policy.json when unset. Reloaded on SIGHUP. */

@@ -36,6 +36,8 @@ test.each([
   [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
   [{ VIGIL_DB_UPKEEP: 'sometimes' }, /VIGIL_DB_UPKEEP/],
   [{ VIGIL_DB_UPKEEP_SECONDS: '0' }, /VIGIL_DB_UPKEEP_SECONDS/],
+  [{ VIGIL_HEAP_GROWTH_PERCENT: '301' }, /VIGIL_HEAP_GROWTH_PERCENT/],
+  [{ VIGIL_HEAP_GROWTH_PERCENT: 'lots' }, /VIGIL_HEAP_GROWTH_PERCENT/],
   [{ NODE_ENV: 'production', ISSUER: 'http://idp.example.com' }, /ISSUER: must use https in production/],
   [{ VIGIL_ALLOWED_OUTGOING_HOSTS: 'http://x' }, /VIGIL_ALLOWED_OUTGOING_HOSTS/],
 ])('%o is refused with a message naming the setting', (env, message) => {
