@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { jsonRowsParameter, storable, type Queryable, type Sql } from '../store/index.ts';
+import { jsonRowsParameter, storableJson, type Queryable, type Sql } from '../store/index.ts';
 
 export interface AuditEntry {
   actor: string;
@@ -51,11 +51,12 @@ function canonical(value: unknown): string {
 export type PreparedAuditEntry = string;
 
 export function prepareAuditEntry(e: AuditEntry): PreparedAuditEntry {
-  return canonical(storable([e.actor, e.action, e.subject ?? null, e.ip ?? null, e.outcome, e.details ?? {}])).slice(1, -1);
+  return storableJson([e.actor, e.action, e.subject ?? null, e.ip ?? null, e.outcome, e.details ?? {}], canonical).slice(1, -1);
 }
 
-function entryHash(prev: string, at: string, fields: PreparedAuditEntry): string {
-  return createHash('sha256').update(`[${JSON.stringify(prev)},${JSON.stringify(at)},${fields}]`).digest('hex');
+/** `atJson`: the entry's time as JSON text (a batch shares one). */
+function entryHash(prev: string, atJson: string, fields: PreparedAuditEntry): string {
+  return createHash('sha256').update(`[${JSON.stringify(prev)},${atJson},${fields}]`).digest('hex');
 }
 
 /** Append-only audit trail; every entry is chained to the previous one by hash. */
@@ -82,11 +83,11 @@ export class AuditLog {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
       const { rows } = await tx.query<{ hash: string }>('SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1');
       let prev = rows[0]?.hash ?? GENESIS;
-      const at = new Date().toISOString();
+      const at = JSON.stringify(new Date().toISOString());
       const stored: string[] = [];
       for (const fields of entries) {
         const hash = entryHash(prev, at, fields);
-        stored.push(`[${JSON.stringify(at)},${JSON.stringify(prev)},${JSON.stringify(hash)},${fields}]`);
+        stored.push(`[${at},${JSON.stringify(prev)},${JSON.stringify(hash)},${fields}]`);
         prev = hash;
       }
       // Ordinality keeps the order of the array, so seq follows the chain.
@@ -104,7 +105,7 @@ export class AuditLog {
     const { rows } = await this.#sql.query<Row>('SELECT * FROM audit_log ORDER BY seq');
     let prev = GENESIS;
     for (const row of rows) {
-      const at = new Date(row.at).toISOString();
+      const at = JSON.stringify(new Date(row.at).toISOString());
       const expected = entryHash(prev, at, prepareAuditEntry({
         actor: row.actor, action: row.action, subject: row.subject ?? undefined, ip: row.ip ?? undefined,
         outcome: row.outcome as AuditEntry['outcome'], details: row.details,

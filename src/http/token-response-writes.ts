@@ -2,12 +2,10 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../observability/index.ts';
+import { RESPONSE_TOKEN_MODELS } from '../store/index.ts';
 
 /** Waits for the token writes a request left for its last moment (see store/ResponseWrites). */
 export type SettleWrites = (request: object) => Promise<{ error: unknown } | undefined>;
-
-/** Access tokens a failed response had issued: never handed out, so removed. */
-const ISSUED_MODELS = ['AccessToken', 'ClientCredentials'] as const;
 
 /**
  * A write the token response depends on failed after oidc-provider prepared the response (a
@@ -17,7 +15,8 @@ const ISSUED_MODELS = ['AccessToken', 'ClientCredentials'] as const;
  */
 export async function answerFailedWrite(ctx: Context, error: unknown, provider: Provider, logger: Logger): Promise<void> {
   const oidc = (ctx as unknown as KoaContextWithOIDC).oidc;
-  for (const model of ISSUED_MODELS) {
+  // The access token a failed response had issued is never handed out, so it is removed.
+  for (const model of RESPONSE_TOKEN_MODELS) {
     const token = oidc?.entities?.[model] as { destroy(): Promise<void> } | undefined;
     if (token) await token.destroy().catch((err: unknown) => logger.error({ err, model }, 'could not remove an access token that was never handed out'));
   }

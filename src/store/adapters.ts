@@ -74,7 +74,7 @@ function withoutDisabledClients(clients: Adapter): Adapter {
 }
 
 /** Access tokens handed out in a token response: stored while the response is prepared, waited for before it leaves. */
-const RESPONSE_TOKEN_MODELS = new Set(['AccessToken', 'ClientCredentials']);
+export const RESPONSE_TOKEN_MODELS = ['AccessToken', 'ClientCredentials'] as const;
 
 function withDeferredSaves(tokens: Adapter, writes: ResponseWrites): Adapter {
   return overriding(tokens, {
@@ -117,7 +117,7 @@ export function createAdapterFactory(options: AdapterFactoryOptions): AdapterFac
         if (name === 'Grant') refreshPath.grants.keptElsewhere((id) => cached.keeps(id));
         adapter = cached;
       }
-      if (refreshPath.writes && RESPONSE_TOKEN_MODELS.has(name)) adapter = withDeferredSaves(adapter, refreshPath.writes);
+      if (refreshPath.writes && (RESPONSE_TOKEN_MODELS as readonly string[]).includes(name)) adapter = withDeferredSaves(adapter, refreshPath.writes);
       if (refreshPath.sessions && name === 'Session') adapter = withPrefetchedSessions(adapter, refreshPath.sessions);
       cache.set(name, adapter);
     }

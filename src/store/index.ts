@@ -2,7 +2,7 @@ export { PostgresSql, PgliteSql, type Sql, type Queryable, type QueryResult } fr
 export { migrate, MIGRATIONS_DIR, type MigrationResult } from './migrate.ts';
 export { openStores, storesReady, StoreUnavailableError, type Stores } from './open.ts';
 export { connectRedis } from './redis.ts';
-export { createAdapterFactory, CLIENT_DISABLED, REDIS_MODELS, type AdapterFactory } from './adapters.ts';
+export { createAdapterFactory, CLIENT_DISABLED, REDIS_MODELS, RESPONSE_TOKEN_MODELS, type AdapterFactory } from './adapters.ts';
 export { DeferredConsumes, GrantPrefetch, SqlAdapter, purgeExpired, type RefreshTokenCompanionRead } from './adapter-sql.ts';
 export { RedisAdapter } from './adapter-redis.ts';
 export { PayloadCodec, CONSUMABLE_MODELS, type Payload } from './payload-codec.ts';
@@ -12,4 +12,4 @@ export { RequestSlot } from './request-slot.ts';
 export { ResponseWrites } from './response-writes.ts';
 export { SessionPrefetch } from './session-prefetch.ts';
 export { scheduleUpkeep, TableUpkeep, upkeepDue, upkeepNeeded, UPKEEP_THRESHOLDS, type TableActivity, type UpkeepDue } from './upkeep.ts';
-export { storable, storableJson, jsonRowsParameter } from './json-rows.ts';
+export { storableJson, jsonRowsParameter } from './json-rows.ts';

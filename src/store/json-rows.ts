@@ -12,19 +12,15 @@ function storableCopy(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [storableString(k), storableCopy(v)]));
 }
 
-/** `value`, or where it holds what Postgres's text cannot hold, a copy with U+FFFD in its place. */
-export function storable<T>(value: T): T {
-  return UNSTORABLE_ESCAPE.test(JSON.stringify(value) ?? '') ? storableCopy(value) as T : value;
-}
-
 /**
  * JSON text that Postgres accepts as `json`/`jsonb` and as the text columns it is read into:
  * a NUL or a lone surrogate (which Postgres refuses, failing the whole statement) becomes U+FFFD.
- * The check is a scan of the text; only text that matches is serialised again, string by string.
+ * The check is a scan of the text; only text that matches is serialised again, from a copy made
+ * storable. `serialize`: any JSON writer whose strings are JSON.stringify's (the audit's canonical JSON).
  */
-export function storableJson(value: unknown): string {
-  const text = JSON.stringify(value);
-  return UNSTORABLE_ESCAPE.test(text) ? JSON.stringify(storableCopy(value)) : text;
+export function storableJson(value: unknown, serialize: (value: unknown) => string = JSON.stringify): string {
+  const text = serialize(value);
+  return UNSTORABLE_ESCAPE.test(text) ? serialize(storableCopy(value)) : text;
 }
 
 /**
