@@ -7,7 +7,8 @@ import { BatchWriter, purgeExpired, scheduleUpkeep, type Stores } from './store/
 import { cookieKeys, loadJwks } from './oidc/index.ts';
 import { createApp, createViews, providerPages } from './http/index.ts';
 import { LogoutDeliveryWorker } from './sessions/index.ts';
-import { AttemptLimiter, interactionRoutes, LoginThrottle } from './interactions/index.ts';
+import { interactionRoutes, LoginThrottle } from './interactions/index.ts';
+import { AttemptLimiter } from './limits/index.ts';
 import { openCore } from './core.ts';
 import { accountRoutes, ensureAccountClient } from './account/index.ts';
 import { Metrics, type Logger } from './observability/index.ts';
@@ -152,7 +153,10 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     const receivedJtis = new ReceivedJtis(stores.sql);
 
     const throttle = new LoginThrottle(config, stores);
-    const adminService = new AdminService(core, { posturePolicy: () => files.posture });
+    const adminService = new AdminService(core, {
+      posturePolicy: () => files.posture,
+      loginLimits: { windowSeconds: config.VIGIL_LOGIN_LOCKOUT_SECONDS, accountAttackFailures: config.VIGIL_LOGIN_ACCOUNT_ATTACK_FAILURES },
+    });
     const app = createApp({
       config, stores, logger, metrics, views, provider: currentProvider, cookieKeys: cookieKeys(keys), settleWrites: core.adapters.settle,
       routers: [interactionRoutes({

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { ACR, type Config } from '../config/index.ts';
 import type { AccountStore } from '../identity/index.ts';
 import type { Logger } from '../observability/index.ts';
-import type { AttemptLimiter } from '../interactions/index.ts';
+import type { AttemptLimiter } from '../limits/index.ts';
 import { BearerError, bearerToken } from '../http/bearer.ts';
 import { readJson } from '../http/form.ts';
 import { firstIssue } from '../http/zod-issue.ts';

@@ -237,6 +237,34 @@ export class AdminQueries {
     return rows.map((r) => ({ sessionUid: r.session_uid, acr: r.required_acr, reason: r.reason, since: new Date(r.created_at) }));
   }
 
+  /** The account's failed and refused password attempts since `since`, by address, most first. */
+  async signInFailures(accountId: string, since: Date, limit: number): Promise<{ ip: string; failures: number; refused: number; lastAt: Date }[]> {
+    const { rows } = await this.#db.query<{ ip: string; failures: number; refused: number; last_at: Date }>(
+      `SELECT coalesce(ip, '') AS ip, count(*) FILTER (WHERE outcome = 'failure')::int AS failures,
+              count(*) FILTER (WHERE outcome = 'denied')::int AS refused, max(at) AS last_at
+         FROM audit_log
+        WHERE actor = $1 AND action = 'login' AND at >= $2
+          AND (outcome = 'failure' OR (outcome = 'denied' AND details->>'reason' = 'rate_limited'))
+        GROUP BY ip ORDER BY failures DESC, last_at DESC LIMIT $3`,
+      [accountId, since.toISOString(), limit],
+    );
+    return rows.map((r) => ({ ip: r.ip, failures: r.failures, refused: r.refused, lastAt: new Date(r.last_at) }));
+  }
+
+  /** Accounts with at least `atLeast` failed passwords since `since`, most first. */
+  async accountsUnderAttack(since: Date, atLeast: number, limit: number): Promise<{ accountId: string; email: string; failures: number; addresses: number }[]> {
+    const { rows } = await this.#db.query<{ account_id: string; email: string; failures: number; addresses: number }>(
+      `SELECT a.id AS account_id, a.email, f.failures, f.addresses
+         FROM (SELECT actor, count(*)::int AS failures, count(DISTINCT ip)::int AS addresses
+                 FROM audit_log WHERE action = 'login' AND outcome = 'failure' AND at >= $1
+                GROUP BY actor HAVING count(*) >= $2) f
+         JOIN accounts a ON a.id = f.actor
+        ORDER BY f.failures DESC LIMIT $3`,
+      [since.toISOString(), atLeast, limit],
+    );
+    return rows.map((r) => ({ accountId: r.account_id, email: r.email, failures: r.failures, addresses: r.addresses }));
+  }
+
   /** Audit entries, newest first, after the key [seq]; `action` ending in `.` is a prefix. */
   async audit(q: AuditQuery, after: string[] | undefined, limit: number): Promise<AuditRow[]> {
     const c = new Conditions();

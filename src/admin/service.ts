@@ -30,7 +30,11 @@ export interface AdminServiceOptions {
   posturePolicy?: () => PosturePolicy;
   /** Epoch ms; tests may pin it. */
   now?: () => number;
+  /** The password step's window and account-wide failure limit, to show accounts under attack. */
+  loginLimits?: { windowSeconds: number; accountAttackFailures: number };
 }
+
+const NO_LOGIN_LIMITS = { windowSeconds: 900, accountAttackFailures: 20 };
 
 interface LiveSession {
   jti?: string;
@@ -57,23 +61,29 @@ export class AdminService implements AdminOperations {
   readonly #q: AdminQueries;
   readonly #posture: (() => PosturePolicy) | undefined;
   readonly #now: () => number;
+  readonly #loginLimits: { windowSeconds: number; accountAttackFailures: number };
 
   constructor(core: AdminCore, options: AdminServiceOptions = {}) {
     this.#core = core;
     this.#q = new AdminQueries(core.stores.sql);
     this.#posture = options.posturePolicy;
     this.#now = options.now ?? Date.now;
+    this.#loginLimits = options.loginLimits ?? NO_LOGIN_LIMITS;
+  }
+
+  #loginWindowStart(): Date {
+    return new Date(this.#now() - this.#loginLimits.windowSeconds * 1000);
   }
 
   // ---- reading --------------------------------------------------------------------------------
 
   async overview(): Promise<Overview> {
     const since = new Date(this.#now() - DAY_MS);
-    const [activeSessions, decisions, revocations, logouts, securityEvents] = await Promise.all([
+    const [activeSessions, decisions, revocations, logouts, securityEvents, accountsUnderAttack] = await Promise.all([
       this.#q.activeSessionCount(), this.#q.decisionCounts(since), this.#q.revocationCount(since), this.#core.logoutOutbox.counts(since.getTime()),
-      this.#core.ssf.outbox.counts(since.getTime()),
+      this.#core.ssf.outbox.counts(since.getTime()), this.#q.accountsUnderAttack(this.#loginWindowStart(), this.#loginLimits.accountAttackFailures, 20),
     ]);
-    return { activeSessions, last24h: { decisions, revocations, logouts, securityEvents } };
+    return { activeSessions, last24h: { decisions, revocations, logouts, securityEvents }, accountsUnderAttack };
   }
 
   /**
@@ -124,10 +134,11 @@ export class AdminService implements AdminOperations {
   async account(id: string): Promise<AccountDetail> {
     const account = await this.#account(id);
     const { totp, passkeys, recovery, devices } = this.#core;
-    const [sessions, deviceList, hasTotp, keys, codesLeft, timeline, owed] = await Promise.all([
+    const [sessions, deviceList, hasTotp, keys, codesLeft, timeline, owed, failures] = await Promise.all([
       this.sessions({ accountId: id, limit: 200 }), devices.list(id), totp.isEnrolled(id), passkeys.list(id), recovery.remaining(id),
-      this.#q.riskEvents({ accountId: id }, undefined, 50), this.#q.stepUpsOwed(id),
+      this.#q.riskEvents({ accountId: id }, undefined, 50), this.#q.stepUpsOwed(id), this.#q.signInFailures(id, this.#loginWindowStart(), 50),
     ]);
+    const failed = failures.reduce((n, f) => n + f.failures, 0);
     const policy = this.#posture?.();
     return {
       ...accountView(account),
@@ -140,6 +151,12 @@ export class AdminService implements AdminOperations {
       factors: { totp: hasTotp, passkeys: keys.map((k) => ({ id: k.id, name: k.name, createdAt: iso(k.createdAt) })), recoveryCodesLeft: codesLeft },
       riskTimeline: timeline.map(riskEventView),
       stepUpRequired: owed.map((o) => ({ acr: o.acr, reason: o.reason, since: iso(o.since) })),
+      signInFailures: {
+        windowSeconds: this.#loginLimits.windowSeconds,
+        underAttack: failed >= this.#loginLimits.accountAttackFailures,
+        total: failed,
+        byAddress: failures.map((f) => ({ ...f, lastAt: iso(f.lastAt) })),
+      },
     };
   }
 

@@ -92,6 +92,23 @@ export interface AccountDetail extends AccountSummary {
   factors: { totp: boolean; passkeys: { id: string; name: string; createdAt: string }[]; recoveryCodesLeft: number };
   riskTimeline: RiskEventSummary[];
   stepUpRequired: { acr: string; reason: string; since: string }[];
+  signInFailures: SignInFailures;
+}
+
+/** Failed passwords for an account within the sign-in limits' window, by address. */
+export interface SignInFailures {
+  windowSeconds: number;
+  /** At or past the account-wide limit: a right password alone does not sign in. */
+  underAttack: boolean;
+  total: number;
+  byAddress: { ip: string; failures: number; refused: number; lastAt: string }[];
+}
+
+export interface AccountUnderAttack {
+  accountId: string;
+  email: string;
+  failures: number;
+  addresses: number;
 }
 
 export interface ClientSummary {
@@ -133,6 +150,8 @@ export interface Overview {
     /** Shared Signals SETs queued, by delivery status. */
     securityEvents: Record<EventDelivery['status'], number>;
   };
+  /** Accounts past the account-wide sign-in failure limit within its window. */
+  accountsUnderAttack: AccountUnderAttack[];
 }
 
 /** An error the caller caused: unknown id (404), bad filter (400), not allowed (403). */

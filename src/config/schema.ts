@@ -54,6 +54,8 @@ export const settingsSchema = z.object({
   VIGIL_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   VIGIL_LOGIN_MAX_FAILURES_PER_ACCOUNT: int(1, 1000).default(5),
   VIGIL_LOGIN_MAX_FAILURES_PER_IP: int(1, 100000).default(50),
+  /** Failed sign-ins for one account from every address after which a right password needs the second factor too. */
+  VIGIL_LOGIN_ACCOUNT_ATTACK_FAILURES: int(1, 100000).default(20),
   VIGIL_LOGIN_LOCKOUT_SECONDS: int(1, 86400).default(900),
   VIGIL_MFA_MAX_FAILURES: int(1, 100).default(5),
   VIGIL_MFA_LOCKOUT_SECONDS: int(1, 86400).default(900),

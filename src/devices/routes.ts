@@ -6,7 +6,7 @@ import type { Config } from '../config/index.ts';
 import type { AccountStore } from '../identity/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import type { Logger } from '../observability/index.ts';
-import type { AttemptLimiter } from '../interactions/index.ts';
+import type { AttemptLimiter } from '../limits/index.ts';
 import { FormError, readJson } from '../http/form.ts';
 import {
   authenticateToken, bearerToken, BearerError, DEVICES_MANAGE_SCOPE, DEVICES_SCOPE, devicesResource, requireScope, type Caller,

@@ -55,8 +55,9 @@ export function factorRoutes(kit: InteractionKit): Router {
     if (!satisfies(acrForAmr(amr), kit.need(interaction, subject))) {
       return showFactors(ctx, kit, interaction, subject, 'This application needs a passkey.', 403);
     }
-    const limit = await deps.factorLimiter.check(key);
-    if (limit.locked) {
+    // Reserved before the code is checked: a burst of guesses checks no more codes than the limit.
+    const limit = await deps.factorLimiter.reserve(key);
+    if (!limit.allowed) {
       ctx.set('Retry-After', String(limit.retryAfterSeconds));
       await deps.audit.append({ actor: key, action: `mfa.${kind}`, ip: ctx.state.clientIp, outcome: 'denied', details: { reason: 'rate_limited' } });
       return showFactors(ctx, kit, interaction, subject, `Too many wrong codes. Try again in ${formatWait(limit.retryAfterSeconds)}.`, 429);
@@ -66,7 +67,6 @@ export function factorRoutes(kit: InteractionKit): Router {
       ? await deps.totp.verify(key, code.replace(/\s/g, ''))
       : (await deps.recovery.consume(key, code) ? 'ok' : 'wrong');
     if (result !== 'ok') {
-      await deps.factorLimiter.fail(key);
       await deps.audit.append({ actor: key, action: `mfa.${kind}`, ip: ctx.state.clientIp, outcome: 'failure', details: { reason: result } });
       const message = kind === 'totp' ? TOTP_MESSAGES[result] : 'That recovery code is not correct or was already used.';
       return showFactors(ctx, kit, interaction, subject, message, 401);

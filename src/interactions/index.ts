@@ -3,7 +3,7 @@ import { InteractionKit, type InteractionDeps } from './shared.ts';
 import { loginRoutes } from './login-routes.ts';
 import { factorRoutes } from './factor-routes.ts';
 
-export { LoginThrottle, AttemptLimiter, combine, type ThrottleState } from './login-throttle.ts';
+export { LoginThrottle, type LoginAttempt, type LoginLimit } from './login-throttle.ts';
 export type { InteractionDeps } from './shared.ts';
 
 /** The browser side of the provider: password, second factors, passkeys, consent. */

@@ -58,20 +58,22 @@ export function loginRoutes(kit: InteractionKit): Router {
     if (!emailSchema.safeParse(email).success || password.length === 0 || password.length > 1024) {
       return showLogin(ctx, kit, interaction, { email, error: 'Enter your email address and password.' }, 400);
     }
-    const throttle = await deps.throttle.check(email, ip);
-    if (throttle.locked) {
+    const attempt = await deps.throttle.begin(email, ip);
+    const found = await deps.accounts.findForLogin(email);
+    if (attempt.refused) {
+      // Answered before any password is checked: the same page, status and time for a right one.
+      const { limit, retryAfterSeconds } = attempt.refused;
       deps.metrics.logins.inc({ outcome: 'locked' });
-      await deps.audit.append({ actor: email.toLowerCase(), action: 'login', ip, outcome: 'denied', details: { reason: 'rate_limited' } });
+      await deps.audit.append({ actor: found?.account.id ?? email.toLowerCase(), action: 'login', ip, outcome: 'denied', details: { reason: 'rate_limited', limit } });
       return showLogin(ctx, kit, interaction, {
         email,
-        error: `Too many failed attempts. Try again in ${formatWait(throttle.retryAfterSeconds)}.`,
-        retryAfter: throttle.retryAfterSeconds,
+        error: `Too many failed attempts. Try again in ${formatWait(retryAfterSeconds)}.`,
+        retryAfter: retryAfterSeconds,
       }, 429);
     }
-    const found = await deps.accounts.findForLogin(email);
     const ok = await verifyPassword(found?.passwordHash, password);
     if (!ok || !found) {
-      await deps.throttle.recordFailure(email, ip);
+      await deps.throttle.failed(email);
       await deps.verifier.loginFailed(found?.account.id, ip);
       deps.metrics.logins.inc({ outcome: 'failure' });
       await deps.audit.append({ actor: found?.account.id ?? email.toLowerCase(), action: 'login', ip, outcome: 'failure', details: { reason: found ? 'bad_password' : 'unknown_account' } });
@@ -88,19 +90,23 @@ export function loginRoutes(kit: InteractionKit): Router {
     // A refused sign-in counts against the throttle like a wrong password, so that the distinct
     // page cannot be used to test passwords from a blocked address at speed.
     const refuse = async (error: string, details: Record<string, unknown>) => {
-      await deps.throttle.recordFailure(email, ip);
+      await deps.throttle.failed(email);
       deps.metrics.logins.inc({ outcome: 'risk_denied' });
       await deps.audit.append({ actor: accountId, action: 'login', ip, outcome: 'denied', details: { ...details, ...(verdict ? { score: verdict.assessment.score, rules: verdict.assessment.rules } : {}) } });
       return showLogin(ctx, kit, interaction, { email, error }, 403);
     };
     if (decision?.action === 'deny') return refuse(RISK_DENIED, { reason: 'risk' });
-    // A second factor the request did not ask for: the risk engine's, or one the account owes (a compromised password).
+    // A second factor the request did not ask for: the risk engine's, one the account owes (a
+    // compromised password), or the attack limit's. The attack limit asks only an account that has
+    // a factor: refusing one that has none would hand the attacker a lockout of anyone.
     const owed = await deps.signInRequirements.find(accountId);
-    const riskAcr = strongestAcr([decision?.action === 'mfa' ? decision.acr : undefined, owed?.requiredAcr]);
+    const attackAcr = attempt.underAttack && await kit.hasSecondFactor(accountId) ? ACR.twoFactor : undefined;
+    if (attackAcr) await deps.audit.append({ actor: accountId, action: 'login', ip, outcome: 'info', details: { reason: 'account_under_attack', limit: 'account', needed: attackAcr } });
+    const riskAcr = strongestAcr([decision?.action === 'mfa' ? decision.acr : undefined, owed?.requiredAcr, attackAcr]);
     const need = strongestAcr([kit.requiredAcr(interaction), riskAcr]);
     const subject: FactorSubject = { accountId, baseAmr: ['pwd'], stepUp: false, ...(riskAcr ? { riskAcr } : {}), ...(verdict ? { risk: verdict.context } : {}) };
     if (satisfies(ACR.oneFactor, need)) {
-      await deps.throttle.recordSuccess(email);
+      await deps.throttle.succeeded(email, ip);
       return seeOther(ctx, await kit.finish(ctx, interaction, accountId, ['pwd'], subject));
     }
     // The risk engine asks for a second factor the request did not: without one, the sign-in cannot go on.
@@ -112,7 +118,7 @@ export function loginRoutes(kit: InteractionKit): Router {
           : refuse(RISK_NO_FACTOR, { reason: 'risk_needs_factor', needed: riskAcr });
       }
     }
-    await deps.throttle.recordSuccess(email);
+    await deps.throttle.succeeded(email, ip);
     // More is needed: the second-factor page of this interaction takes over.
     await kit.passwordChecked(interaction, subject);
     seeOther(ctx, `/interaction/${interaction.uid}`);

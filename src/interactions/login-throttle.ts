@@ -1,76 +1,75 @@
-import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
+import { createHash } from 'node:crypto';
 import type { Config } from '../config/index.ts';
-import { PostgresSql, type Stores } from '../store/index.ts';
+import { AttemptLimiter, type Reservation } from '../limits/index.ts';
+import type { Stores } from '../store/index.ts';
 
-export interface ThrottleState {
-  locked: boolean;
-  retryAfterSeconds: number;
+/** Which limit acted, as the audit trail names it. */
+export type LoginLimit = 'account_address' | 'address' | 'account';
+
+export interface LoginAttempt {
+  /** A hard limit refused the attempt before any password was checked. */
+  refused?: { limit: Exclude<LoginLimit, 'account'>; retryAfterSeconds: number };
+  /** Failed sign-ins for the account from every address reached the attack threshold. */
+  underAttack: boolean;
+}
+
+/** Keys stay short and fixed-length whatever was typed (Postgres keeps them in a varchar(255)). */
+function digest(...parts: string[]): string {
+  return createHash('sha256').update(parts.join('\n')).digest('base64url');
 }
 
 /**
- * Counts failures per key and locks the key once it has too many within the window. Shared
- * across instances through Redis, or Postgres without Redis; in memory only in the embedded
- * (single-process) mode.
- */
-export class AttemptLimiter {
-  readonly #limiter: RateLimiterAbstract;
-
-  constructor(name: string, points: number, durationSeconds: number, stores: Pick<Stores, 'sql' | 'redis'>) {
-    const keyPrefix = `vigil:${name}`;
-    const options = { keyPrefix, points, duration: durationSeconds };
-    if (stores.redis) this.#limiter = new RateLimiterRedis({ ...options, storeClient: stores.redis, useRedisPackage: false });
-    else if (stores.sql instanceof PostgresSql) {
-      this.#limiter = new RateLimiterPostgres({ ...options, storeClient: stores.sql.pool, storeType: 'pool', tableName: 'login_rate_limits', tableCreated: true });
-    } else this.#limiter = new RateLimiterMemory(options);
-  }
-
-  #state(res: RateLimiterRes | null): ThrottleState {
-    if (!res || res.consumedPoints < this.#limiter.points) return { locked: false, retryAfterSeconds: 0 };
-    return { locked: true, retryAfterSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)) };
-  }
-
-  async check(key: string): Promise<ThrottleState> {
-    return this.#state(await this.#limiter.get(key));
-  }
-
-  async fail(key: string): Promise<void> {
-    await this.#limiter.penalty(key, 1);
-  }
-
-  async reset(key: string): Promise<void> {
-    await this.#limiter.delete(key);
-  }
-}
-
-export function combine(...states: ThrottleState[]): ThrottleState {
-  return {
-    locked: states.some((s) => s.locked),
-    retryAfterSeconds: Math.max(0, ...states.map((s) => s.retryAfterSeconds)),
-  };
-}
-
-/**
- * Failed sign-ins per account (by the email typed, known or not, so lockout reveals nothing)
- * and per client IP.
+ * The password step's limits (by the email typed, known or not, so a limit reveals nothing):
+ * - per account *and* address, a hard lock: a guesser is stopped without locking the person out
+ *   from their own address;
+ * - per address, a hard lock across accounts (credential stuffing from one place);
+ * - per account from every address, a soft limit: past it the account is under attack and a right
+ *   password alone no longer signs in (the login route then asks for the second factor).
+ * The hard limits are reserved atomically before the password is checked, so no burst, on any
+ * number of instances, checks more passwords than the limit; the reservation is given back when
+ * the password was right.
  */
 export class LoginThrottle {
+  readonly #perAccountAddress: AttemptLimiter;
+  readonly #perAddress: AttemptLimiter;
   readonly #perAccount: AttemptLimiter;
-  readonly #perIp: AttemptLimiter;
 
   constructor(config: Config, stores: Pick<Stores, 'sql' | 'redis'>) {
-    this.#perAccount = new AttemptLimiter('login:account', config.VIGIL_LOGIN_MAX_FAILURES_PER_ACCOUNT, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores);
-    this.#perIp = new AttemptLimiter('login:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores);
+    const window = config.VIGIL_LOGIN_LOCKOUT_SECONDS;
+    this.#perAccountAddress = new AttemptLimiter('login:account-ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_ACCOUNT, window, stores);
+    this.#perAddress = new AttemptLimiter('login:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, window, stores);
+    this.#perAccount = new AttemptLimiter('login:account', config.VIGIL_LOGIN_ACCOUNT_ATTACK_FAILURES, window, stores);
   }
 
-  async check(email: string, ip: string): Promise<ThrottleState> {
-    return combine(...await Promise.all([this.#perAccount.check(email.toLowerCase()), this.#perIp.check(ip)]));
+  /** Reserves this attempt under both hard limits; a refused attempt holds neither. */
+  async begin(email: string, ip: string): Promise<LoginAttempt> {
+    const account = digest(email.toLowerCase());
+    const [pair, address, attack] = await Promise.all([
+      this.#perAccountAddress.reserve(digest(email.toLowerCase(), ip)),
+      this.#perAddress.reserve(ip),
+      this.#perAccount.check(account),
+    ]);
+    const refusedBy = (r: Reservation, limit: Exclude<LoginLimit, 'account'>) => (r.allowed ? undefined : { limit, retryAfterSeconds: r.retryAfterSeconds });
+    const refused = refusedBy(pair, 'account_address') ?? refusedBy(address, 'address');
+    if (refused) {
+      // Refused attempts are not guesses: the limit that did not act gets its reservation back.
+      await Promise.all([pair.allowed && this.#perAccountAddress.refund(digest(email.toLowerCase(), ip)), address.allowed && this.#perAddress.refund(ip)]);
+      return { refused, underAttack: attack.locked };
+    }
+    return { underAttack: attack.locked };
   }
 
-  async recordFailure(email: string, ip: string): Promise<void> {
-    await Promise.all([this.#perAccount.fail(email.toLowerCase()), this.#perIp.fail(ip)]);
+  /** The attempt failed (a wrong password, or a sign-in refused for risk): its reservations stay counted. */
+  async failed(email: string): Promise<void> {
+    await this.#perAccount.fail(digest(email.toLowerCase()));
   }
 
-  async recordSuccess(email: string): Promise<void> {
-    await this.#perAccount.reset(email.toLowerCase());
+  /**
+   * The password was right: the address's reservation is given back and the account's failures from
+   * this address are forgotten. The account-wide count is not: a sign-in by the person must not
+   * reopen the password path to the attacker still guessing.
+   */
+  async succeeded(email: string, ip: string): Promise<void> {
+    await Promise.all([this.#perAccountAddress.reset(digest(email.toLowerCase(), ip)), this.#perAddress.refund(ip)]);
   }
 }

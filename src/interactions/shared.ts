@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import { acrLevel, type Config } from '../config/index.ts';
+import { ACR, acrLevel, type Config } from '../config/index.ts';
 import { constantTimeEqual, type KeyRing } from '../crypto/index.ts';
 import type { AccountStore } from '../identity/index.ts';
 import type { AuditLog } from '../audit/index.ts';
@@ -12,7 +12,8 @@ import type { RiskContext } from '../risk/index.ts';
 import type { Views } from '../http/views.ts';
 import { assuranceLevelChange, type SecurityEventSink } from '../ssf/index.ts';
 import type { SignInRequirements } from '../sessions/index.ts';
-import type { AttemptLimiter, LoginThrottle } from './login-throttle.ts';
+import type { AttemptLimiter } from '../limits/index.ts';
+import type { LoginThrottle } from './login-throttle.ts';
 
 export interface InteractionDeps {
   config: Config;
@@ -132,6 +133,12 @@ export class InteractionKit {
       return { accountId: session.accountId, baseAmr: session.amr ?? [], stepUp: true };
     }
     return undefined;
+  }
+
+  /** Whether the account can prove anything beyond its password. */
+  async hasSecondFactor(accountId: string): Promise<boolean> {
+    const choices = await this.factorChoices({ accountId, baseAmr: ['pwd'] }, ACR.twoFactor);
+    return choices.passkey || choices.totp || choices.recovery;
   }
 
   /** The second factors that can lift `baseAmr` to the level needed. */

@@ -1,6 +1,7 @@
 /**
- * Abuse velocity: failed logins per account and per address in recent windows, and refreshes
- * much sooner than the access token's lifetime explains.
+ * Abuse velocity: failed logins per account (except at a sign-in from one of the account's known
+ * devices) and per address in recent windows, and refreshes much sooner than the access token's
+ * lifetime explains.
  */
 import { DEFAULT_SCORING, formatDuration, type FailureWindow, type ScoringConfig } from './scoring.ts';
 import type { RiskContext, RiskHistory, Signal } from './types.ts';
@@ -36,7 +37,11 @@ function windowText(minutes: number): string {
 export function velocitySignals(ctx: RiskContext, history: RiskHistory, config: ScoringConfig['velocity'] = DEFAULT_SCORING.velocity): Signal[] {
   const signals: Signal[] = [];
   const account = failurePoints(history.failuresByAccount, ctx.time, config.accountFailures);
-  if (account.points > 0) {
+  // Failures for the account say someone is guessing its password; a sign-in from a browser the
+  // account has signed in from before is not that someone. Counting them there would let anyone
+  // who types wrong passwords lock the owner out of an account that has no second factor.
+  const ownersDevice = ctx.type === 'login' && ctx.deviceId !== undefined && history.accountStats.counts.device.has(ctx.deviceId);
+  if (account.points > 0 && !ownersDevice) {
     signals.push({
       name: 'failed_logins_account',
       contribution: account.points,

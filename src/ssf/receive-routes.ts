@@ -7,7 +7,7 @@ import { FormError, readBody } from '../http/form.ts';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { AuditEntry } from '../audit/index.ts';
-import type { AttemptLimiter } from '../interactions/index.ts';
+import type { AttemptLimiter } from '../limits/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { planEvents, type ReceivedEventApplier } from './apply.ts';
 import { CLOCK_SKEW_SECONDS, peekSet, SetRejection, SetUnverifiable, verifySet, type ReceivedJtis, type SetVerifierDeps } from './receiver.ts';

@@ -1,7 +1,7 @@
 import * as oidc from 'openid-client';
-import { generateSync } from 'otplib';
 import { freePort, ROOT, runScript, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { Browser, formAction, hiddenField, signIn } from '../support/browserless.ts';
+import { enrolTotp as enrolTotpFor } from '../support/totp.ts';
 import { ADMIN, discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import { openCore, type Core } from '../../src/core.ts';
 import { COMMANDS } from '../../src/cli/commands.ts';
@@ -34,15 +34,7 @@ const tokens: Record<string, string> = {};
 const isClient = (u: string) => u.startsWith(redirectUri);
 const run = async <T>(command: string, argv: string[]) => (await COMMANDS[command](core, argv)).data as T;
 
-/** Enrols an authenticator app for the account; returns a code for the next sign-in (a later time step). */
-async function enrolTotp(accountId: string): Promise<() => string> {
-  const { secret } = await core.totp.begin(accountId, accountId);
-  const step = Math.floor(Date.now() / 30_000);
-  const code = (s: number) => generateSync({ secret, epoch: s * 30 + 1 });
-  expect(await core.totp.confirm(accountId, code(step))).toBe('ok');
-  let next = step;
-  return () => code(++next);
-}
+const enrolTotp = (accountId: string) => enrolTotpFor(core, accountId);
 
 /** Signs in through the pages (password, then the authenticator code when asked, then consent). */
 async function walk(url: string, email: string, password: string, totp?: () => string): Promise<string> {

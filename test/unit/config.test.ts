@@ -13,6 +13,7 @@ test('nothing configured: embedded mode with the documented defaults', () => {
   expect(config.dataDir).toBe(join(cwd, 'data'));
   expect(config.VIGIL_ACCESS_TOKEN_TTL).toBe(300);
   expect(config.VIGIL_METRICS_ALLOW).toEqual(['127.0.0.1/32', '::1/128']);
+  expect(config.VIGIL_LOGIN_ACCOUNT_ATTACK_FAILURES).toBe(20);
 });
 
 test('storage mode follows DATABASE_URL and REDIS_URL', () => {
@@ -38,6 +39,8 @@ test.each([
   [{ VIGIL_DB_UPKEEP_SECONDS: '0' }, /VIGIL_DB_UPKEEP_SECONDS/],
   [{ VIGIL_HEAP_GROWTH_PERCENT: '301' }, /VIGIL_HEAP_GROWTH_PERCENT/],
   [{ VIGIL_HEAP_GROWTH_PERCENT: 'lots' }, /VIGIL_HEAP_GROWTH_PERCENT/],
+  [{ VIGIL_LOGIN_ACCOUNT_ATTACK_FAILURES: '0' }, /VIGIL_LOGIN_ACCOUNT_ATTACK_FAILURES/],
+  [{ VIGIL_LOGIN_ACCOUNT_ATTACK_FAILURES: 'many' }, /VIGIL_LOGIN_ACCOUNT_ATTACK_FAILURES/],
   [{ NODE_ENV: 'production', ISSUER: 'http://idp.example.com' }, /ISSUER: must use https in production/],
   [{ VIGIL_ALLOWED_OUTGOING_HOSTS: 'http://x' }, /VIGIL_ALLOWED_OUTGOING_HOSTS/],
 ])('%o is refused with a message naming the setting', (env, message) => {

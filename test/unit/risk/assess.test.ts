@@ -31,8 +31,10 @@ describe('assess: scenarios with the shipped policy', () => {
     ['through an anonymiser on a new device', ctx({ ip: '185.1.2.3', geo: PLACES.manchester, networkTags: ['anonymizer'], deviceId: 'dev-evil', time: T0 + DAY }), (h) => h,
       { action: 'mfa', acr: TWO }, ['unknown_device', 'network_anonymizer']],
     ['from a known-bad range', ctx({ networkTags: ['known_bad'], time: T0 + DAY }), (h) => h, { action: 'deny' }, ['network_known_bad']],
-    ['after 12 failed logins in 10 minutes', ctx({ time: T0 + DAY }), (h) => ({ ...h, failuresByAccount: Array.from({ length: 12 }, (_, i) => T0 + DAY - (12 - i) * 50_000) }),
-      { action: 'mfa', acr: TWO }, ['failed_logins_account']],
+    ['after 12 failed logins in 10 minutes, from a browser she has not used', ctx({ time: T0 + DAY, deviceId: 'dev-evil' }), (h) => ({ ...h, failuresByAccount: Array.from({ length: 12 }, (_, i) => T0 + DAY - (12 - i) * 50_000) }),
+      { action: 'mfa', acr: TWO }, ['unknown_device', 'failed_logins_account']],
+    ['after 12 failed logins in 10 minutes, on her own laptop', ctx({ time: T0 + DAY }), (h) => ({ ...h, failuresByAccount: Array.from({ length: 12 }, (_, i) => T0 + DAY - (12 - i) * 50_000) }),
+      { action: 'allow' }, []],
     ['a brand-new account', ctx({ accountId: 'newbie', deviceId: 'dev-n' }), () => emptyHistory(crowd(200, 6)), { action: 'allow' }, []],
     ['a brand-new account through a private address', ctx({ accountId: 'newbie', ip: '10.0.0.8', geo: undefined }), () => emptyHistory(), { action: 'allow' }, ['unknown_location']],
   ])('%s', (_name, context, history, decision, risky) => {

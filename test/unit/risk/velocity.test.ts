@@ -34,6 +34,15 @@ describe('velocitySignals: failed logins', () => {
     expect(velocitySignals(ctx(), withFailures(account, ip)).map((s) => [s.name, s.contribution])).toEqual(expected);
   });
 
+  test("failures for the account do not count at a sign-in from one of the account's known devices (no lockout by guessing)", () => {
+    const history = withFailures(times(12, MINUTE), times(10, MINUTE));
+    history.accountStats.counts.device.set('dev-home', 3);
+    expect(velocitySignals(ctx({ deviceId: 'dev-home' }), history).map((s) => s.name)).toEqual(['failed_logins_ip']);
+    expect(velocitySignals(ctx({ deviceId: 'dev-new' }), history).map((s) => s.name)).toEqual(['failed_logins_account', 'failed_logins_ip']);
+    expect(velocitySignals(ctx({ deviceId: undefined }), history).map((s) => s.name)).toEqual(['failed_logins_account', 'failed_logins_ip']);
+    expect(velocitySignals(ctx({ type: 'refresh', deviceId: 'dev-home' }), history).map((s) => s.name)).toEqual(['failed_logins_account', 'failed_logins_ip']);
+  });
+
   test('the highest step reached in any window counts, with a readable reason', () => {
     expect(failurePoints(times(5, MINUTE), T0, config.accountFailures)).toEqual({ points: 20, count: 5, windowMinutes: 15 });
     const [signal] = velocitySignals(ctx(), withFailures(times(5, MINUTE)));

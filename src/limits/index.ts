@@ -1,0 +1,1 @@
+export { AttemptLimiter, type Reservation, type ThrottleState } from './attempt-limiter.ts';
