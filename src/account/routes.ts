@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
-import { ACR, acrLevel, type Config } from '../config/index.ts';
+import type { Config } from '../config/index.ts';
 import type { KeyRing } from '../crypto/index.ts';
 import type { AccountStore } from '../identity/index.ts';
 import type { AuditLog } from '../audit/index.ts';
@@ -14,6 +14,7 @@ import { describeUserAgent, parseUserAgent } from '../risk/index.ts';
 import { renderPage, type Views } from '../http/views.ts';
 import { FirstPartySignIn, FormTokens, type FirstPartySession, type SignedIn } from '../first-party/index.ts';
 import { ACCOUNT_APP } from './client.ts';
+import { FACTOR_CHANGE_ACR, factorChangeProof, hasSecondFactor, type AccountFactors, type FactorChangeProof } from './factor-proof.ts';
 import { credentialChange, passkeyCredentialType, type CaepCredentialType, type SecurityEventSink } from '../ssf/index.ts';
 
 export interface AccountDeps {
@@ -35,6 +36,18 @@ export interface AccountDeps {
 
 const MAX_ACCOUNT_SESSION = 12 * 3600;
 
+/** The account page's `done` query values and what the page then says. */
+const NOTICES = new Map([
+  ['passkey', 'Passkey added.'],
+  ['confirmed', 'You confirmed it is you: you can change your sign-in methods now.'],
+]);
+
+const PROOF_ANSWERS: Record<Exclude<FactorChangeProof, 'ok'>, { error: string; error_description: string }> = {
+  'sign-in-again': { error: 'reauthentication_required', error_description: 'For your security, sign in again before changing your sign-in methods.' },
+  // RFC 9470's error for an authentication that is recent enough but too weak.
+  'second-factor': { error: 'insufficient_user_authentication', error_description: 'For your security, confirm it is you with your second factor before changing your sign-in methods.' },
+};
+
 function describeDevice(userAgent: string): string {
   return userAgent ? describeUserAgent(parseUserAgent(userAgent)) : 'Unknown device';
 }
@@ -45,29 +58,42 @@ export function accountRoutes(deps: AccountDeps): Router {
   const signIn = new FirstPartySignIn(deps, ACCOUNT_APP, 'vigil.account');
   const forms = new FormTokens(deps.keys, 'account-csrf');
   const csrfFor = (s: FirstPartySession) => forms.issue(s);
-  const recent = (s: FirstPartySession) => Date.now() / 1000 - s.authTime <= deps.config.VIGIL_REAUTH_SECONDS;
+  const proofOf = (s: FirstPartySession, factors: AccountFactors) => factorChangeProof(s, hasSecondFactor(factors), deps.config.VIGIL_REAUTH_SECONDS);
 
-  function startSignIn(ctx: Context, next: string, reauth: boolean, factors: boolean) {
-    // Re-proving identity before a factor changes: a fresh sign-in, with the second factor if there is one.
-    if (reauth) signIn.start(ctx, { next, prompt: 'login', acrValues: factors ? ACR.twoFactor : undefined });
-    else signIn.start(ctx, { next });
+  /**
+   * Sends the browser to prove what a change of sign-in methods needs, then back to the account
+   * page: a fresh sign-in (with the second factor if the account has one) when the sign-in is old,
+   * the second factor alone (a step-up of the same session) when the sign-in is recent but was a
+   * password only.
+   */
+  function startProof(ctx: Context, proof: FactorChangeProof, secondFactor: boolean) {
+    const next = '/account?done=confirmed';
+    if (proof === 'second-factor') signIn.start(ctx, { next, acrValues: FACTOR_CHANGE_ACR });
+    else signIn.start(ctx, { next, prompt: 'login', acrValues: secondFactor ? FACTOR_CHANGE_ACR : undefined });
   }
 
-  /** Guards a page or an action; the action may need a recent sign-in. */
-  async function require(ctx: Context, options: { recent?: boolean; json?: boolean } = {}): Promise<SignedIn | undefined> {
+  /**
+   * Guards a page or an action. An action that changes sign-in methods (`changesFactors`) also
+   * needs a recent sign-in, at 2fa or above when the account has a second factor: a stolen
+   * password alone must never add, remove or replace a factor.
+   */
+  async function require(ctx: Context, options: { changesFactors?: boolean; json?: boolean } = {}): Promise<SignedIn | undefined> {
     const signed = await signIn.signedIn(ctx);
-    if (signed && (!options.recent || recent(signed.session))) return signed;
-    const hasFactors = signed ? await factorsOf(signed.account.id).then((f) => f.totp || f.passkeys.length > 0) : false;
+    if (signed && !options.changesFactors) return signed;
+    const factors = signed ? await factorsOf(signed.account.id) : undefined;
+    const proof = signed && factors ? proofOf(signed.session, factors) : undefined;
+    if (proof === 'ok') return signed;
     if (options.json) {
       ctx.status = 401;
       ctx.body = {
-        error: signed ? 'reauthentication_required' : 'login_required',
-        error_description: signed ? 'For your security, sign in again before changing your sign-in methods.' : 'Sign in first.',
+        ...(proof ? PROOF_ANSWERS[proof] : { error: 'login_required', error_description: 'Sign in first.' }),
         redirect: `/account/login?reauth=${signed ? 1 : 0}`,
       };
-      return undefined;
+    } else if (proof && factors) {
+      startProof(ctx, proof, hasSecondFactor(factors));
+    } else {
+      signIn.start(ctx, { next: '/account' });
     }
-    startSignIn(ctx, '/account', !!signed, hasFactors);
     return undefined;
   }
 
@@ -81,7 +107,9 @@ export function accountRoutes(deps: AccountDeps): Router {
   /** A credential change is a security event: audited, and every other session of the person ends. */
   /** `credentialType` undefined: no CAEP type fits (recovery codes), so no credential-change event goes out. */
   async function credentialChanged(ctx: Context, signed: SignedIn, action: string, details: { credentialType?: CaepCredentialType; changeType: 'create' | 'update' | 'delete' } & Record<string, unknown>) {
-    await deps.audit.append({ actor: signed.account.id, action, subject: signed.account.id, ip: ctx.state.clientIp, outcome: 'success', details });
+    // What the change was allowed on: a password-only sign-in changes factors only where there was no second factor.
+    const proof = { acr: signed.session.acr, amr: signed.session.amr, authTime: signed.session.authTime };
+    await deps.audit.append({ actor: signed.account.id, action, subject: signed.account.id, ip: ctx.state.clientIp, outcome: 'success', details: { ...details, proof } });
     if (details.credentialType) await deps.securityEvents?.emit([credentialChange(signed.account.id, details.credentialType, details.changeType, 'user')]);
     await deps.revocations.account(signed.account.id, { initiator: 'user', actor: signed.account.id, reason: action, ip: ctx.state.clientIp }, { keepSessionUid: signed.session.sessionUid });
   }
@@ -106,19 +134,23 @@ export function accountRoutes(deps: AccountDeps): Router {
     }).sort((a, b) => (a.current ? -1 : b.current ? 1 : b.lastSeen.localeCompare(a.lastSeen)));
     renderPage(ctx, deps.views, 'account.njk', {
       title: 'Your account', wide: true, account: signed.account, csrf: csrfFor(signed.session), factors, sessions,
-      acr: signed.session.acr, strong: acrLevel(signed.session.acr) >= acrLevel(ACR.twoFactor), recent: recent(signed.session), ...vars,
+      proof: proofOf(signed.session, factors), ...vars,
     }, status);
   }
 
   router.get('/', async (ctx) => {
     const signed = await require(ctx);
-    if (signed) await showAccount(ctx, signed, { notice: ctx.query.done === 'passkey' ? 'Passkey added.' : undefined });
+    if (signed) await showAccount(ctx, signed, { notice: NOTICES.get(String(ctx.query.done)) });
   });
 
   router.get('/login', async (ctx) => {
-    const reauth = ctx.query.reauth === '1';
-    const signed = reauth ? await signIn.signedIn(ctx) : undefined;
-    startSignIn(ctx, '/account', reauth, signed ? await factorsOf(signed.account.id).then((f) => f.totp || f.passkeys.length > 0) : false);
+    const signed = ctx.query.reauth === '1' ? await signIn.signedIn(ctx) : undefined;
+    if (!signed) return signIn.start(ctx, { next: '/account' });
+    const factors = await factorsOf(signed.account.id);
+    const proof = proofOf(signed.session, factors);
+    if (proof !== 'ok') return startProof(ctx, proof, hasSecondFactor(factors));
+    ctx.status = 303;
+    ctx.redirect('/account');
   });
 
   router.get('/callback', async (ctx) => {
@@ -137,7 +169,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   });
 
   router.post('/totp/begin', async (ctx) => {
-    const signed = await require(ctx, { recent: true });
+    const signed = await require(ctx, { changesFactors: true });
     if (!signed) return;
     checkCsrf(signed, (await readForm(ctx)).csrf);
     let enrolment;
@@ -150,7 +182,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   });
 
   router.post('/totp/confirm', async (ctx) => {
-    const signed = await require(ctx, { recent: true });
+    const signed = await require(ctx, { changesFactors: true });
     if (!signed) return;
     const form = await readForm(ctx);
     checkCsrf(signed, form.csrf);
@@ -170,27 +202,35 @@ export function accountRoutes(deps: AccountDeps): Router {
   });
 
   router.post('/totp/remove', async (ctx) => {
-    const signed = await require(ctx, { recent: true });
+    const signed = await require(ctx, { changesFactors: true });
     if (!signed) return;
     checkCsrf(signed, (await readForm(ctx)).csrf);
     if (await deps.totp.remove(signed.account.id)) {
-      await credentialChanged(ctx, signed, 'mfa.totp_removed', { credentialType: 'app', changeType: 'delete' });
+      // The recovery codes were issued with the app and are shown under it: left behind, they would
+      // be a second factor the account page no longer shows.
+      const recoveryCodesCleared = await deps.recovery.remaining(signed.account.id);
+      await deps.recovery.clear(signed.account.id);
+      await credentialChanged(ctx, signed, 'mfa.totp_removed', { credentialType: 'app', changeType: 'delete', recoveryCodesCleared });
     }
     ctx.status = 303;
     ctx.redirect('/account');
   });
 
   router.post('/recovery/regenerate', async (ctx) => {
-    const signed = await require(ctx, { recent: true });
+    const signed = await require(ctx, { changesFactors: true });
     if (!signed) return;
     checkCsrf(signed, (await readForm(ctx)).csrf);
+    // Recovery codes back up a factor; they are never a password-only person's first factor.
+    if (!hasSecondFactor(await factorsOf(signed.account.id))) {
+      return showAccount(ctx, signed, { error: 'Set up an authenticator app or a passkey first: recovery codes come with it.' }, 409);
+    }
     const codes = await deps.recovery.issue(signed.account.id);
     await credentialChanged(ctx, signed, 'mfa.recovery_codes_issued', { changeType: 'update' });
     renderPage(ctx, deps.views, 'recovery-codes.njk', { title: 'Your recovery codes', codes, reason: 'New recovery codes replace the old ones.' });
   });
 
   router.post('/passkeys/options', async (ctx) => {
-    const signed = await require(ctx, { recent: true, json: true });
+    const signed = await require(ctx, { changesFactors: true, json: true });
     if (!signed) return;
     checkCsrf(signed, (await readJson(ctx)).csrf);
     ctx.set('Cache-Control', 'no-store');
@@ -198,7 +238,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   });
 
   router.post('/passkeys/verify', async (ctx) => {
-    const signed = await require(ctx, { recent: true, json: true });
+    const signed = await require(ctx, { changesFactors: true, json: true });
     if (!signed) return;
     const body = await readJson(ctx);
     checkCsrf(signed, body.csrf);
@@ -216,7 +256,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   });
 
   router.post('/passkeys/:id/remove', async (ctx) => {
-    const signed = await require(ctx, { recent: true });
+    const signed = await require(ctx, { changesFactors: true });
     if (!signed) return;
     checkCsrf(signed, (await readForm(ctx)).csrf);
     const removed = await deps.passkeys.remove(signed.account.id, ctx.params.id);

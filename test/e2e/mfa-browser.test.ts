@@ -270,10 +270,19 @@ describe('passkeys', () => {
     await s.close();
   }, TEST_TIMEOUT);
 
-  test('5. a passkey removed on /account can no longer sign in', async () => {
+  test('5. a passkey removed on /account (after proving it: a password alone changes no factor) can no longer sign in', async () => {
     const s = await openSession('5-remove-passkey', adaPasskey);
     await signInToAccount(s, 'ada@vigil.test');
     await s.shot('account-with-passkey');
+    await s.page.click('#passkeys button[aria-label="Remove passkey Ada laptop"]');
+    // The sign-in was a password only: the passkey is asked for first, then the account page again.
+    await s.page.locator('#use-passkey').waitFor();
+    expect(await s.page.textContent('h1')).toBe('Confirm it is you');
+    await s.shot('step-up-before-removal');
+    await s.page.click('#use-passkey');
+    await s.page.locator('#notice').waitFor();
+    expect(await s.page.locator('#passkeys').count()).toBe(1);
+    adaPasskey = await latestCredential(s);
     await s.page.click('#passkeys button[aria-label="Remove passkey Ada laptop"]');
     await s.page.locator('#no-passkeys').waitFor();
     expect(await s.page.locator('#passkeys').count()).toBe(0);

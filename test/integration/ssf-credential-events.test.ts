@@ -144,6 +144,33 @@ async function postJson(browser: Browser, path: string, body: unknown) {
   return { status: page.status, body: JSON.parse(page.body) };
 }
 
+/**
+ * A password-only sign-in changes no factor of an account that has one: the change sends the
+ * browser to the step-up page (the second factor alone). Proving it there with the app lands on
+ * the account page again.
+ */
+async function confirmWithApp(browser: Browser, factorPage: Page, app: Authenticator): Promise<Page> {
+  expect(factorPage.body).toContain('Confirm it is you');
+  const page = await browser.submit(factorPage, formAction(factorPage.body, '/totp'), { csrf: hiddenField(factorPage.body, 'csrf'), code: await app.next() });
+  expect(page.body).toContain('You confirmed it is you');
+  return page;
+}
+
+/** The same with a passkey (the interaction's WebAuthn endpoints, as its script calls them). */
+async function confirmWithPasskey(browser: Browser, factorPage: Page, authenticator: SoftAuthenticator): Promise<Page> {
+  expect(factorPage.body).toContain('Confirm it is you');
+  const csrf = hiddenField(factorPage.body, 'csrf');
+  const at = (path: string) => `${new URL(factorPage.url).pathname}${path}`;
+  const options = await postJson(browser, at('/webauthn/options'), { csrf });
+  expect(options.status).toBe(200);
+  const response = authenticator.assert({ rpId: 'localhost', origin: vigil.issuer, challenge: options.body.challenge });
+  const verified = await postJson(browser, at('/webauthn/verify'), { csrf, response });
+  expect(verified.status).toBe(200);
+  const page = await browser.follow(new URL(verified.body.redirect, vigil.issuer).toString());
+  expect(page.body).toContain('You confirmed it is you');
+  return page;
+}
+
 /** Signs `name` in to the RP with a password only (a grant of the RP now exists). */
 async function authorizeRp(browser: Browser, name: string, extra: Record<string, string> = {}) {
   const config = await discover(vigil.issuer, rp);
@@ -193,13 +220,16 @@ test('credential-change (app): create when a person enrols an authenticator app 
   const browser = new Browser();
   const account = await openAccount(browser, 'ada');
   const beforeCreate = Date.now();
-  await enrolTotp(browser, account);
+  const app = await enrolTotp(browser, account);
   const created = await nextEvent(CREDENTIAL_CHANGE, ids.ada);
   expect(created.event).toEqual({ credential_type: 'app', change_type: 'create', initiating_entity: 'user', event_timestamp: expect.any(Number) });
   expectRecentTimestamp(created.event, beforeCreate);
 
-  const page = await browser.follow(`${vigil.issuer}/account`);
-  expect(page.body).toContain('An authenticator app is set up.');
+  const before = await browser.follow(`${vigil.issuer}/account`);
+  expect(before.body).toContain('An authenticator app is set up.');
+  const page = await confirmWithApp(browser, await browser.submit(before, formAction(before.body, '/account/totp/remove'), { csrf: hiddenField(before.body, 'csrf') }), app);
+  // (The step-up the removal asked for raised the session's level.)
+  expect((await nextEvent(ASSURANCE_LEVEL_CHANGE, ids.ada)).event).toMatchObject({ previous_level: ONE, current_level: TWO, change_direction: 'increase' });
   const beforeDelete = Date.now();
   const removed = await browser.submit(page, formAction(page.body, '/account/totp/remove'), { csrf: hiddenField(page.body, 'csrf') });
   expect(removed.status).toBe(200);
@@ -225,8 +255,10 @@ test('credential-change (passkey): create when a person adds a passkey on /accou
   expect(created.event).toEqual({ credential_type: 'fido2-platform', change_type: 'create', initiating_entity: 'user', event_timestamp: expect.any(Number) });
   expectRecentTimestamp(created.event, beforeCreate);
 
-  const page = await browser.follow(`${vigil.issuer}/account`);
-  const removeAction = formAction(page.body, `/account/passkeys/${encodeURIComponent(response.id)}/remove`);
+  const before = await browser.follow(`${vigil.issuer}/account`);
+  const removeAction = formAction(before.body, `/account/passkeys/${encodeURIComponent(response.id)}/remove`);
+  const page = await confirmWithPasskey(browser, await browser.submit(before, removeAction, { csrf: hiddenField(before.body, 'csrf') }), authenticator);
+  expect((await nextEvent(ASSURANCE_LEVEL_CHANGE, ids.ada)).event).toMatchObject({ previous_level: ONE, current_level: 'urn:vigil:acr:phr', change_direction: 'increase' });
   const beforeDelete = Date.now();
   const removed = await browser.submit(page, removeAction, { csrf: hiddenField(page.body, 'csrf') });
   expect(removed.status).toBe(200);
@@ -287,8 +319,9 @@ test('assurance-level-change: a 1fa session stepped up to 2fa with acr_values (t
 test('a person who never authorized the RP produces no event on its stream, though she was named as a subject', async () => {
   const browser = new Browser();
   const account = await openAccount(browser, 'mallory');
-  await enrolTotp(browser, account);
-  const page = await browser.follow(`${vigil.issuer}/account`);
+  const app = await enrolTotp(browser, account);
+  const before = await browser.follow(`${vigil.issuer}/account`);
+  const page = await confirmWithApp(browser, await browser.submit(before, formAction(before.body, '/account/totp/remove'), { csrf: hiddenField(before.body, 'csrf') }), app);
   const removed = await browser.submit(page, formAction(page.body, '/account/totp/remove'), { csrf: hiddenField(page.body, 'csrf') });
   expect(removed.status).toBe(200);
 
