@@ -10,6 +10,10 @@ import { storesReady, type Stores } from '../store/index.ts';
 import type { Logger, Metrics } from '../observability/index.ts';
 import { ProxyTrust } from './client-ip.ts';
 import { errorBoundary } from './errors.ts';
+import { answerAsIssuer } from './issuer-origin.ts';
+import { metadataCaching } from './metadata-caching.ts';
+import { postAsGet } from './post-as-get.ts';
+import { providerBodyLimit } from './provider-body-limit.ts';
 import { requestContext } from './request-context.ts';
 import { securityHeaders } from './security-headers.ts';
 import type { Views } from './views.ts';
@@ -63,7 +67,8 @@ export function createApp(deps: AppDeps): Koa {
   const { config, logger, metrics } = deps;
   const app = new Koa();
   const proxies = new ProxyTrust(config.TRUST_PROXY);
-  app.proxy = proxies.enabled;
+  // answerAsIssuer pins the forwarded headers to the issuer's; the client's address is ProxyTrust's.
+  app.proxy = true;
   app.silent = true;
   app.keys = deps.cookieKeys;
 
@@ -128,13 +133,17 @@ export function createApp(deps: AppDeps): Koa {
   };
 
   app.use(requestContext(logger, metrics, proxies));
+  app.use(answerAsIssuer(config.ISSUER));
   app.use(securityHeaders(config.ISSUER.startsWith('https:')));
   app.use(errorBoundary(logger, deps.views));
   const vigilRoutes = compose([ops, ...deps.routers].flatMap((router) => [router.routes(), router.allowedMethods()]) as Koa.Middleware[]);
   // None of Vigil's routes is at one of oidc-provider's paths: requests to those (the hot ones:
   // token, introspection, JWKS) skip the routers' matching altogether.
   app.use((ctx, next) => (PROVIDER_METHODS.has(ctx.path) ? next() : vigilRoutes(ctx, next)));
+  app.use(postAsGet(config.ISSUER));
   app.use(wrongMethod);
+  app.use(metadataCaching(config));
+  app.use(providerBodyLimit(deps.provider));
   app.use(providerMiddleware);
   return app;
 }

@@ -6,3 +6,4 @@ export { readForm, readJson, FormError } from './form.ts';
 export { BearerError, bearerToken, verifyAccessToken, type BearerErrorCode, type TokenCheck, type TokenHolder } from './bearer.ts';
 export { ApiError } from './api-error.ts';
 export { firstIssue, type FirstIssueOptions } from './zod-issue.ts';
+export { jwksMaxAge } from './metadata-caching.ts';

@@ -64,6 +64,17 @@ export function cookieKeys(keys: KeyRing): string[] {
   return [keys.derive('cookies').toString('base64url')];
 }
 
+const OIDC_SCOPES = ['openid', 'offline_access', 'email', 'profile'];
+
+/**
+ * A client_credentials token carries every scope asked for, or none is issued: oidc-provider would
+ * drop the others silently, down to a token with no scope at all (RFC 6749 §3.3, §5.2 invalid_scope).
+ */
+function checkClientCredentialsScope(ctx: KoaContextWithOIDC, grantable: readonly string[], target: string) {
+  const refused = String(ctx.oidc.params?.scope ?? '').split(' ').filter((s) => s && !grantable.includes(s));
+  if (refused.length) throw new errors.InvalidScope(`this client may not obtain ${refused.join(' ')} ${target}`, refused.join(' '));
+}
+
 function outgoingFetch(allowedHosts: Set<string>) {
   return (url: URL | string, options: RequestInit & { dispatcher?: unknown }) => {
     const target = new URL(url);
@@ -99,7 +110,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
       email: ['email', 'email_verified'],
       profile: ['name'],
     },
-    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    scopes: OIDC_SCOPES,
     conformIdTokenClaims: false,
     responseTypes: ['code'],
     clientDefaults: {
@@ -212,7 +223,10 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
       backchannelLogout: { enabled: true },
       resourceIndicators: {
         enabled: true,
-        defaultResource: async (_ctx, _client, oneOf) => oneOf,
+        async defaultResource(ctx, _client, oneOf) {
+          if (!oneOf && ctx.oidc.params?.grant_type === 'client_credentials') checkClientCredentialsScope(ctx, OIDC_SCOPES, 'without a resource parameter');
+          return oneOf;
+        },
         useGrantedResource: async () => true,
         async getResourceServerInfo(ctx, resourceIndicator, client) {
           const rs = await resourceServers.find(resourceIndicator);
@@ -225,6 +239,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
             // Without a list the client may have every scope of the resources it is allowed.
             const allowedScopes = clientMetadata(client).vigil_allowed_scopes as string[] | undefined;
             if (allowedScopes) scopes = scopes.filter((s) => allowedScopes.includes(s));
+            checkClientCredentialsScope(ctx, scopes, `for ${resourceIndicator}`);
           } else if (deps.adminToolResources?.includes(resourceIndicator) && clientMetadata(client).vigil_admin_tool !== true) {
             throw new errors.InvalidTarget(`this client is not registered as an admin tool and cannot ask for ${resourceIndicator}`);
           }
@@ -247,6 +262,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
 
 export function createProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(deps.config.ISSUER, buildConfiguration(deps));
-  if (deps.config.TRUST_PROXY.length > 0) provider.proxy = true;
+  // It reads the host and protocol from the forwarded headers, which the Koa app pins to the issuer's.
+  provider.proxy = true;
   return provider;
 }
