@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import { ConfigError, type Config } from './config/index.ts';
@@ -11,6 +11,7 @@ import { AttemptLimiter, interactionRoutes, LoginThrottle } from './interactions
 import { openCore } from './core.ts';
 import { accountRoutes, ensureAccountClient } from './account/index.ts';
 import { Metrics, type Logger } from './observability/index.ts';
+import { DrainingServer } from './lifecycle/index.ts';
 import { deviceRoutes } from './devices/index.ts';
 import { lookupGeo, openGeoDatabase } from './geo/index.ts';
 import { prepareAuditEntry, type AuditEntry, type PreparedAuditEntry } from './audit/index.ts';
@@ -29,7 +30,11 @@ export interface RunningVigil {
   provider: () => Provider;
   /** Re-reads the risk policy, posture policy and network lists (SIGHUP); a bad file keeps the running ones. */
   reload(): { ok: true } | { ok: false; error: string };
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections, lets the open ones finish (at most `drainLimitMs`, then cuts
+   * them), writes what was queued behind the responses and closes the stores.
+   */
+  close(drainLimitMs?: number): Promise<void>;
 }
 
 export interface StartNotices {
@@ -206,7 +211,8 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     purge.unref();
     stopUpkeep = await scheduleUpkeep(stores.sql, { mode: config.VIGIL_DB_UPKEEP, intervalSeconds: config.VIGIL_DB_UPKEEP_SECONDS, logger });
 
-    const server = createServer(app.callback());
+    const httpServer = new DrainingServer(app.callback());
+    const server = httpServer.server;
     server.headersTimeout = 20_000;
     server.requestTimeout = 30_000;
     await new Promise<void>((resolve, reject) => {
@@ -233,20 +239,23 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         logger.info({ networkLists: files.networkListSizes, transmitters: files.transmitters.length }, 'reloaded the risk policy, posture policy, network lists and trusted transmitters');
         return { ok: true };
       },
-      async close() {
+      async close(drainLimitMs = 10_000) {
+        const drained = httpServer.drain(drainLimitMs);
+        logger.info({ connections: httpServer.connections, limitSeconds: drainLimitMs / 1000 }, 'stopped accepting connections; finishing the open ones');
         clearInterval(keyWatch);
         clearInterval(purge);
         await stopUpkeep();
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
+        const { cut, tookMs } = await drained;
+        if (cut) logger.warn({ cut, tookMs }, 'connections still open at the limit were cut');
+        else logger.info({ tookMs }, 'every open connection finished');
         unsubscribe();
         await logoutWorker.stop();
         await pushWorker.stop();
+        // What the responses left queued behind them: written before the stores close.
         await population.stop().catch((err) => logger.warn({ err }, 'could not write population counts'));
         await verifier.flush();
-        await auditQueue.flush();
+        await auditQueue.drain();
+        logger.info('queued writes flushed');
         await core.close();
       },
     };

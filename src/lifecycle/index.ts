@@ -1,0 +1,2 @@
+export { DrainingServer, type DrainResult } from './draining-server.ts';
+export { drainLimitMs } from './shutdown-limits.ts';
