@@ -11,7 +11,7 @@ import { AttemptLimiter, interactionRoutes, LoginThrottle } from './interactions
 import { openCore } from './core.ts';
 import { accountRoutes, ensureAccountClient } from './account/index.ts';
 import { Metrics, type Logger } from './observability/index.ts';
-import { DrainingServer } from './lifecycle/index.ts';
+import { DrainingServer, PendingWrites } from './lifecycle/index.ts';
 import { deviceRoutes } from './devices/index.ts';
 import { lookupGeo, openGeoDatabase } from './geo/index.ts';
 import { prepareAuditEntry, type AuditEntry, type PreparedAuditEntry } from './audit/index.ts';
@@ -76,6 +76,8 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       config, store: core.risk, population, files: () => files, geo: lookupGeo, revocations: core.revocations, stepUps: core.stepUps,
       audit, auditQueue, logger, metrics, securityEvents: core.ssf.outbox, ...(readAhead ? { readAhead } : {}),
     });
+    // Writes the provider's events start after a response: waited for before the stores close.
+    const afterResponse = new PendingWrites();
     const views = createViews();
     const pages = providerPages(views);
     const build = (jwks: Awaited<ReturnType<typeof loadJwks>>['keys']) => {
@@ -88,22 +90,22 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         logger.info({ client: ctx.oidc.client?.clientId, grantType: ctx.oidc.params?.grant_type, error: err.error, detail: err.error_detail }, 'token request refused');
         if (err.error_detail === 'refresh token already used') {
           const token = ctx.oidc.entities.RefreshToken;
-          void audit.append({
+          void afterResponse.track(audit.append({
             actor: token?.accountId ?? 'unknown', action: 'refresh_token.reuse_detected', subject: ctx.oidc.client?.clientId,
             ip: ctx.state.clientIp, outcome: 'denied', details: { grantRevoked: token?.grantId ?? null },
-          }).catch((e) => logger.error({ err: e }, 'audit write failed'));
+          })).catch((e) => logger.error({ err: e }, 'audit write failed'));
           logger.warn({ client: ctx.oidc.client?.clientId }, 'refresh token reuse detected; grant revoked');
         }
       });
       provider.on('authorization.success', (ctx: KoaContextWithOIDC) => {
         const session = ctx.oidc.session;
         if (!session?.uid || !session.accountId) return;
-        core.activity.touch(session.uid, session.accountId, ctx.get('user-agent'), ctx.state.clientIp)
+        afterResponse.track(core.activity.touch(session.uid, session.accountId, ctx.get('user-agent'), ctx.state.clientIp))
           .catch((err) => logger.warn({ err }, 'could not record session activity'));
         // A sign-in just completed: its risk assessment now has a session to belong to.
         const authTime = session.authTime();
         if (verifier.enabled && typeof authTime === 'number' && Date.now() / 1000 - authTime < 120) {
-          core.risk.attachLogin(session.accountId, ctx.state.clientIp, session.uid, (authTime - 120) * 1000)
+          afterResponse.track(core.risk.attachLogin(session.accountId, ctx.state.clientIp, session.uid, (authTime - 120) * 1000))
             .catch((err) => logger.warn({ err }, 'could not attach the sign-in assessment to its session'));
         }
       });
@@ -251,7 +253,8 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         unsubscribe();
         await logoutWorker.stop();
         await pushWorker.stop();
-        // What the responses left queued behind them: written before the stores close.
+        // What the responses left running or queued behind them: written before the stores close.
+        await afterResponse.settled();
         await population.stop().catch((err) => logger.warn({ err }, 'could not write population counts'));
         await verifier.flush();
         await auditQueue.drain();
