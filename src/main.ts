@@ -33,11 +33,11 @@ try {
     const started = Date.now();
     const timeoutSeconds = config.VIGIL_SHUTDOWN_TIMEOUT_SECONDS;
     logger.info({ signal, timeoutSeconds }, 'shutting down');
-    const force = setTimeout(() => {
+    // Not unref'd: a shutdown stuck on nothing Node waits for must still end here, not exit 0 early.
+    setTimeout(() => {
       logger.error({ timeoutSeconds }, 'shutdown did not finish within VIGIL_SHUTDOWN_TIMEOUT_SECONDS; exiting without waiting for it');
       process.exit(1);
     }, timeoutSeconds * 1000);
-    force.unref();
     vigil.close(drainLimitMs(timeoutSeconds)).then(() => {
       logger.info({ tookMs: Date.now() - started }, 'shut down');
       process.exit(0);
