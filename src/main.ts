@@ -2,6 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { ConfigError, loadConfig } from './config/index.ts';
 import { StoreUnavailableError } from './store/index.ts';
 import { createLogger } from './observability/index.ts';
+import { drainLimitMs } from './lifecycle/index.ts';
 import { startVigil } from './server.ts';
 
 function fail(message: string): never {
@@ -29,10 +30,21 @@ try {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 10_000);
-    force.unref();
-    vigil.close().then(() => process.exit(0), () => process.exit(1));
+    const started = Date.now();
+    const timeoutSeconds = config.VIGIL_SHUTDOWN_TIMEOUT_SECONDS;
+    logger.info({ signal, timeoutSeconds }, 'shutting down');
+    // Not unref'd: a shutdown stuck on nothing Node waits for must still end here, not exit 0 early.
+    setTimeout(() => {
+      logger.error({ timeoutSeconds }, 'shutdown did not finish within VIGIL_SHUTDOWN_TIMEOUT_SECONDS; exiting without waiting for it');
+      process.exit(1);
+    }, timeoutSeconds * 1000);
+    vigil.close(drainLimitMs(timeoutSeconds)).then(() => {
+      logger.info({ tookMs: Date.now() - started }, 'shut down');
+      process.exit(0);
+    }, (err: unknown) => {
+      logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

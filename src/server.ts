@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import { ConfigError, type Config } from './config/index.ts';
@@ -12,6 +12,7 @@ import { AttemptLimiter } from './limits/index.ts';
 import { openCore } from './core.ts';
 import { accountRoutes, ensureAccountClient } from './account/index.ts';
 import { Metrics, type Logger } from './observability/index.ts';
+import { DrainingServer, PendingWrites } from './lifecycle/index.ts';
 import { deviceRoutes } from './devices/index.ts';
 import { lookupGeo, openGeoDatabase } from './geo/index.ts';
 import { prepareAuditEntry, type AuditEntry, type PreparedAuditEntry } from './audit/index.ts';
@@ -30,7 +31,11 @@ export interface RunningVigil {
   provider: () => Provider;
   /** Re-reads the risk policy, posture policy and network lists (SIGHUP); a bad file keeps the running ones. */
   reload(): { ok: true } | { ok: false; error: string };
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections, lets the open ones finish (at most `drainLimitMs`, then cuts
+   * them), writes what was queued behind the responses and closes the stores.
+   */
+  close(drainLimitMs?: number): Promise<void>;
 }
 
 export interface StartNotices {
@@ -72,6 +77,8 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       config, store: core.risk, population, files: () => files, geo: lookupGeo, revocations: core.revocations, stepUps: core.stepUps,
       audit, auditQueue, logger, metrics, securityEvents: core.ssf.outbox, ...(readAhead ? { readAhead } : {}),
     });
+    // Writes the provider's events start after a response: waited for before the stores close.
+    const afterResponse = new PendingWrites();
     const views = createViews();
     const pages = providerPages(views);
     const build = (jwks: Awaited<ReturnType<typeof loadJwks>>['keys']) => {
@@ -84,22 +91,22 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         logger.info({ client: ctx.oidc.client?.clientId, grantType: ctx.oidc.params?.grant_type, error: err.error, detail: err.error_detail }, 'token request refused');
         if (err.error_detail === 'refresh token already used') {
           const token = ctx.oidc.entities.RefreshToken;
-          void audit.append({
+          void afterResponse.track(audit.append({
             actor: token?.accountId ?? 'unknown', action: 'refresh_token.reuse_detected', subject: ctx.oidc.client?.clientId,
             ip: ctx.state.clientIp, outcome: 'denied', details: { grantRevoked: token?.grantId ?? null },
-          }).catch((e) => logger.error({ err: e }, 'audit write failed'));
+          })).catch((e) => logger.error({ err: e }, 'audit write failed'));
           logger.warn({ client: ctx.oidc.client?.clientId }, 'refresh token reuse detected; grant revoked');
         }
       });
       provider.on('authorization.success', (ctx: KoaContextWithOIDC) => {
         const session = ctx.oidc.session;
         if (!session?.uid || !session.accountId) return;
-        core.activity.touch(session.uid, session.accountId, ctx.get('user-agent'), ctx.state.clientIp)
+        afterResponse.track(core.activity.touch(session.uid, session.accountId, ctx.get('user-agent'), ctx.state.clientIp))
           .catch((err) => logger.warn({ err }, 'could not record session activity'));
         // A sign-in just completed: its risk assessment now has a session to belong to.
         const authTime = session.authTime();
         if (verifier.enabled && typeof authTime === 'number' && Date.now() / 1000 - authTime < 120) {
-          core.risk.attachLogin(session.accountId, ctx.state.clientIp, session.uid, (authTime - 120) * 1000)
+          afterResponse.track(core.risk.attachLogin(session.accountId, ctx.state.clientIp, session.uid, (authTime - 120) * 1000))
             .catch((err) => logger.warn({ err }, 'could not attach the sign-in assessment to its session'));
         }
       });
@@ -210,7 +217,8 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     purge.unref();
     stopUpkeep = await scheduleUpkeep(stores.sql, { mode: config.VIGIL_DB_UPKEEP, intervalSeconds: config.VIGIL_DB_UPKEEP_SECONDS, logger });
 
-    const server = createServer(app.callback());
+    const httpServer = new DrainingServer(app.callback());
+    const server = httpServer.server;
     server.headersTimeout = 20_000;
     server.requestTimeout = 30_000;
     await new Promise<void>((resolve, reject) => {
@@ -237,20 +245,24 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         logger.info({ networkLists: files.networkListSizes, transmitters: files.transmitters.length }, 'reloaded the risk policy, posture policy, network lists and trusted transmitters');
         return { ok: true };
       },
-      async close() {
+      async close(drainLimitMs = 10_000) {
+        const drained = httpServer.drain(drainLimitMs);
+        logger.info({ connections: httpServer.connections, limitSeconds: drainLimitMs / 1000 }, 'stopped accepting connections; finishing the open ones');
         clearInterval(keyWatch);
         clearInterval(purge);
         await stopUpkeep();
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
+        const { cut, tookMs } = await drained;
+        if (cut) logger.warn({ cut, tookMs }, 'connections still open at the limit were cut');
+        else logger.info({ tookMs }, 'every open connection finished');
         unsubscribe();
         await logoutWorker.stop();
         await pushWorker.stop();
+        // What the responses left running or queued behind them: written before the stores close.
+        await afterResponse.settled();
         await population.stop().catch((err) => logger.warn({ err }, 'could not write population counts'));
         await verifier.flush();
-        await auditQueue.flush();
+        await auditQueue.drain();
+        logger.info('queued writes flushed');
         await core.close();
       },
     };

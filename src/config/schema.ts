@@ -66,6 +66,8 @@ export const settingsSchema = z.object({
   VIGIL_DB_UPKEEP_SECONDS: int(1, 3600).default(15),
   /** V8's old-generation growth after a full GC, in percent of the live heap; 0 leaves it to V8's own heuristic. */
   VIGIL_HEAP_GROWTH_PERCENT: int(0, 300).default(100),
+  /** The longest a shutdown (SIGTERM, SIGINT) takes: open connections are finished, then the queued writes flushed. */
+  VIGIL_SHUTDOWN_TIMEOUT_SECONDS: int(1, 600).default(15),
   /** The device posture policy file; the shipped config/posture-policy.json when unset. */
   VIGIL_POSTURE_POLICY: z.string().min(1).optional(),
   /** The risk policy file; the shipped config/risk-policy.json when unset. Reloaded on SIGHUP. */

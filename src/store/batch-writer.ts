@@ -4,7 +4,7 @@ import type { Logger } from '../observability/index.ts';
  * Write-behind for records a hot path produces (a risk assessment and an audit entry per token
  * refresh): callers add and return at once; the writer stores them in batches — one round trip
  * per batch instead of one per request — in the order they were added. `flush()` writes what is
- * pending (the server calls it before it stops). A failed batch is logged and retried once with
+ * pending; `drain()` does so when the server stops. A failed batch is logged and retried once with
  * the next one, then dropped, so a dead database cannot grow the queue without bound.
  *
  * `prepare` turns an item into what is kept until its batch is written (say, its row as JSON
@@ -58,5 +58,14 @@ export class BatchWriter<T, Kept = T> {
       if (fresh.length) this.#timer ??= setTimeout(() => void this.flush(), this.#delayMs * 20);
     });
     return this.#writing;
+  }
+
+  /**
+   * Writes everything pending before the server stops: a batch that fails is tried once more at
+   * once, since no next batch will come to carry it.
+   */
+  async drain(): Promise<void> {
+    await this.flush();
+    if (this.#retry.length) await this.flush();
   }
 }

@@ -116,7 +116,7 @@ export class ContinuousVerifier {
 
   /** Writes the assessments and binding times still waiting to be stored (before the server stops). */
   async flush(): Promise<void> {
-    await Promise.all([this.#assessments.flush(), this.#touches.flush(), ...this.#levelChanges]);
+    await Promise.all([this.#assessments.drain(), this.#touches.drain(), ...this.#levelChanges]);
   }
 
   /** A wrong password (or unknown email): counted for the address and, when known, the account. */

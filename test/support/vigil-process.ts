@@ -28,6 +28,8 @@ export interface VigilProcess {
   pid: number;
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
+  /** Settles with the exit code once the process has exited (null when a signal ended it). */
+  exited: Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -81,6 +83,7 @@ export async function startVigil(env: Record<string, string>, options: { port?: 
     env: fullEnv,
     pid: child.pid!,
     output: () => out,
+    exited,
     stop: () => stopAndKeepLog(child, exited, `vigil-${port}.log`, () => out),
   };
 }

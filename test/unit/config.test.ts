@@ -14,6 +14,7 @@ test('nothing configured: embedded mode with the documented defaults', () => {
   expect(config.VIGIL_ACCESS_TOKEN_TTL).toBe(300);
   expect(config.VIGIL_METRICS_ALLOW).toEqual(['127.0.0.1/32', '::1/128']);
   expect(config.VIGIL_LOGIN_ACCOUNT_ATTACK_FAILURES).toBe(20);
+  expect(config.VIGIL_SHUTDOWN_TIMEOUT_SECONDS).toBe(15);
 });
 
 test('storage mode follows DATABASE_URL and REDIS_URL', () => {
@@ -41,6 +42,9 @@ test.each([
   [{ VIGIL_HEAP_GROWTH_PERCENT: 'lots' }, /VIGIL_HEAP_GROWTH_PERCENT/],
   [{ VIGIL_LOGIN_ACCOUNT_ATTACK_FAILURES: '0' }, /VIGIL_LOGIN_ACCOUNT_ATTACK_FAILURES/],
   [{ VIGIL_LOGIN_ACCOUNT_ATTACK_FAILURES: 'many' }, /VIGIL_LOGIN_ACCOUNT_ATTACK_FAILURES/],
+  [{ VIGIL_SHUTDOWN_TIMEOUT_SECONDS: '0' }, /VIGIL_SHUTDOWN_TIMEOUT_SECONDS/],
+  [{ VIGIL_SHUTDOWN_TIMEOUT_SECONDS: '601' }, /VIGIL_SHUTDOWN_TIMEOUT_SECONDS/],
+  [{ VIGIL_SHUTDOWN_TIMEOUT_SECONDS: '2.5' }, /VIGIL_SHUTDOWN_TIMEOUT_SECONDS/],
   [{ NODE_ENV: 'production', ISSUER: 'http://idp.example.com' }, /ISSUER: must use https in production/],
   [{ VIGIL_ALLOWED_OUTGOING_HOSTS: 'http://x' }, /VIGIL_ALLOWED_OUTGOING_HOSTS/],
 ])('%o is refused with a message naming the setting', (env, message) => {

@@ -1,0 +1,3 @@
+export { DrainingServer, type DrainResult } from './draining-server.ts';
+export { drainLimitMs } from './shutdown-limits.ts';
+export { PendingWrites } from './pending-writes.ts';
