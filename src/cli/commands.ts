@@ -59,8 +59,8 @@ async function userRequireStepUp(core: Core, argv: string[]): Promise<Output> {
   const since = new Date(owed.since * 1000).toISOString();
   return {
     data: { id: account.id, email: account.email, acr: owed.acr, since, grants: owed.grants, sessions: owed.sessions },
-    text: `${account.email} must sign in again at ${owed.acr}: the refresh tokens of their ${owed.grants} grant(s) from sign-ins before ${since} are refused `
-      + `(live or not), and their ${owed.sessions} live session(s) must step up before their next token`,
+    text: `${account.email} must sign in again at ${owed.acr}: refreshes from sign-ins before ${since} are refused for the ${owed.grants} grant(s) `
+      + `they hold (with a live session or not); ${owed.sessions} live session(s) will be asked for the step-up`,
   };
 }
 
