@@ -31,6 +31,7 @@ interface Deployment {
   web: ClientOut;
   other: ClientOut;
   spa: ClientOut;
+  introspector: ClientOut;
 }
 
 interface Person {
@@ -49,12 +50,13 @@ const run = async <T>(core: Core, command: string, argv: string[]) => (await COM
 async function deployment(env: Record<string, string>): Promise<Deployment> {
   const stack = await startStack(env);
   const core = await openCore(loadConfig(stack.vigil.env, ROOT), createLogger('silent'));
-  const [web, other, spa] = await Promise.all([
+  const [web, other, spa, introspector] = await Promise.all([
     run<ClientOut>(core, 'client create', ['--name', 'Mail', '--redirect-uri', redirectUri]),
     run<ClientOut>(core, 'client create', ['--name', 'Calendar', '--redirect-uri', redirectUri]),
     run<ClientOut>(core, 'client create', ['--name', 'SPA', '--public', '--redirect-uri', redirectUri]),
+    run<ClientOut>(core, 'client create', ['--name', 'Token auditor', '--grant-type', 'client_credentials', '--introspect-any']),
   ]);
-  return { stack, core, web, other, spa };
+  return { stack, core, web, other, spa, introspector };
 }
 
 /** An account with an authenticator app (a password alone still signs in at 1fa unless more is asked). */
@@ -94,6 +96,11 @@ async function refreshError(config: oidc.Configuration, refreshToken: string): P
   const outcome = await oidc.refreshTokenGrant(config, refreshToken).then(() => undefined, (e: unknown) => e as { error?: string; error_description?: string });
   if (!outcome) throw new Error('the refresh was allowed');
   return { error: outcome.error, error_description: outcome.error_description };
+}
+
+/** Whether introspection calls the token active. */
+async function active(d: Deployment, token: string): Promise<boolean> {
+  return (await oidc.tokenIntrospection(await discover(d.stack.vigil.issuer, d.introspector), token)).active;
 }
 
 const STEP_UP_REFUSAL = { error: 'invalid_grant', error_description: `step-up authentication required: sign in again at ${TWO} through the authorization endpoint` };
@@ -138,6 +145,8 @@ test('vigil user require-step-up: every grant is refused at refresh, signed out 
   expect(Date.parse(required.since)).toBeLessThanOrEqual(Date.now());
   expect(await refreshError(mail.config, mailRefreshed.refresh_token!)).toEqual(STEP_UP_REFUSAL);
   expect(await refreshError(onPhone.config, onPhone.tokens.refresh_token!)).toEqual(STEP_UP_REFUSAL);
+  // As with a session's step-up (the risk engine's test below), introspection answers as stored: refused at /token, not revoked.
+  expect(await active(d, calendar.tokens.refresh_token!)).toBe(true);
 
   // The live session's next authorization request asks for the second factor alone.
   const stepped = await signInTo(d, phone, d.web, ada, { totp: true });
@@ -229,6 +238,7 @@ test('the risk engine\'s step-up binds the session it judged after that session 
   expect(await refreshError(await from(FIREFOX), legit.refresh_token!)).toMatchObject({
     error: 'invalid_grant', error_description: expect.stringMatching(/^step-up authentication required/),
   });
+  expect(await active(d, legit.refresh_token!)).toBe(true);
   // A step-up the engine decided for one session is no verdict on the person: another session's grant refreshes.
   expect((await oidc.refreshTokenGrant(await from(FIREFOX), elsewhere.tokens.refresh_token!)).access_token).toBeTruthy();
 }, 120_000);
