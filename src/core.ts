@@ -120,10 +120,7 @@ export async function openCore(config: Config, logger: Logger): Promise<Core> {
     passkeys: new Passkeys(stores.sql, challenges, { id: issuer.hostname, name: 'Vigil', origin: issuer.origin }),
     buildProvider: (jwks, extra = {}) => createProvider({
       config, accounts: accountCache, adapters, keys, resourceServers, jwks, adminToolResources: [adminResource(config)],
-      sessionRequirement: async (uid) => {
-        const owed = await stepUps.find(uid);
-        return owed && { acr: owed.requiredAcr, since: owed.since };
-      },
+      sessionRequirement: (sessionUid, accountId) => stepUps.owed(sessionUid, accountId),
       renderError: pagesMissing, logoutSource: pagesMissing, postLogoutSuccessSource: pagesMissing,
       ...extra,
     }),

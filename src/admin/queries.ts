@@ -230,11 +230,16 @@ export class AdminQueries {
     return rows.map((r) => ({ id: r.id, metadata: parse(r.metadata) }));
   }
 
-  async stepUpsOwed(accountId: string): Promise<{ sessionUid: string; acr: string; reason: string; since: Date }[]> {
-    const { rows } = await this.#db.query<{ session_uid: string; required_acr: string; reason: string; created_at: Date }>(
-      'SELECT session_uid, required_acr, reason, created_at FROM step_up_requirements WHERE account_id = $1 ORDER BY created_at DESC', [accountId],
+  /** The person's step-up (session null) and each session's, newest first. */
+  async stepUpsOwed(accountId: string): Promise<{ sessionUid: string | null; acr: string; reason: string; since: Date; metAt: Date | null }[]> {
+    const { rows } = await this.#db.query<{ session_uid: string | null; required_acr: string; reason: string; created_at: Date | string; met_at: Date | string | null }>(
+      `SELECT NULL AS session_uid, required_acr, reason, created_at, met_at FROM account_step_up_requirements WHERE account_id = $1
+       UNION ALL SELECT session_uid, required_acr, reason, created_at, NULL FROM step_up_requirements WHERE account_id = $1
+       ORDER BY created_at DESC`, [accountId],
     );
-    return rows.map((r) => ({ sessionUid: r.session_uid, acr: r.required_acr, reason: r.reason, since: new Date(r.created_at) }));
+    return rows.map((r) => ({
+      sessionUid: r.session_uid, acr: r.required_acr, reason: r.reason, since: new Date(r.created_at), metAt: r.met_at === null ? null : new Date(r.met_at),
+    }));
   }
 
   /** The account's failed and refused password attempts since `since`, by address, most first. */

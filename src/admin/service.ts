@@ -10,7 +10,7 @@ import { ACR_VALUES, type AcrValue } from '../config/index.ts';
 import type { Core } from '../core.ts';
 import { evaluatePosture, type PosturePolicy } from '../devices/index.ts';
 import { describeUserAgent, parseUserAgent } from '../risk/index.ts';
-import type { LogoutDelivery, RevocationCause, RevocationEvent } from '../sessions/index.ts';
+import { requirePersonStepUp, type LogoutDelivery, type RevocationCause, type RevocationEvent } from '../sessions/index.ts';
 import { CLIENT_DISABLED, type Payload } from '../store/index.ts';
 import { changeRoles, type Account } from '../identity/index.ts';
 import type { EventDelivery } from '../ssf/index.ts';
@@ -20,7 +20,7 @@ import { ACCOUNT_ID, AUDIT_ACTION, CLIENT_ID, SESSION_UID } from './schemas.ts';
 import {
   AdminError,
   type AccountDetail, type AccountSummary, type AdminOperations, type AdminPrincipal, type AuditEntryView, type AuditFilter, type ClientSummary,
-  type Overview, type Page, type PageRequest, type RiskEventSummary, type RiskFilter, type SessionDetail, type SessionFilter, type SessionSummary,
+  type Overview, type Page, type PageRequest, type RiskEventSummary, type RiskFilter, type SessionDetail, type SessionFilter, type SessionSummary, type StepUpResult,
 } from './types.ts';
 
 export type AdminCore = Pick<Core, 'stores' | 'accounts' | 'audit' | 'adapters' | 'revocations' | 'stepUps' | 'totp' | 'recovery' | 'passkeys' | 'devices' | 'logoutOutbox' | 'ssf'>;
@@ -150,7 +150,7 @@ export class AdminService implements AdminOperations {
       })),
       factors: { totp: hasTotp, passkeys: keys.map((k) => ({ id: k.id, name: k.name, createdAt: iso(k.createdAt) })), recoveryCodesLeft: codesLeft },
       riskTimeline: timeline.map(riskEventView),
-      stepUpRequired: owed.map((o) => ({ acr: o.acr, reason: o.reason, since: iso(o.since) })),
+      stepUpRequired: owed.map((o) => ({ acr: o.acr, reason: o.reason, since: iso(o.since), session: o.sessionUid, metAt: o.metAt ? iso(o.metAt) : null })),
       signInFailures: {
         windowSeconds: this.#loginLimits.windowSeconds,
         underAttack: failed >= this.#loginLimits.accountAttackFailures,
@@ -248,14 +248,12 @@ export class AdminService implements AdminOperations {
     });
   }
 
-  requireStepUp(by: AdminPrincipal, id: string, acr: string, reason: string): Promise<{ sessions: number }> {
+  requireStepUp(by: AdminPrincipal, id: string, acr: string, reason: string): Promise<StepUpResult> {
     return this.#act(by, 'account.step_up', id, { reason, acr }, async () => {
       if (!ACR_VALUES.includes(acr as AcrValue)) throw new AdminError(400, 'invalid_request', `acr must be one of ${ACR_VALUES.join(', ')}`);
       await this.#account(id);
-      const sessions = await this.#core.adapters.for('Session').findByAccountId(id);
-      const uids = sessions.map((s) => s.uid).filter((u): u is string => typeof u === 'string');
-      for (const uid of uids) await this.#core.stepUps.require(uid, id, acr, reason);
-      return { result: { sessions: uids.length }, details: { sessions: uids.length } };
+      const owed = await requirePersonStepUp(this.#core, id, acr, reason);
+      return { result: { acr: owed.acr, since: iso(new Date(owed.since * 1000)), grants: owed.grants, sessions: owed.sessions }, details: { grants: owed.grants, sessions: owed.sessions } };
     });
   }
 

@@ -91,8 +91,19 @@ export interface AccountDetail extends AccountSummary {
   devices: { id: string; name: string; compliant: boolean | null; lastReportAt: string | null }[];
   factors: { totp: boolean; passkeys: { id: string; name: string; createdAt: string }[]; recoveryCodesLeft: number };
   riskTimeline: RiskEventSummary[];
-  stepUpRequired: { acr: string; reason: string; since: string }[];
+  /** Step-ups owed: the person's (`session` null; `metAt` once a sign-in met it) and each session's (the risk engine's). */
+  stepUpRequired: { acr: string; reason: string; since: string; session: string | null; metAt: string | null }[];
   signInFailures: SignInFailures;
+}
+
+/** A step-up required of a person, and what it covers. */
+export interface StepUpResult {
+  acr: string;
+  since: string;
+  /** Grants held, with or without a live session: refreshes of tokens from earlier sign-ins are refused. */
+  grants: number;
+  /** Live sessions: their next authorization request asks for the step-up. */
+  sessions: number;
 }
 
 /** Failed passwords for an account within the sign-in limits' window, by address. */
@@ -179,7 +190,7 @@ export interface AdminOperations {
   accounts(filter: PageRequest & { query?: string }): Promise<Page<AccountSummary>>;
   account(id: string): Promise<AccountDetail>;
   setAccountDisabled(by: AdminPrincipal, id: string, disabled: boolean, reason: string): Promise<AccountSummary>;
-  requireStepUp(by: AdminPrincipal, id: string, acr: string, reason: string): Promise<{ sessions: number }>;
+  requireStepUp(by: AdminPrincipal, id: string, acr: string, reason: string): Promise<StepUpResult>;
   resetSecondFactors(by: AdminPrincipal, id: string, reason: string): Promise<void>;
   clients(filter: PageRequest): Promise<Page<ClientSummary>>;
   client(id: string): Promise<ClientSummary>;

@@ -4,6 +4,7 @@ import type { Core } from '../core.ts';
 import { ACR, ACR_VALUES, type AcrValue } from '../config/index.ts';
 import { AccountError, changeRoles, passwordProblem } from '../identity/index.ts';
 import { listSigningKeys, loadJwks, rotateSigningKeys, resourceIdentifierSchema, scopeTokenSchema } from '../oidc/index.ts';
+import { requirePersonStepUp } from '../sessions/index.ts';
 import { parse, positiveInt, required, UsageError } from './args.ts';
 import { ADMIN_READ_SCOPE, ADMIN_SCOPE, adminResource } from '../admin/index.ts';
 
@@ -51,10 +52,16 @@ async function userRequireStepUp(core: Core, argv: string[]): Promise<Output> {
   const account = await core.accounts.findByEmail(email);
   if (!account) throw new UsageError(`no account with email ${email}`);
   const reason = a.reason ?? 'required by an administrator';
-  const sessions = await core.adapters.for('Session').findByAccountId(account.id);
-  for (const session of sessions) await core.stepUps.require(session.uid as string, account.id, acr, reason);
-  await core.audit.append({ actor: 'cli', action: 'account.step_up_required', subject: account.id, outcome: 'success', details: { acr, reason, sessions: sessions.length } });
-  return { data: { id: account.id, email: account.email, acr, sessions: sessions.length }, text: `${sessions.length} session(s) of ${account.email} must reach ${acr} before their next token` };
+  const owed = await requirePersonStepUp(core, account.id, acr, reason);
+  await core.audit.append({
+    actor: 'cli', action: 'account.step_up_required', subject: account.id, outcome: 'success', details: { acr: owed.acr, reason, grants: owed.grants, sessions: owed.sessions },
+  });
+  const since = new Date(owed.since * 1000).toISOString();
+  return {
+    data: { id: account.id, email: account.email, acr: owed.acr, since, grants: owed.grants, sessions: owed.sessions },
+    text: `${account.email} must sign in again at ${owed.acr}: refreshes from sign-ins before ${since} are refused for the ${owed.grants} grant(s) `
+      + `they hold (with a live session or not); ${owed.sessions} live session(s) will be asked for the step-up`,
+  };
 }
 
 async function userDisable(core: Core, argv: string[]): Promise<Output> {

@@ -12,6 +12,7 @@ const GENERIC_FAILURE = 'The email or password is not correct.';
 const RISK_DENIED = 'This sign-in was blocked because it looks unusual for this account. If it was you, contact your administrator.';
 const RISK_NO_FACTOR = 'This sign-in looks unusual for this account and needs a second factor, but none is set up. Contact your administrator.';
 const EXPOSED_NO_FACTOR = 'A security tool reported this account\'s password as exposed: signing in needs a second factor now, but none is set up. Contact your administrator.';
+const STEP_UP_NO_FACTOR = 'This account must sign in with a stronger factor now, but none is set up. Contact your administrator.';
 
 async function showLogin(ctx: Context, kit: InteractionKit, interaction: Interaction, vars: { email?: string; error?: string; retryAfter?: number } = {}, status = 200) {
   if (vars.retryAfter) ctx.set('Retry-After', String(vars.retryAfter));
@@ -113,6 +114,7 @@ export function loginRoutes(kit: InteractionKit): Router {
     if (riskAcr && satisfies(ACR.oneFactor, kit.requiredAcr(interaction))) {
       const choices = await kit.factorChoices(subject, need);
       if (!choices.passkey && !choices.totp && !choices.recovery) {
+        if (owed?.kind === 'step_up') return refuse(STEP_UP_NO_FACTOR, { reason: 'step_up_needs_factor', needed: riskAcr });
         return owed
           ? refuse(EXPOSED_NO_FACTOR, { reason: 'credentials_reported_compromised', needed: riskAcr })
           : refuse(RISK_NO_FACTOR, { reason: 'risk_needs_factor', needed: riskAcr });

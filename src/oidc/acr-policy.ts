@@ -2,31 +2,43 @@ import { errors, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provide
 import { satisfies, strongestAcr, weakestKnownAcr } from '../mfa/index.ts';
 import { clientMetadata } from './client-metadata.ts';
 
-/** A step-up a session owes: the acr to prove, by an authentication at or after `since` (epoch seconds). */
+/**
+ * A step-up owed: the acr to prove, by an authentication at or after `since` (epoch seconds). Once
+ * met (`metAt`, a person's requirement), an authentication from then on pays it at any level.
+ */
 export interface OwedStepUp {
   acr: string;
   since: number;
+  metAt?: number;
 }
 
-export type SessionRequirement = (sessionUid: string) => Promise<OwedStepUp | undefined>;
+/** Every step-up an authentication of this session of this account must pay (the session's own and the person's). */
+export type SessionRequirement = (sessionUid: string | undefined, accountId: string | undefined) => Promise<readonly OwedStepUp[]>;
 
-/** Whether an authentication (its acr and time) pays what the session owes. */
-export function paysStepUp(acr: string | undefined, authTime: number | undefined, owed: OwedStepUp | undefined): boolean {
-  return owed === undefined || (satisfies(acr, owed.acr) && (authTime ?? 0) >= owed.since);
+/** Whether an authentication (its acr and time) pays a step-up. */
+export function paysStepUp(acr: string | undefined, authTime: number | undefined, owed: OwedStepUp): boolean {
+  const time = authTime ?? 0;
+  return time >= owed.since && (satisfies(acr, owed.acr) || (owed.metAt !== undefined && time >= owed.metAt));
 }
 
-/** Refuses (`invalid_grant`) a refresh token from an authentication that does not pay what its session owes. */
-export function checkRefreshPaysStepUp(token: { acr?: string | undefined; authTime?: number | undefined }, owed: OwedStepUp | undefined): void {
-  if (paysStepUp(token.acr, token.authTime, owed)) return;
+/** The step-ups an authentication does not pay. */
+export function unpaidStepUps(acr: string | undefined, authTime: number | undefined, owed: readonly OwedStepUp[]): OwedStepUp[] {
+  return owed.filter((o) => !paysStepUp(acr, authTime, o));
+}
+
+/** Refuses (`invalid_grant`) a refresh token from an authentication that does not pay every step-up owed. */
+export function checkRefreshPaysStepUp(token: { acr?: string | undefined; authTime?: number | undefined }, owed: readonly OwedStepUp[]): void {
+  const unpaid = unpaidStepUps(token.acr, token.authTime, owed);
+  if (unpaid.length === 0) return;
   throw Object.assign(new errors.InvalidGrant('step-up required'), {
-    error_description: `step-up authentication required: sign in again at ${owed!.acr} through the authorization endpoint`,
+    error_description: `step-up authentication required: sign in again at ${strongestAcr(unpaid.map((o) => o.acr))} through the authorization endpoint`,
   });
 }
 
 /**
  * The acr an authorization request needs: the weakest of the values it offers (acr_values or an
  * essential acr claim — they are alternatives), raised to the client's registered minimum
- * (default_acr_values) and to any step-up the session owes.
+ * (default_acr_values) and to any step-up the session or its person owes.
  */
 export async function requiredAcr(ctx: KoaContextWithOIDC, sessionRequirement: SessionRequirement): Promise<string | undefined> {
   return (await requirementOf(ctx, sessionRequirement)).acr;
@@ -34,7 +46,7 @@ export async function requiredAcr(ctx: KoaContextWithOIDC, sessionRequirement: S
 
 interface Requirement {
   acr: string | undefined;
-  owed: OwedStepUp | undefined;
+  owed: readonly OwedStepUp[];
 }
 
 // The login check and the prompt details both ask during one request: one store read.
@@ -52,8 +64,10 @@ async function computeRequirement(ctx: KoaContextWithOIDC, sessionRequirement: S
   const claim = (ctx.oidc.claims as { id_token?: { acr?: { essential?: boolean; value?: string; values?: string[] } } })?.id_token?.acr;
   const essential = claim?.essential ? [claim.value, ...(claim.values ?? [])].filter((v): v is string => typeof v === 'string') : [];
   const minimum = (client && clientMetadata(client).default_acr_values as string[] | undefined) ?? [];
-  const owed = session?.uid ? await sessionRequirement(session.uid) : undefined;
-  return { acr: strongestAcr([weakestKnownAcr(offered), weakestKnownAcr(essential), weakestKnownAcr(minimum), owed?.acr]), owed };
+  const owed = session?.uid ? await sessionRequirement(session.uid, session.accountId) : [];
+  // A met requirement this session pays raises nothing: later sign-ins need no more than they would have.
+  const raised = owed.filter((o) => o.metAt === undefined || !paysStepUp(ctx.oidc.acr, session?.authTime(), o)).map((o) => o.acr);
+  return { acr: strongestAcr([weakestKnownAcr(offered), weakestKnownAcr(essential), weakestKnownAcr(minimum), ...raised]), owed };
 }
 
 /**
@@ -72,7 +86,7 @@ export function interactionPolicyWithAcrLevels(sessionRequirement: SessionRequir
     async (ctx: KoaContextWithOIDC) => {
       if (!ctx.oidc.session?.accountId) return Check.NO_NEED_TO_PROMPT;
       const { acr: need, owed } = await requirementOf(ctx, sessionRequirement);
-      const fresh = paysStepUp(ctx.oidc.acr, ctx.oidc.session.authTime(), owed);
+      const fresh = unpaidStepUps(ctx.oidc.acr, ctx.oidc.session.authTime(), owed).length === 0;
       return satisfies(ctx.oidc.acr, need) && fresh ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
     },
   ));

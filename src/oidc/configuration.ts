@@ -19,7 +19,7 @@ export interface ProviderDeps {
   renderError: NonNullable<Configuration['renderError']>;
   logoutSource: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['logoutSource'];
   postLogoutSuccessSource: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['postLogoutSuccessSource'];
-  /** A step-up a session owes (its required acr), if any. */
+  /** The step-ups a session and its person owe. */
   sessionRequirement: SessionRequirement;
   /**
    * The checks at refresh, replacing the default one (the step-up the session owes, one read):
@@ -180,7 +180,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
         await deps.onRefresh(ctx);
       } else {
         const token = ctx.oidc.entities.RefreshToken!;
-        checkRefreshPaysStepUp(token, token.sessionUid ? await deps.sessionRequirement(token.sessionUid) : undefined);
+        checkRefreshPaysStepUp(token, await deps.sessionRequirement(token.sessionUid, token.accountId));
       }
       return true;
     },

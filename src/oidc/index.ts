@@ -2,4 +2,4 @@ export { clientMetadata } from './client-metadata.ts';
 export { createProvider, buildConfiguration, cookieKeys, PRIVILEGED_METADATA, type ProviderDeps } from './configuration.ts';
 export { ensureSigningKeys, rotateSigningKeys, loadJwks, listSigningKeys, SIGNING_ALGS, type KeySummary } from './keys.ts';
 export { ResourceServerStore, resourceIdentifierSchema, scopeTokenSchema, type ResourceServer } from './resource-servers.ts';
-export { requiredAcr, interactionPolicyWithAcrLevels, paysStepUp, checkRefreshPaysStepUp, type OwedStepUp, type SessionRequirement } from './acr-policy.ts';
+export { requiredAcr, interactionPolicyWithAcrLevels, paysStepUp, unpaidStepUps, checkRefreshPaysStepUp, type OwedStepUp, type SessionRequirement } from './acr-policy.ts';

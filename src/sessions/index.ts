@@ -5,6 +5,8 @@ export {
 } from './bus.ts';
 export { LogoutOutbox, LogoutDeliveryWorker, type LogoutDelivery } from './backchannel.ts';
 export { OutboxWorker, PermanentDeliveryError, type DeliveryOptions, type OutboxRow, type OutboxSpec } from './outbox-worker.ts';
-export { StepUpRequirements, stepUpFromRow, stepUpQuery, type StepUpRequirement, type StepUpRow } from './step-up.ts';
+export {
+  StepUpRequirements, requirePersonStepUp, stepUpFromRow, stepUpsFromRows, stepUpQuery, type PersonStepUp, type StepUpRequirement, type StepUpRow,
+} from './step-up.ts';
 export { SessionActivityLog, type SessionActivity } from './activity.ts';
 export { SignInRequirements, type SignInRequirement } from './sign-in-requirement.ts';

@@ -9,8 +9,8 @@
  *   prove two factors (refused when it has no second factor).
  * - RISC account-disabled: the account is disabled, and everything it holds ends.
  * - CAEP session-revoked (from a federated IdP): the account's sessions and grants end.
- * - CAEP risk-level-change to HIGH about the person: each of their sessions owes a step-up to two
- *   factors at its next refresh.
+ * - CAEP risk-level-change to HIGH about the person: the person owes a step-up to two factors
+ *   (every grant they hold, with or without a live session, and their next sign-in).
  *
  * Other event types are accepted and ignored. A subject that names nobody is ignored alike.
  */
@@ -20,7 +20,7 @@ import { ACR } from '../config/index.ts';
 import type { AccountStore } from '../identity/index.ts';
 import type { Device, DeviceRegistry } from '../devices/index.ts';
 import type { DevicePosture } from '../risk/index.ts';
-import type { Revocations, SignInRequirements, StepUpRequirements } from '../sessions/index.ts';
+import { requirePersonStepUp, type Revocations, type SignInRequirements, type StepUpRequirements } from '../sessions/index.ts';
 import type { AdapterFactory } from '../store/index.ts';
 import { EVENT, EVENTS_RECEIVED } from './events.ts';
 import { SetRejection, type ReceivedSet } from './receiver.ts';
@@ -170,10 +170,8 @@ export class ReceivedEventApplier {
     const principal = typeof claims.principal === 'string' ? claims.principal.toUpperCase() : 'USER';
     if (principal !== 'USER') return done(false, `principal ${principal} is not a person`);
     if (level !== 'HIGH') return done(false, `risk level ${level}: nothing to do`);
-    const sessions = await this.#deps.adapters.for('Session').findByAccountId(accountId);
-    const uids = sessions.map((s) => (s as { uid?: unknown }).uid).filter((u): u is string => typeof u === 'string');
-    for (const uid of uids) await this.#deps.stepUps.require(uid, accountId, ACR.twoFactor, cause('high risk').reason);
-    return done(uids.length > 0, `${uids.length} session(s) owe a step-up to ${ACR.twoFactor}`);
+    const owed = await requirePersonStepUp(this.#deps, accountId, ACR.twoFactor, cause('high risk').reason);
+    return done(true, `the person owes a step-up to ${owed.acr}: ${owed.grants} grant(s), ${owed.sessions} live session(s)`);
   }
 
   /** The account a user subject names (an opaque subject names a device here, not an account). */

@@ -9,7 +9,7 @@ import {
   type Assessment, type FeatureStatsJson, type RiskLevel, type GeoLocation, type HistoryEvent, type HistoryLimits, type PopulationStats, type RiskHistory,
 } from '../risk/index.ts';
 import type { ExternalCompliance, PostureFields } from '../devices/index.ts';
-import { stepUpFromRow, stepUpQuery, type StepUpRequirement, type StepUpRow } from '../sessions/index.ts';
+import { stepUpQuery, stepUpsFromRows, type StepUpRequirement, type StepUpRow } from '../sessions/index.ts';
 
 /** An account's history as stored (`risk_profiles.history`). */
 interface ProfileJson {
@@ -33,8 +33,8 @@ export interface BoundDevice {
 }
 
 export interface LoadedState {
-  /** The step-up the session owes, when a session was asked about. */
-  owed?: StepUpRequirement;
+  /** The step-ups the session (when one was asked about) and the account owe. */
+  owed: StepUpRequirement[];
   /** The account's history, sharing `population`; `version` is undefined when it has no profile yet. */
   history: RiskHistory;
   version: number | undefined;
@@ -96,7 +96,7 @@ export interface LoadRow {
   device: {
     id: string; account_id: string; last_posture: PostureFields | string | null; last_report_ms: number | null; external_compliance: ExternalCompliance | string | null;
   } | null;
-  owed: StepUpRow | null;
+  owed: StepUpRow[] | string | null;
 }
 
 const parse = <T>(v: T | string): T => (typeof v === 'string' ? JSON.parse(v) as T : v);
@@ -151,7 +151,7 @@ export function riskStateColumns(k: RiskStateKeys): string {
        FROM risk_grant_bindings WHERE grant_id = ${k.grantId}) b) AS binding,
     (SELECT row_to_json(d) FROM (SELECT id, account_id, last_posture, (extract(epoch FROM last_report_at) * 1000)::float8 AS last_report_ms,
        external_compliance FROM devices WHERE jkt = ${k.jkt}) d) AS device,
-    (SELECT row_to_json(s) FROM (${stepUpQuery(k.sessionUid)}) s) AS owed`;
+    (SELECT json_agg(s) FROM (${stepUpQuery(k.sessionUid, k.accountId)}) s) AS owed`;
 }
 
 /** The state a row of `riskStateColumns` holds (an absent row: an account nothing is known of). */
@@ -163,8 +163,7 @@ export function loadedState(row: LoadRow | undefined, population: PopulationStat
     row?.ip_failures ? parse(row.ip_failures) : [],
     population,
   );
-  const state: LoadedState = { history, version: profile ? profile.version : undefined, riskLevel: profile?.risk_level ?? 'low' };
-  if (row?.owed) state.owed = stepUpFromRow(row.owed);
+  const state: LoadedState = { history, version: profile ? profile.version : undefined, riskLevel: profile?.risk_level ?? 'low', owed: stepUpsFromRows(row?.owed) };
   if (row?.binding) {
     state.binding = { userAgent: row.binding.user_agent, lastRefreshAt: row.binding.last_refresh_ms };
     if (row.binding.device_id !== null) state.binding.deviceId = row.binding.device_id;
@@ -189,13 +188,13 @@ export class RiskStore {
 
   /**
    * One round trip, reading only: the account's profile (with its risk level), the address's
-   * failures, the grant's binding, the device with key `jkt` and the step-up session `sessionUid` owes.
+   * failures, the grant's binding, the device with key `jkt` and the step-ups session `sessionUid` and the account owe.
    */
   async load(population: PopulationStats, q: { accountId: string; ip: string; grantId?: string; jkt?: string; sessionUid?: string }): Promise<LoadedState> {
     const { rows } = await this.#db.query<LoadRow>(
       `SELECT ${riskStateColumns({ accountId: '$1', ip: '$2', grantId: '$3', jkt: '$4', sessionUid: '$5' })}`,
       [q.accountId, q.ip, q.grantId ?? null, q.jkt ?? null, q.sessionUid ?? null],
-      { prepareAs: 'vigil_risk_load_v2' },
+      { prepareAs: 'vigil_risk_load_v3' },
     );
     return loadedState(rows[0], population);
   }

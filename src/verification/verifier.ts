@@ -173,7 +173,7 @@ export class ContinuousVerifier {
     const state = this.#deps.readAhead?.take(ctx, { accountId, grantId, ip: user.ip }, population.stats)
       // A DPoP-bound token's key was checked against the proof by oidc-provider already.
       ?? await store.load(population.stats, { accountId, ip: user.ip, grantId, jkt: token.jkt ?? await dpopThumbprint(ctx), ...(sessionUid ? { sessionUid } : {}) });
-    checkRefreshPaysStepUp(token, state.owed && { acr: state.owed.requiredAcr, since: state.owed.since });
+    checkRefreshPaysStepUp(token, state.owed);
 
     const context = this.#context(files, 'refresh', time, accountId, clientId, user.ip, user.userAgent, user.ipIsUser);
     if (sessionUid) context.sessionId = sessionUid;
@@ -230,7 +230,7 @@ export class ContinuousVerifier {
         error_description: `step-up authentication required: this refresh looks unusual; sign in again at ${decision.acr} through the authorization endpoint`,
       });
     }
-    // Revoke (or a step-up for a grant whose session is gone: only a new sign-in can give it a stronger one).
+    // Revoke (or a step-up for a grant of no session — its token names none — which no step-up could reach: only a new sign-in can give it a stronger one).
     await this.#revoke(grantId, sessionUid, accountId, clientId, `risk: ${reasons}`.slice(0, 500));
     await this.#deps.audit.append(entry(auditDetails(assessment, {})));
     this.#deps.logger.warn({ account: accountId, client: clientId, score: assessment.score, rules: assessment.rules }, 'risk policy revoked a session at refresh');

@@ -228,7 +228,7 @@ test('service clients: scope admin works, admin:read cannot write; administratio
   expect((await get('/sessions', opsToken)).status).toBe(200);
   const stepUp = await post(`/accounts/${ids.cy}/step-up`, { reason: 'suspicious', acr: TWO }, opsToken);
   expect(stepUp.status).toBe(200);
-  expect(stepUp.body).toEqual({ sessions: 6 });
+  expect(stepUp.body).toEqual({ acr: TWO, since: expect.any(String), grants: 6, sessions: 6 });
   expect((await get(`/accounts/${ids.cy}`)).body.stepUpRequired[0]).toMatchObject({ acr: TWO, reason: 'suspicious' });
   const readToken = await clientToken(reader, 'admin:read');
   expect((await get('/audit', readToken)).status).toBe(200);

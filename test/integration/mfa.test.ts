@@ -1,12 +1,12 @@
 import pg from 'pg';
 import * as oidc from 'openid-client';
-import { generateSync } from 'otplib';
 import { freePort, ROOT, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { openCore, type Core } from '../../src/core.ts';
 import { COMMANDS } from '../../src/cli/commands.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { createLogger } from '../../src/observability/index.ts';
 import { Browser, formAction, hiddenField, type Page } from '../support/browserless.ts';
+import { Authenticator } from '../support/authenticator.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type PkceAuthorization, type Stack } from '../support/stack.ts';
 
 /**
@@ -41,51 +41,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const redirectUri = () => `http://localhost:${rpPort}/cb`;
 const isClient = (u: string) => u.startsWith(redirectUri());
 const email = (name: string) => `${name}@vigil.test`;
-
-// ---------------------------------------------------------------------------------------------
-// An authenticator app: codes for the current 30-second step, the one before or the one after
-// (Vigil accepts ±1 step), each step at most once, earliest first so later tests still get one.
-
-const PERIOD = 30;
-
-class Authenticator {
-  last = -Infinity;
-  readonly secret: string;
-
-  constructor(secret: string) {
-    this.secret = secret;
-  }
-
-  codeAt(step: number): string {
-    return generateSync({ secret: this.secret, epoch: step * PERIOD + 1 });
-  }
-
-  /** A code Vigil accepts now and that this account has not used. */
-  async next(): Promise<string> {
-    for (;;) {
-      const now = Date.now() / 1000;
-      const current = Math.floor(now / PERIOD);
-      // The previous step only with a safe margin before it leaves the window.
-      const candidates = [...(now % PERIOD < PERIOD - 5 ? [current - 1] : []), current, current + 1];
-      const step = candidates.find((s) => s > this.last);
-      if (step !== undefined) {
-        this.last = step;
-        return this.codeAt(step);
-      }
-      await sleep(((current + 1) * PERIOD - now) * 1000 + 50);
-    }
-  }
-
-  /** Six digits that are no code of the window around now. */
-  wrong(): string {
-    const current = Math.floor(Date.now() / 1000 / PERIOD);
-    const valid = new Set([-2, -1, 0, 1, 2].map((d) => this.codeAt(current + d)));
-    for (let n = 123456; ; n = (n + 7919) % 1_000_000) {
-      const candidate = String(n).padStart(6, '0');
-      if (!valid.has(candidate)) return candidate;
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Pages and the walk through them.

@@ -76,18 +76,31 @@ export function formAction(html: string, contains: string): string {
   return match[1].replace(/&amp;/g, '&');
 }
 
+/** What a sign-in may be asked beyond the password: a second factor; and where to note the pages shown. */
+export interface SignInOptions {
+  /** An authenticator app's code, when the factor page offers the app. */
+  totp?: () => Promise<string> | string;
+  /** Filled with the pages shown on the way, in order: `login`, `factor`, `consent`. */
+  seen?: string[];
+}
+
 /**
- * Signs in through the real login and consent pages, starting at an authorization URL, and
- * returns the redirect to the client (with code or error).
+ * Signs in through the real login, second-factor and consent pages, starting at an authorization
+ * URL, and returns the redirect to the client (with code or error).
  */
-export async function signIn(browser: Browser, authorizationUrl: string, email: string, password: string, redirectPrefix: string): Promise<string> {
+export async function signIn(browser: Browser, authorizationUrl: string, email: string, password: string, redirectPrefix: string, options: SignInOptions = {}): Promise<string> {
   const isClient = (u: string) => u.startsWith(redirectPrefix);
   let page = await browser.follow(authorizationUrl, isClient);
   for (let step = 0; step < 5; step++) {
     if (page.location && isClient(page.location)) return page.location;
     if (page.body.includes('/login"')) {
+      options.seen?.push('login');
       page = await browser.submit(page, formAction(page.body, '/login'), { csrf: hiddenField(page.body, 'csrf'), email, password }, isClient);
+    } else if (options.totp && page.body.includes('/totp"')) {
+      options.seen?.push('factor');
+      page = await browser.submit(page, formAction(page.body, '/totp'), { csrf: hiddenField(page.body, 'csrf'), code: await options.totp() }, isClient);
     } else if (page.body.includes('/confirm"')) {
+      options.seen?.push('consent');
       page = await browser.submit(page, formAction(page.body, '/confirm'), { csrf: hiddenField(page.body, 'csrf') }, isClient);
     } else {
       throw new Error(`unexpected page (${page.status}):\n${page.body.slice(0, 2000)}`);

@@ -19,7 +19,7 @@ afterAll(() => sql?.close());
 
 test('owed until a sign-in reaches it; a weaker sign-in leaves it owed', async () => {
   await requirements.require('a1', TWO, 'credential compromise reported by https://siem.example');
-  expect(await requirements.find('a1')).toEqual({ requiredAcr: TWO, reason: 'credential compromise reported by https://siem.example' });
+  expect(await requirements.find('a1')).toEqual({ requiredAcr: TWO, reason: 'credential compromise reported by https://siem.example', kind: 'password_distrusted' });
   expect(await requirements.find('a2')).toBeUndefined();
   await requirements.met('a1', ONE);
   expect(await requirements.find('a1')).toMatchObject({ requiredAcr: TWO });
@@ -30,6 +30,6 @@ test('owed until a sign-in reaches it; a weaker sign-in leaves it owed', async (
 test('a second requirement never weakens the first; an unknown acr is refused', async () => {
   await requirements.require('a2', PHR, 'first');
   await requirements.require('a2', TWO, 'second');
-  expect(await requirements.find('a2')).toEqual({ requiredAcr: PHR, reason: 'second' });
+  expect(await requirements.find('a2')).toEqual({ requiredAcr: PHR, reason: 'second', kind: 'password_distrusted' });
   await expect(requirements.require('a2', 'urn:nope', 'x')).rejects.toThrow(/unknown acr/);
 });

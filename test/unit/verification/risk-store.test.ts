@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { migrate, PostgresSql } from '../../../src/store/index.ts';
 import { RiskStore, type StoredAssessment } from '../../../src/verification/index.ts';
+import { StepUpRequirements } from '../../../src/sessions/index.ts';
 import {
   DEFAULT_LIMITS, emptyPopulation, eventFromContext, recordEventInPlace,
   type Assessment, type HistoryLimits, type PopulationStats, type RiskHistory,
@@ -79,9 +80,25 @@ describe('load', () => {
 
   test('without grantId and jkt: no binding, no device', async () => {
     const state = await store.load(emptyPopulation(), { accountId: 'nobody', ip: '192.0.2.1' });
-    expect(Object.keys(state).sort()).toEqual(['history', 'riskLevel', 'version']);
+    expect(Object.keys(state).sort()).toEqual(['history', 'owed', 'riskLevel', 'version']);
+    expect(state.owed).toEqual([]);
     // An account never assessed is at the lowest level.
     expect(state.riskLevel).toBe('low');
+  });
+
+  test('the step-ups owed, in the same statement: the session\'s (when one is named) and the person\'s', async () => {
+    const accountId = await account();
+    const stepUps = new StepUpRequirements(sql);
+    await stepUps.require('sess-judged', accountId, 'urn:vigil:acr:phr', 'risk: unusual agent');
+    await stepUps.requireOfAccount(accountId, 'urn:vigil:acr:2fa', 'phished');
+    const withSession = await store.load(emptyPopulation(), { accountId, ip: nextIp(), sessionUid: 'sess-judged' });
+    expect(withSession.owed.map((o) => [o.acr, o.reason, o.metAt]).sort()).toEqual([
+      ['urn:vigil:acr:2fa', 'phished', undefined], ['urn:vigil:acr:phr', 'risk: unusual agent', undefined],
+    ]);
+    for (const o of withSession.owed) expect(Math.abs(o.since - Date.now() / 1000)).toBeLessThan(60);
+    // A grant of no (or another) session still owes the person's.
+    expect((await store.load(emptyPopulation(), { accountId, ip: nextIp() })).owed.map((o) => o.acr)).toEqual(['urn:vigil:acr:2fa']);
+    expect((await store.load(emptyPopulation(), { accountId, ip: nextIp(), sessionUid: 'sess-other' })).owed.map((o) => o.acr)).toEqual(['urn:vigil:acr:2fa']);
   });
 });
 
