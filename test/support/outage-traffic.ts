@@ -88,7 +88,8 @@ export interface RefreshLoop {
 export async function refreshLoop(app: OutageApp, token: string, running: () => boolean, paceMs = 100): Promise<RefreshLoop> {
   const loop: RefreshLoop = { answers: [], token, lost: false };
   while (running()) {
-    const answer = await refresh(app, loop.token);
+    const at = Date.now();
+    const answer = await refresh(app, loop.token).catch((err: Error): RefreshAnswer => ({ status: 0, error: err.message, ms: Date.now() - at, at }));
     loop.answers.push(answer);
     if (answer.status === 200 && answer.refreshToken) loop.token = answer.refreshToken;
     else if (answer.error === 'invalid_grant') {
@@ -141,4 +142,24 @@ export async function readyAgain(issuer: string, timeoutMs = 15_000): Promise<vo
     if (Date.now() > deadline) throw new Error('Vigil did not become ready again');
     await pause(100);
   }
+}
+
+export interface Traffic {
+  /** Stops the loops (idempotent) and returns what they saw. */
+  stop(): Promise<{ refreshes: RefreshLoop[]; logins: LoginLoop }>;
+}
+
+/** A refresh loop per token and one sign-in loop, until stopped, and never longer than `maxMs`. */
+export function startTraffic(app: OutageApp, tokens: string[], maxMs = 60_000): Traffic {
+  let running = true;
+  const until = Date.now() + maxMs;
+  const on = () => running && Date.now() < until;
+  const refreshes = Promise.all(tokens.map((token) => refreshLoop(app, token, on)));
+  const logins = loginLoop(app, on);
+  return {
+    async stop() {
+      running = false;
+      return { refreshes: await refreshes, logins: await logins };
+    },
+  };
 }
