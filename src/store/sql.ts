@@ -34,6 +34,10 @@ export class PostgresSql implements Sql {
     this.pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30000 });
     // An idle client losing its connection must not crash the process; the next query reports it.
     this.pool.on('error', () => {});
+    // Nor one that is checked out between two queries (a transaction, a prepared statement's
+    // set-up) when the server goes away: pg emits 'error' on the client then, and the pool
+    // listens only to idle ones. Its next query fails, and the pool drops it when it is released.
+    this.pool.on('connect', (client) => client.on('error', () => {}));
   }
 
   async query<T>(text: string, params: unknown[] = [], options: QueryOptions = {}): Promise<QueryResult<T>> {
