@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 
 /** How long a command may wait for its answer before it fails (a server that hangs, not one that is gone). */
-export const REDIS_COMMAND_TIMEOUT_MS = 2000;
+const REDIS_COMMAND_TIMEOUT_MS = 2000;
 
 /**
  * A Redis client that reports a dead server instead of retrying forever at start-up, and fails

@@ -10,7 +10,7 @@ import { offlineGrant, prepareApp, readiness, readyAgain, refresh, startTraffic,
 import { startStack, type Stack } from '../support/stack.ts';
 import { vigilCli } from '../support/vigil-process.ts';
 
-const GRANTS = 8;
+const GRANTS = 12;
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let redis: FaultServer | undefined;
@@ -52,7 +52,7 @@ test('Redis killed and restarted under traffic: 503s while it is gone, no grant 
     expect(during).toMatchObject({ status: 503, error: 'temporarily_unavailable', retryAfter: expect.stringMatching(/^\d+$/) });
     expect(during.ms).toBeLessThan(1500);
 
-    await pause(2500);
+    await pause(3700);
     await redis!.start();
     restartedAt = Date.now();
     await readyAgain(app.issuer);
