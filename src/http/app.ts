@@ -17,7 +17,7 @@ import { providerBodyLimit } from './provider-body-limit.ts';
 import { requestContext } from './request-context.ts';
 import { securityHeaders } from './security-headers.ts';
 import type { Views } from './views.ts';
-import { answerFailedWrite, type SettleWrites } from './token-response-writes.ts';
+import { settleTokenResponse, type SettleWrites } from './token-response-writes.ts';
 
 const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
 const ASSETS: Record<string, { type: string; body: Buffer }> = {
@@ -113,8 +113,7 @@ export function createApp(deps: AppDeps): Koa {
     const provider = deps.provider();
     if (mounted?.provider !== provider) mounted = { provider, run: compose(provider.middleware as Koa.Middleware[]) as unknown as Run };
     await mounted.run(ctx, next);
-    const failed = await deps.settleWrites(ctx);
-    if (failed) await answerFailedWrite(ctx, failed.error, provider, logger);
+    await settleTokenResponse(ctx, deps.settleWrites, provider, logger);
     // RFC 6749 §5.2: "no client authentication included" is invalid_client; oidc-provider says invalid_request.
     const out = ctx.body as { error?: unknown; error_description?: unknown } | null | undefined;
     if (ctx.status === 400 && out?.error === 'invalid_request' && out.error_description === NO_CLIENT_AUTH) {

@@ -1,4 +1,5 @@
 import type { Context, Next } from 'koa';
+import { OUTAGE_RETRY_AFTER_SECONDS, storeOutage, type StoreOutageError } from '../store/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { FormError } from './form.ts';
 import { renderPage, type Views } from './views.ts';
@@ -9,14 +10,46 @@ function wantsHtml(ctx: Context): boolean {
 }
 
 /**
+ * The log line for a store outage: which store and what its client said, not the error object
+ * (a Redis client's error carries the command it could not send, with its arguments).
+ */
+export function logStoreOutage(logger: Logger, outage: StoreOutageError): void {
+  const cause = outage.cause as Error | undefined;
+  logger.warn({ store: outage.store, reason: cause?.message ?? outage.message }, 'store unavailable; request answered 503');
+}
+
+/** The answer to an API client while a store is unreachable: 503, when to retry, and the OAuth error. */
+export function answerStoreOutageJson(ctx: Context, outage: StoreOutageError): void {
+  ctx.status = 503;
+  ctx.set('Retry-After', String(outage.retryAfter));
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = { error: outage.error, error_description: outage.error_description };
+}
+
+/**
  * Whatever a handler throws, the client gets a clean answer: OAuth-shaped errors keep their
- * status and code, anything unexpected is a 500 without detail. Stacks go to the log only.
+ * status and code, anything unexpected is a 500 without detail, an unreachable store a 503 with
+ * Retry-After. Stacks go to the log only.
  */
 export function errorBoundary(logger: Logger, views: Views) {
   return async (ctx: Context, next: Next) => {
     try {
       await next();
+      // oidc-provider answers a store outage itself (503 and its OAuth error): the retry time is added here.
+      if (ctx.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', String(OUTAGE_RETRY_AFTER_SECONDS));
     } catch (thrown) {
+      const outage = storeOutage(thrown);
+      if (outage) {
+        logStoreOutage(logger, outage);
+        if (!wantsHtml(ctx)) return answerStoreOutageJson(ctx, outage);
+        renderPage(ctx, views, 'error.njk', {
+          title: 'Temporarily unavailable',
+          error: outage.error,
+          description: 'Vigil cannot complete this request right now. Please wait a few seconds and try again.',
+        }, 503);
+        ctx.set('Retry-After', String(outage.retryAfter));
+        return;
+      }
       const err = thrown as Error & { status?: number; statusCode?: number; error?: string; error_description?: string; expose?: boolean };
       let status = err.status ?? err.statusCode ?? 500;
       if (status < 400 || status > 599) status = 500;

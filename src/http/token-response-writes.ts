@@ -1,24 +1,43 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
-import type { KoaContextWithOIDC } from 'oidc-provider';
+import { storeOutage, type SettledWrites } from '../store/index.ts';
 import type { Logger } from '../observability/index.ts';
-import { RESPONSE_TOKEN_MODELS } from '../store/index.ts';
+import { answerStoreOutageJson, logStoreOutage } from './errors.ts';
 
-/** Waits for the token writes a request left for its last moment (see store/ResponseWrites). */
-export type SettleWrites = (request: object) => Promise<{ error: unknown } | undefined>;
+/**
+ * Waits for the token writes a request left for its last moment (see store/ResponseWrites);
+ * `delivered`: whether the response hands out what was written.
+ */
+export type SettleWrites = (request: object, delivered: boolean) => Promise<SettledWrites | undefined>;
+
+/**
+ * After oidc-provider answered a request: its deferred token writes are waited for. A response
+ * that does not hand them out (an error answer, or a write that failed) has them taken back by
+ * the store; a failed write becomes the answer.
+ */
+export async function settleTokenResponse(ctx: Context, settle: SettleWrites, provider: Provider, logger: Logger): Promise<void> {
+  const settled = await settle(ctx, ctx.status < 400);
+  if (!settled) return;
+  for (const err of settled.notWithdrawn) {
+    logger.error({ reason: (err as Error | undefined)?.message }, 'a token write that was never handed out could not be taken back');
+  }
+  if (settled.failure) answerFailedWrite(ctx, settled.failure.error, provider, logger);
+}
 
 /**
  * A write the token response depends on failed after oidc-provider prepared the response (a
  * refresh token used twice, or a store that failed): the client gets the error oidc-provider
- * would have answered, and the access token prepared for it is removed. The same events are
- * emitted (`grant.error` audits a reused refresh token; `server_error` is logged).
+ * would have answered (the tokens prepared for it were taken back by the store). An unreachable
+ * store is a 503 with Retry-After and `temporarily_unavailable`: the client may retry with the
+ * same refresh token. The same events are emitted (`grant.error` audits a reused refresh token;
+ * `server_error` is logged).
  */
-export async function answerFailedWrite(ctx: Context, error: unknown, provider: Provider, logger: Logger): Promise<void> {
-  const oidc = (ctx as unknown as KoaContextWithOIDC).oidc;
-  // The access token a failed response had issued is never handed out, so it is removed.
-  for (const model of RESPONSE_TOKEN_MODELS) {
-    const token = oidc?.entities?.[model] as { destroy(): Promise<void> } | undefined;
-    if (token) await token.destroy().catch((err: unknown) => logger.error({ err, model }, 'could not remove an access token that was never handed out'));
+export function answerFailedWrite(ctx: Context, error: unknown, provider: Provider, logger: Logger): void {
+  const outage = storeOutage(error);
+  if (outage) {
+    logStoreOutage(logger, outage);
+    answerStoreOutageJson(ctx, outage);
+    return;
   }
   const err = error as { expose?: boolean; statusCode?: number; message?: string; error_description?: string };
   ctx.set('Cache-Control', 'no-store');

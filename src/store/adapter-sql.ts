@@ -39,6 +39,15 @@ const ROTATE = `WITH input AS (
     ${ON_CONFLICT_REPLACE})
   SELECT n FROM consumed`;
 
+/**
+ * A rotation taken back (its response did not hand the new token out): the successor is deleted
+ * and, only if it was still there (so this rotation is the one that consumed the old token, and
+ * nothing has revoked the grant since), the old token is usable again.
+ */
+const UNROTATE = `WITH successor AS (DELETE FROM oidc_payloads WHERE model = 'RefreshToken' AND id = $2 RETURNING id)
+  UPDATE oidc_payloads SET consumed_at = NULL
+  WHERE model = 'RefreshToken' AND id = $1 AND consumed_at IS NOT NULL AND EXISTS (SELECT 1 FROM successor)`;
+
 /** Refresh tokens (each with its grant, and the companion's columns) by storage id, many in one statement. */
 // The grant comes back as text: most reads find it in the grant cache already, and do not parse it.
 const refreshTokenQuery = (companionColumns: string | undefined) => `SELECT r.n, t.payload, t.consumed_at, t.grant_id, g.payload::text AS grant_payload${companionColumns ? `, ${companionColumns}` : ''}
@@ -241,7 +250,7 @@ export class SqlAdapter implements Adapter {
       const rotated = this.#statements!.rotations.run({ params, old: consume.key }).then(async (took) => {
         if (!took) await this.#doubleConsume(consume.key);
       });
-      if (!this.#path!.writes?.defer(rotated)) await rotated;
+      if (!this.#path!.writes?.defer(rotated, () => this.#sql.query(UNROTATE, [consume.key, key]))) await rotated;
       return;
     }
     if (consume) await consume.alone;

@@ -5,7 +5,8 @@ import { RedisAdapter } from './adapter-redis.ts';
 import type { PayloadCodec } from './payload-codec.ts';
 import type { Adapter, DoubleConsumeHandler } from './adapter-types.ts';
 import { CachedAdapter } from './cached-adapter.ts';
-import { ResponseWrites } from './response-writes.ts';
+import { ResponseWrites, type SettledWrites } from './response-writes.ts';
+import { asStoreOutage } from './outage.ts';
 import { SessionPrefetch } from './session-prefetch.ts';
 
 /** Short-lived, hot models: in Redis (with TTLs) when Redis is configured. */
@@ -37,10 +38,11 @@ export type AdapterFactory = ((name: string) => Adapter) & {
   /** A read done in the same round trip as a refresh token's lookup (SQL store only). */
   readWithRefreshTokens(companion: RefreshTokenCompanionRead): void;
   /**
-   * Waits for the token writes this request left to the moment before it answers; the first
-   * failure, in which case the response must be that error, not the tokens (see ResponseWrites).
+   * Waits for the token writes this request left to the moment before it answers; on a failure
+   * the response must be that error, not the tokens. What a response does not hand out
+   * (`delivered` false, or a write failed) is taken back (see ResponseWrites).
    */
-  settle(request: object): Promise<{ error: unknown } | undefined>;
+  settle(request: object, delivered?: boolean): Promise<SettledWrites | undefined>;
 };
 
 /** Models an instance keeps copies of for a few seconds (see CachedAdapter). */
@@ -80,9 +82,23 @@ function withDeferredSaves(tokens: Adapter, writes: ResponseWrites): Adapter {
   return overriding(tokens, {
     upsert: async (id, payload, expiresIn) => {
       const saved = tokens.upsert(id, payload, expiresIn);
-      if (!writes.defer(saved)) await saved;
+      if (!writes.defer(saved, () => tokens.destroy(id))) await saved;
     },
   });
+}
+
+const ADAPTER_METHODS = [
+  'upsert', 'find', 'findByUid', 'findByUserCode', 'consume', 'destroy', 'revokeByGrantId', 'destroyByAccountId', 'revokeByClientId', 'findByAccountId',
+] as const satisfies readonly (keyof Adapter)[];
+
+/** Redis's connection failures as StoreOutageErrors (the SQL layer turns Postgres's itself). */
+function withRedisOutages(adapter: Adapter): Adapter {
+  const overrides: Partial<Record<keyof Adapter, unknown>> = {};
+  for (const method of ADAPTER_METHODS) {
+    const call = (adapter[method] as (...args: unknown[]) => Promise<unknown>).bind(adapter);
+    overrides[method] = (...args: unknown[]) => call(...args).catch((err: unknown) => { throw asStoreOutage(err, 'redis'); });
+  }
+  return overriding(adapter, overrides as Partial<Adapter>);
 }
 
 function withPrefetchedSessions(sessions: Adapter, prefetch: SessionPrefetch): Adapter {
@@ -97,7 +113,7 @@ export function createAdapterFactory(options: AdapterFactoryOptions): AdapterFac
   // Refresh tokens and grants both live in SQL: a refresh reads them in one query.
   const refreshPath: RefreshTokenPath = { grants: new GrantPrefetch() };
   const stored = (name: string): Adapter => (options.redis && REDIS_MODELS.has(name)
-    ? new RedisAdapter(name, options.redis, options.codec, options.onDoubleConsume)
+    ? withRedisOutages(new RedisAdapter(name, options.redis, options.codec, options.onDoubleConsume))
     : new SqlAdapter(name, options.sql, options.codec, options.onDoubleConsume, refreshPath));
   const { currentRequest } = options;
   if (currentRequest) {
@@ -134,7 +150,7 @@ export function createAdapterFactory(options: AdapterFactoryOptions): AdapterFac
   factory.readWithRefreshTokens = (companion) => {
     refreshPath.companion = companion;
   };
-  factory.settle = async (request) => refreshPath.writes?.settle(request);
+  factory.settle = async (request, delivered) => refreshPath.writes?.settle(request, delivered);
   factory.forget = (model, id) => {
     const adapter = cache.get(model);
     if (adapter instanceof CachedAdapter) adapter.forget(id);

@@ -9,7 +9,8 @@ export { PayloadCodec, CONSUMABLE_MODELS, type Payload } from './payload-codec.t
 export type { Adapter, DoubleConsumeHandler } from './adapter-types.ts';
 export { BatchWriter } from './batch-writer.ts';
 export { RequestSlot } from './request-slot.ts';
-export { ResponseWrites } from './response-writes.ts';
+export { ResponseWrites, type SettledWrites } from './response-writes.ts';
+export { StoreOutageError, asStoreOutage, storeOutage, OUTAGE_RETRY_AFTER_SECONDS, type StoreName } from './outage.ts';
 export { SessionPrefetch } from './session-prefetch.ts';
 export { scheduleUpkeep, TableUpkeep, upkeepDue, upkeepNeeded, UPKEEP_THRESHOLDS, type TableActivity, type UpkeepDue } from './upkeep.ts';
 export { storableJson, jsonRowsParameter } from './json-rows.ts';

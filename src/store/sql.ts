@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
+import { asStoreOutage } from './outage.ts';
 
 export interface QueryResult<T> {
   rows: T[];
@@ -33,13 +34,21 @@ export class PostgresSql implements Sql {
     this.pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30000 });
     // An idle client losing its connection must not crash the process; the next query reports it.
     this.pool.on('error', () => {});
+    // Nor one that is checked out between two queries (a transaction, a prepared statement's
+    // set-up) when the server goes away: pg emits 'error' on the client then, and the pool
+    // listens only to idle ones. Its next query fails, and the pool drops it when it is released.
+    this.pool.on('connect', (client) => client.on('error', () => {}));
   }
 
   async query<T>(text: string, params: unknown[] = [], options: QueryOptions = {}): Promise<QueryResult<T>> {
-    const result = options.prepareAs
-      ? await this.#prepared(options.prepareAs, text, params)
-      : await this.pool.query({ text, values: params });
-    return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
+    try {
+      const result = options.prepareAs
+        ? await this.#prepared(options.prepareAs, text, params)
+        : await this.pool.query({ text, values: params });
+      return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
+    } catch (err) {
+      throw asStoreOutage(err, 'postgres');
+    }
   }
 
   // Connections told to keep their generic plans.
@@ -69,7 +78,12 @@ export class PostgresSql implements Sql {
   }
 
   async transaction<R>(fn: (tx: Queryable) => Promise<R>): Promise<R> {
-    const client = await this.pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw asStoreOutage(err, 'postgres');
+    }
     try {
       await client.query('BEGIN');
       const tx: Queryable = {
@@ -83,7 +97,7 @@ export class PostgresSql implements Sql {
       return value;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
-      throw err;
+      throw asStoreOutage(err, 'postgres');
     } finally {
       client.release();
     }

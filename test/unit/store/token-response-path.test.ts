@@ -90,7 +90,7 @@ describe('writes waited for before the response leaves', () => {
     const next = refreshToken(old.grantId as string);
     await expect(rotate(req, old, next)).resolves.toBeUndefined();
     const failed = await adapters.settle(req);
-    expect(failed?.error).toEqual(new Error('refresh token already used'));
+    expect(failed?.failure?.error).toEqual(new Error('refresh token already used'));
     expect(doubleConsumes).toEqual([old.grantId]);
     expect(await consumed(next.jti as string)).toBeUndefined();
   });
@@ -110,7 +110,9 @@ describe('writes waited for before the response leaves', () => {
     await adapters('RefreshToken').upsert(b.jti as string, b, 600);
     const outcomes = await Promise.all([adapters.settle(first), adapters.settle(second)]);
     expect(outcomes.filter((o) => o === undefined)).toHaveLength(1);
-    expect(outcomes.filter((o) => o !== undefined)).toEqual([{ error: new Error('refresh token already used') }]);
+    expect(outcomes.filter((o) => o !== undefined)).toEqual([{ failure: { error: new Error('refresh token already used') }, notWithdrawn: [] }]);
+    // The loser takes nothing back: the winner's rotation stands.
+    expect(await consumed(old.jti as string)).toEqual({ consumed: true });
   });
 
   test('an access token the store failed to save is reported when the request settles, not lost', async () => {
@@ -119,7 +121,66 @@ describe('writes waited for before the response leaves', () => {
     failWith = /INSERT INTO oidc_payloads/;
     const accessToken = { jti: rid(), kind: 'AccessToken', accountId: 'acct', clientId: 'web' };
     await adapters('AccessToken').upsert(accessToken.jti, accessToken, 300);
-    expect(await adapters.settle(req)).toEqual({ error: new Error('the store is down') });
+    expect(await adapters.settle(req)).toEqual({ failure: { error: new Error('the store is down') }, notWithdrawn: [] });
+  });
+
+  test('a rotation whose access token could not be stored is taken back: the old token refreshes again, the successor is gone', async () => {
+    const old = refreshToken(rid());
+    await adapters('RefreshToken').upsert(old.jti as string, old, 600);
+    const req = {};
+    const next = refreshToken(old.grantId as string);
+    await rotate(req, old, next);
+    failWith = /INSERT INTO oidc_payloads/;
+    const accessToken = { jti: rid(), kind: 'AccessToken', grantId: old.grantId, accountId: 'acct', clientId: 'web' };
+    await adapters('AccessToken').upsert(accessToken.jti, accessToken, 300);
+    expect(await adapters.settle(req)).toEqual({ failure: { error: new Error('the store is down') }, notWithdrawn: [] });
+    failWith = undefined;
+    expect(await consumed(old.jti as string)).toEqual({ consumed: false });
+    expect(await consumed(next.jti as string)).toBeUndefined();
+    // The client's retry of the same token is a refresh, not a replay.
+    const retry = {};
+    const again = refreshToken(old.grantId as string);
+    await rotate(retry, old, again);
+    expect(await adapters.settle(retry)).toBeUndefined();
+    expect(doubleConsumes).toEqual([]);
+    expect(await consumed(old.jti as string)).toEqual({ consumed: true });
+    expect(await consumed(again.jti as string)).toEqual({ consumed: false });
+  });
+
+  test('a response that does not hand its tokens out (the request failed after the writes started) takes them back', async () => {
+    const old = refreshToken(rid());
+    await adapters('RefreshToken').upsert(old.jti as string, old, 600);
+    const req = {};
+    const next = refreshToken(old.grantId as string);
+    await rotate(req, old, next);
+    const accessToken = { jti: rid(), kind: 'AccessToken', grantId: old.grantId, accountId: 'acct', clientId: 'web' };
+    await adapters('AccessToken').upsert(accessToken.jti, accessToken, 300);
+    expect(await adapters.settle(req, false)).toEqual({ notWithdrawn: [] });
+    request = undefined;
+    expect(await consumed(old.jti as string)).toEqual({ consumed: false });
+    expect(await consumed(next.jti as string)).toBeUndefined();
+    expect(await adapters('AccessToken').find(accessToken.jti)).toBeUndefined();
+  });
+
+  test('a rotation taken back after its grant was revoked leaves the old token consumed; a failed take-back is reported', async () => {
+    const old = refreshToken(rid());
+    await adapters('RefreshToken').upsert(old.jti as string, old, 600);
+    const req = {};
+    const next = refreshToken(old.grantId as string);
+    await rotate(req, old, next);
+    // The rotation's statement goes out on the next turn; PGlite runs statements in the order they came.
+    await new Promise((resolve) => setImmediate(resolve));
+    // Revoked meanwhile (as Revocations.grant would, but of the successor alone: the old row stays to be looked at).
+    await sql.query("DELETE FROM oidc_payloads WHERE model = 'RefreshToken' AND id = $1", [codec.storageId('RefreshToken', next.jti as string)]);
+    expect(await adapters.settle(req, false)).toEqual({ notWithdrawn: [] });
+    expect(await consumed(old.jti as string)).toEqual({ consumed: true });
+
+    const other = refreshToken(rid());
+    await adapters('RefreshToken').upsert(other.jti as string, other, 600);
+    const req2 = {};
+    await rotate(req2, other, refreshToken(other.grantId as string));
+    failWith = /WITH successor/;
+    expect(await adapters.settle(req2, false)).toEqual({ notWithdrawn: [new Error('the store is down')] });
   });
 
   test('outside a request every save is waited for where it is made', async () => {
@@ -137,6 +198,7 @@ describe('writes waited for before the response leaves', () => {
     const writes = new ResponseWrites(() => undefined);
     expect(writes.defer(Promise.resolve())).toBe(false);
     expect(await new ResponseWrites(() => ({})).settle({})).toBeUndefined();
+    expect(await new ResponseWrites(() => ({})).settle({}, false)).toBeUndefined();
   });
 });
 
