@@ -164,8 +164,10 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       posturePolicy: () => files.posture,
       loginLimits: { windowSeconds: config.VIGIL_LOGIN_LOCKOUT_SECONDS, accountAttackFailures: config.VIGIL_LOGIN_ACCOUNT_ATTACK_FAILURES },
     });
+    let httpServer: DrainingServer | undefined;
     const app = createApp({
       config, stores, logger, metrics, views, provider: currentProvider, cookieKeys: cookieKeys(keys), settleWrites: core.adapters.settle,
+      draining: () => httpServer?.draining ?? false,
       routers: [interactionRoutes({
         config, provider: currentProvider, accounts, throttle, audit, keys, views, metrics, logger,
         factorLimiter: new AttemptLimiter('mfa:account', config.VIGIL_MFA_MAX_FAILURES, config.VIGIL_MFA_LOCKOUT_SECONDS, stores),
@@ -217,7 +219,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     purge.unref();
     stopUpkeep = await scheduleUpkeep(stores.sql, { mode: config.VIGIL_DB_UPKEEP, intervalSeconds: config.VIGIL_DB_UPKEEP_SECONDS, logger });
 
-    const httpServer = new DrainingServer(app.callback());
+    httpServer = new DrainingServer(app.callback());
     const server = httpServer.server;
     server.headersTimeout = 20_000;
     server.requestTimeout = 30_000;

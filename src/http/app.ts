@@ -60,6 +60,8 @@ export interface AppDeps {
   cookieKeys: string[];
   /** The token writes a provider request left for the moment before it answers. */
   settleWrites: SettleWrites;
+  /** True once the server is shutting down: /readyz answers 503 so load balancers stop sending. */
+  draining?: () => boolean;
 }
 
 /** The Koa app: Vigil's own routes first, then oidc-provider for everything else. */
@@ -79,8 +81,13 @@ export function createApp(deps: AppDeps): Koa {
     ctx.body = { status: 'ok' };
   });
   ops.get('/readyz', async (ctx) => {
-    const ready = await storesReady(deps.stores);
     ctx.set('Cache-Control', 'no-store');
+    if (deps.draining?.()) {
+      ctx.status = 503;
+      ctx.body = { status: 'draining' };
+      return;
+    }
+    const ready = await storesReady(deps.stores);
     ctx.status = ready.ok ? 200 : 503;
     ctx.body = { status: ready.ok ? 'ready' : 'unavailable', checks: ready.checks };
   });

@@ -81,6 +81,8 @@ export function loginRoutes(kit: InteractionKit): Router {
       return showLogin(ctx, kit, interaction, { email, error: GENERIC_FAILURE }, 401);
     }
     if (found.account.disabled) {
+      // The password was right: not a guess, whatever the account's state.
+      await deps.throttle.succeeded(email, ip);
       deps.metrics.logins.inc({ outcome: 'disabled' });
       await deps.audit.append({ actor: found.account.id, action: 'login', ip, outcome: 'denied', details: { reason: 'account_disabled' } });
       return showLogin(ctx, kit, interaction, { email, error: 'This account is disabled. Contact your administrator.' }, 403);

@@ -48,6 +48,11 @@ export class DrainingServer {
     });
   }
 
+  /** Shutting down: no longer accepting, finishing the open connections. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
   /** Connections open now (idle keep-alive ones included). */
   get connections(): number {
     return this.#connections.size;

@@ -46,6 +46,21 @@ function postForm(agent: Agent, url: string, fields: Record<string, string>): Pr
   });
 }
 
+/** A GET on `agent` (keep-alive): status and body. */
+function get(agent: Agent, url: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, body: text }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /** A new connection refused because the server no longer listens: expected once it is shutting down. */
 function refused(err: unknown): boolean {
   for (let e = err as { code?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
@@ -145,10 +160,19 @@ test('SIGTERM under keep-alive load: nothing in flight is reset, the queues are 
     ...Array.from({ length: REFRESHERS }, (_, i) => refresher(`refresher ${i}`)),
     ...Array.from({ length: SIGNERS }, (_, i) => signer(i)),
   ];
+  // A load balancer's health check, on a keep-alive connection of its own.
+  const balancer = new Agent({ keepAlive: true, maxSockets: 1 });
+  expect((await get(balancer, `${vigil.url}/readyz`)).status).toBe(200);
   await new Promise((r) => setTimeout(r, 3_000));
   expect(refreshesAnswered).toBeGreaterThan(REFRESHERS);
   signalAt = Date.now();
   process.kill(vigil.pid, 'SIGTERM');
+  // Told at once, on the connection it already has, to send no more.
+  await new Promise((r) => setTimeout(r, 200));
+  const health = await get(balancer, `${vigil.url}/readyz`);
+  balancer.destroy();
+  expect(health.status).toBe(503);
+  expect(JSON.parse(health.body)).toEqual({ status: 'draining' });
   let giveUp: NodeJS.Timeout | undefined;
   const exit = await Promise.race([
     vigil.exited.then((code) => ({ code, afterMs: Date.now() - signalAt })),
