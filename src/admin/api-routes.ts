@@ -16,6 +16,7 @@ import { BearerError, bearerToken } from '../http/bearer.ts';
 import { readJson } from '../http/form.ts';
 import { firstIssue } from '../http/zod-issue.ts';
 import type { RevocationEvent } from '../sessions/index.ts';
+import { storeOutage } from '../store/index.ts';
 import type { AuditEntry } from '../audit/index.ts';
 import { adminResource, authenticateAdmin } from './auth.ts';
 import { ADMIN_ACTOR, auditAdminCalls } from './call-audit.ts';
@@ -64,6 +65,8 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
     try {
       await answers(ctx, next);
     } catch (err) {
+      // An unreachable store is the error boundary's: 503 with Retry-After, not a 500.
+      if (storeOutage(err)) throw err;
       deps.logger.error({ err }, 'admin API request failed');
       ctx.status = 500;
       ctx.body = { error: 'server_error', error_description: 'something went wrong on our side' };

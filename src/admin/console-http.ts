@@ -6,6 +6,7 @@ import type { Context, Next } from 'koa';
 import { z } from 'zod';
 import { firstIssue, FormError, renderPage, type Views } from '../http/index.ts';
 import type { Logger } from '../observability/index.ts';
+import { storeOutage } from '../store/index.ts';
 import { AdminError } from './types.ts';
 import { reasonSchema } from './schemas.ts';
 
@@ -30,6 +31,8 @@ export function consoleBoundary(views: Views, logger: Logger) {
     try {
       await next();
     } catch (thrown) {
+      // An unreachable store is the error boundary's: a 503 page with Retry-After, not a 500.
+      if (storeOutage(thrown)) throw thrown;
       let status = 500;
       let message = 'Something went wrong on our side. Please try again.';
       let title: string | undefined;

@@ -9,6 +9,8 @@ import { startRedisServer, type FaultServer } from '../support/fault-servers.ts'
 import { offlineGrant, prepareApp, readiness, readyAgain, refresh, startTraffic, type OutageApp } from '../support/outage-traffic.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { vigilCli } from '../support/vigil-process.ts';
+import { clientCredentialsToken, jsonCall } from '../support/json-api.ts';
+import type { ClientOut } from '../support/stack.ts';
 
 const GRANTS = 12;
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -33,6 +35,10 @@ test('Redis killed and restarted under traffic: 503s while it is gone, no grant 
   for (let i = 0; i < GRANTS; i++) tokens.push(await offlineGrant(app));
   // A grant of its own for the probe below (the loops' tokens move on).
   const probe = await offlineGrant(app);
+  // An administrator's tool (admin API), with a token taken before the outage.
+  const adminApi = `${app.issuer}/admin/api`;
+  const siem = await vigilCli<ClientOut>(stack!.env, ['client', 'create', '--name', 'SIEM', '--grant-type', 'client_credentials', '--allow-resource', adminApi, '--scope', 'admin:read']);
+  const adminToken = await clientCredentialsToken(app.issuer, siem, adminApi, 'admin:read');
 
   const traffic = startTraffic(app, tokens);
   let killedAt: number;
@@ -51,6 +57,10 @@ test('Redis killed and restarted under traffic: 503s while it is gone, no grant 
     const during = await refresh(app, probe);
     expect(during).toMatchObject({ status: 503, error: 'temporarily_unavailable', retryAfter: expect.stringMatching(/^\d+$/) });
     expect(during.ms).toBeLessThan(1500);
+    const admin = await jsonCall(adminApi, 'GET', '/overview', adminToken);
+    expect(admin.status).toBe(503);
+    expect(admin.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(admin.body).toMatchObject({ error: 'temporarily_unavailable' });
 
     await pause(3700);
     await redis!.start();
