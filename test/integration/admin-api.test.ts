@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client';
 import { freePort, ROOT, runScript, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { Browser, formAction, hiddenField, signIn } from '../support/browserless.ts';
+import type { Authenticator } from '../support/authenticator.ts';
 import { enrolTotp as enrolTotpFor } from '../support/totp.ts';
 import { ADMIN, discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import { openCore, type Core } from '../../src/core.ts';
@@ -26,7 +27,7 @@ let devicesApi: string;
 let redirectUri: string;
 let web: ClientOut;
 let plain: ClientOut;
-let rootCode: () => string;
+let rootApp: Authenticator;
 let introspector: ClientOut;
 const ids: Record<string, string> = {};
 const tokens: Record<string, string> = {};
@@ -37,14 +38,14 @@ const run = async <T>(command: string, argv: string[]) => (await COMMANDS[comman
 const enrolTotp = (accountId: string) => enrolTotpFor(core, accountId);
 
 /** Signs in through the pages (password, then the authenticator code when asked, then consent). */
-async function walk(url: string, email: string, password: string, totp?: () => string): Promise<string> {
+async function walk(url: string, email: string, password: string, totp?: Authenticator): Promise<string> {
   const browser = new Browser();
   let page = await browser.follow(url, isClient);
   for (let step = 0; step < 6; step++) {
     if (page.location && isClient(page.location)) return page.location;
     const csrf = () => hiddenField(page.body, 'csrf');
     if (page.body.includes('name="password"')) page = await browser.submit(page, formAction(page.body, '/login'), { csrf: csrf(), email, password }, isClient);
-    else if (totp && page.body.includes('/totp"')) page = await browser.submit(page, formAction(page.body, '/totp'), { csrf: csrf(), code: totp() }, isClient);
+    else if (totp && page.body.includes('/totp"')) page = await browser.submit(page, formAction(page.body, '/totp'), { csrf: csrf(), code: await totp.next() }, isClient);
     else if (page.body.includes('/confirm"')) page = await browser.submit(page, formAction(page.body, '/confirm'), { csrf: csrf() }, isClient);
     else throw new Error(`unexpected page (${page.status}):\n${page.body.slice(0, 1500)}`);
   }
@@ -52,7 +53,7 @@ async function walk(url: string, email: string, password: string, totp?: () => s
 }
 
 /** A person's tokens from the web client: by default an admin API token at two factors. */
-async function personTokens(email: string, password: string, o: { totp?: () => string; scope?: string; resource?: string; acr?: string; client?: ClientOut } = {}) {
+async function personTokens(email: string, password: string, o: { totp?: Authenticator; scope?: string; resource?: string; acr?: string; client?: ClientOut } = {}) {
   const config = await discover(vigil.issuer, o.client ?? web);
   const resource = o.resource ?? adminApi;
   const request = await pkceAuthorization(config, {
@@ -105,10 +106,10 @@ beforeAll(async () => {
   web = await run<ClientOut>('client create', ['--name', 'Web App', '--redirect-uri', redirectUri, '--admin-tool']);
   plain = await run<ClientOut>('client create', ['--name', 'Wiki', '--redirect-uri', redirectUri]);
   introspector = await run<ClientOut>('client create', ['--name', 'Introspector', '--grant-type', 'client_credentials', '--introspect-any']);
-  rootCode = await enrolTotp(ids.root);
-  const audraCode = await enrolTotp(ids.audra);
-  tokens.admin = (await personTokens(ADMIN.email, ADMIN.password, { totp: rootCode, acr: TWO })).access_token;
-  tokens.auditor = (await personTokens('audra@vigil.test', PASSWORD, { totp: audraCode, acr: TWO })).access_token;
+  rootApp = await enrolTotp(ids.root);
+  const audraApp = await enrolTotp(ids.audra);
+  tokens.admin = (await personTokens(ADMIN.email, ADMIN.password, { totp: rootApp, acr: TWO })).access_token;
+  tokens.auditor = (await personTokens('audra@vigil.test', PASSWORD, { totp: audraApp, acr: TWO })).access_token;
   tokens.adminOneFactor = (await personTokens(ADMIN.email, ADMIN.password)).access_token;
   tokens.normal = (await personTokens('norm@vigil.test', PASSWORD)).access_token;
 }, 120_000);
@@ -201,7 +202,7 @@ test('a person without an admin role gets 403 from every endpoint, and nothing e
 });
 
 test('an app not registered as an admin tool cannot get an administrator\'s admin API token, even with consent', async () => {
-  const refused = await personTokens(ADMIN.email, ADMIN.password, { totp: rootCode, acr: TWO, client: plain }).catch((e: { error?: string; error_description?: string }) => e);
+  const refused = await personTokens(ADMIN.email, ADMIN.password, { totp: rootApp, acr: TWO, client: plain }).catch((e: { error?: string; error_description?: string }) => e);
   expect(refused).toMatchObject({ error: 'invalid_target', error_description: expect.stringMatching(/not registered as an admin tool/) });
 });
 

@@ -6,10 +6,10 @@
  * stream's client produces nothing on it.
  */
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
-import { generateSync } from 'otplib';
 import { freePort, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { Browser, formAction, hiddenField, signIn, type Page } from '../support/browserless.ts';
 import { SoftAuthenticator } from '../support/soft-authenticator.ts';
+import { Authenticator } from '../support/authenticator.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import { clientCredentialsToken, jsonCall } from '../support/json-api.ts';
 
@@ -30,32 +30,6 @@ let streamId: string;
 let rpToken: string;
 let jwks: ReturnType<typeof createRemoteJWKSet>;
 const ids: Record<string, string> = {};
-
-// ---------------------------------------------------------------------------------------------
-// An authenticator app: a code Vigil accepts now (±1 step), each step at most once.
-
-class Authenticator {
-  last = -Infinity;
-  readonly secret: string;
-
-  constructor(secret: string) {
-    this.secret = secret;
-  }
-
-  async next(): Promise<string> {
-    for (;;) {
-      const now = Date.now() / 1000;
-      const current = Math.floor(now / 30);
-      const candidates = [...(now % 30 < 25 ? [current - 1] : []), current, current + 1];
-      const step = candidates.find((s) => s > this.last);
-      if (step !== undefined) {
-        this.last = step;
-        return generateSync({ secret: this.secret, epoch: step * 30 + 1 });
-      }
-      await sleep(((current + 1) * 30 - now) * 1000 + 50);
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The relying party's side: its token, the SSF API, and the poll receiver.

@@ -20,7 +20,7 @@ import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } f
 import { Browser, formAction, hiddenField, signIn, type Page } from '../support/browserless.ts';
 import { launchChromium, openBrowserSession, type BrowserSession } from '../support/chromium.ts';
 import { SoftAuthenticator } from '../support/soft-authenticator.ts';
-import { AuthenticatorApp } from '../support/authenticator-app.ts';
+import { Authenticator } from '../support/authenticator.ts';
 import { clientCredentialsToken, jsonCall } from '../support/json-api.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
@@ -58,12 +58,12 @@ async function passwordToAccount(browser: Browser, name: string): Promise<Page> 
 }
 
 /** Sets up an authenticator app for `name` (no factor yet: the password is enough), returns it and the recovery codes. */
-async function enrolTotp(name: string): Promise<{ app: AuthenticatorApp; codes: string[] }> {
+async function enrolTotp(name: string): Promise<{ app: Authenticator; codes: string[] }> {
   const browser = new Browser();
   const account = await passwordToAccount(browser, name);
   const enrol = await browser.submit(account, '/account/totp/begin', { csrf: hiddenField(account.body, 'csrf') });
   expect(enrol.status).toBe(200);
-  const app = new AuthenticatorApp(/<code id="totp-secret">([^<]+)<\/code>/.exec(enrol.body)![1]);
+  const app = new Authenticator(/<code id="totp-secret">([^<]+)<\/code>/.exec(enrol.body)![1]);
   const done = await browser.submit(enrol, '/account/totp/confirm', { csrf: hiddenField(enrol.body, 'csrf'), code: await app.next() });
   expect(done.status).toBe(200);
   return { app, codes: recoveryCodes(done.body) };

@@ -1,4 +1,4 @@
-import { Agent, request } from 'node:http';
+import { Agent, request, type RequestOptions } from 'node:http';
 import { queryDatabase } from '../support/services.ts';
 import { freePort, startVigil, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { Browser, signIn } from '../support/browserless.ts';
@@ -27,14 +27,10 @@ let redirectUri: string;
 
 interface Answer { status: number; connection: string | undefined; body: string }
 
-/** One form POST on `agent` (keep-alive), answered in full or failed with the socket's own error. */
-function postForm(agent: Agent, url: string, fields: Record<string, string>): Promise<Answer> {
-  const body = new URLSearchParams(fields).toString();
+/** One request on `agent` (keep-alive), answered in full or failed with the socket's own error. */
+function send(agent: Agent, url: string, options: RequestOptions = {}, body?: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request(url, {
-      agent, method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body), accept: 'application/json' },
-    }, (res) => {
+    const req = request(url, { ...options, agent }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d) => { text += d; });
@@ -46,20 +42,17 @@ function postForm(agent: Agent, url: string, fields: Record<string, string>): Pr
   });
 }
 
-/** A GET on `agent` (keep-alive): status and body. */
-function get(agent: Agent, url: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { text += d; });
-      res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, body: text }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+/** One form POST on `agent` (keep-alive). */
+function postForm(agent: Agent, url: string, fields: Record<string, string>): Promise<Answer> {
+  const body = new URLSearchParams(fields).toString();
+  return send(agent, url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body), accept: 'application/json' },
+  }, body);
 }
+
+/** A GET on `agent` (keep-alive): status and body. */
+const get = (agent: Agent, url: string) => send(agent, url);
 
 /** A new connection refused because the server no longer listens: expected once it is shutting down. */
 function refused(err: unknown): boolean {

@@ -4,11 +4,12 @@ const PERIOD = 30;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * An authenticator app: codes for the current 30-second step, the one before or the one after
- * (Vigil accepts ±1 step), each step at most once, earliest first so later sign-ins still get one.
+ * A person's authenticator app: codes for the current 30-second step, the one before or the one
+ * after (Vigil accepts ±1 step), each step at most once (Vigil accepts a step once), earliest
+ * first so later sign-ins still get one.
  */
 export class Authenticator {
-  last = -Infinity;
+  #last = -Infinity;
   readonly secret: string;
 
   constructor(secret: string) {
@@ -26,9 +27,9 @@ export class Authenticator {
       const current = Math.floor(now / PERIOD);
       // The previous step only with a safe margin before it leaves the window.
       const candidates = [...(now % PERIOD < PERIOD - 5 ? [current - 1] : []), current, current + 1];
-      const step = candidates.find((s) => s > this.last);
+      const step = candidates.find((s) => s > this.#last);
       if (step !== undefined) {
-        this.last = step;
+        this.#last = step;
         return this.codeAt(step);
       }
       await sleep(((current + 1) * PERIOD - now) * 1000 + 50);

@@ -6,6 +6,7 @@
  */
 import * as oidc from 'openid-client';
 import { Browser, signIn, type Page } from './browserless.ts';
+import type { FaultServer } from './fault-servers.ts';
 import { discover, pkceAuthorization, type ClientOut, type Stack } from './stack.ts';
 import { vigilCli } from './vigil-process.ts';
 
@@ -162,4 +163,82 @@ export function startTraffic(app: OutageApp, tokens: string[], maxMs = 60_000): 
       return { refreshes: await refreshes, logins: await logins };
     },
   };
+}
+
+const GRANTS = 12;
+const RETRY_LATER = { status: 503, error: 'temporarily_unavailable', retryAfter: expect.stringMatching(/^\d+$/) };
+
+export interface Outage {
+  refreshes: RefreshLoop[];
+  logins: LoginLoop;
+  /** A grant of its own, refreshed during the outage (the loops' tokens move on). */
+  probe: string;
+  killedAt: number;
+  restartedAt: number;
+}
+
+/**
+ * Grants refreshing in loops and people signing in while `server` (the store `check` in /readyz)
+ * is killed and, some seconds later, started again. Right after the kill /readyz and a refresh
+ * must say so at once and fail fast with a time to come back; `whileDown` adds a test's own checks.
+ */
+export async function outageUnderTraffic(app: OutageApp, server: FaultServer, check: string, whileDown: () => Promise<void> = async () => {}): Promise<Outage> {
+  const tokens: string[] = [];
+  for (let i = 0; i < GRANTS; i++) tokens.push(await offlineGrant(app));
+  const probe = await offlineGrant(app);
+
+  const traffic = startTraffic(app, tokens);
+  let killedAt: number;
+  let restartedAt: number;
+  try {
+    await pause(1500);
+    await server.kill();
+    killedAt = Date.now();
+    await pause(300);
+
+    const notReady = await readiness(app.issuer);
+    expect(notReady.status).toBe(503);
+    expect(notReady.body.checks[check]).toMatch(/^unavailable/);
+    expect(notReady.ms).toBeLessThan(2500);
+    const during = await refresh(app, probe);
+    expect(during).toMatchObject(RETRY_LATER);
+    expect(during.ms).toBeLessThan(1500);
+    await whileDown();
+
+    await pause(3700);
+    await server.start();
+    restartedAt = Date.now();
+    await readyAgain(app.issuer);
+    await pause(2000);
+  } finally {
+    await traffic.stop();
+  }
+  return { ...await traffic.stop(), probe, killedAt, restartedAt };
+}
+
+/**
+ * What must hold after an outage: it was exercised (refreshes answered 503 while the store was
+ * gone); every answer was tokens or 503 with Retry-After, never a hang or another 5xx; no grant
+ * was lost or taken for a replay; people sign in again; the audit chain verifies.
+ */
+export async function expectRecovered(stack: Stack, app: OutageApp, { refreshes: loops, logins, probe, killedAt, restartedAt }: Outage): Promise<void> {
+  const answers = loops.flatMap((l) => l.answers);
+  expect(answers.filter((a) => a.at >= killedAt && a.at < restartedAt && a.status === 503).length).toBeGreaterThan(0);
+  for (const a of answers) {
+    if (a.status !== 200) expect(a).toMatchObject(RETRY_LATER);
+    expect(a.ms).toBeLessThan(2500);
+  }
+  expect(logins.statuses.filter((s) => s >= 500 && s !== 503)).toEqual([]);
+
+  // Each grant refreshes now, with the token its client holds; the probe's too (answered 503 during the outage).
+  expect(loops.map((l) => l.lost)).toEqual(loops.map(() => false));
+  for (const loop of loops) expect(await refresh(app, loop.token)).toMatchObject({ status: 200 });
+  expect(await refresh(app, probe)).toMatchObject({ status: 200 });
+  expect(stack.vigil.output()).not.toContain('refresh token reuse detected');
+
+  expect(logins.completed.some((at) => at > restartedAt)).toBe(true);
+  await expect(offlineGrant(app)).resolves.toEqual(expect.any(String));
+
+  const audit = await vigilCli<{ ok: boolean; entries: number }>(stack.env, ['audit', 'verify']);
+  expect(audit.ok).toBe(true);
 }

@@ -30,6 +30,12 @@ function rawConnection(port: number): Promise<{ socket: Socket; received: () => 
 const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** An answer that is a 200 and tells the client its connection closes. */
+function expectOkThenClose(answer: string): void {
+  expect(answer).toMatch(/^HTTP\/1.1 200 OK\r\n/);
+  expect(answer).toMatch(/\r\nconnection: close\r\n/i);
+}
+
 test('a request in flight when draining starts is answered with Connection: close, then its connection ends', async () => {
   const { drainable, port } = await started();
   const conn = await rawConnection(port);
@@ -37,8 +43,7 @@ test('a request in flight when draining starts is answered with Connection: clos
   await sleep(50);
   const drained = drainable.drain(5_000);
   expect(await conn.ended).toBe('ended');
-  expect(conn.received()).toMatch(/^HTTP\/1.1 200 OK\r\n/);
-  expect(conn.received()).toMatch(/\r\nconnection: close\r\n/i);
+  expectOkThenClose(conn.received());
   expect(await drained).toMatchObject({ cut: 0 });
 });
 
@@ -53,9 +58,7 @@ test('an idle keep-alive connection is not dropped: a request sent on it while d
   const before = conn.received().length;
   conn.socket.write(get('/'));
   expect(await conn.ended).toBe('ended');
-  const second = conn.received().slice(before);
-  expect(second).toMatch(/^HTTP\/1.1 200 OK\r\n/);
-  expect(second).toMatch(/\r\nconnection: close\r\n/i);
+  expectOkThenClose(conn.received().slice(before));
   expect(await drained).toMatchObject({ cut: 0 });
 });
 

@@ -57,6 +57,20 @@ const refreshToken = (grantId: string, extra: Payload = {}): Payload => ({ jti: 
 const consumed = async (id: string) => (await sql.query<{ consumed: boolean }>(
   "SELECT consumed_at IS NOT NULL AS consumed FROM oidc_payloads WHERE model = 'RefreshToken' AND id = $1", [codec.storageId('RefreshToken', id)])).rows[0];
 
+/** A refresh token of a grant of its own, stored. */
+async function storedRefreshToken(extra: Payload = {}): Promise<Payload> {
+  const token = refreshToken(rid(), extra);
+  await adapters('RefreshToken').upsert(token.jti as string, token, 600);
+  return token;
+}
+
+/** An access token (of `grantId`'s grant, if given), saved in the current request. */
+async function savedAccessToken(grantId?: string): Promise<Payload> {
+  const token: Payload = { jti: rid(), kind: 'AccessToken', ...(grantId === undefined ? {} : { grantId }), accountId: 'acct', clientId: 'web' };
+  await adapters('AccessToken').upsert(token.jti as string, token, 300);
+  return token;
+}
+
 /** A refresh in `req`: the old token's consume, then its successor's save (as oidc-provider does). */
 async function rotate(req: object, old: Payload, next: Payload): Promise<void> {
   request = req;
@@ -66,25 +80,22 @@ async function rotate(req: object, old: Payload, next: Payload): Promise<void> {
 
 describe('writes waited for before the response leaves', () => {
   test('a rotation and an access token saved in a request are both stored once the request settles', async () => {
-    const old = refreshToken(rid());
-    await adapters('RefreshToken').upsert(old.jti as string, old, 600);
+    const old = await storedRefreshToken();
     const req = {};
     const next = refreshToken(old.grantId as string);
     await rotate(req, old, next);
-    const accessToken = { jti: rid(), kind: 'AccessToken', grantId: old.grantId, accountId: 'acct', clientId: 'web' };
-    await adapters('AccessToken').upsert(accessToken.jti, accessToken, 300);
+    const accessToken = await savedAccessToken(old.grantId);
     expect(await adapters.settle(req)).toBeUndefined();
     expect(await consumed(old.jti as string)).toEqual({ consumed: true });
     expect(await consumed(next.jti as string)).toEqual({ consumed: false });
     request = undefined;
-    expect(await adapters('AccessToken').find(accessToken.jti)).toMatchObject({ jti: accessToken.jti, grantId: old.grantId });
+    expect(await adapters('AccessToken').find(accessToken.jti as string)).toMatchObject({ jti: accessToken.jti, grantId: old.grantId });
     // Settled once: nothing is left to wait for.
     expect(await adapters.settle(req)).toBeUndefined();
   });
 
   test('a refresh token used twice: the save returns, and settling reports the double consume (the successor is not stored)', async () => {
-    const old = refreshToken(rid());
-    await adapters('RefreshToken').upsert(old.jti as string, old, 600);
+    const old = await storedRefreshToken();
     await sql.query("UPDATE oidc_payloads SET consumed_at = now() WHERE model = 'RefreshToken' AND id = $1", [codec.storageId('RefreshToken', old.jti as string)]);
     const req = {};
     const next = refreshToken(old.grantId as string);
@@ -96,8 +107,7 @@ describe('writes waited for before the response leaves', () => {
   });
 
   test('two requests racing with one token: one settles, the other is told its token was used', async () => {
-    const old = refreshToken(rid());
-    await adapters('RefreshToken').upsert(old.jti as string, old, 600);
+    const old = await storedRefreshToken();
     const [first, second] = [{}, {}];
     request = first;
     await adapters('RefreshToken').consume(old.jti as string);
@@ -119,20 +129,17 @@ describe('writes waited for before the response leaves', () => {
     const req = {};
     request = req;
     failWith = /INSERT INTO oidc_payloads/;
-    const accessToken = { jti: rid(), kind: 'AccessToken', accountId: 'acct', clientId: 'web' };
-    await adapters('AccessToken').upsert(accessToken.jti, accessToken, 300);
+    await savedAccessToken();
     expect(await adapters.settle(req)).toEqual({ failure: { error: new Error('the store is down') }, notWithdrawn: [] });
   });
 
   test('a rotation whose access token could not be stored is taken back: the old token refreshes again, the successor is gone', async () => {
-    const old = refreshToken(rid());
-    await adapters('RefreshToken').upsert(old.jti as string, old, 600);
+    const old = await storedRefreshToken();
     const req = {};
     const next = refreshToken(old.grantId as string);
     await rotate(req, old, next);
     failWith = /INSERT INTO oidc_payloads/;
-    const accessToken = { jti: rid(), kind: 'AccessToken', grantId: old.grantId, accountId: 'acct', clientId: 'web' };
-    await adapters('AccessToken').upsert(accessToken.jti, accessToken, 300);
+    const accessToken = await savedAccessToken(old.grantId);
     expect(await adapters.settle(req)).toEqual({ failure: { error: new Error('the store is down') }, notWithdrawn: [] });
     failWith = undefined;
     expect(await consumed(old.jti as string)).toEqual({ consumed: false });
@@ -148,23 +155,20 @@ describe('writes waited for before the response leaves', () => {
   });
 
   test('a response that does not hand its tokens out (the request failed after the writes started) takes them back', async () => {
-    const old = refreshToken(rid());
-    await adapters('RefreshToken').upsert(old.jti as string, old, 600);
+    const old = await storedRefreshToken();
     const req = {};
     const next = refreshToken(old.grantId as string);
     await rotate(req, old, next);
-    const accessToken = { jti: rid(), kind: 'AccessToken', grantId: old.grantId, accountId: 'acct', clientId: 'web' };
-    await adapters('AccessToken').upsert(accessToken.jti, accessToken, 300);
+    const accessToken = await savedAccessToken(old.grantId);
     expect(await adapters.settle(req, false)).toEqual({ notWithdrawn: [] });
     request = undefined;
     expect(await consumed(old.jti as string)).toEqual({ consumed: false });
     expect(await consumed(next.jti as string)).toBeUndefined();
-    expect(await adapters('AccessToken').find(accessToken.jti)).toBeUndefined();
+    expect(await adapters('AccessToken').find(accessToken.jti as string)).toBeUndefined();
   });
 
   test('a rotation taken back after its grant was revoked leaves the old token consumed; a failed take-back is reported', async () => {
-    const old = refreshToken(rid());
-    await adapters('RefreshToken').upsert(old.jti as string, old, 600);
+    const old = await storedRefreshToken();
     const req = {};
     const next = refreshToken(old.grantId as string);
     await rotate(req, old, next);
@@ -175,8 +179,7 @@ describe('writes waited for before the response leaves', () => {
     expect(await adapters.settle(req, false)).toEqual({ notWithdrawn: [] });
     expect(await consumed(old.jti as string)).toEqual({ consumed: true });
 
-    const other = refreshToken(rid());
-    await adapters('RefreshToken').upsert(other.jti as string, other, 600);
+    const other = await storedRefreshToken();
     const req2 = {};
     await rotate(req2, other, refreshToken(other.grantId as string));
     failWith = /WITH successor/;
@@ -185,11 +188,9 @@ describe('writes waited for before the response leaves', () => {
 
   test('outside a request every save is waited for where it is made', async () => {
     failWith = /INSERT INTO oidc_payloads/;
-    const accessToken = { jti: rid(), kind: 'AccessToken', accountId: 'acct', clientId: 'web' };
-    await expect(adapters('AccessToken').upsert(accessToken.jti, accessToken, 300)).rejects.toThrow('the store is down');
+    await expect(savedAccessToken()).rejects.toThrow('the store is down');
     failWith = undefined;
-    const old = refreshToken(rid());
-    await adapters('RefreshToken').upsert(old.jti as string, old, 600);
+    const old = await storedRefreshToken();
     await adapters('RefreshToken').consume(old.jti as string);
     await expect(adapters('RefreshToken').consume(old.jti as string)).rejects.toThrow('refresh token already used');
   });
@@ -215,8 +216,7 @@ describe('a refresh token\'s session, read alongside it', () => {
   test('the session read starts with the token\'s lookup and serves the session lookup of that request, once', async () => {
     const uid = sessionUid();
     const session = await storeSession(uid);
-    const token = refreshToken(rid(), { sessionUid: uid, expiresWithSession: true });
-    await adapters('RefreshToken').upsert(token.jti as string, token, 600);
+    const token = await storedRefreshToken({ sessionUid: uid, expiresWithSession: true });
     request = {};
     queries = [];
     await adapters('RefreshToken').find(token.jti as string);
@@ -231,8 +231,7 @@ describe('a refresh token\'s session, read alongside it', () => {
   test('a session ended after the token was stored is seen as ended', async () => {
     const uid = sessionUid();
     const session = await storeSession(uid);
-    const token = refreshToken(rid(), { sessionUid: uid, expiresWithSession: true });
-    await adapters('RefreshToken').upsert(token.jti as string, token, 600);
+    const token = await storedRefreshToken({ sessionUid: uid, expiresWithSession: true });
     await adapters('Session').destroy(session.jti as string);
     request = {};
     await adapters('RefreshToken').find(token.jti as string);
@@ -242,8 +241,7 @@ describe('a refresh token\'s session, read alongside it', () => {
   test('the read is not handed to another request, nor for another session', async () => {
     const uid = sessionUid();
     await storeSession(uid);
-    const token = refreshToken(rid(), { sessionUid: uid, expiresWithSession: true });
-    await adapters('RefreshToken').upsert(token.jti as string, token, 600);
+    const token = await storedRefreshToken({ sessionUid: uid, expiresWithSession: true });
     request = {};
     await adapters('RefreshToken').find(token.jti as string);
     queries = [];
@@ -258,14 +256,12 @@ describe('a refresh token\'s session, read alongside it', () => {
   test('a token that does not expire with its session, or one read outside a request, starts no read', async () => {
     const uid = sessionUid();
     await storeSession(uid);
-    const offline = refreshToken(rid(), { sessionUid: uid });
-    await adapters('RefreshToken').upsert(offline.jti as string, offline, 600);
+    const offline = await storedRefreshToken({ sessionUid: uid });
     request = {};
     queries = [];
     await adapters('RefreshToken').find(offline.jti as string);
     expect(sessionReads()).toBe(0);
-    const bound = refreshToken(rid(), { sessionUid: uid, expiresWithSession: true });
-    await adapters('RefreshToken').upsert(bound.jti as string, bound, 600);
+    const bound = await storedRefreshToken({ sessionUid: uid, expiresWithSession: true });
     request = undefined;
     await adapters('RefreshToken').find(bound.jti as string);
     expect(sessionReads()).toBe(0);
