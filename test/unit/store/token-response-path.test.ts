@@ -78,12 +78,18 @@ async function rotate(req: object, old: Payload, next: Payload): Promise<void> {
   await adapters('RefreshToken').upsert(next.jti as string, next, 600);
 }
 
+/** A stored refresh token rotated in a request of its own (the request not settled yet). */
+async function rotatedInARequest(): Promise<{ old: Payload; next: Payload; req: object }> {
+  const old = await storedRefreshToken();
+  const req = {};
+  const next = refreshToken(old.grantId as string);
+  await rotate(req, old, next);
+  return { old, next, req };
+}
+
 describe('writes waited for before the response leaves', () => {
   test('a rotation and an access token saved in a request are both stored once the request settles', async () => {
-    const old = await storedRefreshToken();
-    const req = {};
-    const next = refreshToken(old.grantId as string);
-    await rotate(req, old, next);
+    const { old, next, req } = await rotatedInARequest();
     const accessToken = await savedAccessToken(old.grantId);
     expect(await adapters.settle(req)).toBeUndefined();
     expect(await consumed(old.jti as string)).toEqual({ consumed: true });
@@ -134,10 +140,7 @@ describe('writes waited for before the response leaves', () => {
   });
 
   test('a rotation whose access token could not be stored is taken back: the old token refreshes again, the successor is gone', async () => {
-    const old = await storedRefreshToken();
-    const req = {};
-    const next = refreshToken(old.grantId as string);
-    await rotate(req, old, next);
+    const { old, next, req } = await rotatedInARequest();
     failWith = /INSERT INTO oidc_payloads/;
     const accessToken = await savedAccessToken(old.grantId);
     expect(await adapters.settle(req)).toEqual({ failure: { error: new Error('the store is down') }, notWithdrawn: [] });
@@ -155,10 +158,7 @@ describe('writes waited for before the response leaves', () => {
   });
 
   test('a response that does not hand its tokens out (the request failed after the writes started) takes them back', async () => {
-    const old = await storedRefreshToken();
-    const req = {};
-    const next = refreshToken(old.grantId as string);
-    await rotate(req, old, next);
+    const { old, next, req } = await rotatedInARequest();
     const accessToken = await savedAccessToken(old.grantId);
     expect(await adapters.settle(req, false)).toEqual({ notWithdrawn: [] });
     request = undefined;
@@ -168,10 +168,7 @@ describe('writes waited for before the response leaves', () => {
   });
 
   test('a rotation taken back after its grant was revoked leaves the old token consumed; a failed take-back is reported', async () => {
-    const old = await storedRefreshToken();
-    const req = {};
-    const next = refreshToken(old.grantId as string);
-    await rotate(req, old, next);
+    const { old, next, req } = await rotatedInARequest();
     // The rotation's statement goes out on the next turn; PGlite runs statements in the order they came.
     await new Promise((resolve) => setImmediate(resolve));
     // Revoked meanwhile (as Revocations.grant would, but of the successor alone: the old row stays to be looked at).
