@@ -81,8 +81,14 @@ test('the administrator creates an account with the form; a taken email shows th
   expect(await page.inputValue('#name')).toBe('Impostor');
   expect(await page.inputValue('#password')).toBe('');
   await admin.shot('create-account-refused');
+  // A form post without the console's CSRF token, from the console's own origin: refused.
+  const forged = await page.evaluate(async () => (await fetch('/admin/accounts/new', {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ email: 'forged@vigil.test', roles: 'admin' }).toString(), redirect: 'manual',
+  })).status);
+  expect(forged).toBe(403);
   const list = await vigilCli<Array<{ email: string; name: string }>>(stack.env, ['user', 'list']);
   expect(list.filter((u) => u.email.toLowerCase() === 'grace@vigil.test')).toEqual([expect.objectContaining({ name: 'Grace Hopper' })]);
+  expect(list.some((u) => u.email === 'forged@vigil.test')).toBe(false);
 
   // Edited: the form starts from the account.
   await page.goto(`${origin}/admin/accounts`);
