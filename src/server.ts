@@ -161,6 +161,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
 
     const throttle = new LoginThrottle(config, stores);
     const adminService = new AdminService(core, {
+      provider: currentProvider,
       posturePolicy: () => files.posture,
       loginLimits: { windowSeconds: config.VIGIL_LOGIN_LOCKOUT_SECONDS, accountAttackFailures: config.VIGIL_LOGIN_ACCOUNT_ATTACK_FAILURES },
     });

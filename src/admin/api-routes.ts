@@ -10,6 +10,7 @@ import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import { ACR, type Config } from '../config/index.ts';
 import type { AccountStore } from '../identity/index.ts';
+import { REGISTRATION_TOKEN_LIFETIME, withDefaults } from '../oidc/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { AttemptLimiter } from '../limits/index.ts';
 import { BearerError, bearerToken } from '../http/bearer.ts';
@@ -21,6 +22,7 @@ import type { AuditEntry } from '../audit/index.ts';
 import { adminResource, authenticateAdmin } from './auth.ts';
 import { ADMIN_ACTOR, auditAdminCalls } from './call-audit.ts';
 import {
+  accountChangeBody, clientChangeBody, newAccountBody, newClientBody, registrationTokenBody,
   accountIdSchema, accountQuery, auditQuery, clientIdSchema, emptyBody, logoutQuery, pageQuery, reasonBody, riskQuery, sessionQuery,
   rolesBody, sessionUidSchema, ssfDeliveryQuery, stepUpBody,
 } from './schemas.ts';
@@ -78,7 +80,7 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
     const origin = ctx.get('origin');
     if (origin && origin !== issuerOrigin) throw new ApiError(403, 'forbidden', 'cross-origin requests are refused');
     // A form post needs no CORS preflight; JSON does. Only JSON is accepted.
-    if (ctx.method === 'POST' && !ctx.is('application/json')) throw new ApiError(415, 'invalid_request', 'send the request body as application/json');
+    if ((ctx.method === 'POST' || ctx.method === 'PATCH') && !ctx.is('application/json')) throw new ApiError(415, 'invalid_request', 'send the request body as application/json');
     await next();
   }
 
@@ -131,6 +133,19 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
     ctx.body = await service.accounts({ limit: q.limit, cursor: q.cursor, query: q.q });
   });
 
+  router.post('/accounts', async (ctx) => {
+    const by = await principal(ctx);
+    const { reason, ...account } = await body(ctx, newAccountBody);
+    ctx.status = 201;
+    ctx.body = await service.createAccount(by, account, reason);
+  });
+
+  router.patch('/accounts/:id', async (ctx) => {
+    const by = await principal(ctx);
+    const { reason, ...change } = await body(ctx, accountChangeBody);
+    ctx.body = await service.updateAccount(by, ctx.params.id, change, reason);
+  });
+
   router.get('/accounts/:id', async (ctx) => {
     await principal(ctx);
     ctx.body = await service.account(valid(accountIdSchema, ctx.params.id, 'account'));
@@ -178,6 +193,26 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
     await principal(ctx);
     const q = valid(pageQuery, ctx.query);
     ctx.body = await service.clients({ limit: q.limit, cursor: q.cursor });
+  });
+
+  router.post('/clients', async (ctx) => {
+    const by = await principal(ctx);
+    const { reason, ...settings } = await body(ctx, newClientBody);
+    ctx.status = 201;
+    ctx.body = await service.createClient(by, withDefaults(settings), reason);
+  });
+
+  router.patch('/clients/:id', async (ctx) => {
+    const by = await principal(ctx);
+    const { reason, ...change } = await body(ctx, clientChangeBody);
+    ctx.body = await service.updateClient(by, ctx.params.id, change, reason);
+  });
+
+  router.post('/registration-tokens', async (ctx) => {
+    const by = await principal(ctx);
+    const { reason, expiresIn } = await body(ctx, registrationTokenBody);
+    ctx.status = 201;
+    ctx.body = await service.createRegistrationToken(by, expiresIn ?? REGISTRATION_TOKEN_LIFETIME.default, reason);
   });
 
   router.get('/clients/:id', async (ctx) => {

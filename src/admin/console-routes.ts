@@ -21,6 +21,7 @@ import { ConsoleEvents, type RevocationFeed } from './console-events.ts';
 import { checkSameOrigin, consoleBoundary, parse, queryOf, schemas } from './console-http.ts';
 import { ConsoleGate, type ConsoleUser } from './console-session.ts';
 import type { AdminOperations, SessionFilter } from './types.ts';
+import { addManageRoutes } from './console-manage-routes.ts';
 
 export interface AdminConsoleDeps {
   config: Config;
@@ -47,6 +48,9 @@ const NOTICES = new Map(Object.entries({
   'account-enabled': 'The account was enabled.',
   'client-disabled': 'The client was disabled.',
   'client-enabled': 'The client was enabled.',
+  'account-created': 'The account was created.',
+  'account-updated': 'The account was updated.',
+  'client-updated': 'The client was updated.',
 }));
 
 /** A change behind a confirmation page: GET shows what will happen, POST does it. */
@@ -101,6 +105,9 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
     forms.check(user.session, form.csrf);
     return { user, form };
   }
+
+  // Creating and editing (before the pages by id: /accounts/new is not an account).
+  addManageRoutes(router, { admin, gate, page, action });
 
   // Sign-in and sign-out.
   router.get('/login', (ctx) => signIn.start(ctx, { next: '/admin', acrValues: ADMIN_CONSOLE_APP.acr }));

@@ -4,3 +4,4 @@ export { AdminService, type AdminCore } from './service.ts';
 export { adminApiRoutes, type AdminApiDeps } from './api-routes.ts';
 export { adminConsoleRoutes, type AdminConsoleDeps } from './console-routes.ts';
 export { ensureAdminConsoleClient, ADMIN_CONSOLE_CLIENT_ID } from './console-client.ts';
+export { clientSettingsDeps } from './client-settings-deps.ts';

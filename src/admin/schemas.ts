@@ -75,3 +75,52 @@ export const stepUpBody = z.strictObject({
 export const emptyBody = z.strictObject({});
 export const rolesBody = z.strictObject({ reason: reasonSchema, roles: z.array(roleSchema).max(50, 'at most 50 roles') });
 export const ssfDeliveryQuery = z.strictObject({ ...page, status: z.enum(['pending', 'delivered', 'failed'], { error: 'status must be pending, delivered or failed' }).optional() });
+
+// ---- creating and editing -----------------------------------------------------------------------
+
+const optionalReason = { reason: reasonSchema.optional() };
+const displayName = z.string().trim().max(200, 'name must be at most 200 characters').regex(/^[^\p{Cc}]*$/u, 'name must be printable text');
+const roles = z.array(roleSchema).max(50, 'at most 50 roles');
+const email = z.string().max(254, 'email must be at most 254 characters');
+
+/** A new account; the password's rules are the store's (one message for the CLI and the API). */
+export const newAccountBody = z.strictObject({
+  ...optionalReason, email, name: displayName.optional(), roles: roles.optional(), password: z.string().max(1024, 'password is too long').optional(),
+});
+export const accountChangeBody = z.strictObject({ ...optionalReason, email: email.optional(), name: displayName.optional(), roles: roles.optional() })
+  .refine((b) => b.email !== undefined || b.name !== undefined || b.roles !== undefined, 'give at least one of email, name, roles');
+
+const uri = z.string().min(1).max(2048, 'URIs are at most 2048 characters');
+const uris = z.array(uri).max(20, 'at most 20 URIs');
+const scopes = z.array(z.string().min(1).max(200)).max(50, 'at most 50 scopes');
+const clientSettingsShape = {
+  name: z.string().trim().min(1, 'name is required').max(200, 'name must be at most 200 characters').regex(/^[^\p{Cc}]+$/u, 'name must be printable text'),
+  redirectUris: uris,
+  postLogoutRedirectUris: uris,
+  backchannelLogoutUri: uri,
+  applicationType: z.enum(['web', 'native'], { error: 'applicationType must be web or native' }),
+  public: z.boolean(),
+  grantTypes: z.array(z.string().max(100)).min(1, 'grantTypes must name at least one grant type').max(3),
+  defaultAcr: z.enum(ACR_VALUES as [string, ...string[]], { error: `defaultAcr must be one of ${ACR_VALUES.join(', ')}` }),
+  resourceServer: z.strictObject({
+    resource: z.string().max(2048).optional(),
+    scopes: scopes.default([]),
+    tokenFormat: z.enum(['jwt', 'opaque'], { error: 'tokenFormat must be jwt or opaque' }).default('jwt'),
+    accessTokenTtl: z.number().int('accessTokenTtl must be a whole number of seconds').optional(),
+  }),
+  allowedResources: z.array(z.string().max(2048)).max(20, 'at most 20 resources'),
+  allowedScopes: scopes,
+  introspectAny: z.boolean(),
+  forwardEndUser: z.boolean(),
+  adminTool: z.boolean(),
+};
+/** Everything `vigil client create` can set; only the name is required. */
+export const newClientBody = z.strictObject({ ...optionalReason, ...clientSettingsShape, name: clientSettingsShape.name }).partial().required({ name: true });
+/** An edit: each setting given replaces the client's. */
+export const clientChangeBody = z.strictObject({ ...optionalReason, ...clientSettingsShape }).partial()
+  .refine((b) => Object.keys(b).some((k) => k !== 'reason'), 'give at least one setting to change');
+
+export const registrationTokenBody = z.strictObject({
+  ...optionalReason,
+  expiresIn: z.number().int('expiresIn must be a whole number of seconds').min(60, 'expiresIn must be at least 60 seconds').max(365 * 86_400, 'expiresIn must be at most a year').optional(),
+});

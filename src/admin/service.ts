@@ -12,18 +12,21 @@ import { evaluatePosture, type PosturePolicy } from '../devices/index.ts';
 import { describeUserAgent, parseUserAgent } from '../risk/index.ts';
 import { requirePersonStepUp, type LogoutDelivery, type RevocationCause, type RevocationEvent } from '../sessions/index.ts';
 import { CLIENT_DISABLED, type Payload } from '../store/index.ts';
-import { changeRoles, type Account } from '../identity/index.ts';
+import { AccountError, changeProfile, changeRoles, emailSchema, roleSchema, type Account } from '../identity/index.ts';
+import { ClientSettingsError, createRegistrationToken, registerClient, settingsOf, updateClient, type ClientRegistration, type ClientSettings } from '../oidc/index.ts';
+import type Provider from 'oidc-provider';
+import { clientSettingsDeps } from './client-settings-deps.ts';
 import type { EventDelivery } from '../ssf/index.ts';
 import { decodeCursor, DIGITS, encodeCursor, pageSize, toPage } from './paging.ts';
 import { AdminQueries, type RiskRow, type SessionRow } from './queries.ts';
 import { ACCOUNT_ID, AUDIT_ACTION, CLIENT_ID, SESSION_UID } from './schemas.ts';
 import {
   AdminError,
-  type AccountDetail, type AccountSummary, type AdminOperations, type AdminPrincipal, type AuditEntryView, type AuditFilter, type ClientSummary,
+  type AccountChange, type AccountDetail, type AccountSummary, type ClientChangeResult, type ClientDetail, type NewAccount, type RegistrationToken, type AdminOperations, type AdminPrincipal, type AuditEntryView, type AuditFilter, type ClientSummary,
   type Overview, type Page, type PageRequest, type RiskEventSummary, type RiskFilter, type SessionDetail, type SessionFilter, type SessionSummary, type StepUpResult,
 } from './types.ts';
 
-export type AdminCore = Pick<Core, 'stores' | 'accounts' | 'audit' | 'adapters' | 'revocations' | 'stepUps' | 'totp' | 'recovery' | 'passkeys' | 'devices' | 'logoutOutbox' | 'ssf'>;
+export type AdminCore = Pick<Core, 'config' | 'resourceServers' | 'stores' | 'accounts' | 'audit' | 'adapters' | 'revocations' | 'stepUps' | 'totp' | 'recovery' | 'passkeys' | 'devices' | 'logoutOutbox' | 'ssf'>;
 
 export interface AdminServiceOptions {
   /** The posture policy in force (devices show as compliant or not); without it, compliance is unknown. */
@@ -32,6 +35,8 @@ export interface AdminServiceOptions {
   now?: () => number;
   /** The password step's window and account-wide failure limit, to show accounts under attack. */
   loginLimits?: { windowSeconds: number; accountAttackFailures: number };
+  /** The running provider: clients are checked with its schema, registration tokens made with it. */
+  provider?: () => Provider;
 }
 
 const NO_LOGIN_LIMITS = { windowSeconds: 900, accountAttackFailures: 20 };
@@ -44,6 +49,16 @@ interface LiveSession {
 /** How many batches one session page may read while skipping ended or filtered-out sessions. */
 const MAX_SESSION_BATCHES = 10;
 const DAY_MS = 86_400_000;
+
+/** An account the store refused: an email already taken is a conflict, anything else bad input. */
+const accountRefusal = (err: unknown): never => {
+  if (err instanceof AccountError) throw new AdminError(err.kind === 'taken' ? 409 : 400, err.kind === 'taken' ? 'conflict' : 'invalid_request', err.message);
+  throw err;
+};
+const clientRefusal = (err: unknown): never => {
+  if (err instanceof ClientSettingsError) throw new AdminError(400, 'invalid_request', err.message);
+  throw err;
+};
 
 const notFound = (what: string) => new AdminError(404, 'not_found', `no such ${what}`);
 /** A route parameter as the audit trail keeps it, even when it is not a valid id: no control characters. */
@@ -62,6 +77,7 @@ export class AdminService implements AdminOperations {
   readonly #posture: (() => PosturePolicy) | undefined;
   readonly #now: () => number;
   readonly #loginLimits: { windowSeconds: number; accountAttackFailures: number };
+  readonly #providerOf: (() => Provider) | undefined;
 
   constructor(core: AdminCore, options: AdminServiceOptions = {}) {
     this.#core = core;
@@ -69,6 +85,7 @@ export class AdminService implements AdminOperations {
     this.#posture = options.posturePolicy;
     this.#now = options.now ?? Date.now;
     this.#loginLimits = options.loginLimits ?? NO_LOGIN_LIMITS;
+    this.#providerOf = options.provider;
   }
 
   #loginWindowStart(): Date {
@@ -166,8 +183,9 @@ export class AdminService implements AdminOperations {
     return toPage(rows, limit, (r) => clientView(r.id, r.metadata), (r) => [r.id]);
   }
 
-  async client(id: string): Promise<ClientSummary> {
-    return clientView(id, await this.#clientMetadata(id));
+  async client(id: string): Promise<ClientDetail> {
+    const metadata = await this.#clientMetadata(id);
+    return { ...clientView(id, metadata), settings: settingsOf(metadata, await this.#core.resourceServers.forClient(id)) };
   }
 
   async audit(filter: AuditFilter): Promise<Page<AuditEntryView>> {
@@ -299,11 +317,77 @@ export class AdminService implements AdminOperations {
     });
   }
 
+  /** A new account; without a password it cannot sign in with one until one is set. */
+  createAccount(by: AdminPrincipal, input: NewAccount, reason?: string): Promise<AccountSummary> {
+    const given = { reason, email: input.email, name: input.name ?? '', roles: input.roles ?? [], password: input.password === undefined ? 'none' : 'set' };
+    return this.#act(by, 'account.create', input.email, given, async () => {
+      const account = await this.#core.accounts.create({ email: input.email, password: input.password, displayName: input.name, roles: input.roles }).catch(accountRefusal);
+      return { result: accountView(account), subject: account.id, details: { id: account.id } };
+    });
+  }
+
+  /** Email and name go through `changeProfile`, roles through `changeRoles`: each change that changes something is a CAEP token-claims-change. */
+  updateAccount(by: AdminPrincipal, id: string, change: AccountChange, reason?: string): Promise<AccountSummary> {
+    return this.#act(by, 'account.update', id, { reason, ...change }, async () => {
+      const before = await this.#account(id);
+      // Every value is checked before anything changes: a bad role after a changed email would store half.
+      const badRole = change.roles?.find((r) => !roleSchema.safeParse(r).success);
+      if (badRole !== undefined) throw new AdminError(400, 'invalid_request', `role ${JSON.stringify(badRole)}: roles are lower-case words (a-z, 0-9, _ : -)`);
+      if (change.email !== undefined && !emailSchema.safeParse(change.email).success) throw new AdminError(400, 'invalid_request', `email: not a valid address: ${change.email}`);
+      if (change.roles && by.kind === 'person' && by.accountId === id && !change.roles.includes(by.role)) {
+        throw new AdminError(409, 'conflict', `administrators cannot remove their own ${by.role} role`);
+      }
+      const deps = { accounts: this.#core.accounts, securityEvents: this.#core.ssf.outbox };
+      const changed: Record<string, { from: unknown; to: unknown }> = {};
+      let account = before;
+      if (change.email !== undefined || change.name !== undefined) {
+        const done = await changeProfile(deps, id, { email: change.email, displayName: change.name }, 'admin', reason).catch(accountRefusal);
+        if (!done) throw notFound('account');
+        account = done.account;
+        if (done.previous.email !== undefined) changed.email = { from: done.previous.email, to: account.email };
+        if (done.previous.name !== undefined) changed.name = { from: done.previous.name, to: account.displayName };
+      }
+      if (change.roles) {
+        const done = await changeRoles(deps, id, change.roles, 'admin', reason).catch(accountRefusal);
+        if (!done) throw notFound('account');
+        account = done.account;
+        if (done.changed) changed.roles = { from: done.previous, to: account.roles };
+      }
+      return { result: accountView(account), details: { changed } };
+    });
+  }
+
+  createClient(by: AdminPrincipal, settings: ClientSettings, reason?: string): Promise<ClientChangeResult> {
+    return this.#act(by, 'client.create', settings.name, { reason, settings }, async () => {
+      const done = await registerClient(this.#clientSettings(), settings).catch(clientRefusal);
+      return { result: this.#clientResult(done), subject: done.clientId, details: { id: done.clientId } };
+    });
+  }
+
+  /** The settings given replace those the client has; the others stay. */
+  updateClient(by: AdminPrincipal, id: string, change: Partial<ClientSettings>, reason?: string): Promise<ClientChangeResult> {
+    return this.#act(by, 'client.update', id, { reason, change }, async () => {
+      const metadata = await this.#clientMetadata(id);
+      if (metadata.vigil_first_party === true) throw new AdminError(409, 'conflict', 'Vigil\'s own clients cannot be edited');
+      const current = settingsOf(metadata, await this.#core.resourceServers.forClient(id));
+      const done = await updateClient(this.#clientSettings(), id, metadata, { ...current, ...change }).catch(clientRefusal);
+      return { result: this.#clientResult(done), details: { secretIssued: done.clientSecret !== undefined } };
+    });
+  }
+
+  createRegistrationToken(by: AdminPrincipal, expiresIn: number, reason?: string): Promise<RegistrationToken> {
+    return this.#act(by, 'registration_token.create', 'registration', { reason, expiresIn }, async () => {
+      const { token, expiresAt } = await createRegistrationToken(this.#provider(), expiresIn);
+      // The token is shown to the caller once, never audited.
+      return { result: { initialAccessToken: token, expiresAt: iso(expiresAt) }, details: { expiresAt: iso(expiresAt) } };
+    });
+  }
+
   // ---- helpers --------------------------------------------------------------------------------
 
   /** Role check, the change, and the audit entry of its outcome (success, failure or denial). */
   async #act<T>(by: AdminPrincipal, verb: string, subject: string, given: Record<string, unknown>,
-    change: () => Promise<{ result: T; details?: Record<string, unknown> }>): Promise<T> {
+    change: () => Promise<{ result: T; details?: Record<string, unknown>; subject?: string }>): Promise<T> {
     const entry = {
       actor: by.kind === 'person' ? by.accountId : by.clientId, action: `admin.${verb}`, subject: printable(subject).slice(0, 200), ip: by.ip,
     };
@@ -320,8 +404,25 @@ export class AdminService implements AdminOperations {
       await this.#core.audit.append({ ...entry, outcome: 'failure', details: { ...details, error } });
       throw err;
     }
-    await this.#core.audit.append({ ...entry, outcome: 'success', details: { ...details, ...done.details } });
+    await this.#core.audit.append({ ...entry, ...(done.subject ? { subject: done.subject } : {}), outcome: 'success', details: { ...details, ...done.details } });
     return done.result;
+  }
+
+  #provider(): Provider {
+    if (!this.#providerOf) throw new Error('the admin service was built without the provider');
+    return this.#providerOf();
+  }
+
+  #clientSettings() {
+    return clientSettingsDeps(this.#core, this.#provider());
+  }
+
+  #clientResult(done: ClientRegistration): ClientChangeResult {
+    const metadata = done.metadata as Payload;
+    return {
+      ...clientView(done.clientId, metadata), settings: settingsOf(metadata, done.resourceServer),
+      ...(done.clientSecret ? { clientSecret: done.clientSecret } : {}),
+    };
   }
 
   #cause(by: AdminPrincipal, reason: string): RevocationCause {

@@ -7,6 +7,7 @@ import type { RevocationEvent } from '../sessions/index.ts';
 import type { LogoutDelivery } from '../sessions/index.ts';
 import type { EventDelivery } from '../ssf/index.ts';
 import type { StoredAuditEntry } from '../audit/index.ts';
+import type { ClientSettings } from '../oidc/index.ts';
 
 /** Read-only (`auditor`) or everything (`admin`). */
 export type AdminRole = 'admin' | 'auditor';
@@ -131,6 +132,33 @@ export interface ClientSummary {
   firstParty: boolean;
 }
 
+/** A client with everything an operator may set on it (what an edit starts from). */
+export interface ClientDetail extends ClientSummary {
+  settings: ClientSettings;
+}
+
+/** A client just created or edited; `clientSecret` only when one was made (shown once). */
+export type ClientChangeResult = ClientDetail & { clientSecret?: string };
+
+export interface NewAccount {
+  email: string;
+  name?: string;
+  roles?: string[];
+  /** Without one the account cannot sign in with a password until one is set. */
+  password?: string;
+}
+
+export interface AccountChange {
+  email?: string;
+  name?: string;
+  roles?: string[];
+}
+
+export interface RegistrationToken {
+  initialAccessToken: string;
+  expiresAt: string;
+}
+
 export interface AuditFilter extends PageRequest {
   from?: Date;
   to?: Date;
@@ -193,7 +221,12 @@ export interface AdminOperations {
   requireStepUp(by: AdminPrincipal, id: string, acr: string, reason: string): Promise<StepUpResult>;
   resetSecondFactors(by: AdminPrincipal, id: string, reason: string): Promise<void>;
   clients(filter: PageRequest): Promise<Page<ClientSummary>>;
-  client(id: string): Promise<ClientSummary>;
+  client(id: string): Promise<ClientDetail>;
+  createAccount(by: AdminPrincipal, account: NewAccount, reason?: string): Promise<AccountSummary>;
+  updateAccount(by: AdminPrincipal, id: string, change: AccountChange, reason?: string): Promise<AccountSummary>;
+  createClient(by: AdminPrincipal, settings: ClientSettings, reason?: string): Promise<ClientChangeResult>;
+  updateClient(by: AdminPrincipal, id: string, change: Partial<ClientSettings>, reason?: string): Promise<ClientChangeResult>;
+  createRegistrationToken(by: AdminPrincipal, expiresIn: number, reason?: string): Promise<RegistrationToken>;
   setClientDisabled(by: AdminPrincipal, id: string, disabled: boolean, reason: string): Promise<ClientSummary>;
   rotateClientSecret(by: AdminPrincipal, id: string): Promise<{ clientId: string; clientSecret: string }>;
   audit(filter: AuditFilter): Promise<Page<AuditEntryView>>;

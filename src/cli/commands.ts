@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import type { ClientMetadata } from 'oidc-provider';
 import type { Core } from '../core.ts';
 import { ACR, ACR_VALUES, type AcrValue } from '../config/index.ts';
 import { AccountError, changeRoles, passwordProblem } from '../identity/index.ts';
-import { listSigningKeys, loadJwks, rotateSigningKeys, resourceIdentifierSchema, scopeTokenSchema } from '../oidc/index.ts';
+import {
+  ClientSettingsError, createRegistrationToken, listSigningKeys, loadJwks, registerClient, rotateSigningKeys, withDefaults,
+  type ClientSettings, type ResourceServerSettings,
+} from '../oidc/index.ts';
 import { requirePersonStepUp } from '../sessions/index.ts';
 import { parse, positiveInt, required, UsageError } from './args.ts';
-import { ADMIN_READ_SCOPE, ADMIN_SCOPE, adminResource } from '../admin/index.ts';
+import { clientSettingsDeps } from '../admin/index.ts';
 
 export interface Output {
   /** Machine-readable result (printed as JSON with --json). */
@@ -16,8 +18,6 @@ export interface Output {
 }
 
 type Command = (core: Core, argv: string[]) => Promise<Output>;
-
-const GRANT_TYPES = new Set(['authorization_code', 'refresh_token', 'client_credentials']);
 
 async function userCreate(core: Core, argv: string[]): Promise<Output> {
   const a = parse(argv, { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' }, role: { type: 'string', multiple: true } });
@@ -118,84 +118,60 @@ async function clientCreate(core: Core, argv: string[]): Promise<Output> {
     'default-acr': { type: 'string' },
   });
   const name = required(a.name, '--name');
-  if (a['default-acr'] && !ACR_VALUES.includes(a['default-acr'] as AcrValue)) throw new UsageError(`--default-acr must be one of ${ACR_VALUES.join(', ')}`);
-  const redirectUris = a['redirect-uri'] ?? [];
-  const grantTypes = a['grant-type'] ?? (redirectUris.length ? ['authorization_code', 'refresh_token'] : ['client_credentials']);
-  for (const g of grantTypes) if (!GRANT_TYPES.has(g)) throw new UsageError(`--grant-type ${g} is not one of ${[...GRANT_TYPES].join(', ')}`);
-  if (grantTypes.includes('authorization_code') && redirectUris.length === 0) throw new UsageError('--redirect-uri is required for the authorization_code grant');
-  if (a.public && grantTypes.includes('client_credentials')) throw new UsageError('--public clients cannot use client_credentials');
-  const applicationType = a['application-type'] ?? 'web';
-  if (!['web', 'native'].includes(applicationType)) throw new UsageError('--application-type must be web or native');
-  const tokenFormat = a['token-format'] ?? 'jwt';
-  if (!['jwt', 'opaque'].includes(tokenFormat)) throw new UsageError('--token-format must be jwt or opaque');
   if (!a['resource-server'] && (a.resource || a['token-format'] || a['access-token-ttl'])) {
     throw new UsageError('--resource, --token-format and --access-token-ttl go with --resource-server');
   }
   // With --resource-server, --scope names the new resource's scopes; with --allow-resource, the scopes the client may get.
   if (a.scope && !a['resource-server'] && !a['allow-resource']) throw new UsageError('--scope goes with --resource-server (its scopes) or --allow-resource (the scopes the client may get)');
-  const allowedScopes = a['resource-server'] ? undefined : a.scope;
-  for (const s of a.scope ?? []) if (!scopeTokenSchema.safeParse(s).success) throw new UsageError(`--scope ${JSON.stringify(s)} is not a valid scope token`);
-
-  const clientId = randomBytes(16).toString('base64url');
-  const secret = a.public ? undefined : randomBytes(32).toString('base64url');
-  const metadata: ClientMetadata = {
-    client_id: clientId,
-    client_name: name,
-    application_type: applicationType as 'web' | 'native',
-    grant_types: grantTypes,
-    response_types: grantTypes.includes('authorization_code') ? ['code'] : [],
-    redirect_uris: redirectUris,
-    token_endpoint_auth_method: a.public ? 'none' : 'client_secret_basic',
-    ...(secret ? { client_secret: secret } : {}),
-    ...(a['post-logout-redirect-uri'] ? { post_logout_redirect_uris: a['post-logout-redirect-uri'] } : {}),
-    ...(a['backchannel-logout-uri'] ? { backchannel_logout_uri: a['backchannel-logout-uri'], backchannel_logout_session_required: true } : {}),
-    ...(a['default-acr'] ? { default_acr_values: [a['default-acr']] } : {}),
-    ...(a['introspect-any'] ? { vigil_introspection: true } : {}),
-    ...(a['allow-resource'] ? { vigil_allowed_resources: a['allow-resource'] } : {}),
-    ...(allowedScopes ? { vigil_allowed_scopes: allowedScopes } : {}),
-    ...(a['forward-end-user'] ? { vigil_forwards_end_user: true } : {}),
-    ...(a['admin-tool'] ? { vigil_admin_tool: true } : {}),
-  };
-  const resource = a['resource-server'] ? (a.resource ?? `urn:vigil:rs:${clientId}`) : undefined;
-  if (resource && !resourceIdentifierSchema.safeParse(resource).success) throw new UsageError('--resource must be an absolute https, http or urn URI without a fragment');
-  const ttl = a['access-token-ttl'] === undefined ? undefined : positiveInt(a['access-token-ttl'], '--access-token-ttl', 300, 86400);
-
-  // The provider's own schema validates the metadata exactly as it will when the client is used.
-  const provider = core.buildProvider((await loadJwks(core.stores.sql, core.keys)).keys);
+  const tokenFormat = a['token-format'] ?? 'jwt';
+  const settings = withDefaults({
+    name,
+    redirectUris: a['redirect-uri'],
+    ...(a['post-logout-redirect-uri'] ? { postLogoutRedirectUris: a['post-logout-redirect-uri'] } : {}),
+    ...(a['backchannel-logout-uri'] ? { backchannelLogoutUri: a['backchannel-logout-uri'] } : {}),
+    applicationType: (a['application-type'] ?? 'web') as ClientSettings['applicationType'],
+    public: a.public ?? false,
+    grantTypes: a['grant-type'],
+    ...(a['default-acr'] ? { defaultAcr: a['default-acr'] } : {}),
+    ...(a['resource-server'] ? {
+      resourceServer: {
+        resource: a.resource, scopes: a.scope ?? [], tokenFormat: tokenFormat as ResourceServerSettings['tokenFormat'],
+        accessTokenTtl: a['access-token-ttl'] === undefined ? undefined : positiveInt(a['access-token-ttl'], '--access-token-ttl', 300, 86400),
+      },
+    } : {}),
+    ...(a['allow-resource'] ? { allowedResources: a['allow-resource'] } : {}),
+    ...(!a['resource-server'] && a.scope ? { allowedScopes: a.scope } : {}),
+    introspectAny: a['introspect-any'], forwardEndUser: a['forward-end-user'], adminTool: a['admin-tool'],
+  });
+  let created;
   try {
-    await provider.Client.validate(metadata);
+    created = await registerClient(clientSettingsDeps(core, core.buildProvider((await loadJwks(core.stores.sql, core.keys)).keys)), settings);
   } catch (err) {
-    const e = err as { error?: string; error_description?: string; message: string };
-    throw new UsageError(`invalid client: ${e.error_description ?? e.message}`);
+    if (!(err instanceof ClientSettingsError)) throw err;
+    if (err.field === 'metadata') throw new UsageError(err.message);
+    throw new UsageError(`${CLIENT_FLAGS[err.field]} ${err.problem}`);
   }
-  if (resource && await core.resourceServers.find(resource)) throw new UsageError(`--resource ${resource} is already registered`);
-  const offered = new Set<string>();
-  for (const allowed of a['allow-resource'] ?? []) {
-    const rs = await core.resourceServers.find(allowed);
-    if (!rs) throw new UsageError(`--allow-resource ${allowed} is not a registered resource server`);
-    for (const s of rs.scopes) offered.add(s);
-    // Administration is never granted by default: the scope (admin or admin:read) must be named.
-    if (allowed === adminResource(core.config) && !allowedScopes) throw new UsageError(`--allow-resource ${allowed} needs --scope ${ADMIN_SCOPE} or --scope ${ADMIN_READ_SCOPE}`);
-  }
-  for (const s of allowedScopes ?? []) if (!offered.has(s)) throw new UsageError(`--scope ${s} is not a scope of the allowed resources`);
-  if (a['allow-resource'] && !grantTypes.includes('client_credentials')) throw new UsageError('--allow-resource is for clients with the client_credentials grant');
-  if (a['forward-end-user'] && (a.public || !grantTypes.includes('refresh_token'))) throw new UsageError('--forward-end-user is for confidential clients that refresh tokens (a public client\'s own address is the person\'s)');
-  await core.adapters.for('Client').upsert(clientId, metadata);
-  if (resource) await core.resourceServers.register({ identifier: resource, clientId, scopes: a.scope ?? [], tokenFormat: tokenFormat as 'jwt' | 'opaque', accessTokenTtl: ttl });
-  await core.audit.append({ actor: 'cli', action: 'client.created', subject: clientId, outcome: 'success', details: { name, grantTypes, resource: resource ?? null } });
-  const { client_secret: _hidden, ...shown } = metadata;
+  const { clientId, clientSecret: secret, metadata, resourceServer: rs } = created;
+  await core.audit.append({ actor: 'cli', action: 'client.created', subject: clientId, outcome: 'success', details: { name, grantTypes: settings.grantTypes, resource: rs?.identifier ?? null } });
   return {
-    data: { ...shown, ...(secret ? { client_secret: secret } : {}), ...(resource ? { resource, scopes: a.scope ?? [], token_format: tokenFormat } : {}) },
-    text: [`client_id: ${clientId}`, secret ? `client_secret (shown once): ${secret}` : 'public client (no secret)', resource ? `resource: ${resource} (${tokenFormat} access tokens)` : ''].filter(Boolean).join('\n'),
+    data: { ...metadata, ...(secret ? { client_secret: secret } : {}), ...(rs ? { resource: rs.identifier, scopes: rs.scopes, token_format: rs.tokenFormat } : {}) },
+    text: [`client_id: ${clientId}`, secret ? `client_secret (shown once): ${secret}` : 'public client (no secret)', rs ? `resource: ${rs.identifier} (${rs.tokenFormat} access tokens)` : ''].filter(Boolean).join('\n'),
   };
 }
+
+/** The flag that sets each client setting, for the CLI's messages. */
+const CLIENT_FLAGS: Record<keyof ClientSettings, string> = {
+  name: '--name', redirectUris: '--redirect-uri', postLogoutRedirectUris: '--post-logout-redirect-uri', backchannelLogoutUri: '--backchannel-logout-uri',
+  applicationType: '--application-type', public: '--public', grantTypes: '--grant-type', defaultAcr: '--default-acr', resourceServer: '--resource-server:',
+  allowedResources: '--allow-resource', allowedScopes: '--scope', introspectAny: '--introspect-any', forwardEndUser: '--forward-end-user', adminTool: '--admin-tool',
+};
 
 async function registrationTokenCreate(core: Core, argv: string[]): Promise<Output> {
   const a = parse(argv, { 'expires-in': { type: 'string' } });
   const expiresIn = positiveInt(a['expires-in'], '--expires-in', 86400, 365 * 86400);
-  const provider = core.buildProvider((await loadJwks(core.stores.sql, core.keys)).keys);
-  const token = await new provider.InitialAccessToken({ expiresIn }).save();
-  const expiresAt = new Date(Date.now() + expiresIn * 1000).toISOString();
+  const created = await createRegistrationToken(core.buildProvider((await loadJwks(core.stores.sql, core.keys)).keys), expiresIn);
+  const token = created.token;
+  const expiresAt = created.expiresAt.toISOString();
   await core.audit.append({ actor: 'cli', action: 'registration_token.created', outcome: 'success', details: { expiresAt } });
   return { data: { initial_access_token: token, expires_at: expiresAt }, text: `initial access token (shown once): ${token}\nexpires: ${expiresAt}` };
 }

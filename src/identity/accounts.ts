@@ -24,6 +24,13 @@ interface AccountRow {
 
 export class AccountError extends Error {
   override name = 'AccountError';
+  /** `taken`: another account has the email; `invalid`: a value breaks a rule. */
+  readonly kind: 'invalid' | 'taken';
+
+  constructor(message: string, kind: 'invalid' | 'taken' = 'invalid') {
+    super(message);
+    this.kind = kind;
+  }
 }
 
 export const emailSchema = z.email().max(254);
@@ -65,7 +72,7 @@ export class AccountStore {
        ON CONFLICT DO NOTHING RETURNING ${COLUMNS}`,
       [randomUUID(), email.data, input.displayName ?? '', [...new Set(input.roles ?? [])], hash],
     );
-    if (!rows[0]) throw new AccountError(`email: an account with ${email.data} already exists`);
+    if (!rows[0]) throw new AccountError(`email: an account with ${email.data} already exists`, 'taken');
     return toAccount(rows[0]);
   }
 
@@ -110,6 +117,33 @@ export class AccountStore {
       [id, [...new Set(roles)].sort()],
     );
     return rows[0] && { account: toAccount(rows[0]), previous: rows[0].previous_roles };
+  }
+
+  /** Changes the email and/or display name; with what they were, or undefined when there is no such account. */
+  async updateProfile(id: string, change: { email?: string; displayName?: string }): Promise<{ account: Account; previous: Account } | undefined> {
+    let email: string | undefined;
+    if (change.email !== undefined) {
+      const parsed = emailSchema.safeParse(change.email);
+      if (!parsed.success) throw new AccountError(`email: not a valid address: ${change.email}`);
+      email = parsed.data;
+    }
+    const { rows } = await this.#db.query<AccountRow & { previous_email: string; previous_name: string }>(
+      `WITH old AS (SELECT id, email, display_name FROM accounts WHERE id = $1 FOR UPDATE)
+       UPDATE accounts a SET email = coalesce($2, a.email), display_name = coalesce($3, a.display_name), updated_at = now() FROM old WHERE a.id = old.id
+       AND NOT EXISTS (SELECT 1 FROM accounts o WHERE lower(o.email) = lower($2) AND o.id <> $1)
+       RETURNING ${COLUMNS.split(', ').map((c) => `a.${c}`).join(', ')}, old.email AS previous_email, old.display_name AS previous_name`,
+      [id, email ?? null, change.displayName ?? null],
+    ).catch((err: { code?: string }) => {
+      // Two changes racing to the same email: the unique index decides.
+      if (err.code === '23505') throw new AccountError(`email: an account with ${email} already exists`, 'taken');
+      throw err;
+    });
+    if (!rows[0]) {
+      if (email !== undefined && await this.findById(id)) throw new AccountError(`email: an account with ${email} already exists`, 'taken');
+      return undefined;
+    }
+    const account = toAccount(rows[0]);
+    return { account, previous: { ...account, email: rows[0].previous_email, displayName: rows[0].previous_name } };
   }
 
   async hasRole(role: string): Promise<boolean> {

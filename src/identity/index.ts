@@ -3,3 +3,4 @@ export { hashPassword, verifyPassword, passwordProblem, PASSWORD_MIN_LENGTH, PAS
 export { ensureAdministrator, type BootstrapResult } from './bootstrap.ts';
 export { AccountCache } from './account-cache.ts';
 export { changeRoles, type RolesChange } from './roles.ts';
+export { changeProfile, type ProfileChange } from './profile.ts';

@@ -62,6 +62,12 @@ export class ResourceServerStore {
     this.#cache.delete(rs.identifier);
   }
 
+  /** The resource server a client is (a client is at most one), read from the database. */
+  async forClient(clientId: string): Promise<ResourceServer | undefined> {
+    const { rows } = await this.#db.query<Row>('SELECT * FROM resource_servers WHERE client_id = $1 ORDER BY identifier LIMIT 1', [clientId]);
+    return rows[0] && toResourceServer(rows[0]);
+  }
+
   async find(identifier: string): Promise<ResourceServer | undefined> {
     const hit = this.#cache.get(identifier);
     if (hit && hit.until > Date.now()) return hit.value;

@@ -1,0 +1,29 @@
+/** Getting a browser session into the admin console: a password sign-in on /account, a passkey added there, then /admin with the passkey alone. */
+import type { BrowserSession, VirtualCredential } from './chromium.ts';
+
+export async function enterPassword(s: BrowserSession, email: string, password: string): Promise<void> {
+  await s.page.locator('#email').waitFor();
+  await s.page.fill('#email', email);
+  await s.page.fill('#password', password);
+  await s.page.click('#sign-in');
+}
+
+/** Password sign-in on /account, then a passkey added there (as a person sets one up); the passkey as the authenticator holds it. */
+export async function registerPasskey(s: BrowserSession, origin: string, email: string, password: string): Promise<VirtualCredential> {
+  await s.page.goto(`${origin}/account`);
+  await enterPassword(s, email, password);
+  await s.page.locator('#account-email').waitFor();
+  await s.page.fill('#passkey-name', `${email} laptop`);
+  await s.page.click('#add-passkey');
+  await s.page.locator('#passkeys').waitFor();
+  const [credential] = await s.authenticator.credentials();
+  return credential;
+}
+
+/** From a browser signed in with a password: /admin asks for the passkey alone, then shows the console. */
+export async function stepUpIntoConsole(s: BrowserSession, origin: string, path = '/admin'): Promise<void> {
+  await s.page.goto(`${origin}${path}`);
+  await s.page.locator('#use-passkey').waitFor();
+  await s.page.click('#use-passkey');
+  await s.page.locator('#console-user').waitFor();
+}
