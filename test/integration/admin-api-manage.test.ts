@@ -2,6 +2,7 @@ import * as oidc from 'openid-client';
 import { freePort, ROOT, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { Browser, signIn } from '../support/browserless.ts';
 import { enrolTotp } from '../support/totp.ts';
+import type { Authenticator } from '../support/authenticator.ts';
 import { clientCredentialsToken, jsonCall } from '../support/json-api.ts';
 import { ADMIN, discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import { openCore, type Core } from '../../src/core.ts';
@@ -36,14 +37,14 @@ const run = async <T>(command: string, argv: string[]) => (await COMMANDS[comman
 const call = (method: string, path: string, body?: unknown, token = tokens.admin) => jsonCall(adminApi, method, path, token, body);
 
 /** A person's tokens through the real pages: an admin API token from the admin tool by default. */
-async function personTokens(email: string, password: string, o: { totp?: () => string; client?: ClientOut; redirect?: string; scope?: string; resource?: string; acr?: string } = {}) {
+async function personTokens(email: string, password: string, o: { totp?: Authenticator; client?: ClientOut; redirect?: string; scope?: string; resource?: string; acr?: string } = {}) {
   const client = o.client ?? web;
   const redirect = o.redirect ?? redirectUri;
   const resource = o.resource ?? adminApi;
   const request = await pkceAuthorization(await discover(vigil.issuer, client), {
     redirect_uri: redirect, prompt: 'consent', scope: o.scope ?? 'openid admin', resource, ...(o.acr ? { acr_values: o.acr } : {}),
   });
-  const callback = await signIn(new Browser(), request.url, email, password, redirect, { totp: o.totp });
+  const callback = await signIn(new Browser(), request.url, email, password, redirect, { totp: o.totp && (() => o.totp!.next()) });
   return request.redeem(callback, { resource });
 }
 
