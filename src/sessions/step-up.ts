@@ -94,7 +94,7 @@ export class StepUpRequirements {
          required_acr = CASE WHEN r.met_at IS NULL AND array_position($4::text[], r.required_acr) > array_position($4::text[], EXCLUDED.required_acr)
            THEN r.required_acr ELSE EXCLUDED.required_acr END,
          reason = EXCLUDED.reason, created_at = now(), met_at = NULL
-       RETURNING required_acr, reason, ${epoch('created_at')} AS since, NULL::float8 AS met_at`,
+       RETURNING required_acr, reason, ${epoch('created_at')} AS since, NULL::float8 AS met_at, 'person' AS owed_by`,
       [accountId, requiredAcr, reason.slice(0, 500), ACR_VALUES],
     );
     return stepUpFromRow(rows[0]);
