@@ -261,6 +261,16 @@ describe.each(SCHEMES)('%s mode', (scheme) => {
     await s.close();
   }, TEST_TIMEOUT);
 
+  test('the error page and the signed-out page: readable', async () => {
+    const s = await openSession(scheme, 'other');
+    await s.page.goto(`${vigil.issuer}/interaction/no-such-interaction`);
+    await s.page.locator('#error-code').waitFor();
+    await inspect(s.page, scheme, '08-error');
+    await s.page.goto(`${vigil.issuer}/account/signed-out`);
+    await inspect(s.page, scheme, '09-signed-out');
+    await s.close();
+  }, TEST_TIMEOUT);
+
   test('the authenticator-app page: readable, the key in blocks of four, Cancel where the buttons are', async () => {
     const s = await openSession(scheme, 'enrol');
     await signInToAccount(s.page, 'bob@vigil.test');
