@@ -14,8 +14,11 @@ const TOTP_MESSAGES: Record<Exclude<TotpCheck, 'ok'>, string> = {
   not_enrolled: 'No authenticator app is set up for this account.',
 };
 
+/** Which form an error is about: it is shown there (a page-wide error otherwise). */
+type FactorForm = 'totp' | 'recovery';
+
 /** The second-factor page: passkey first, authenticator app next, recovery code last. */
-export async function showFactors(ctx: Context, kit: InteractionKit, interaction: Interaction, subject: FactorSubject, error?: string, status = 200): Promise<void> {
+export async function showFactors(ctx: Context, kit: InteractionKit, interaction: Interaction, subject: FactorSubject, error?: string, status = 200, errorFor?: FactorForm): Promise<void> {
   const need = kit.need(interaction, subject);
   const choices = await kit.factorChoices(subject, need);
   const account = await kit.deps.accounts.findById(subject.accountId);
@@ -26,9 +29,11 @@ export async function showFactors(ctx: Context, kit: InteractionKit, interaction
     clientName: await kit.clientName(interaction),
     email: account?.email,
     stepUp: subject.stepUp,
+    stepUpOwedBy: subject.stepUpOwedBy,
     phishingResistantOnly: !choices.totp && choices.passkey,
     choices,
     error,
+    errorFor,
   }, status);
 }
 
@@ -60,7 +65,7 @@ export function factorRoutes(kit: InteractionKit): Router {
     if (!limit.allowed) {
       ctx.set('Retry-After', String(limit.retryAfterSeconds));
       await deps.audit.append({ actor: key, action: `mfa.${kind}`, ip: ctx.state.clientIp, outcome: 'denied', details: { reason: 'rate_limited' } });
-      return showFactors(ctx, kit, interaction, subject, `Too many wrong codes. Try again in ${formatWait(limit.retryAfterSeconds)}.`, 429);
+      return showFactors(ctx, kit, interaction, subject, `Too many wrong codes. Try again in ${formatWait(limit.retryAfterSeconds)}.`, 429, kind);
     }
     const code = (form.code ?? '').trim();
     const result: TotpCheck = kind === 'totp'
@@ -69,7 +74,7 @@ export function factorRoutes(kit: InteractionKit): Router {
     if (result !== 'ok') {
       await deps.audit.append({ actor: key, action: `mfa.${kind}`, ip: ctx.state.clientIp, outcome: 'failure', details: { reason: result } });
       const message = kind === 'totp' ? TOTP_MESSAGES[result] : 'That recovery code is not correct or was already used.';
-      return showFactors(ctx, kit, interaction, subject, message, 401);
+      return showFactors(ctx, kit, interaction, subject, message, 401, kind);
     }
     await deps.factorLimiter.reset(key);
     if (kind === 'recovery') await deps.audit.append({ actor: key, action: 'mfa.recovery_code_used', ip: ctx.state.clientIp, outcome: 'success', details: { remaining: await deps.recovery.remaining(key) } });

@@ -47,6 +47,8 @@ export interface FactorSubject {
   baseAmr: string[];
   /** A signed-in session asked for more (step-up), rather than a sign-in in progress. */
   stepUp: boolean;
+  /** Who asked for the step-up when not (only) the application: the person's administrator or a security event, or the risk engine for this session. */
+  stepUpOwedBy?: 'person' | 'session';
   /** The acr the risk assessment of this sign-in demands (beyond what the request asks). */
   riskAcr?: string;
   /** What the risk engine assessed at the password step, recorded when the sign-in completes. */
@@ -130,7 +132,8 @@ export class InteractionKit {
     const session = interaction.session as { accountId?: string; amr?: string[] } | undefined;
     const reasons = interaction.prompt.reasons;
     if (session?.accountId && reasons.length > 0 && reasons.every((r) => r === 'acr_insufficient')) {
-      return { accountId: session.accountId, baseAmr: session.amr ?? [], stepUp: true };
+      const { stepUpOwedBy } = interaction.prompt.details as { stepUpOwedBy?: 'person' | 'session' };
+      return { accountId: session.accountId, baseAmr: session.amr ?? [], stepUp: true, ...(stepUpOwedBy ? { stepUpOwedBy } : {}) };
     }
     return undefined;
   }

@@ -5,6 +5,9 @@ import {
 import type { Queryable } from '../store/index.ts';
 import type { ChallengeStore } from './challenges.ts';
 
+/** A passkey whose signature counter went backwards: a copy of it is in use somewhere. */
+const CLONED = 'This passkey reported a signature counter lower than before, so it may have been cloned: it was refused. Sign in another way and remove it on your account page.';
+
 export interface RelyingParty {
   id: string;
   name: string;
@@ -104,9 +107,9 @@ export class Passkeys {
         response, expectedChallenge: stored.data.challenge, expectedOrigin: this.rp.origin, expectedRPID: this.rp.id, requireUserVerification: false,
       });
     } catch (err) {
-      throw new PasskeyError('invalid', `The security key's answer could not be verified: ${(err as Error).message}`);
+      throw new PasskeyError('invalid', `The passkey's answer could not be verified: ${(err as Error).message}`);
     }
-    if (!verification.verified) throw new PasskeyError('invalid', 'The security key\'s answer could not be verified.');
+    if (!verification.verified) throw new PasskeyError('invalid', 'The passkey\'s answer could not be verified.');
     const info = verification.registrationInfo;
     const { rows } = await this.#db.query<Row>(
       `INSERT INTO webauthn_credentials (id, account_id, name, public_key, sign_count, transports, device_type, backed_up, aaguid)
@@ -114,7 +117,7 @@ export class Passkeys {
       [info.credential.id, accountId, name, Buffer.from(info.credential.publicKey).toString('base64url'), info.credential.counter,
         info.credential.transports ?? [], info.credentialDeviceType, info.credentialBackedUp, info.aaguid],
     );
-    if (!rows[0]) throw new PasskeyError('invalid', 'This security key is already registered.');
+    if (!rows[0]) throw new PasskeyError('invalid', 'This passkey is already registered.');
     return toPasskey(rows[0]);
   }
 
@@ -161,7 +164,7 @@ export class Passkeys {
     const { newCounter, userVerified, credentialBackedUp } = verification.authenticationInfo;
     const storedCounter = Number(row.sign_count);
     if ((newCounter > 0 || storedCounter > 0) && newCounter <= storedCounter) {
-      throw new PasskeyError('counter_regression', 'This security key reported a signature counter lower than before; it may have been cloned. It was refused.');
+      throw new PasskeyError('counter_regression', CLONED);
     }
     // Counter compare-and-set: two assertions racing with the same counter cannot both pass.
     const { rowCount } = await this.#db.query(
@@ -169,7 +172,7 @@ export class Passkeys {
        WHERE id = $1 AND (sign_count < $2 OR $2 = 0)`,
       [row.id, newCounter, credentialBackedUp],
     );
-    if (rowCount === 0) throw new PasskeyError('counter_regression', 'This security key reported a signature counter lower than before; it may have been cloned. It was refused.');
+    if (rowCount === 0) throw new PasskeyError('counter_regression', CLONED);
     const amr = [row.device_type === 'multiDevice' ? 'swk' : 'hwk', ...(userVerified ? ['user'] : [])];
     return { accountId: row.account_id, credentialId: row.id, userVerified, amr };
   }

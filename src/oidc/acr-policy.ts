@@ -10,6 +10,8 @@ export interface OwedStepUp {
   acr: string;
   since: number;
   metAt?: number;
+  /** The session's own (the risk engine's) or its person's (an administrator's, a security event's). */
+  owedBy?: 'session' | 'person';
 }
 
 /** Every step-up an authentication of this session of this account must pay (the session's own and the person's). */
@@ -92,9 +94,12 @@ export function interactionPolicyWithAcrLevels(sessionRequirement: SessionRequir
   ));
   // Whatever the reason for the login prompt, the interaction learns the level it must reach.
   const details = (login as unknown as { details: (ctx: KoaContextWithOIDC) => Promise<Record<string, unknown>> }).details;
-  (login as unknown as { details: (ctx: KoaContextWithOIDC) => Promise<Record<string, unknown>> }).details = async (ctx) => ({
-    ...(await details(ctx)),
-    requiredAcr: await requiredAcr(ctx, sessionRequirement),
-  });
+  // And who asked for a step-up this session owes (so that the page does not blame the application).
+  (login as unknown as { details: (ctx: KoaContextWithOIDC) => Promise<Record<string, unknown>> }).details = async (ctx) => {
+    const { acr, owed } = await requirementOf(ctx, sessionRequirement);
+    const unpaid = ctx.oidc.session?.accountId ? unpaidStepUps(ctx.oidc.acr, ctx.oidc.session.authTime(), owed) : [];
+    const stepUpOwedBy = unpaid.some((o) => o.owedBy === 'person') ? 'person' : unpaid.some((o) => o.owedBy === 'session') ? 'session' : undefined;
+    return { ...(await details(ctx)), requiredAcr: acr, ...(stepUpOwedBy ? { stepUpOwedBy } : {}) };
+  };
   return policy;
 }

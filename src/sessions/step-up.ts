@@ -13,6 +13,8 @@ export interface StepUpRequirement {
    * one still does not.
    */
   metAt?: number;
+  /** Who owes it: the session (the risk engine asked) or the person (an administrator or a security event asked). */
+  owedBy?: 'session' | 'person';
 }
 
 export interface StepUpRow {
@@ -20,6 +22,7 @@ export interface StepUpRow {
   reason: string;
   since: number | string;
   met_at: number | string | null;
+  owed_by?: 'session' | 'person';
 }
 
 const epoch = (column: string) => `floor(extract(epoch FROM ${column}))::float8`;
@@ -30,13 +33,14 @@ const epoch = (column: string) => `floor(extract(epoch FROM ${column}))::float8`
  * parameters, so that other stores read them in their own statements.
  */
 export function stepUpQuery(session: string, account: string): string {
-  return `SELECT required_acr, reason, ${epoch('created_at')} AS since, NULL::float8 AS met_at FROM step_up_requirements WHERE session_uid = ${session}
-    UNION ALL SELECT required_acr, reason, ${epoch('created_at')}, ${epoch('met_at')} FROM account_step_up_requirements WHERE account_id = ${account}`;
+  return `SELECT required_acr, reason, ${epoch('created_at')} AS since, NULL::float8 AS met_at, 'session' AS owed_by FROM step_up_requirements WHERE session_uid = ${session}
+    UNION ALL SELECT required_acr, reason, ${epoch('created_at')}, ${epoch('met_at')}, 'person' FROM account_step_up_requirements WHERE account_id = ${account}`;
 }
 
 export function stepUpFromRow(row: StepUpRow): StepUpRequirement {
   const requirement: StepUpRequirement = { acr: row.required_acr, reason: row.reason, since: Number(row.since) };
   if (row.met_at !== null && row.met_at !== undefined) requirement.metAt = Number(row.met_at);
+  if (row.owed_by) requirement.owedBy = row.owed_by;
   return requirement;
 }
 
@@ -90,7 +94,7 @@ export class StepUpRequirements {
          required_acr = CASE WHEN r.met_at IS NULL AND array_position($4::text[], r.required_acr) > array_position($4::text[], EXCLUDED.required_acr)
            THEN r.required_acr ELSE EXCLUDED.required_acr END,
          reason = EXCLUDED.reason, created_at = now(), met_at = NULL
-       RETURNING required_acr, reason, ${epoch('created_at')} AS since, NULL::float8 AS met_at`,
+       RETURNING required_acr, reason, ${epoch('created_at')} AS since, NULL::float8 AS met_at, 'person' AS owed_by`,
       [accountId, requiredAcr, reason.slice(0, 500), ACR_VALUES],
     );
     return stepUpFromRow(rows[0]);

@@ -6,7 +6,7 @@ import { COMMANDS } from '../../src/cli/commands.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { createLogger } from '../../src/observability/index.ts';
 import { Browser, formAction, hiddenField, type Page } from '../support/browserless.ts';
-import { Authenticator } from '../support/authenticator.ts';
+import { Authenticator, enrolmentKey } from '../support/authenticator.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type PkceAuthorization, type Stack } from '../support/stack.ts';
 
 /**
@@ -161,7 +161,7 @@ async function enrolTotp(browser: Browser, name: string, issuer = vigil.issuer) 
   expect(kindOf(account.page)).toBe('account');
   const enrol = await browser.submit(account.page, '/account/totp/begin', { csrf: hiddenField(account.page.body, 'csrf') });
   expect(enrol.status).toBe(200);
-  const secret = /<code id="totp-secret">([^<]+)<\/code>/.exec(enrol.body)?.[1];
+  const secret = enrolmentKey(enrol.body);
   expect(secret).toMatch(/^[A-Z2-7]{16,}$/);
   const app = new Authenticator(secret!);
   const done = await browser.submit(enrol, '/account/totp/confirm', { csrf: hiddenField(enrol.body, 'csrf'), code: await app.next() });
@@ -236,7 +236,7 @@ test('/account needs a sign-in; a wrong enrolment code enables nothing; the righ
 
   const enrol = await browser.submit(account.page, '/account/totp/begin', { csrf: hiddenField(account.page.body, 'csrf') });
   expect(enrol.status).toBe(200);
-  const secret = /<code id="totp-secret">([^<]+)<\/code>/.exec(enrol.body)![1];
+  const secret = enrolmentKey(enrol.body);
   secretsShown.push(secret);
   const app = new Authenticator(secret);
 
@@ -501,7 +501,7 @@ test('a credential change ends the other sessions: their refresh tokens and acco
   const rotated = await oidc.refreshTokenGrant(rpB.started.config, rpB.tokens.refresh_token!);
 
   const enrol = await a.submit(accountA.page, '/account/totp/begin', { csrf: hiddenField(accountA.page.body, 'csrf') });
-  const secret = /<code id="totp-secret">([^<]+)<\/code>/.exec(enrol.body)![1];
+  const secret = enrolmentKey(enrol.body);
   secretsShown.push(secret);
   const done = await a.submit(enrol, '/account/totp/confirm', { csrf: hiddenField(enrol.body, 'csrf'), code: await new Authenticator(secret).next() });
   expect(recoveryCodes(done.body)).toHaveLength(10);

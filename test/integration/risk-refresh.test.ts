@@ -42,7 +42,7 @@ async function signedIn(email: string, ip: string, client: ClientOut = spa) {
   const callback = await signIn(browser, request.url, email, PASSWORD, redirectUri);
   const tokens = await request.redeem(callback);
   expect(tokens.refresh_token).toBeTruthy();
-  return { config, tokens };
+  return { config, tokens, browser };
 }
 
 beforeAll(async () => {
@@ -125,7 +125,7 @@ test('London then Sydney minutes later: the refresh is refused as impossible tra
 });
 
 test('a stolen refresh token used from another browser and OS (same address) is refused, and the session cannot refresh any more', async () => {
-  const { tokens } = await signedIn('grace@vigil.test', LONDON);
+  const { tokens, browser } = await signedIn('grace@vigil.test', LONDON);
   // The legitimate app refreshes from Firefox on Linux: that is the session's agent.
   const legit = await oidc.refreshTokenGrant(await from(LONDON, FIREFOX), tokens.refresh_token!);
   expect(legit.access_token).toBeTruthy();
@@ -151,6 +151,14 @@ test('a stolen refresh token used from another browser and OS (same address) is 
   // The session now owes a stronger sign-in: the token is no good even back in the legitimate app.
   const again = await oidc.refreshTokenGrant(await from(LONDON, FIREFOX), legit.refresh_token!).catch((e) => e);
   expect(again).toMatchObject({ error: 'invalid_grant', error_description: expect.stringMatching(/^step-up authentication required/) });
+
+  // Back in her browser, the application asks nothing special: the page says the check is Vigil's, not the application's.
+  const request = await pkceAuthorization(await discover(vigil.issuer, spa), { redirect_uri: redirectUri, scope: 'openid' });
+  const page = await browser.follow(request.url, (url) => url.startsWith(redirectUri));
+  expect(page.url).toMatch(/\/interaction\//);
+  expect(page.body).toContain('<h1>Confirm it is you</h1>');
+  expect(page.body).toMatch(/Something about this session looked unusual: confirm it is you/);
+  expect(page.body).not.toMatch(/needs a stronger sign-in|This application needs/);
 });
 
 test('a disabled account cannot refresh', async () => {

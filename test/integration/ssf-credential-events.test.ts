@@ -9,7 +9,7 @@ import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type J
 import { freePort, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { Browser, formAction, hiddenField, signIn, type Page } from '../support/browserless.ts';
 import { SoftAuthenticator } from '../support/soft-authenticator.ts';
-import { Authenticator } from '../support/authenticator.ts';
+import { Authenticator, enrolmentKey } from '../support/authenticator.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import { clientCredentialsToken, jsonCall } from '../support/json-api.ts';
 
@@ -102,7 +102,7 @@ async function openAccount(browser: Browser, name: string): Promise<Page> {
 async function enrolTotp(browser: Browser, account: Page): Promise<Authenticator> {
   const enrol = await browser.submit(account, '/account/totp/begin', { csrf: hiddenField(account.body, 'csrf') });
   expect(enrol.status).toBe(200);
-  const secret = /<code id="totp-secret">([^<]+)<\/code>/.exec(enrol.body)![1];
+  const secret = enrolmentKey(enrol.body);
   const app = new Authenticator(secret);
   const done = await browser.submit(enrol, '/account/totp/confirm', { csrf: hiddenField(enrol.body, 'csrf'), code: await app.next() });
   expect(done.status).toBe(200);

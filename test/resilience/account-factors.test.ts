@@ -20,7 +20,7 @@ import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } f
 import { Browser, formAction, hiddenField, signIn, type Page } from '../support/browserless.ts';
 import { launchChromium, openBrowserSession, type BrowserSession } from '../support/chromium.ts';
 import { SoftAuthenticator } from '../support/soft-authenticator.ts';
-import { Authenticator } from '../support/authenticator.ts';
+import { Authenticator, enrolmentKey } from '../support/authenticator.ts';
 import { clientCredentialsToken, jsonCall } from '../support/json-api.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
@@ -63,7 +63,7 @@ async function enrolTotp(name: string): Promise<{ app: Authenticator; codes: str
   const account = await passwordToAccount(browser, name);
   const enrol = await browser.submit(account, '/account/totp/begin', { csrf: hiddenField(account.body, 'csrf') });
   expect(enrol.status).toBe(200);
-  const app = new Authenticator(/<code id="totp-secret">([^<]+)<\/code>/.exec(enrol.body)![1]);
+  const app = new Authenticator(enrolmentKey(enrol.body));
   const done = await browser.submit(enrol, '/account/totp/confirm', { csrf: hiddenField(enrol.body, 'csrf'), code: await app.next() });
   expect(done.status).toBe(200);
   return { app, codes: recoveryCodes(done.body) };

@@ -46,3 +46,10 @@ export class Authenticator {
     }
   }
 }
+
+/** The key an enrolment page shows to type by hand (in blocks of four), as one string. */
+export function enrolmentKey(html: string): string {
+  const shown = /id="totp-secret"[^>]*>([^<]+)</.exec(html)?.[1];
+  if (!shown) throw new Error('the page shows no authenticator app key');
+  return shown.replace(/\s/g, '');
+}

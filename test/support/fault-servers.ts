@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { freePort } from './vigil-process.ts';
+import { postgresBinDir } from './postgres-bin.ts';
 
 export interface FaultServer {
   url: string;
@@ -88,7 +89,7 @@ export async function startRedisServer(): Promise<FaultServer> {
   };
 }
 
-const PG_BIN = process.env.TEST_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+const PG_BIN = postgresBinDir();
 
 /**
  * A Postgres cluster of its own (initdb refuses root: run as root, it runs as the `postgres` user,

@@ -25,7 +25,7 @@ afterAll(() => sql?.close());
 
 test('a person\'s step-up is owed by every session of theirs and by none of another person\'s; the next sign-in owes it until met', async () => {
   const required = await stepUps.requireOfAccount('p1', TWO, 'phished');
-  expect(required).toEqual({ acr: TWO, reason: 'phished', since: expect.any(Number) });
+  expect(required).toEqual({ acr: TWO, reason: 'phished', since: expect.any(Number), owedBy: 'person' });
   expect(Math.abs(required.since - Date.now() / 1000)).toBeLessThan(60);
   expect(await stepUps.owed(undefined, 'p1')).toEqual([required]);
   expect(await stepUps.owed('any-session', 'p1')).toEqual([required]);
@@ -46,7 +46,7 @@ test('a second requirement never weakens one not met yet, replaces a met one, an
   expect((await stepUps.requireOfAccount('p2', TWO, 'second')).acr).toBe(PHR);
   await signIns.met('p2', PHR);
   const again = await stepUps.requireOfAccount('p2', TWO, 'third');
-  expect(again).toEqual({ acr: TWO, reason: 'third', since: expect.any(Number) });
+  expect(again).toEqual({ acr: TWO, reason: 'third', since: expect.any(Number), owedBy: 'person' });
   expect(await stepUps.owed(undefined, 'p2')).toEqual([again]);
   await expect(stepUps.requireOfAccount('p2', 'urn:nope', 'x')).rejects.toThrow(/unknown acr/);
 });
@@ -57,6 +57,8 @@ test('a session\'s step-up and the person\'s are both owed; the sign-in requirem
   await signIns.require('p3', TWO, 'credential compromise');
   expect((await stepUps.owed('s3', 'p3')).map((o) => o.acr).sort()).toEqual([TWO, PHR].sort());
   expect((await stepUps.owed('s-other', 'p3')).map((o) => o.acr)).toEqual([TWO]);
+  // Who owes each: its page says who asked (the risk engine for this session, or the person's administrator).
+  expect(Object.fromEntries((await stepUps.owed('s3', 'p3')).map((o) => [o.acr, o.owedBy]))).toEqual({ [PHR]: 'session', [TWO]: 'person' });
   // Equal levels: the distrusted password is named (its page says why).
   expect(await signIns.find('p3')).toMatchObject({ requiredAcr: TWO, kind: 'password_distrusted' });
   await signIns.met('p3', TWO);
