@@ -60,8 +60,10 @@ export async function openControlChannel(options: ControlChannelOptions): Promis
   // What is there was left by a server that stopped without removing it: this one holds the lock.
   rmSync(path, { force: true });
 
-  const running = new Set<Promise<unknown>>();
   const sockets = new Set<Socket>();
+  /** The connections whose command is running, and those commands. */
+  const busy = new WeakSet<Socket>();
+  const commands = new Set<Promise<unknown>>();
   const answer = (socket: Socket, reply: ControlReply) => {
     if (!socket.destroyed) socket.end(JSON.stringify(reply), () => socket.destroy());
   };
@@ -88,23 +90,27 @@ export async function openControlChannel(options: ControlChannelOptions): Promis
       answer(socket, refusal(`the request is not {"argv": [strings]} (${request.error.issues[0].path.join('.') || 'request'}: ${request.error.issues[0].message})`));
       return;
     }
-    const reply = await run(request.data.argv).catch((err: unknown) => {
+    busy.add(socket);
+    const command = run(request.data.argv).catch((err: unknown): ControlReply => {
       logger.error({ err }, 'a vigil command failed');
       return { exitCode: 1, stdout: '', stderr: `vigil: failed: ${(err as Error).message}\n` };
     });
-    answer(socket, reply);
+    commands.add(command);
+    try {
+      answer(socket, await command);
+    } finally {
+      commands.delete(command);
+    }
   };
 
   const server = createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => {});
-    const served = serve(socket).catch((err: unknown) => {
+    serve(socket).catch((err: unknown) => {
       logger.warn({ err }, 'control channel connection failed');
       socket.destroy();
     });
-    running.add(served);
-    void served.finally(() => running.delete(served));
   });
   server.maxConnections = 16;
   // The socket is created 0600 (connecting takes write permission): set before it exists, so no
@@ -132,7 +138,10 @@ export async function openControlChannel(options: ControlChannelOptions): Promis
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       rmSync(path, { force: true });
-      await Promise.allSettled([...running]);
+      // A command that runs is answered; a caller still sending its request is cut.
+      for (const socket of sockets) if (!busy.has(socket)) socket.destroy();
+      await Promise.allSettled([...commands]);
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
       for (const socket of sockets) socket.destroy();
       await closed;
     },
