@@ -204,14 +204,12 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     });
 
     // Key rotation and expiry take effect on every instance without a restart.
-    const reloadKeys = () => {
-      loadJwks(stores.sql, keys).then((next) => {
-        if (next.fingerprint === keyState.fingerprint) return;
-        keyState = next;
-        provider = build(next.keys);
-        logger.info({ keys: next.fingerprint }, 'signing keys changed; provider reloaded');
-      }).catch((err) => logger.warn({ err }, 'could not reload signing keys'));
-    };
+    const reloadKeys = () => loadJwks(stores.sql, keys).then((next) => {
+      if (next.fingerprint === keyState.fingerprint) return;
+      keyState = next;
+      provider = build(next.keys);
+      logger.info({ keys: next.fingerprint }, 'signing keys changed; provider reloaded');
+    }).catch((err) => logger.warn({ err }, 'could not reload signing keys'));
     const keyWatch = setInterval(reloadKeys, config.VIGIL_KEY_REFRESH_SECONDS * 1000);
     keyWatch.unref();
     const purge = setInterval(() => {
@@ -226,7 +224,8 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     // Embedded: the CLI cannot open the database this process holds, so it sends its commands here.
     if (config.storageMode === 'embedded') {
       const run = commandsOnRunningServer(core, logger);
-      const control = await openControlChannel({ dataDir: config.dataDir, logger, run: (argv) => run(argv).finally(reloadKeys) });
+      // Rotated keys are published at once, not at the next key watch.
+      const control = await openControlChannel({ dataDir: config.dataDir, logger, run: (argv) => run(argv).finally(() => argv[0] === 'keys' && reloadKeys()) });
       if (control) closeControl = () => control.close();
     }
 

@@ -130,15 +130,19 @@ test('with the server running, user create, client create and registration-token
   for (const secret of [PASSWORD, web.client_secret!, registrationToken, bob.password]) expect(log).not.toContain(secret);
 });
 
-test('user disable through the running server ends the person\'s grants at once; the commands are audited as the CLI\'s', async () => {
+test('user disable and keys rotate through the running server take effect on it at once; the commands are audited as the CLI\'s', async () => {
   const { config, tokens } = await login(bob.email, bob.password);
   expect(tokens.refresh_token).toBeTruthy();
-  const [disabled, siem] = await Promise.all([
+  const [disabled, siem, rotated] = await Promise.all([
     cliJson<{ disabled: boolean; grantsRevoked: number; sessionsEnded: number }>(['user', 'disable', '--email', bob.email]),
     cliJson<ClientOut>(['client', 'create', '--name', 'SIEM', '--grant-type', 'client_credentials', '--allow-resource', `${issuer}/admin/api`, '--scope', 'admin:read']),
+    cliJson<{ new: string[] }>(['keys', 'rotate']),
   ]);
   expect(disabled).toMatchObject({ disabled: true, grantsRevoked: 1, sessionsEnded: 1 });
   await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  // Published now, not at the next key watch (VIGIL_KEY_REFRESH_SECONDS, 60 s).
+  const published = ((await (await fetch(`${issuer}/jwks`)).json()) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid);
+  expect(published).toEqual(expect.arrayContaining(rotated.new));
 
   // The audit trail, as the admin API shows it to a service client made a moment ago.
   const { access_token: bearer } = await oidc.clientCredentialsGrant(await discover(issuer, siem), { resource: `${issuer}/admin/api`, scope: 'admin:read' });
@@ -146,7 +150,7 @@ test('user disable through the running server ends the person\'s grants at once;
   expect(audit.status).toBe(200);
   const { items } = await audit.json() as { items: Array<{ action: string; actor: string; subject?: string; outcome: string }> };
   const actions = items.map((e) => e.action).sort();
-  expect(actions).toEqual(expect.arrayContaining(['account.created', 'account.created', 'client.created', 'client.created', 'registration_token.created', 'account.disabled']));
+  expect(actions).toEqual(expect.arrayContaining(['account.created', 'account.created', 'client.created', 'client.created', 'registration_token.created', 'account.disabled', 'keys.rotated']));
   expect(items.filter((e) => e.action === 'client.created').map((e) => e.subject).sort()).toEqual([siem.client_id, web.client_id].sort());
   expect(items.every((e) => e.actor === 'cli' && e.outcome === 'success')).toBe(true);
   const trail = JSON.stringify(items);
