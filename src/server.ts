@@ -10,6 +10,8 @@ import { LogoutDeliveryWorker } from './sessions/index.ts';
 import { interactionRoutes, LoginThrottle } from './interactions/index.ts';
 import { AttemptLimiter } from './limits/index.ts';
 import { openCore } from './core.ts';
+import { openControlChannel } from './control/index.ts';
+import { commandsOnRunningServer } from './cli/index.ts';
 import { accountRoutes, ensureAccountClient } from './account/index.ts';
 import { Metrics, type Logger } from './observability/index.ts';
 import { DrainingServer, PendingWrites } from './lifecycle/index.ts';
@@ -51,6 +53,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
   const core = await openCore(config, logger);
   const { keys, stores, accounts, audit } = core;
   let stopUpkeep = async () => {};
+  let closeControl = async () => {};
   try {
     const admin = await ensureAdministrator(accounts, config);
     if (admin) {
@@ -202,14 +205,13 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     });
 
     // Key rotation and expiry take effect on every instance without a restart.
-    const keyWatch = setInterval(() => {
-      loadJwks(stores.sql, keys).then((next) => {
-        if (next.fingerprint === keyState.fingerprint) return;
-        keyState = next;
-        provider = build(next.keys);
-        logger.info({ keys: next.fingerprint }, 'signing keys changed; provider reloaded');
-      }).catch((err) => logger.warn({ err }, 'could not reload signing keys'));
-    }, config.VIGIL_KEY_REFRESH_SECONDS * 1000);
+    const reloadKeys = () => loadJwks(stores.sql, keys).then((next) => {
+      if (next.fingerprint === keyState.fingerprint) return;
+      keyState = next;
+      provider = build(next.keys);
+      logger.info({ keys: next.fingerprint }, 'signing keys changed; provider reloaded');
+    }).catch((err) => logger.warn({ err }, 'could not reload signing keys'));
+    const keyWatch = setInterval(reloadKeys, config.VIGIL_KEY_REFRESH_SECONDS * 1000);
     keyWatch.unref();
     const purge = setInterval(() => {
       purgeExpired(stores.sql)
@@ -219,6 +221,14 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     }, 10 * 60 * 1000);
     purge.unref();
     stopUpkeep = await scheduleUpkeep(stores.sql, { mode: config.VIGIL_DB_UPKEEP, intervalSeconds: config.VIGIL_DB_UPKEEP_SECONDS, logger });
+
+    // Embedded: the CLI cannot open the database this process holds, so it sends its commands here.
+    if (config.storageMode === 'embedded') {
+      const run = commandsOnRunningServer(core, logger);
+      // Rotated keys are published at once, not at the next key watch.
+      const control = await openControlChannel({ dataDir: config.dataDir, logger, run: (argv) => run(argv).finally(() => argv[0] === 'keys' && reloadKeys()) });
+      if (control) closeControl = () => control.close();
+    }
 
     httpServer = new DrainingServer(app.callback());
     const server = httpServer.server;
@@ -250,6 +260,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       },
       async close(drainLimitMs = 10_000) {
         const drained = httpServer.drain(drainLimitMs);
+        const controlClosed = closeControl();
         logger.info({ connections: httpServer.connections, limitSeconds: drainLimitMs / 1000 }, 'stopped accepting connections; finishing the open ones');
         clearInterval(keyWatch);
         clearInterval(purge);
@@ -261,6 +272,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         await logoutWorker.stop();
         await pushWorker.stop();
         // What the responses left running or queued behind them: written before the stores close.
+        await controlClosed;
         await afterResponse.settled();
         await population.stop().catch((err) => logger.warn({ err }, 'could not write population counts'));
         await verifier.flush();
@@ -270,6 +282,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       },
     };
   } catch (err) {
+    await closeControl();
     await stopUpkeep();
     await core.close();
     throw err;

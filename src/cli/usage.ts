@@ -1,0 +1,21 @@
+export const USAGE = `usage: vigil <command> [options] [--json]
+
+  migrate                                   apply pending database migrations
+  user create --email E [--password P] [--name N] [--role R]...
+  user list
+  user disable --email E                    (also revokes every grant and session it holds)
+  user set-roles --email E (--role R... | --clear)   (a CAEP token-claims-change goes to its streams)
+  user require-step-up --email E [--acr ACR] [--reason TEXT]
+  client create --name N [--redirect-uri U]... [--public] [--grant-type G]...
+                [--application-type web|native] [--post-logout-redirect-uri U]...
+                [--backchannel-logout-uri U] [--allow-resource URI]... [--introspect-any]
+                [--default-acr ACR] [--forward-end-user]
+                [--resource-server [--resource URI] [--scope S]... [--token-format jwt|opaque]
+                 [--access-token-ttl SECONDS]]
+  registration-token create [--expires-in SECONDS]
+  keys rotate | keys list
+  audit verify
+  risk replay --input events.jsonl [--policy FILE]   (no database needed; format in docs/risk.md)
+
+Uses the same settings (environment, config/vigil.json) as the server. With the embedded
+database and the server running, the server carries out the command (docs/architecture.md).`;
