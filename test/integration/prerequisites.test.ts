@@ -60,9 +60,13 @@ test('a database server that never answers is given up on within the probe time'
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   const port = (silent.address() as { port: number }).port;
   try {
+    // The same script with every service answering: what starting it costs on this machine now.
+    const answered = await check({});
+    expect(answered.code).toBe(0);
     const run = await check({ TEST_DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/test`, TEST_REDIS_URL: `redis://127.0.0.1:${port}` });
     expect(run.code).toBe(1);
-    expect(run.ms).toBeLessThan(6_000);
+    // The probes give up after 2 s (clients' own connect timeouts are 10 s or none).
+    expect(run.ms - answered.ms).toBeLessThan(4_000);
     expect(run.stderr.trim().split('\n').filter((l) => l.startsWith('missing: '))).toEqual([
       expect.stringMatching(/^missing: Postgres /), expect.stringMatching(/^missing: Redis /),
     ]);
