@@ -5,14 +5,11 @@
  *
  * WebAuthn refuses IP addresses as RP IDs, so the issuer and every page are http://localhost.
  */
-import { createServer, type Server } from 'node:http';
 import { generateSync } from 'otplib';
-import type { Browser } from 'playwright-core';
-import { freePort, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
-import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
-import {
-  launchChromium, openBrowserSession, type BrowserSession, type VirtualCredential,
-} from '../support/chromium.ts';
+import { vigilCli } from '../support/vigil-process.ts';
+import { discover, pkceAuthorization, type ClientOut } from '../support/stack.ts';
+import { openBrowserSession, type BrowserSession, type VirtualCredential } from '../support/chromium.ts';
+import { startBrowserStack, type BrowserStack } from '../support/browser-stack.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
 const ACR_1FA = 'urn:vigil:acr:1fa';
@@ -20,13 +17,8 @@ const ACR_2FA = 'urn:vigil:acr:2fa';
 const ACR_PHR = 'urn:vigil:acr:phr';
 const TEST_TIMEOUT = 60_000;
 
-let browser: Browser;
-let stack: Stack;
-let vigil: VigilProcess;
+let stack: BrowserStack;
 let origin: string;
-let env: Record<string, string>;
-let rp: Server;
-let rpPort: number;
 let web: ClientOut;
 let adaId: string;
 let bobId: string;
@@ -40,15 +32,14 @@ let bobTotpSecret = '';
 let bobRecoveryCodes: string[] = [];
 let lastTotpStep = 0;
 
-const redirectUri = () => `http://localhost:${rpPort}/cb`;
-const atRp = (url: URL) => url.href.startsWith(redirectUri());
+const atRp = (url: URL) => url.href.startsWith(stack.redirectUri);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One person's browser: its own cookies, one page, a platform authenticator, numbered screenshots. */
 type Session = BrowserSession;
 
 const openSession = (test: string, credential?: VirtualCredential): Promise<Session> =>
-  openBrowserSession(browser, test, {
+  openBrowserSession(stack.browser, test, {
     ...(credential ? { credential } : {}),
     afterClose: (errors) => {
       consoleErrors.push(...errors);
@@ -88,7 +79,7 @@ async function enterPassword(s: Session, email: string) {
 
 /** The relying party sends the session's page to Vigil with a new authorization request; its side of it. */
 async function requestSignIn(s: Session, extra: Record<string, string> = {}) {
-  const request = await pkceAuthorization(await discover(vigil.issuer, web), { redirect_uri: redirectUri(), scope: 'openid email', ...extra });
+  const request = await pkceAuthorization(await discover(stack.vigil.issuer, web), { redirect_uri: stack.redirectUri, scope: 'openid email', ...extra });
   await s.page.goto(request.url);
   return {
     async redeem(callback: string) {
@@ -156,29 +147,20 @@ async function latestCredential(s: Session): Promise<VirtualCredential> {
 const cspErrors = (errors: string[]) => errors.filter((e) => /content security policy|content-security-policy/i.test(e));
 
 beforeAll(async () => {
-  rpPort = await freePort();
-  rp = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('relying party: ok'));
-  await new Promise<void>((resolve) => rp.listen(rpPort, '127.0.0.1', resolve));
-  await Promise.all([
-    launchChromium().then((b) => { browser = b; }),
-    startStack({}, { issuerHost: 'localhost' }).then((s) => { stack = s; }),
-  ]);
-  ({ vigil, env } = stack);
-  origin = vigil.issuer;
-  expect(origin).toBe(`http://localhost:${new URL(vigil.url).port}`);
+  stack = await startBrowserStack();
+  origin = stack.vigil.issuer;
+  expect(origin).toBe(`http://localhost:${new URL(stack.vigil.url).port}`);
   const [ada, bob] = await Promise.all([
-    vigilCli<{ id: string }>(env, ['user', 'create', '--email', 'ada@vigil.test', '--password', PASSWORD, '--name', 'Ada']),
-    vigilCli<{ id: string }>(env, ['user', 'create', '--email', 'bob@vigil.test', '--password', PASSWORD, '--name', 'Bob']),
+    vigilCli<{ id: string }>(stack.env, ['user', 'create', '--email', 'ada@vigil.test', '--password', PASSWORD, '--name', 'Ada']),
+    vigilCli<{ id: string }>(stack.env, ['user', 'create', '--email', 'bob@vigil.test', '--password', PASSWORD, '--name', 'Bob']),
   ]);
   adaId = ada.id;
   bobId = bob.id;
-  web = await vigilCli(env, ['client', 'create', '--name', 'Web App', '--redirect-uri', redirectUri()]);
+  web = await vigilCli(stack.env, ['client', 'create', '--name', 'Web App', '--redirect-uri', stack.redirectUri]);
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
   await stack?.stop();
-  await new Promise((resolve) => rp?.close(resolve));
 }, 60_000);
 
 describe('passkeys', () => {

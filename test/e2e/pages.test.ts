@@ -6,11 +6,11 @@
  * sit on their row's line; the key to type by hand comes in blocks. Screenshots of each go to
  * test-output/screenshots (pages-<scheme>-*).
  */
-import { createServer, type Server } from 'node:http';
-import type { Browser, Page } from 'playwright-core';
-import { freePort, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
-import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
-import { launchChromium, openBrowserSession, screenshot, type BrowserSession } from '../support/chromium.ts';
+import type { Page } from 'playwright-core';
+import { vigilCli } from '../support/vigil-process.ts';
+import { discover, pkceAuthorization, type ClientOut } from '../support/stack.ts';
+import { openBrowserSession, screenshot, type BrowserSession } from '../support/chromium.ts';
+import { startBrowserStack, type BrowserStack } from '../support/browser-stack.ts';
 import { Authenticator } from '../support/authenticator.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
@@ -19,17 +19,11 @@ const TEST_TIMEOUT = 90_000;
 const SCHEMES = ['light', 'dark'] as const;
 type Scheme = typeof SCHEMES[number];
 
-let browser: Browser;
-let stack: Stack;
-let vigil: VigilProcess;
-let env: Record<string, string>;
-let rp: Server;
-let rpPort: number;
+let stack: BrowserStack;
 const clients = {} as Record<Scheme, ClientOut>;
 let adaApp: Authenticator;
 
-const redirectUri = () => `http://localhost:${rpPort}/cb`;
-const atRp = (url: string) => url.startsWith(redirectUri());
+const atRp = (url: string) => url.startsWith(stack.redirectUri);
 
 /** A text that fails WCAG AA: what it says, its colours and their contrast. */
 interface LowContrast { text: string; ratio: number; color: string; background: string; element: string }
@@ -111,14 +105,14 @@ async function inspect(page: Page, scheme: Scheme, step: string): Promise<void> 
 const stepUpReason = (page: Page) => page.locator('#main > p.hint').first().textContent();
 
 async function openSession(scheme: Scheme, name: string): Promise<BrowserSession> {
-  const s = await openBrowserSession(browser, `pages-${scheme}-${name}`);
+  const s = await openBrowserSession(stack.browser, `pages-${scheme}-${name}`);
   await s.page.emulateMedia({ colorScheme: scheme });
   expect(await s.page.evaluate(() => matchMedia('(prefers-color-scheme: dark)').matches)).toBe(scheme === 'dark');
   return s;
 }
 
 async function requestSignIn(s: BrowserSession, client: ClientOut, extra: Record<string, string> = {}) {
-  const request = await pkceAuthorization(await discover(vigil.issuer, client), { redirect_uri: redirectUri(), scope: 'openid email', ...extra });
+  const request = await pkceAuthorization(await discover(stack.vigil.issuer, client), { redirect_uri: stack.redirectUri, scope: 'openid email', ...extra });
   await s.page.goto(request.url);
 }
 
@@ -130,7 +124,7 @@ async function enterPassword(page: Page, email: string) {
 }
 
 async function signInToAccount(page: Page, email: string) {
-  await page.goto(`${vigil.issuer}/account`);
+  await page.goto(`${stack.vigil.issuer}/account`);
   await enterPassword(page, email);
   await page.locator('#account-email').waitFor();
 }
@@ -153,23 +147,16 @@ async function accountAction(page: Page, selector: string, until: string) {
 }
 
 beforeAll(async () => {
-  rpPort = await freePort();
-  rp = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('relying party: ok'));
-  await new Promise<void>((resolve) => rp.listen(rpPort, '127.0.0.1', resolve));
+  stack = await startBrowserStack();
   await Promise.all([
-    launchChromium().then((b) => { browser = b; }),
-    startStack({}, { issuerHost: 'localhost' }).then((s) => { stack = s; }),
-  ]);
-  ({ vigil, env } = stack);
-  await Promise.all([
-    vigilCli(env, ['user', 'create', '--email', 'ada@vigil.test', '--password', PASSWORD, '--name', 'Ada']),
-    vigilCli(env, ['user', 'create', '--email', 'bob@vigil.test', '--password', PASSWORD, '--name', 'Bob']),
+    vigilCli(stack.env, ['user', 'create', '--email', 'ada@vigil.test', '--password', PASSWORD, '--name', 'Ada']),
+    vigilCli(stack.env, ['user', 'create', '--email', 'bob@vigil.test', '--password', PASSWORD, '--name', 'Bob']),
     // A client each: consent is asked once per person and client.
-    ...SCHEMES.map(async (scheme) => { clients[scheme] = await vigilCli<ClientOut>(env, ['client', 'create', '--name', `Web App ${scheme}`, '--redirect-uri', redirectUri()]); }),
+    ...SCHEMES.map(async (scheme) => { clients[scheme] = await vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', `Web App ${scheme}`, '--redirect-uri', stack.redirectUri]); }),
   ]);
 
   // Ada has a passkey and an authenticator app: the account page lists them, the factor page offers all three ways.
-  const s = await openBrowserSession(browser, 'pages-setup');
+  const s = await openBrowserSession(stack.browser, 'pages-setup');
   await signInToAccount(s.page, 'ada@vigil.test');
   await s.page.fill('#passkey-name', 'Ada laptop');
   await s.page.click('#add-passkey');
@@ -183,9 +170,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
   await stack?.stop();
-  await new Promise((resolve) => rp?.close(resolve));
 }, 60_000);
 
 describe.each(SCHEMES)('%s mode', (scheme) => {
@@ -222,7 +207,7 @@ describe.each(SCHEMES)('%s mode', (scheme) => {
     await inspect(s.page, scheme, '04-factor-page-wrong-recovery-code');
 
     // An administrator asks for a step-up: the page says so, not that the application needs it.
-    await vigilCli(env, ['user', 'require-step-up', '--email', 'ada@vigil.test', '--acr', ACR_2FA]);
+    await vigilCli(stack.env, ['user', 'require-step-up', '--email', 'ada@vigil.test', '--acr', ACR_2FA]);
     await requestSignIn(s, clients[scheme]);
     await s.page.locator('#totp-code').waitFor();
     expect(await s.page.textContent('h1')).toBe('Confirm it is you');
@@ -263,10 +248,10 @@ describe.each(SCHEMES)('%s mode', (scheme) => {
 
   test('the error page and the signed-out page: readable', async () => {
     const s = await openSession(scheme, 'other');
-    await s.page.goto(`${vigil.issuer}/interaction/no-such-interaction`);
+    await s.page.goto(`${stack.vigil.issuer}/interaction/no-such-interaction`);
     await s.page.locator('#error-code').waitFor();
     await inspect(s.page, scheme, '08-error');
-    await s.page.goto(`${vigil.issuer}/account/signed-out`);
+    await s.page.goto(`${stack.vigil.issuer}/account/signed-out`);
     await inspect(s.page, scheme, '09-signed-out');
     await s.close();
   }, TEST_TIMEOUT);

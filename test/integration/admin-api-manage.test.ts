@@ -1,14 +1,8 @@
-import * as oidc from 'openid-client';
-import { freePort, ROOT, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
+import { freePort, vigilCli } from '../support/vigil-process.ts';
 import { Browser, signIn } from '../support/browserless.ts';
-import { enrolTotp } from '../support/totp.ts';
-import type { Authenticator } from '../support/authenticator.ts';
 import { clientCredentialsToken, jsonCall } from '../support/json-api.ts';
-import { ADMIN, discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
-import { openCore, type Core } from '../../src/core.ts';
-import { COMMANDS } from '../../src/cli/commands.ts';
-import { loadConfig } from '../../src/config/index.ts';
-import { createLogger } from '../../src/observability/index.ts';
+import { discover, pkceAuthorization, type ClientOut } from '../support/stack.ts';
+import { PASSWORD, startAdminApiStack, type AdminApiStack } from '../support/admin-api-stack.ts';
 
 /**
  * Managing accounts and clients through the admin API over real HTTP (issue 18): create and edit
@@ -17,40 +11,17 @@ import { createLogger } from '../../src/observability/index.ts';
  * nothing (checked in the database); every change is audited without its secrets.
  */
 
-const PASSWORD = 'correct horse battery staple 9';
-const TWO = 'urn:vigil:acr:2fa';
-
-let stack: Stack;
-let vigil: VigilProcess;
-let core: Core;
-let adminApi: string;
-let devicesApi: string;
-let redirectUri: string;
-let web: ClientOut;
-let reader: ClientOut;
+let stack: AdminApiStack;
 const ids: Record<string, string> = {};
 const tokens: Record<string, string> = {};
 /** Every secret and password handed out here: none may reach the logs or the audit trail. */
 const secrets: string[] = [];
 
-const run = async <T>(command: string, argv: string[]) => (await COMMANDS[command](core, argv)).data as T;
-const call = (method: string, path: string, body?: unknown, token = tokens.admin) => jsonCall(adminApi, method, path, token, body);
-
-/** A person's tokens through the real pages: an admin API token from the admin tool by default. */
-async function personTokens(email: string, password: string, o: { totp?: Authenticator; client?: ClientOut; redirect?: string; scope?: string; resource?: string; acr?: string } = {}) {
-  const client = o.client ?? web;
-  const redirect = o.redirect ?? redirectUri;
-  const resource = o.resource ?? adminApi;
-  const request = await pkceAuthorization(await discover(vigil.issuer, client), {
-    redirect_uri: redirect, prompt: 'consent', scope: o.scope ?? 'openid admin', resource, ...(o.acr ? { acr_values: o.acr } : {}),
-  });
-  const callback = await signIn(new Browser(), request.url, email, password, redirect, { totp: o.totp && (() => o.totp!.next()) });
-  return request.redeem(callback, { resource });
-}
+const call = (method: string, path: string, body?: unknown, token = tokens.admin) => jsonCall(stack.adminApi, method, path, token, body);
 
 /** The rows that creating or editing may touch, to show that a refusal stored nothing. */
 async function snapshot() {
-  const { rows } = await core.stores.sql.query<{ n: string; what: string }>(
+  const { rows } = await stack.core.stores.sql.query<{ n: string; what: string }>(
     `SELECT 'accounts' AS what, md5(string_agg(id || email || display_name || array_to_string(roles, ',') || coalesce(password_hash, '-'), '|' ORDER BY id)) AS n FROM accounts
      UNION ALL SELECT 'clients', md5(string_agg(id || payload::text, '|' ORDER BY id)) FROM oidc_payloads WHERE model = 'Client'
      UNION ALL SELECT 'resources', md5(string_agg(identifier || client_id || array_to_string(scopes, ','), '|' ORDER BY identifier)) FROM resource_servers
@@ -60,27 +31,14 @@ async function snapshot() {
 }
 
 beforeAll(async () => {
-  stack = await startStack();
-  vigil = stack.vigil;
-  adminApi = `${vigil.issuer}/admin/api`;
-  devicesApi = `${vigil.issuer}/devices`;
-  redirectUri = `http://127.0.0.1:${await freePort()}/cb`;
-  core = await openCore(loadConfig(vigil.env, ROOT), createLogger('silent'));
-  ids.root = (await core.accounts.findByEmail(ADMIN.email))!.id;
-  ids.audra = (await run<{ id: string }>('user create', ['--email', 'audra@vigil.test', '--password', PASSWORD, '--role', 'auditor'])).id;
-  ids.norm = (await run<{ id: string }>('user create', ['--email', 'norm@vigil.test', '--password', PASSWORD])).id;
-  web = await run<ClientOut>('client create', ['--name', 'Admin tool', '--redirect-uri', redirectUri, '--admin-tool']);
-  reader = await run<ClientOut>('client create', ['--name', 'SIEM', '--grant-type', 'client_credentials', '--allow-resource', adminApi, '--scope', 'admin:read']);
-  const rootCode = await enrolTotp(core, ids.root);
-  const audraCode = await enrolTotp(core, ids.audra);
-  tokens.admin = (await personTokens(ADMIN.email, ADMIN.password, { totp: rootCode, acr: TWO })).access_token;
-  tokens.auditor = (await personTokens('audra@vigil.test', PASSWORD, { totp: audraCode, acr: TWO })).access_token;
-  tokens.normal = (await personTokens('norm@vigil.test', PASSWORD)).access_token;
-  tokens.reader = await clientCredentialsToken(vigil.issuer, reader, adminApi, 'admin:read');
+  stack = await startAdminApiStack('Admin tool');
+  Object.assign(ids, stack.ids);
+  Object.assign(tokens, stack.tokens);
+  const reader = await stack.run<ClientOut>('client create', ['--name', 'SIEM', '--grant-type', 'client_credentials', '--allow-resource', stack.adminApi, '--scope', 'admin:read']);
+  tokens.reader = await clientCredentialsToken(stack.vigil.issuer, reader, stack.adminApi, 'admin:read');
 }, 120_000);
 
 afterAll(async () => {
-  await core?.close();
   await stack?.stop();
 });
 
@@ -89,16 +47,16 @@ test('an administrator creates an account that signs in at once; one without a p
   expect(created.status).toBe(201);
   expect(created.body).toEqual({ id: expect.any(String), email: 'Grace@vigil.test', name: 'Grace Hopper', roles: ['engineer'], disabled: false, createdAt: expect.any(String) });
   ids.grace = created.body.id;
-  const signedIn = await personTokens('grace@vigil.test', PASSWORD, { scope: 'openid', resource: devicesApi });
+  const signedIn = await stack.personTokens('grace@vigil.test', PASSWORD, { scope: 'openid', resource: stack.devicesApi });
   expect(signedIn.claims()!.sub).toBe(ids.grace);
 
   const bare = await call('POST', '/accounts', { email: 'hal@vigil.test' });
   expect(bare.status).toBe(201);
   expect(bare.body).toMatchObject({ email: 'hal@vigil.test', name: '', roles: [] });
   expect(JSON.stringify(bare.body)).not.toMatch(/password/i);
-  const { rows } = await core.stores.sql.query<{ password_hash: string | null }>('SELECT password_hash FROM accounts WHERE id = $1', [bare.body.id]);
+  const { rows } = await stack.core.stores.sql.query<{ password_hash: string | null }>('SELECT password_hash FROM accounts WHERE id = $1', [bare.body.id]);
   expect(rows[0].password_hash).toBeNull();
-  await expect(personTokens('hal@vigil.test', 'any password at all 123', { scope: 'openid', resource: devicesApi })).rejects.toThrow(/did not reach the client/);
+  await expect(stack.personTokens('hal@vigil.test', 'any password at all 123', { scope: 'openid', resource: stack.devicesApi })).rejects.toThrow(/did not reach the client/);
 });
 
 test('bad accounts: a clear 400 or 409, and nothing stored', async () => {
@@ -127,7 +85,7 @@ test('editing an account: email, name and roles; a taken email is 409 and change
   const moved = await call('PATCH', `/accounts/${ids.grace}`, { email: 'grace.hopper@vigil.test' });
   expect(moved.body.email).toBe('grace.hopper@vigil.test');
   // The new email signs in (the password is unchanged); the old one no longer does.
-  expect((await personTokens('grace.hopper@vigil.test', PASSWORD, { scope: 'openid', resource: devicesApi })).claims()!.sub).toBe(ids.grace);
+  expect((await stack.personTokens('grace.hopper@vigil.test', PASSWORD, { scope: 'openid', resource: stack.devicesApi })).claims()!.sub).toBe(ids.grace);
 
   const before = await snapshot();
   const refused: Array<[string, unknown, number]> = [
@@ -167,7 +125,7 @@ test('an administrator creates a confidential client that signs a person in at o
   });
   secrets.push(created.body.clientSecret);
   const payroll = { client_id: created.body.clientId, client_secret: created.body.clientSecret };
-  const signedIn = await personTokens('norm@vigil.test', PASSWORD, { client: payroll, redirect: callback, scope: 'openid', resource: devicesApi });
+  const signedIn = await stack.personTokens('norm@vigil.test', PASSWORD, { client: payroll, redirect: callback, scope: 'openid', resource: stack.devicesApi });
   expect(signedIn.claims()).toMatchObject({ sub: ids.norm, aud: payroll.client_id });
   // The secret is shown once: reading the client never shows it.
   const read = await call('GET', `/clients/${payroll.client_id}`);
@@ -180,26 +138,26 @@ test('an administrator creates a confidential client that signs a person in at o
   expect(edited.status).toBe(200);
   expect(edited.body).toMatchObject({ name: 'Payroll 2', settings: { redirectUris: [moved], defaultAcr: 'urn:vigil:acr:1fa' } });
   expect(edited.body.clientSecret).toBeUndefined();
-  expect((await personTokens('norm@vigil.test', PASSWORD, { client: payroll, redirect: moved, scope: 'openid', resource: devicesApi })).claims()!.sub).toBe(ids.norm);
-  await expect(personTokens('norm@vigil.test', PASSWORD, { client: payroll, redirect: callback, scope: 'openid', resource: devicesApi })).rejects.toThrow();
+  expect((await stack.personTokens('norm@vigil.test', PASSWORD, { client: payroll, redirect: moved, scope: 'openid', resource: stack.devicesApi })).claims()!.sub).toBe(ids.norm);
+  await expect(stack.personTokens('norm@vigil.test', PASSWORD, { client: payroll, redirect: callback, scope: 'openid', resource: stack.devicesApi })).rejects.toThrow();
 
   // A rotated secret works, the old one does not.
   const rotated = await call('POST', `/clients/${payroll.client_id}/secret/rotate`, {});
   expect(rotated.status).toBe(200);
   secrets.push(rotated.body.clientSecret);
-  const config = await discover(vigil.issuer, { client_id: payroll.client_id, client_secret: rotated.body.clientSecret });
-  const request = await pkceAuthorization(config, { redirect_uri: moved, scope: 'openid', resource: devicesApi });
-  const tokensWithNew = await request.redeem(await signIn(new Browser(), request.url, 'norm@vigil.test', PASSWORD, moved), { resource: devicesApi });
+  const config = await discover(stack.vigil.issuer, { client_id: payroll.client_id, client_secret: rotated.body.clientSecret });
+  const request = await pkceAuthorization(config, { redirect_uri: moved, scope: 'openid', resource: stack.devicesApi });
+  const tokensWithNew = await request.redeem(await signIn(new Browser(), request.url, 'norm@vigil.test', PASSWORD, moved), { resource: stack.devicesApi });
   expect(tokensWithNew.claims()!.sub).toBe(ids.norm);
-  await expect(personTokens('norm@vigil.test', PASSWORD, { client: payroll, redirect: moved, scope: 'openid', resource: devicesApi })).rejects.toMatchObject({ error: 'invalid_client' });
+  await expect(stack.personTokens('norm@vigil.test', PASSWORD, { client: payroll, redirect: moved, scope: 'openid', resource: stack.devicesApi })).rejects.toMatchObject({ error: 'invalid_client' });
 });
 
 test('public clients, resource servers and client_credentials clients, as `client create` makes them', async () => {
-  const spa = await call('POST', '/clients', { name: 'SPA', public: true, redirectUris: [redirectUri] });
+  const spa = await call('POST', '/clients', { name: 'SPA', public: true, redirectUris: [stack.redirectUri] });
   expect(spa.status).toBe(201);
   expect(spa.body.clientSecret).toBeUndefined();
   expect(spa.body.settings).toMatchObject({ public: true });
-  expect((await personTokens('norm@vigil.test', PASSWORD, { client: { client_id: spa.body.clientId }, scope: 'openid', resource: devicesApi })).claims()!.sub).toBe(ids.norm);
+  expect((await stack.personTokens('norm@vigil.test', PASSWORD, { client: { client_id: spa.body.clientId }, scope: 'openid', resource: stack.devicesApi })).claims()!.sub).toBe(ids.norm);
 
   const api = await call('POST', '/clients', { name: 'Ledger API', resourceServer: { resource: 'https://ledger.vigil.test', scopes: ['ledger:read', 'ledger:write'], tokenFormat: 'opaque', accessTokenTtl: 600 } });
   expect(api.status).toBe(201);
@@ -210,13 +168,13 @@ test('public clients, resource servers and client_credentials clients, as `clien
   expect(batch.status).toBe(201);
   secrets.push(batch.body.clientSecret);
   const machine = { client_id: batch.body.clientId, client_secret: batch.body.clientSecret };
-  const token = await clientCredentialsToken(vigil.issuer, machine, 'https://ledger.vigil.test', 'ledger:read');
+  const token = await clientCredentialsToken(stack.vigil.issuer, machine, 'https://ledger.vigil.test', 'ledger:read');
   expect(token.split('.')).toHaveLength(1);
-  await expect(clientCredentialsToken(vigil.issuer, machine, 'https://ledger.vigil.test', 'ledger:write')).rejects.toThrow(/invalid_scope/);
+  await expect(clientCredentialsToken(stack.vigil.issuer, machine, 'https://ledger.vigil.test', 'ledger:write')).rejects.toThrow(/invalid_scope/);
   // Allowed more by an edit, it gets more at once.
   const widened = await call('PATCH', `/clients/${batch.body.clientId}`, { allowedScopes: ['ledger:read', 'ledger:write'] });
   expect(widened.status).toBe(200);
-  expect(await clientCredentialsToken(vigil.issuer, machine, 'https://ledger.vigil.test', 'ledger:write')).toEqual(expect.any(String));
+  expect(await clientCredentialsToken(stack.vigil.issuer, machine, 'https://ledger.vigil.test', 'ledger:write')).toEqual(expect.any(String));
 });
 
 test('malformed client metadata: a clear 400, and nothing stored', async () => {
@@ -225,18 +183,18 @@ test('malformed client metadata: a clear 400, and nothing stored', async () => {
   const cases: Array<[string, string, unknown, RegExp]> = [
     ['POST', '/clients', { name: 'Evil', redirectUris: ['http://evil.example/cb'] }, /https/],
     ['POST', '/clients', { name: 'Evil', redirectUris: ['not a uri'] }, /redirect_uris/],
-    ['POST', '/clients', { name: 'Evil', grantTypes: ['password'], redirectUris: [redirectUri] }, /grantTypes password is not one of/],
+    ['POST', '/clients', { name: 'Evil', grantTypes: ['password'], redirectUris: [stack.redirectUri] }, /grantTypes password is not one of/],
     ['POST', '/clients', { name: 'Evil', grantTypes: ['authorization_code'] }, /redirectUris is required/],
     ['POST', '/clients', { name: 'Evil', public: true, grantTypes: ['client_credentials'] }, /client_credentials/],
     ['POST', '/clients', { name: 'Evil', grantTypes: ['client_credentials'], allowedResources: ['https://nowhere.vigil.test'] }, /not a registered resource server/],
-    ['POST', '/clients', { name: 'Evil', grantTypes: ['client_credentials'], allowedResources: [adminApi] }, /admin or admin:read must be named/],
+    ['POST', '/clients', { name: 'Evil', grantTypes: ['client_credentials'], allowedResources: [stack.adminApi] }, /admin or admin:read must be named/],
     ['POST', '/clients', { name: 'Evil', grantTypes: ['client_credentials'], allowedResources: ['https://ledger.vigil.test'], allowedScopes: ['ledger:delete'] }, /not a scope/],
     ['POST', '/clients', { name: 'Evil', resourceServer: { resource: 'https://ledger.vigil.test' } }, /already registered/],
     ['POST', '/clients', { name: 'Evil', resourceServer: { resource: 'not a uri#x' } }, /resource must be/],
     ['POST', '/clients', { name: 'Evil', resourceServer: { accessTokenTtl: 5 } }, /accessTokenTtl/],
     ['POST', '/clients', { name: 'Evil', defaultAcr: 'urn:nope' }, /defaultAcr/],
-    ['POST', '/clients', { name: 'Evil', redirectUris: [redirectUri], client_secret: 'mine' }, /client_secret/],
-    ['POST', '/clients', { redirectUris: [redirectUri] }, /name/],
+    ['POST', '/clients', { name: 'Evil', redirectUris: [stack.redirectUri], client_secret: 'mine' }, /client_secret/],
+    ['POST', '/clients', { redirectUris: [stack.redirectUri] }, /name/],
     ['PATCH', `/clients/${ledger.clientId}`, { resourceServer: { resource: 'https://other.vigil.test', scopes: [] } }, /cannot be changed/],
     ['PATCH', `/clients/${ledger.clientId}`, { redirectUris: ['http://evil.example/cb'], grantTypes: ['authorization_code'] }, /https/],
     ['PATCH', `/clients/${ledger.clientId}`, {}, /at least one setting/],
@@ -259,7 +217,7 @@ test('registration tokens: shown once, they register a client; bad lifetimes ref
   const left = (Date.parse(made.body.expiresAt) - Date.now()) / 1000;
   expect(left).toBeGreaterThan(590);
   expect(left).toBeLessThanOrEqual(600);
-  const res = await fetch(`${vigil.issuer}/reg`, {
+  const res = await fetch(`${stack.vigil.issuer}/reg`, {
     method: 'POST', headers: { authorization: `Bearer ${made.body.initialAccessToken}`, 'content-type': 'application/json' },
     body: JSON.stringify({ client_name: 'Partner', redirect_uris: ['https://partner.vigil.test/cb'] }),
   });
@@ -278,7 +236,7 @@ test('auditors, read-only clients and people without an admin role are refused e
   const writes: Array<[string, string, unknown]> = [
     ['POST', '/accounts', { email: 'mallory@vigil.test', roles: ['admin'], password: PASSWORD }],
     ['PATCH', `/accounts/${ids.audra}`, { roles: ['admin'] }],
-    ['POST', '/clients', { name: 'Backdoor', grantTypes: ['client_credentials'], allowedResources: [adminApi], allowedScopes: ['admin'] }],
+    ['POST', '/clients', { name: 'Backdoor', grantTypes: ['client_credentials'], allowedResources: [stack.adminApi], allowedScopes: ['admin'] }],
     ['PATCH', `/clients/${ledger.clientId}`, { name: 'Mine now' }],
     ['POST', `/clients/${ledger.clientId}/secret/rotate`, {}],
     ['POST', '/registration-tokens', {}],
@@ -297,7 +255,7 @@ test('auditors, read-only clients and people without an admin role are refused e
 });
 
 test('every change is audited with what it set, never a secret or a password; the chain is intact', async () => {
-  const { rows } = await core.stores.sql.query<{ action: string; subject: string; outcome: string; details: Record<string, unknown> }>(
+  const { rows } = await stack.core.stores.sql.query<{ action: string; subject: string; outcome: string; details: Record<string, unknown> }>(
     "SELECT action, subject, outcome, details FROM audit_log WHERE action LIKE 'admin.%' ORDER BY seq",
   );
   const success = (action: string) => rows.filter((r) => r.action === action && r.outcome === 'success');
@@ -310,7 +268,7 @@ test('every change is audited with what it set, never a secret or a password; th
   const trail = JSON.stringify(rows);
   for (const secret of secrets) {
     expect(trail).not.toContain(secret);
-    expect(vigil.output()).not.toContain(secret);
+    expect(stack.vigil.output()).not.toContain(secret);
   }
   const verified = await vigilCli<{ ok: boolean }>(stack.env, ['audit', 'verify']);
   expect(verified.ok).toBe(true);

@@ -1,13 +1,8 @@
 import * as oidc from 'openid-client';
-import { freePort, ROOT, runScript, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
-import { Browser, formAction, hiddenField, signIn } from '../support/browserless.ts';
-import type { Authenticator } from '../support/authenticator.ts';
-import { enrolTotp as enrolTotpFor } from '../support/totp.ts';
-import { ADMIN, discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
-import { openCore, type Core } from '../../src/core.ts';
-import { COMMANDS } from '../../src/cli/commands.ts';
-import { loadConfig } from '../../src/config/index.ts';
-import { createLogger } from '../../src/observability/index.ts';
+import { runScript, vigilCli } from '../support/vigil-process.ts';
+import { enrolTotp } from '../support/totp.ts';
+import { ADMIN, discover, type ClientOut } from '../support/stack.ts';
+import { ACR_2FA, PASSWORD, startAdminApiStack, type AdminApiStack } from '../support/admin-api-stack.ts';
 
 /**
  * The admin API over real HTTP against a real Vigil on Postgres + Redis: who may call it (two-factor
@@ -16,60 +11,20 @@ import { createLogger } from '../../src/observability/index.ts';
  * cross-origin requests with JSON 4xx, and that every change is in an intact audit chain.
  */
 
-const PASSWORD = 'correct horse battery staple 9';
-const TWO = 'urn:vigil:acr:2fa';
-
-let stack: Stack;
-let vigil: VigilProcess;
-let core: Core;
-let adminApi: string;
-let devicesApi: string;
-let redirectUri: string;
-let web: ClientOut;
+let stack: AdminApiStack;
 let plain: ClientOut;
-let rootApp: Authenticator;
 let introspector: ClientOut;
 const ids: Record<string, string> = {};
 const tokens: Record<string, string> = {};
 
-const isClient = (u: string) => u.startsWith(redirectUri);
-const run = async <T>(command: string, argv: string[]) => (await COMMANDS[command](core, argv)).data as T;
-
-const enrolTotp = (accountId: string) => enrolTotpFor(core, accountId);
-
-/** Signs in through the pages (password, then the authenticator code when asked, then consent). */
-async function walk(url: string, email: string, password: string, totp?: Authenticator): Promise<string> {
-  const browser = new Browser();
-  let page = await browser.follow(url, isClient);
-  for (let step = 0; step < 6; step++) {
-    if (page.location && isClient(page.location)) return page.location;
-    const csrf = () => hiddenField(page.body, 'csrf');
-    if (page.body.includes('name="password"')) page = await browser.submit(page, formAction(page.body, '/login'), { csrf: csrf(), email, password }, isClient);
-    else if (totp && page.body.includes('/totp"')) page = await browser.submit(page, formAction(page.body, '/totp'), { csrf: csrf(), code: await totp.next() }, isClient);
-    else if (page.body.includes('/confirm"')) page = await browser.submit(page, formAction(page.body, '/confirm'), { csrf: csrf() }, isClient);
-    else throw new Error(`unexpected page (${page.status}):\n${page.body.slice(0, 1500)}`);
-  }
-  throw new Error('sign-in did not reach the client');
-}
-
-/** A person's tokens from the web client: by default an admin API token at two factors. */
-async function personTokens(email: string, password: string, o: { totp?: Authenticator; scope?: string; resource?: string; acr?: string; client?: ClientOut } = {}) {
-  const config = await discover(vigil.issuer, o.client ?? web);
-  const resource = o.resource ?? adminApi;
-  const request = await pkceAuthorization(config, {
-    redirect_uri: redirectUri, prompt: 'consent', scope: o.scope ?? 'openid admin', resource, ...(o.acr ? { acr_values: o.acr } : {}),
-  });
-  return request.redeem(await walk(request.url, email, password, o.totp), { resource });
-}
-
-async function clientToken(client: ClientOut, scope: string, resource = adminApi): Promise<string> {
-  return (await oidc.clientCredentialsGrant(await discover(vigil.issuer, client), { resource, scope })).access_token;
+async function clientToken(client: ClientOut, scope: string, resource = stack.adminApi): Promise<string> {
+  return (await oidc.clientCredentialsGrant(await discover(stack.vigil.issuer, client), { resource, scope })).access_token;
 }
 
 interface Answer { status: number; headers: Headers; body: any }
 
 async function api(method: string, path: string, token?: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const res = await fetch(`${adminApi}${path}`, {
+  const res = await fetch(`${stack.adminApi}${path}`, {
     method,
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
@@ -85,37 +40,25 @@ async function api(method: string, path: string, token?: string, body?: unknown,
 }
 
 async function introspect(token: string) {
-  return oidc.tokenIntrospection(await discover(vigil.issuer, introspector), token);
+  return oidc.tokenIntrospection(await discover(stack.vigil.issuer, introspector), token);
 }
 
 const get = (path: string, token = tokens.admin) => api('GET', path, token);
 const post = (path: string, body: unknown = { reason: 'test' }, token = tokens.admin) => api('POST', path, token, body);
 
 beforeAll(async () => {
-  stack = await startStack();
-  vigil = stack.vigil;
-  adminApi = `${vigil.issuer}/admin/api`;
-  devicesApi = `${vigil.issuer}/devices`;
-  redirectUri = `http://127.0.0.1:${await freePort()}/cb`;
-  core = await openCore(loadConfig(vigil.env, ROOT), createLogger('silent'));
-  ids.root = (await core.accounts.findByEmail(ADMIN.email))!.id;
-  for (const [name, roles] of [['audra', ['auditor']], ['norm', []], ['cy', []], ['dan', []], ['vic', []]] as const) {
-    ids[name] = (await run<{ id: string }>('user create', ['--email', `${name}@vigil.test`, '--password', PASSWORD, ...roles.flatMap((r) => ['--role', r])])).id;
+  stack = await startAdminApiStack('Web App');
+  Object.assign(ids, stack.ids);
+  Object.assign(tokens, stack.tokens);
+  for (const name of ['cy', 'dan', 'vic']) {
+    ids[name] = (await stack.run<{ id: string }>('user create', ['--email', `${name}@vigil.test`, '--password', PASSWORD])).id;
   }
-  // A people-facing admin tool: only clients registered so may ask for a person's admin API token.
-  web = await run<ClientOut>('client create', ['--name', 'Web App', '--redirect-uri', redirectUri, '--admin-tool']);
-  plain = await run<ClientOut>('client create', ['--name', 'Wiki', '--redirect-uri', redirectUri]);
-  introspector = await run<ClientOut>('client create', ['--name', 'Introspector', '--grant-type', 'client_credentials', '--introspect-any']);
-  rootApp = await enrolTotp(ids.root);
-  const audraApp = await enrolTotp(ids.audra);
-  tokens.admin = (await personTokens(ADMIN.email, ADMIN.password, { totp: rootApp, acr: TWO })).access_token;
-  tokens.auditor = (await personTokens('audra@vigil.test', PASSWORD, { totp: audraApp, acr: TWO })).access_token;
-  tokens.adminOneFactor = (await personTokens(ADMIN.email, ADMIN.password)).access_token;
-  tokens.normal = (await personTokens('norm@vigil.test', PASSWORD)).access_token;
+  plain = await stack.run<ClientOut>('client create', ['--name', 'Wiki', '--redirect-uri', stack.redirectUri]);
+  introspector = await stack.run<ClientOut>('client create', ['--name', 'Introspector', '--grant-type', 'client_credentials', '--introspect-any']);
+  tokens.adminOneFactor = (await stack.personTokens(ADMIN.email, ADMIN.password)).access_token;
 }, 120_000);
 
 afterAll(async () => {
-  await core?.close();
   await stack?.stop();
 });
 
@@ -128,12 +71,12 @@ test('an administrator signed in with two factors gets an opaque admin token tha
 });
 
 test('sessions: filters, and a cursor walks every page once', async () => {
-  for (let i = 0; i < 5; i++) await personTokens('cy@vigil.test', PASSWORD, { scope: 'openid', resource: devicesApi });
+  for (let i = 0; i < 5; i++) await stack.personTokens('cy@vigil.test', PASSWORD, { scope: 'openid', resource: stack.devicesApi });
   const all = await get(`/sessions?account=${ids.cy}`);
   expect(all.status).toBe(200);
   expect(all.body.items).toHaveLength(5);
   expect(all.body.next).toBeUndefined();
-  expect(all.body.items[0]).toMatchObject({ accountId: ids.cy, email: 'cy@vigil.test', clients: [web.client_id], ip: expect.any(String), device: expect.any(String) });
+  expect(all.body.items[0]).toMatchObject({ accountId: ids.cy, email: 'cy@vigil.test', clients: [stack.adminTool.client_id], ip: expect.any(String), device: expect.any(String) });
   // The sign-in's risk assessment belongs to the session it opened.
   expect(all.body.items[0].risk).toMatchObject({ score: expect.any(Number), level: expect.stringMatching(/^(low|medium|high)$/), decision: expect.any(String) });
   const seen: string[] = [];
@@ -150,7 +93,7 @@ test('sessions: filters, and a cursor walks every page once', async () => {
   expect(pages).toBe(3);
   expect(new Set(seen).size).toBe(5);
   expect(seen.sort()).toEqual(all.body.items.map((s: { uid: string }) => s.uid).sort());
-  expect((await get(`/sessions?account=${ids.cy}&client=${web.client_id}`)).body.items).toHaveLength(5);
+  expect((await get(`/sessions?account=${ids.cy}&client=${stack.adminTool.client_id}`)).body.items).toHaveLength(5);
   expect((await get(`/sessions?account=${ids.cy}&client=someone-else`)).body.items).toHaveLength(0);
   expect((await get(`/sessions?account=${ids.cy}&since=2999-01-01T00:00:00Z`)).body.items).toHaveLength(0);
   expect((await get(`/sessions?account=${ids.cy}&country=NZ`)).body.items).toHaveLength(0);
@@ -161,7 +104,7 @@ test('sessions: filters, and a cursor walks every page once', async () => {
 });
 
 test('revoking a session: its refresh token is refused and its access token is inactive', async () => {
-  const victim = await personTokens('vic@vigil.test', PASSWORD, { scope: 'openid offline_access', resource: devicesApi });
+  const victim = await stack.personTokens('vic@vigil.test', PASSWORD, { scope: 'openid offline_access', resource: stack.devicesApi });
   expect(victim.refresh_token).toBeDefined();
   expect((await introspect(victim.access_token)).active).toBe(true);
   const [session] = (await get(`/sessions?account=${ids.vic}`)).body.items;
@@ -169,20 +112,20 @@ test('revoking a session: its refresh token is refused and its access token is i
   expect(res.status).toBe(200);
   expect(res.body).toMatchObject({ kind: 'session', target: session.uid, accountId: ids.vic, reason: 'stolen laptop' });
   expect((await introspect(victim.access_token)).active).toBe(false);
-  const refresh = oidc.refreshTokenGrant(await discover(vigil.issuer, web), victim.refresh_token!, { resource: devicesApi });
+  const refresh = oidc.refreshTokenGrant(await discover(stack.vigil.issuer, stack.adminTool), victim.refresh_token!, { resource: stack.devicesApi });
   await expect(refresh).rejects.toMatchObject({ error: 'invalid_grant' });
   expect((await get(`/sessions?account=${ids.vic}`)).body.items).toHaveLength(0);
   expect((await get(`/sessions/${session.uid}`)).status).toBe(404);
 });
 
 test('an auditor reads everything and is refused every change', async () => {
-  for (const path of ['/overview', '/sessions', '/accounts', `/accounts/${ids.cy}`, '/clients', `/clients/${web.client_id}`, '/audit', '/risk-events', '/logouts']) {
+  for (const path of ['/overview', '/sessions', '/accounts', `/accounts/${ids.cy}`, '/clients', `/clients/${stack.adminTool.client_id}`, '/audit', '/risk-events', '/logouts']) {
     expect([path, (await get(path, tokens.auditor)).status]).toEqual([path, 200]);
   }
   const writes: Array<[string, unknown]> = [
     [`/accounts/${ids.cy}/disable`, { reason: 'x' }], [`/accounts/${ids.cy}/enable`, { reason: 'x' }], [`/accounts/${ids.cy}/step-up`, { reason: 'x' }],
     [`/accounts/${ids.cy}/factors/reset`, { reason: 'x' }], [`/accounts/${ids.cy}/sessions/revoke`, { reason: 'x' }],
-    [`/clients/${web.client_id}/disable`, { reason: 'x' }], [`/clients/${web.client_id}/tokens/revoke`, { reason: 'x' }], [`/clients/${web.client_id}/secret/rotate`, {}],
+    [`/clients/${stack.adminTool.client_id}/disable`, { reason: 'x' }], [`/clients/${stack.adminTool.client_id}/tokens/revoke`, { reason: 'x' }], [`/clients/${stack.adminTool.client_id}/secret/rotate`, {}],
   ];
   for (const [path, body] of writes) {
     const res = await post(path, body, tokens.auditor);
@@ -202,7 +145,7 @@ test('a person without an admin role gets 403 from every endpoint, and nothing e
 });
 
 test('an app not registered as an admin tool cannot get an administrator\'s admin API token, even with consent', async () => {
-  const refused = await personTokens(ADMIN.email, ADMIN.password, { totp: rootApp, acr: TWO, client: plain }).catch((e: { error?: string; error_description?: string }) => e);
+  const refused = await stack.personTokens(ADMIN.email, ADMIN.password, { totp: stack.rootApp, acr: ACR_2FA, client: plain }).catch((e: { error?: string; error_description?: string }) => e);
   expect(refused).toMatchObject({ error: 'invalid_target', error_description: expect.stringMatching(/not registered as an admin tool/) });
 });
 
@@ -216,27 +159,27 @@ test('an administrator signed in with one factor: 401 insufficient_user_authenti
 test('no token, a bad token, or a token for another API: 401', async () => {
   const none = await get('/sessions', '');
   expect(none.status).toBe(401);
-  expect(none.headers.get('www-authenticate')).toBe(`Bearer realm="${adminApi}"`);
+  expect(none.headers.get('www-authenticate')).toBe(`Bearer realm="${stack.adminApi}"`);
   expect((await get('/sessions', 'not-a-token')).body.error).toBe('invalid_token');
-  const devices = await personTokens('cy@vigil.test', PASSWORD, { scope: 'openid devices', resource: devicesApi });
+  const devices = await stack.personTokens('cy@vigil.test', PASSWORD, { scope: 'openid devices', resource: stack.devicesApi });
   expect((await get('/sessions', devices.access_token)).status).toBe(401);
 });
 
 test('service clients: scope admin works, admin:read cannot write; administration is never granted by default', async () => {
-  const ops = await vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Ops bot', '--grant-type', 'client_credentials', '--allow-resource', adminApi, '--scope', 'admin']);
-  const reader = await vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'SIEM', '--grant-type', 'client_credentials', '--allow-resource', adminApi, '--scope', 'admin:read']);
+  const ops = await vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Ops bot', '--grant-type', 'client_credentials', '--allow-resource', stack.adminApi, '--scope', 'admin']);
+  const reader = await vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'SIEM', '--grant-type', 'client_credentials', '--allow-resource', stack.adminApi, '--scope', 'admin:read']);
   const opsToken = await clientToken(ops, 'admin');
   expect((await get('/sessions', opsToken)).status).toBe(200);
-  const stepUp = await post(`/accounts/${ids.cy}/step-up`, { reason: 'suspicious', acr: TWO }, opsToken);
+  const stepUp = await post(`/accounts/${ids.cy}/step-up`, { reason: 'suspicious', acr: ACR_2FA }, opsToken);
   expect(stepUp.status).toBe(200);
-  expect(stepUp.body).toEqual({ acr: TWO, since: expect.any(String), grants: 6, sessions: 6 });
-  expect((await get(`/accounts/${ids.cy}`)).body.stepUpRequired[0]).toMatchObject({ acr: TWO, reason: 'suspicious' });
+  expect(stepUp.body).toEqual({ acr: ACR_2FA, since: expect.any(String), grants: 6, sessions: 6 });
+  expect((await get(`/accounts/${ids.cy}`)).body.stepUpRequired[0]).toMatchObject({ acr: ACR_2FA, reason: 'suspicious' });
   const readToken = await clientToken(reader, 'admin:read');
   expect((await get('/audit', readToken)).status).toBe(200);
   expect((await post(`/accounts/${ids.cy}/disable`, { reason: 'x' }, readToken)).status).toBe(403);
   // Asking for more than it was allowed gives no token (invalid_scope), not a token without it.
   await expect(clientToken(reader, 'admin')).rejects.toMatchObject({ error: 'invalid_scope' });
-  const missingScope = await runScript('src/cli.ts', ['client', 'create', '--name', 'Sloppy', '--grant-type', 'client_credentials', '--allow-resource', adminApi], stack.env);
+  const missingScope = await runScript('src/cli.ts', ['client', 'create', '--name', 'Sloppy', '--grant-type', 'client_credentials', '--allow-resource', stack.adminApi], stack.env);
   expect(missingScope.code).not.toBe(0);
   expect(missingScope.stderr).toMatch(/--scope admin/);
 });
@@ -270,9 +213,9 @@ test('cross-origin requests and form posts are refused', async () => {
   expect([foreign.status, foreign.body.error]).toEqual([403, 'forbidden']);
   const foreignPost = await api('POST', `/accounts/${ids.cy}/disable`, tokens.admin, { reason: 'x' }, { origin: 'https://evil.example' });
   expect(foreignPost.status).toBe(403);
-  const own = await api('GET', '/sessions', tokens.admin, undefined, { origin: new URL(vigil.issuer).origin });
+  const own = await api('GET', '/sessions', tokens.admin, undefined, { origin: new URL(stack.vigil.issuer).origin });
   expect(own.status).toBe(200);
-  const form = await fetch(`${adminApi}/accounts/${ids.cy}/disable`, {
+  const form = await fetch(`${stack.adminApi}/accounts/${ids.cy}/disable`, {
     method: 'POST', headers: { authorization: `Bearer ${tokens.admin}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'reason=x',
   });
   expect(form.status).toBe(415);
@@ -280,7 +223,7 @@ test('cross-origin requests and form posts are refused', async () => {
 });
 
 test('disabling an account ends its sessions; enabling lets it sign in again', async () => {
-  await personTokens('dan@vigil.test', PASSWORD, { scope: 'openid', resource: devicesApi });
+  await stack.personTokens('dan@vigil.test', PASSWORD, { scope: 'openid', resource: stack.devicesApi });
   expect((await get(`/sessions?account=${ids.dan}`)).body.items).toHaveLength(1);
   const res = await post(`/accounts/${ids.dan}/disable`, { reason: 'left the company' });
   expect(res.status).toBe(200);
@@ -293,8 +236,8 @@ test('disabling an account ends its sessions; enabling lets it sign in again', a
 });
 
 test('resetting second factors removes them and ends the sessions', async () => {
-  await enrolTotp(ids.cy);
-  await core.recovery.issue(ids.cy);
+  await enrolTotp(stack.core, ids.cy);
+  await stack.core.recovery.issue(ids.cy);
   expect((await get(`/accounts/${ids.cy}`)).body.factors).toMatchObject({ totp: true, recoveryCodesLeft: 10 });
   const res = await post(`/accounts/${ids.cy}/factors/reset`, { reason: 'lost phone' });
   expect(res.status).toBe(200);
@@ -304,31 +247,31 @@ test('resetting second factors removes them and ends the sessions', async () => 
 });
 
 test('a disabled client gets no tokens and its tokens are inactive', async () => {
-  const doomed = await run<ClientOut>('client create', ['--name', 'Doomed', '--grant-type', 'client_credentials', '--allow-resource', devicesApi]);
-  const token = await clientToken(doomed, 'devices:manage', devicesApi);
+  const doomed = await stack.run<ClientOut>('client create', ['--name', 'Doomed', '--grant-type', 'client_credentials', '--allow-resource', stack.devicesApi]);
+  const token = await clientToken(doomed, 'devices:manage', stack.devicesApi);
   expect((await introspect(token)).active).toBe(true);
   const res = await post(`/clients/${doomed.client_id}/disable`, { reason: 'compromised' });
   expect(res.status).toBe(200);
   expect(res.body).toMatchObject({ clientId: doomed.client_id, name: 'Doomed', disabled: true });
   expect((await introspect(token)).active).toBe(false);
-  await expect(clientToken(doomed, 'devices:manage', devicesApi)).rejects.toMatchObject({ error: 'invalid_client' });
+  await expect(clientToken(doomed, 'devices:manage', stack.devicesApi)).rejects.toMatchObject({ error: 'invalid_client' });
   expect((await get(`/clients/${doomed.client_id}`)).body.disabled).toBe(true);
   expect((await post(`/clients/${doomed.client_id}/enable`, { reason: 'cleaned up' })).body.disabled).toBe(false);
-  expect(await clientToken(doomed, 'devices:manage', devicesApi)).toEqual(expect.any(String));
+  expect(await clientToken(doomed, 'devices:manage', stack.devicesApi)).toEqual(expect.any(String));
   const list = await get('/clients?limit=200');
-  expect(list.body.items.map((c: { clientId: string }) => c.clientId)).toEqual(expect.arrayContaining([doomed.client_id, web.client_id, 'vigil-account']));
+  expect(list.body.items.map((c: { clientId: string }) => c.clientId)).toEqual(expect.arrayContaining([doomed.client_id, stack.adminTool.client_id, 'vigil-account']));
   expect((await post('/clients/vigil-account/disable', { reason: 'x' })).status).toBe(409);
 });
 
 test('rotating a client secret: the old one is refused, the new one works', async () => {
-  const rotor = await run<ClientOut>('client create', ['--name', 'Rotor', '--grant-type', 'client_credentials', '--allow-resource', devicesApi]);
+  const rotor = await stack.run<ClientOut>('client create', ['--name', 'Rotor', '--grant-type', 'client_credentials', '--allow-resource', stack.devicesApi]);
   const res = await post(`/clients/${rotor.client_id}/secret/rotate`, {});
   expect(res.status).toBe(200);
   expect(res.body.clientId).toBe(rotor.client_id);
   expect(res.body.clientSecret).toMatch(/^[A-Za-z0-9_-]{43}$/);
-  await expect(clientToken(rotor, 'devices:manage', devicesApi)).rejects.toMatchObject({ error: 'invalid_client' });
-  expect(await clientToken({ client_id: rotor.client_id, client_secret: res.body.clientSecret }, 'devices:manage', devicesApi)).toEqual(expect.any(String));
-  expect(vigil.output()).not.toContain(res.body.clientSecret);
+  await expect(clientToken(rotor, 'devices:manage', stack.devicesApi)).rejects.toMatchObject({ error: 'invalid_client' });
+  expect(await clientToken({ client_id: rotor.client_id, client_secret: res.body.clientSecret }, 'devices:manage', stack.devicesApi)).toEqual(expect.any(String));
+  expect(stack.vigil.output()).not.toContain(res.body.clientSecret);
 });
 
 test('every change is in the audit trail, refusals too, and the chain is intact', async () => {
@@ -360,5 +303,5 @@ test('every change is in the audit trail, refusals too, and the chain is intact'
   expect(revocations.body.items[0]).toMatchObject({ actor: ids.root, details: { initiator: 'admin', reason: 'stolen laptop' } });
   const verified = await vigilCli<{ ok: boolean; entries: number }>(stack.env, ['audit', 'verify']);
   expect(verified.ok).toBe(true);
-  for (const t of Object.values(tokens)) expect(vigil.output()).not.toContain(t);
+  for (const t of Object.values(tokens)) expect(stack.vigil.output()).not.toContain(t);
 });
