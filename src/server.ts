@@ -179,7 +179,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         verifier, deviceCookie: new DeviceCookie(keys, config.ISSUER), securityEvents: core.ssf.outbox, signInRequirements: core.signInRequirements,
       }), accountRoutes({
         config, provider: currentProvider, adapters: core.adapters, accounts, audit, keys, views,
-        totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, activity: core.activity, revocations: core.revocations, securityEvents: core.ssf.outbox,
+        totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, challenges: core.challenges, activity: core.activity, revocations: core.revocations, securityEvents: core.ssf.outbox,
       }), deviceRoutes({
         config, provider: currentProvider, accounts, audit, devices: core.devices, policy: () => files.posture, logger,
         onPosture,

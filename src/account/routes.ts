@@ -6,7 +6,7 @@ import type { Config } from '../config/index.ts';
 import type { KeyRing } from '../crypto/index.ts';
 import type { AccountStore } from '../identity/index.ts';
 import type { AuditLog } from '../audit/index.ts';
-import { PasskeyError, type Passkeys, type RecoveryCodes, type TotpFactors, type TotpCheck } from '../mfa/index.ts';
+import { PasskeyError, type ChallengeStore, type Passkeys, type RecoveryCodes, type TotpFactors, type TotpCheck } from '../mfa/index.ts';
 import type { Revocations, SessionActivityLog } from '../sessions/index.ts';
 import type { AdapterFactory } from '../store/index.ts';
 import { readForm, readJson } from '../http/form.ts';
@@ -15,6 +15,7 @@ import { renderPage, type Views } from '../http/views.ts';
 import { FirstPartySignIn, FormTokens, type FirstPartySession, type SignedIn } from '../first-party/index.ts';
 import { ACCOUNT_APP } from './client.ts';
 import { FACTOR_CHANGE_ACR, factorChangeProof, hasSecondFactor, type AccountFactors, type FactorChangeProof } from './factor-proof.ts';
+import { RecoveryCodeReveal } from './recovery-reveal.ts';
 import { credentialChange, passkeyCredentialType, type CaepCredentialType, type SecurityEventSink } from '../ssf/index.ts';
 
 export interface AccountDeps {
@@ -28,6 +29,8 @@ export interface AccountDeps {
   totp: TotpFactors;
   recovery: RecoveryCodes;
   passkeys: Passkeys;
+  /** Holds the recovery codes a passkey registration issues until the account page shows them. */
+  challenges: ChallengeStore;
   activity: SessionActivityLog;
   revocations: Revocations;
   /** Shared Signals: CAEP credential-change to the streams that follow the person. */
@@ -57,6 +60,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   const router = new Router({ prefix: '/account' });
   const signIn = new FirstPartySignIn(deps, ACCOUNT_APP, 'vigil.account');
   const forms = new FormTokens(deps.keys, 'account-csrf');
+  const reveal = new RecoveryCodeReveal(deps.challenges, deps.keys);
   const csrfFor = (s: FirstPartySession) => forms.issue(s);
   const proofOf = (s: FirstPartySession, factors: AccountFactors) => factorChangeProof(s, hasSecondFactor(factors), deps.config.VIGIL_REAUTH_SECONDS);
 
@@ -104,6 +108,17 @@ export function accountRoutes(deps: AccountDeps): Router {
     return { totp, pendingTotp, passkeys, recoveryLeft };
   }
 
+  /**
+   * Recovery codes back up a passkey or the authenticator app. When the last of those goes, they
+   * go too: left alone they would be a second factor of their own. Returns how many were cleared.
+   */
+  async function clearRecoveryCodesWithoutFactor(accountId: string): Promise<number> {
+    const { totp, passkeys, recoveryLeft } = await factorsOf(accountId);
+    if (totp || passkeys.length > 0 || recoveryLeft === 0) return 0;
+    await deps.recovery.clear(accountId);
+    return recoveryLeft;
+  }
+
   /** A credential change is a security event: audited, and every other session of the person ends. */
   /** `credentialType` undefined: no CAEP type fits (recovery codes), so no credential-change event goes out. */
   async function credentialChanged(ctx: Context, signed: SignedIn, action: string, details: { credentialType?: CaepCredentialType; changeType: 'create' | 'update' | 'delete' } & Record<string, unknown>) {
@@ -140,7 +155,10 @@ export function accountRoutes(deps: AccountDeps): Router {
 
   router.get('/', async (ctx) => {
     const signed = await require(ctx);
-    if (signed) await showAccount(ctx, signed, { notice: NOTICES.get(String(ctx.query.done)) });
+    if (!signed) return;
+    // Codes a passkey registration issued: this page shows them once.
+    const recoveryCodes = await reveal.take(signed.session);
+    await showAccount(ctx, signed, { notice: NOTICES.get(String(ctx.query.done)), recoveryCodes });
   });
 
   router.get('/login', async (ctx) => {
@@ -206,10 +224,8 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (!signed) return;
     checkCsrf(signed, (await readForm(ctx)).csrf);
     if (await deps.totp.remove(signed.account.id)) {
-      // The recovery codes were issued with the app and are shown under it: left behind, they would
-      // be a second factor the account page no longer shows.
-      const recoveryCodesCleared = await deps.recovery.remaining(signed.account.id);
-      await deps.recovery.clear(signed.account.id);
+      // Kept while a passkey remains: they are what the person falls back on when it is lost.
+      const recoveryCodesCleared = await clearRecoveryCodesWithoutFactor(signed.account.id);
       await credentialChanged(ctx, signed, 'mfa.totp_removed', { credentialType: 'app', changeType: 'delete', recoveryCodesCleared });
     }
     ctx.status = 303;
@@ -221,7 +237,8 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (!signed) return;
     checkCsrf(signed, (await readForm(ctx)).csrf);
     // Recovery codes back up a factor; they are never a password-only person's first factor.
-    if (!hasSecondFactor(await factorsOf(signed.account.id))) {
+    const factors = await factorsOf(signed.account.id);
+    if (!factors.totp && factors.passkeys.length === 0) {
       return showAccount(ctx, signed, { error: 'Set up an authenticator app or a passkey first: recovery codes come with it.' }, 409);
     }
     const codes = await deps.recovery.issue(signed.account.id);
@@ -245,7 +262,15 @@ export function accountRoutes(deps: AccountDeps): Router {
     const name = typeof body.name === 'string' && body.name.trim() ? body.name.trim().slice(0, 64) : 'Passkey';
     try {
       const passkey = await deps.passkeys.register(signed.account.id, `register:${signed.session.sessionUid}`, body.response as RegistrationResponseJSON, name);
-      await credentialChanged(ctx, signed, 'mfa.passkey_registered', { credentialType: passkeyCredentialType(passkey.transports), changeType: 'create', credential: passkey.id, name });
+      // Without recovery codes, losing the only passkey would lock the person out: it comes with
+      // codes, as the authenticator app does. A later passkey keeps the codes the person has.
+      let recoveryCodesIssued = 0;
+      if (await deps.recovery.remaining(signed.account.id) === 0) {
+        const codes = await deps.recovery.issue(signed.account.id);
+        await reveal.hold(signed.session, codes);
+        recoveryCodesIssued = codes.length;
+      }
+      await credentialChanged(ctx, signed, 'mfa.passkey_registered', { credentialType: passkeyCredentialType(passkey.transports), changeType: 'create', credential: passkey.id, name, recoveryCodesIssued });
       ctx.body = { redirect: '/account?done=passkey' };
     } catch (err) {
       if (!(err instanceof PasskeyError)) throw err;
@@ -261,7 +286,8 @@ export function accountRoutes(deps: AccountDeps): Router {
     checkCsrf(signed, (await readForm(ctx)).csrf);
     const removed = await deps.passkeys.remove(signed.account.id, ctx.params.id);
     if (removed) {
-      await credentialChanged(ctx, signed, 'mfa.passkey_removed', { credentialType: passkeyCredentialType(removed.transports), changeType: 'delete', credential: ctx.params.id });
+      const recoveryCodesCleared = await clearRecoveryCodesWithoutFactor(signed.account.id);
+      await credentialChanged(ctx, signed, 'mfa.passkey_removed', { credentialType: passkeyCredentialType(removed.transports), changeType: 'delete', credential: ctx.params.id, recoveryCodesCleared });
     }
     ctx.status = 303;
     ctx.redirect('/account');

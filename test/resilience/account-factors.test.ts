@@ -329,7 +329,7 @@ describe('over HTTP', () => {
     expect(recoveryCodes(regenerated.body)).toHaveLength(10);
   }, TEST_TIMEOUT);
 
-  test('with no second factor, a password adds the first passkey (audited, announced), but not recovery codes; the second passkey then needs the first', async () => {
+  test('with no second factor, a password adds the first passkey (audited, announced; its recovery codes shown once), but not recovery codes alone; the second passkey then needs the first', async () => {
     const browser = new Browser();
     const account = await passwordToAccount(browser, 'pia');
     const csrf = hiddenField(account.body, 'csrf');
@@ -339,6 +339,9 @@ describe('over HTTP', () => {
 
     const first = await addPasskey(browser, csrf, 'pia-key');
     expect(first.verified).toEqual({ status: 200, body: { redirect: '/account?done=passkey' } });
+    const shown = await browser.follow(`${origin}/account?done=passkey`);
+    expect(recoveryCodes(shown.body)).toHaveLength(10);
+    expect(recoveryCodes((await browser.follow(`${origin}/account`)).body)).toEqual([]);
     const [entry] = await auditEntries('mfa.passkey_registered', ids.pia);
     expect(entry.details.proof).toMatchObject({ acr: ONE, amr: ['pwd'] });
     expect(await credentialChanges(ids.pia, 1)).toEqual([expect.objectContaining({ credential_type: 'fido2-platform', change_type: 'create' })]);
