@@ -22,7 +22,7 @@ import { AdminQueries, type RiskRow, type SessionRow } from './queries.ts';
 import { ACCOUNT_ID, AUDIT_ACTION, CLIENT_ID, SESSION_UID } from './schemas.ts';
 import {
   AdminError,
-  type AccountChange, type AccountDetail, type AccountSummary, type ClientChangeResult, type ClientDetail, type NewAccount, type RegistrationToken, type AdminOperations, type AdminPrincipal, type AuditEntryView, type AuditFilter, type AuditName, type ClientSummary,
+  type AccountChange, type AccountDetail, type AccountSummary, type ClientChangeResult, type ClientDetail, type NewAccount, type RegistrationToken, type AdminOperations, type AdminPrincipal, type AuditEntryView, type AuditFilter, type AuditName, type LogoutDeliveryView, type ClientSummary,
   type Overview, type Page, type PageRequest, type RiskEventSummary, type RiskFilter, type SessionDetail, type SessionFilter, type SessionSummary, type StepUpResult,
 } from './types.ts';
 
@@ -234,10 +234,11 @@ export class AdminService implements AdminOperations {
     return toPage(rows, limit, (r) => riskEventView(r, clients), (r) => [r.id]);
   }
 
-  async logouts(filter: PageRequest & { status?: LogoutDelivery['status'] }): Promise<Page<LogoutDelivery>> {
+  async logouts(filter: PageRequest & { status?: LogoutDelivery['status'] }): Promise<Page<LogoutDeliveryView>> {
     const limit = pageSize(filter);
     const rows = await this.#q.logouts(filter.status, decodeCursor(filter.cursor, [DIGITS]), limit + 1);
-    return toPage(rows, limit, (r) => r, (r) => [r.id]);
+    const names = await this.#q.names(rows.flatMap((r) => [r.clientId, r.accountId]));
+    return toPage(rows, limit, (r) => ({ ...r, clientName: names.clients.get(r.clientId) ?? r.clientId, email: names.accounts.get(r.accountId) ?? null }), (r) => [r.id]);
   }
 
   /** Shared Signals SETs owed to relying parties' streams, newest first (e.g. the failed ones). */

@@ -202,6 +202,9 @@ export interface RiskFilter extends PageRequest {
   to?: Date;
 }
 
+/** A back-channel logout delivery with the names of its client and account (null when gone). */
+export type LogoutDeliveryView = LogoutDelivery & { clientName: string; email: string | null };
+
 export interface Overview {
   activeSessions: number;
   last24h: {
@@ -253,7 +256,7 @@ export interface AdminOperations {
   rotateClientSecret(by: AdminPrincipal, id: string): Promise<{ clientId: string; clientSecret: string }>;
   audit(filter: AuditFilter): Promise<Page<AuditEntryView>>;
   riskEvents(filter: RiskFilter): Promise<Page<RiskEventSummary>>;
-  logouts(filter: PageRequest & { status?: LogoutDelivery['status'] }): Promise<Page<LogoutDelivery>>;
+  logouts(filter: PageRequest & { status?: LogoutDelivery['status'] }): Promise<Page<LogoutDeliveryView>>;
   securityEventDeliveries(filter: PageRequest & { status?: EventDelivery['status'] }): Promise<Page<EventDelivery>>;
   setAccountRoles(by: AdminPrincipal, id: string, roles: string[], reason: string): Promise<AccountSummary & { previousRoles: string[] }>;
 }
