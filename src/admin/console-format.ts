@@ -12,8 +12,8 @@ export function utcMinute(t: string | Date | null | undefined): string {
 
 function valueText(value: unknown): string {
   if (value === null || value === undefined || value === '') return '—';
-  if (Array.isArray(value)) return value.length ? value.map(valueText).join(', ') : 'none';
-  if (typeof value === 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return value.length ? value.map(valueText).join(value.some((v) => typeof v === 'object' && v !== null) ? ' | ' : ', ') : 'none';
+  if (typeof value === 'object') return Object.entries(value).map(([k, v]) => `${k}: ${valueText(v)}`).join('; ');
   return String(value);
 }
 

@@ -144,6 +144,7 @@ test('the audit page: names linked to their pages, details readable, page views 
   // Details as labelled lines, not a JSON dump.
   expect(await revoked.locator('dl.details dt', { hasText: 'reason' }).count()).toBe(1);
   expect(await revoked.locator('td.details-column').textContent()).not.toContain('{"');
+  expect(await page.locator('#audit td.details-column', { hasText: '{"' }).count()).toBe(0);
   // A client as a subject: by its name, linked to its page.
   await page.goto(`${origin}/admin/audit?action=consent.granted`);
   const consent = page.locator('#audit tbody tr').first();

@@ -34,7 +34,7 @@ test('times read the same in text as in the tables; details are labelled lines',
   expect(utcMinute('2026-12-06T13:42:59.123Z')).toBe('2026-12-06 13:42 UTC');
   expect(utcMinute(new Date('2026-12-06T13:42:00Z'))).toBe('2026-12-06 13:42 UTC');
   expect(utcMinute(null)).toBe('—');
-  expect(detailLines({ reason: 'stolen laptop', sessions: ['a', 'b'], grants: [], account: null, change: { name: 'x' }, status: 200 })).toEqual([
-    ['reason', 'stolen laptop'], ['sessions', 'a, b'], ['grants', 'none'], ['account', '—'], ['change', '{"name":"x"}'], ['status', '200'],
+  expect(detailLines({ reason: 'stolen laptop', sessions: ['a', 'b'], grants: [], account: null, change: { name: 'x', uris: ['a'] }, signals: [{ name: 'new_country', points: 20 }, { name: 'behaviour', points: 0 }], status: 200 })).toEqual([
+    ['reason', 'stolen laptop'], ['sessions', 'a, b'], ['grants', 'none'], ['account', '—'], ['change', 'name: x; uris: a'], ['signals', 'name: new_country; points: 20 | name: behaviour; points: 0'], ['status', '200'],
   ]);
 });
