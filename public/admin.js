@@ -13,14 +13,16 @@
     if (status) status.textContent = message;
   }
 
+  /** Removes the rows of ended sessions; returns whose they were (the accounts' emails, once each). */
   function removeSessionRows(uids) {
-    var removed = 0;
+    var whose = [];
     uids.forEach(function (uid) {
       document.querySelectorAll('tr[data-session-uid="' + CSS.escape(uid) + '"]').forEach(function (row) {
         // Keep keyboard focus on the page when the focused row goes away.
         if (row.contains(document.activeElement)) document.getElementById('main').focus();
+        var email = row.dataset.accountEmail;
+        if (email && whose.indexOf(email) < 0) whose.push(email);
         row.remove();
-        removed += 1;
       });
     });
     document.querySelectorAll('[data-count="sessions"]').forEach(function (el) {
@@ -30,7 +32,7 @@
       var empty = table.parentNode.querySelector('[data-empty="sessions"]');
       if (empty) empty.hidden = table.querySelectorAll('tbody tr').length > 0;
     });
-    return removed;
+    return whose;
   }
 
   function refreshOverview() {
@@ -56,9 +58,12 @@
   events.addEventListener('revocation', function (message) {
     var event;
     try { event = JSON.parse(message.data); } catch (e) { return; }
-    var removed = removeSessionRows(event.sessions || []);
-    if (removed > 0 || event.sessions.length > 0) {
-      say(event.sessions.length + ' session(s) ended (' + event.kind + ', by ' + event.initiator + '): ' + event.reason);
+    var sessions = event.sessions || [];
+    var whose = removeSessionRows(sessions);
+    if (sessions.length > 0) {
+      // Whose: the accounts of the rows on this page, else the event's account id.
+      var of = whose.length ? ' of ' + whose.join(', ') : (event.accountId ? ' of account ' + event.accountId : '');
+      say(sessions.length + ' session(s)' + of + ' ended (' + event.kind + ', by ' + event.initiator + '): ' + event.reason);
     }
     refreshOverview();
   });

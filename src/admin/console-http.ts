@@ -89,7 +89,7 @@ export const schemas = {
   }),
   accountFilter: z.object({ query: optionalText(200), cursor }),
   page: z.object({ cursor }),
-  auditFilter: z.object({ from: optionalDate, to: optionalDate, actor: optionalText(200), subject: optionalText(200), action: optionalText(100), cursor }),
+  auditFilter: z.object({ from: optionalDate, to: optionalDate, actor: optionalText(200), subject: optionalText(200), action: optionalText(100), views: z.enum(['1', 'on']).optional().transform((v) => v !== undefined), cursor }),
   reason: z.object({ reason: z.string().trim().pipe(z.union([z.literal(''), reasonSchema])).optional().transform((v) => v || 'from the admin console') }).loose(),
 };
 

@@ -10,6 +10,7 @@ import { ACR_VALUES } from '../config/index.ts';
 import { CLIENT_GRANT_TYPES, REGISTRATION_TOKEN_LIFETIME } from '../oidc/index.ts';
 import { accountChangeFromForm, accountForm, clientForm, clientSettingsFromForm, newAccountFromForm, type Form } from './console-forms.ts';
 import { parse, schemas } from './console-http.ts';
+import { utcMinute } from './console-format.ts';
 import type { ConsoleGate, ConsoleUser } from './console-session.ts';
 import { AdminError, type AdminOperations } from './types.ts';
 import { withDefaults } from '../oidc/index.ts';
@@ -186,7 +187,7 @@ export function addManageRoutes(router: Router, deps: ManageRouteDeps): void {
     const { reason } = parse(schemas.reason, done.form, 'Reason');
     const made = await admin.createRegistrationToken(done.user.principal, lifetime[0], reason);
     shownOnce(ctx, done.user, {
-      title: 'Registration token created', values: [['Initial access token', made.initialAccessToken, 'initial-access-token'], ['Expires (UTC)', made.expiresAt, 'expires-at']],
+      title: 'Registration token created', values: [['Initial access token', made.initialAccessToken, 'initial-access-token'], ['Expires', utcMinute(made.expiresAt), 'expires-at']],
       intro: 'Give this token to the developer registering a client (POST /reg with it as a bearer token). Copy it now: it is shown only on this page.',
       next: '/admin/clients', nextLabel: 'Back to the clients',
     });

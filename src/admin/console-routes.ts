@@ -17,6 +17,7 @@ import type { AdapterFactory } from '../store/index.ts';
 import { readForm, renderPage, type Views } from '../http/index.ts';
 import { FirstPartySignIn, FormTokens } from '../first-party/index.ts';
 import { ADMIN_CONSOLE_APP } from './console-client.ts';
+import { detailLines, utcMinute } from './console-format.ts';
 import { ConsoleEvents, type RevocationFeed } from './console-events.ts';
 import { checkSameOrigin, consoleBoundary, parse, queryOf, schemas } from './console-http.ts';
 import { ConsoleGate, type ConsoleUser } from './console-session.ts';
@@ -74,6 +75,12 @@ function queryString(values: Record<string, string | undefined>): string {
   return s ? `?${s}` : '';
 }
 
+/** The console's own page views in the audit trail: hidden unless asked for. */
+const PAGE_VIEW = 'admin.console.call';
+/** Page views show when ticked, or when the action filter names them (exactly or by a prefix). */
+const showsPageViews = (input: { views?: boolean; action?: string }) =>
+  input.views === true || (input.action !== undefined && (input.action === PAGE_VIEW || (input.action.endsWith('.') && PAGE_VIEW.startsWith(input.action))));
+
 const isoMinute = (d: Date | undefined) => (d ? d.toISOString().slice(0, 16) : undefined);
 
 export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
@@ -87,12 +94,13 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
 
   // The live feed and the overview's polling are not views a person asked for; sign-in is audited by the provider's own events.
   const unaudited = new Set(['/admin/events', '/admin/overview.json', '/admin/login', '/admin/callback', '/admin/signed-out']);
-  router.use(auditAdminCalls('admin.console.call', deps.auditCall, (path) => unaudited.has(path)), consoleBoundary(views, deps.logger));
+  router.use(auditAdminCalls(PAGE_VIEW, deps.auditCall, (path) => unaudited.has(path)), consoleBoundary(views, deps.logger));
 
   const page = (ctx: Context, user: ConsoleUser, template: string, vars: Record<string, unknown>, status = 200) => {
     const done = typeof ctx.query.done === 'string' ? NOTICES.get(ctx.query.done) : undefined;
     renderPage(ctx, views, `admin/${template}`, {
       ...vars, user: { email: user.account.email, role: user.role }, canAct: user.role === 'admin', csrf: user.csrf, notice: done,
+      ownSession: user.session.sessionUid,
     }, status);
   };
 
@@ -201,10 +209,11 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
     const user = await gate.require(ctx);
     if (!user) return;
     const input = parse(schemas.auditFilter, queryOf(ctx), 'Audit filter');
-    const entries = await admin.audit({ ...input });
-    const shown = { from: isoMinute(input.from), to: isoMinute(input.to), actor: input.actor, subject: input.subject, action: input.action };
+    const { views: showViews, ...filter } = input;
+    const entries = await admin.audit({ ...filter, ...(showsPageViews(input) ? {} : { excludeActions: [PAGE_VIEW] }) });
+    const shown = { from: isoMinute(input.from), to: isoMinute(input.to), actor: input.actor, subject: input.subject, action: input.action, views: showViews ? '1' : undefined };
     page(ctx, user, 'audit.njk', {
-      title: 'Audit trail', nav: 'audit', entries: entries.items, filter: shown,
+      title: 'Audit trail', nav: 'audit', entries: entries.items.map((e) => ({ ...e, detailLines: detailLines(e.details) })), filter: shown,
       nextPage: entries.next ? `/admin/audit${queryString({ ...shown, cursor: entries.next })}` : undefined,
     });
   });
@@ -223,8 +232,8 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
       async describe(id) {
         const s = await admin.session(id);
         return {
-          summary: `${s.email} will be signed out on this device, and every relying party of the session (${s.clients.join(', ') || 'none'}) will be told.`,
-          facts: [['Account', s.email], ['Device', s.device], ['Address', s.ip], ['Last seen', s.lastSeenAt]], cancel: '/admin/sessions',
+          summary: `${s.email} will be signed out on this device, and every relying party of the session (${s.clients.map((c) => s.clientNames[c] ?? c).join(', ') || 'none'}) will be told.`,
+          facts: [['Account', s.email], ['Device', s.device], ['Address', s.ip], ['Clients', s.clients.map((c) => s.clientNames[c] ?? c).join(', ') || '—'], ['Last seen', utcMinute(s.lastSeenAt)]], cancel: '/admin/sessions',
         };
       },
       run: (user, id, reason) => admin.revokeSession(user.principal, id, reason),

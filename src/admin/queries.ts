@@ -80,6 +80,7 @@ export interface AuditQuery {
   actor?: string;
   subject?: string;
   action?: string;
+  excludeActions?: string[];
 }
 
 /** Builds a WHERE clause from optional conditions, numbering the parameters. */
@@ -199,9 +200,11 @@ export class AdminQueries {
     return Object.fromEntries(rows.map((r) => [r.action, Number(r.n)]));
   }
 
+  /** Revocations that ended something (a session or a grant): revoking what was already gone is not counted. */
   async revocationCount(since: Date): Promise<number> {
     const { rows } = await this.#db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM audit_log WHERE at >= $1 AND left(action, 11) = 'revocation.'`, [since.toISOString()],
+      `SELECT count(*) AS n FROM audit_log WHERE at >= $1 AND left(action, 11) = 'revocation.'
+         AND (details->'sessions' <> '[]'::jsonb OR details->'grants' <> '[]'::jsonb)`, [since.toISOString()],
     );
     return Number(rows[0]?.n ?? 0);
   }
@@ -218,6 +221,22 @@ export class AdminQueries {
     return rows.map((r) => ({ id: r.id, email: r.email, displayName: r.display_name, roles: r.roles, disabled: r.disabled, createdAt: new Date(r.created_at) }));
   }
 
+  /** For a page of accounts, in one query: the last successful sign-in, whether an authenticator app is set up, how many passkeys. */
+  async accountActivity(ids: readonly string[]): Promise<Map<string, { lastSignInAt: Date | null; totp: boolean; passkeys: number }>> {
+    const found = new Map<string, { lastSignInAt: Date | null; totp: boolean; passkeys: number }>();
+    if (!ids.length) return found;
+    const { rows } = await this.#db.query<{ id: string; last_sign_in_at: Date | null; totp: boolean; passkeys: number }>(
+      `SELECT a.id,
+              (SELECT l.at FROM audit_log l WHERE l.actor = a.id AND l.action = 'login' AND l.outcome = 'success' ORDER BY l.seq DESC LIMIT 1) AS last_sign_in_at,
+              EXISTS (SELECT 1 FROM totp_factors t WHERE t.account_id = a.id AND t.confirmed_at IS NOT NULL) AS totp,
+              (SELECT count(*)::int FROM webauthn_credentials w WHERE w.account_id = a.id) AS passkeys
+         FROM accounts a WHERE a.id = ANY($1::text[])`,
+      [[...ids]],
+    );
+    for (const r of rows) found.set(r.id, { lastSignInAt: r.last_sign_in_at ? new Date(r.last_sign_in_at) : null, totp: r.totp, passkeys: r.passkeys });
+    return found;
+  }
+
   /** Registered clients' metadata by client id, after the key [client_id]. Secrets are left out. */
   async clients(after: string[] | undefined, limit: number): Promise<{ id: string; metadata: Record<string, unknown> }[]> {
     const c = new Conditions();
@@ -228,6 +247,22 @@ export class AdminQueries {
       c.params,
     );
     return rows.map((r) => ({ id: r.id, metadata: parse(r.metadata) }));
+  }
+
+  /** Names for ids, in one query: accounts by email, clients by name (their id when they have none). Unknown ids are left out. */
+  async names(ids: readonly string[]): Promise<{ accounts: Map<string, string>; clients: Map<string, string> }> {
+    const accounts = new Map<string, string>();
+    const clients = new Map<string, string>();
+    const wanted = [...new Set(ids)];
+    if (!wanted.length) return { accounts, clients };
+    const { rows } = await this.#db.query<{ kind: 'account' | 'client'; id: string; name: string }>(
+      `SELECT 'account' AS kind, id, email AS name FROM accounts WHERE id = ANY($1::text[])
+       UNION ALL
+       SELECT 'client' AS kind, id, coalesce(payload->>'client_name', id) AS name FROM oidc_payloads WHERE model = 'Client' AND id = ANY($1::text[])`,
+      [wanted],
+    );
+    for (const r of rows) (r.kind === 'account' ? accounts : clients).set(r.id, r.name);
+    return { accounts, clients };
   }
 
   /** The person's step-up (session null) and each session's, newest first. */
@@ -279,6 +314,7 @@ export class AdminQueries {
     c.add(q.subject, (p) => `subject = ${p}`);
     if (q.action?.endsWith('.')) c.add(q.action, (p) => `left(action, length(${p})) = ${p}`);
     else c.add(q.action, (p) => `action = ${p}`);
+    if (q.excludeActions?.length) c.add(q.excludeActions, (p) => `NOT (action = ANY(${p}::text[]))`);
     c.add(after?.[0], (p) => `seq < ${p}::bigint`);
     const { rows } = await this.#db.query<{ seq: string; at: Date; actor: string; action: string; subject: string | null; ip: string | null; outcome: string; details: Json<Record<string, unknown>> }>(
       `SELECT seq::text AS seq, at, actor, action, subject, ip, outcome, details FROM audit_log ${c.where()} ORDER BY audit_log.seq DESC LIMIT ${c.p(limit)}`,

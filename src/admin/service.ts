@@ -22,7 +22,7 @@ import { AdminQueries, type RiskRow, type SessionRow } from './queries.ts';
 import { ACCOUNT_ID, AUDIT_ACTION, CLIENT_ID, SESSION_UID } from './schemas.ts';
 import {
   AdminError,
-  type AccountChange, type AccountDetail, type AccountSummary, type ClientChangeResult, type ClientDetail, type NewAccount, type RegistrationToken, type AdminOperations, type AdminPrincipal, type AuditEntryView, type AuditFilter, type ClientSummary,
+  type AccountChange, type AccountDetail, type AccountSummary, type ClientChangeResult, type ClientDetail, type NewAccount, type RegistrationToken, type AdminOperations, type AdminPrincipal, type AuditEntryView, type AuditFilter, type AuditName, type LogoutDeliveryView, type ClientSummary,
   type Overview, type Page, type PageRequest, type RiskEventSummary, type RiskFilter, type SessionDetail, type SessionFilter, type SessionSummary, type StepUpResult,
 } from './types.ts';
 
@@ -44,7 +44,12 @@ const NO_LOGIN_LIMITS = { windowSeconds: 900, accountAttackFailures: 20 };
 interface LiveSession {
   jti?: string;
   authorizations?: Record<string, unknown>;
+  acr?: string;
+  amr?: string[];
 }
+
+/** Client names by id, looked up once for a page. */
+type ClientNames = ReadonlyMap<string, string>;
 
 /** How many batches one session page may read while skipping ended or filtered-out sessions. */
 const MAX_SESSION_BATCHES = 10;
@@ -129,9 +134,10 @@ export class AdminService implements AdminOperations {
       if (rows.length <= limit || shown.length > limit) break;
       after = [rows[rows.length - 1].seenKey, rows[rows.length - 1].sessionUid];
       // Out of batches: a short page, and the walk goes on from where this one stopped.
-      if (batch === MAX_SESSION_BATCHES - 1 && shown.length <= limit) return { items: shown, next: encodeCursor(after) };
+      if (batch === MAX_SESSION_BATCHES - 1 && shown.length <= limit) return { items: await this.#named(shown), next: encodeCursor(after) };
     }
-    return toPage(shown.map((s, i) => ({ s, key: keys[i] })), limit, (x) => x.s, (x) => x.key);
+    const page = toPage(shown.map((s, i) => ({ s, key: keys[i] })), limit, (x) => x.s, (x) => x.key);
+    return { ...page, items: await this.#named(page.items) };
   }
 
   async session(uid: string): Promise<SessionDetail> {
@@ -139,13 +145,22 @@ export class AdminService implements AdminOperations {
     const [found] = await this.#alive(await this.#q.sessions({ uid }, undefined, 1));
     if (!found) throw notFound('session');
     const history = await this.#q.riskEvents({ sessionUid: uid }, undefined, 50);
-    return { ...found.summary, riskHistory: history.map(riskEventView) };
+    const { clients } = await this.#q.names([...found.summary.clients, ...history.map((r) => r.clientId)]);
+    return { ...withClientNames(found.summary, clients), riskHistory: history.map((r) => riskEventView(r, clients)) };
   }
 
   async accounts(filter: PageRequest & { query?: string }): Promise<Page<AccountSummary>> {
     const limit = pageSize(filter);
     const rows = await this.#q.accounts(filter.query, decodeCursor(filter.cursor, [/^[^\p{Cc}]{1,254}$/u]), limit + 1);
-    return toPage(rows, limit, accountView, (r) => [r.email.toLowerCase()]);
+    const page = toPage(rows, limit, accountView, (r) => [r.email.toLowerCase()]);
+    const activity = await this.#q.accountActivity(page.items.map((a) => a.id));
+    return {
+      ...page,
+      items: page.items.map((a) => {
+        const found = activity.get(a.id);
+        return { ...a, lastSignInAt: found?.lastSignInAt ? iso(found.lastSignInAt) : null, factorStatus: { totp: found?.totp ?? false, passkeys: found?.passkeys ?? 0 } };
+      }),
+    };
   }
 
   async account(id: string): Promise<AccountDetail> {
@@ -156,6 +171,7 @@ export class AdminService implements AdminOperations {
       this.#q.riskEvents({ accountId: id }, undefined, 50), this.#q.stepUpsOwed(id), this.#q.signInFailures(id, this.#loginWindowStart(), 50),
     ]);
     const failed = failures.reduce((n, f) => n + f.failures, 0);
+    const { clients: clientNames } = await this.#q.names(timeline.map((r) => r.clientId));
     const policy = this.#posture?.();
     return {
       ...accountView(account),
@@ -166,7 +182,7 @@ export class AdminService implements AdminOperations {
         lastReportAt: d.lastReportAt === undefined ? null : new Date(d.lastReportAt).toISOString(),
       })),
       factors: { totp: hasTotp, passkeys: keys.map((k) => ({ id: k.id, name: k.name, createdAt: iso(k.createdAt) })), recoveryCodesLeft: codesLeft },
-      riskTimeline: timeline.map(riskEventView),
+      riskTimeline: timeline.map((r) => riskEventView(r, clientNames)),
       stepUpRequired: owed.map((o) => ({ acr: o.acr, reason: o.reason, since: iso(o.since), session: o.sessionUid, metAt: o.metAt ? iso(o.metAt) : null })),
       signInFailures: {
         windowSeconds: this.#loginLimits.windowSeconds,
@@ -192,19 +208,37 @@ export class AdminService implements AdminOperations {
     const limit = pageSize(filter);
     if (filter.action !== undefined && !AUDIT_ACTION.test(filter.action)) throw new AdminError(400, 'invalid_request', 'action is an action name, or a prefix ending in "."');
     const rows = await this.#q.audit(filter, decodeCursor(filter.cursor, [DIGITS]), limit + 1);
-    return toPage(rows, limit, (r) => ({ ...r, at: iso(r.at) }), (r) => [r.seq]);
+    const page = toPage(rows, limit, (r) => ({ ...r, at: iso(r.at) }), (r) => [r.seq]);
+    const names = await this.#q.names(page.items.flatMap((e) => (e.subject ? [e.actor, e.subject] : [e.actor])));
+    const nameOf = (id: string | null): AuditName | undefined => {
+      if (id === null) return undefined;
+      const account = names.accounts.get(id);
+      if (account !== undefined) return { kind: 'account', name: account };
+      const client = names.clients.get(id);
+      return client === undefined ? undefined : { kind: 'client', name: client };
+    };
+    return {
+      ...page,
+      items: page.items.map((e) => {
+        const actorName = nameOf(e.actor);
+        const subjectName = nameOf(e.subject);
+        return { ...e, ...(actorName ? { actorName } : {}), ...(subjectName ? { subjectName } : {}) };
+      }),
+    };
   }
 
   async riskEvents(filter: RiskFilter): Promise<Page<RiskEventSummary>> {
     const limit = pageSize(filter);
     const rows = await this.#q.riskEvents(filter, decodeCursor(filter.cursor, [DIGITS]), limit + 1);
-    return toPage(rows, limit, riskEventView, (r) => [r.id]);
+    const { clients } = await this.#q.names(rows.map((r) => r.clientId));
+    return toPage(rows, limit, (r) => riskEventView(r, clients), (r) => [r.id]);
   }
 
-  async logouts(filter: PageRequest & { status?: LogoutDelivery['status'] }): Promise<Page<LogoutDelivery>> {
+  async logouts(filter: PageRequest & { status?: LogoutDelivery['status'] }): Promise<Page<LogoutDeliveryView>> {
     const limit = pageSize(filter);
     const rows = await this.#q.logouts(filter.status, decodeCursor(filter.cursor, [DIGITS]), limit + 1);
-    return toPage(rows, limit, (r) => r, (r) => [r.id]);
+    const names = await this.#q.names(rows.flatMap((r) => [r.clientId, r.accountId]));
+    return toPage(rows, limit, (r) => ({ ...r, clientName: names.clients.get(r.clientId) ?? r.clientId, email: names.accounts.get(r.accountId) ?? null }), (r) => [r.id]);
   }
 
   /** Shared Signals SETs owed to relying parties' streams, newest first (e.g. the failed ones). */
@@ -443,6 +477,12 @@ export class AdminService implements AdminOperations {
     return metadata;
   }
 
+  /** The summaries with their clients' names, looked up in one query for the page. */
+  async #named(sessions: SessionSummary[]): Promise<SessionSummary[]> {
+    const { clients } = await this.#q.names(sessions.flatMap((s) => s.clients));
+    return sessions.map((s) => withClientNames(s, clients));
+  }
+
   /** The rows whose session is still live, as summaries; the activity of ended ones is forgotten. */
   async #alive(rows: SessionRow[]): Promise<{ row: SessionRow; summary: SessionSummary }[]> {
     const store = this.#core.adapters.for('Session');
@@ -464,6 +504,9 @@ function sessionView(row: SessionRow, live: LiveSession): SessionSummary {
     accountId: row.accountId,
     email: row.email,
     clients: [...clients].sort(),
+    clientNames: {},
+    acr: typeof live.acr === 'string' ? live.acr : null,
+    amr: Array.isArray(live.amr) ? live.amr.filter((m): m is string => typeof m === 'string') : [],
     deviceId: row.deviceId,
     device: describeUserAgent(parseUserAgent(row.userAgent)),
     ip: row.ip,
@@ -478,9 +521,13 @@ function sessionView(row: SessionRow, live: LiveSession): SessionSummary {
   };
 }
 
-function riskEventView(r: RiskRow): RiskEventSummary {
+function withClientNames(s: SessionSummary, names: ClientNames): SessionSummary {
+  return { ...s, clientNames: Object.fromEntries(s.clients.map((id) => [id, names.get(id) ?? id])) };
+}
+
+function riskEventView(r: RiskRow, names: ClientNames): RiskEventSummary {
   return {
-    id: r.id, at: iso(r.at), type: r.type, accountId: r.accountId, sessionUid: r.sessionUid, clientId: r.clientId, ip: r.ip,
+    id: r.id, at: iso(r.at), type: r.type, accountId: r.accountId, sessionUid: r.sessionUid, clientId: r.clientId, clientName: names.get(r.clientId) ?? r.clientId, ip: r.ip,
     place: placeOf(r.place), deviceId: r.deviceId, score: r.score, level: r.level, decision: r.decision.action,
     reasons: r.signals.map((s) => ({ name: s.name, points: s.contribution, reason: s.reason })),
   };

@@ -47,6 +47,11 @@ export interface SessionSummary {
   accountId: string;
   email: string;
   clients: string[];
+  /** The name of each client in `clients`, by client id (its id when it has none or is gone). */
+  clientNames: Record<string, string>;
+  /** How strongly the session signed in: its acr and authentication methods (null when the session does not say). */
+  acr: string | null;
+  amr: string[];
   deviceId: string | null;
   /** "Chrome on Windows" */
   device: string;
@@ -65,6 +70,8 @@ export interface RiskEventSummary {
   accountId: string;
   sessionUid: string | null;
   clientId: string;
+  /** The client's name (its id when it has none or is gone). */
+  clientName: string;
   ip: string;
   place: { country?: string; region?: string; city?: string } | null;
   deviceId: string | null;
@@ -85,6 +92,9 @@ export interface AccountSummary {
   roles: string[];
   disabled: boolean;
   createdAt: string;
+  /** In lists only: the last successful sign-in (null: none recorded) and the sign-in factors set up. */
+  lastSignInAt?: string | null;
+  factorStatus?: { totp: boolean; passkeys: number };
 }
 
 export interface AccountDetail extends AccountSummary {
@@ -166,10 +176,22 @@ export interface AuditFilter extends PageRequest {
   subject?: string;
   /** Exact action, or a prefix ending in `.` (e.g. `revocation.`). */
   action?: string;
+  /** Actions left out (exact names), e.g. the console's page views. */
+  excludeActions?: string[];
 }
 
 /** An audit entry as the API shows it: the stored entry with its time as ISO text. */
-export type AuditEntryView = Omit<StoredAuditEntry, 'at'> & { at: string };
+export type AuditEntryView = Omit<StoredAuditEntry, 'at'> & {
+  at: string;
+  /** What the actor and subject ids are, when they name an account or a client that exists: its email or name. */
+  actorName?: AuditName;
+  subjectName?: AuditName;
+};
+
+export interface AuditName {
+  kind: 'account' | 'client';
+  name: string;
+}
 
 export interface RiskFilter extends PageRequest {
   accountId?: string;
@@ -179,6 +201,9 @@ export interface RiskFilter extends PageRequest {
   from?: Date;
   to?: Date;
 }
+
+/** A back-channel logout delivery with the names of its client and account (null when gone). */
+export type LogoutDeliveryView = LogoutDelivery & { clientName: string; email: string | null };
 
 export interface Overview {
   activeSessions: number;
@@ -231,7 +256,7 @@ export interface AdminOperations {
   rotateClientSecret(by: AdminPrincipal, id: string): Promise<{ clientId: string; clientSecret: string }>;
   audit(filter: AuditFilter): Promise<Page<AuditEntryView>>;
   riskEvents(filter: RiskFilter): Promise<Page<RiskEventSummary>>;
-  logouts(filter: PageRequest & { status?: LogoutDelivery['status'] }): Promise<Page<LogoutDelivery>>;
+  logouts(filter: PageRequest & { status?: LogoutDelivery['status'] }): Promise<Page<LogoutDeliveryView>>;
   securityEventDeliveries(filter: PageRequest & { status?: EventDelivery['status'] }): Promise<Page<EventDelivery>>;
   setAccountRoles(by: AdminPrincipal, id: string, roles: string[], reason: string): Promise<AccountSummary & { previousRoles: string[] }>;
 }

@@ -4,6 +4,7 @@ import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { acrForAmr, combineAmr, PasskeyError, satisfies, type TotpCheck } from '../mfa/index.ts';
 import { readForm, readJson } from '../http/form.ts';
 import { renderPage } from '../http/views.ts';
+import { ACR } from '../config/index.ts';
 import { formatWait, seeOther, type FactorSubject, type Interaction, type InteractionKit } from './shared.ts';
 
 const ceremony = (uid: string) => `webauthn:${uid}`;
@@ -31,6 +32,7 @@ export async function showFactors(ctx: Context, kit: InteractionKit, interaction
     stepUp: subject.stepUp,
     stepUpOwedBy: subject.stepUpOwedBy,
     phishingResistantOnly: !choices.totp && choices.passkey,
+    passkeyNeeded: need === ACR.phishingResistant,
     choices,
     error,
     errorFor,

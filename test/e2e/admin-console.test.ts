@@ -11,11 +11,13 @@ import * as oidc from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { Browser, Page } from 'playwright-core';
 import { freePort, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
-import { ADMIN, discover, insecure, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
-import { Browser as FormBrowser, signIn as formSignIn } from '../support/browserless.ts';
+import { ADMIN, discover, insecure, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import {
   launchChromium, openBrowserSession, type BrowserSession, type VirtualCredential,
 } from '../support/chromium.ts';
+import {
+  enterPassword, registerPasskey as registerPasskeyThere, rpSignIn as rpSignInThere, stepUpIntoConsole as stepUpThere,
+} from '../support/admin-console.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
 const TEST_TIMEOUT = 90_000;
@@ -47,41 +49,15 @@ type Session = BrowserSession;
 const openSession = (test: string, credential?: VirtualCredential): Promise<Session> =>
   openBrowserSession(browser, `admin-console-${test}`, { ...(credential ? { credential } : {}), afterClose: (errors) => consoleErrors.push(...errors) });
 
-async function enterPassword(s: Session, email: string, password = PASSWORD) {
-  await s.page.locator('#email').waitFor();
-  await s.page.fill('#email', email);
-  await s.page.fill('#password', password);
-  await s.page.click('#sign-in');
-}
-
-/** Password sign-in on /account, then a passkey added there (as a person sets one up). */
+/** Password sign-in on /account, then a passkey added there; the passkey is kept for later sessions. */
 async function registerPasskey(s: Session, email: string, password = PASSWORD) {
-  await s.page.goto(`${origin}/account`);
-  await enterPassword(s, email, password);
-  await s.page.locator('#account-email').waitFor();
-  await s.page.fill('#passkey-name', `${email} laptop`);
-  await s.page.click('#add-passkey');
-  await s.page.locator('#passkeys').waitFor();
-  const [credential] = await s.authenticator.credentials();
-  passkeys[email] = credential;
+  passkeys[email] = await registerPasskeyThere(s, origin, email, password);
 }
 
-/** From a browser signed in with a password: /admin asks for the passkey alone, then shows the console. */
-async function stepUpIntoConsole(s: Session, path = '/admin') {
-  await s.page.goto(`${origin}${path}`);
-  await s.page.locator('#use-passkey').waitFor();
-  await s.shot('passkey-step');
-  await s.page.click('#use-passkey');
-}
+const stepUpIntoConsole = (s: Session, path = '/admin', ready = '#console-user') => stepUpThere(s, origin, path, ready);
 
 /** The relying party's side: a person signs in (password) and gets tokens with a refresh token. */
-async function rpSignIn(email: string) {
-  const config = await discover(a.issuer, web);
-  const request = await pkceAuthorization(config, { redirect_uri: redirectUri(), scope: 'openid email offline_access', prompt: 'consent' });
-  const callback = await formSignIn(new FormBrowser(), request.url, email, PASSWORD, redirectUri());
-  const tokens = await request.redeem(callback);
-  return { config, tokens, claims: tokens.claims()! };
-}
+const rpSignIn = (email: string) => rpSignInThere(a.issuer, web, redirectUri(), email, PASSWORD);
 
 /** Introspection on the second instance. */
 async function introspectOnB(token: string) {
@@ -182,8 +158,7 @@ test('2. a password-only sign-in to /admin is sent to the passkey step, never in
 test('3. a person with neither role gets a readable 403 page after signing in with a passkey', async () => {
   const s = await openSession('3-no-role');
   await registerPasskey(s, 'carol@vigil.test');
-  await stepUpIntoConsole(s);
-  await s.page.locator('#refusal').waitFor();
+  await stepUpIntoConsole(s, '/admin', '#refusal');
   expect((await s.page.reload())!.status()).toBe(403);
   expect(await s.page.textContent('#refusal')).toMatch(/neither the admin nor the auditor role/);
   expect(await s.page.locator('nav').count()).toBe(0);
@@ -209,6 +184,11 @@ test('4. the admin revokes a session with confirmation: within a second the RP r
   await watcher.goto(`${origin}/admin/sessions`);
   await watcher.locator('body[data-live="connected"]').waitFor({ state: 'attached' });
   revokedUid = await sessionUidOf(watcher, 'eve@vigil.test');
+  // The relying party by its name, not its id; the administrator's own session marked.
+  expect(await watcher.textContent(`tr[data-session-uid="${revokedUid}"] .client`)).toBe('Relying Party');
+  await expect(watcher.locator('#sessions tr.own-session').count()).resolves.toBe(1);
+  expect(await watcher.textContent('#sessions tr.own-session')).toContain(ADMIN.email);
+  expect(await watcher.textContent('#sessions tr.own-session .own-session-mark')).toBe('(your session)');
   await watcher.evaluate(() => { (window as unknown as { notReloaded: boolean }).notReloaded = true; });
   await admin.shot('sessions', watcher);
 
@@ -217,6 +197,7 @@ test('4. the admin revokes a session with confirmation: within a second the RP r
   await actor.locator(`tr[data-session-uid="${revokedUid}"] a[data-action="revoke-session"]`).click();
   await actor.locator('#confirm').waitFor();
   expect(await actor.textContent('#confirm-summary')).toContain('eve@vigil.test');
+  expect(await actor.textContent('#confirm-summary')).toContain('(Relying Party)');
   await admin.shot('confirm-revoke', actor);
   await actor.fill('#reason', 'stolen laptop reported');
   // The confirmation is keyboard-usable: focus the button and press Enter.
@@ -251,7 +232,7 @@ test('4. the admin revokes a session with confirmation: within a second the RP r
   // The watching tab dropped the row without a reload.
   await watcher.locator(`tr[data-session-uid="${revokedUid}"]`).waitFor({ state: 'detached', timeout: 2000 });
   expect(await watcher.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
-  expect(await watcher.textContent('#live-status')).toMatch(/session\(s\) ended/);
+  expect(await watcher.textContent('#live-status')).toMatch(/1 session\(s\) of eve@vigil\.test ended/);
   await admin.shot('sessions-live-updated', watcher);
   await actor.close();
 }, TEST_TIMEOUT);

@@ -1,5 +1,7 @@
 /** Getting a browser session into the admin console: a password sign-in on /account, a passkey added there, then /admin with the passkey alone. */
 import type { BrowserSession, VirtualCredential } from './chromium.ts';
+import { Browser as FormBrowser, signIn as formSignIn } from './browserless.ts';
+import { discover, pkceAuthorization, type ClientOut } from './stack.ts';
 
 export async function enterPassword(s: BrowserSession, email: string, password: string): Promise<void> {
   await s.page.locator('#email').waitFor();
@@ -20,10 +22,22 @@ export async function registerPasskey(s: BrowserSession, origin: string, email: 
   return credential;
 }
 
-/** From a browser signed in with a password: /admin asks for the passkey alone, then shows the console. */
-export async function stepUpIntoConsole(s: BrowserSession, origin: string, path = '/admin'): Promise<void> {
+/**
+ * From a browser signed in with a password: /admin asks for the passkey alone, then shows the
+ * console (or, with `ready`, whatever page that selector marks, e.g. a refusal).
+ */
+export async function stepUpIntoConsole(s: BrowserSession, origin: string, path = '/admin', ready = '#console-user'): Promise<void> {
   await s.page.goto(`${origin}${path}`);
   await s.page.locator('#use-passkey').waitFor();
   await s.page.click('#use-passkey');
-  await s.page.locator('#console-user').waitFor();
+  await s.page.locator(ready).waitFor();
+}
+
+/** A relying party's side: a person signs in with a password (no browser) and gets tokens, a refresh token among them. */
+export async function rpSignIn(issuer: string, client: ClientOut, redirectUri: string, email: string, password: string) {
+  const config = await discover(issuer, client);
+  const request = await pkceAuthorization(config, { redirect_uri: redirectUri, scope: 'openid email offline_access', prompt: 'consent' });
+  const callback = await formSignIn(new FormBrowser(), request.url, email, password, redirectUri);
+  const tokens = await request.redeem(callback);
+  return { config, tokens, claims: tokens.claims()! };
 }

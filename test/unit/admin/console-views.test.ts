@@ -1,0 +1,40 @@
+/** The console's templates and formatting where a browser test cannot easily reach: a risk level with no signal that added points, details as lines. */
+import { createViews } from '../../../src/http/views.ts';
+import { detailLines, utcMinute } from '../../../src/admin/console-format.ts';
+
+const views = createViews(undefined, false);
+const render = (macro: string, call: string, vars: Record<string, unknown>) =>
+  views.renderString(`{% from "admin/macros.njk" import ${macro} %}${call}`, vars);
+
+test('a risk level whose signals added no points says "no risk signals"', () => {
+  const html = render('risk', '{{ risk(r) }}', { r: { level: 'low', score: 0, reasons: [] } });
+  expect(html).toContain('low (0)');
+  expect(html).toContain('no risk signals');
+  const withReason = render('risk', '{{ risk(r) }}', { r: { level: 'medium', score: 30, reasons: ['new country'] } });
+  expect(withReason).toContain('<li>new country</li>');
+  expect(withReason).not.toContain('no risk signals');
+});
+
+test('a risk history row without reasons says "no risk signals", and names its client', () => {
+  const html = render('riskRows', '{{ riskRows(events) }}', {
+    events: [{ at: '2026-12-06T13:42:10.000Z', type: 'login', clientId: 'abc', clientName: 'Team wiki', place: null, ip: '203.0.113.7', level: 'low', score: 0, decision: 'allow', reasons: [] }],
+  });
+  expect(html).toContain('Team wiki');
+  expect(html).toContain('no risk signals');
+  expect(html).toContain('2026-12-06 13:42');
+});
+
+test('a session never refreshed says "never", not its last-seen time', () => {
+  const html = render('lastRefresh', '{{ lastRefresh(s) }}', { s: { lastSeenAt: '2026-12-06T13:42:00.000Z', lastRefreshAt: null } });
+  expect(html).toContain('never');
+  expect(html).not.toContain('13:42');
+});
+
+test('times read the same in text as in the tables; details are labelled lines', () => {
+  expect(utcMinute('2026-12-06T13:42:59.123Z')).toBe('2026-12-06 13:42 UTC');
+  expect(utcMinute(new Date('2026-12-06T13:42:00Z'))).toBe('2026-12-06 13:42 UTC');
+  expect(utcMinute(null)).toBe('—');
+  expect(detailLines({ reason: 'stolen laptop', sessions: ['a', 'b'], grants: [], account: null, change: { name: 'x', uris: ['a'] }, signals: [{ name: 'new_country', points: 20 }, { name: 'behaviour', points: 0 }], status: 200 })).toEqual([
+    ['reason', 'stolen laptop'], ['sessions', 'a, b'], ['grants', 'none'], ['account', '—'], ['change', 'name: x; uris: a'], ['signals', 'name: new_country; points: 20 | name: behaviour; points: 0'], ['status', '200'],
+  ]);
+});
