@@ -345,7 +345,9 @@ test('urn:vigil:acr:phr from a TOTP-only user: no usable factor is offered; goin
   expect(factorPage.body).not.toContain('/totp"');
   expect(factorPage.body).not.toContain('/recovery"');
   expect(factorPage.body).not.toContain('id="use-passkey"');
-  expect(factorPage.body).toContain('has not set up');
+  // A TOTP-only account asked for phr: the page says a passkey is what is missing, and where to add one.
+  expect(factorPage.body).toContain('needs a passkey or security key, and this account has none yet');
+  expect(factorPage.body).toContain('href="/account"');
   expect(factorPage.body).toContain('id="back"');
   const back = await phrBrowser.submit(factorPage, formAction(factorPage.body, '/abort'), { csrf: hiddenField(factorPage.body, 'csrf'), reason: 'unmet' }, isClient);
   expect(back.location).toBeDefined();
