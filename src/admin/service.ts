@@ -22,7 +22,7 @@ import { AdminQueries, type RiskRow, type SessionRow } from './queries.ts';
 import { ACCOUNT_ID, AUDIT_ACTION, CLIENT_ID, SESSION_UID } from './schemas.ts';
 import {
   AdminError,
-  type AccountChange, type AccountDetail, type AccountSummary, type ClientChangeResult, type ClientDetail, type NewAccount, type RegistrationToken, type AdminOperations, type AdminPrincipal, type AuditEntryView, type AuditFilter, type AuditName, type LogoutDeliveryView, type ClientSummary,
+  type AccountChange, type AccountDetail, type AccountSummary, type ClientChangeResult, type ClientDetail, type NewAccount, type RegistrationToken, type AdminOperations, type AdminPrincipal, type AuditEntryView, type AuditFilter, type AuditName, type EventDeliveryView, type LogoutDeliveryView, type ClientSummary,
   type Overview, type Page, type PageRequest, type RiskEventSummary, type RiskFilter, type SessionDetail, type SessionFilter, type SessionSummary, type StepUpResult,
 } from './types.ts';
 
@@ -242,11 +242,12 @@ export class AdminService implements AdminOperations {
   }
 
   /** Shared Signals SETs owed to relying parties' streams, newest first (e.g. the failed ones). */
-  async securityEventDeliveries(filter: PageRequest & { status?: EventDelivery['status'] }): Promise<Page<EventDelivery>> {
+  async securityEventDeliveries(filter: PageRequest & { status?: EventDelivery['status'] }): Promise<Page<EventDeliveryView>> {
     const limit = pageSize(filter);
     const before = decodeCursor(filter.cursor, [DIGITS])?.[0];
     const rows = await this.#core.ssf.outbox.list({ ...(filter.status ? { status: filter.status } : {}), limit: limit + 1, ...(before ? { before } : {}) });
-    return toPage(rows, limit, (r) => r, (r) => [r.id]);
+    const { clients } = await this.#q.names(rows.map((r) => r.clientId));
+    return toPage(rows, limit, (r) => ({ ...r, clientName: clients.get(r.clientId) ?? r.clientId }), (r) => [r.id]);
   }
 
   // ---- changing -------------------------------------------------------------------------------

@@ -205,6 +205,9 @@ export interface RiskFilter extends PageRequest {
 /** A back-channel logout delivery with the names of its client and account (null when gone). */
 export type LogoutDeliveryView = LogoutDelivery & { clientName: string; email: string | null };
 
+/** A SET delivery with its client's name (its id when it has none or is gone). */
+export type EventDeliveryView = EventDelivery & { clientName: string };
+
 export interface Overview {
   activeSessions: number;
   last24h: {
@@ -257,6 +260,6 @@ export interface AdminOperations {
   audit(filter: AuditFilter): Promise<Page<AuditEntryView>>;
   riskEvents(filter: RiskFilter): Promise<Page<RiskEventSummary>>;
   logouts(filter: PageRequest & { status?: LogoutDelivery['status'] }): Promise<Page<LogoutDeliveryView>>;
-  securityEventDeliveries(filter: PageRequest & { status?: EventDelivery['status'] }): Promise<Page<EventDelivery>>;
+  securityEventDeliveries(filter: PageRequest & { status?: EventDelivery['status'] }): Promise<Page<EventDeliveryView>>;
   setAccountRoles(by: AdminPrincipal, id: string, roles: string[], reason: string): Promise<AccountSummary & { previousRoles: string[] }>;
 }

@@ -7,6 +7,7 @@ import { renderPage, type Views } from '../http/views.ts';
 import type { Account, AccountStore } from '../identity/index.ts';
 import type { AdapterFactory } from '../store/index.ts';
 import { firstPartyUrls, type FirstPartyApp } from './app.ts';
+import { notSignedIn } from './not-signed-in.ts';
 import { FirstPartyCookies, type FirstPartySession } from './session-cookie.ts';
 
 export interface SignInDeps {
@@ -110,7 +111,8 @@ export class FirstPartySignIn {
       return undefined;
     }
     if (typeof ctx.query.error === 'string') {
-      renderPage(ctx, views, 'error.njk', { title: 'Not signed in', error: ctx.query.error, description: String(ctx.query.error_description ?? 'The sign-in did not complete.') }, 400);
+      // 403, not 400: the callback is genuine (its state checked), the browser asked nothing wrong; the app stays closed because nobody signed in.
+      renderPage(ctx, views, 'not-signed-in.njk', { ...notSignedIn(this.#app, ctx.query.error) }, 403);
       return undefined;
     }
     // Vigil is its own authorization server: the code is redeemed in-process, with the same checks.

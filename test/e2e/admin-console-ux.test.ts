@@ -76,6 +76,56 @@ test('an administrator with only a password is told a passkey is needed, with a 
   await s.close();
 }, TEST_TIMEOUT);
 
+test('"Back to the application" from the passkey notice is a readable page: what is missing, a link to /account, a way to try again', async () => {
+  const s = await openBrowserSession(browser, 'admin-console-ux-back');
+  await s.page.goto(`${origin}/admin`);
+  await enterPassword(s, 'pat@vigil.test', PASSWORD);
+  await s.page.locator('#factor-missing').waitFor();
+  const [callback] = await Promise.all([s.page.waitForResponse((r) => new URL(r.url()).pathname === '/admin/callback'), s.page.click('#back')]);
+  await s.page.locator('#not-signed-in').waitFor();
+  await s.shot('back-to-the-application');
+  expect(callback.status()).toBe(403);
+  expect(await s.page.textContent('h1')).toBe('A stronger sign-in is needed');
+  expect(await s.page.textContent('#not-signed-in')).toMatch(/admin console needs a passkey or security key/);
+  expect(await s.page.textContent('#error-code')).toBe('unmet_authentication_requirements');
+  expect(await s.page.getAttribute('#try-again', 'href')).toBe('/admin');
+  expect(await s.page.getAttribute('#add-factor', 'href')).toBe('/account');
+  expect(await s.page.content()).not.toMatch(/\bat .+\.ts:\d+/);
+  const [account] = await Promise.all([s.page.waitForNavigation(), s.page.click('#add-factor')]);
+  expect(account!.status()).toBe(200);
+  await s.page.locator('#email, #account-email').first().waitFor();
+  await s.close();
+}, TEST_TIMEOUT);
+
+test('a cancelled sign-in says so with a way back; a replayed or forged callback is still refused', async () => {
+  const s = await openBrowserSession(browser, 'admin-console-ux-cancel');
+  await s.page.goto(`${origin}/admin`);
+  await s.page.locator('#email').waitFor();
+  const [callback] = await Promise.all([s.page.waitForResponse((r) => new URL(r.url()).pathname === '/admin/callback'), s.page.click('#cancel')]);
+  await s.page.locator('#not-signed-in').waitFor();
+  await s.shot('sign-in-cancelled');
+  expect(callback.status()).toBe(403);
+  expect(await s.page.textContent('h1')).toBe('Sign-in cancelled');
+  expect(await s.page.textContent('#not-signed-in')).toMatch(/cancelled .*so the admin console was not opened/);
+  expect(await s.page.getAttribute('#try-again', 'href')).toBe('/admin');
+  expect(await s.page.locator('#add-factor').count()).toBe(0);
+  // The same callback again: its state was used up.
+  const replayed = await s.page.goto(callback.url());
+  expect(replayed!.status()).toBe(400);
+  expect(await s.page.textContent('#error-code')).toBe('invalid_request');
+  // A sign-in under way, and a callback whose state is not its own.
+  await s.page.goto(`${origin}/admin`);
+  await s.page.locator('#email').waitFor();
+  const forged = await s.page.goto(`${origin}/admin/callback?error=access_denied&state=forged`);
+  expect(forged!.status()).toBe(400);
+  expect(await s.page.textContent('#error-code')).toBe('invalid_request');
+  expect(await s.page.locator('#not-signed-in').count()).toBe(0);
+  // "Try again" starts a new sign-in.
+  await s.page.goto(`${origin}/admin`);
+  await s.page.locator('#email').waitFor();
+  await s.close();
+}, TEST_TIMEOUT);
+
 test('the sessions list: client names, "never" refreshed, reasons or "no risk signals", sign-in strength, the own session marked', async () => {
   const page = admin.page;
   await page.goto(`${origin}/admin/sessions`);

@@ -112,7 +112,7 @@ test('token-claims-change when roles change, with the CLI and the admin API; SET
   expect((await api('GET', '/admin/api/ssf-deliveries?status=failed', adminToken)).body).toEqual({ items: [] });
   const delivered = await api('GET', '/admin/api/ssf-deliveries?status=delivered&limit=1', adminToken);
   expect(delivered.status).toBe(200);
-  expect(delivered.body.items[0]).toMatchObject({ streamId, clientId: rp.client_id, eventType: `${CAEP}token-claims-change`, status: 'delivered' });
+  expect(delivered.body.items[0]).toMatchObject({ streamId, clientId: rp.client_id, clientName: 'RP', eventType: `${CAEP}token-claims-change`, status: 'delivered' });
   expect(delivered.body.next).toEqual(expect.any(String));
   expect((await api('GET', '/admin/api/ssf-deliveries?status=lost', adminToken)).status).toBe(400);
 });

@@ -38,3 +38,15 @@ test('times read the same in text as in the tables; details are labelled lines',
     ['reason', 'stolen laptop'], ['sessions', 'a, b'], ['grants', 'none'], ['account', '—'], ['change', 'name: x; uris: a'], ['signals', 'name: new_country; points: 20 | name: behaviour; points: 0'], ['status', '200'],
   ]);
 });
+
+test('the overview names the client of a failed security event delivery, linked to its page', () => {
+  const html = views.render('admin/overview.njk', {
+    overview: { activeSessions: 0, last24h: { revocations: 0, decisions: {}, logouts: {}, securityEvents: {} }, accountsUnderAttack: [] },
+    failed: [],
+    failedEvents: [{ id: '1', streamId: 's', clientId: 'c-8f2a', clientName: 'Team wiki', jti: 'j', eventType: 'https://schemas.openid.net/secevent/caep/event-type/session-revoked',
+      status: 'failed', attempts: 5, lastError: '400 invalid_audience', createdAt: new Date('2026-12-06T13:42:00Z'), deliveredAt: null }],
+  });
+  const row = html.slice(html.indexOf('id="failed-security-events"'));
+  expect(row).toContain('<a href="/admin/clients/c-8f2a">Team wiki</a>');
+  expect(row).toContain('caep/event-type/session-revoked');
+});
