@@ -12,6 +12,7 @@ import type { Logger } from './observability/index.ts';
 import { DeviceRegistry, ensureDevicesResourceServer } from './devices/index.ts';
 import { RiskStore } from './verification/index.ts';
 import { adminResource, ensureAdminResourceServer } from './admin/auth.ts';
+import { createMail, type MailSetup } from './mail/index.ts';
 import { ensureSsfResourceServer, SecurityEventOutbox, SetSigner, StreamStore } from './ssf/index.ts';
 
 /** What the server and the CLI share: keys, stores (migrated), and the services over them. */
@@ -37,6 +38,8 @@ export interface Core {
   logoutOutbox: LogoutOutbox;
   /** Shared Signals: event streams, the outbox of security events, the SET signer. */
   ssf: { streams: StreamStore; outbox: SecurityEventOutbox; signer: SetSigner };
+  /** Mail to people: SMTP, or the outbox in the data directory. */
+  mail: MailSetup;
   buildProvider(jwks: JWK[], pages?: Partial<ProviderDeps>): Provider;
   close(): Promise<void>;
 }
@@ -114,6 +117,7 @@ export async function openCore(config: Config, logger: Logger): Promise<Core> {
   return {
     config, keys, stores, accounts, audit, resourceServers, adapters, migrations, stepUps, challenges, activity, risk, revocations, logoutOutbox, ssf,
     signInRequirements: new SignInRequirements(stores.sql),
+    mail: createMail(config, logger),
     devices: new DeviceRegistry(stores.sql),
     totp: new TotpFactors(stores.sql, keys, 'Vigil'),
     recovery: new RecoveryCodes(stores.sql, keys),

@@ -66,6 +66,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
 
     await ensureAccountClient(core.adapters, config);
     await ensureAdminConsoleClient(core.adapters, config);
+    if (core.mail.notice) logger[core.mail.notice.level](core.mail.notice.message);
     if (!config.VIGIL_RISK_ENGINE) logger.warn('VIGIL_RISK_ENGINE is off: sign-ins and refreshes are NOT risk-assessed');
     const metrics = new Metrics();
     const population = new PopulationCache(stores.sql, logger);

@@ -208,6 +208,24 @@ async function migrateCommand(core: Core, argv: string[]): Promise<Output> {
   return { data: { applied, current }, text: applied.length ? `applied ${applied.join(', ')}` : `up to date (${current})` };
 }
 
+async function mailList(core: Core, argv: string[]): Promise<Output> {
+  parse(argv, {});
+  const mails = await core.mail.outbox.list();
+  return {
+    data: mails,
+    text: mails.map((m) => `${m.createdAt}\t${m.to}\t${m.subject}\t${m.id}`).join('\n') || `(no mail in ${core.mail.outbox.dir})`,
+  };
+}
+
+/** The whole message, links included: for the operator of a first run without SMTP. */
+async function mailShow(core: Core, argv: string[]): Promise<Output> {
+  const a = parse(argv, { id: { type: 'string' } });
+  const id = required(a.id, '--id');
+  const mail = await core.mail.outbox.read(id);
+  if (!mail) throw new UsageError(`no mail with id ${id} in ${core.mail.outbox.dir}`);
+  return { data: mail, text: `Date: ${mail.createdAt}\nFrom: ${mail.from}\nTo: ${mail.to}\nSubject: ${mail.subject}\n\n${mail.text}` };
+}
+
 export const COMMANDS: Record<string, Command> = {
   'migrate': migrateCommand,
   'user create': userCreate,
@@ -220,6 +238,8 @@ export const COMMANDS: Record<string, Command> = {
   'keys rotate': keysRotate,
   'keys list': keysList,
   'audit verify': auditVerify,
+  'mail list': mailList,
+  'mail show': mailShow,
 };
 
 export { AccountError };

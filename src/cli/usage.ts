@@ -15,6 +15,8 @@ export const USAGE = `usage: vigil <command> [options] [--json]
   registration-token create [--expires-in SECONDS]
   keys rotate | keys list
   audit verify
+  mail list                                 mail kept in the outbox (no VIGIL_SMTP_URL): time, to, subject, id
+  mail show --id ID                         one message of the outbox, its text (and links) included
   risk replay --input events.jsonl [--policy FILE]   (no database needed; format in docs/risk.md)
 
 Uses the same settings (environment, config/vigil.json) as the server. With the embedded

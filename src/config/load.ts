@@ -56,6 +56,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   if (settings.VIGIL_ADMIN_PASSWORD && !settings.VIGIL_ADMIN_EMAIL) {
     throw new ConfigError('VIGIL_ADMIN_PASSWORD: given without VIGIL_ADMIN_EMAIL');
   }
+  if (settings.VIGIL_SMTP_URL && !settings.VIGIL_MAIL_FROM) {
+    throw new ConfigError('VIGIL_MAIL_FROM: required with VIGIL_SMTP_URL (the address Vigil\'s mail comes from)');
+  }
   const issuer = settings.ISSUER ?? `http://localhost:${settings.PORT}`;
   if (settings.NODE_ENV === 'production' && issuer.startsWith('http:') && !/^http:\/\/(localhost|127\.0\.0\.1)(:|$)/.test(issuer)) {
     throw new ConfigError('ISSUER: must use https in production');

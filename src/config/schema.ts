@@ -17,6 +17,12 @@ const cidr = z.string().refine((s) => {
 
 const hostPort = z.string().regex(/^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:]+\](:\d{1,5})?$/i, 'must be host or host:port');
 
+/** An address alone (a@b.example) or with a display name (Vigil <a@b.example>). */
+const mailbox = z.string().refine((s) => {
+  const named = /^([^<>"\r\n]{1,100}|"[^"\r\n]{1,100}") <([^<>\s]+)>$/.exec(s.trim());
+  return z.email().safeParse(named ? named[2] : s.trim()).success;
+}, 'must be an email address, alone or as Name <address@example.com>');
+
 const url = (protocols: string[]) => z.string().refine((s) => {
   const parsed = URL.parse(s);
   return parsed !== null && protocols.includes(parsed.protocol);
@@ -89,6 +95,15 @@ export const settingsSchema = z.object({
   VIGIL_SSF_TRANSMITTERS: z.string().min(1).optional(),
   /** How old a received SET's `iat` may be (a transmitter may override it for itself in the file). */
   VIGIL_SSF_RECEIVE_MAX_AGE_SECONDS: int(10, 7 * 86400).default(300),
+  /** Where mail goes: smtp://[user:pass@]host[:port] (STARTTLS required, port 587) or smtps:// (TLS from the start, port 465). Unset: the outbox in VIGIL_DATA_DIR. */
+  VIGIL_SMTP_URL: url(['smtp:', 'smtps:']).refine((s) => {
+    const parsed = URL.parse(s)!;
+    return parsed.hostname !== '' && (parsed.pathname === '' || parsed.pathname === '/') && !parsed.search && !parsed.hash;
+  }, 'must name a host, with no path, query or fragment (smtp://user:pass@host:587)').optional(),
+  /** The From of Vigil's mail; required with VIGIL_SMTP_URL. */
+  VIGIL_MAIL_FROM: mailbox.optional(),
+  /** Plain smtp:// to a host that is not this machine, without STARTTLS. Only for a relay on a network you trust. */
+  VIGIL_SMTP_ALLOW_PLAIN: bool.default(false),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

@@ -47,9 +47,29 @@ test.each([
   [{ VIGIL_SHUTDOWN_TIMEOUT_SECONDS: '2.5' }, /VIGIL_SHUTDOWN_TIMEOUT_SECONDS/],
   [{ NODE_ENV: 'production', ISSUER: 'http://idp.example.com' }, /ISSUER: must use https in production/],
   [{ VIGIL_ALLOWED_OUTGOING_HOSTS: 'http://x' }, /VIGIL_ALLOWED_OUTGOING_HOSTS/],
+  [{ VIGIL_SMTP_URL: 'http://smtp.example.com', VIGIL_MAIL_FROM: 'a@b.example' }, /VIGIL_SMTP_URL: must be a URL with scheme smtp or smtps/],
+  [{ VIGIL_SMTP_URL: 'smtp.example.com:587', VIGIL_MAIL_FROM: 'a@b.example' }, /VIGIL_SMTP_URL/],
+  [{ VIGIL_SMTP_URL: 'smtp://smtp.example.com/inbox', VIGIL_MAIL_FROM: 'a@b.example' }, /VIGIL_SMTP_URL: must name a host, with no path/],
+  [{ VIGIL_SMTP_URL: 'smtp://smtp.example.com?secure=false', VIGIL_MAIL_FROM: 'a@b.example' }, /VIGIL_SMTP_URL: must name a host, with no path, query/],
+  [{ VIGIL_SMTP_URL: 'smtp://smtp.example.com' }, /VIGIL_MAIL_FROM: required with VIGIL_SMTP_URL/],
+  [{ VIGIL_MAIL_FROM: 'vigil' }, /VIGIL_MAIL_FROM: must be an email address/],
+  [{ VIGIL_MAIL_FROM: 'Vigil <vigil>' }, /VIGIL_MAIL_FROM/],
+  [{ VIGIL_MAIL_FROM: 'a@b.example\r\nBcc: c@d.example' }, /VIGIL_MAIL_FROM/],
+  [{ VIGIL_SMTP_ALLOW_PLAIN: 'perhaps' }, /VIGIL_SMTP_ALLOW_PLAIN/],
 ])('%o is refused with a message naming the setting', (env, message) => {
   expect(() => loadConfig(env as NodeJS.ProcessEnv, cwd)).toThrow(ConfigError);
   expect(() => loadConfig(env as NodeJS.ProcessEnv, cwd)).toThrow(message);
+});
+
+test('mail: the outbox unless VIGIL_SMTP_URL is set; a From alone or with a name', () => {
+  const none = loadConfig({}, cwd);
+  expect(none.VIGIL_SMTP_URL).toBeUndefined();
+  expect(none.VIGIL_SMTP_ALLOW_PLAIN).toBe(false);
+  const smtp = loadConfig({ VIGIL_SMTP_URL: 'smtps://user:p%40ss@smtp.example.com:465', VIGIL_MAIL_FROM: 'Vigil Identity <no-reply@idp.example.com>', VIGIL_SMTP_ALLOW_PLAIN: 'yes' }, cwd);
+  expect(smtp.VIGIL_SMTP_URL).toBe('smtps://user:p%40ss@smtp.example.com:465');
+  expect(smtp.VIGIL_MAIL_FROM).toBe('Vigil Identity <no-reply@idp.example.com>');
+  expect(smtp.VIGIL_SMTP_ALLOW_PLAIN).toBe(true);
+  expect(loadConfig({ VIGIL_SMTP_URL: 'smtp://[::1]:2525/', VIGIL_MAIL_FROM: 'no-reply@idp.example.com' }, cwd).VIGIL_MAIL_FROM).toBe('no-reply@idp.example.com');
 });
 
 test('config/vigil.json supplies settings; the environment wins; unknown keys are refused', () => {
