@@ -43,17 +43,17 @@ export class LoginThrottle {
 
   /** Reserves this attempt under both hard limits; a refused attempt holds neither. */
   async begin(email: string, ip: string): Promise<LoginAttempt> {
-    const account = digest(email.toLowerCase());
+    const pairKey = digest(email.toLowerCase(), ip);
     const [pair, address, attack] = await Promise.all([
-      this.#perAccountAddress.reserve(digest(email.toLowerCase(), ip)),
+      this.#perAccountAddress.reserve(pairKey),
       this.#perAddress.reserve(ip),
-      this.#perAccount.check(account),
+      this.#perAccount.check(digest(email.toLowerCase())),
     ]);
     const refusedBy = (r: Reservation, limit: Exclude<LoginLimit, 'account'>) => (r.allowed ? undefined : { limit, retryAfterSeconds: r.retryAfterSeconds });
     const refused = refusedBy(pair, 'account_address') ?? refusedBy(address, 'address');
     if (refused) {
       // Refused attempts are not guesses: the limit that did not act gets its reservation back.
-      await Promise.all([pair.allowed && this.#perAccountAddress.refund(digest(email.toLowerCase(), ip)), address.allowed && this.#perAddress.refund(ip)]);
+      await Promise.all([pair.allowed && this.#perAccountAddress.refund(pairKey), address.allowed && this.#perAddress.refund(ip)]);
       return { refused, underAttack: attack.locked };
     }
     return { underAttack: attack.locked };
