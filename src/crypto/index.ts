@@ -1,2 +1,3 @@
 export { loadMasterKey, type MasterKeySource } from './master-key.ts';
 export { KeyRing, constantTimeEqual, sha256 } from './sealed.ts';
+export { linkTokenHash, newLinkToken } from './link-token.ts';
