@@ -233,6 +233,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
 
     httpServer = new DrainingServer(app.callback());
     const server = httpServer.server;
+    server.keepAliveTimeout = config.VIGIL_HTTP_KEEP_ALIVE_SECONDS * 1000;
     server.headersTimeout = 20_000;
     server.requestTimeout = 30_000;
     await new Promise<void>((resolve, reject) => {

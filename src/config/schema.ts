@@ -74,6 +74,8 @@ export const settingsSchema = z.object({
   VIGIL_HEAP_GROWTH_PERCENT: int(0, 300).default(100),
   /** The longest a shutdown (SIGTERM, SIGINT) takes: open connections are finished, then the queued writes flushed. */
   VIGIL_SHUTDOWN_TIMEOUT_SECONDS: int(1, 600).default(15),
+  /** How long an idle keep-alive connection stays open (told to clients as Keep-Alive: timeout=N); above a load balancer's own idle timeout. */
+  VIGIL_HTTP_KEEP_ALIVE_SECONDS: int(1, 600).default(5),
   /** The device posture policy file; the shipped config/posture-policy.json when unset. */
   VIGIL_POSTURE_POLICY: z.string().min(1).optional(),
   /** The risk policy file; the shipped config/risk-policy.json when unset. Reloaded on SIGHUP. */

@@ -134,6 +134,12 @@ describe('the Host header', () => {
     expect(locations.filter((l) => !fromIssuer(l) && !l.startsWith(REDIRECT_URI))).toEqual([]);
   });
 
+  test('idle keep-alive connections last VIGIL_HTTP_KEEP_ALIVE_SECONDS, and clients are told so', async () => {
+    // The test stacks run with 1 s (test/support/vigil-process.ts); the shipped 5 s would say timeout=5.
+    const answer = await forged(`${vigil.url}/healthz`, { headers: { host: new URL(vigil.url).host } });
+    expect(answer.headers.get('keep-alive')).toBe('timeout=1');
+  });
+
   test('health checks and metrics answer whatever Host a load balancer or scraper sends', async () => {
     for (const path of ['/healthz', '/readyz']) {
       const response = await forged(`${vigil.url}${path}`, { headers: { host: '10.1.2.3:8080' } });

@@ -81,6 +81,8 @@ beforeAll(async () => {
   redirectUri = `http://127.0.0.1:${await freePort()}/cb`;
   stack = await startStack({
     VIGIL_SHUTDOWN_TIMEOUT_SECONDS: String(SHUTDOWN_TIMEOUT_SECONDS),
+    // The shipped keep-alive: what the drain is tested against.
+    VIGIL_HTTP_KEEP_ALIVE_SECONDS: '5',
     // Many sign-ins of one person at once, from one address: not what the login throttle is tested on here.
     VIGIL_LOGIN_MAX_FAILURES_PER_ACCOUNT: '1000', VIGIL_LOGIN_MAX_FAILURES_PER_IP: '100000',
   });

@@ -56,6 +56,9 @@ export async function startVigil(env: Record<string, string>, options: { port?: 
     HOST: '127.0.0.1',
     PORT: String(port),
     ISSUER: issuer,
+    // The tests' fetch then closes each connection after its response (undici drops a hint under
+    // its 2 s margin), so a stop does not wait out idle keep-alive connections; shutdown tests set their own.
+    VIGIL_HTTP_KEEP_ALIVE_SECONDS: '1',
     ...env,
   };
   const child: ChildProcess = spawn(NODE, [...NODE_FLAGS, join(options.checkout ?? ROOT, 'src/main.ts')], { cwd: fullEnv.VIGIL_CWD ?? ROOT, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -15,6 +15,7 @@ test('nothing configured: embedded mode with the documented defaults', () => {
   expect(config.VIGIL_METRICS_ALLOW).toEqual(['127.0.0.1/32', '::1/128']);
   expect(config.VIGIL_LOGIN_ACCOUNT_ATTACK_FAILURES).toBe(20);
   expect(config.VIGIL_SHUTDOWN_TIMEOUT_SECONDS).toBe(15);
+  expect(config.VIGIL_HTTP_KEEP_ALIVE_SECONDS).toBe(5);
 });
 
 test('storage mode follows DATABASE_URL and REDIS_URL', () => {
@@ -45,6 +46,8 @@ test.each([
   [{ VIGIL_SHUTDOWN_TIMEOUT_SECONDS: '0' }, /VIGIL_SHUTDOWN_TIMEOUT_SECONDS/],
   [{ VIGIL_SHUTDOWN_TIMEOUT_SECONDS: '601' }, /VIGIL_SHUTDOWN_TIMEOUT_SECONDS/],
   [{ VIGIL_SHUTDOWN_TIMEOUT_SECONDS: '2.5' }, /VIGIL_SHUTDOWN_TIMEOUT_SECONDS/],
+  [{ VIGIL_HTTP_KEEP_ALIVE_SECONDS: '0' }, /VIGIL_HTTP_KEEP_ALIVE_SECONDS/],
+  [{ VIGIL_HTTP_KEEP_ALIVE_SECONDS: 'forever' }, /VIGIL_HTTP_KEEP_ALIVE_SECONDS/],
   [{ NODE_ENV: 'production', ISSUER: 'http://idp.example.com' }, /ISSUER: must use https in production/],
   [{ VIGIL_ALLOWED_OUTGOING_HOSTS: 'http://x' }, /VIGIL_ALLOWED_OUTGOING_HOSTS/],
   [{ VIGIL_SMTP_URL: 'http://smtp.example.com', VIGIL_MAIL_FROM: 'a@b.example' }, /VIGIL_SMTP_URL: must be a URL with scheme smtp or smtps/],
