@@ -1,6 +1,10 @@
 import { loadConfig } from './config/index.ts';
 import { createLogger } from './observability/index.ts';
-import { openCore } from './core.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { openCore, type Core } from './core.ts';
+import { DataDirInUseError } from './store/index.ts';
+import type { Config } from './config/index.ts';
+import type { Logger } from './observability/index.ts';
 import { sendToRunningServer } from './control/index.ts';
 import { errorReply, resolveCommand, riskReplay, runCommand, unknownCommand, USAGE, type Reply } from './cli/index.ts';
 
@@ -20,16 +24,45 @@ async function main(argv: string[]): Promise<number> {
   // It reads the files it names, relative to this process's directory, and needs no database.
   if (command.name === 'risk replay') return riskReplay(command.rest.filter((arg) => arg !== '--json'), (line) => process.stdout.write(`${line}\n`));
   const config = loadConfig();
-  // The embedded database is the running server's alone: the server carries the command out.
-  if (config.storageMode === 'embedded') {
-    const reply = await sendToRunningServer(config.dataDir, argv);
-    if (reply) return print(reply);
-  }
-  const core = await openCore(config, createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, process.stderr as never));
+  const logger = createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, process.stderr as never);
+  const reached = await reachDatabase(config, argv, logger);
+  if ('reply' in reached) return print(reached.reply);
+  const { core } = reached;
   try {
     return print(await runCommand(core, command.name, command.rest));
   } finally {
     await core.close();
+  }
+}
+
+/** How long a command waits for the process holding the embedded database: a server's start-up, a command's run. */
+const HOLDER_WAIT_MS = 30_000;
+/** Waits this long before saying why it waits: a server usually opens its channel sooner. */
+const QUIET_WAIT_MS = 3_000;
+
+/**
+ * The embedded database is one process's alone. With a server running, the server carries the
+ * command out (its reply); otherwise the CLI opens it. A server still starting (it holds the
+ * database before its control channel listens) or another command running is waited for.
+ */
+async function reachDatabase(config: Config, argv: string[], logger: Logger): Promise<{ reply: Reply } | { core: Core }> {
+  const started = Date.now();
+  let told = false;
+  for (;;) {
+    if (config.storageMode === 'embedded') {
+      const reply = await sendToRunningServer(config.dataDir, argv);
+      if (reply) return { reply };
+    }
+    try {
+      return { core: await openCore(config, logger, 'cli') };
+    } catch (err) {
+      if (!(err instanceof DataDirInUseError) || !err.holder || Date.now() - started > HOLDER_WAIT_MS) throw err;
+      if (!told && Date.now() - started > QUIET_WAIT_MS) {
+        told = true;
+        process.stderr.write(`vigil: waiting for process ${err.holderPid} (${err.holder === 'server' ? 'a server starting on this data directory' : 'another vigil command'}) to ${err.holder === 'server' ? 'open its control channel' : 'finish'}\n`);
+      }
+      await sleep(100);
+    }
   }
 }
 

@@ -4,7 +4,7 @@ import type { Config } from './config/index.ts';
 import { KeyRing, loadMasterKey } from './crypto/index.ts';
 import { AccountCache, AccountStore } from './identity/index.ts';
 import { AuditLog } from './audit/index.ts';
-import { createAdapterFactory, migrate, openStores, PayloadCodec, type AdapterFactory, type MigrationResult, type Stores } from './store/index.ts';
+import { createAdapterFactory, migrate, openStores, PayloadCodec, type AdapterFactory, type DataDirHolder, type MigrationResult, type Stores } from './store/index.ts';
 import { createProvider, ensureSigningKeys, ResourceServerStore, type ProviderDeps } from './oidc/index.ts';
 import { LogoutOutbox, openRevocationBus, Revocations, SessionActivityLog, SignInRequirements, StepUpRequirements } from './sessions/index.ts';
 import { ChallengeStore, Passkeys, RecoveryCodes, TotpFactors } from './mfa/index.ts';
@@ -44,11 +44,11 @@ export interface Core {
   close(): Promise<void>;
 }
 
-export async function openCore(config: Config, logger: Logger): Promise<Core> {
+export async function openCore(config: Config, logger: Logger, holder: DataDirHolder = 'server'): Promise<Core> {
   const master = loadMasterKey(config);
   if (master.createdAt) logger.warn({ path: master.createdAt }, 'created a new master key in the data directory (mode 0600); back it up, or set VIGIL_MASTER_KEY');
   const keys = new KeyRing(master.key);
-  const stores = await openStores(config);
+  const stores = await openStores(config, holder);
   let migrations: MigrationResult;
   try {
     migrations = await migrate(stores.sql);

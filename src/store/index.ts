@@ -1,6 +1,6 @@
 export { PostgresSql, PgliteSql, type Sql, type Queryable, type QueryResult } from './sql.ts';
 export { migrate, MIGRATIONS_DIR, type MigrationResult } from './migrate.ts';
-export { openStores, storesReady, StoreUnavailableError, type Stores } from './open.ts';
+export { DataDirInUseError, openStores, storesReady, StoreUnavailableError, type DataDirHolder, type Stores } from './open.ts';
 export { connectRedis } from './redis.ts';
 export { createAdapterFactory, CLIENT_DISABLED, REDIS_MODELS, RESPONSE_TOKEN_MODELS, type AdapterFactory } from './adapters.ts';
 export { DeferredConsumes, GrantPrefetch, SqlAdapter, purgeExpired, type RefreshTokenCompanionRead } from './adapter-sql.ts';

@@ -9,6 +9,20 @@ export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
 }
 
+/** Which kind of process holds the embedded database: a server opens its control channel soon; a CLI run lets go soon. */
+export type DataDirHolder = 'server' | 'cli';
+
+export class DataDirInUseError extends StoreUnavailableError {
+  override name = 'DataDirInUseError';
+  readonly holderPid: number;
+  readonly holder: DataDirHolder | undefined;
+  constructor(message: string, holderPid: number, holder: DataDirHolder | undefined) {
+    super(message);
+    this.holderPid = holderPid;
+    this.holder = holder;
+  }
+}
+
 export interface Stores {
   sql: Sql;
   redis?: Redis;
@@ -24,18 +38,22 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** The lock file's text: the holder's process id, then what it is (a lock without one is from before it was written). */
+const LOCK_TEXT = /^(\d+)(?: (server|cli))?\s*$/;
+
 /** The embedded database is single-process: a second process (server or CLI) must not open it. */
-function lockDataDir(dataDir: string): () => void {
+function lockDataDir(dataDir: string, holder: DataDirHolder): () => void {
   const path = join(dataDir, 'vigil.lock');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      writeFileSync(path, String(process.pid), { flag: 'wx', mode: 0o600 });
+      writeFileSync(path, `${process.pid} ${holder}`, { flag: 'wx', mode: 0o600 });
       return () => rmSync(path, { force: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number(readFileSync(path, 'utf8'));
-      if (Number.isInteger(holder) && holder > 0 && processAlive(holder)) {
-        throw new StoreUnavailableError(`VIGIL_DATA_DIR: the embedded database in ${dataDir} is in use by process ${holder}; stop it first, or use DATABASE_URL to share a Postgres between processes`);
+      const [, pid, kind] = LOCK_TEXT.exec(readFileSync(path, 'utf8')) ?? [];
+      const holderPid = Number(pid);
+      if (holderPid > 0 && processAlive(holderPid)) {
+        throw new DataDirInUseError(`VIGIL_DATA_DIR: the embedded database in ${dataDir} is in use by process ${holderPid}; stop it first, or use DATABASE_URL to share a Postgres between processes`, holderPid, kind as DataDirHolder | undefined);
       }
       rmSync(path, { force: true });
     }
@@ -49,7 +67,7 @@ function describe(url: string): string {
 }
 
 /** Opens the stores of the configured mode; a store that cannot be reached is a clear error. */
-export async function openStores(config: Config): Promise<Stores> {
+export async function openStores(config: Config, holder: DataDirHolder = 'server'): Promise<Stores> {
   let sql: Sql;
   if (config.DATABASE_URL) {
     sql = new PostgresSql(config.DATABASE_URL, config.VIGIL_DB_POOL_SIZE);
@@ -62,7 +80,7 @@ export async function openStores(config: Config): Promise<Stores> {
   } else {
     const dir = join(config.dataDir, 'pglite');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const release = lockDataDir(config.dataDir);
+    const release = lockDataDir(config.dataDir, holder);
     try {
       const embedded = await PgliteSql.open(dir);
       const close = embedded.close.bind(embedded);

@@ -196,6 +196,25 @@ test('with the server stopped, the socket is gone and the CLI opens the database
   expect(carol.email).toBe('carol@vigil.test');
 }, 240_000);
 
+test('a command run while the server is still starting waits for its control channel; two commands at once without a server both run', async () => {
+  const lock = join(dataDir, 'vigil.lock');
+  expect(existsSync(lock)).toBe(false);
+  const starting = startVigil(env, { port: Number(new URL(issuer).port), timeoutMs: 90_000 });
+  // The server holds the database from before its migrations until it stops; its channel opens later.
+  while (!existsSync(lock)) await new Promise((r) => setTimeout(r, 5));
+  expect(existsSync(socketPath)).toBe(false);
+  const duringStart = await cli(['user', 'list', '--json']);
+  vigil = await starting;
+  expect({ code: duringStart.code, stderr: duringStart.stderr }).toEqual({ code: 0, stderr: '' });
+  expect((JSON.parse(duringStart.stdout) as { email: string }[]).map((u) => u.email)).toContain('carol@vigil.test');
+
+  await vigil.stop();
+  vigil = undefined;
+  const both = await Promise.all(['dan', 'erin'].map((name) => cli(['user', 'create', '--email', `${name}@vigil.test`, '--password', PASSWORD, '--json'])));
+  expect(both.map((r) => ({ code: r.code, stderr: r.stderr }))).toEqual([{ code: 0, stderr: '' }, { code: 0, stderr: '' }]);
+  expect(both.map((r) => (JSON.parse(r.stdout) as { email: string }).email)).toEqual(['dan@vigil.test', 'erin@vigil.test']);
+}, 240_000);
+
 test('no server on the socket: a stale one is passed over, one that is not this user\'s own gets nothing; a lock without a server is refused as before', async () => {
   const other = tempDir('vigil-control-stale-');
   try {
