@@ -214,7 +214,12 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     }).catch((err) => logger.warn({ err }, 'could not reload signing keys'));
     const keyWatch = setInterval(reloadKeys, config.VIGIL_KEY_REFRESH_SECONDS * 1000);
     keyWatch.unref();
+    const purgeOutbox = () => core.mail.outbox.purge(new Date(Date.now() - config.VIGIL_MAIL_OUTBOX_DAYS * 86_400_000))
+      .then((deleted) => { if (deleted) logger.info({ deleted }, `deleted outbox mail older than ${config.VIGIL_MAIL_OUTBOX_DAYS} days`); })
+      .catch((err) => logger.warn({ err }, 'could not clean the mail outbox'));
+    void purgeOutbox();
     const purge = setInterval(() => {
+      void purgeOutbox();
       purgeExpired(stores.sql)
         .then(() => core.risk.purge(config.VIGIL_RISK_RETENTION_DAYS, config.VIGIL_REFRESH_TOKEN_TTL))
         .then(() => receivedJtis.purge())

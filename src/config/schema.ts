@@ -106,6 +106,8 @@ export const settingsSchema = z.object({
   VIGIL_MAIL_FROM: mailbox.optional(),
   /** Plain smtp:// to a host that is not this machine, without STARTTLS. Only for a relay on a network you trust. */
   VIGIL_SMTP_ALLOW_PLAIN: bool.default(false),
+  /** Days a message stays in the outbox (VIGIL_DATA_DIR/outbox) before the server deletes it. */
+  VIGIL_MAIL_OUTBOX_DAYS: int(1, 3650).default(7),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

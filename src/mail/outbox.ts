@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../observability/index.ts';
@@ -7,6 +7,13 @@ import { MailError, type Mailer, type MailMessage, type SentMail } from './messa
 
 export const OUTBOX_DIR = 'outbox';
 const ID = /^\d{8}T\d{9}Z-[0-9a-f]{12}$/;
+/** The time in an id (and in a partial file's name): 20261206T101500123Z. */
+const ID_TIME = /^\.?(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z-[0-9a-f]{12}\.(?:json|partial)$/;
+
+function writtenAt(name: string): number | undefined {
+  const m = ID_TIME.exec(name);
+  return m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6], +m[7]) : undefined;
+}
 
 const storedMailSchema = z.object({
   id: z.string().regex(ID),
@@ -48,6 +55,23 @@ export class MailOutbox {
       throw new MailError(`could not write mail to ${this.dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     return { ...stored, path };
+  }
+
+  /**
+   * Deletes the messages written before `before` (and what a crashed write left), so the links
+   * they carry do not lie about for good; how many it deleted. Other files are left alone.
+   */
+  async purge(before: Date): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw err;
+    }
+    const old = names.filter((name) => (writtenAt(name) ?? Infinity) < before.getTime());
+    await Promise.all(old.map((name) => rm(join(this.dir, name), { force: true })));
+    return old.filter((name) => name.endsWith('.json')).length;
   }
 
   /** Every readable message, oldest first. */

@@ -48,3 +48,17 @@ test('list: oldest first, summaries only; read: the whole message; strangers and
   expect(await outbox.read('../../etc/passwd')).toBeUndefined();
   expect(await outbox.read('20261206T100000009Z-0123456789ab')).toBeUndefined();
 });
+
+test('purge deletes the messages written before the cut-off and what crashed writes left, nothing else', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vigil-outbox-'));
+  const outbox = new MailOutbox(dataDir);
+  expect(await outbox.purge(new Date())).toBe(0);
+  const old = await outbox.write('vigil@idp.example', { to: 'ada@example.com', subject: 'Old', text: LINK }, new Date('2026-11-01T10:00:00.000Z'));
+  const recent = await outbox.write('vigil@idp.example', { to: 'bob@example.com', subject: 'Recent', text: LINK }, new Date('2026-12-05T10:00:00.000Z'));
+  writeFileSync(join(outbox.dir, `.${old.id.replace('20261101', '20261102')}.partial`), '{');
+  writeFileSync(join(outbox.dir, 'notes.json'), '{}');
+
+  expect(await outbox.purge(new Date('2026-11-29T00:00:00.000Z'))).toBe(1);
+  expect(readdirSync(outbox.dir).sort()).toEqual([`${recent.id}.json`, 'notes.json']);
+  expect((await outbox.list()).map((m) => m.subject)).toEqual(['Recent']);
+});
