@@ -60,7 +60,7 @@ export async function openCore(config: Config, logger: Logger, holder: DataDirHo
     throw err;
   }
   const accounts = new AccountStore(stores.sql);
-  const audit = new AuditLog(stores.sql);
+  const audit = new AuditLog(stores.sql, keys);
   const resourceServers = new ResourceServerStore(stores.sql);
   try {
     // The devices and admin APIs are resource servers of Vigil itself (the CLI can allow clients them at once).

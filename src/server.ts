@@ -218,10 +218,16 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       .then((deleted) => { if (deleted) logger.info({ deleted }, `deleted outbox mail older than ${config.VIGIL_MAIL_OUTBOX_DAYS} days`); })
       .catch((err) => logger.warn({ err }, 'could not clean the mail outbox'));
     void purgeOutbox();
+    const removeOldAudit = async () => {
+      if (!config.VIGIL_AUDIT_RETENTION_DAYS) return;
+      const removed = await core.audit.removeBefore(new Date(Date.now() - config.VIGIL_AUDIT_RETENTION_DAYS * 86_400_000));
+      if (removed) logger.info({ removed }, `removed audit entries older than ${config.VIGIL_AUDIT_RETENTION_DAYS} days (checkpointed)`);
+    };
     const purge = setInterval(() => {
       void purgeOutbox();
       purgeExpired(stores.sql)
         .then(() => core.risk.purge(config.VIGIL_RISK_RETENTION_DAYS, config.VIGIL_REFRESH_TOKEN_TTL))
+        .then(() => removeOldAudit())
         .then(() => receivedJtis.purge())
         .catch((err) => logger.warn({ err }, 'could not purge expired records'));
     }, 10 * 60 * 1000);

@@ -1,1 +1,1 @@
-export { AuditLog, prepareAuditEntry, type AuditEntry, type PreparedAuditEntry, type StoredAuditEntry } from './audit-log.ts';
+export { AuditLog, prepareAuditEntry, type AuditEntry, type AuditVerification, type PreparedAuditEntry, type StoredAuditEntry } from './audit-log.ts';

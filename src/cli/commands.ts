@@ -198,7 +198,8 @@ async function auditVerify(core: Core, argv: string[]): Promise<Output> {
   parse(argv, {});
   const result = await core.audit.verify();
   if (!result.ok) return { data: result, text: `audit chain BROKEN at entry ${result.brokenAt} (${result.entries} entries)` };
-  return { data: result, text: `audit chain intact (${result.entries} entries)` };
+  const removed = result.removed ? `; ${result.removed} older entries removed by retention, checked from their checkpoint` : '';
+  return { data: result, text: `audit chain intact (${result.entries} entries${removed})` };
 }
 
 async function migrateCommand(core: Core, argv: string[]): Promise<Output> {

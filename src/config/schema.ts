@@ -84,6 +84,8 @@ export const settingsSchema = z.object({
   VIGIL_RISK_ENGINE: bool.default(true),
   /** Operator CIDR lists as tag=file pairs (e.g. anonymizer=/etc/vigil/vpn.txt,corporate=/etc/vigil/corp.txt). */
   VIGIL_NETWORK_LISTS: list.pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}=.+$/, 'each entry must be tag=path, the tag in lower-case letters, digits, _ and -'))).default([]),
+  /** Days audit entries are kept (0: for good); older ones are removed behind a MACed checkpoint. */
+  VIGIL_AUDIT_RETENTION_DAYS: int(0, 36500).default(400),
   /** Days stored risk assessments are kept. */
   VIGIL_RISK_RETENTION_DAYS: int(1, 3650).default(90),
   /** How long an instance keeps client metadata, grants and accounts it read on the token path (0: not at all); dropped at once through the revocation bus. */

@@ -3,7 +3,9 @@
  * appended in batches keep their order and chain, and every entry is stored as it was hashed —
  * whatever its details hold — so `verify` finds the chain intact and no batch is lost to one odd entry.
  */
-import { AuditLog, type AuditEntry } from '../../src/audit/index.ts';
+import { randomBytes } from 'node:crypto';
+import { AuditLog, prepareAuditEntry, type AuditEntry } from '../../src/audit/index.ts';
+import { KeyRing } from '../../src/crypto/index.ts';
 import { migrate, PgliteSql, PostgresSql, type Sql } from '../../src/store/index.ts';
 import { freshDatabase } from '../support/services.ts';
 
@@ -19,7 +21,7 @@ function suite(name: string, open: () => Promise<{ sql: Sql; close(): Promise<vo
     beforeAll(async () => {
       handle = await open();
       await migrate(handle.sql);
-      audit = new AuditLog(handle.sql);
+      audit = new AuditLog(handle.sql, new KeyRing(randomBytes(32)));
     }, 60_000);
 
     afterAll(async () => {
@@ -59,6 +61,60 @@ function suite(name: string, open: () => Promise<{ sql: Sql; close(): Promise<vo
       expect(rows.map((r) => r.action)).toEqual(['c.before', 'c.odd', 'c.after']);
       expect([rows[1].actor, rows[1].subject, rows[1].details]).toEqual(['who\uFFFDever', 'x\uFFFD', { email: 'a\uFFFDb@example.com', 'k\uFFFD': 'v' }]);
       expect(await audit.verify()).toEqual({ ok: true, entries: before + 3 });
+    });
+
+    test('retention removes the old part and leaves a checkpoint the kept part verifies from; a removal or checkpoint not made by it breaks the chain', async () => {
+      const own = await open();
+      try {
+        await migrate(own.sql);
+        const keys = new KeyRing(randomBytes(32));
+        const trail = new AuditLog(own.sql, keys);
+        const day = 86_400_000;
+        const now = Date.now();
+        for (const age of [500, 450, 420]) await trail.appendPrepared([prepareAuditEntry(entry(`old.${age}`))], new Date(now - age * day));
+        await trail.appendMany([entry('new.first'), entry('new.second')]);
+        expect(await trail.verify()).toEqual({ ok: true, entries: 5 });
+
+        expect(await trail.verify(2)).toEqual({ ok: true, entries: 5 });
+
+        // Two at a time: two removals, two checkpoints.
+        expect(await trail.removeBefore(new Date(now - 400 * day), new Date(), 2)).toBe(3);
+        expect((await own.sql.query('SELECT removed FROM audit_checkpoints ORDER BY id')).rows.map((r) => Number((r as { removed: string }).removed))).toEqual([2, 1]);
+        expect((await trail.recent(10)).map((r) => r.action).reverse()).toEqual(['new.first', 'new.second']);
+        expect(await trail.verify()).toEqual({ ok: true, entries: 2, removed: 3 });
+        expect(await trail.verify(1)).toEqual({ ok: true, entries: 2, removed: 3 });
+        // Appends carry on from the kept chain; a second run finds nothing more to remove.
+        await trail.append(entry('new.third'));
+        expect(await trail.removeBefore(new Date(now - 400 * day))).toBe(0);
+        expect(await trail.verify()).toEqual({ ok: true, entries: 3, removed: 3 });
+
+        // The whole trail older than the cut-off: all but the newest entry go, the chain stays linkable.
+        expect(await trail.removeBefore(new Date(now + day))).toBe(2);
+        await trail.append(entry('after.all'));
+        expect(await trail.verify()).toEqual({ ok: true, entries: 2, removed: 5 });
+
+        // Someone with the database (who can pass the trigger) removes an entry without a checkpoint.
+        await trail.appendMany([entry('x.one'), entry('x.two')]);
+        const [first] = (await trail.recent(10)).reverse();
+        await own.sql.transaction(async (tx) => {
+          await tx.query("SELECT set_config('vigil.audit_retention', 'on', true)");
+          await tx.query('DELETE FROM audit_log WHERE seq = $1', [first.seq]);
+        });
+        const broken = await trail.verify();
+        expect(broken.ok).toBe(false);
+
+        // Or forges a checkpoint to cover it: its MAC needs the master key.
+        await own.sql.query(
+          `INSERT INTO audit_checkpoints (created_at, last_removed_seq, last_removed_hash, removed, removed_before, mac)
+           VALUES (now(), $1, $2, 1, now(), 'forged')`, [first.seq, first.hash]);
+        const { rows: [forged] } = await own.sql.query<{ id: string }>('SELECT max(id) AS id FROM audit_checkpoints');
+        expect(await trail.verify()).toEqual({ ok: false, entries: 0, brokenAt: `checkpoint ${forged.id}` });
+        await expect(own.sql.query('DELETE FROM audit_checkpoints')).rejects.toThrow(/append-only/);
+        await expect(own.sql.query('UPDATE audit_checkpoints SET removed = 0')).rejects.toThrow(/append-only/);
+        await expect(own.sql.query('DELETE FROM audit_log')).rejects.toThrow(/append-only/);
+      } finally {
+        await own.close();
+      }
     });
   });
 }
