@@ -7,12 +7,11 @@
  *
  * WebAuthn refuses IP addresses as RP IDs, so the issuer and every page are http://localhost.
  */
-import { createServer, type Server } from 'node:http';
 import * as oidc from 'openid-client';
-import type { Browser as Chromium } from 'playwright-core';
-import { freePort, vigilCli } from '../support/vigil-process.ts';
-import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
-import { launchChromium, openBrowserSession, type BrowserSession } from '../support/chromium.ts';
+import { vigilCli } from '../support/vigil-process.ts';
+import { discover, pkceAuthorization, type ClientOut } from '../support/stack.ts';
+import { startBrowserStack, type BrowserStack } from '../support/browser-stack.ts';
+import { openBrowserSession, type BrowserSession } from '../support/chromium.ts';
 import { Mailbox } from '../support/mailbox.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
@@ -21,15 +20,12 @@ const EMAIL = 'nina@vigil.test';
 const TEST_TIMEOUT = 90_000;
 
 const mailbox = new Mailbox();
-let chromium: Chromium;
-let stack: Stack;
+let stack: BrowserStack;
 let origin: string;
-let rp: Server;
-let redirectUri: string;
 let web: ClientOut;
 const sessions: BrowserSession[] = [];
 
-const atRp = (url: URL) => url.href.startsWith(redirectUri);
+const atRp = (url: URL) => url.href.startsWith(stack.redirectUri);
 
 /** Where the browser lands after a sign-in step: the application, or the consent page (allowed). */
 async function reachRp(b: BrowserSession): Promise<void> {
@@ -51,31 +47,25 @@ async function signInWithPassword(b: BrowserSession, password: string) {
 }
 
 beforeAll(async () => {
-  const port = await freePort();
-  redirectUri = `http://localhost:${port}/cb`;
-  rp = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('relying party: ok'));
-  await new Promise<void>((resolve) => rp.listen(port, '127.0.0.1', resolve));
   await mailbox.start();
-  await Promise.all([
-    launchChromium().then((b) => { chromium = b; }),
-    startStack(mailbox.env, { issuerHost: 'localhost' }).then((st) => { stack = st; }),
-  ]);
+  stack = await startBrowserStack(mailbox.env);
   origin = stack.vigil.issuer;
   await vigilCli(stack.env, ['user', 'create', '--email', EMAIL, '--password', PASSWORD]);
-  web = await vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Web App', '--redirect-uri', redirectUri, '--grant-type', 'authorization_code', '--grant-type', 'refresh_token']);
+  web = await vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Web App', '--redirect-uri', stack.redirectUri, '--grant-type', 'authorization_code', '--grant-type', 'refresh_token']);
 }, 120_000);
 
 afterAll(async () => {
   for (const s of sessions) await s.close();
-  await chromium?.close();
   await stack?.stop();
   await mailbox.stop();
-  await new Promise((resolve) => rp?.close(resolve));
 }, 60_000);
+
+/** A new authorization request of the application (a refresh token: offline_access). */
+const authorization = async (scope = 'openid offline_access') => pkceAuthorization(await discover(origin, web), { redirect_uri: stack.redirectUri, scope, prompt: 'consent' });
 
 test('forgot password: the mailed link sets a new password, the passkey is still asked, the older session is gone', async () => {
   // The first browser: a passkey added on /account, then signed in to the application.
-  const first = await openBrowserSession(chromium, 'password-reset-first');
+  const first = await openBrowserSession(stack.browser, 'password-reset-first');
   sessions.push(first);
   await first.page.goto(`${origin}/account`);
   await signInWithPassword(first, PASSWORD);
@@ -85,16 +75,16 @@ test('forgot password: the mailed link sets a new password, the passkey is still
   await first.page.locator('#notice', { hasText: 'Passkey added.' }).waitFor();
   const [passkey] = await first.authenticator.credentials();
   expect(passkey).toBeDefined();
-  const app = await pkceAuthorization(await discover(origin, web), { redirect_uri: redirectUri, scope: 'openid offline_access', prompt: 'consent' });
+  const app = await authorization();
   await first.page.goto(app.url);
   await reachRp(first);
   const before = await app.redeem(first.page.url());
   expect(before.refresh_token).toBeTruthy();
 
   // The second browser: "Forgot password?" on the sign-in page.
-  const second = await openBrowserSession(chromium, 'password-reset-second', { credential: passkey });
+  const second = await openBrowserSession(stack.browser, 'password-reset-second', { credential: passkey });
   sessions.push(second);
-  const next = await pkceAuthorization(await discover(origin, web), { redirect_uri: redirectUri, scope: 'openid offline_access', prompt: 'consent' });
+  const next = await authorization();
   await second.page.goto(next.url);
   await second.page.click('#forgot-password');
   await second.page.locator('h1', { hasText: 'Forgot password' }).waitFor();
@@ -117,7 +107,7 @@ test('forgot password: the mailed link sets a new password, the passkey is still
   await second.shot('done');
 
   // Signing in with the new password asks for the passkey (the application asks for one factor only).
-  const after = await pkceAuthorization(await discover(origin, web), { redirect_uri: redirectUri, scope: 'openid offline_access', prompt: 'consent' });
+  const after = await authorization();
   await second.page.goto(after.url);
   await signInWithPassword(second, NEW_PASSWORD);
   await second.page.locator('#use-passkey').waitFor();
@@ -130,7 +120,7 @@ test('forgot password: the mailed link sets a new password, the passkey is still
 
   // The first browser's session and the application's refresh token are gone.
   await expect(oidc.refreshTokenGrant(app.config, before.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
-  const again = await pkceAuthorization(await discover(origin, web), { redirect_uri: redirectUri, scope: 'openid' });
+  const again = await authorization('openid');
   await first.page.goto(again.url);
   await first.page.locator('#password').waitFor();
   await first.shot('signed-out');
