@@ -7,7 +7,7 @@ import { formatWait, type Interaction, type InteractionKit } from './shared.ts';
 
 function showForgot(ctx: Context, kit: InteractionKit, interaction: Interaction, vars: { email?: string; error?: string } = {}, status = 200) {
   renderPage(ctx, kit.deps.views, 'forgot-password.njk', {
-    title: 'Forgot password', uid: interaction.uid, csrf: kit.csrf(interaction.uid), email: vars.email ?? '', error: vars.error,
+    title: 'Forgot password', uid: interaction.uid, csrf: kit.csrf(interaction.uid), email: vars.email ?? interaction.params.login_hint ?? '', error: vars.error,
   }, status);
 }
 
