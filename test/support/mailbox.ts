@@ -17,6 +17,8 @@ export interface ReceivedMail {
 
 export class Mailbox {
   readonly received: ReceivedMail[] = [];
+  /** How long the server takes to accept each message (a slow relay). */
+  delayMs = 0;
   #server?: SMTPServer;
   port = 0;
 
@@ -35,7 +37,7 @@ export class Mailbox {
             html,
             links: [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1].replaceAll('&amp;', '&')),
           });
-          callback();
+          setTimeout(callback, this.delayMs);
         }, callback);
       },
     });
