@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import { ConfigError, type Config } from './config/index.ts';
-import { ensureAdministrator } from './identity/index.ts';
+import { EmailLinks, ensureAdministrator } from './identity/index.ts';
 import { BatchWriter, purgeExpired, scheduleUpkeep, type Stores } from './store/index.ts';
 import { cookieKeys, loadJwks } from './oidc/index.ts';
 import { createApp, createViews, providerPages } from './http/index.ts';
@@ -13,6 +13,8 @@ import { openCore } from './core.ts';
 import { openControlChannel } from './control/index.ts';
 import { commandsOnRunningServer } from './cli/index.ts';
 import { accountRoutes, ensureAccountClient } from './account/index.ts';
+import { AccountRecovery, RecoveryThrottle, recoveryRoutes } from './recovery/index.ts';
+import { MailTemplates } from './mail/index.ts';
 import { Metrics, type Logger } from './observability/index.ts';
 import { DrainingServer, PendingWrites } from './lifecycle/index.ts';
 import { deviceRoutes } from './devices/index.ts';
@@ -164,6 +166,13 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     const receivedJtis = new ReceivedJtis(stores.sql);
 
     const throttle = new LoginThrottle(config, stores);
+    const emailLinks = new EmailLinks(stores.sql);
+    const recoveryThrottle = new RecoveryThrottle(config, stores);
+    const accountRecovery = new AccountRecovery({
+      config, accounts, links: emailLinks, throttle: recoveryThrottle, mailer: core.mail.mailer, templates: new MailTemplates(), audit,
+      revocations: core.revocations, stepUps: core.stepUps, securityEvents: core.ssf.outbox, totp: core.totp, passkeys: core.passkeys, recoveryCodes: core.recovery,
+      logger, background: (work) => { void afterResponse.track(work); },
+    });
     const adminService = new AdminService(core, {
       provider: currentProvider,
       posturePolicy: () => files.posture,
@@ -178,9 +187,11 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         factorLimiter: new AttemptLimiter('mfa:account', config.VIGIL_MFA_MAX_FAILURES, config.VIGIL_MFA_LOCKOUT_SECONDS, stores),
         totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, challenges: core.challenges,
         verifier, deviceCookie: new DeviceCookie(keys, config.ISSUER), securityEvents: core.ssf.outbox, signInRequirements: core.signInRequirements,
-      }), accountRoutes({
+        accountRecovery,
+      }), recoveryRoutes({ issuer: config.ISSUER, keys, views, recovery: accountRecovery, throttle: recoveryThrottle }), accountRoutes({
         config, provider: currentProvider, adapters: core.adapters, accounts, audit, keys, views,
         totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, challenges: core.challenges, activity: core.activity, revocations: core.revocations, securityEvents: core.ssf.outbox,
+        accountRecovery,
       }), deviceRoutes({
         config, provider: currentProvider, accounts, audit, devices: core.devices, policy: () => files.posture, logger,
         onPosture,
@@ -229,6 +240,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         .then(() => core.risk.purge(config.VIGIL_RISK_RETENTION_DAYS, config.VIGIL_REFRESH_TOKEN_TTL))
         .then(() => removeOldAudit())
         .then(() => receivedJtis.purge())
+        .then(() => emailLinks.purge())
         .catch((err) => logger.warn({ err }, 'could not purge expired records'));
     }, 10 * 60 * 1000);
     purge.unref();

@@ -17,6 +17,8 @@ import { ACCOUNT_APP } from './client.ts';
 import { FACTOR_CHANGE_ACR, factorChangeProof, hasSecondFactor, type AccountFactors, type FactorChangeProof } from './factor-proof.ts';
 import { RecoveryCodeReveal } from './recovery-reveal.ts';
 import { credentialChange, passkeyCredentialType, type CaepCredentialType, type SecurityEventSink } from '../ssf/index.ts';
+import type { AccountRecovery } from '../recovery/index.ts';
+import { formatWait } from '../http/wait.ts';
 
 export interface AccountDeps {
   config: Config;
@@ -35,6 +37,8 @@ export interface AccountDeps {
   revocations: Revocations;
   /** Shared Signals: CAEP credential-change to the streams that follow the person. */
   securityEvents?: SecurityEventSink;
+  /** The link that proves the person's address, mailed on request. */
+  accountRecovery: Pick<AccountRecovery, 'requestVerification'>;
 }
 
 const MAX_ACCOUNT_SESSION = 12 * 3600;
@@ -43,6 +47,7 @@ const MAX_ACCOUNT_SESSION = 12 * 3600;
 const NOTICES = new Map([
   ['passkey', 'Passkey added.'],
   ['confirmed', 'You confirmed it is you: you can change your sign-in methods now.'],
+  ['verification-sent', 'A confirmation link is on its way to your email address.'],
 ]);
 
 const PROOF_ANSWERS: Record<Exclude<FactorChangeProof, 'ok'>, { error: string; error_description: string }> = {
@@ -184,6 +189,21 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (!signed) return;
     checkCsrf(signed, (await readForm(ctx)).csrf);
     signIn.signOut(ctx);
+  });
+
+  router.post('/email/verify', async (ctx) => {
+    const signed = await require(ctx);
+    if (!signed) return;
+    checkCsrf(signed, (await readForm(ctx)).csrf);
+    if (!signed.account.emailVerified) {
+      const refused = await deps.accountRecovery.requestVerification(signed.account, ctx.state.clientIp as string);
+      if (refused) {
+        ctx.set('Retry-After', String(refused.retryAfterSeconds));
+        return showAccount(ctx, signed, { error: `Too many links were sent to your address. Try again in ${formatWait(refused.retryAfterSeconds)}.` }, 429);
+      }
+    }
+    ctx.status = 303;
+    ctx.redirect('/account?done=verification-sent');
   });
 
   router.post('/totp/begin', async (ctx) => {

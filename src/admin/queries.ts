@@ -214,11 +214,11 @@ export class AdminQueries {
     const c = new Conditions();
     c.add(query === undefined ? undefined : `%${query.replace(/[\\%_]/g, (m) => `\\${m}`)}%`, (p) => `(email ILIKE ${p} OR display_name ILIKE ${p})`);
     c.add(after?.[0], (p) => `lower(email) > ${p}`);
-    const { rows } = await this.#db.query<{ id: string; email: string; display_name: string; roles: string[]; disabled: boolean; created_at: Date }>(
-      `SELECT id, email, display_name, roles, disabled, created_at FROM accounts ${c.where()} ORDER BY lower(email) LIMIT ${c.p(limit)}`,
+    const { rows } = await this.#db.query<{ id: string; email: string; display_name: string; roles: string[]; disabled: boolean; email_verified: boolean; created_at: Date }>(
+      `SELECT id, email, display_name, roles, disabled, email_verified, created_at FROM accounts ${c.where()} ORDER BY lower(email) LIMIT ${c.p(limit)}`,
       c.params,
     );
-    return rows.map((r) => ({ id: r.id, email: r.email, displayName: r.display_name, roles: r.roles, disabled: r.disabled, createdAt: new Date(r.created_at) }));
+    return rows.map((r) => ({ id: r.id, email: r.email, displayName: r.display_name, roles: r.roles, disabled: r.disabled, emailVerified: r.email_verified, createdAt: new Date(r.created_at) }));
   }
 
   /** For a page of accounts, in one query: the last successful sign-in, whether an authenticator app is set up, how many passkeys. */

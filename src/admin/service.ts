@@ -534,8 +534,8 @@ function riskEventView(r: RiskRow, names: ClientNames): RiskEventSummary {
   };
 }
 
-function accountView(a: { id: string; email: string; displayName: string; roles: string[]; disabled: boolean; createdAt: Date }): AccountSummary {
-  return { id: a.id, email: a.email, name: a.displayName, roles: a.roles, disabled: a.disabled, createdAt: iso(a.createdAt) };
+function accountView(a: { id: string; email: string; displayName: string; roles: string[]; disabled: boolean; emailVerified: boolean; createdAt: Date }): AccountSummary {
+  return { id: a.id, email: a.email, name: a.displayName, roles: a.roles, disabled: a.disabled, emailVerified: a.emailVerified, createdAt: iso(a.createdAt) };
 }
 
 function clientView(id: string, m: Record<string, unknown>): ClientSummary {

@@ -91,6 +91,8 @@ export interface AccountSummary {
   name: string;
   roles: string[];
   disabled: boolean;
+  /** The owner proved the address through an emailed link (the OIDC email_verified claim). */
+  emailVerified: boolean;
   createdAt: string;
   /** In lists only: the last successful sign-in (null: none recorded) and the sign-in factors set up. */
   lastSignInAt?: string | null;

@@ -66,6 +66,15 @@ export const settingsSchema = z.object({
   VIGIL_MFA_MAX_FAILURES: int(1, 100).default(5),
   VIGIL_MFA_LOCKOUT_SECONDS: int(1, 86400).default(900),
   VIGIL_REAUTH_SECONDS: int(1, 86400).default(300),
+  /** How long an emailed password-reset link works. */
+  VIGIL_PASSWORD_RESET_TTL_MINUTES: int(5, 24 * 60).default(30),
+  /** How long an emailed address-check link (from /account) works. */
+  VIGIL_EMAIL_VERIFICATION_TTL_MINUTES: int(5, 7 * 24 * 60).default(24 * 60),
+  /** Mails with a link (password reset, address check) one address may be sent within VIGIL_RECOVERY_WINDOW_SECONDS, whether an account has it or not. */
+  VIGIL_RECOVERY_MAX_PER_EMAIL: int(1, 100).default(3),
+  /** Forgot-password requests one client address may make within VIGIL_RECOVERY_WINDOW_SECONDS. */
+  VIGIL_RECOVERY_MAX_PER_IP: int(1, 100000).default(20),
+  VIGIL_RECOVERY_WINDOW_SECONDS: int(60, 86400).default(3600),
   VIGIL_DB_POOL_SIZE: int(1, 200).default(10),
   /** auto: Vigil analyzes and vacuums its own tables when the server's autovacuum is off (and on the embedded database). */
   VIGIL_DB_UPKEEP: z.enum(['auto', 'off']).default('auto'),

@@ -9,6 +9,8 @@ export interface Account {
   displayName: string;
   roles: string[];
   disabled: boolean;
+  /** The owner proved the address (an emailed link): the OIDC `email_verified` claim. */
+  emailVerified: boolean;
   createdAt: Date;
 }
 
@@ -18,6 +20,7 @@ interface AccountRow {
   display_name: string;
   roles: string[];
   disabled: boolean;
+  email_verified: boolean;
   password_hash: string | null;
   created_at: Date;
 }
@@ -42,10 +45,11 @@ const toAccount = (row: AccountRow): Account => ({
   displayName: row.display_name,
   roles: row.roles,
   disabled: row.disabled,
+  emailVerified: row.email_verified,
   createdAt: new Date(row.created_at),
 });
 
-const COLUMNS = 'id, email, display_name, roles, disabled, password_hash, created_at';
+const COLUMNS = 'id, email, display_name, roles, disabled, email_verified, password_hash, created_at';
 
 /** Accounts of people. Emails are unique regardless of case. */
 export class AccountStore {
@@ -129,7 +133,8 @@ export class AccountStore {
     }
     const { rows } = await this.#db.query<AccountRow & { previous_email: string; previous_name: string }>(
       `WITH old AS (SELECT id, email, display_name FROM accounts WHERE id = $1 FOR UPDATE)
-       UPDATE accounts a SET email = coalesce($2, a.email), display_name = coalesce($3, a.display_name), updated_at = now() FROM old WHERE a.id = old.id
+       UPDATE accounts a SET email = coalesce($2, a.email),
+         email_verified = a.email_verified AND ($2::text IS NULL OR lower($2) = lower(old.email)), display_name = coalesce($3, a.display_name), updated_at = now() FROM old WHERE a.id = old.id
        AND NOT EXISTS (SELECT 1 FROM accounts o WHERE lower(o.email) = lower($2) AND o.id <> $1)
        RETURNING ${COLUMNS.split(', ').map((c) => `a.${c}`).join(', ')}, old.email AS previous_email, old.display_name AS previous_name`,
       [id, email ?? null, change.displayName ?? null],
@@ -144,6 +149,15 @@ export class AccountStore {
     }
     const account = toAccount(rows[0]);
     return { account, previous: { ...account, email: rows[0].previous_email, displayName: rows[0].previous_name } };
+  }
+
+  /**
+   * The owner proved the account's address (an emailed link, an accepted invitation). False when
+   * there is no such account.
+   */
+  async markEmailVerified(id: string): Promise<boolean> {
+    const { rowCount } = await this.#db.query('UPDATE accounts SET email_verified = true, updated_at = now() WHERE id = $1', [id]);
+    return rowCount > 0;
   }
 
   async hasRole(role: string): Promise<boolean> {

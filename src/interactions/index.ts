@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import { InteractionKit, type InteractionDeps } from './shared.ts';
 import { loginRoutes } from './login-routes.ts';
 import { factorRoutes } from './factor-routes.ts';
+import { forgotRoutes } from './forgot-routes.ts';
 
 export { LoginThrottle, type LoginAttempt, type LoginLimit } from './login-throttle.ts';
 export type { InteractionDeps } from './shared.ts';
@@ -12,5 +13,6 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   const router = new Router();
   router.use(loginRoutes(kit).routes());
   router.use(factorRoutes(kit).routes());
+  router.use(forgotRoutes(kit).routes());
   return router;
 }

@@ -14,6 +14,7 @@ import { assuranceLevelChange, type SecurityEventSink } from '../ssf/index.ts';
 import type { SignInRequirements } from '../sessions/index.ts';
 import type { AttemptLimiter } from '../limits/index.ts';
 import type { LoginThrottle } from './login-throttle.ts';
+import type { AccountRecovery } from '../recovery/index.ts';
 
 export interface InteractionDeps {
   config: Config;
@@ -37,6 +38,8 @@ export interface InteractionDeps {
   securityEvents?: SecurityEventSink;
   /** What an account's next sign-in must reach (a compromised password); met by the sign-in that reaches it. */
   signInRequirements: SignInRequirements;
+  /** "Forgot password?": the reset link mailed to the address typed. */
+  accountRecovery: Pick<AccountRecovery, 'requestReset'>;
 }
 
 export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -69,10 +72,7 @@ export interface FactorChoices {
 
 const PASSWORD_CHECKED = 'login.password';
 
-export function formatWait(seconds: number): string {
-  if (seconds < 90) return `${seconds} seconds`;
-  return `${Math.ceil(seconds / 60)} minutes`;
-}
+export { formatWait } from '../http/wait.ts';
 
 /** What the login and second-factor pages share: CSRF, the interaction, finishing a sign-in. */
 export class InteractionKit {

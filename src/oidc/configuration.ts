@@ -132,7 +132,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
           return {
             sub: account.id,
             email: account.email,
-            email_verified: false,
+            email_verified: account.emailVerified,
             name: account.displayName || undefined,
             roles: account.roles,
           };

@@ -45,7 +45,7 @@ afterAll(async () => {
 test('an administrator creates an account that signs in at once; one without a password cannot sign in with one', async () => {
   const created = await call('POST', '/accounts', { email: 'Grace@vigil.test', name: 'Grace Hopper', roles: ['engineer'], password: PASSWORD });
   expect(created.status).toBe(201);
-  expect(created.body).toEqual({ id: expect.any(String), email: 'Grace@vigil.test', name: 'Grace Hopper', roles: ['engineer'], disabled: false, createdAt: expect.any(String) });
+  expect(created.body).toEqual({ id: expect.any(String), email: 'Grace@vigil.test', name: 'Grace Hopper', roles: ['engineer'], disabled: false, emailVerified: false, createdAt: expect.any(String) });
   ids.grace = created.body.id;
   const signedIn = await stack.personTokens('grace@vigil.test', PASSWORD, { scope: 'openid', resource: stack.devicesApi });
   expect(signedIn.claims()!.sub).toBe(ids.grace);

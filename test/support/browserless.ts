@@ -26,6 +26,7 @@ export interface Page {
   status: number;
   url: string;
   body: string;
+  headers?: Headers;
   location?: string;
 }
 
@@ -41,7 +42,7 @@ export class Browser {
     const response = await fetch(url, { ...init, headers, redirect: 'manual' });
     this.jar.store(response);
     const location = response.headers.get('location') ?? undefined;
-    return { status: response.status, url, body: await response.text(), location: location ? new URL(location, url).toString() : undefined };
+    return { status: response.status, url, headers: response.headers, body: await response.text(), location: location ? new URL(location, url).toString() : undefined };
   }
 
   /** Follows redirects until a page that is not a redirect, or until `stopAt` matches the next URL. */
