@@ -97,6 +97,28 @@ export interface AccountSummary {
   factorStatus?: { totp: boolean; passkeys: number };
 }
 
+/** An invitation as the API and the console show it (never its link). */
+export interface InvitationView {
+  id: string;
+  email: string;
+  name: string;
+  roles: string[];
+  status: 'pending' | 'used' | 'revoked' | 'expired';
+  invitedBy: string;
+  createdAt: string;
+  expiresAt: string;
+  usedAt: string | null;
+  revokedAt: string | null;
+  /** The account made by the enrolment; null until the invitation is used. */
+  accountId: string | null;
+}
+
+export interface NewInvitation {
+  email: string;
+  name?: string;
+  roles?: string[];
+}
+
 export interface AccountDetail extends AccountSummary {
   sessions: SessionSummary[];
   devices: { id: string; name: string; compliant: boolean | null; lastReportAt: string | null }[];
@@ -224,7 +246,7 @@ export interface Overview {
 /** An error the caller caused: unknown id (404), bad filter (400), not allowed (403). */
 export class AdminError extends ApiError {
   override name = 'AdminError';
-  declare readonly status: 400 | 403 | 404 | 409;
+  declare readonly status: 400 | 403 | 404 | 409 | 502;
 
   constructor(status: AdminError['status'], code: string, message: string) {
     super(status, code, message);
@@ -262,4 +284,7 @@ export interface AdminOperations {
   logouts(filter: PageRequest & { status?: LogoutDelivery['status'] }): Promise<Page<LogoutDeliveryView>>;
   securityEventDeliveries(filter: PageRequest & { status?: EventDelivery['status'] }): Promise<Page<EventDeliveryView>>;
   setAccountRoles(by: AdminPrincipal, id: string, roles: string[], reason: string): Promise<AccountSummary & { previousRoles: string[] }>;
+  invitations(filter: { pending?: boolean }): Promise<{ items: InvitationView[] }>;
+  invite(by: AdminPrincipal, invitation: NewInvitation, reason?: string): Promise<InvitationView>;
+  revokeInvitation(by: AdminPrincipal, id: string, reason?: string): Promise<InvitationView>;
 }

@@ -104,6 +104,10 @@ export const settingsSchema = z.object({
   VIGIL_MAIL_FROM: mailbox.optional(),
   /** Plain smtp:// to a host that is not this machine, without STARTTLS. Only for a relay on a network you trust. */
   VIGIL_SMTP_ALLOW_PLAIN: bool.default(false),
+  /** How long an invitation's emailed link stays usable. */
+  VIGIL_INVITATION_TTL_HOURS: int(1, 720).default(72),
+  /** An invited person must enrol a second factor (a passkey, or a password with an authenticator app); off: a password alone will do. */
+  VIGIL_ENROLMENT_REQUIRE_SECOND_FACTOR: bool.default(true),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
