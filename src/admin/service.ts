@@ -12,7 +12,7 @@ import { evaluatePosture, type PosturePolicy } from '../devices/index.ts';
 import { describeUserAgent, parseUserAgent } from '../risk/index.ts';
 import { requirePersonStepUp, type LogoutDelivery, type RevocationCause, type RevocationEvent } from '../sessions/index.ts';
 import { CLIENT_DISABLED, type Payload } from '../store/index.ts';
-import { InvitationError, type Invitation } from '../invitations/index.ts';
+import { InvitationError, invitationView, type InvitationView } from '../invitations/index.ts';
 import { AccountError, changeProfile, changeRoles, emailSchema, roleSchema, type Account } from '../identity/index.ts';
 import { ClientSettingsError, createRegistrationToken, registerClient, settingsOf, updateClient, type ClientRegistration, type ClientSettings } from '../oidc/index.ts';
 import type Provider from 'oidc-provider';
@@ -23,7 +23,7 @@ import { AdminQueries, type RiskRow, type SessionRow } from './queries.ts';
 import { ACCOUNT_ID, AUDIT_ACTION, CLIENT_ID, SESSION_UID } from './schemas.ts';
 import {
   AdminError,
-  type AccountChange, type AccountDetail, type InvitationView, type NewInvitation, type AccountSummary, type ClientChangeResult, type ClientDetail, type NewAccount, type RegistrationToken, type AdminOperations, type AdminPrincipal, type AuditEntryView, type AuditFilter, type AuditName, type EventDeliveryView, type LogoutDeliveryView, type ClientSummary,
+  type AccountChange, type AccountDetail, type NewInvitation, type AccountSummary, type ClientChangeResult, type ClientDetail, type NewAccount, type RegistrationToken, type AdminOperations, type AdminPrincipal, type AuditEntryView, type AuditFilter, type AuditName, type EventDeliveryView, type LogoutDeliveryView, type ClientSummary,
   type Overview, type Page, type PageRequest, type RiskEventSummary, type RiskFilter, type SessionDetail, type SessionFilter, type SessionSummary, type StepUpResult,
 } from './types.ts';
 
@@ -436,10 +436,9 @@ export class AdminService implements AdminOperations {
 
   revokeInvitation(by: AdminPrincipal, id: string, reason?: string): Promise<InvitationView> {
     return this.#act(by, 'invitation.revoke', id, { reason }, async () => {
-      const done = await this.#core.invitations.revoke(id);
-      if (!done) throw notFound('invitation');
-      if (!done.revoked) throw new AdminError(409, 'conflict', `this invitation is ${done.invitation.status}, not pending`);
-      return { result: invitationView(done.invitation), details: { email: done.invitation.email } };
+      const revoked = await this.#core.invitations.revoke(id).catch(invitationRefusal);
+      if (!revoked) throw notFound('invitation');
+      return { result: invitationView(revoked), details: { email: revoked.email } };
     });
   }
 
@@ -559,17 +558,11 @@ function riskEventView(r: RiskRow, names: ClientNames): RiskEventSummary {
   };
 }
 
-function invitationView(i: Invitation): InvitationView {
-  return {
-    id: i.id, email: i.email, name: i.displayName, roles: i.roles, status: i.status, invitedBy: i.invitedBy, createdAt: iso(i.createdAt), expiresAt: iso(i.expiresAt),
-    usedAt: i.usedAt ? iso(i.usedAt) : null, revokedAt: i.revokedAt ? iso(i.revokedAt) : null, accountId: i.status === 'used' ? i.accountId : null,
-  };
-}
-
 const invitationRefusal = (err: unknown): never => {
   if (!(err instanceof InvitationError)) throw err;
   if (err.kind === 'invalid') throw new AdminError(400, 'invalid_request', err.message);
   if (err.kind === 'unsent') throw new AdminError(502, 'mail_failed', err.message);
+  if (err.kind === 'closed') throw new AdminError(409, 'conflict', err.message);
   throw new AdminError(409, 'conflict', err.message);
 };
 

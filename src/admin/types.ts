@@ -1,3 +1,4 @@
+import type { InvitationView } from '../invitations/index.ts';
 /**
  * What the admin API (`/admin/api`) and the admin console (`/admin`) share: who is calling, what
  * they may do, and the one service both call. Neither talks to the stores directly.
@@ -95,22 +96,6 @@ export interface AccountSummary {
   /** In lists only: the last successful sign-in (null: none recorded) and the sign-in factors set up. */
   lastSignInAt?: string | null;
   factorStatus?: { totp: boolean; passkeys: number };
-}
-
-/** An invitation as the API and the console show it (never its link). */
-export interface InvitationView {
-  id: string;
-  email: string;
-  name: string;
-  roles: string[];
-  status: 'pending' | 'used' | 'revoked' | 'expired';
-  invitedBy: string;
-  createdAt: string;
-  expiresAt: string;
-  usedAt: string | null;
-  revokedAt: string | null;
-  /** The account made by the enrolment; null until the invitation is used. */
-  accountId: string | null;
 }
 
 export interface NewInvitation {

@@ -21,8 +21,11 @@ export interface Invitation {
   status: InvitationStatus;
 }
 
-/** Why an invitation was refused: `invalid` input, an email that is `taken` or already `invited`, mail that could not be `sent`. */
-export type InvitationRefusal = 'invalid' | 'taken' | 'invited' | 'unsent';
+/**
+ * Why an invitation was refused: `invalid` input, an email that is `taken` or already `invited`,
+ * mail that could not be sent (`unsent`), or a revocation of one that is no longer pending (`closed`).
+ */
+export type InvitationRefusal = 'invalid' | 'taken' | 'invited' | 'unsent' | 'closed';
 
 export class InvitationError extends Error {
   override name = 'InvitationError';
@@ -60,6 +63,30 @@ const toInvitation = (r: Row): Invitation => ({
   ...(r.used_at ? { usedAt: new Date(r.used_at) } : {}), ...(r.revoked_at ? { revokedAt: new Date(r.revoked_at) } : {}),
   status: r.status,
 });
+
+/** An invitation as the admin API, the console and the CLI's --json show it (never its link). */
+export interface InvitationView {
+  id: string;
+  email: string;
+  name: string;
+  roles: string[];
+  status: InvitationStatus;
+  invitedBy: string;
+  createdAt: string;
+  expiresAt: string;
+  usedAt: string | null;
+  revokedAt: string | null;
+  /** The account made by the enrolment; null until the invitation is used. */
+  accountId: string | null;
+}
+
+export function invitationView(i: Invitation): InvitationView {
+  return {
+    id: i.id, email: i.email, name: i.displayName, roles: i.roles, status: i.status, invitedBy: i.invitedBy,
+    createdAt: i.createdAt.toISOString(), expiresAt: i.expiresAt.toISOString(), usedAt: i.usedAt?.toISOString() ?? null,
+    revokedAt: i.revokedAt?.toISOString() ?? null, accountId: i.status === 'used' ? i.accountId : null,
+  };
+}
 
 export const INVITATION_ID = /^inv_[0-9a-f-]{36}$/;
 
@@ -148,16 +175,17 @@ export class Invitations {
     return rows[0] && toInvitation(rows[0]);
   }
 
-  /** Revokes a pending invitation: the revoked one, or the invitation as it is when it was not pending (undefined: none). */
-  async revoke(id: string): Promise<{ invitation: Invitation; revoked: boolean } | undefined> {
+  /** Revokes a pending invitation (undefined: there is none with this id); one that is not pending is refused (`closed`). */
+  async revoke(id: string): Promise<Invitation | undefined> {
     if (!INVITATION_ID.test(id)) return undefined;
     const { rows } = await this.#deps.sql.query<Row>(
       `UPDATE invitations SET revoked_at = now() WHERE id = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now() RETURNING ${COLUMNS}`,
       [id],
     );
-    if (rows[0]) return { invitation: toInvitation(rows[0]), revoked: true };
+    if (rows[0]) return toInvitation(rows[0]);
     const found = await this.find(id);
-    return found && { invitation: found, revoked: false };
+    if (found) throw new InvitationError(`this invitation is ${found.status}, not pending`, 'closed');
+    return undefined;
   }
 
   /** What a link's token leads to; reads only (opening a link uses nothing: mail scanners open links). */

@@ -1,0 +1,261 @@
+import { SMTPServer } from 'smtp-server';
+import { simpleParser, type ParsedMail } from 'mailparser';
+import type { AddressInfo } from 'node:net';
+import { startAdminApiStack, type AdminApiStack } from '../support/admin-api-stack.ts';
+import { jsonCall } from '../support/json-api.ts';
+import { Authenticator } from '../support/authenticator.ts';
+import { Browser, formAction, hiddenField, type Page } from '../support/browserless.ts';
+import { runScript } from '../support/vigil-process.ts';
+
+/**
+ * Invitations over HTTP: an administrator invites through the admin API (and the CLI); the mail
+ * arrives at an SMTP server in this process; the person follows the link and enrols with a
+ * password and an authenticator app; bad links, bad input and the wrong callers are refused
+ * with nothing stored.
+ */
+
+let smtp: SMTPServer;
+const inbox: ParsedMail[] = [];
+let stack: AdminApiStack;
+
+beforeAll(async () => {
+  smtp = new SMTPServer({
+    authOptional: true, logger: false, disabledCommands: ['STARTTLS'],
+    onData(stream, _session, callback) {
+      simpleParser(stream).then((mail) => { inbox.push(mail); callback(); }, callback);
+    },
+  });
+  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+  const port = (smtp.server.address() as AddressInfo).port;
+  stack = await startAdminApiStack('Invitations admin tool', {
+    VIGIL_SMTP_URL: `smtp://127.0.0.1:${port}`, VIGIL_MAIL_FROM: 'Vigil <no-reply@vigil.test>', VIGIL_LOGIN_MAX_FAILURES_PER_IP: '12',
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+});
+
+const cli = (args: string[]) => runScript('src/cli.ts', args, stack.env);
+const api = (method: string, path: string, token: string | undefined, body?: unknown) => jsonCall(stack.adminApi, method, path, token, body);
+
+/** The mail to `to` (the last one), its link read from the text and checked against the HTML's. */
+function mailTo(to: string): { mail: ParsedMail; link: string } {
+  const mail = [...inbox].reverse().find((m) => (Array.isArray(m.to) ? m.to[0] : m.to)?.value[0]?.address === to);
+  if (!mail) throw new Error(`no mail to ${to}`);
+  const link = /(http:\/\/\S+\/invitation\/[A-Za-z0-9_-]{43})/.exec(String(mail.text))?.[1];
+  const href = /href="([^"]+)"/.exec(String(mail.html))?.[1];
+  expect(href).toBe(link);
+  return { mail, link: link! };
+}
+
+const count = async (sql: string, params: unknown[] = []) => Number((await stack.core.stores.sql.query<{ n: string }>(sql, params)).rows[0].n);
+const invitationsOf = (email: string) => count('SELECT count(*) AS n FROM invitations WHERE lower(email) = lower($1)', [email]);
+
+async function invite(email: string, extra: Record<string, unknown> = {}) {
+  const res = await api('POST', '/invitations', stack.tokens.admin, { email, ...extra });
+  expect(res.status).toBe(201);
+  return { invitation: res.body, ...mailTo(email) };
+}
+
+async function open(link: string): Promise<Page> {
+  return new Browser().request(link);
+}
+
+test('an administrator invites through the API: the mail has a single-use link, stored only as its hash; opening it uses nothing', async () => {
+  const { invitation, mail, link } = await invite('ada@vigil.test', { name: 'Ada Lovelace', roles: ['auditor'], reason: 'new auditor' });
+  expect(invitation).toMatchObject({ email: 'ada@vigil.test', name: 'Ada Lovelace', roles: ['auditor'], status: 'pending', invitedBy: stack.ids.root, usedAt: null, accountId: null });
+  expect(new Date(invitation.expiresAt).getTime() - Date.now()).toBeGreaterThan(71 * 3600_000);
+  expect(mail.subject).toBe('You are invited to sign in with Vigil');
+  expect(mail.text).toContain('Hello Ada Lovelace');
+  expect(link.startsWith(`${stack.vigil.issuer}/invitation/`)).toBe(true);
+
+  // Stored as its hash: the token itself is nowhere in the row.
+  const token = link.split('/').pop()!;
+  const { rows } = await stack.core.stores.sql.query<Record<string, unknown>>('SELECT * FROM invitations WHERE id = $1', [invitation.id]);
+  expect(JSON.stringify(rows[0])).not.toContain(token);
+
+  // A mail scanner's GET, then the person's: both see the page; no account yet.
+  for (let i = 0; i < 2; i++) {
+    const page = await open(link);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('Set up your account');
+    expect(page.body).toContain('ada@vigil.test');
+  }
+  const res = await fetch(link);
+  expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+  expect(await stack.core.accounts.findByEmail('ada@vigil.test')).toBeUndefined();
+
+  const listed = await api('GET', '/invitations', stack.tokens.auditor);
+  expect(listed.status).toBe(200);
+  expect(listed.body.items.map((i: { id: string }) => i.id)).toContain(invitation.id);
+  const audited = await stack.core.stores.sql.query<{ outcome: string; actor: string }>(
+    `SELECT outcome, actor FROM audit_log WHERE action = 'admin.invitation.create' AND subject = $1`, [invitation.id]);
+  expect(audited.rows).toEqual([{ outcome: 'success', actor: stack.ids.root }]);
+});
+
+test('the person chooses a password and an authenticator app; the link is then used; the account signs in with both', async () => {
+  const { link } = await invite('grace@vigil.test', { name: 'Grace', roles: ['dev'] });
+  const browser = new Browser();
+  let page = await browser.request(link);
+  const csrf = hiddenField(page.body, 'csrf');
+  const passwordAction = formAction(page.body, '/password');
+
+  // Bad input: the page again with the reason; nothing stored.
+  page = await browser.submit(page, passwordAction, { csrf, password: 'short', confirm: 'short' });
+  expect(page.status).toBe(400);
+  expect(page.body).toContain('at least 12 characters');
+  page = await browser.submit(page, passwordAction, { csrf, password: 'grace password 123', confirm: 'grace password 124' });
+  expect(page.status).toBe(400);
+  expect(page.body).toContain('The two passwords are not the same');
+  page = await browser.submit(page, passwordAction, { csrf: 'forged', password: 'grace password 123', confirm: 'grace password 123' });
+  expect(page.status).toBe(403);
+  expect(await stack.core.accounts.findByEmail('grace@vigil.test')).toBeUndefined();
+
+  page = await browser.submit(page, passwordAction, { csrf, password: 'grace password 123', confirm: 'grace password 123' });
+  expect(page.status).toBe(200);
+  expect(page.body).toContain('Set up an authenticator app');
+  const app = new Authenticator(/id="totp-secret">([^<]+)</.exec(page.body)![1].replace(/\s/g, ''));
+  const totpAction = formAction(page.body, '/totp');
+  const totpCsrf = hiddenField(page.body, 'csrf');
+
+  page = await browser.submit(page, totpAction, { csrf: totpCsrf, code: '000000' });
+  expect(page.status).toBe(400);
+  expect(page.body).toContain('That code is not correct');
+  expect(await stack.core.accounts.findByEmail('grace@vigil.test')).toBeUndefined();
+
+  page = await browser.submit(page, totpAction, { csrf: totpCsrf, code: await app.next() });
+  expect(page.status).toBe(200);
+  expect(page.body).toContain('Your account is ready');
+  expect(page.body.match(/<li>[a-z0-9]{5}-[a-z0-9]{5}<\/li>/g)).toHaveLength(10);
+
+  const account = await stack.core.accounts.findByEmail('grace@vigil.test');
+  expect(account).toMatchObject({ displayName: 'Grace', roles: ['dev'], disabled: false });
+  expect(await stack.core.totp.isEnrolled(account!.id)).toBe(true);
+
+  // Used: the link says so, on GET and POST alike, and nothing more is stored.
+  const again = await open(link);
+  expect(again.status).toBe(410);
+  expect(again.body).toContain('This invitation has already been used');
+  const replay = await browser.submit(again, totpAction, { csrf: totpCsrf, code: await app.next() });
+  expect(replay.status).toBe(410);
+
+  // The account signs in with its password and app at two factors.
+  const tokens = await stack.personTokens('grace@vigil.test', 'grace password 123', { totp: app, scope: 'openid', resource: `${stack.vigil.issuer}/devices`, acr: 'urn:vigil:acr:2fa' });
+  expect(tokens.claims()?.sub).toBe(account!.id);
+  expect(tokens.claims()?.acr).toBe('urn:vigil:acr:2fa');
+
+  const listed = await api('GET', '/invitations?status=all', stack.tokens.admin);
+  expect(listed.body.items.find((i: { email: string }) => i.email === 'grace@vigil.test')).toMatchObject({ status: 'used', accountId: account!.id });
+});
+
+test('revoked, expired, forged and cut links each say what they are, with a 4xx; nothing is created', async () => {
+  const revoked = await invite('revoked@vigil.test');
+  const expired = await invite('expired@vigil.test');
+
+  const byAuditor = await api('POST', `/invitations/${revoked.invitation.id}/revoke`, stack.tokens.auditor, {});
+  expect(byAuditor.status).toBe(403);
+  const done = await api('POST', `/invitations/${revoked.invitation.id}/revoke`, stack.tokens.admin, { reason: 'wrong person' });
+  expect(done.status).toBe(200);
+  expect(done.body.status).toBe('revoked');
+  expect((await api('POST', `/invitations/${revoked.invitation.id}/revoke`, stack.tokens.admin, {})).status).toBe(409);
+  expect((await api('POST', '/invitations/inv_nope/revoke', stack.tokens.admin, {})).status).toBe(404);
+
+  await stack.core.stores.sql.query(`UPDATE invitations SET expires_at = now() - interval '1 minute' WHERE id = $1`, [expired.invitation.id]);
+
+  const cases: [string, number, string][] = [
+    [revoked.link, 410, 'This invitation was withdrawn'],
+    [expired.link, 410, 'This invitation has expired'],
+    [`${stack.vigil.issuer}/invitation/${'A'.repeat(43)}`, 404, 'This invitation link is not valid'],
+    [revoked.link.slice(0, -5), 404, 'This invitation link is not valid'],
+    [`${stack.vigil.issuer}/invitation/%00%3Cscript%3E`, 404, 'This invitation link is not valid'],
+  ];
+  for (const [link, status, text] of cases) {
+    const page = await open(link);
+    expect({ link, status: page.status }).toEqual({ link, status });
+    expect(page.body).toContain(text);
+    // A form posted to it is refused the same way, and the passkey script gets JSON.
+    const post = await fetch(`${link}/password`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=x&password=aaaaaaaaaaaaaa&confirm=aaaaaaaaaaaaaa' });
+    expect(post.status).toBe(status);
+    const json = await fetch(`${link}/passkey/options`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(json.status).toBe(status);
+    expect((await json.json()).error_description).toContain(text);
+  }
+  expect(await stack.core.accounts.findByEmail('revoked@vigil.test')).toBeUndefined();
+  expect(await stack.core.accounts.findByEmail('expired@vigil.test')).toBeUndefined();
+
+  // An expired invitation no longer holds its email: it can be invited again.
+  const again = await invite('expired@vigil.test');
+  expect(again.invitation.status).toBe('pending');
+});
+
+test('refused invitations store nothing and send nothing: existing account, open invitation, bad input, callers without the admin role', async () => {
+  await invite('twice@vigil.test');
+  const mails = inbox.length;
+  const before = await count('SELECT count(*) AS n FROM invitations');
+  const refusals: [string | undefined, unknown, number, string][] = [
+    [stack.tokens.admin, { email: 'norm@vigil.test' }, 409, 'an account with norm@vigil.test already exists'],
+    [stack.tokens.admin, { email: 'NORM@vigil.test' }, 409, 'already exists'],
+    [stack.tokens.admin, { email: 'twice@vigil.test' }, 409, 'already has an invitation waiting'],
+    [stack.tokens.admin, { email: 'not an email' }, 400, 'email: not a valid address'],
+    [stack.tokens.admin, { email: 'x@vigil.test', roles: ['Admin!'] }, 400, 'role'],
+    [stack.tokens.admin, { email: 'x@vigil.test', password: 'nope' }, 400, 'password'],
+    [stack.tokens.admin, { email: 'x@vigil.test', name: 'a\u0000b' }, 400, 'name'],
+    [stack.tokens.auditor, { email: 'x@vigil.test' }, 403, 'auditors may read only'],
+    [stack.tokens.normal, { email: 'x@vigil.test' }, 403, 'does not give access'],
+    [undefined, { email: 'x@vigil.test' }, 401, 'access token'],
+  ];
+  for (const [token, body, status, text] of refusals) {
+    const res = await api('POST', '/invitations', token, body);
+    expect({ body, status: res.status }).toEqual({ body, status });
+    expect(res.body.error_description).toContain(text);
+  }
+  const notJson = await fetch(`${stack.adminApi}/invitations`, { method: 'POST', headers: { authorization: `Bearer ${stack.tokens.admin}`, 'content-type': 'text/plain' }, body: 'email=x' });
+  expect(notJson.status).toBe(415);
+  expect((await api('GET', '/invitations', stack.tokens.normal)).status).toBe(403);
+  expect((await api('GET', '/invitations?status=nope', stack.tokens.admin)).status).toBe(400);
+
+  expect(await count('SELECT count(*) AS n FROM invitations')).toBe(before);
+  expect(await invitationsOf('x@vigil.test')).toBe(0);
+  expect(inbox.length).toBe(mails);
+  const denied = await count(`SELECT count(*) AS n FROM audit_log WHERE action = 'admin.invitation.create' AND outcome = 'denied'`);
+  expect(denied).toBe(1);
+});
+
+test('vigil user invite / invitation list / invitation revoke: the same invitations, the CLI\'s output, --json and exit codes', async () => {
+  const made = await cli(['user', 'invite', 'cli@vigil.test', '--name', 'Cli Person', '--role', 'dev', '--json']);
+  expect(made.code).toBe(0);
+  const invitation = JSON.parse(made.stdout);
+  expect(invitation).toMatchObject({ email: 'cli@vigil.test', name: 'Cli Person', roles: ['dev'], status: 'pending', invitedBy: 'cli' });
+  expect(mailTo('cli@vigil.test').link).toContain('/invitation/');
+
+  const taken = await cli(['user', 'invite', 'cli@vigil.test']);
+  expect(taken.code).toBe(1);
+  expect(taken.stderr).toContain('already has an invitation waiting');
+  const bad = await cli(['user', 'invite', 'nope']);
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toContain('email: not a valid address');
+  const missing = await cli(['user', 'invite']);
+  expect(missing.code).toBe(2);
+
+  const list = await cli(['invitation', 'list']);
+  expect(list.code).toBe(0);
+  expect(list.stdout).toMatch(new RegExp(`cli@vigil\\.test\\s+pending\\s+.*${invitation.id}`));
+
+  const revoked = await cli(['invitation', 'revoke', invitation.id, '--json']);
+  expect(revoked.code).toBe(0);
+  expect(JSON.parse(revoked.stdout).status).toBe('revoked');
+  const twice = await cli(['invitation', 'revoke', invitation.id]);
+  expect(twice.code).toBe(1);
+  expect(twice.stderr).toContain('is revoked, not pending');
+  const unknown = await cli(['invitation', 'revoke', 'inv_00000000-0000-0000-0000-000000000000']);
+  expect(unknown.code).toBe(2);
+  expect(unknown.stderr).toContain('no invitation with id');
+}, 60_000);
+
+test('links that lead nowhere are rate-limited per address', async () => {
+  let last = 0;
+  for (let i = 0; i < 15 && last !== 429; i++) last = (await open(`${stack.vigil.issuer}/invitation/${'B'.repeat(42)}${i % 10}`)).status;
+  expect(last).toBe(429);
+});
