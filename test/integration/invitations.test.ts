@@ -1,11 +1,9 @@
-import { SMTPServer } from 'smtp-server';
-import { simpleParser, type ParsedMail } from 'mailparser';
-import type { AddressInfo } from 'node:net';
 import { startAdminApiStack, type AdminApiStack } from '../support/admin-api-stack.ts';
 import { jsonCall } from '../support/json-api.ts';
 import { Authenticator } from '../support/authenticator.ts';
 import { Browser, formAction, hiddenField, type Page } from '../support/browserless.ts';
 import { runScript } from '../support/vigil-process.ts';
+import { startMailCatcher, type MailCatcher } from '../support/mail-catcher.ts';
 
 /**
  * Invitations over HTTP: an administrator invites through the admin API (and the CLI); the mail
@@ -14,41 +12,24 @@ import { runScript } from '../support/vigil-process.ts';
  * with nothing stored.
  */
 
-let smtp: SMTPServer;
-const inbox: ParsedMail[] = [];
+let mail: MailCatcher;
 let stack: AdminApiStack;
+const INVITATION_LINK = /http:\/\/\S+\/invitation\/[A-Za-z0-9_-]{43}/;
 
 beforeAll(async () => {
-  smtp = new SMTPServer({
-    authOptional: true, logger: false, disabledCommands: ['STARTTLS'],
-    onData(stream, _session, callback) {
-      simpleParser(stream).then((mail) => { inbox.push(mail); callback(); }, callback);
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  const port = (smtp.server.address() as AddressInfo).port;
-  stack = await startAdminApiStack('Invitations admin tool', {
-    VIGIL_SMTP_URL: `smtp://127.0.0.1:${port}`, VIGIL_MAIL_FROM: 'Vigil <no-reply@vigil.test>', VIGIL_LOGIN_MAX_FAILURES_PER_IP: '12',
-  });
+  mail = await startMailCatcher();
+  stack = await startAdminApiStack('Invitations admin tool', { ...mail.env, VIGIL_LOGIN_MAX_FAILURES_PER_IP: '12' });
 }, 120_000);
 
 afterAll(async () => {
   await stack?.stop();
-  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  await mail?.close();
 });
 
 const cli = (args: string[]) => runScript('src/cli.ts', args, stack.env);
 const api = (method: string, path: string, token: string | undefined, body?: unknown) => jsonCall(stack.adminApi, method, path, token, body);
 
-/** The mail to `to` (the last one), its link read from the text and checked against the HTML's. */
-function mailTo(to: string): { mail: ParsedMail; link: string } {
-  const mail = [...inbox].reverse().find((m) => (Array.isArray(m.to) ? m.to[0] : m.to)?.value[0]?.address === to);
-  if (!mail) throw new Error(`no mail to ${to}`);
-  const link = /(http:\/\/\S+\/invitation\/[A-Za-z0-9_-]{43})/.exec(String(mail.text))?.[1];
-  const href = /href="([^"]+)"/.exec(String(mail.html))?.[1];
-  expect(href).toBe(link);
-  return { mail, link: link! };
-}
+const mailTo = (to: string) => mail.lastTo(to, INVITATION_LINK);
 
 const count = async (sql: string, params: unknown[] = []) => Number((await stack.core.stores.sql.query<{ n: string }>(sql, params)).rows[0].n);
 const invitationsOf = (email: string) => count('SELECT count(*) AS n FROM invitations WHERE lower(email) = lower($1)', [email]);
@@ -64,11 +45,11 @@ async function open(link: string): Promise<Page> {
 }
 
 test('an administrator invites through the API: the mail has a single-use link, stored only as its hash; opening it uses nothing', async () => {
-  const { invitation, mail, link } = await invite('ada@vigil.test', { name: 'Ada Lovelace', roles: ['auditor'], reason: 'new auditor' });
+  const { invitation, mail: received, link } = await invite('ada@vigil.test', { name: 'Ada Lovelace', roles: ['auditor'], reason: 'new auditor' });
   expect(invitation).toMatchObject({ email: 'ada@vigil.test', name: 'Ada Lovelace', roles: ['auditor'], status: 'pending', invitedBy: stack.ids.root, usedAt: null, accountId: null });
   expect(new Date(invitation.expiresAt).getTime() - Date.now()).toBeGreaterThan(71 * 3600_000);
-  expect(mail.subject).toBe('You are invited to sign in with Vigil');
-  expect(mail.text).toContain('Hello Ada Lovelace');
+  expect(received.subject).toBe('You are invited to sign in with Vigil');
+  expect(received.text).toContain('Hello Ada Lovelace');
   expect(link.startsWith(`${stack.vigil.issuer}/invitation/`)).toBe(true);
 
   // Stored as its hash: the token itself is nowhere in the row.
@@ -192,7 +173,7 @@ test('revoked, expired, forged and cut links each say what they are, with a 4xx;
 
 test('refused invitations store nothing and send nothing: existing account, open invitation, bad input, callers without the admin role', async () => {
   await invite('twice@vigil.test');
-  const mails = inbox.length;
+  const mails = mail.inbox.length;
   const before = await count('SELECT count(*) AS n FROM invitations');
   const refusals: [string | undefined, unknown, number, string][] = [
     [stack.tokens.admin, { email: 'norm@vigil.test' }, 409, 'an account with norm@vigil.test already exists'],
@@ -218,7 +199,7 @@ test('refused invitations store nothing and send nothing: existing account, open
 
   expect(await count('SELECT count(*) AS n FROM invitations')).toBe(before);
   expect(await invitationsOf('x@vigil.test')).toBe(0);
-  expect(inbox.length).toBe(mails);
+  expect(mail.inbox.length).toBe(mails);
   const denied = await count(`SELECT count(*) AS n FROM audit_log WHERE action = 'admin.invitation.create' AND outcome = 'denied'`);
   expect(denied).toBe(1);
 });
