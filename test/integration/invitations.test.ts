@@ -2,7 +2,9 @@ import { startAdminApiStack, type AdminApiStack } from '../support/admin-api-sta
 import { jsonCall } from '../support/json-api.ts';
 import { Authenticator } from '../support/authenticator.ts';
 import { Browser, formAction, hiddenField, type Page } from '../support/browserless.ts';
-import { runScript } from '../support/vigil-process.ts';
+import { runScript, startVigil } from '../support/vigil-process.ts';
+import { ConfigError, loadConfig } from '../../src/config/index.ts';
+import { resolveCommand, runCommand } from '../../src/cli/run.ts';
 import { startMailCatcher, type MailCatcher } from '../support/mail-catcher.ts';
 
 /**
@@ -205,35 +207,73 @@ test('refused invitations store nothing and send nothing: existing account, open
 });
 
 test('vigil user invite / invitation list / invitation revoke: the same invitations, the CLI\'s output, --json and exit codes', async () => {
+  // The real CLI for the first and the last; the rest through the same commands in this process (as the control channel runs them).
   const made = await cli(['user', 'invite', 'cli@vigil.test', '--name', 'Cli Person', '--role', 'dev', '--json']);
   expect(made.code).toBe(0);
   const invitation = JSON.parse(made.stdout);
   expect(invitation).toMatchObject({ email: 'cli@vigil.test', name: 'Cli Person', roles: ['dev'], status: 'pending', invitedBy: 'cli' });
   expect(mailTo('cli@vigil.test').link).toContain('/invitation/');
 
-  const taken = await cli(['user', 'invite', 'cli@vigil.test']);
-  expect(taken.code).toBe(1);
+  const run = (argv: string[]) => {
+    const command = resolveCommand(argv)!;
+    return runCommand(stack.core, command.name, command.rest);
+  };
+  const taken = await run(['user', 'invite', 'cli@vigil.test']);
+  expect(taken).toMatchObject({ exitCode: 1, stdout: '' });
   expect(taken.stderr).toContain('already has an invitation waiting');
-  const bad = await cli(['user', 'invite', 'nope']);
-  expect(bad.code).toBe(1);
-  expect(bad.stderr).toContain('email: not a valid address');
-  const missing = await cli(['user', 'invite']);
-  expect(missing.code).toBe(2);
+  expect(await run(['user', 'invite', 'norm@vigil.test'])).toMatchObject({ exitCode: 1, stderr: expect.stringContaining('an account with norm@vigil.test already exists') });
+  expect(await run(['user', 'invite', 'nope'])).toMatchObject({ exitCode: 1, stderr: expect.stringContaining('email: not a valid address') });
+  expect(await run(['user', 'invite'])).toMatchObject({ exitCode: 2, stderr: expect.stringContaining('give the email to invite') });
+  expect(await run(['user', 'invite', 'a@vigil.test', 'b@vigil.test'])).toMatchObject({ exitCode: 2 });
+  expect(await invitationsOf('nope')).toBe(0);
 
-  const list = await cli(['invitation', 'list']);
-  expect(list.code).toBe(0);
-  expect(list.stdout).toMatch(new RegExp(`cli@vigil\\.test\\s+pending\\s+.*${invitation.id}`));
-
-  const revoked = await cli(['invitation', 'revoke', invitation.id, '--json']);
-  expect(revoked.code).toBe(0);
+  const revoked = await run(['invitation', 'revoke', invitation.id, '--json']);
+  expect(revoked.exitCode).toBe(0);
   expect(JSON.parse(revoked.stdout).status).toBe('revoked');
-  const twice = await cli(['invitation', 'revoke', invitation.id]);
-  expect(twice.code).toBe(1);
-  expect(twice.stderr).toContain('is revoked, not pending');
-  const unknown = await cli(['invitation', 'revoke', 'inv_00000000-0000-0000-0000-000000000000']);
-  expect(unknown.code).toBe(2);
-  expect(unknown.stderr).toContain('no invitation with id');
+  expect(await run(['invitation', 'revoke', invitation.id])).toMatchObject({ exitCode: 1, stderr: expect.stringContaining('is revoked, not pending') });
+  expect(await run(['invitation', 'revoke', 'inv_00000000-0000-0000-0000-000000000000'])).toMatchObject({ exitCode: 2, stderr: expect.stringContaining('no invitation with id') });
+
+  const list = await cli(['invitation', 'list', '--all']);
+  expect(list.code).toBe(0);
+  expect(list.stdout).toMatch(new RegExp(`cli@vigil\\.test\\s+revoked\\s+.*${invitation.id}`));
+  expect((await run(['invitation', 'list'])).stdout).not.toContain('cli@vigil.test');
 }, 60_000);
+
+test('with VIGIL_ENROLMENT_REQUIRE_SECOND_FACTOR=false a password alone will do; of two enrolments racing on one link, one wins', async () => {
+  // A second instance on the same database with the policy off (its mail links name the first's issuer).
+  const relaxed = await startVigil({ ...stack.env, VIGIL_ENROLMENT_REQUIRE_SECOND_FACTOR: 'false' });
+  try {
+    const { link } = await invite('pat@vigil.test');
+    const here = `${relaxed.url}${new URL(link).pathname}`;
+    const page = await open(here);
+    expect(page.body).not.toContain('authenticator app');
+    const csrf = hiddenField(page.body, 'csrf');
+    const post = () => fetch(`${here}/password`, {
+      method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+      body: new URLSearchParams({ csrf, password: 'pat password 1234', confirm: 'pat password 1234' }),
+    }).then(async (r) => ({ status: r.status, body: await r.text() }));
+    const answers = await Promise.all([post(), post()]);
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 410]);
+    expect(answers.find((a) => a.status === 200)!.body).toContain('Your account is ready');
+    expect(answers.find((a) => a.status === 410)!.body).toContain('This invitation has already been used');
+    const account = await stack.core.accounts.findForLogin('pat@vigil.test');
+    expect(account?.passwordHash).toMatch(/^\$argon2id\$/);
+    expect(await stack.core.totp.isEnrolled(account!.account.id)).toBe(false);
+    // The account signs in with its password alone.
+    const tokens = await stack.personTokens('pat@vigil.test', 'pat password 1234', { scope: 'openid', resource: `${stack.vigil.issuer}/devices` });
+    expect(tokens.claims()?.sub).toBe(account!.account.id);
+  } finally {
+    await relaxed.stop();
+  }
+}, 60_000);
+
+test('the settings are checked at start, naming the setting', () => {
+  expect(loadConfig({}, '/nonexistent').VIGIL_INVITATION_TTL_HOURS).toBe(72);
+  expect(loadConfig({}, '/nonexistent').VIGIL_ENROLMENT_REQUIRE_SECOND_FACTOR).toBe(true);
+  expect(() => loadConfig({ VIGIL_INVITATION_TTL_HOURS: '0' }, '/nonexistent')).toThrow(ConfigError);
+  expect(() => loadConfig({ VIGIL_INVITATION_TTL_HOURS: 'soon' }, '/nonexistent')).toThrow(/VIGIL_INVITATION_TTL_HOURS/);
+  expect(() => loadConfig({ VIGIL_ENROLMENT_REQUIRE_SECOND_FACTOR: 'maybe' }, '/nonexistent')).toThrow(/VIGIL_ENROLMENT_REQUIRE_SECOND_FACTOR/);
+});
 
 test('links that lead nowhere are rate-limited per address', async () => {
   let last = 0;
