@@ -104,7 +104,7 @@ async function userInvite(core: Core, argv: string[]): Promise<Output> {
   const a = parseWithOperand(argv, { name: { type: 'string' }, role: { type: 'string', multiple: true } }, 'email to invite');
   const invitation = await core.invitations.invite({ email: a.operand, name: a.name, roles: a.role ?? [] }, 'cli');
   await core.audit.append({ actor: 'cli', action: 'invitation.created', subject: invitation.id, outcome: 'success', details: { email: invitation.email, roles: invitation.roles } });
-  return { data: invitationView(invitation), text: `invited ${invitation.email} (${invitation.id}); the link was mailed and expires ${invitation.expiresAt.toISOString()}` };
+  return { data: invitationView(invitation), text: `invited ${invitation.email} (${invitation.id}); the link was mailed${core.config.VIGIL_SMTP_URL ? '' : ` to the outbox (vigil mail list)`} and expires ${invitation.expiresAt.toISOString()}` };
 }
 
 async function invitationList(core: Core, argv: string[]): Promise<Output> {
