@@ -66,6 +66,10 @@ export const settingsSchema = z.object({
   VIGIL_MFA_MAX_FAILURES: int(1, 100).default(5),
   VIGIL_MFA_LOCKOUT_SECONDS: int(1, 86400).default(900),
   VIGIL_REAUTH_SECONDS: int(1, 86400).default(300),
+  /** How long an invitation's emailed link stays usable. */
+  VIGIL_INVITATION_TTL_HOURS: int(1, 720).default(72),
+  /** An invited person must enrol a second factor (a passkey, or a password with an authenticator app); off: a password alone will do. */
+  VIGIL_ENROLMENT_REQUIRE_SECOND_FACTOR: bool.default(true),
   VIGIL_DB_POOL_SIZE: int(1, 200).default(10),
   /** auto: Vigil analyzes and vacuums its own tables when the server's autovacuum is off (and on the embedded database). */
   VIGIL_DB_UPKEEP: z.enum(['auto', 'off']).default('auto'),
@@ -104,10 +108,6 @@ export const settingsSchema = z.object({
   VIGIL_MAIL_FROM: mailbox.optional(),
   /** Plain smtp:// to a host that is not this machine, without STARTTLS. Only for a relay on a network you trust. */
   VIGIL_SMTP_ALLOW_PLAIN: bool.default(false),
-  /** How long an invitation's emailed link stays usable. */
-  VIGIL_INVITATION_TTL_HOURS: int(1, 720).default(72),
-  /** An invited person must enrol a second factor (a passkey, or a password with an authenticator app); off: a password alone will do. */
-  VIGIL_ENROLMENT_REQUIRE_SECOND_FACTOR: bool.default(true),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
