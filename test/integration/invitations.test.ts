@@ -131,6 +131,27 @@ test('the person chooses a password and an authenticator app; the link is then u
 
   const listed = await api('GET', '/invitations?status=all', stack.tokens.admin);
   expect(listed.body.items.find((i: { email: string }) => i.email === 'grace@vigil.test')).toMatchObject({ status: 'used', accountId: account!.id });
+  const audited = await stack.core.stores.sql.query<{ action: string; outcome: string; details: { method?: string; reason?: string } }>(
+    `SELECT action, outcome, details FROM audit_log WHERE actor = $1 AND action LIKE 'account.enrol%' ORDER BY seq`, [account!.id]);
+  expect(audited.rows.map((r) => [r.action, r.outcome, r.details.method ?? r.details.reason])).toEqual([
+    ['account.enrolment', 'failure', 'wrong_code'], ['account.enrolled', 'success', 'password+totp'],
+  ]);
+});
+
+test('wrong authenticator-app codes are limited per invitation: past the limit even the right code is refused, and nothing is created', async () => {
+  const { link } = await invite('guess@vigil.test');
+  const browser = new Browser();
+  let page = await browser.request(link);
+  page = await browser.submit(page, formAction(page.body, '/password'), { csrf: hiddenField(page.body, 'csrf'), password: 'guess password 123', confirm: 'guess password 123' });
+  const app = new Authenticator(/id="totp-secret">([^<]+)</.exec(page.body)![1].replace(/\s/g, ''));
+  const totp = { action: formAction(page.body, '/totp'), csrf: hiddenField(page.body, 'csrf') };
+  const statuses: number[] = [];
+  for (let i = 0; i < 6; i++) statuses.push((await browser.submit(page, totp.action, { csrf: totp.csrf, code: '000000' })).status);
+  expect(statuses).toEqual([400, 400, 400, 400, 400, 429]);
+  const right = await browser.submit(page, totp.action, { csrf: totp.csrf, code: await app.next() });
+  expect(right.status).toBe(429);
+  expect(right.body).toContain('Too many attempts');
+  expect(await stack.core.accounts.findByEmail('guess@vigil.test')).toBeUndefined();
 });
 
 test('revoked, expired, forged and cut links each say what they are, with a 4xx; nothing is created', async () => {
