@@ -12,7 +12,8 @@ import type { Logger } from './observability/index.ts';
 import { DeviceRegistry, ensureDevicesResourceServer } from './devices/index.ts';
 import { RiskStore } from './verification/index.ts';
 import { adminResource, ensureAdminResourceServer } from './admin/auth.ts';
-import { createMail, type MailSetup } from './mail/index.ts';
+import { createMail, MailTemplates, type MailSetup } from './mail/index.ts';
+import { Invitations } from './invitations/index.ts';
 import { ensureSsfResourceServer, SecurityEventOutbox, SetSigner, StreamStore } from './ssf/index.ts';
 
 /** What the server and the CLI share: keys, stores (migrated), and the services over them. */
@@ -40,6 +41,8 @@ export interface Core {
   ssf: { streams: StreamStore; outbox: SecurityEventOutbox; signer: SetSigner };
   /** Mail to people: SMTP, or the outbox in the data directory. */
   mail: MailSetup;
+  /** Invitations to enrol: stored hashed, mailed, listed, revoked (admin API, console, CLI). */
+  invitations: Invitations;
   buildProvider(jwks: JWK[], pages?: Partial<ProviderDeps>): Provider;
   close(): Promise<void>;
 }
@@ -110,6 +113,7 @@ export async function openCore(config: Config, logger: Logger, holder: DataDirHo
     for (const grantId of event.grants) adapters.forget('Grant', grantId);
   });
   const challenges = new ChallengeStore(stores.sql);
+  const mail = createMail(config, logger);
   const issuer = new URL(config.ISSUER);
   const pagesMissing = async () => {
     throw new Error('pages are served by the HTTP server only');
@@ -117,7 +121,8 @@ export async function openCore(config: Config, logger: Logger, holder: DataDirHo
   return {
     config, keys, stores, accounts, audit, resourceServers, adapters, migrations, stepUps, challenges, activity, risk, revocations, logoutOutbox, ssf,
     signInRequirements: new SignInRequirements(stores.sql),
-    mail: createMail(config, logger),
+    mail,
+    invitations: new Invitations({ sql: stores.sql, mailer: mail.mailer, templates: new MailTemplates(), config }),
     devices: new DeviceRegistry(stores.sql),
     totp: new TotpFactors(stores.sql, keys, 'Vigil'),
     recovery: new RecoveryCodes(stores.sql, keys),

@@ -15,6 +15,7 @@ import { commandsOnRunningServer } from './cli/index.ts';
 import { accountRoutes, ensureAccountClient } from './account/index.ts';
 import { AccountRecovery, RecoveryThrottle, recoveryRoutes } from './recovery/index.ts';
 import { MailTemplates } from './mail/index.ts';
+import { invitationRoutes } from './invitations/index.ts';
 import { Metrics, type Logger } from './observability/index.ts';
 import { DrainingServer, PendingWrites } from './lifecycle/index.ts';
 import { deviceRoutes } from './devices/index.ts';
@@ -192,6 +193,10 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         config, provider: currentProvider, adapters: core.adapters, accounts, audit, keys, views,
         totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, challenges: core.challenges, activity: core.activity, revocations: core.revocations, securityEvents: core.ssf.outbox,
         accountRecovery,
+      }), invitationRoutes({
+        config, invitations: core.invitations, keys, views, audit, challenges: core.challenges, passkeys: core.passkeys, totp: core.totp, recovery: core.recovery,
+        linkLimiter: new AttemptLimiter('invitation:link:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
+        codeLimiter: new AttemptLimiter('invitation:code', config.VIGIL_MFA_MAX_FAILURES, config.VIGIL_MFA_LOCKOUT_SECONDS, stores),
       }), deviceRoutes({
         config, provider: currentProvider, accounts, audit, devices: core.devices, policy: () => files.posture, logger,
         onPosture,

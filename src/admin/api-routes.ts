@@ -22,9 +22,9 @@ import type { AuditEntry } from '../audit/index.ts';
 import { adminResource, authenticateAdmin } from './auth.ts';
 import { ADMIN_ACTOR, auditAdminCalls } from './call-audit.ts';
 import {
-  accountChangeBody, clientChangeBody, newAccountBody, newClientBody, registrationTokenBody,
+  accountChangeBody, clientChangeBody, newAccountBody, newInvitationBody, invitationQuery, newClientBody, registrationTokenBody,
   accountIdSchema, accountQuery, auditQuery, clientIdSchema, emptyBody, logoutQuery, pageQuery, reasonBody, riskQuery, sessionQuery,
-  rolesBody, sessionUidSchema, ssfDeliveryQuery, stepUpBody,
+  optionalReasonBody, rolesBody, sessionUidSchema, ssfDeliveryQuery, stepUpBody,
 } from './schemas.ts';
 import { AdminError, type AdminOperations, type AdminPrincipal } from './types.ts';
 
@@ -187,6 +187,25 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
     const { reason } = await body(ctx, reasonBody);
     await service.resetSecondFactors(by, ctx.params.id, reason);
     ctx.body = { reset: true };
+  });
+
+  router.get('/invitations', async (ctx) => {
+    await principal(ctx);
+    const q = valid(invitationQuery, ctx.query);
+    ctx.body = await service.invitations({ pending: q.status !== 'all' });
+  });
+
+  router.post('/invitations', async (ctx) => {
+    const by = await principal(ctx);
+    const { reason, ...invitation } = await body(ctx, newInvitationBody);
+    ctx.status = 201;
+    ctx.body = await service.invite(by, invitation, reason);
+  });
+
+  router.post('/invitations/:id/revoke', async (ctx) => {
+    const by = await principal(ctx);
+    const { reason } = await body(ctx, optionalReasonBody);
+    ctx.body = await service.revokeInvitation(by, ctx.params.id, reason);
   });
 
   router.get('/clients', async (ctx) => {

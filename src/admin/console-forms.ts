@@ -6,8 +6,8 @@
 import type { z } from 'zod';
 import { firstIssue } from '../http/index.ts';
 import { CLIENT_GRANT_TYPES, type ClientSettings } from '../oidc/index.ts';
-import { accountChangeBody, clientChangeBody, newAccountBody, newClientBody } from './schemas.ts';
-import type { AccountChange, AccountSummary, NewAccount } from './types.ts';
+import { accountChangeBody, clientChangeBody, newAccountBody, newClientBody, newInvitationBody } from './schemas.ts';
+import type { AccountChange, AccountSummary, NewAccount, NewInvitation } from './types.ts';
 import { AdminError } from './types.ts';
 
 export type Form = Record<string, string>;
@@ -32,6 +32,11 @@ export function newAccountFromForm(f: Form): { account: NewAccount; reason?: str
     email: f.email?.trim() ?? '', name: text(f.name), roles: words(f.roles), password: f.password ? f.password : undefined, reason: text(f.reason),
   }));
   return { account, reason };
+}
+
+export function newInvitationFromForm(f: Form): { invitation: NewInvitation; reason?: string } {
+  const { reason, ...invitation } = valid(newInvitationBody, defined({ email: f.email?.trim() ?? '', name: text(f.name), roles: words(f.roles), reason: text(f.reason) }));
+  return { invitation, reason };
 }
 
 /** An edit form sends every field: each replaces the account's. */

@@ -8,7 +8,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { ACR_VALUES } from '../config/index.ts';
 import { CLIENT_GRANT_TYPES, REGISTRATION_TOKEN_LIFETIME } from '../oidc/index.ts';
-import { accountChangeFromForm, accountForm, clientForm, clientSettingsFromForm, newAccountFromForm, type Form } from './console-forms.ts';
+import { accountChangeFromForm, accountForm, clientForm, clientSettingsFromForm, newAccountFromForm, newInvitationFromForm, type Form } from './console-forms.ts';
 import { parse, schemas } from './console-http.ts';
 import { utcMinute } from './console-format.ts';
 import type { ConsoleGate, ConsoleUser } from './console-session.ts';
@@ -34,7 +34,8 @@ async function refusedForm(ctx: Context, run: () => Promise<void>, again: (messa
   try {
     await run();
   } catch (err) {
-    if (err instanceof AdminError && (err.status === 400 || err.status === 409)) again(err.message, err.status);
+    // 502: the invitation mail could not be sent (nothing was kept); the form again says so.
+    if (err instanceof AdminError && (err.status === 400 || err.status === 409 || err.status === 502)) again(err.message, err.status);
     else throw err;
   }
 }
@@ -97,6 +98,24 @@ export function addManageRoutes(router: Router, deps: ManageRouteDeps): void {
       ctx.status = 303;
       ctx.redirect(`/admin/accounts/${encodeURIComponent(account.id)}?done=account-updated`);
     }, (error, status) => accountFormPage(ctx, done.user, { form: done.form, editing: { id: account.id, email: account.email }, error }, status));
+  });
+
+  // Invitations: the person sets the account up from the mailed link.
+  const invitationFormPage = (ctx: Context, user: ConsoleUser, vars: { form: Form; error?: string }, status = 200) =>
+    page(ctx, user, 'invitation-form.njk', { title: 'Invite someone', nav: 'accounts', ...vars }, status);
+  router.get('/invitations/new', async (ctx) => {
+    const user = await adminPage(ctx);
+    if (user) invitationFormPage(ctx, user, { form: {} });
+  });
+  router.post('/invitations/new', async (ctx) => {
+    const done = await adminPost(ctx);
+    if (!done) return;
+    await refusedForm(ctx, async () => {
+      const { invitation, reason } = newInvitationFromForm(done.form);
+      await admin.invite(done.user.principal, invitation, reason);
+      ctx.status = 303;
+      ctx.redirect('/admin/accounts?done=invitation-sent');
+    }, (error, status) => invitationFormPage(ctx, done.user, { form: done.form, error }, status));
   });
 
   // Clients.

@@ -21,7 +21,7 @@ import { detailLines, utcMinute } from './console-format.ts';
 import { ConsoleEvents, type RevocationFeed } from './console-events.ts';
 import { checkSameOrigin, consoleBoundary, parse, queryOf, schemas } from './console-http.ts';
 import { ConsoleGate, type ConsoleUser } from './console-session.ts';
-import type { AdminOperations, SessionFilter } from './types.ts';
+import { AdminError, type AdminOperations, type SessionFilter } from './types.ts';
 import { addManageRoutes } from './console-manage-routes.ts';
 
 export interface AdminConsoleDeps {
@@ -52,6 +52,8 @@ const NOTICES = new Map(Object.entries({
   'account-created': 'The account was created.',
   'account-updated': 'The account was updated.',
   'client-updated': 'The client was updated.',
+  'invitation-sent': 'The invitation was sent. The account appears here once the person has set it up.',
+  'invitation-revoked': 'The invitation was revoked: its link no longer works.',
 }));
 
 /** A change behind a confirmation page: GET shows what will happen, POST does it. */
@@ -179,9 +181,9 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
     const user = await gate.require(ctx);
     if (!user) return;
     const input = parse(schemas.accountFilter, queryOf(ctx), 'Account search');
-    const accounts = await admin.accounts({ query: input.query, cursor: input.cursor });
+    const [accounts, invitations] = await Promise.all([admin.accounts({ query: input.query, cursor: input.cursor }), admin.invitations({ pending: true })]);
     page(ctx, user, 'accounts.njk', {
-      title: 'Accounts', nav: 'accounts', accounts: accounts.items, query: input.query,
+      title: 'Accounts', nav: 'accounts', accounts: accounts.items, query: input.query, invitations: invitations.items,
       nextPage: accounts.next ? `/admin/accounts${queryString({ query: input.query, cursor: accounts.next })}` : undefined,
     });
   });
@@ -283,6 +285,16 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
       },
       run: (user, id, reason) => admin.setClientDisabled(user.principal, id, false, reason),
       done: () => '/admin/clients?done=client-enabled',
+    },
+    {
+      path: '/invitations/:id/revoke', title: 'Revoke this invitation?', button: 'Revoke the invitation', danger: true,
+      async describe(id) {
+        const i = (await admin.invitations({ pending: true })).items.find((x) => x.id === id);
+        if (!i) throw new AdminError(404, 'not_found', 'no such pending invitation');
+        return { summary: `The link mailed to ${i.email} will stop working at once.`, facts: [['Email', i.email], ['Expires', utcMinute(i.expiresAt)]], cancel: '/admin/accounts' };
+      },
+      run: (user, id, reason) => admin.revokeInvitation(user.principal, id, reason),
+      done: () => '/admin/accounts?done=invitation-revoked',
     },
   ];
   for (const c of confirmables) {

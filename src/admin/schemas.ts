@@ -73,6 +73,7 @@ export const stepUpBody = z.strictObject({
   acr: z.enum(ACR_VALUES as [string, ...string[]], { error: `acr must be one of ${ACR_VALUES.join(', ')}` }).optional(),
 });
 export const emptyBody = z.strictObject({});
+export const optionalReasonBody = z.strictObject({ reason: reasonSchema.optional() });
 export const rolesBody = z.strictObject({ reason: reasonSchema, roles: z.array(roleSchema).max(50, 'at most 50 roles') });
 export const ssfDeliveryQuery = z.strictObject({ ...page, status: z.enum(['pending', 'delivered', 'failed'], { error: 'status must be pending, delivered or failed' }).optional() });
 
@@ -87,6 +88,9 @@ const email = z.string().max(254, 'email must be at most 254 characters');
 export const newAccountBody = z.strictObject({
   ...optionalReason, email, name: displayName.optional(), roles: roles.optional(), password: z.string().max(1024, 'password is too long').optional(),
 });
+/** An invitation: the email and name and roles the account will have. */
+export const newInvitationBody = z.strictObject({ ...optionalReason, email, name: displayName.optional(), roles: roles.optional() });
+export const invitationQuery = z.strictObject({ status: z.enum(['pending', 'all'], { error: 'status must be pending or all' }).optional() });
 export const accountChangeBody = z.strictObject({ ...optionalReason, email: email.optional(), name: displayName.optional(), roles: roles.optional() })
   .refine((b) => b.email !== undefined || b.name !== undefined || b.roles !== undefined, 'give at least one of email, name, roles');
 

@@ -12,6 +12,7 @@ import { evaluatePosture, type PosturePolicy } from '../devices/index.ts';
 import { describeUserAgent, parseUserAgent } from '../risk/index.ts';
 import { requirePersonStepUp, type LogoutDelivery, type RevocationCause, type RevocationEvent } from '../sessions/index.ts';
 import { CLIENT_DISABLED, type Payload } from '../store/index.ts';
+import { InvitationError, invitationView, type InvitationView } from '../invitations/index.ts';
 import { AccountError, changeProfile, changeRoles, emailSchema, roleSchema, type Account } from '../identity/index.ts';
 import { ClientSettingsError, createRegistrationToken, registerClient, settingsOf, updateClient, type ClientRegistration, type ClientSettings } from '../oidc/index.ts';
 import type Provider from 'oidc-provider';
@@ -22,11 +23,11 @@ import { AdminQueries, type RiskRow, type SessionRow } from './queries.ts';
 import { ACCOUNT_ID, AUDIT_ACTION, CLIENT_ID, SESSION_UID } from './schemas.ts';
 import {
   AdminError,
-  type AccountChange, type AccountDetail, type AccountSummary, type ClientChangeResult, type ClientDetail, type NewAccount, type RegistrationToken, type AdminOperations, type AdminPrincipal, type AuditEntryView, type AuditFilter, type AuditName, type EventDeliveryView, type LogoutDeliveryView, type ClientSummary,
+  type AccountChange, type AccountDetail, type NewInvitation, type AccountSummary, type ClientChangeResult, type ClientDetail, type NewAccount, type RegistrationToken, type AdminOperations, type AdminPrincipal, type AuditEntryView, type AuditFilter, type AuditName, type EventDeliveryView, type LogoutDeliveryView, type ClientSummary,
   type Overview, type Page, type PageRequest, type RiskEventSummary, type RiskFilter, type SessionDetail, type SessionFilter, type SessionSummary, type StepUpResult,
 } from './types.ts';
 
-export type AdminCore = Pick<Core, 'config' | 'resourceServers' | 'stores' | 'accounts' | 'audit' | 'adapters' | 'revocations' | 'stepUps' | 'totp' | 'recovery' | 'passkeys' | 'devices' | 'logoutOutbox' | 'ssf'>;
+export type AdminCore = Pick<Core, 'invitations' | 'config' | 'resourceServers' | 'stores' | 'accounts' | 'audit' | 'adapters' | 'revocations' | 'stepUps' | 'totp' | 'recovery' | 'passkeys' | 'devices' | 'logoutOutbox' | 'ssf'>;
 
 export interface AdminServiceOptions {
   /** The posture policy in force (devices show as compliant or not); without it, compliance is unknown. */
@@ -418,6 +419,29 @@ export class AdminService implements AdminOperations {
     });
   }
 
+  // ---- invitations ----------------------------------------------------------------------------
+
+  async invitations(filter: { pending?: boolean }): Promise<{ items: InvitationView[] }> {
+    return { items: (await this.#core.invitations.list({ pending: filter.pending })).map(invitationView) };
+  }
+
+  /** Mails the link; refused, storing nothing, for an email that has an account or an open invitation. */
+  invite(by: AdminPrincipal, input: NewInvitation, reason?: string): Promise<InvitationView> {
+    return this.#act(by, 'invitation.create', input.email, { reason, email: input.email, name: input.name ?? '', roles: input.roles ?? [] }, async () => {
+      const invitedBy = by.kind === 'person' ? by.accountId : by.clientId;
+      const invitation = await this.#core.invitations.invite(input, invitedBy).catch(invitationRefusal);
+      return { result: invitationView(invitation), subject: invitation.id, details: { expiresAt: iso(invitation.expiresAt) } };
+    });
+  }
+
+  revokeInvitation(by: AdminPrincipal, id: string, reason?: string): Promise<InvitationView> {
+    return this.#act(by, 'invitation.revoke', id, { reason }, async () => {
+      const revoked = await this.#core.invitations.revoke(id).catch(invitationRefusal);
+      if (!revoked) throw notFound('invitation');
+      return { result: invitationView(revoked), details: { email: revoked.email } };
+    });
+  }
+
   // ---- helpers --------------------------------------------------------------------------------
 
   /** Role check, the change, and the audit entry of its outcome (success, failure or denial). */
@@ -533,6 +557,14 @@ function riskEventView(r: RiskRow, names: ClientNames): RiskEventSummary {
     reasons: r.signals.map((s) => ({ name: s.name, points: s.contribution, reason: s.reason })),
   };
 }
+
+const invitationRefusal = (err: unknown): never => {
+  if (!(err instanceof InvitationError)) throw err;
+  if (err.kind === 'invalid') throw new AdminError(400, 'invalid_request', err.message);
+  if (err.kind === 'unsent') throw new AdminError(502, 'mail_failed', err.message);
+  if (err.kind === 'closed') throw new AdminError(409, 'conflict', err.message);
+  throw new AdminError(409, 'conflict', err.message);
+};
 
 function accountView(a: { id: string; email: string; displayName: string; roles: string[]; disabled: boolean; emailVerified: boolean; createdAt: Date }): AccountSummary {
   return { id: a.id, email: a.email, name: a.displayName, roles: a.roles, disabled: a.disabled, emailVerified: a.emailVerified, createdAt: iso(a.createdAt) };

@@ -1,3 +1,4 @@
+import type { InvitationView } from '../invitations/index.ts';
 /**
  * What the admin API (`/admin/api`) and the admin console (`/admin`) share: who is calling, what
  * they may do, and the one service both call. Neither talks to the stores directly.
@@ -97,6 +98,12 @@ export interface AccountSummary {
   /** In lists only: the last successful sign-in (null: none recorded) and the sign-in factors set up. */
   lastSignInAt?: string | null;
   factorStatus?: { totp: boolean; passkeys: number };
+}
+
+export interface NewInvitation {
+  email: string;
+  name?: string;
+  roles?: string[];
 }
 
 export interface AccountDetail extends AccountSummary {
@@ -226,7 +233,7 @@ export interface Overview {
 /** An error the caller caused: unknown id (404), bad filter (400), not allowed (403). */
 export class AdminError extends ApiError {
   override name = 'AdminError';
-  declare readonly status: 400 | 403 | 404 | 409;
+  declare readonly status: 400 | 403 | 404 | 409 | 502;
 
   constructor(status: AdminError['status'], code: string, message: string) {
     super(status, code, message);
@@ -264,4 +271,7 @@ export interface AdminOperations {
   logouts(filter: PageRequest & { status?: LogoutDelivery['status'] }): Promise<Page<LogoutDeliveryView>>;
   securityEventDeliveries(filter: PageRequest & { status?: EventDelivery['status'] }): Promise<Page<EventDeliveryView>>;
   setAccountRoles(by: AdminPrincipal, id: string, roles: string[], reason: string): Promise<AccountSummary & { previousRoles: string[] }>;
+  invitations(filter: { pending?: boolean }): Promise<{ items: InvitationView[] }>;
+  invite(by: AdminPrincipal, invitation: NewInvitation, reason?: string): Promise<InvitationView>;
+  revokeInvitation(by: AdminPrincipal, id: string, reason?: string): Promise<InvitationView>;
 }

@@ -16,6 +16,18 @@ export function parse<O extends Options>(argv: string[], options: O) {
   }
 }
 
+/** As `parse`, with exactly one word besides the flags (`vigil user invite ada@example.com`), named `what` in errors. */
+export function parseWithOperand<O extends Options>(argv: string[], options: O, what: string) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...options, json: { type: 'boolean' } }, strict: true, allowPositionals: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (parsed.positionals.length !== 1) throw new UsageError(parsed.positionals.length ? `give one ${what}, not ${parsed.positionals.length}` : `give the ${what}`);
+  return { ...(parsed.values as ReturnType<typeof parse<O>>), operand: parsed.positionals[0] };
+}
+
 export function required(value: string | undefined, flag: string): string {
   if (value === undefined || value === '') throw new UsageError(`${flag} is required`);
   return value;

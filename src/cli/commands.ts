@@ -7,7 +7,8 @@ import {
   type ClientSettings, type ResourceServerSettings,
 } from '../oidc/index.ts';
 import { requirePersonStepUp } from '../sessions/index.ts';
-import { parse, positiveInt, required, UsageError } from './args.ts';
+import { parse, parseWithOperand, positiveInt, required, UsageError } from './args.ts';
+import { invitationView, type Invitation } from '../invitations/index.ts';
 import { clientSettingsDeps } from '../admin/index.ts';
 
 export interface Output {
@@ -95,6 +96,29 @@ async function userSetRoles(core: Core, argv: string[]): Promise<Output> {
     data: { id: found.id, email: done.account.email, roles: done.account.roles, previous: done.previous, changed: done.changed },
     text: done.changed ? `${done.account.email}: roles ${done.account.roles.join(', ') || '(none)'} (were ${done.previous.join(', ') || '(none)'})` : `${done.account.email}: roles unchanged`,
   };
+}
+
+const invitationLine = (i: Invitation) => `${i.email}\t${i.status}\texpires ${i.expiresAt.toISOString()}\t${i.roles.join(',') || '-'}\t${i.id}`;
+
+async function userInvite(core: Core, argv: string[]): Promise<Output> {
+  const a = parseWithOperand(argv, { name: { type: 'string' }, role: { type: 'string', multiple: true } }, 'email to invite');
+  const invitation = await core.invitations.invite({ email: a.operand, name: a.name, roles: a.role ?? [] }, 'cli');
+  await core.audit.append({ actor: 'cli', action: 'invitation.created', subject: invitation.id, outcome: 'success', details: { email: invitation.email, roles: invitation.roles } });
+  return { data: invitationView(invitation), text: `invited ${invitation.email} (${invitation.id}); the link was mailed${core.config.VIGIL_SMTP_URL ? '' : ` to the outbox (vigil mail list)`} and expires ${invitation.expiresAt.toISOString()}` };
+}
+
+async function invitationList(core: Core, argv: string[]): Promise<Output> {
+  const a = parse(argv, { all: { type: 'boolean' } });
+  const invitations = await core.invitations.list({ pending: !a.all });
+  return { data: invitations.map(invitationView), text: invitations.map(invitationLine).join('\n') || (a.all ? '(no invitations)' : '(no pending invitations)') };
+}
+
+async function invitationRevoke(core: Core, argv: string[]): Promise<Output> {
+  const a = parseWithOperand(argv, {}, 'invitation id');
+  const revoked = await core.invitations.revoke(a.operand);
+  if (!revoked) throw new UsageError(`no invitation with id ${a.operand}`);
+  await core.audit.append({ actor: 'cli', action: 'invitation.revoked', subject: revoked.id, outcome: 'success', details: { email: revoked.email } });
+  return { data: invitationView(revoked), text: `revoked the invitation of ${revoked.email} (${revoked.id})` };
 }
 
 async function clientCreate(core: Core, argv: string[]): Promise<Output> {
@@ -234,6 +258,9 @@ export const COMMANDS: Record<string, Command> = {
   'user disable': userDisable,
   'user set-roles': userSetRoles,
   'user require-step-up': userRequireStepUp,
+  'user invite': userInvite,
+  'invitation list': invitationList,
+  'invitation revoke': invitationRevoke,
   'client create': clientCreate,
   'registration-token create': registrationTokenCreate,
   'keys rotate': keysRotate,

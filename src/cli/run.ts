@@ -1,6 +1,7 @@
 import { ConfigError } from '../config/index.ts';
 import { StoreUnavailableError } from '../store/index.ts';
 import { AccountError } from '../identity/index.ts';
+import { InvitationError } from '../invitations/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { ControlChannelError } from '../control/index.ts';
 import type { Core } from '../core.ts';
@@ -37,7 +38,7 @@ export function unknownCommand(argv: readonly string[]): Reply {
 
 /** A failure the CLI explains in one line (a usage, settings, store or account problem). */
 function expected(err: unknown): boolean {
-  return err instanceof UsageError || err instanceof ConfigError || err instanceof StoreUnavailableError || err instanceof AccountError
+  return err instanceof UsageError || err instanceof ConfigError || err instanceof StoreUnavailableError || err instanceof AccountError || err instanceof InvitationError
     || err instanceof ControlChannelError;
 }
 

@@ -6,6 +6,9 @@ export const USAGE = `usage: vigil <command> [options] [--json]
   user disable --email E                    (also revokes every grant and session it holds)
   user set-roles --email E (--role R... | --clear)   (a CAEP token-claims-change goes to its streams)
   user require-step-up --email E [--acr ACR] [--reason TEXT]
+  user invite EMAIL [--name N] [--role R]...   mail EMAIL a link to set up an account (docs/admin-api.md, Invitations)
+  invitation list [--all]                   pending invitations (--all: used, revoked and expired ones too)
+  invitation revoke ID                      the link stops working at once
   client create --name N [--redirect-uri U]... [--public] [--grant-type G]...
                 [--application-type web|native] [--post-logout-redirect-uri U]...
                 [--backchannel-logout-uri U] [--allow-resource URI]... [--introspect-any]

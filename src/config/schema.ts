@@ -75,6 +75,10 @@ export const settingsSchema = z.object({
   /** Forgot-password requests one client address may make within VIGIL_RECOVERY_WINDOW_SECONDS. */
   VIGIL_RECOVERY_MAX_PER_IP: int(1, 100000).default(20),
   VIGIL_RECOVERY_WINDOW_SECONDS: int(60, 86400).default(3600),
+  /** How long an invitation's emailed link stays usable. */
+  VIGIL_INVITATION_TTL_HOURS: int(1, 720).default(72),
+  /** An invited person must enrol a second factor (a passkey, or a password with an authenticator app); off: a password alone will do. */
+  VIGIL_ENROLMENT_REQUIRE_SECOND_FACTOR: bool.default(true),
   VIGIL_DB_POOL_SIZE: int(1, 200).default(10),
   /** auto: Vigil analyzes and vacuums its own tables when the server's autovacuum is off (and on the embedded database). */
   VIGIL_DB_UPKEEP: z.enum(['auto', 'off']).default('auto'),

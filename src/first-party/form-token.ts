@@ -14,12 +14,12 @@ export class FormTokens {
     this.#purpose = purpose;
   }
 
-  issue(session: FirstPartySession): string {
+  issue(session: Pick<FirstPartySession, 'accountId' | 'sessionUid'>): string {
     return this.#keys.mac(this.#purpose, `${session.accountId}:${session.sessionUid}`);
   }
 
   /** Throws a readable 403 unless `value` is this session's token. */
-  check(session: FirstPartySession, value: unknown): void {
+  check(session: Pick<FirstPartySession, 'accountId' | 'sessionUid'>, value: unknown): void {
     if (typeof value !== 'string' || !constantTimeEqual(value, this.issue(session))) {
       throw Object.assign(new Error('This form has expired. Reload the page and try again.'), { status: 403, expose: true, error: 'invalid_request' });
     }

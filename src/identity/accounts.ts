@@ -59,7 +59,12 @@ export class AccountStore {
     this.#db = db;
   }
 
-  async create(input: { email: string; password?: string; displayName?: string; roles?: string[] }): Promise<Account> {
+  /**
+   * `id`: an id chosen beforehand (an invitation's, whose passkey is registered for it);
+   * `passwordHash`: a password already checked against the policy and hashed (held during an enrolment);
+   * `emailVerified`: the person proved the address already (an invitation's emailed link).
+   */
+  async create(input: { email: string; password?: string; passwordHash?: string; displayName?: string; roles?: string[]; id?: string; emailVerified?: boolean }): Promise<Account> {
     const email = emailSchema.safeParse(input.email);
     if (!email.success) throw new AccountError(`email: not a valid address: ${input.email}`);
     for (const role of input.roles ?? []) {
@@ -70,11 +75,11 @@ export class AccountStore {
       const problem = passwordProblem(input.password);
       if (problem) throw new AccountError(`password: ${problem}`);
     }
-    const hash = input.password === undefined ? null : await hashPassword(input.password);
+    const hash = input.password === undefined ? input.passwordHash ?? null : await hashPassword(input.password);
     const { rows } = await this.#db.query<AccountRow>(
-      `INSERT INTO accounts (id, email, display_name, roles, password_hash) VALUES ($1, $2, $3, $4, $5)
+      `INSERT INTO accounts (id, email, display_name, roles, password_hash, email_verified) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT DO NOTHING RETURNING ${COLUMNS}`,
-      [randomUUID(), email.data, input.displayName ?? '', [...new Set(input.roles ?? [])], hash],
+      [input.id ?? randomUUID(), email.data, input.displayName ?? '', [...new Set(input.roles ?? [])], hash, input.emailVerified ?? false],
     );
     if (!rows[0]) throw new AccountError(`email: an account with ${email.data} already exists`, 'taken');
     return toAccount(rows[0]);

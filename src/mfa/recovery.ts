@@ -22,6 +22,11 @@ export class RecoveryCodes {
     this.#keys = keys;
   }
 
+  /** The same codes over `db` (a transaction). */
+  on(db: Queryable): RecoveryCodes {
+    return new RecoveryCodes(db, this.#keys);
+  }
+
   #hash(accountId: string, code: string) {
     return this.#keys.mac('recovery', `${accountId}:${normalize(code)}`);
   }

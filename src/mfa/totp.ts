@@ -28,8 +28,45 @@ export class TotpFactors {
     this.#issuerName = issuerName;
   }
 
+  /** The same factors over `db` (a transaction). */
+  on(db: Queryable): TotpFactors {
+    return new TotpFactors(db, this.#keys, this.#issuerName);
+  }
+
   #seal(accountId: string, secret: string) {
     return this.#keys.seal(secret, `totp:${accountId}`);
+  }
+
+  /** A new secret and how an app takes it, stored nowhere (for an enrolment whose account does not exist yet). */
+  async prepare(label: string): Promise<TotpEnrolment> {
+    return this.#enrolment(generateSecret({ length: 20 }), label);
+  }
+
+  async #enrolment(secret: string, label: string): Promise<TotpEnrolment> {
+    const uri = generateURI({ issuer: this.#issuerName, label, secret, period: PERIOD });
+    const svg = await QRCode.toString(uri, { type: 'svg', margin: 1 });
+    return { secret, uri, qrDataUri: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}` };
+  }
+
+  /** The time step `code` is valid for under `secret`, or undefined when it is not a current code. */
+  async #timeStep(secret: string, code: string): Promise<number | undefined> {
+    if (!/^\d{6}$/.test(code)) return undefined;
+    const result = await verify({ secret, token: code, period: PERIOD, epochTolerance: PERIOD });
+    return result.valid && 'timeStep' in result ? result.timeStep : undefined;
+  }
+
+  /**
+   * Stores a `prepare`d secret as the account's confirmed factor when `code` is a current code for
+   * it (its time step counts as used); `wrong` otherwise, or when the account already has one.
+   */
+  async enrolConfirmed(accountId: string, secret: string, code: string): Promise<TotpCheck> {
+    const timeStep = await this.#timeStep(secret, code);
+    if (timeStep === undefined) return 'wrong';
+    const { rowCount } = await this.#db.query(
+      `INSERT INTO totp_factors (account_id, secret_sealed, confirmed_at, last_time_step) VALUES ($1, $2, now(), $3) ON CONFLICT (account_id) DO NOTHING`,
+      [accountId, this.#seal(accountId, secret), timeStep],
+    );
+    return rowCount === 1 ? 'ok' : 'wrong';
   }
 
   /** Starts (or restarts) an enrolment; the factor counts only once confirmed with a code. */
@@ -42,9 +79,7 @@ export class TotpFactors {
       [accountId, this.#seal(accountId, secret)],
     );
     if (rowCount === 0) throw new Error('an authenticator app is already enrolled; remove it first');
-    const uri = generateURI({ issuer: this.#issuerName, label, secret, period: PERIOD });
-    const svg = await QRCode.toString(uri, { type: 'svg', margin: 1 });
-    return { secret, uri, qrDataUri: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}` };
+    return this.#enrolment(secret, label);
   }
 
   async pendingSecret(accountId: string): Promise<string | undefined> {
@@ -63,14 +98,12 @@ export class TotpFactors {
       [accountId],
     );
     if (!rows[0]) return 'not_enrolled';
-    if (!/^\d{6}$/.test(code)) return 'wrong';
-    const secret = this.#keys.open(rows[0].secret_sealed, `totp:${accountId}`);
-    const result = await verify({ secret, token: code, period: PERIOD, epochTolerance: PERIOD });
-    if (!result.valid || !('timeStep' in result)) return 'wrong';
+    const timeStep = await this.#timeStep(this.#keys.open(rows[0].secret_sealed, `totp:${accountId}`), code);
+    if (timeStep === undefined) return 'wrong';
     // Compare-and-set on the time step: a code (or an older one) is accepted once, even under races.
     const { rowCount } = await this.#db.query(
       `UPDATE totp_factors SET last_time_step = $2${confirmed ? '' : ', confirmed_at = now()'} WHERE account_id = $1 AND last_time_step < $2`,
-      [accountId, result.timeStep],
+      [accountId, timeStep],
     );
     return rowCount === 1 ? 'ok' : 'replayed';
   }

@@ -3,7 +3,7 @@ import {
   type AuthenticationResponseJSON, type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { Queryable } from '../store/index.ts';
-import type { ChallengeStore } from './challenges.ts';
+import { ChallengeStore } from './challenges.ts';
 
 /** A passkey whose signature counter went backwards: a copy of it is in use somewhere. */
 const CLONED = 'This passkey reported a signature counter lower than before, so it may have been cloned: it was refused. Sign in another way and remove it on your account page.';
@@ -74,6 +74,11 @@ export class Passkeys {
     this.#db = db;
     this.#challenges = challenges;
     this.rp = rp;
+  }
+
+  /** The same passkeys over `db` (a transaction), their challenges included. */
+  on(db: Queryable): Passkeys {
+    return new Passkeys(db, new ChallengeStore(db), this.rp);
   }
 
   async list(accountId: string): Promise<Passkey[]> {

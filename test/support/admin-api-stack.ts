@@ -52,9 +52,9 @@ export interface AdminApiStack extends Stack {
   stop(): Promise<void>;
 }
 
-/** Starts the stack with the admin tool named `adminToolName`; a failed start cleans up after itself. */
-export async function startAdminApiStack(adminToolName: string): Promise<AdminApiStack> {
-  const stack = await startStack();
+/** Starts the stack (with `extraEnv` settings) and the admin tool named `adminToolName`; a failed start cleans up after itself. */
+export async function startAdminApiStack(adminToolName: string, extraEnv: Record<string, string> = {}): Promise<AdminApiStack> {
+  const stack = await startStack(extraEnv);
   const { vigil } = stack;
   let core: Core;
   try {
