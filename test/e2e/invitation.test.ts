@@ -10,13 +10,13 @@ import { ADMIN, discover, pkceAuthorization, type ClientOut } from '../support/s
 import { openBrowserSession, type BrowserSession } from '../support/chromium.ts';
 import { startBrowserStack, type BrowserStack } from '../support/browser-stack.ts';
 import { registerPasskey, stepUpIntoConsole } from '../support/admin-console.ts';
-import { startMailCatcher, type MailCatcher } from '../support/mail-catcher.ts';
+import { startMailbox, type Mailbox } from '../support/mailbox.ts';
 
 const TEST_TIMEOUT = 90_000;
 const INVITATION_LINK = /http:\/\/localhost:\d+\/invitation\/[A-Za-z0-9_-]{43}/;
 const cspErrors = (errors: string[]) => errors.filter((e) => /Content Security Policy/i.test(e));
 
-let mail: MailCatcher;
+let mail: Mailbox;
 let stack: BrowserStack;
 let origin: string;
 let web: ClientOut;
@@ -37,7 +37,7 @@ async function inviteFromConsole(email: string, name: string) {
 }
 
 beforeAll(async () => {
-  mail = await startMailCatcher();
+  mail = await startMailbox();
   stack = await startBrowserStack(mail.env);
   origin = stack.vigil.issuer;
   web = await vigilCli(stack.env, ['client', 'create', '--name', 'Web App', '--redirect-uri', stack.redirectUri]);
@@ -49,7 +49,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await admin?.close();
   await stack?.stop();
-  await mail?.close();
+  await mail?.stop();
 }, 60_000);
 
 test('invited from the console, the person enrols a passkey from the emailed link and signs in to an app with it', async () => {

@@ -5,7 +5,7 @@ import { Browser, formAction, hiddenField, type Page } from '../support/browserl
 import { runScript, startVigil } from '../support/vigil-process.ts';
 import { ConfigError, loadConfig } from '../../src/config/index.ts';
 import { resolveCommand, runCommand } from '../../src/cli/run.ts';
-import { startMailCatcher, type MailCatcher } from '../support/mail-catcher.ts';
+import { startMailbox, type Mailbox } from '../support/mailbox.ts';
 
 /**
  * Invitations over HTTP: an administrator invites through the admin API (and the CLI); the mail
@@ -14,18 +14,18 @@ import { startMailCatcher, type MailCatcher } from '../support/mail-catcher.ts';
  * with nothing stored.
  */
 
-let mail: MailCatcher;
+let mail: Mailbox;
 let stack: AdminApiStack;
 const INVITATION_LINK = /http:\/\/\S+\/invitation\/[A-Za-z0-9_-]{43}/;
 
 beforeAll(async () => {
-  mail = await startMailCatcher();
+  mail = await startMailbox();
   stack = await startAdminApiStack('Invitations admin tool', { ...mail.env, VIGIL_LOGIN_MAX_FAILURES_PER_IP: '12' });
 }, 120_000);
 
 afterAll(async () => {
   await stack?.stop();
-  await mail?.close();
+  await mail?.stop();
 });
 
 const cli = (args: string[]) => runScript('src/cli.ts', args, stack.env);
@@ -197,7 +197,7 @@ test('revoked, expired, forged and cut links each say what they are, with a 4xx;
 
 test('refused invitations store nothing and send nothing: existing account, open invitation, bad input, callers without the admin role', async () => {
   await invite('twice@vigil.test');
-  const mails = mail.inbox.length;
+  const mails = mail.received.length;
   const before = await count('SELECT count(*) AS n FROM invitations');
   const refusals: [string | undefined, unknown, number, string][] = [
     [stack.tokens.admin, { email: 'norm@vigil.test' }, 409, 'an account with norm@vigil.test already exists'],
@@ -223,7 +223,7 @@ test('refused invitations store nothing and send nothing: existing account, open
 
   expect(await count('SELECT count(*) AS n FROM invitations')).toBe(before);
   expect(await invitationsOf('x@vigil.test')).toBe(0);
-  expect(mail.inbox.length).toBe(mails);
+  expect(mail.received.length).toBe(mails);
   const denied = await count(`SELECT count(*) AS n FROM audit_log WHERE action = 'admin.invitation.create' AND outcome = 'denied'`);
   expect(denied).toBe(1);
 });

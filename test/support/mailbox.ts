@@ -15,6 +15,13 @@ export interface ReceivedMail {
   links: string[];
 }
 
+/** A started Mailbox. */
+export async function startMailbox(): Promise<Mailbox> {
+  const mailbox = new Mailbox();
+  await mailbox.start();
+  return mailbox;
+}
+
 export class Mailbox {
   readonly received: ReceivedMail[] = [];
   /** How long the server takes to accept each message (a slow relay). */
@@ -53,6 +60,16 @@ export class Mailbox {
   /** Mail to `address` so far. */
   to(address: string): ReceivedMail[] {
     return this.received.filter((m) => m.to.includes(address.toLowerCase()));
+  }
+
+  /** The last mail to `address`, and the link in its text that `pattern` matches (its HTML part must link to the same). */
+  lastTo(address: string, pattern: RegExp): { mail: ReceivedMail; link: string } {
+    const mail = this.to(address).at(-1);
+    if (!mail) throw new Error(`no mail to ${address} (${this.received.length} received)`);
+    const link = pattern.exec(mail.text)?.[0];
+    if (!link) throw new Error(`no link in the mail to ${address}:\n${mail.text}`);
+    if (!mail.links.includes(link)) throw new Error(`the HTML part links to ${mail.links.join(', ')}, the text to ${link}`);
+    return { mail, link };
   }
 
   /** The next mail to `address` after the `seen` it already had, waited for (at most `ms`). */
