@@ -16,7 +16,7 @@ import pg from 'pg';
 import type { Browser as Chromium } from 'playwright-core';
 import { freePort, vigilCli } from '../support/vigil-process.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
-import { launchChromium, openBrowserSession, type BrowserSession, type VirtualCredential } from '../support/chromium.ts';
+import { launchChromium, openBrowserSession, untilRelyingParty, type BrowserSession, type VirtualCredential } from '../support/chromium.ts';
 import { Authenticator } from '../support/authenticator.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
@@ -88,16 +88,7 @@ async function passwordAndRecoveryCode(test: string, code: string) {
     await b.page.click('#recovery-section summary');
     await b.page.fill('#recovery-code', code);
     await b.page.click('#verify-recovery');
-    const consent = b.page.locator('#allow');
-    const arrived = b.page.waitForURL(atRp).then(() => 'rp');
-    const asked = consent.waitFor().then(() => 'consent');
-    arrived.catch(() => {});
-    asked.catch(() => {});
-    const first = await Promise.race([arrived, asked]);
-    if (first === 'consent' && !atRp(new URL(b.page.url()))) {
-      await consent.click();
-      await b.page.waitForURL(atRp);
-    }
+    await untilRelyingParty(b.page, redirectUri);
     const tokens = await request.redeem(b.page.url());
     return tokens.claims()!;
   } finally {

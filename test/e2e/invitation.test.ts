@@ -7,7 +7,8 @@
  */
 import { vigilCli } from '../support/vigil-process.ts';
 import { ADMIN, discover, pkceAuthorization, type ClientOut } from '../support/stack.ts';
-import { openBrowserSession, type BrowserSession } from '../support/chromium.ts';
+import * as oidc from 'openid-client';
+import { openBrowserSession, untilRelyingParty, type BrowserSession } from '../support/chromium.ts';
 import { startBrowserStack, type BrowserStack } from '../support/browser-stack.ts';
 import { registerPasskey, stepUpIntoConsole } from '../support/admin-console.ts';
 import { startMailbox, type Mailbox } from '../support/mailbox.ts';
@@ -21,6 +22,9 @@ let stack: BrowserStack;
 let origin: string;
 let web: ClientOut;
 let admin: BrowserSession;
+/** The invited person's browser and the application's tokens from their passkey sign-in (the story goes on in a later test). */
+let lin: BrowserSession | undefined;
+let linApp: { config: oidc.Configuration; refreshToken: string } | undefined;
 
 const open = (name: string) => openBrowserSession(stack.browser, `invitation-${name}`, { afterClose: (errors) => expect(cspErrors(errors)).toEqual([]) });
 
@@ -40,13 +44,14 @@ beforeAll(async () => {
   mail = await startMailbox();
   stack = await startBrowserStack(mail.env);
   origin = stack.vigil.issuer;
-  web = await vigilCli(stack.env, ['client', 'create', '--name', 'Web App', '--redirect-uri', stack.redirectUri]);
+  web = await vigilCli(stack.env, ['client', 'create', '--name', 'Web App', '--redirect-uri', stack.redirectUri, '--grant-type', 'authorization_code', '--grant-type', 'refresh_token']);
   admin = await open('admin');
   await registerPasskey(admin, origin, ADMIN.email, ADMIN.password);
   await stepUpIntoConsole(admin, origin);
 }, 120_000);
 
 afterAll(async () => {
+  await lin?.close();
   await admin?.close();
   await stack?.stop();
   await mail?.stop();
@@ -91,21 +96,17 @@ test('invited from the console, the person enrols a passkey from the emailed lin
   expect(await person.page.textContent('#invitation-problem')).toContain('This invitation has already been used');
 
   // The relying party sends the person to Vigil: the passkey alone signs in.
-  const request = await pkceAuthorization(await discover(origin, web), { redirect_uri: stack.redirectUri, scope: 'openid email' });
+  const request = await pkceAuthorization(await discover(origin, web), { redirect_uri: stack.redirectUri, scope: 'openid email offline_access', prompt: 'consent' });
   await person.page.goto(request.url);
   await person.page.locator('#passkey-sign-in').waitFor();
   await person.page.click('#passkey-sign-in');
-  const consent = person.page.locator('#allow');
-  await Promise.race([person.page.waitForURL((u) => u.href.startsWith(stack.redirectUri)), consent.waitFor()]);
-  if (!person.page.url().startsWith(stack.redirectUri)) {
-    await consent.click();
-    await person.page.waitForURL((u) => u.href.startsWith(stack.redirectUri));
-  }
-  const tokens = await request.redeem(person.page.url());
+  const tokens = await request.redeem(await untilRelyingParty(person.page, stack.redirectUri));
   const claims = tokens.claims()!;
   expect(claims.email).toBe('lin@vigil.test');
+  expect(claims.email_verified).toBe(true);
   expect(claims.acr).toBe('urn:vigil:acr:phr');
-  await person.close();
+  lin = person;
+  linApp = { config: request.config, refreshToken: tokens.refresh_token! };
 
   // The console now lists the account, and no longer the invitation.
   await page.goto(`${origin}/admin/accounts`);
@@ -129,4 +130,51 @@ test('an invitation revoked from the console: its link says it was withdrawn', a
   expect(await person.page.textContent('#invitation-problem')).toContain('withdrawn');
   await person.shot('revoked-link');
   await person.close();
+}, TEST_TIMEOUT);
+
+test('later the invited person forgets the password: the mailed link sets one, the passkey is still asked, every older session is gone', async () => {
+  expect(lin && linApp).toBeTruthy();
+  const [passkey] = await lin!.authenticator.credentials();
+  // Another browser holding the same passkey (a synced one).
+  const other = await openBrowserSession(stack.browser, 'invitation-forgot', { credential: passkey, afterClose: (errors) => expect(cspErrors(errors)).toEqual([]) });
+  try {
+    const seen = mail.to('lin@vigil.test').length;
+    const request = await pkceAuthorization(await discover(origin, web), { redirect_uri: stack.redirectUri, scope: 'openid email' });
+    await other.page.goto(request.url);
+    await other.page.click('#forgot-password');
+    await other.page.fill('#email', 'lin@vigil.test');
+    await other.page.click('#send-link');
+    await other.page.locator('#reset-sent').waitFor();
+    const reset = await mail.next('lin@vigil.test', seen);
+    const link = reset.links.find((l) => l.startsWith(`${origin}/password/reset?token=`));
+    expect(link).toBeDefined();
+
+    await other.page.goto(link!);
+    await other.page.fill('#password', 'lin chose a password now 42');
+    await other.page.fill('#confirm', 'lin chose a password now 42');
+    await other.page.click('#set-password');
+    await other.page.locator('#link-done').waitFor();
+
+    // The new password signs in only with the passkey after it.
+    const after = await pkceAuthorization(await discover(origin, web), { redirect_uri: stack.redirectUri, scope: 'openid email' });
+    await other.page.goto(after.url);
+    await other.page.locator('#password').waitFor();
+    await other.page.fill('#email', 'lin@vigil.test');
+    await other.page.fill('#password', 'lin chose a password now 42');
+    await other.page.click('#sign-in');
+    await other.page.locator('#use-passkey').waitFor();
+    await other.shot('passkey-asked-after-reset');
+    await other.page.click('#use-passkey');
+    const claims = (await after.redeem(await untilRelyingParty(other.page, stack.redirectUri))).claims()!;
+    expect(claims.amr).toEqual(expect.arrayContaining(['pwd', 'mfa']));
+
+    // The session from the invitation day and the application's refresh token are gone.
+    await expect(oidc.refreshTokenGrant(linApp!.config, linApp!.refreshToken)).rejects.toMatchObject({ error: 'invalid_grant' });
+    const again = await pkceAuthorization(await discover(origin, web), { redirect_uri: stack.redirectUri, scope: 'openid' });
+    await lin!.page.goto(again.url);
+    await lin!.page.locator('#passkey-sign-in').waitFor();
+    expect(lin!.page.url().startsWith(stack.redirectUri)).toBe(false);
+  } finally {
+    await other.close();
+  }
 }, TEST_TIMEOUT);

@@ -8,7 +8,7 @@
 import { generateSync } from 'otplib';
 import { vigilCli } from '../support/vigil-process.ts';
 import { discover, pkceAuthorization, type ClientOut } from '../support/stack.ts';
-import { openBrowserSession, type BrowserSession, type VirtualCredential } from '../support/chromium.ts';
+import { openBrowserSession, untilRelyingParty as reachRelyingParty, type BrowserSession, type VirtualCredential } from '../support/chromium.ts';
 import { startBrowserStack, type BrowserStack } from '../support/browser-stack.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
@@ -49,17 +49,7 @@ const openSession = (test: string, credential?: VirtualCredential): Promise<Sess
 
 /** After a sign-in step: allows the consent page if the RP has no grant in this session yet, then waits for the RP. */
 async function untilRelyingParty(s: Session): Promise<string> {
-  const consent = s.page.locator('#allow');
-  const arrived = s.page.waitForURL(atRp).then(() => 'rp' as const);
-  const asked = consent.waitFor().then(() => 'consent' as const);
-  arrived.catch(() => {});
-  asked.catch(() => {});
-  const first = await Promise.race([arrived, asked]);
-  if (first === 'consent' && !atRp(new URL(s.page.url()))) {
-    await s.shot('consent');
-    await consent.click();
-    await s.page.waitForURL(atRp);
-  }
+  await reachRelyingParty(s.page, stack.redirectUri, () => s.shot('consent'));
   await s.page.waitForLoadState();
   await s.shot('relying-party');
   const url = new URL(s.page.url());

@@ -11,7 +11,7 @@ import * as oidc from 'openid-client';
 import { vigilCli } from '../support/vigil-process.ts';
 import { discover, pkceAuthorization, type ClientOut } from '../support/stack.ts';
 import { startBrowserStack, type BrowserStack } from '../support/browser-stack.ts';
-import { openBrowserSession, type BrowserSession } from '../support/chromium.ts';
+import { openBrowserSession, untilRelyingParty, type BrowserSession } from '../support/chromium.ts';
 import { Mailbox } from '../support/mailbox.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
@@ -28,16 +28,7 @@ const sessions: BrowserSession[] = [];
 const atRp = (url: URL) => url.href.startsWith(stack.redirectUri);
 
 /** Where the browser lands after a sign-in step: the application, or the consent page (allowed). */
-async function reachRp(b: BrowserSession): Promise<void> {
-  const arrived = b.page.waitForURL(atRp).then(() => 'rp');
-  const asked = b.page.locator('#allow').waitFor().then(() => 'consent');
-  arrived.catch(() => {});
-  asked.catch(() => {});
-  if (await Promise.race([arrived, asked]) === 'consent' && !atRp(new URL(b.page.url()))) {
-    await b.page.click('#allow');
-    await b.page.waitForURL(atRp);
-  }
-}
+const reachRp = (b: BrowserSession) => untilRelyingParty(b.page, stack.redirectUri);
 
 async function signInWithPassword(b: BrowserSession, password: string) {
   await b.page.locator('#password').waitFor();

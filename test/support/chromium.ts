@@ -134,3 +134,22 @@ export async function openBrowserSession(browser: Browser, name: string, options
     },
   };
 }
+
+/**
+ * After a sign-in step: allows the consent page when Vigil shows it (`onConsent` first, for a
+ * screenshot), then waits until the browser is at the relying party's `redirectUri`; that URL.
+ */
+export async function untilRelyingParty(page: Page, redirectUri: string, onConsent?: () => Promise<unknown>): Promise<string> {
+  const atRp = (url: URL) => url.href.startsWith(redirectUri);
+  const consent = page.locator('#allow');
+  const arrived = page.waitForURL(atRp).then(() => 'rp' as const);
+  const asked = consent.waitFor().then(() => 'consent' as const);
+  arrived.catch(() => {});
+  asked.catch(() => {});
+  if (await Promise.race([arrived, asked]) === 'consent' && !atRp(new URL(page.url()))) {
+    await onConsent?.();
+    await consent.click();
+    await page.waitForURL(atRp);
+  }
+  return page.url();
+}
