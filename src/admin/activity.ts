@@ -1,8 +1,8 @@
 /**
  * What the overview charts: four kinds of audit entry counted per hour over the last day and per
- * day over the last week. The kinds are one SQL expression, used by the counts, by the audit
- * list's `kind` filter (so a card's link lists exactly what it counted) and by the partial index
- * of migration 016 (which must repeat it word for word).
+ * day over the last week. Each entry's kind is the `activity` column of audit_log (computed by the
+ * database, migrations/016_audit_activity.sql): the counts and the audit list's `kind` filter read
+ * the same column, so a card's link lists exactly what it counted.
  */
 
 export const ACTIVITY_KINDS = ['sign_in', 'challenge', 'denial', 'revocation'] as const;
@@ -15,15 +15,6 @@ export const ACTIVITY_LABELS: Record<ActivityKind, { title: string; counts: stri
   denial: { title: 'Denials', counts: 'sign-ins refused (action login, outcome denied: risk, rate limit, disabled account)' },
   revocation: { title: 'Revocations', counts: 'revocations that ended a session, a grant or tokens' },
 };
-
-/** An audit entry's activity kind, or NULL. Identical to the expression of migrations/016_audit_activity.sql. */
-export const ACTIVITY_KIND_SQL = `(CASE
-  WHEN action = 'login' AND outcome = 'success' THEN 'sign_in'
-  WHEN action = 'login' AND outcome = 'denied' THEN 'denial'
-  WHEN action IN ('risk.login', 'risk.refresh') AND details->'decision'->>'action' IN ('mfa', 'step_up') THEN 'challenge'
-  WHEN action IN ('revocation.session', 'revocation.grant', 'revocation.account', 'revocation.client')
-    AND (details->'sessions' <> '[]'::jsonb OR details->'grants' <> '[]'::jsonb OR details->'tokens' > '0'::jsonb) THEN 'revocation'
-END)`;
 
 export type ActivityWindow = 'day' | 'week';
 
