@@ -68,7 +68,8 @@ export interface Timeline {
   points: { x: number; y: number; level: string; decision: string; title: string }[];
   /** The path through the points, oldest first. */
   path: string;
-  thresholds: { y: number; score: number; label: string }[];
+  /** `labelled`: its score is written beside the axis (not when it would overlap the one below). */
+  thresholds: { y: number; score: number; label: string; labelled: boolean }[];
   firstLabel: string;
   lastLabel: string;
   summary: string;
@@ -108,10 +109,20 @@ export function riskTimeline(events: readonly RiskEventSummary[], thresholds: re
   return {
     width, height, left, right, base, top, points,
     path: points.map((p, i) => `${i ? 'L' : 'M'}${p.x} ${p.y}`).join(' '),
-    thresholds: [...byScore.entries()].sort((a, b) => a[0] - b[0]).map(([score, what]) => ({ y: yOf(score), score, label: `≥ ${score}: ${what.join(', ')}` })),
+    thresholds: withAxisLabels([...byScore.entries()].sort((a, b) => a[0] - b[0]).map(([score, what]) => ({ y: yOf(score), score, label: `≥ ${score}: ${what.join(', ')}` }))),
     firstLabel: minute(ordered[0]), lastLabel: minute(ordered.at(-1)),
     summary: highest
       ? `${ordered.length} assessment(s) from ${minute(ordered[0])} to ${minute(ordered.at(-1))} UTC; the highest score ${highest.score} (${highest.level}, ${highest.decision}) at ${minute(highest)} UTC.`
       : 'No assessments.',
   };
+}
+
+/** Scores written beside the axis only where they do not overlap the one written below (their <title> keeps them all). */
+function withAxisLabels<T extends { y: number }>(lines: T[]): (T & { labelled: boolean })[] {
+  let lastY = Infinity;
+  return lines.map((line) => {
+    const labelled = lastY - line.y >= 9;
+    if (labelled) lastY = line.y;
+    return { ...line, labelled };
+  });
 }
