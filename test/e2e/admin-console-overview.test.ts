@@ -153,6 +153,11 @@ test('each card\'s link lists exactly what it counted, zeros too; the sessions c
   expect(await page.locator('#audit tbody tr').count()).toBe(0);
   expect(await page.textContent('main')).toContain('No entries match.');
 
+  // A kind the console does not know is a readable 400 page, not an empty list.
+  const bad = await page.goto(`${origin}/admin/audit?kind=logins`);
+  expect(bad!.status()).toBe(400);
+  expect(await page.textContent('main')).toMatch(/Audit filter: .*kind/);
+
   await follow('#count-sessions-high');
   expect(new URL(page.url()).pathname).toBe('/admin/sessions');
   expect(new URL(page.url()).searchParams.get('level')).toBe('high');
