@@ -177,6 +177,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     const adminService = new AdminService(core, {
       provider: currentProvider,
       posturePolicy: () => files.posture,
+      riskPolicy: () => files.risk,
       loginLimits: { windowSeconds: config.VIGIL_LOGIN_LOCKOUT_SECONDS, accountAttackFailures: config.VIGIL_LOGIN_ACCOUNT_ATTACK_FAILURES },
     });
     let httpServer: DrainingServer | undefined;

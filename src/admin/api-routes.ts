@@ -23,7 +23,7 @@ import { adminResource, authenticateAdmin } from './auth.ts';
 import { ADMIN_ACTOR, auditAdminCalls } from './call-audit.ts';
 import {
   accountChangeBody, clientChangeBody, newAccountBody, newInvitationBody, invitationQuery, newClientBody, registrationTokenBody,
-  accountIdSchema, accountQuery, auditQuery, clientIdSchema, emptyBody, logoutQuery, pageQuery, reasonBody, riskQuery, sessionQuery,
+  accountIdSchema, accountQuery, activityQuery, auditQuery, clientIdSchema, emptyBody, logoutQuery, pageQuery, reasonBody, riskQuery, sessionQuery,
   optionalReasonBody, rolesBody, sessionUidSchema, ssfDeliveryQuery, stepUpBody,
 } from './schemas.ts';
 import { AdminError, type AdminOperations, type AdminPrincipal } from './types.ts';
@@ -106,6 +106,12 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
     await principal(ctx);
     valid(emptyBody, ctx.query);
     ctx.body = await service.overview();
+  });
+
+  router.get('/activity', async (ctx) => {
+    await principal(ctx);
+    const q = valid(activityQuery, ctx.query);
+    ctx.body = await service.activity(q.window, q.until);
   });
 
   router.get('/sessions', async (ctx) => {

@@ -8,7 +8,7 @@ import { firstIssue, FormError, renderPage, type Views } from '../http/index.ts'
 import type { Logger } from '../observability/index.ts';
 import { storeOutage } from '../store/index.ts';
 import { AdminError } from './types.ts';
-import { reasonSchema } from './schemas.ts';
+import { activityKind, reasonSchema } from './schemas.ts';
 
 /** A request the console refuses, with what to tell the person. */
 export class ConsoleRefusal extends Error {
@@ -89,7 +89,10 @@ export const schemas = {
   }),
   accountFilter: z.object({ query: optionalText(200), cursor }),
   page: z.object({ cursor }),
-  auditFilter: z.object({ from: optionalDate, to: optionalDate, actor: optionalText(200), subject: optionalText(200), action: optionalText(100), views: z.enum(['1', 'on']).optional().transform((v) => v !== undefined), cursor }),
+  auditFilter: z.object({
+    from: optionalDate, to: optionalDate, actor: optionalText(200), subject: optionalText(200), action: optionalText(100),
+    kind: z.union([z.literal(''), activityKind]).optional().transform((v) => (v ? v : undefined)),
+    views: z.enum(['1', 'on']).optional().transform((v) => v !== undefined), cursor }),
   reason: z.object({ reason: z.string().trim().pipe(z.union([z.literal(''), reasonSchema])).optional().transform((v) => v || 'from the admin console') }).loose(),
 };
 

@@ -18,6 +18,8 @@ import { readForm, renderPage, type Views } from '../http/index.ts';
 import { FirstPartySignIn, FormTokens } from '../first-party/index.ts';
 import { ADMIN_CONSOLE_APP } from './console-client.ts';
 import { detailLines, utcMinute } from './console-format.ts';
+import { activityBars, riskTimeline } from './console-charts.ts';
+import { ACTIVITY_KINDS, ACTIVITY_LABELS } from './activity.ts';
 import { ConsoleEvents, type RevocationFeed } from './console-events.ts';
 import { checkSameOrigin, consoleBoundary, parse, queryOf, schemas } from './console-http.ts';
 import { ConsoleGate, type ConsoleUser } from './console-session.ts';
@@ -132,10 +134,18 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
 
   // Overview.
   async function overviewData() {
-    const [overview, failed, failedEvents] = await Promise.all([
+    const [overview, failed, failedEvents, day, week] = await Promise.all([
       admin.overview(), admin.logouts({ status: 'failed', limit: 20 }), admin.securityEventDeliveries({ status: 'failed', limit: 20 }),
+      admin.activity('day'), admin.activity('week'),
     ]);
-    return { overview, failed: failed.items, failedEvents: failedEvents.items };
+    // Each card links to the audit trail filtered to exactly what it counts (the same kind, the same time span).
+    const listOf = (kind: string, report: typeof day) => `/admin/audit${queryString({ kind, from: isoMinute(new Date(report.from)), to: isoMinute(new Date(report.to)) })}`;
+    const activity = ACTIVITY_KINDS.map((kind) => ({
+      kind, title: ACTIVITY_LABELS[kind].title, counts: ACTIVITY_LABELS[kind].counts,
+      day: { total: day.series.find((s) => s.kind === kind)!.total, href: listOf(kind, day), chart: activityBars(day, kind) },
+      week: { total: week.series.find((s) => s.kind === kind)!.total, href: listOf(kind, week), chart: activityBars(week, kind) },
+    }));
+    return { overview, failed: failed.items, failedEvents: failedEvents.items, activity, activitySpan: { day, week } };
   }
   router.get('/', async (ctx) => {
     const user = await gate.require(ctx);
@@ -173,7 +183,7 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
     const user = await gate.require(ctx);
     if (!user) return;
     const session = await admin.session(parse(schemas.id, ctx.params.uid, 'Session'));
-    page(ctx, user, 'session.njk', { title: `Session of ${session.email}`, nav: 'sessions', session });
+    page(ctx, user, 'session.njk', { title: `Session of ${session.email}`, nav: 'sessions', session, riskChart: riskTimeline(session.riskHistory, session.riskThresholds) });
   });
 
   // Accounts.
@@ -213,8 +223,9 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
     const input = parse(schemas.auditFilter, queryOf(ctx), 'Audit filter');
     const { views: showViews, ...filter } = input;
     const entries = await admin.audit({ ...filter, ...(showsPageViews(input) ? {} : { excludeActions: [PAGE_VIEW] }) });
-    const shown = { from: isoMinute(input.from), to: isoMinute(input.to), actor: input.actor, subject: input.subject, action: input.action, views: showViews ? '1' : undefined };
+    const shown = { from: isoMinute(input.from), to: isoMinute(input.to), actor: input.actor, subject: input.subject, action: input.action, kind: input.kind, views: showViews ? '1' : undefined };
     page(ctx, user, 'audit.njk', {
+      kinds: ACTIVITY_KINDS.map((k) => ({ value: k, title: ACTIVITY_LABELS[k].title, counts: ACTIVITY_LABELS[k].counts })),
       title: 'Audit trail', nav: 'audit', entries: entries.items.map((e) => ({ ...e, detailLines: detailLines(e.details) })), filter: shown,
       nextPage: entries.next ? `/admin/audit${queryString({ ...shown, cursor: entries.next })}` : undefined,
     });

@@ -9,6 +9,7 @@ import type { Account } from '../identity/index.ts';
 import type { Queryable } from '../store/index.ts';
 import type { LogoutDelivery } from '../sessions/index.ts';
 import type { RiskLevel } from './types.ts';
+import type { ActivityKind } from './activity.ts';
 
 type Signal = { name: string; contribution: number; reason: string };
 type Place = { country?: string; region?: string; city?: string; lat?: number; lon?: number; accuracyKm?: number };
@@ -81,6 +82,8 @@ export interface AuditQuery {
   subject?: string;
   action?: string;
   excludeActions?: string[];
+  /** Only entries of this activity kind (what the overview counts). */
+  kind?: ActivityKind;
 }
 
 /** Builds a WHERE clause from optional conditions, numbering the parameters. */
@@ -168,6 +171,18 @@ export class AdminQueries {
     return Number(rows[0]?.n ?? 0);
   }
 
+  /** Sessions in the activity table by the risk level of their latest assessment ('none' when never assessed). */
+  async sessionRiskCounts(): Promise<Record<RiskLevel | 'none', number>> {
+    const { rows } = await this.#db.query<{ level: RiskLevel | null; n: number }>(
+      `SELECT r.level, count(*)::int AS n FROM session_activity a
+         LEFT JOIN LATERAL (SELECT level FROM risk_assessments ra WHERE ra.session_uid = a.session_uid ORDER BY ra.at DESC, ra.id DESC LIMIT 1) r ON true
+        GROUP BY r.level`,
+    );
+    const counts = { none: 0, low: 0, medium: 0, high: 0 };
+    for (const r of rows) counts[r.level ?? 'none'] += r.n;
+    return counts;
+  }
+
   /** Risk assessments, newest first, after the key [id]. */
   async riskEvents(q: RiskQuery, after: string[] | undefined, limit: number): Promise<RiskRow[]> {
     const c = new Conditions();
@@ -200,13 +215,25 @@ export class AdminQueries {
     return Object.fromEntries(rows.map((r) => [r.action, Number(r.n)]));
   }
 
-  /** Revocations that ended something (a session or a grant): revoking what was already gone is not counted. */
+  /** Revocations that ended something (a session, a grant or tokens): revoking what was already gone is not counted. */
   async revocationCount(since: Date): Promise<number> {
     const { rows } = await this.#db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM audit_log WHERE at >= $1 AND left(action, 11) = 'revocation.'
-         AND (details->'sessions' <> '[]'::jsonb OR details->'grants' <> '[]'::jsonb)`, [since.toISOString()],
+      `SELECT count(*) AS n FROM audit_log WHERE activity = 'revocation' AND at >= $1`, [since.toISOString()],
     );
     return Number(rows[0]?.n ?? 0);
+  }
+
+  /** Activity entries in [from, to) by bucket (`step` long, from `from`) and kind; empty buckets are absent. */
+  async activityCounts(from: Date, to: Date, stepMs: number): Promise<{ bucket: Date; kind: ActivityKind; n: number }[]> {
+    // `activity IS NOT NULL` is the predicate of the index audit_log_activity: an index-only scan of these entries alone.
+    const { rows } = await this.#db.query<{ bucket: Date; kind: ActivityKind; n: number }>(
+      `SELECT date_bin($3::bigint * interval '1 millisecond', at, $1::timestamptz) AS bucket, activity AS kind, count(*)::int AS n
+         FROM audit_log
+        WHERE activity IS NOT NULL AND at >= $1::timestamptz AND at < $2::timestamptz
+        GROUP BY 1, 2`,
+      [from.toISOString(), to.toISOString(), stepMs],
+    );
+    return rows.map((r) => ({ bucket: new Date(r.bucket), kind: r.kind, n: r.n }));
   }
 
   /** Accounts by email (case-insensitive), after the key [lower(email)]; `query` matches email or name. */
@@ -315,6 +342,7 @@ export class AdminQueries {
     if (q.action?.endsWith('.')) c.add(q.action, (p) => `left(action, length(${p})) = ${p}`);
     else c.add(q.action, (p) => `action = ${p}`);
     if (q.excludeActions?.length) c.add(q.excludeActions, (p) => `NOT (action = ANY(${p}::text[]))`);
+    c.add(q.kind, (p) => `activity = ${p}`);
     c.add(after?.[0], (p) => `seq < ${p}::bigint`);
     const { rows } = await this.#db.query<{ seq: string; at: Date; actor: string; action: string; subject: string | null; ip: string | null; outcome: string; details: Json<Record<string, unknown>> }>(
       `SELECT seq::text AS seq, at, actor, action, subject, ip, outcome, details FROM audit_log ${c.where()} ORDER BY audit_log.seq DESC LIMIT ${c.p(limit)}`,

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ACR_VALUES } from '../config/index.ts';
 import { MAX_PAGE_SIZE } from './paging.ts';
 import { roleSchema } from '../identity/index.ts';
+import { ACTIVITY_KINDS } from './activity.ts';
 
 export const ACCOUNT_ID = /^[A-Za-z0-9._:@-]{1,200}$/;
 export const SESSION_UID = /^[A-Za-z0-9_-]{1,128}$/;
@@ -24,6 +25,7 @@ const page = {
     .pipe(z.number().int().min(1, 'limit must be at least 1').max(MAX_PAGE_SIZE, `limit must be at most ${MAX_PAGE_SIZE}`)).optional(),
   cursor: z.string().max(1024).optional(),
 };
+export const activityKind = z.enum(ACTIVITY_KINDS, { error: `kind must be ${ACTIVITY_KINDS.join(', ')}` });
 const riskLevel = z.enum(['low', 'medium', 'high'], { error: 'must be low, medium or high' });
 
 export const accountIdSchema = id(ACCOUNT_ID, 'account');
@@ -50,6 +52,12 @@ export const auditQuery = z.strictObject({
   actor: z.string().max(200).regex(PRINTABLE, 'actor must be printable text').optional(),
   subject: z.string().max(200).regex(PRINTABLE, 'subject must be printable text').optional(),
   action: z.string().max(100).regex(AUDIT_ACTION, 'action is an action name, or a prefix ending in "."').optional(),
+  kind: activityKind.optional(),
+});
+
+export const activityQuery = z.strictObject({
+  window: z.enum(['day', 'week'], { error: 'window must be day or week' }).default('day'),
+  until: time('until').optional(),
 });
 
 export const riskQuery = z.strictObject({

@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { ACR_VALUES, type AcrValue } from '../config/index.ts';
 import type { Core } from '../core.ts';
 import { evaluatePosture, type PosturePolicy } from '../devices/index.ts';
-import { describeUserAgent, parseUserAgent } from '../risk/index.ts';
+import { describeUserAgent, parseUserAgent, tablesFor, type RiskPolicy } from '../risk/index.ts';
+import { ACTIVITY_KINDS, ACTIVITY_LABELS, activityBuckets, type ActivityWindow } from './activity.ts';
 import { requirePersonStepUp, type LogoutDelivery, type RevocationCause, type RevocationEvent } from '../sessions/index.ts';
 import { CLIENT_DISABLED, type Payload } from '../store/index.ts';
 import { InvitationError, invitationView, type InvitationView } from '../invitations/index.ts';
@@ -24,7 +25,7 @@ import { ACCOUNT_ID, AUDIT_ACTION, CLIENT_ID, SESSION_UID } from './schemas.ts';
 import {
   AdminError,
   type AccountChange, type AccountDetail, type NewInvitation, type AccountSummary, type ClientChangeResult, type ClientDetail, type NewAccount, type RegistrationToken, type AdminOperations, type AdminPrincipal, type AuditEntryView, type AuditFilter, type AuditName, type EventDeliveryView, type LogoutDeliveryView, type ClientSummary,
-  type Overview, type Page, type PageRequest, type RiskEventSummary, type RiskFilter, type SessionDetail, type SessionFilter, type SessionSummary, type StepUpResult,
+  type ActivityReport, type RiskThreshold, type Overview, type Page, type PageRequest, type RiskEventSummary, type RiskFilter, type SessionDetail, type SessionFilter, type SessionSummary, type StepUpResult,
 } from './types.ts';
 
 export type AdminCore = Pick<Core, 'invitations' | 'config' | 'resourceServers' | 'stores' | 'accounts' | 'audit' | 'adapters' | 'revocations' | 'stepUps' | 'totp' | 'recovery' | 'passkeys' | 'devices' | 'logoutOutbox' | 'ssf'>;
@@ -32,6 +33,8 @@ export type AdminCore = Pick<Core, 'invitations' | 'config' | 'resourceServers' 
 export interface AdminServiceOptions {
   /** The posture policy in force (devices show as compliant or not); without it, compliance is unknown. */
   posturePolicy?: () => PosturePolicy;
+  /** The risk policy in force (its thresholds are marked on a session's risk timeline); without it, none are. */
+  riskPolicy?: () => RiskPolicy;
   /** Epoch ms; tests may pin it. */
   now?: () => number;
   /** The password step's window and account-wide failure limit, to show accounts under attack. */
@@ -81,6 +84,7 @@ export class AdminService implements AdminOperations {
   readonly #core: AdminCore;
   readonly #q: AdminQueries;
   readonly #posture: (() => PosturePolicy) | undefined;
+  readonly #riskPolicy: (() => RiskPolicy) | undefined;
   readonly #now: () => number;
   readonly #loginLimits: { windowSeconds: number; accountAttackFailures: number };
   readonly #providerOf: (() => Provider) | undefined;
@@ -89,6 +93,7 @@ export class AdminService implements AdminOperations {
     this.#core = core;
     this.#q = new AdminQueries(core.stores.sql);
     this.#posture = options.posturePolicy;
+    this.#riskPolicy = options.riskPolicy;
     this.#now = options.now ?? Date.now;
     this.#loginLimits = options.loginLimits ?? NO_LOGIN_LIMITS;
     this.#providerOf = options.provider;
@@ -102,11 +107,24 @@ export class AdminService implements AdminOperations {
 
   async overview(): Promise<Overview> {
     const since = new Date(this.#now() - DAY_MS);
-    const [activeSessions, decisions, revocations, logouts, securityEvents, accountsUnderAttack] = await Promise.all([
-      this.#q.activeSessionCount(), this.#q.decisionCounts(since), this.#q.revocationCount(since), this.#core.logoutOutbox.counts(since.getTime()),
+    const [activeSessions, sessionsByRisk, decisions, revocations, logouts, securityEvents, accountsUnderAttack] = await Promise.all([
+      this.#q.activeSessionCount(), this.#q.sessionRiskCounts(), this.#q.decisionCounts(since), this.#q.revocationCount(since), this.#core.logoutOutbox.counts(since.getTime()),
       this.#core.ssf.outbox.counts(since.getTime()), this.#q.accountsUnderAttack(this.#loginWindowStart(), this.#loginLimits.accountAttackFailures, 20),
     ]);
-    return { activeSessions, last24h: { decisions, revocations, logouts, securityEvents }, accountsUnderAttack };
+    return { activeSessions, sessionsByRisk, last24h: { decisions, revocations, logouts, securityEvents }, accountsUnderAttack };
+  }
+
+  async activity(window: ActivityWindow, until: Date = new Date(this.#now())): Promise<ActivityReport> {
+    const span = activityBuckets(window, until.getTime());
+    const rows = await this.#q.activityCounts(span.from, span.to, span.stepMs);
+    const counts = new Map(rows.map((r) => [`${r.kind} ${r.bucket.getTime()}`, r.n]));
+    return {
+      window, bucket: window === 'day' ? 'hour' : 'day', from: iso(span.from), to: iso(span.to),
+      series: ACTIVITY_KINDS.map((kind) => {
+        const buckets = span.starts.map((start) => ({ start: iso(start), count: counts.get(`${kind} ${start.getTime()}`) ?? 0 }));
+        return { kind, label: ACTIVITY_LABELS[kind].title, total: buckets.reduce((n, b) => n + b.count, 0), buckets };
+      }),
+    };
   }
 
   /**
@@ -147,7 +165,7 @@ export class AdminService implements AdminOperations {
     if (!found) throw notFound('session');
     const history = await this.#q.riskEvents({ sessionUid: uid }, undefined, 50);
     const { clients } = await this.#q.names([...found.summary.clients, ...history.map((r) => r.clientId)]);
-    return { ...withClientNames(found.summary, clients), riskHistory: history.map((r) => riskEventView(r, clients)) };
+    return { ...withClientNames(found.summary, clients), riskHistory: history.map((r) => riskEventView(r, clients)), riskThresholds: this.#thresholds(history) };
   }
 
   async accounts(filter: PageRequest & { query?: string }): Promise<Page<AccountSummary>> {
@@ -465,6 +483,22 @@ export class AdminService implements AdminOperations {
     }
     await this.#core.audit.append({ ...entry, ...(done.subject ? { subject: done.subject } : {}), outcome: 'success', details: { ...details, ...done.details } });
     return done.result;
+  }
+
+  /** For each event type in the history, the thresholds of the client of its latest event (newest first). */
+  #thresholds(history: RiskRow[]): RiskThreshold[] {
+    const policy = this.#riskPolicy?.();
+    if (!policy) return [];
+    const out: RiskThreshold[] = [];
+    for (const type of ['login', 'refresh'] as const) {
+      const latest = history.find((r) => r.type === type);
+      if (!latest) continue;
+      for (const t of tablesFor(policy, latest.clientId)[type].thresholds) {
+        const d = t.decision as { action: string; acr?: string };
+        out.push({ type, minScore: t.minScore, decision: d.action, ...(d.acr ? { acr: d.acr } : {}) });
+      }
+    }
+    return out;
   }
 
   #provider(): Provider {

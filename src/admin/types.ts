@@ -9,6 +9,7 @@ import type { LogoutDelivery } from '../sessions/index.ts';
 import type { EventDelivery } from '../ssf/index.ts';
 import type { StoredAuditEntry } from '../audit/index.ts';
 import type { ClientSettings } from '../oidc/index.ts';
+import type { ActivityKind } from './activity.ts';
 
 /** Read-only (`auditor`) or everything (`admin`). */
 export type AdminRole = 'admin' | 'auditor';
@@ -84,6 +85,31 @@ export interface RiskEventSummary {
 
 export interface SessionDetail extends SessionSummary {
   riskHistory: RiskEventSummary[];
+  /** The risk policy's score thresholds for the session's events (by event type, for the client of its latest event of that type). */
+  riskThresholds: RiskThreshold[];
+}
+
+export interface RiskThreshold {
+  type: 'login' | 'refresh';
+  minScore: number;
+  /** The decision at and above the score: allow, mfa, step_up, deny or revoke, with the acr asked for. */
+  decision: string;
+  acr?: string;
+}
+
+/** Activity counted per bucket over a window (the overview's charts; GET /admin/api/activity). */
+export interface ActivityReport {
+  window: 'day' | 'week';
+  bucket: 'hour' | 'day';
+  /** The first bucket's start and the last one's end (ISO). */
+  from: string;
+  to: string;
+  series: {
+    kind: ActivityKind;
+    label: string;
+    total: number;
+    buckets: { start: string; count: number }[];
+  }[];
 }
 
 export interface AccountSummary {
@@ -187,6 +213,8 @@ export interface AuditFilter extends PageRequest {
   action?: string;
   /** Actions left out (exact names), e.g. the console's page views. */
   excludeActions?: string[];
+  /** Only the entries the overview counts as this kind of activity. */
+  kind?: ActivityKind;
 }
 
 /** An audit entry as the API shows it: the stored entry with its time as ISO text. */
@@ -219,6 +247,8 @@ export type EventDeliveryView = EventDelivery & { clientName: string };
 
 export interface Overview {
   activeSessions: number;
+  /** Those sessions by the risk level of their latest assessment (`none`: never assessed). */
+  sessionsByRisk: Record<RiskLevel | 'none', number>;
   last24h: {
     decisions: Record<string, number>;
     revocations: number;
@@ -247,6 +277,8 @@ export class AdminError extends ApiError {
  */
 export interface AdminOperations {
   overview(): Promise<Overview>;
+  /** Activity per hour over the day, or per day over the week, ending with the bucket that holds `until` (default now). */
+  activity(window: ActivityReport['window'], until?: Date): Promise<ActivityReport>;
   sessions(filter: SessionFilter): Promise<Page<SessionSummary>>;
   session(uid: string): Promise<SessionDetail>;
   revokeSession(by: AdminPrincipal, uid: string, reason: string): Promise<RevocationEvent>;

@@ -93,11 +93,12 @@ export class Revocations {
     return this.#announce('session', sessionUid, ended, cause);
   }
 
-  /** Revokes a grant and every token issued under it. */
+  /** Revokes a grant and every token issued under it; the event names the grant only if it was still there. */
   async grant(grantId: string, cause: RevocationCause, context: { accountId?: string; clientId?: string } = {}): Promise<RevocationEvent> {
+    const held = await this.#deps.adapters.for('Grant').find(grantId);
     await this.#revokeGrants([grantId]);
     return this.#announce('grant', grantId, {
-      ...(context.accountId ? { accountId: context.accountId } : {}), sessions: [], grants: [grantId], clients: context.clientId ? [context.clientId] : [],
+      ...(context.accountId ? { accountId: context.accountId } : {}), sessions: [], grants: held ? [grantId] : [], clients: context.clientId ? [context.clientId] : [],
     }, cause);
   }
 
@@ -142,12 +143,13 @@ export class Revocations {
   /** Every token of a client, in every store, and every grant it holds. */
   async client(clientId: string, cause: RevocationCause): Promise<RevocationEvent> {
     const adapters = this.#deps.adapters;
-    await Promise.all([
+    const removed = await Promise.all([
       ...CLIENT_TOKEN_MODELS.map((model) => adapters.for(model).revokeByClientId(clientId)),
       adapters.for('Grant').revokeByClientId(clientId),
     ]);
     await this.#deps.forgetClient?.(clientId);
-    return this.#announce('client', clientId, { sessions: [], grants: [], clients: [clientId] }, cause);
+    // Its tokens and grants are not listed one by one; how many ended tells the trail whether anything did.
+    return this.#announce('client', clientId, { sessions: [], grants: [], clients: [clientId] }, cause, { tokens: removed.reduce((n, x) => n + x, 0) });
   }
 
   async #revokeGrants(grantIds: string[]): Promise<void> {
@@ -183,7 +185,7 @@ export class Revocations {
     return { ...(sessions[0]?.accountId ? { accountId: sessions[0].accountId } : {}), sessions: uids, grants, clients: [...clients] };
   }
 
-  async #announce(kind: RevocationKind, target: string, ended: Ended, cause: RevocationCause): Promise<RevocationEvent> {
+  async #announce(kind: RevocationKind, target: string, ended: Ended, cause: RevocationCause, counted: { tokens?: number } = {}): Promise<RevocationEvent> {
     const { bus, audit, logger } = this.#deps;
     const event: RevocationEvent = {
       kind, target, ...ended, initiator: cause.initiator, actor: cause.actor, reason: cause.reason, at: Date.now(), origin: bus.instance,
@@ -192,7 +194,7 @@ export class Revocations {
     await this.#deps.securityEvents?.revoked(event).catch((err) => logger.error({ err }, 'could not queue security events for a revocation'));
     await audit.append({
       actor: cause.actor, action: `revocation.${kind}`, subject: target, ...(cause.ip ? { ip: cause.ip } : {}), outcome: 'success',
-      details: { initiator: cause.initiator, reason: cause.reason, account: ended.accountId ?? null, sessions: ended.sessions, grants: ended.grants, clients: ended.clients },
+      details: { initiator: cause.initiator, reason: cause.reason, account: ended.accountId ?? null, sessions: ended.sessions, grants: ended.grants, clients: ended.clients, ...counted },
     });
     // The stores already refuse the tokens; a bus that is down only delays what the other instances drop or show.
     await bus.publish(event).catch((err) => logger.warn({ err, kind, target }, 'revocation bus: could not publish (the stores still hold the revocation)'));

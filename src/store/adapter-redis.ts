@@ -156,9 +156,10 @@ export class RedisAdapter implements Adapter {
   }
 
   /** Walks this model's keys (SCAN, in pages): records carry no client index, and this is rare. */
-  async revokeByClientId(clientId: string): Promise<void> {
+  async revokeByClientId(clientId: string): Promise<number> {
     const prefix = `${PREFIX}${this.name}:`;
     let cursor = '0';
+    let removed = 0;
     do {
       const [next, keys] = await this.#redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
       cursor = next;
@@ -173,7 +174,9 @@ export class RedisAdapter implements Adapter {
         }
       });
       if (theirs.length) await this.#redis.del(...theirs, ...theirs.map((k) => `${k}:consumed`));
+      removed += theirs.length;
     } while (cursor !== '0');
+    return removed;
   }
 
   async findByAccountId(accountId: string): Promise<Payload[]> {

@@ -336,8 +336,14 @@ export class SqlAdapter implements Adapter {
     await this.#sql.query('DELETE FROM oidc_payloads WHERE model = $1 AND grant_id = $2', [this.name, grantId]);
   }
 
-  async revokeByClientId(clientId: string): Promise<void> {
-    await this.#sql.query("DELETE FROM oidc_payloads WHERE model = $1 AND payload->>'clientId' = $2", [this.name, clientId]);
+  async revokeByClientId(clientId: string): Promise<number> {
+    // Expired rows not yet purged go too, but only live ones count as ended.
+    const { rows } = await this.#sql.query<{ n: number }>(
+      `WITH gone AS (DELETE FROM oidc_payloads WHERE model = $1 AND payload->>'clientId' = $2 RETURNING expires_at)
+       SELECT count(*) FILTER (WHERE expires_at IS NULL OR expires_at > now())::int AS n FROM gone`,
+      [this.name, clientId],
+    );
+    return rows[0]?.n ?? 0;
   }
 
   async destroyByAccountId(accountId: string): Promise<void> {

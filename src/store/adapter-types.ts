@@ -10,8 +10,8 @@ export interface Adapter {
   revokeByGrantId(grantId: string): Promise<void>;
   /** Removes every record of this model that belongs to the account. */
   destroyByAccountId(accountId: string): Promise<void>;
-  /** Removes every record of this model issued to the client (an incident action, not a hot path). */
-  revokeByClientId(clientId: string): Promise<void>;
+  /** Removes every record of this model issued to the client (an incident action, not a hot path); how many there were. */
+  revokeByClientId(clientId: string): Promise<number>;
   /** The account's live records of this model; for sessions and grants (the models listed per account). */
   findByAccountId(accountId: string): Promise<Payload[]>;
 }

@@ -65,9 +65,9 @@ export class CachedAdapter implements Adapter {
     return this.#inner.revokeByGrantId(grantId);
   }
 
-  async revokeByClientId(clientId: string): Promise<void> {
+  async revokeByClientId(clientId: string): Promise<number> {
     this.forget(clientId);
-    await this.#inner.revokeByClientId(clientId);
+    return await this.#inner.revokeByClientId(clientId);
   }
 
   destroyByAccountId(accountId: string): Promise<void> {

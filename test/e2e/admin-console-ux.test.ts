@@ -7,16 +7,17 @@
  * factors. One Vigil instance; the issuer is http://localhost (WebAuthn refuses IP addresses).
  */
 import type { Browser, Page } from 'playwright-core';
-import { freePort, vigilCli } from '../support/vigil-process.ts';
-import { ADMIN, startStack, type ClientOut, type Stack } from '../support/stack.ts';
-import { launchChromium, openBrowserSession, type BrowserSession } from '../support/chromium.ts';
-import { enterPassword, registerPasskey, rpSignIn, stepUpIntoConsole } from '../support/admin-console.ts';
+import { vigilCli } from '../support/vigil-process.ts';
+import { ADMIN, type ClientOut, type Stack } from '../support/stack.ts';
+import { openBrowserSession, type BrowserSession } from '../support/chromium.ts';
+import { enterPassword, rpSignIn, startConsoleStack, stepUpIntoConsole, type ConsoleStack } from '../support/admin-console.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
 const TEST_TIMEOUT = 90_000;
 /** A time as ISO text (what the console must not show people). */
 const ISO_TIME = /\d{4}-\d\d-\d\dT\d\d:\d\d/;
 
+let consoleStack: ConsoleStack;
 let browser: Browser;
 let stack: Stack;
 let origin: string;
@@ -32,12 +33,8 @@ const metric = async (page: Page, id: string) => {
 };
 
 beforeAll(async () => {
-  redirectUri = `http://localhost:${await freePort()}/cb`;
-  await Promise.all([
-    launchChromium().then((x) => { browser = x; }),
-    startStack({}, { issuerHost: 'localhost' }).then((x) => { stack = x; }),
-  ]);
-  origin = stack.instances[0].issuer;
+  consoleStack = await startConsoleStack('admin-console-ux-admin');
+  ({ browser, stack, origin, web, redirectUri, admin } = consoleStack);
   const { env } = stack;
   const people = await Promise.all([
     vigilCli<{ id: string }>(env, ['user', 'create', '--email', 'pat@vigil.test', '--password', PASSWORD, '--name', 'Pat', '--role', 'admin']),
@@ -45,19 +42,13 @@ beforeAll(async () => {
     vigilCli<{ id: string }>(env, ['user', 'create', '--email', 'carol@vigil.test', '--password', PASSWORD, '--name', 'Carol']),
   ]);
   [ids.pat, ids.dana, ids.carol] = people.map((p) => p.id);
-  web = await vigilCli(env, ['client', 'create', '--name', 'Relying Party', '--redirect-uri', redirectUri]);
-  admin = await openBrowserSession(browser, 'admin-console-ux-admin');
-  await registerPasskey(admin, origin, ADMIN.email, ADMIN.password);
-  await stepUpIntoConsole(admin, origin);
   // Dana signs in to the relying party once and never refreshes.
   const dana = await rpSignIn(origin, web, redirectUri, 'dana@vigil.test', PASSWORD);
   expect(dana.tokens.refresh_token).toBeTruthy();
 }, 120_000);
 
 afterAll(async () => {
-  await admin?.close();
-  await browser?.close();
-  await stack?.stop();
+  await consoleStack?.stop();
 }, 60_000);
 
 test('an administrator with only a password is told a passkey is needed, with a link to /account that works', async () => {

@@ -422,7 +422,7 @@ describe.each<BackendSpec>([pgliteSpec, postgresSpec, redisSpec])('storage adapt
       await expect(refreshTokens.revokeByGrantId(`grant-${rid(12)}`)).resolves.toBeUndefined();
     });
 
-    it('revokeByClientId removes every record of the model issued to the client (consumed ones too), and nothing else', async () => {
+    it('revokeByClientId removes every record of the model issued to the client (consumed ones too), and nothing else; it says how many', async () => {
       const tokens = backend.adapter('ClientCredentials');
       const clientId = `client-${rid(8)}`;
       const theirs = [rid(32), rid(32), rid(32)];
@@ -434,17 +434,17 @@ describe.each<BackendSpec>([pgliteSpec, postgresSpec, redisSpec])('storage adapt
       await refreshTokens.upsert(sameClientOtherModel, tokenPayload('RefreshToken', sameClientOtherModel, { clientId }), 600);
       await refreshTokens.consume(sameClientOtherModel);
 
-      await tokens.revokeByClientId(clientId);
+      await expect(tokens.revokeByClientId(clientId)).resolves.toBe(theirs.length);
 
       for (const id of theirs) await expect(tokens.find(id)).resolves.toBeUndefined();
       await expect(tokens.find(another)).resolves.toMatchObject({ jti: another });
       await expect(refreshTokens.find(sameClientOtherModel)).resolves.toMatchObject({ clientId });
-      await refreshTokens.revokeByClientId(clientId);
+      await expect(refreshTokens.revokeByClientId(clientId)).resolves.toBe(1);
       await expect(refreshTokens.find(sameClientOtherModel)).resolves.toBeUndefined();
       // Upserted again under the same id, the record is not still consumed.
       await refreshTokens.upsert(sameClientOtherModel, tokenPayload('RefreshToken', sameClientOtherModel, { clientId }), 600);
       expect((await refreshTokens.find(sameClientOtherModel))?.consumed).toBeUndefined();
-      await expect(tokens.revokeByClientId(`client-${rid(8)}`)).resolves.toBeUndefined();
+      await expect(tokens.revokeByClientId(`client-${rid(8)}`)).resolves.toBe(0);
     });
 
     it('findByAccountId lists and destroyByAccountId removes the account\'s records of the model, and nothing else', async () => {

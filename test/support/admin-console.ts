@@ -1,7 +1,9 @@
 /** Getting a browser session into the admin console: a password sign-in on /account, a passkey added there, then /admin with the passkey alone. */
-import type { BrowserSession, VirtualCredential } from './chromium.ts';
+import type { Browser } from 'playwright-core';
+import { launchChromium, openBrowserSession, type BrowserSession, type VirtualCredential } from './chromium.ts';
 import { Browser as FormBrowser, signIn as formSignIn } from './browserless.ts';
-import { discover, pkceAuthorization, type ClientOut } from './stack.ts';
+import { ADMIN, discover, pkceAuthorization, startStack, type ClientOut, type Stack } from './stack.ts';
+import { freePort, vigilCli } from './vigil-process.ts';
 
 export async function enterPassword(s: BrowserSession, email: string, password: string): Promise<void> {
   await s.page.locator('#email').waitFor();
@@ -40,4 +42,43 @@ export async function rpSignIn(issuer: string, client: ClientOut, redirectUri: s
   const callback = await formSignIn(new FormBrowser(), request.url, email, password, redirectUri);
   const tokens = await request.redeem(callback);
   return { config, tokens, claims: tokens.claims()! };
+}
+
+export interface ConsoleStack {
+  browser: Browser;
+  stack: Stack;
+  origin: string;
+  /** A relying party's redirect URI on localhost (nothing listens there) and its client, "Relying Party". */
+  redirectUri: string;
+  web: ClientOut;
+  /** The first administrator, in the console with a passkey. */
+  admin: BrowserSession;
+  /** Closes the administrator's browser session, the browser and the stack. */
+  stop(): Promise<void>;
+}
+
+/**
+ * One Vigil on http://localhost (WebAuthn refuses IP addresses) and Chromium, with a relying party
+ * and the first administrator signed in to the console with a passkey (browser session `name`).
+ */
+export async function startConsoleStack(name: string): Promise<ConsoleStack> {
+  const redirectUri = `http://localhost:${await freePort()}/cb`;
+  const [browser, stack] = await Promise.all([launchChromium(), startStack({}, { issuerHost: 'localhost' })]);
+  const origin = stack.instances[0].issuer;
+  let admin: BrowserSession | undefined;
+  const stop = async () => {
+    await admin?.close();
+    await browser.close();
+    await stack.stop();
+  };
+  try {
+    const web = await vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Relying Party', '--redirect-uri', redirectUri]);
+    admin = await openBrowserSession(browser, name);
+    await registerPasskey(admin, origin, ADMIN.email, ADMIN.password);
+    await stepUpIntoConsole(admin, origin);
+    return { browser, stack, origin, redirectUri, web, admin, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
