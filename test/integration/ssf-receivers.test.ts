@@ -1,0 +1,101 @@
+/**
+ * What Shared Signals receivers expect of Vigil as a transmitter, driven as they drive it (their
+ * client_credentials tokens, poll requests, ID tokens to match SETs to their own sessions):
+ * CAEP session-revoked reaches only the apps of the session that ended, naming that session.
+ */
+import * as oidc from 'openid-client';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { freePort, vigilCli } from '../support/vigil-process.ts';
+import { Browser, signIn } from '../support/browserless.ts';
+import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
+import { clientCredentialsToken, jsonCall } from '../support/json-api.ts';
+
+const PASSWORD = 'correct horse battery staple 9';
+const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
+const POLL = 'urn:ietf:rfc:8936';
+
+let stack: Stack;
+let issuer: string;
+let redirectUri: string;
+let mail: ClientOut;
+let calendar: ClientOut;
+let ops: ClientOut;
+
+const api = (method: string, path: string, token: string | undefined, body?: unknown) => jsonCall(issuer, method, path, token, body);
+const streamToken = (client: ClientOut) => clientCredentialsToken(issuer, client, `${issuer}/ssf`, 'ssf:stream');
+const adminToken = () => clientCredentialsToken(issuer, ops, `${issuer}/admin/api`, 'admin');
+
+const rpArgs = (name: string) => ['client', 'create', '--name', name, '--redirect-uri', redirectUri,
+  '--grant-type', 'authorization_code', '--grant-type', 'refresh_token', '--grant-type', 'client_credentials',
+  '--allow-resource', `${issuer}/ssf`, '--scope', 'ssf:stream'];
+
+/** Signs `email` in to `client` in `browser`; the app's ID token claims. */
+async function signInTo(client: ClientOut, email: string, browser = new Browser()) {
+  const config = await discover(issuer, client);
+  const request = await pkceAuthorization(config, { redirect_uri: redirectUri, scope: 'openid offline_access', prompt: 'consent' });
+  const tokens = await request.redeem(await signIn(browser, request.url, email, PASSWORD, redirectUri));
+  return tokens.claims()!;
+}
+
+/** A poll receiver's stream for `client`, following `email`. */
+async function pollStream(client: ClientOut, email: string, events = [SESSION_REVOKED]) {
+  const token = await streamToken(client);
+  const created = await api('POST', '/ssf/stream', token, { delivery: { method: POLL }, events_requested: events });
+  expect(created.status).toBe(201);
+  const streamId = created.body.stream_id as string;
+  expect((await api('POST', '/ssf/subjects/add', token, { stream_id: streamId, subject: { format: 'email', email } })).status).toBe(200);
+  return { token, streamId };
+}
+
+/** Everything pending on a stream, verified as a receiver verifies it, and acknowledged. */
+async function drain(stream: { token: string; streamId: string }) {
+  const res = await api('POST', `/ssf/poll/${stream.streamId}`, stream.token, { returnImmediately: true, maxEvents: 100 });
+  expect(res.status).toBe(200);
+  const sets = Object.entries(res.body.sets as Record<string, string>);
+  if (sets.length) await api('POST', `/ssf/poll/${stream.streamId}`, stream.token, { returnImmediately: true, maxEvents: 0, ack: sets.map(([jti]) => jti) });
+  const keys = createRemoteJWKSet(new URL(`${issuer}/jwks`));
+  return Promise.all(sets.map(async ([, set]) => (await jwtVerify(set, keys, { issuer, typ: 'secevent+jwt' })).payload as Record<string, any>));
+}
+
+beforeAll(async () => {
+  redirectUri = `http://127.0.0.1:${await freePort()}/cb`;
+  stack = await startStack();
+  issuer = stack.vigil.issuer;
+  [mail, calendar, ops] = await Promise.all([
+    vigilCli<ClientOut>(stack.env, rpArgs('Mail')),
+    vigilCli<ClientOut>(stack.env, rpArgs('Calendar')),
+    vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Ops bot', '--grant-type', 'client_credentials', '--allow-resource', `${issuer}/admin/api`, '--scope', 'admin']),
+    ...['ada@ssf.test', 'bob@ssf.test'].map((email) => vigilCli(stack.env, ['user', 'create', '--email', email, '--password', PASSWORD])),
+  ]);
+}, 60_000);
+
+afterAll(() => stack?.stop());
+
+test('CAEP session-revoked: one session ended reaches only its apps, naming the session by their sid; the last one, the person everywhere', async () => {
+  // Ada reads mail on her laptop and the calendar on her phone: two sessions, one app each.
+  const onLaptop = await signInTo(mail, 'ada@ssf.test');
+  const onPhone = await signInTo(calendar, 'ada@ssf.test');
+  const [mailStream, calendarStream] = [await pollStream(mail, 'ada@ssf.test'), await pollStream(calendar, 'ada@ssf.test')];
+  const admin = await adminToken();
+  const sessions = await api('GET', `/admin/api/sessions?account=${onLaptop.sub}`, admin);
+  const laptopSession = (sessions.body.items as { uid: string; clients: string[] }[]).find((s) => s.clients.includes(mail.client_id))!;
+  expect(laptopSession).toBeDefined();
+
+  expect((await api('POST', `/admin/api/sessions/${laptopSession.uid}/revoke`, admin, { reason: 'laptop stolen' })).status).toBe(200);
+  const toMail = await drain(mailStream);
+  expect(toMail).toHaveLength(1);
+  expect(toMail[0].aud).toBe(mail.client_id);
+  expect(toMail[0].sub_id).toEqual({
+    format: 'complex', user: { format: 'iss_sub', iss: issuer, sub: onLaptop.sub }, session: { format: 'opaque', id: onLaptop.sid },
+  });
+  expect(toMail[0].events[SESSION_REVOKED]).toMatchObject({ initiating_entity: 'admin', reason_admin: { en: 'laptop stolen' } });
+  // The calendar's session on the phone is untouched: it hears nothing.
+  expect(await drain(calendarStream)).toEqual([]);
+
+  // The phone's session was her last: every stream following her hears about the person.
+  const phoneSession = (await api('GET', `/admin/api/sessions?account=${onPhone.sub}`, admin)).body.items[0];
+  expect((await api('POST', `/admin/api/sessions/${phoneSession.uid}/revoke`, admin, { reason: 'phone lost too' })).status).toBe(200);
+  const person = { format: 'iss_sub', iss: issuer, sub: onPhone.sub };
+  expect((await drain(calendarStream)).map((s) => s.sub_id)).toEqual([person]);
+  expect((await drain(mailStream)).map((s) => s.sub_id)).toEqual([person]);
+});
