@@ -23,7 +23,7 @@ import { AdminService, adminApiRoutes, adminConsoleRoutes, ensureAdminConsoleCli
 import { evaluatePosture, type Device } from './devices/index.ts';
 import type { DevicePosture } from './risk/index.ts';
 import {
-  deviceComplianceChange, PushDeliveryWorker, ReceivedEventApplier, ReceivedJtis, receiveRoutes, ssfRoutes, TransmitterKeys,
+  deviceComplianceChange, HeldPolls, HELD_POLLS_PER_STREAM, PushDeliveryWorker, ReceivedEventApplier, ReceivedJtis, receiveRoutes, ssfRoutes, TransmitterKeys,
 } from './ssf/index.ts';
 
 export interface RunningVigil {
@@ -140,11 +140,17 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     const pushWorker = new PushDeliveryWorker({ db: stores.sql, ...core.ssf, provider: currentProvider, logger }, {
       baseDelayMs: config.VIGIL_SSF_RETRY_SECONDS * 1000, maxAttempts: config.VIGIL_SSF_MAX_ATTEMPTS,
     });
-    core.ssf.outbox.onQueued = () => pushWorker.kick();
+    // RFC 8936 long polls wait here, woken with the push worker.
+    const heldPolls = new HeldPolls(stores.sql, { maxPerStream: HELD_POLLS_PER_STREAM });
+    core.ssf.outbox.onQueued = () => {
+      pushWorker.kick();
+      heldPolls.wake();
+    };
     const unsubscribe = core.revocations.subscribe((event) => {
       if (event.origin === core.revocations.bus.instance) return;
       if (event.sessions.length) logoutWorker.kick();
       pushWorker.kick();
+      heldPolls.wake();
     });
     logoutWorker.start();
     pushWorker.start();
@@ -199,7 +205,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         limiter: new AttemptLimiter('ssf:receive:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
         audit: (entry) => auditQueue.add(entry),
       }), ssfRoutes({
-        config, provider: currentProvider, accounts, adapters: core.adapters, db: stores.sql, ...core.ssf, audit, logger,
+        config, provider: currentProvider, accounts, adapters: core.adapters, db: stores.sql, ...core.ssf, audit, logger, heldPolls,
       }), adminConsoleRoutes({
         config, provider: currentProvider, adapters: core.adapters, accounts, keys, views, logger, admin: adminService, revocations: core.revocations, auditCall: (entry) => auditQueue.add(entry),
       })],
@@ -266,6 +272,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         return { ok: true };
       },
       async close(drainLimitMs = 10_000) {
+        heldPolls.close();
         const drained = httpServer.drain(drainLimitMs);
         const controlClosed = closeControl();
         logger.info({ connections: httpServer.connections, limitSeconds: drainLimitMs / 1000 }, 'stopped accepting connections; finishing the open ones');

@@ -7,7 +7,8 @@ export { StreamStore, StreamExistsError, deliveredOf, type Stream, type StreamSe
 export { SecurityEventOutbox, type EventDelivery } from './outbox.ts';
 export { SetSigner } from './signer.ts';
 export { PushDeliveryWorker } from './push.ts';
-export { pollEvents, pollRequestSchema, type PollRequest, type PollResponse } from './poll.ts';
+export { pollEvents, pollRequestSchema, type LongPoll, type PollRequest, type PollResponse } from './poll.ts';
+export { HeldPolls, HELD_POLLS_PER_STREAM, TooManyHeldPolls } from './held-polls.ts';
 export { ssfRoutes, MIN_VERIFICATION_INTERVAL, type SsfRoutesDeps } from './routes.ts';
 export { loadTransmitters, type TrustedTransmitter } from './transmitters.ts';
 export { TransmitterKeys, TransmitterKeyError } from './transmitter-keys.ts';

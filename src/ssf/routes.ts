@@ -18,7 +18,8 @@ import { authenticateReceiver, ssfResource } from './auth.ts';
 import { EVENTS_SUPPORTED, POLL_METHOD, PUSH_METHOD, type Subject } from './events.ts';
 import { ssfPaths, transmitterMetadata } from './metadata.ts';
 import type { SecurityEventOutbox } from './outbox.ts';
-import { pollEvents, pollRequestSchema } from './poll.ts';
+import { pollEvents, pollRequestSchema, type LongPoll } from './poll.ts';
+import { TooManyHeldPolls, type HeldPolls } from './held-polls.ts';
 import {
   createStreamSchema, firstIssue, replaceStreamSchema, statusSchema, streamIdQuery, subjectRequestSchema, updateStreamSchema, verifySchema,
 } from './schemas.ts';
@@ -40,6 +41,8 @@ export interface SsfRoutesDeps {
   signer: SetSigner;
   audit: AuditLog;
   logger: Logger;
+  /** Where long polls wait (RFC 8936); without it, every poll answers at once. */
+  heldPolls?: HeldPolls;
 }
 
 const notFound = () => new ApiError(404, 'not_found', 'no such stream');
@@ -221,9 +224,20 @@ export function ssfRoutes(deps: SsfRoutesDeps): Router {
     const stream = await streamOf(clientId, ctx.params.id);
     if (stream.method !== POLL_METHOD) throw new ApiError(400, 'invalid_request', 'this stream is delivered by push');
     const body = parse(pollRequestSchema, await readJson(ctx, 256 * 1024));
-    const closed = { aborted: false };
-    ctx.res.once('close', () => { closed.aborted = true; });
-    ctx.body = await pollEvents(deps.db, deps.signer, stream, body, closed);
+    let longPoll: LongPoll | undefined;
+    if (deps.heldPolls) {
+      const ended: (() => void)[] = [];
+      const signal = { aborted: false, onAbort: (f: () => void) => { ended.push(f); } };
+      ctx.res.once('close', () => { signal.aborted = true; for (const f of ended) f(); });
+      longPoll = { held: deps.heldPolls, waitMs: config.VIGIL_SSF_POLL_WAIT_SECONDS * 1000, signal };
+    }
+    try {
+      ctx.body = await pollEvents(deps.db, deps.signer, stream, body, longPoll);
+    } catch (err) {
+      if (!(err instanceof TooManyHeldPolls)) throw err;
+      ctx.set('Retry-After', '1');
+      throw new ApiError(429, 'too_many_requests', `${err.message}: poll again when one has answered`);
+    }
   });
 
   return router;

@@ -1,10 +1,11 @@
 /**
  * What Shared Signals receivers expect of Vigil as a transmitter, driven as they drive it (their
  * client_credentials tokens, poll requests, ID tokens to match SETs to their own sessions):
- * CAEP session-revoked reaches only the apps of the session that ended, naming that session.
+ * CAEP session-revoked reaches only the apps of the session that ended, naming that session;
+ * a poll without `returnImmediately` is a long poll (RFC 8936), answered when a SET is ready.
  */
 import * as oidc from 'openid-client';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { freePort, vigilCli } from '../support/vigil-process.ts';
 import { Browser, signIn } from '../support/browserless.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
@@ -12,13 +13,16 @@ import { clientCredentialsToken, jsonCall } from '../support/json-api.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
 const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
+const VERIFICATION = 'https://schemas.openid.net/secevent/ssf/event-type/verification';
 const POLL = 'urn:ietf:rfc:8936';
+const POLL_WAIT_SECONDS = 2;
 
 let stack: Stack;
 let issuer: string;
 let redirectUri: string;
 let mail: ClientOut;
 let calendar: ClientOut;
+let notes: ClientOut;
 let ops: ClientOut;
 
 const api = (method: string, path: string, token: string | undefined, body?: unknown) => jsonCall(issuer, method, path, token, body);
@@ -59,11 +63,12 @@ async function drain(stream: { token: string; streamId: string }) {
 
 beforeAll(async () => {
   redirectUri = `http://127.0.0.1:${await freePort()}/cb`;
-  stack = await startStack();
+  stack = await startStack({ VIGIL_SSF_POLL_WAIT_SECONDS: String(POLL_WAIT_SECONDS) });
   issuer = stack.vigil.issuer;
-  [mail, calendar, ops] = await Promise.all([
+  [mail, calendar, notes, ops] = await Promise.all([
     vigilCli<ClientOut>(stack.env, rpArgs('Mail')),
     vigilCli<ClientOut>(stack.env, rpArgs('Calendar')),
+    vigilCli<ClientOut>(stack.env, rpArgs('Notes')),
     vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Ops bot', '--grant-type', 'client_credentials', '--allow-resource', `${issuer}/admin/api`, '--scope', 'admin']),
     ...['ada@ssf.test', 'bob@ssf.test'].map((email) => vigilCli(stack.env, ['user', 'create', '--email', email, '--password', PASSWORD])),
   ]);
@@ -98,4 +103,44 @@ test('CAEP session-revoked: one session ended reaches only its apps, naming the 
   const person = { format: 'iss_sub', iss: issuer, sub: onPhone.sub };
   expect((await drain(calendarStream)).map((s) => s.sub_id)).toEqual([person]);
   expect((await drain(mailStream)).map((s) => s.sub_id)).toEqual([person]);
+});
+
+test('RFC 8936: a poll without returnImmediately waits for a SET (answered as it is queued) or for VIGIL_SSF_POLL_WAIT_SECONDS; at most 4 held per stream', async () => {
+  const token = await streamToken(notes);
+  const created = await api('POST', '/ssf/stream', token, { delivery: { method: POLL }, events_requested: [VERIFICATION] });
+  expect(created.status).toBe(201);
+  const streamId = created.body.stream_id as string;
+  const poll = (body: unknown) => {
+    const started = Date.now();
+    return api('POST', `/ssf/poll/${streamId}`, token, body).then((res) => ({ ...res, tookMs: Date.now() - started }));
+  };
+
+  // Nothing pending: the poll is held for the whole wait, then answers empty.
+  const empty = await poll({});
+  expect(empty.status).toBe(200);
+  expect(empty.body).toEqual({ sets: {} });
+  expect(empty.tookMs).toBeGreaterThanOrEqual(POLL_WAIT_SECONDS * 1000 - 50);
+
+  // Four receivers' polls are held; a fifth is refused with Retry-After, not held.
+  const held = [poll({}), poll({}), poll({}), poll({ maxEvents: 5 })];
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const fifth = await poll({});
+  expect(fifth.status).toBe(429);
+  expect(fifth.headers.get('retry-after')).toBe('1');
+  expect(fifth.body.error).toBe('too_many_requests');
+
+  // A SET queued now wakes them at once, long before their wait is over.
+  const askedAt = Date.now();
+  expect((await api('POST', '/ssf/verify', token, { stream_id: streamId, state: 'long-poll' })).status).toBe(204);
+  for (const answer of await Promise.all(held)) {
+    expect(answer.status).toBe(200);
+    const sets = Object.values(answer.body.sets as Record<string, string>);
+    expect(sets).toHaveLength(1);
+    expect(decodeJwt(sets[0]).events).toEqual({ [VERIFICATION]: { state: 'long-poll' } });
+    expect(Date.now() - askedAt).toBeLessThan(1000);
+  }
+  // returnImmediately true still answers at once.
+  const now = await poll({ returnImmediately: true, ack: Object.keys((await poll({ returnImmediately: true })).body.sets) });
+  expect(now.body).toEqual({ sets: {} });
+  expect(now.tookMs).toBeLessThan(1000);
 });
