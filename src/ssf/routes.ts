@@ -20,6 +20,7 @@ import { ssfPaths, transmitterMetadata } from './metadata.ts';
 import type { SecurityEventOutbox } from './outbox.ts';
 import { pollEvents, pollRequestSchema, type LongPoll } from './poll.ts';
 import { TooManyHeldPolls, type HeldPolls } from './held-polls.ts';
+import { pushEndpointProblem } from './endpoint-check.ts';
 import {
   createStreamSchema, firstIssue, replaceStreamSchema, statusSchema, streamIdQuery, subjectRequestSchema, updateStreamSchema, verifySchema,
 } from './schemas.ts';
@@ -47,6 +48,8 @@ export interface SsfRoutesDeps {
 
 const notFound = () => new ApiError(404, 'not_found', 'no such stream');
 
+export const SUBJECT_NOT_FOLLOWABLE = 'subject: names no person who has authorized this client; add them once they have signed in to it';
+
 function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   const result = schema.safeParse(value);
   if (!result.success) throw new ApiError(400, 'invalid_request', firstIssue(result.error));
@@ -69,6 +72,13 @@ export function ssfRoutes(deps: SsfRoutesDeps): Router {
     ...(s.description !== null ? { description: s.description } : {}),
     min_verification_interval: MIN_VERIFICATION_INTERVAL,
   });
+
+  /** Refuses, with the reason, a push endpoint Vigil would not be allowed to call. */
+  const checkEndpoint = async (delivery: z.infer<typeof createStreamSchema>['delivery']) => {
+    if (delivery?.method !== PUSH_METHOD) return;
+    const problem = await pushEndpointProblem(delivery.endpoint_url, config.VIGIL_ALLOWED_OUTGOING_HOSTS);
+    if (problem) throw new ApiError(400, 'invalid_request', `delivery.endpoint_url: ${problem}`);
+  };
 
   const settingsOf = (body: z.infer<typeof createStreamSchema>): StreamSettings => {
     const d = body.delivery ?? { method: POLL_METHOD };
@@ -120,6 +130,7 @@ export function ssfRoutes(deps: SsfRoutesDeps): Router {
   router.post(ssfPaths.configuration, async (ctx) => {
     const clientId = await client(ctx);
     const body = parse(createStreamSchema, await readJson(ctx, 16 * 1024));
+    await checkEndpoint(body.delivery);
     let stream: Stream;
     try {
       stream = await streams.create(clientId, clientId, settingsOf(body));
@@ -132,10 +143,26 @@ export function ssfRoutes(deps: SsfRoutesDeps): Router {
     ctx.body = view(stream);
   });
 
+  // What the receiver reads back: the configuration, and how its deliveries fare.
+  const viewWithStatus = async (s: Stream) => {
+    const failure = await streams.lastDeliveryError(s.id);
+    return {
+      ...view(s),
+      ...(failure ? {
+        last_delivery_error: {
+          error: failure.error, status: failure.status, attempts: failure.attempts,
+          ...(failure.nextAttemptAt ? { next_attempt_at: failure.nextAttemptAt.toISOString() } : {}),
+        },
+      } : {}),
+    };
+  };
+
   router.get(ssfPaths.configuration, async (ctx) => {
     const clientId = await client(ctx);
     const { stream_id: id } = parse(streamIdQuery, ctx.query);
-    ctx.body = id === undefined ? (await streams.listFor(clientId)).map(view) : view(await streamOf(clientId, id));
+    ctx.body = id === undefined
+      ? await Promise.all((await streams.listFor(clientId)).map(viewWithStatus))
+      : await viewWithStatus(await streamOf(clientId, id));
   });
 
   const replace = (partial: boolean) => async (ctx: Context) => {
@@ -143,6 +170,7 @@ export function ssfRoutes(deps: SsfRoutesDeps): Router {
     const raw = await readJson(ctx, 16 * 1024);
     const body = partial ? parse(updateStreamSchema, raw) : parse(replaceStreamSchema, raw);
     const current = await streamOf(clientId, body.stream_id);
+    await checkEndpoint(body.delivery);
     // PATCH keeps what it does not name (the push authorization header included, unless the delivery changes).
     const settings = settingsOf(partial ? {
       delivery: body.delivery ?? (current.method === PUSH_METHOD ? { method: PUSH_METHOD, endpoint_url: current.endpointUrl! } : { method: POLL_METHOD }),
@@ -190,9 +218,12 @@ export function ssfRoutes(deps: SsfRoutesDeps): Router {
     const clientId = await client(ctx);
     const body = parse(subjectRequestSchema, await readJson(ctx, 4096));
     const stream = await streamOf(clientId, body.stream_id);
-    // A subject this client may not hear about is answered alike (SSF 1.0 §8.1.3.1): nobody learns who has an account.
+    // Refused rather than ignored, so that a receiver never believes it follows someone it does
+    // not. One answer for a person unknown and one who has not authorized the client: nobody
+    // learns who has an account.
     const accountId = await accountOf(clientId, body.subject);
-    if (accountId) await streams.addSubject(stream.id, accountId);
+    if (!accountId) throw new ApiError(400, 'invalid_request', SUBJECT_NOT_FOLLOWABLE);
+    await streams.addSubject(stream.id, accountId);
     ctx.status = 200;
     ctx.body = {};
   });

@@ -54,6 +54,14 @@ export interface StreamSettings {
   description?: string;
 }
 
+/** A push that did not go through, as the stream's receiver sees it. */
+export interface DeliveryError {
+  error: string;
+  status: 'retrying' | 'failed';
+  attempts: number;
+  nextAttemptAt?: Date;
+}
+
 export class StreamExistsError extends Error {
   override name = 'StreamExistsError';
 }
@@ -133,6 +141,26 @@ export class StreamStore {
     // A disabled stream drops what it was owed (SSF 1.0 §8.1.2): nothing is held for it.
     if (rows[0] && status === 'disabled') await this.#db.query("DELETE FROM ssf_events WHERE stream_id = $1 AND status = 'pending'", [id]);
     return rows[0] && fromRow(rows[0]);
+  }
+
+  /**
+   * The stream's latest delivery failure that no later delivery followed: the SET still retried
+   * (`retrying`, with its next attempt) or given up (`failed`). Undefined when deliveries succeed.
+   */
+  async lastDeliveryError(streamId: string): Promise<DeliveryError | undefined> {
+    const { rows } = await this.#db.query<{ last_error: string; status: 'pending' | 'failed'; next_attempt_at: Date; attempts: number }>(
+      `SELECT e.last_error, e.status, e.next_attempt_at, e.attempts FROM ssf_events e
+       WHERE e.stream_id = $1 AND e.last_error IS NOT NULL AND e.status <> 'delivered'
+         AND NOT EXISTS (SELECT 1 FROM ssf_events d WHERE d.stream_id = e.stream_id AND d.status = 'delivered' AND d.id > e.id)
+       ORDER BY e.id DESC LIMIT 1`,
+      [streamId],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    return {
+      error: row.last_error, status: row.status === 'failed' ? 'failed' : 'retrying', attempts: row.attempts,
+      ...(row.status === 'pending' ? { nextAttemptAt: new Date(row.next_attempt_at) } : {}),
+    };
   }
 
   async addSubject(streamId: string, accountId: string): Promise<void> {

@@ -4,6 +4,7 @@
  * CAEP session-revoked reaches only the apps of the session that ended, naming that session;
  * a poll without `returnImmediately` is a long poll (RFC 8936), answered when a SET is ready.
  */
+import { createServer, type Server } from 'node:http';
 import * as oidc from 'openid-client';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { freePort, vigilCli } from '../support/vigil-process.ts';
@@ -17,12 +18,37 @@ const VERIFICATION = 'https://schemas.openid.net/secevent/ssf/event-type/verific
 const POLL = 'urn:ietf:rfc:8936';
 const POLL_WAIT_SECONDS = 2;
 
+/** An RFC 8935 push endpoint on loopback, answering with `status` (202 by default). */
+const receiver = {
+  server: undefined as Server | undefined,
+  port: 0,
+  status: 202,
+  sets: [] as string[],
+  async start() {
+    this.port = await freePort();
+    this.server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => { body += c; });
+      req.on('end', () => {
+        if (this.status === 202) this.sets.push(body);
+        res.writeHead(this.status).end();
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
+  },
+  async stop() {
+    const server = this.server;
+    if (server) await new Promise((resolve) => { server.close(resolve); server.closeAllConnections(); });
+  },
+};
+
 let stack: Stack;
 let issuer: string;
 let redirectUri: string;
 let mail: ClientOut;
 let calendar: ClientOut;
 let notes: ClientOut;
+let alerts: ClientOut;
 let ops: ClientOut;
 
 const api = (method: string, path: string, token: string | undefined, body?: unknown) => jsonCall(issuer, method, path, token, body);
@@ -32,6 +58,14 @@ const adminToken = () => clientCredentialsToken(issuer, ops, `${issuer}/admin/ap
 const rpArgs = (name: string) => ['client', 'create', '--name', name, '--redirect-uri', redirectUri,
   '--grant-type', 'authorization_code', '--grant-type', 'refresh_token', '--grant-type', 'client_credentials',
   '--allow-resource', `${issuer}/ssf`, '--scope', 'ssf:stream'];
+
+const until = async (what: string, check: () => Promise<boolean> | boolean, ms = 10_000) => {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
 
 /** Signs `email` in to `client` in `browser`; the app's ID token claims. */
 async function signInTo(client: ClientOut, email: string, browser = new Browser()) {
@@ -63,18 +97,25 @@ async function drain(stream: { token: string; streamId: string }) {
 
 beforeAll(async () => {
   redirectUri = `http://127.0.0.1:${await freePort()}/cb`;
-  stack = await startStack({ VIGIL_SSF_POLL_WAIT_SECONDS: String(POLL_WAIT_SECONDS) });
+  await receiver.start();
+  stack = await startStack({
+    VIGIL_SSF_POLL_WAIT_SECONDS: String(POLL_WAIT_SECONDS), VIGIL_ALLOWED_OUTGOING_HOSTS: `127.0.0.1:${receiver.port}`, VIGIL_SSF_RETRY_SECONDS: '1',
+  });
   issuer = stack.vigil.issuer;
-  [mail, calendar, notes, ops] = await Promise.all([
+  [mail, calendar, notes, alerts, ops] = await Promise.all([
     vigilCli<ClientOut>(stack.env, rpArgs('Mail')),
     vigilCli<ClientOut>(stack.env, rpArgs('Calendar')),
     vigilCli<ClientOut>(stack.env, rpArgs('Notes')),
+    vigilCli<ClientOut>(stack.env, rpArgs('Alerts')),
     vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Ops bot', '--grant-type', 'client_credentials', '--allow-resource', `${issuer}/admin/api`, '--scope', 'admin']),
     ...['ada@ssf.test', 'bob@ssf.test'].map((email) => vigilCli(stack.env, ['user', 'create', '--email', email, '--password', PASSWORD])),
   ]);
 }, 60_000);
 
-afterAll(() => stack?.stop());
+afterAll(async () => {
+  await stack?.stop();
+  await receiver.stop();
+});
 
 test('CAEP session-revoked: one session ended reaches only its apps, naming the session by their sid; the last one, the person everywhere', async () => {
   // Ada reads mail on her laptop and the calendar on her phone: two sessions, one app each.
@@ -143,4 +184,42 @@ test('RFC 8936: a poll without returnImmediately waits for a SET (answered as it
   const now = await poll({ returnImmediately: true, ack: Object.keys((await poll({ returnImmediately: true })).body.sets) });
   expect(now.body).toEqual({ sets: {} });
   expect(now.tookMs).toBeLessThan(1000);
+});
+
+test('a push endpoint Vigil may not call is refused at create and update, with the reason; GET shows a failing delivery until one goes through', async () => {
+  const token = await streamToken(alerts);
+  const push = (host: string) => ({ method: 'urn:ietf:rfc:8935', endpoint_url: `http://${host}:${receiver.port}/events` });
+  // 127.0.0.1:port is allowed; the same receiver named localhost would never be reached: refused now, not at every delivery.
+  const refused = await api('POST', '/ssf/stream', token, { delivery: push('localhost'), events_requested: [VERIFICATION] });
+  expect(refused.status).toBe(400);
+  expect(refused.body.error).toBe('invalid_request');
+  expect(refused.body.error_description).toMatch(/^delivery\.endpoint_url: localhost:\d+ is a private or loopback address \((127\.0\.0\.1|::1)\) that Vigil may not call: .*VIGIL_ALLOWED_OUTGOING_HOSTS/);
+  expect((await api('GET', '/ssf/stream', token)).body).toEqual([]);
+
+  const created = await api('POST', '/ssf/stream', token, { delivery: push('127.0.0.1'), events_requested: [VERIFICATION] });
+  expect(created.status).toBe(201);
+  const streamId = created.body.stream_id as string;
+  for (const method of ['PATCH', 'PUT']) {
+    const changed = await api(method, '/ssf/stream', token, { stream_id: streamId, delivery: push('localhost'), events_requested: [VERIFICATION] });
+    expect(changed.status).toBe(400);
+    expect(changed.body.error_description).toMatch(/VIGIL_ALLOWED_OUTGOING_HOSTS/);
+  }
+  expect((await api('GET', `/ssf/stream?stream_id=${streamId}`, token)).body.delivery.endpoint_url).toBe(push('127.0.0.1').endpoint_url);
+
+  // The receiver fails: the stream itself says so, while Vigil retries.
+  receiver.status = 503;
+  expect((await api('POST', '/ssf/verify', token, { stream_id: streamId, state: 'down' })).status).toBe(204);
+  let failing: any;
+  await until('the failure shown on the stream', async () => {
+    failing = (await api('GET', `/ssf/stream?stream_id=${streamId}`, token)).body.last_delivery_error;
+    return failing !== undefined;
+  });
+  expect(failing).toMatchObject({ status: 'retrying', attempts: expect.any(Number), next_attempt_at: expect.any(String) });
+  expect(failing.error).toMatch(/503/);
+  expect((await api('GET', '/ssf/stream', token)).body[0].last_delivery_error).toMatchObject({ status: 'retrying' });
+
+  // Back up: the retry goes through and the error is gone.
+  receiver.status = 202;
+  await until('the retried delivery', () => receiver.sets.length === 1);
+  await until('the error cleared', async () => (await api('GET', `/ssf/stream?stream_id=${streamId}`, token)).body.last_delivery_error === undefined);
 });

@@ -190,8 +190,11 @@ describe('streams', () => {
       const res = await api('POST', '/ssf/subjects/add', token, { stream_id: stream, subject: { format: 'email', email: 'grace@vigil.test' } });
       expect(res.status).toBe(200);
     }
-    // Someone who never used this client: answered alike, but nothing about them is sent.
-    expect((await api('POST', '/ssf/subjects/add', pushToken, { stream_id: pushStream, subject: { format: 'email', email: 'alan@vigil.test' } })).status).toBe(200);
+    // Someone who never used this client is refused (as is someone unknown), not silently ignored.
+    const early = await api('POST', '/ssf/subjects/add', pushToken, { stream_id: pushStream, subject: { format: 'email', email: 'alan@vigil.test' } });
+    expect(early.status).toBe(400);
+    expect(early.body).toEqual({ error: 'invalid_request', error_description: 'subject: names no person who has authorized this client; add them once they have signed in to it' });
+    expect((await api('POST', '/ssf/subjects/add', pushToken, { stream_id: pushStream, subject: { format: 'email', email: 'nobody@vigil.test' } })).body).toEqual(early.body);
     expect((await api('POST', '/ssf/subjects/add', pushToken, { stream_id: pushStream, subject: { format: 'phone_number' } })).status).toBe(400);
     expect((await api('POST', '/ssf/subjects/add', pushToken, { stream_id: pushStream, subject: { format: 'complex' } })).status).toBe(400);
 
@@ -205,7 +208,7 @@ describe('streams', () => {
     expect(await subjectsOf(pollStream)).toEqual([graceId]);
     expect((await subjectCall('remove', { format: 'iss_sub', iss: issuer, sub: graceId })).status).toBe(204);
     expect(await subjectsOf(pollStream)).toEqual([]);
-    expect((await subjectCall('add', { format: 'iss_sub', iss: 'https://elsewhere.example', sub: graceId })).status).toBe(200);
+    expect((await subjectCall('add', { format: 'iss_sub', iss: 'https://elsewhere.example', sub: graceId })).status).toBe(400);
     expect(await subjectsOf(pollStream)).toEqual([]);
     expect((await subjectCall('add', { format: 'opaque', id: graceId })).status).toBe(200);
     expect(await subjectsOf(pollStream)).toEqual([graceId]);
