@@ -105,8 +105,11 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       provider.on('authorization.success', (ctx: KoaContextWithOIDC) => {
         const session = ctx.oidc.session;
         if (!session?.uid || !session.accountId) return;
-        afterResponse.track(core.activity.touch(session.uid, session.accountId, ctx.get('user-agent'), ctx.state.clientIp))
+        // Written before the authorization response (the code) leaves, so before any token of
+        // this session does: an administrator's session list, then revoke, never misses it.
+        const touched = core.activity.touch(session.uid, session.accountId, ctx.get('user-agent'), ctx.state.clientIp)
           .catch((err) => logger.warn({ err }, 'could not record session activity'));
+        if (!core.adapters.holdResponseFor(touched)) void afterResponse.track(touched);
         // A sign-in just completed: its risk assessment now has a session to belong to.
         const authTime = session.authTime();
         if (verifier.enabled && typeof authTime === 'number' && Date.now() / 1000 - authTime < 120) {
@@ -205,7 +208,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         limiter: new AttemptLimiter('ssf:receive:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
         audit: (entry) => auditQueue.add(entry),
       }), ssfRoutes({
-        config, provider: currentProvider, accounts, adapters: core.adapters, db: stores.sql, ...core.ssf, audit, logger, heldPolls,
+        config, provider: currentProvider, accounts, adapters: core.adapters, db: stores.sql, ...core.ssf, audit, logger, heldPolls, resourceServers: core.resourceServers,
       }), adminConsoleRoutes({
         config, provider: currentProvider, adapters: core.adapters, accounts, keys, views, logger, admin: adminService, revocations: core.revocations, auditCall: (entry) => auditQueue.add(entry),
       })],

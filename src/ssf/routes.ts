@@ -10,6 +10,7 @@ import type Provider from 'oidc-provider';
 import type { z } from 'zod';
 import type { Config } from '../config/index.ts';
 import type { AccountStore } from '../identity/index.ts';
+import type { ResourceServerStore } from '../oidc/index.ts';
 import type { AdapterFactory, Queryable } from '../store/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import type { Logger } from '../observability/index.ts';
@@ -26,7 +27,7 @@ import {
 } from './schemas.ts';
 import type { SetSigner } from './signer.ts';
 import { subjectAccount } from './subjects.ts';
-import { StreamExistsError, type Stream, type StreamSettings, type StreamStore } from './streams.ts';
+import { StreamLimitError, type Stream, type StreamSettings, type StreamStore } from './streams.ts';
 
 /** Verification events may be asked for at most this often per stream (429 otherwise). */
 export const MIN_VERIFICATION_INTERVAL = 10;
@@ -42,6 +43,8 @@ export interface SsfRoutesDeps {
   signer: SetSigner;
   audit: AuditLog;
   logger: Logger;
+  /** The resource server a client is (a stream may name it as its audience). */
+  resourceServers: Pick<ResourceServerStore, 'forClient'>;
   /** Where long polls wait (RFC 8936); without it, every poll answers at once. */
   heldPolls?: HeldPolls;
 }
@@ -64,7 +67,7 @@ export function ssfRoutes(deps: SsfRoutesDeps): Router {
   const view = (s: Stream) => ({
     stream_id: s.id,
     iss: issuer,
-    aud: s.audience,
+    aud: s.audience.length === 1 ? s.audience[0] : s.audience,
     delivery: { method: s.method, endpoint_url: s.method === POLL_METHOD ? `${issuer}${ssfPaths.poll}/${s.id}` : s.endpointUrl },
     events_supported: EVENTS_SUPPORTED,
     events_requested: s.eventsRequested,
@@ -80,13 +83,35 @@ export function ssfRoutes(deps: SsfRoutesDeps): Router {
     if (problem) throw new ApiError(400, 'invalid_request', `delivery.endpoint_url: ${problem}`);
   };
 
-  const settingsOf = (body: z.infer<typeof createStreamSchema>): StreamSettings => {
+  /**
+   * The audiences a client's stream may carry: the client id (the default), the resource server
+   * the client is, and the origins of its redirect URIs — names of the receiver itself, so that a
+   * stream cannot aim its SETs at another party.
+   */
+  const checkAudience = async (clientId: string, audience: string[] | undefined) => {
+    if (!audience) return;
+    const allowed = new Set([clientId]);
+    const rs = await deps.resourceServers.forClient(clientId);
+    if (rs) allowed.add(rs.identifier);
+    const client = await deps.provider().Client.find(clientId);
+    for (const uri of client?.redirectUris ?? []) {
+      const origin = URL.parse(uri)?.origin;
+      if (origin && origin !== 'null') allowed.add(origin);
+    }
+    const refused = audience.find((a) => !allowed.has(a));
+    if (refused !== undefined) {
+      throw new ApiError(400, 'invalid_request', `aud: ${refused} is not an audience of this client (its client id, the resource it serves, or the origin of one of its redirect URIs)`);
+    }
+  };
+
+  const settingsOf = (clientId: string, body: z.infer<typeof createStreamSchema>): StreamSettings => {
     const d = body.delivery ?? { method: POLL_METHOD };
     return {
       method: d.method,
       ...(d.method === PUSH_METHOD ? { endpointUrl: d.endpoint_url, ...(d.authorization_header ? { authorizationHeader: d.authorization_header } : {}) } : {}),
       eventsRequested: body.events_requested ?? [],
       ...(body.description !== undefined ? { description: body.description } : {}),
+      audience: body.aud ?? [clientId],
     };
   };
 
@@ -131,11 +156,12 @@ export function ssfRoutes(deps: SsfRoutesDeps): Router {
     const clientId = await client(ctx);
     const body = parse(createStreamSchema, await readJson(ctx, 16 * 1024));
     await checkEndpoint(body.delivery);
+    await checkAudience(clientId, body.aud);
     let stream: Stream;
     try {
-      stream = await streams.create(clientId, clientId, settingsOf(body));
+      stream = await streams.create(clientId, settingsOf(clientId, body));
     } catch (err) {
-      if (err instanceof StreamExistsError) throw new ApiError(409, 'conflict', err.message);
+      if (err instanceof StreamLimitError) throw new ApiError(409, 'conflict', err.message);
       throw err;
     }
     await record(clientId, ctx, 'ssf.stream_created', stream.id, { method: stream.method, events: stream.eventsDelivered });
@@ -171,11 +197,13 @@ export function ssfRoutes(deps: SsfRoutesDeps): Router {
     const body = partial ? parse(updateStreamSchema, raw) : parse(replaceStreamSchema, raw);
     const current = await streamOf(clientId, body.stream_id);
     await checkEndpoint(body.delivery);
+    await checkAudience(clientId, body.aud);
     // PATCH keeps what it does not name (the push authorization header included, unless the delivery changes).
-    const settings = settingsOf(partial ? {
+    const settings = settingsOf(clientId, partial ? {
       delivery: body.delivery ?? (current.method === PUSH_METHOD ? { method: PUSH_METHOD, endpoint_url: current.endpointUrl! } : { method: POLL_METHOD }),
       events_requested: body.events_requested ?? current.eventsRequested,
       ...(body.description !== undefined ? { description: body.description } : current.description !== null ? { description: current.description } : {}),
+      aud: body.aud ?? current.audience,
     } : body);
     if (partial && !body.delivery && current.hasAuthorization) {
       settings.authorizationHeader = (await streams.byId(current.id))?.authorizationHeader;

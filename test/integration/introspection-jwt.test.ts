@@ -23,6 +23,7 @@ let web: ClientOut;
 let rs: ClientOut;
 let otherRs: ClientOut;
 let service: ClientOut;
+let ops: ClientOut;
 let redirectUri: string;
 
 /** Requests for the shared issuer (instance A's address) go to instance B instead. */
@@ -52,8 +53,11 @@ beforeAll(async () => {
     vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Things API', '--resource-server', '--resource', API, '--scope', 'read:things']),
     vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Other API', '--resource-server', '--resource', OTHER_API, '--scope', 'read:other']),
   ]);
-  service = await vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Batch job', '--grant-type', 'client_credentials', '--allow-resource', API, '--scope', 'read:things']);
-  await Promise.all(['ada@jwt.test', 'bob@jwt.test', 'cy@jwt.test'].map(person));
+  [service, ops] = await Promise.all([
+    vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Batch job', '--grant-type', 'client_credentials', '--allow-resource', API, '--scope', 'read:things']),
+    vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Incident script', '--grant-type', 'client_credentials', '--allow-resource', `${a.issuer}/admin/api`, '--scope', 'admin']),
+  ]);
+  await Promise.all(['ada@jwt.test', 'bob@jwt.test', 'cy@jwt.test', 'dee@jwt.test'].map(person));
 }, 90_000);
 
 afterAll(() => stack?.stop());
@@ -109,4 +113,29 @@ test('a client_credentials JWT introspects active while its client may have toke
   const token = await clientCredentialsToken(a.issuer, service, API, 'read:things');
   expect(token.split('.')).toHaveLength(3);
   expect(await oidc.tokenIntrospection(await onB(rs), token)).toMatchObject({ active: true, sub: service.client_id, client_id: service.client_id, aud: API });
+});
+
+test('an incident script that lists sessions on B the moment a sign-in\'s tokens arrive from A finds the session, and revokes it', async () => {
+  const admin = await clientCredentialsToken(a.issuer, ops, `${a.issuer}/admin/api`, 'admin');
+  const listOnB = async (sub: string) => {
+    const res = await fetch(`${b.url}/admin/api/sessions?account=${sub}`, { headers: { authorization: `Bearer ${admin}` } });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { items: { uid: string; clients: string[] }[] }).items;
+  };
+  for (let i = 0; i < 5; i += 1) {
+    const { tokens } = await signedInTokens('dee@jwt.test');
+    const sessions = await listOnB(tokens.claims()!.sub);
+    expect(sessions).toHaveLength(i + 1);
+  }
+  const rsB = await onB(rs);
+  const { tokens } = await signedInTokens('dee@jwt.test');
+  const newest = (await listOnB(tokens.claims()!.sub)).filter((s) => s.clients.includes(web.client_id));
+  expect(newest).toHaveLength(6);
+  for (const session of newest) {
+    const res = await fetch(`${b.url}/admin/api/sessions/${session.uid}/revoke`, {
+      method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'incident 23' }),
+    });
+    expect(res.status).toBe(200);
+  }
+  expect(await oidc.tokenIntrospection(rsB, tokens.access_token)).toEqual({ active: false });
 });

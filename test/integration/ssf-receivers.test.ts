@@ -223,3 +223,48 @@ test('a push endpoint Vigil may not call is refused at create and update, with t
   await until('the retried delivery', () => receiver.sets.length === 1);
   await until('the error cleared', async () => (await api('GET', `/ssf/stream?stream_id=${streamId}`, token)).body.last_delivery_error === undefined);
 });
+
+test('several streams per client, each managed by its stream_id (at most 5); a stream\'s aud is chosen within the client\'s own names', async () => {
+  const token = await streamToken(mail);
+  const before = (await api('GET', '/ssf/stream', token)).body as { stream_id: string }[];
+  expect(before).toHaveLength(1); // the poll stream of the first test
+  const origin = new URL(redirectUri).origin;
+
+  // A push stream beside it, its SETs addressed to the app's origin rather than its client id.
+  const pushed = await api('POST', '/ssf/stream', token, {
+    delivery: { method: 'urn:ietf:rfc:8935', endpoint_url: `http://127.0.0.1:${receiver.port}/mail` }, events_requested: [VERIFICATION], aud: origin,
+  });
+  expect(pushed.status).toBe(201);
+  expect(pushed.body.aud).toBe(origin);
+  const pushId = pushed.body.stream_id as string;
+  expect((await api('GET', '/ssf/stream', token)).body.map((s: { stream_id: string }) => s.stream_id)).toEqual([before[0].stream_id, pushId]);
+
+  receiver.sets.length = 0;
+  expect((await api('POST', '/ssf/verify', token, { stream_id: pushId, state: 'mine' })).status).toBe(204);
+  await until('the pushed SET', () => receiver.sets.length === 1);
+  const { payload } = await jwtVerify(receiver.sets[0], createRemoteJWKSet(new URL(`${issuer}/jwks`)), { issuer, audience: origin, typ: 'secevent+jwt' });
+  expect(payload.aud).toBe(origin);
+  // The poll stream got nothing of it: each stream is its own.
+  expect(await drain({ token, streamId: before[0].stream_id })).toEqual([]);
+
+  // Changing one leaves the other as it was; an audience that is not the client's own is refused.
+  expect((await api('PATCH', '/ssf/stream', token, { stream_id: pushId, description: 'push', aud: [origin, mail.client_id] })).body)
+    .toMatchObject({ stream_id: pushId, description: 'push', aud: [origin, mail.client_id] });
+  expect((await api('GET', `/ssf/stream?stream_id=${before[0].stream_id}`, token)).body).toMatchObject({ aud: mail.client_id });
+  expect((await api('GET', `/ssf/stream?stream_id=${before[0].stream_id}`, token)).body).not.toHaveProperty('description');
+  for (const aud of ['https://other-app.example', calendar.client_id, [origin, 'https://other-app.example']]) {
+    const refused = await api('POST', '/ssf/stream', token, { delivery: { method: POLL }, aud });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error_description).toMatch(/^aud: .* is not an audience of this client/);
+  }
+
+  // Up to five; a sixth is a conflict until one is deleted.
+  const more = [];
+  for (let i = 0; i < 3; i += 1) more.push((await api('POST', '/ssf/stream', token, { delivery: { method: POLL } })).body.stream_id as string);
+  const sixth = await api('POST', '/ssf/stream', token, { delivery: { method: POLL } });
+  expect(sixth.status).toBe(409);
+  expect(sixth.body).toEqual({ error: 'conflict', error_description: 'a client may have at most 5 event streams: delete one first' });
+  expect((await api('DELETE', `/ssf/stream?stream_id=${more[0]}`, token)).status).toBe(204);
+  expect((await api('GET', '/ssf/stream', token)).body).toHaveLength(4);
+  expect((await api('POST', '/ssf/stream', token, { delivery: { method: POLL } })).status).toBe(201);
+});
