@@ -40,6 +40,8 @@ export interface LogoutQueue {
 export interface RevocationScope {
   /** Per client signed in through an ended session: the session's `sid` as that client knows it (its ID tokens'). */
   signedOut: LogoutNotice[];
+  /** Clients whose grants ended outside the ended sessions (grants that outlive a browser session). */
+  grantClients?: string[];
   /** Every session the person had ended (an account revocation that kept none). */
   everySession: boolean;
 }
@@ -78,10 +80,7 @@ interface Ended {
 }
 
 /** What the security events are told on top (not carried on the bus). */
-interface EndedSignIns {
-  signedOut: LogoutNotice[];
-  everySession: boolean;
-}
+type EndedSignIns = RevocationScope;
 
 export class Revocations {
   readonly #deps: RevocationDeps;
@@ -161,11 +160,13 @@ export class Revocations {
       ? await adapters.for('Session').findByUid(options.keepSessionUid) as SessionPayload | undefined
       : undefined;
     const keptGrants = new Set(Object.values(kept?.authorizations ?? {}).map((a) => a.grantId));
-    const grants = (heldGrants ?? await adapters.for('Grant').findByAccountId(accountId))
-      .map((g) => g.jti).filter((id): id is string => !!id && !keptGrants.has(id) && !ended.grants.includes(id));
+    const endedAlone = (heldGrants ?? await adapters.for('Grant').findByAccountId(accountId))
+      .filter((g) => typeof g.jti === 'string' && !keptGrants.has(g.jti) && !ended.grants.includes(g.jti));
+    const grants = endedAlone.map((g) => g.jti as string);
     await this.#revokeGrants(grants);
     for (const g of grants) ended.grants.push(g);
-    return this.#announce('account', accountId, { ...ended, accountId }, cause, { signedOut: notices, everySession: !options.keepSessionUid });
+    const grantClients = [...new Set(endedAlone.map((g) => g.clientId).filter((c): c is string => typeof c === 'string'))];
+    return this.#announce('account', accountId, { ...ended, accountId }, cause, { signedOut: notices, grantClients, everySession: !options.keepSessionUid });
   }
 
   /** Every token of a client, in every store, and every grant it holds. */

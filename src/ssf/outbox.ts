@@ -58,8 +58,8 @@ export class SecurityEventOutbox implements RevocationSink {
    * CAEP session-revoked for every revocation that names an account (a client's revocation has no
    * subject), to the receivers it concerns: when every session of the person ended, about the
    * person to every stream following them; otherwise, to each app signed in through an ended
-   * session, about that session (the person and the `sid` of the app's ID tokens); a grant alone,
-   * about the person to its app.
+   * session, about that session (the person and the `sid` of the app's ID tokens), and to the apps
+   * whose grants ended outside those sessions, about the person; a grant alone, about the person to its app.
    */
   async revoked(event: RevocationEvent, scope: RevocationScope): Promise<void> {
     const accountId = event.accountId;
@@ -74,6 +74,9 @@ export class SecurityEventOutbox implements RevocationSink {
       events = event.clients.length ? event.clients.map((clientId) => about({ clientId })) : [about({})];
     } else {
       events = scope.signedOut.map((n) => about({ clientId: n.clientId, subject: userSessionSubject(this.#issuer, accountId, n.sid) }));
+      // Apps whose grant of the person ended outside those sessions: about the person, to them alone.
+      const told = new Set(scope.signedOut.map((n) => n.clientId));
+      for (const clientId of scope.grantClients ?? []) if (!told.has(clientId)) events.push(about({ clientId }));
     }
     await this.emit(events);
   }
