@@ -1,4 +1,4 @@
-import Provider, { errors } from 'oidc-provider';
+import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { Config } from './config/index.ts';
 import { KeyRing, loadMasterKey } from './crypto/index.ts';
@@ -127,12 +127,21 @@ export async function openCore(config: Config, logger: Logger, holder: DataDirHo
     totp: new TotpFactors(stores.sql, keys, 'Vigil'),
     recovery: new RecoveryCodes(stores.sql, keys),
     passkeys: new Passkeys(stores.sql, challenges, { id: issuer.hostname, name: 'Vigil', origin: issuer.origin }),
-    buildProvider: (jwks, extra = {}) => createProvider({
-      config, accounts: accountCache, adapters, keys, resourceServers, jwks, adminToolResources: [adminResource(config)],
-      sessionRequirement: (sessionUid, accountId) => stepUps.owed(sessionUid, accountId),
-      renderError: pagesMissing, logoutSource: pagesMissing, postLogoutSuccessSource: pagesMissing,
-      ...extra,
-    }),
+    buildProvider: (jwks, extra = {}) => {
+      const provider = createProvider({
+        config, accounts: accountCache, adapters, keys, resourceServers, jwks, adminToolResources: [adminResource(config)],
+        sessionRequirement: (sessionUid, accountId) => stepUps.owed(sessionUid, accountId),
+        renderError: pagesMissing, logoutSource: pagesMissing, postLogoutSuccessSource: pagesMissing,
+        ...extra,
+      });
+      // A grant the provider revoked (RFC 7009, logout) is dropped from every instance's grant
+      // cache before the response leaves: the client may ask another instance at once.
+      provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
+        const announced = revocations!.providerRevokedGrant(grantId, ctx?.oidc?.client?.clientId, `${ctx?.oidc?.route ?? 'provider'}: grant revoked`);
+        adapters.holdResponseFor(announced);
+      });
+      return provider;
+    },
     close: async () => {
       await bus.close();
       await stores.close();

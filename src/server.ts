@@ -26,7 +26,7 @@ import { AdminService, adminApiRoutes, adminConsoleRoutes, ensureAdminConsoleCli
 import { evaluatePosture, type Device } from './devices/index.ts';
 import type { DevicePosture } from './risk/index.ts';
 import {
-  deviceComplianceChange, PushDeliveryWorker, ReceivedEventApplier, ReceivedJtis, receiveRoutes, ssfRoutes, TransmitterKeys,
+  deviceComplianceChange, HeldPolls, HELD_POLLS_PER_STREAM, PushDeliveryWorker, ReceivedEventApplier, ReceivedJtis, receiveRoutes, ssfRoutes, TransmitterKeys,
 } from './ssf/index.ts';
 
 export interface RunningVigil {
@@ -108,8 +108,11 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       provider.on('authorization.success', (ctx: KoaContextWithOIDC) => {
         const session = ctx.oidc.session;
         if (!session?.uid || !session.accountId) return;
-        afterResponse.track(core.activity.touch(session.uid, session.accountId, ctx.get('user-agent'), ctx.state.clientIp))
+        // Written before the authorization response (the code) leaves, so before any token of
+        // this session does: an administrator's session list, then revoke, never misses it.
+        const touched = core.activity.touch(session.uid, session.accountId, ctx.get('user-agent'), ctx.state.clientIp)
           .catch((err) => logger.warn({ err }, 'could not record session activity'));
+        if (!core.adapters.holdResponseFor(touched)) void afterResponse.track(touched);
         // A sign-in just completed: its risk assessment now has a session to belong to.
         const authTime = session.authTime();
         if (verifier.enabled && typeof authTime === 'number' && Date.now() / 1000 - authTime < 120) {
@@ -143,11 +146,17 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     const pushWorker = new PushDeliveryWorker({ db: stores.sql, ...core.ssf, provider: currentProvider, logger }, {
       baseDelayMs: config.VIGIL_SSF_RETRY_SECONDS * 1000, maxAttempts: config.VIGIL_SSF_MAX_ATTEMPTS,
     });
-    core.ssf.outbox.onQueued = () => pushWorker.kick();
+    // RFC 8936 long polls wait here, woken with the push worker.
+    const heldPolls = new HeldPolls(stores.sql, { maxPerStream: HELD_POLLS_PER_STREAM });
+    core.ssf.outbox.onQueued = () => {
+      pushWorker.kick();
+      heldPolls.wake();
+    };
     const unsubscribe = core.revocations.subscribe((event) => {
       if (event.origin === core.revocations.bus.instance) return;
       if (event.sessions.length) logoutWorker.kick();
       pushWorker.kick();
+      heldPolls.wake();
     });
     logoutWorker.start();
     pushWorker.start();
@@ -216,7 +225,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         limiter: new AttemptLimiter('ssf:receive:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
         audit: (entry) => auditQueue.add(entry),
       }), ssfRoutes({
-        config, provider: currentProvider, accounts, adapters: core.adapters, db: stores.sql, ...core.ssf, audit, logger,
+        config, provider: currentProvider, accounts, adapters: core.adapters, db: stores.sql, ...core.ssf, audit, logger, heldPolls, resourceServers: core.resourceServers,
       }), adminConsoleRoutes({
         config, provider: currentProvider, adapters: core.adapters, accounts, keys, views, logger, admin: adminService, revocations: core.revocations, auditCall: (entry) => auditQueue.add(entry),
       })],
@@ -290,6 +299,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         return { ok: true };
       },
       async close(drainLimitMs = 10_000) {
+        heldPolls.close();
         const drained = httpServer.drain(drainLimitMs);
         const controlClosed = closeControl();
         logger.info({ connections: httpServer.connections, limitSeconds: drainLimitMs / 1000 }, 'stopped accepting connections; finishing the open ones');

@@ -108,6 +108,8 @@ export const settingsSchema = z.object({
   /** Shared Signals push delivery: the first retry's delay (doubling, at most an hour) and the attempts before a SET is marked failed. */
   VIGIL_SSF_RETRY_SECONDS: int(1, 3600).default(2),
   VIGIL_SSF_MAX_ATTEMPTS: int(1, 50).default(12),
+  /** How long an RFC 8936 long poll is held when nothing is pending. */
+  VIGIL_SSF_POLL_WAIT_SECONDS: int(1, 300).default(20),
   /** The trusted transmitters Vigil accepts SETs from (a JSON file; none when unset). Reloaded on SIGHUP. */
   VIGIL_SSF_TRANSMITTERS: z.string().min(1).optional(),
   /** How old a received SET's `iat` may be (a transmitter may override it for itself in the file). */

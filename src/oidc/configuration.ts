@@ -1,4 +1,4 @@
-import Provider, { errors, type Configuration, type KoaContextWithOIDC, type ClientMetadata } from 'oidc-provider';
+import Provider, { errors, type Client, type Configuration, type KoaContextWithOIDC, type ClientMetadata } from 'oidc-provider';
 import type { JWK } from 'jose';
 import { ACR_VALUES, type Config } from '../config/index.ts';
 import type { Account, AccountStore } from '../identity/index.ts';
@@ -7,6 +7,7 @@ import type { KeyRing } from '../crypto/index.ts';
 import type { ResourceServerStore } from './resource-servers.ts';
 import { checkRefreshPaysStepUp, interactionPolicyWithAcrLevels, type SessionRequirement } from './acr-policy.ts';
 import { clientMetadata } from './client-metadata.ts';
+import { accountStillStands, JwtIntrospection, introspectJwtsWith, sealTokenReference, TOKEN_REFERENCE_CLAIM } from './jwt-introspection.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -84,8 +85,21 @@ function outgoingFetch(allowedHosts: Set<string>) {
   };
 }
 
+/** RFC 7662 §4: clients given the introspection permission learn about any token; a resource server only about those issued for it. */
+function introspectionPermission(resourceServers: ResourceServerStore) {
+  return async (client: Client, audiences: readonly (string | undefined)[]): Promise<boolean> => {
+    if (clientMetadata(client).vigil_introspection === true) return true;
+    // The (cached) lookup by audience keeps introspection off the database on its hot path.
+    for (const audience of audiences) {
+      if (audience && (await resourceServers.find(audience))?.clientId === client.clientId) return true;
+    }
+    return false;
+  };
+}
+
 export function buildConfiguration(deps: ProviderDeps): Configuration {
   const { config, accounts, adapters, resourceServers } = deps;
+  const mayIntrospect = introspectionPermission(resourceServers);
   const allowedHosts = new Set(config.VIGIL_ALLOWED_OUTGOING_HOSTS.map((h) => h.toLowerCase()));
   // findAccount and extraTokenClaims both need the account on the token path: `accounts` may be a short-lived cache.
   const accountFor = (id: string) => accounts.findById(id);
@@ -145,8 +159,11 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
       if (!account) return undefined;
       // RFC 9068 §2.2.1: how the person authenticated, so a resource server (the admin API) can demand a level.
       const entities = ctx?.oidc?.entities;
-      const acr = (entities?.AuthorizationCode ?? entities?.RefreshToken)?.acr;
-      return { roles: account.roles, ...(acr ? { acr } : {}) };
+      const authentication = entities?.AuthorizationCode ?? entities?.RefreshToken;
+      const acr = authentication?.acr;
+      const authTime = authentication?.authTime;
+      // auth_time too (RFC 9068 §2.2.1): introspection checks it against the step-ups owed since.
+      return { roles: account.roles, ...(acr ? { acr } : {}), ...(typeof authTime === 'number' ? { auth_time: authTime } : {}) };
     },
     extraClientMetadata: {
       properties: [...PRIVILEGED_METADATA],
@@ -207,13 +224,13 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
         enabled: true,
         // Any token for clients given the introspection permission; a resource server only the
         // access tokens issued for it (RFC 7662 §4: do not tell a caller about others' tokens).
+        // A person's access token answers as a JWT one does: inactive once the account is disabled
+        // or owes a step-up its authentication did not pay (a refresh token is refused at /token instead).
         async allowedPolicy(_ctx, client, token) {
-          if (clientMetadata(client).vigil_introspection === true) return true;
-          // The (cached) lookup by audience keeps introspection off the database on its hot path.
-          for (const audience of [(token as { aud?: string | string[] }).aud].flat()) {
-            if (audience && (await resourceServers.find(audience))?.clientId === client.clientId) return true;
-          }
-          return false;
+          if (!(await mayIntrospect(client, [(token as { aud?: string | string[] }).aud].flat()))) return false;
+          if (token.kind !== 'AccessToken' || !token.accountId) return true;
+          const extra = (token as { extra?: Record<string, unknown> }).extra;
+          return accountStillStands(await accountFor(token.accountId), (token as { sessionUid?: string }).sessionUid, extra?.acr, extra?.auth_time, deps.sessionRequirement);
         },
       },
       revocation: { enabled: true },
@@ -253,6 +270,15 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
         },
       },
     },
+    formats: {
+      customizers: {
+        // What introspection needs to answer for a JWT access token, sealed into it (see jwt-introspection.ts).
+        async jwt(_ctx, token, jwt) {
+          const reference = sealTokenReference(deps.keys, String(jwt.payload.jti), token as { grantId?: string; sessionUid?: string; expiresWithSession?: boolean });
+          if (reference) jwt.payload[TOKEN_REFERENCE_CLAIM] = reference;
+        },
+      },
+    },
     clientBasedCORS(_ctx, origin, client) {
       return (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin);
     },
@@ -262,7 +288,14 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
 
 export function createProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(deps.config.ISSUER, buildConfiguration(deps));
+  introspectJwtsWith(provider, new JwtIntrospection({
+    issuer: deps.config.ISSUER, keys: deps.keys, jwks: deps.jwks, accountFor: (id) => deps.accounts.findById(id),
+    sessionRequirement: deps.sessionRequirement, mayIntrospect: introspectionPermission(deps.resourceServers),
+  }));
   // It reads the host and protocol from the forwarded headers, which the Koa app pins to the issuer's.
   provider.proxy = true;
+  // Every ID token names its session (`sid`), not only those of clients with back-channel logout:
+  // a Shared Signals receiver matches a CAEP session-revoked to the session it signed in with.
+  (provider.Client.prototype as unknown as { includeSid: () => boolean }).includeSid = () => true;
   return provider;
 }

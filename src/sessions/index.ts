@@ -1,4 +1,4 @@
-export { Revocations, type RevocationCause, type LogoutNotice, type LogoutQueue, type RevocationDeps, type RevocationSink } from './revocation.ts';
+export { Revocations, type RevocationCause, type LogoutNotice, type LogoutQueue, type RevocationDeps, type RevocationScope, type RevocationSink } from './revocation.ts';
 export {
   openRevocationBus, LocalBus, RedisBus, PostgresBus, REVOCATION_CHANNEL,
   type RevocationBus, type RevocationEvent, type RevocationInitiator, type RevocationKind, type RevocationListener,

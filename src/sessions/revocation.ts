@@ -36,9 +36,19 @@ export interface LogoutQueue {
   enqueue(notices: LogoutNotice[]): Promise<void>;
 }
 
+/** What a revocation ended, beyond the bus event: each relying party's sign-in through the ended sessions. */
+export interface RevocationScope {
+  /** Per client signed in through an ended session: the session's `sid` as that client knows it (its ID tokens'). */
+  signedOut: LogoutNotice[];
+  /** Clients whose grants ended outside the ended sessions (grants that outlive a browser session). */
+  grantClients?: string[];
+  /** Every session the person had ended (an account revocation that kept none). */
+  everySession: boolean;
+}
+
 /** Told of every revocation in its own path (a durable outbox of security events, CAEP session-revoked). */
 export interface RevocationSink {
-  revoked(event: RevocationEvent): Promise<void>;
+  revoked(event: RevocationEvent, scope: RevocationScope): Promise<void>;
 }
 
 export interface RevocationDeps {
@@ -69,6 +79,9 @@ interface Ended {
   clients: string[];
 }
 
+/** What the security events are told on top (not carried on the bus). */
+type EndedSignIns = RevocationScope;
+
 export class Revocations {
   readonly #deps: RevocationDeps;
 
@@ -89,8 +102,10 @@ export class Revocations {
   async session(sessionUid: string, cause: RevocationCause): Promise<RevocationEvent | undefined> {
     const session = await this.#deps.adapters.for('Session').findByUid(sessionUid) as SessionPayload | undefined;
     if (!session?.jti) return undefined;
-    const ended = await this.#endSessions([session]);
-    return this.#announce('session', sessionUid, ended, cause);
+    const { notices, ...ended } = await this.#endSessions([session]);
+    // The person's last session: their sign-in is over everywhere, not only in this session's apps.
+    const remaining = session.accountId ? await this.#deps.adapters.for('Session').findByAccountId(session.accountId) : [];
+    return this.#announce('session', sessionUid, ended, cause, { signedOut: notices, everySession: remaining.length === 0 });
   }
 
   /** Revokes a grant and every token issued under it; the event names the grant only if it was still there. */
@@ -100,6 +115,19 @@ export class Revocations {
     return this.#announce('grant', grantId, {
       ...(context.accountId ? { accountId: context.accountId } : {}), sessions: [], grants: held ? [grantId] : [], clients: context.clientId ? [context.clientId] : [],
     }, cause);
+  }
+
+  /**
+   * oidc-provider revoked a grant itself (a client's RFC 7009 revocation, a logout): the stores
+   * already hold it, and it is the client's own act (not audited, no security event). Only the
+   * other instances are told, so that none keeps answering from a copy of the grant.
+   */
+  async providerRevokedGrant(grantId: string, clientId: string | undefined, reason: string): Promise<void> {
+    const { bus, logger } = this.#deps;
+    const event: RevocationEvent = {
+      kind: 'grant', target: grantId, sessions: [], grants: [grantId], clients: [], initiator: 'user', actor: clientId ?? 'unknown', reason, at: Date.now(), origin: bus.instance,
+    };
+    await bus.publish(event).catch((err) => logger.warn({ err, kind: 'grant', target: grantId }, 'revocation bus: could not publish (the stores still hold the revocation)'));
   }
 
   /** Everything the account holds: every session (but `keepSessionUid`, the one making a credential change) and every grant. */
@@ -128,16 +156,18 @@ export class Revocations {
   ): Promise<RevocationEvent> {
     const adapters = this.#deps.adapters;
     const sessions = held.filter((s) => s.jti && s.uid !== options.keepSessionUid);
-    const ended = await this.#endSessions(sessions);
+    const { notices, ...ended } = await this.#endSessions(sessions);
     const kept = options.keepSessionUid
       ? await adapters.for('Session').findByUid(options.keepSessionUid) as SessionPayload | undefined
       : undefined;
     const keptGrants = new Set(Object.values(kept?.authorizations ?? {}).map((a) => a.grantId));
-    const grants = (heldGrants ?? await adapters.for('Grant').findByAccountId(accountId))
-      .map((g) => g.jti).filter((id): id is string => !!id && !keptGrants.has(id) && !ended.grants.includes(id));
+    const endedAlone = (heldGrants ?? await adapters.for('Grant').findByAccountId(accountId))
+      .filter((g) => typeof g.jti === 'string' && !keptGrants.has(g.jti) && !ended.grants.includes(g.jti));
+    const grants = endedAlone.map((g) => g.jti as string);
     await this.#revokeGrants(grants);
     for (const g of grants) ended.grants.push(g);
-    return this.#announce('account', accountId, { ...ended, accountId }, cause);
+    const grantClients = [...new Set(endedAlone.map((g) => g.clientId).filter((c): c is string => typeof c === 'string'))];
+    return this.#announce('account', accountId, { ...ended, accountId }, cause, { signedOut: notices, grantClients, everySession: !options.keepSessionUid });
   }
 
   /** Every token of a client, in every store, and every grant it holds. */
@@ -149,7 +179,7 @@ export class Revocations {
     ]);
     await this.#deps.forgetClient?.(clientId);
     // Its tokens and grants are not listed one by one; how many ended tells the trail whether anything did.
-    return this.#announce('client', clientId, { sessions: [], grants: [], clients: [clientId] }, cause, { tokens: removed.reduce((n, x) => n + x, 0) });
+    return this.#announce('client', clientId, { sessions: [], grants: [], clients: [clientId] }, cause, undefined, { tokens: removed.reduce((n, x) => n + x, 0) });
   }
 
   async #revokeGrants(grantIds: string[]): Promise<void> {
@@ -161,7 +191,7 @@ export class Revocations {
     if (grantIds.length) await this.#deps.forgetGrants?.(grantIds);
   }
 
-  async #endSessions(sessions: SessionPayload[]): Promise<Ended> {
+  async #endSessions(sessions: SessionPayload[]): Promise<Ended & { notices: LogoutNotice[] }> {
     const notices: LogoutNotice[] = [];
     const grants: string[] = [];
     const clients = new Set<string>();
@@ -182,16 +212,19 @@ export class Revocations {
     if (notices.length && this.#deps.logouts) {
       await this.#deps.logouts.enqueue(notices).catch((err) => this.#deps.logger.error({ err }, 'could not queue back-channel logouts'));
     }
-    return { ...(sessions[0]?.accountId ? { accountId: sessions[0].accountId } : {}), sessions: uids, grants, clients: [...clients] };
+    return { ...(sessions[0]?.accountId ? { accountId: sessions[0].accountId } : {}), sessions: uids, grants, clients: [...clients], notices };
   }
 
-  async #announce(kind: RevocationKind, target: string, ended: Ended, cause: RevocationCause, counted: { tokens?: number } = {}): Promise<RevocationEvent> {
+  async #announce(
+    kind: RevocationKind, target: string, ended: Ended, cause: RevocationCause,
+    signIns: EndedSignIns = { signedOut: [], everySession: false }, counted: { tokens?: number } = {},
+  ): Promise<RevocationEvent> {
     const { bus, audit, logger } = this.#deps;
     const event: RevocationEvent = {
       kind, target, ...ended, initiator: cause.initiator, actor: cause.actor, reason: cause.reason, at: Date.now(), origin: bus.instance,
     };
     // Written before the answer, like the logouts: a receiver that is down gets it later from the outbox.
-    await this.#deps.securityEvents?.revoked(event).catch((err) => logger.error({ err }, 'could not queue security events for a revocation'));
+    await this.#deps.securityEvents?.revoked(event, signIns).catch((err) => logger.error({ err }, 'could not queue security events for a revocation'));
     await audit.append({
       actor: cause.actor, action: `revocation.${kind}`, subject: target, ...(cause.ip ? { ip: cause.ip } : {}), outcome: 'success',
       details: { initiator: cause.initiator, reason: cause.reason, account: ended.accountId ?? null, sessions: ended.sessions, grants: ended.grants, clients: ended.clients, ...counted },

@@ -67,7 +67,16 @@ export interface SecurityEvent {
   claims: Record<string, unknown>;
   /** A transaction id shared by the SETs of one change (RFC 8417 `txn`). */
   txn?: string;
+  /** Only to this client's streams (by default, every stream following the person). */
+  clientId?: string;
+  /** The SET's `sub_id` when not the person alone (a complex subject naming their session too). */
+  subject?: Subject;
 }
+
+/** One session of the person, as the app knows it (`sid` of its ID tokens): CAEP's complex subject. */
+export const userSessionSubject = (issuer: string, accountId: string, sid: string): Subject => ({
+  format: 'complex', user: userSubject(issuer, accountId), session: { format: 'opaque', id: sid },
+});
 
 /** The common CAEP claims: when, who started it, and why (for administrators). */
 export function caepClaims(at: number, initiator: Initiator | undefined, reason: string | undefined, extra: Record<string, unknown> = {}): Record<string, unknown> {

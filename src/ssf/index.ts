@@ -3,11 +3,12 @@ export { EVENT, EVENTS_SUPPORTED, EVENTS_RECEIVED, PUSH_METHOD, POLL_METHOD, sub
   type CaepCredentialType, type SecurityEvent, type SecurityEventSink, type Subject } from './events.ts';
 export { SSF_SCOPE, SSF_RESOURCE_OWNER, ssfResource, ensureSsfResourceServer, authenticateReceiver } from './auth.ts';
 export { transmitterMetadata, ssfPaths } from './metadata.ts';
-export { StreamStore, StreamExistsError, deliveredOf, type Stream, type StreamSettings, type StreamStatus } from './streams.ts';
+export { StreamStore, StreamLimitError, MAX_STREAMS_PER_CLIENT, deliveredOf, type Stream, type StreamSettings, type StreamStatus } from './streams.ts';
 export { SecurityEventOutbox, type EventDelivery } from './outbox.ts';
 export { SetSigner } from './signer.ts';
 export { PushDeliveryWorker } from './push.ts';
-export { pollEvents, pollRequestSchema, type PollRequest, type PollResponse } from './poll.ts';
+export { pollEvents, pollRequestSchema, type LongPoll, type PollRequest, type PollResponse } from './poll.ts';
+export { HeldPolls, HELD_POLLS_PER_STREAM, TooManyHeldPolls } from './held-polls.ts';
 export { ssfRoutes, MIN_VERIFICATION_INTERVAL, type SsfRoutesDeps } from './routes.ts';
 export { loadTransmitters, type TrustedTransmitter } from './transmitters.ts';
 export { TransmitterKeys, TransmitterKeyError } from './transmitter-keys.ts';

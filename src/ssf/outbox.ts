@@ -6,8 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../store/index.ts';
-import type { RevocationEvent, RevocationSink } from '../sessions/index.ts';
-import { caepClaims, EVENT, userSubject, type SecurityEvent } from './events.ts';
+import type { RevocationEvent, RevocationScope, RevocationSink } from '../sessions/index.ts';
+import { caepClaims, EVENT, userSessionSubject, userSubject, type SecurityEvent } from './events.ts';
 
 export interface EventDelivery {
   id: string;
@@ -37,30 +37,48 @@ export class SecurityEventOutbox implements RevocationSink {
   async emit(events: SecurityEvent[]): Promise<number> {
     if (events.length === 0) return 0;
     const payloads = events.map((event) => JSON.stringify({
-      sub_id: userSubject(this.#issuer, event.accountId),
+      sub_id: event.subject ?? userSubject(this.#issuer, event.accountId),
       events: { [event.type]: event.claims },
       ...(event.txn ? { txn: event.txn } : {}),
     }));
     const { rowCount: queued } = await this.#db.query(
       `INSERT INTO ssf_events (stream_id, jti, event_type, payload)
        SELECT s.id, replace(gen_random_uuid()::text, '-', ''), e.type, e.payload::jsonb
-       FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS e(type, account_id, payload, n)
-       JOIN ssf_streams s ON e.type = ANY (s.events_delivered) AND s.status <> 'disabled'
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS e(type, account_id, payload, client_id, n)
+       JOIN ssf_streams s ON e.type = ANY (s.events_delivered) AND s.status <> 'disabled' AND (e.client_id IS NULL OR s.client_id = e.client_id)
        WHERE EXISTS (SELECT 1 FROM ssf_stream_subjects x WHERE x.stream_id = s.id AND x.account_id = e.account_id)
        ORDER BY e.n`,
-      [events.map((e) => e.type), events.map((e) => e.accountId), payloads],
+      [events.map((e) => e.type), events.map((e) => e.accountId), payloads, events.map((e) => e.clientId ?? null)],
     );
     if (queued > 0) this.onQueued?.();
     return queued;
   }
 
-  /** CAEP session-revoked for every revocation that names an account (a client's revocation has no subject). */
-  async revoked(event: RevocationEvent): Promise<void> {
-    if (!event.accountId) return;
-    await this.emit([{
-      type: EVENT.sessionRevoked, accountId: event.accountId, txn: randomUUID(),
-      claims: caepClaims(event.at, event.initiator, event.reason),
-    }]);
+  /**
+   * CAEP session-revoked for every revocation that names an account (a client's revocation has no
+   * subject), to the receivers it concerns: when every session of the person ended, about the
+   * person to every stream following them; otherwise, to each app signed in through an ended
+   * session, about that session (the person and the `sid` of the app's ID tokens), and to the apps
+   * whose grants ended outside those sessions, about the person; a grant alone, about the person to its app.
+   */
+  async revoked(event: RevocationEvent, scope: RevocationScope): Promise<void> {
+    const accountId = event.accountId;
+    if (!accountId) return;
+    const claims = caepClaims(event.at, event.initiator, event.reason);
+    const txn = randomUUID();
+    const about = (extra: Partial<SecurityEvent>): SecurityEvent => ({ type: EVENT.sessionRevoked, accountId, txn, claims, ...extra });
+    let events: SecurityEvent[];
+    if (scope.everySession) {
+      events = [about({})];
+    } else if (event.kind === 'grant') {
+      events = event.clients.length ? event.clients.map((clientId) => about({ clientId })) : [about({})];
+    } else {
+      events = scope.signedOut.map((n) => about({ clientId: n.clientId, subject: userSessionSubject(this.#issuer, accountId, n.sid) }));
+      // Apps whose grant of the person ended outside those sessions: about the person, to them alone.
+      const told = new Set(scope.signedOut.map((n) => n.clientId));
+      for (const clientId of scope.grantClients ?? []) if (!told.has(clientId)) events.push(about({ clientId }));
+    }
+    await this.emit(events);
   }
 
   /** The SSF verification event, for one stream (its subject is the stream itself). */

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { Queryable } from '../store/index.ts';
+import type { HeldPolls } from './held-polls.ts';
 import { payloadOf, type EventRow } from './push.ts';
 import type { SetSigner } from './signer.ts';
 import type { Stream } from './streams.ts';
@@ -25,11 +26,16 @@ export interface PollResponse {
 }
 
 const DEFAULT_MAX = 100;
-/** How long a poll with returnImmediately false waits for an event. */
-const LONG_POLL_MS = 10_000;
-const LONG_POLL_STEP_MS = 250;
 
-export async function pollEvents(db: Queryable, signer: SetSigner, stream: Stream, request: PollRequest, signal?: { aborted: boolean }): Promise<PollResponse> {
+/** How a poll that may wait (RFC 8936 `returnImmediately` false, the default) waits. */
+export interface LongPoll {
+  held: HeldPolls;
+  waitMs: number;
+  /** The request's end (the receiver gave up): the poll answers at once. */
+  signal: { aborted: boolean; onAbort: (f: () => void) => void };
+}
+
+export async function pollEvents(db: Queryable, signer: SetSigner, stream: Stream, request: PollRequest, longPoll?: LongPoll): Promise<PollResponse> {
   if (request.ack?.length) {
     await db.query(
       "UPDATE ssf_events SET status = 'delivered', delivered_at = now() WHERE stream_id = $1 AND jti = ANY ($2::text[]) AND status = 'pending'",
@@ -45,19 +51,19 @@ export async function pollEvents(db: Queryable, signer: SetSigner, stream: Strea
   const max = request.maxEvents ?? DEFAULT_MAX;
   // maxEvents 0 only acknowledges; a paused stream holds its events.
   if (max === 0 || stream.status !== 'enabled') return { sets: {} };
-  const deadline = Date.now() + (request.returnImmediately === false ? LONG_POLL_MS : 0);
+  const deadline = Date.now() + (request.returnImmediately !== true && longPoll ? longPoll.waitMs : 0);
   for (;;) {
     const { rows } = await db.query<EventRow>(
       `UPDATE ssf_events SET attempts = attempts + 1 WHERE id IN (
          SELECT id FROM ssf_events WHERE stream_id = $1 AND status = 'pending' ORDER BY id LIMIT $2) RETURNING *`,
       [stream.id, max + 1],
     );
-    if (rows.length > 0 || Date.now() >= deadline || signal?.aborted) {
+    if (rows.length > 0 || Date.now() >= deadline || !longPoll || longPoll.signal.aborted) {
       rows.sort((a, b) => Number(a.id) - Number(b.id));
       const sets: Record<string, string> = {};
       for (const row of rows.slice(0, max)) sets[row.jti] = await signer.sign(stream.audience, row.jti, payloadOf(row));
       return { sets, ...(rows.length > max ? { moreAvailable: true } : {}) };
     }
-    await new Promise((resolve) => setTimeout(resolve, LONG_POLL_STEP_MS));
+    await longPoll.held.hold(stream.id, deadline, longPoll.signal);
   }
 }

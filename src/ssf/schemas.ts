@@ -17,10 +17,15 @@ const streamId = z.string().min(1).max(100);
 
 const eventTypes = z.array(z.string().min(1).max(512)).max(100);
 
+const audienceValue = z.string().min(1).max(2048);
+/** The SETs' audience a receiver asks for (SSF 1.0 §8.1.1: a string or an array of strings). */
+const audience = z.union([audienceValue, z.array(audienceValue).min(1).max(5)]).transform((a) => [a].flat());
+
 export const createStreamSchema = z.object({
   delivery: delivery.optional(),
   events_requested: eventTypes.optional(),
   description: z.string().max(500).optional(),
+  aud: audience.optional(),
 });
 
 export const replaceStreamSchema = createStreamSchema.extend({ stream_id: streamId });
@@ -30,6 +35,7 @@ export const updateStreamSchema = z.object({
   delivery: delivery.optional(),
   events_requested: eventTypes.optional(),
   description: z.string().max(500).optional(),
+  aud: audience.optional(),
 });
 
 export const statusSchema = z.object({

@@ -30,12 +30,13 @@ export class SetSigner {
   }
 
   /** The SET for `payload` (sub_id, events, txn) to `audience`, with `jti`, issued now. */
-  async sign(audience: string, jti: string, payload: Record<string, unknown>): Promise<string> {
+  async sign(audience: string | string[], jti: string, payload: Record<string, unknown>): Promise<string> {
     const { jwk, key } = await this.#signingKey();
     return new SignJWT(payload)
       .setProtectedHeader({ alg: 'RS256', typ: 'secevent+jwt', kid: jwk.kid! })
       .setIssuer(this.#issuer)
-      .setAudience(audience)
+      // One audience is a string (as receivers compare it), several an array.
+      .setAudience(Array.isArray(audience) && audience.length === 1 ? audience[0] : audience)
       .setJti(jti)
       .setIssuedAt()
       .sign(key);

@@ -1,4 +1,4 @@
-/** Event streams (SSF 1.0 §8), one per relying party, and the subjects each asked for (SQL). */
+/** Event streams (SSF 1.0 §8), a few per relying party, and the subjects each asked for (SQL). */
 import { randomBytes } from 'node:crypto';
 import type { KeyRing } from '../crypto/index.ts';
 import type { Queryable } from '../store/index.ts';
@@ -9,7 +9,8 @@ export type StreamStatus = 'enabled' | 'paused' | 'disabled';
 export interface Stream {
   id: string;
   clientId: string;
-  audience: string;
+  /** The SETs' `aud`: one value or more. */
+  audience: string[];
   method: typeof PUSH_METHOD | typeof POLL_METHOD;
   /** Push: the receiver's endpoint. */
   endpointUrl: string | null;
@@ -25,7 +26,7 @@ export interface Stream {
 interface Row {
   id: string;
   client_id: string;
-  audience: string;
+  audience: string[];
   delivery_method: Stream['method'];
   endpoint_url: string | null;
   authorization_sealed: string | null;
@@ -52,10 +53,23 @@ export interface StreamSettings {
   authorizationHeader?: string;
   eventsRequested: string[];
   description?: string;
+  /** The SETs' audience (the client id when not chosen). */
+  audience: string[];
 }
 
-export class StreamExistsError extends Error {
-  override name = 'StreamExistsError';
+/** Streams a client may have at once. */
+export const MAX_STREAMS_PER_CLIENT = 5;
+
+/** A push that did not go through, as the stream's receiver sees it. */
+export interface DeliveryError {
+  error: string;
+  status: 'retrying' | 'failed';
+  attempts: number;
+  nextAttemptAt?: Date;
+}
+
+export class StreamLimitError extends Error {
+  override name = 'StreamLimitError';
 }
 
 /** events_delivered = events_requested ∩ events_supported. */
@@ -74,16 +88,16 @@ export class StreamStore {
     return header === undefined ? null : this.#keys.seal(header, `ssf_authorization:${id}`);
   }
 
-  /** One stream per client: a second is StreamExistsError. */
-  async create(clientId: string, audience: string, settings: StreamSettings): Promise<Stream> {
+  /** A new stream of the client; StreamLimitError when it has MAX_STREAMS_PER_CLIENT already. */
+  async create(clientId: string, settings: StreamSettings): Promise<Stream> {
     const id = `ssf_${randomBytes(16).toString('base64url')}`;
     const { rows } = await this.#db.query<Row>(
       `INSERT INTO ssf_streams (id, client_id, audience, delivery_method, endpoint_url, authorization_sealed, events_requested, events_delivered, description)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (client_id) DO NOTHING RETURNING *`,
-      [id, clientId, audience, settings.method, settings.endpointUrl ?? null, this.#seal(id, settings.authorizationHeader),
-        settings.eventsRequested, deliveredOf(settings.eventsRequested), settings.description ?? null],
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE (SELECT count(*) FROM ssf_streams WHERE client_id = $2) < $10 RETURNING *`,
+      [id, clientId, settings.audience, settings.method, settings.endpointUrl ?? null, this.#seal(id, settings.authorizationHeader),
+        settings.eventsRequested, deliveredOf(settings.eventsRequested), settings.description ?? null, MAX_STREAMS_PER_CLIENT],
     );
-    if (!rows[0]) throw new StreamExistsError('this client already has an event stream');
+    if (!rows[0]) throw new StreamLimitError(`a client may have at most ${MAX_STREAMS_PER_CLIENT} event streams: delete one first`);
     return fromRow(rows[0]);
   }
 
@@ -113,9 +127,9 @@ export class StreamStore {
   async update(clientId: string, id: string, settings: StreamSettings): Promise<Stream | undefined> {
     const { rows } = await this.#db.query<Row>(
       `UPDATE ssf_streams SET delivery_method = $3, endpoint_url = $4, authorization_sealed = $5, events_requested = $6, events_delivered = $7,
-         description = $8, updated_at = now() WHERE id = $1 AND client_id = $2 RETURNING *`,
+         description = $8, audience = $9, updated_at = now() WHERE id = $1 AND client_id = $2 RETURNING *`,
       [id, clientId, settings.method, settings.endpointUrl ?? null, this.#seal(id, settings.authorizationHeader),
-        settings.eventsRequested, deliveredOf(settings.eventsRequested), settings.description ?? null],
+        settings.eventsRequested, deliveredOf(settings.eventsRequested), settings.description ?? null, settings.audience],
     );
     return rows[0] && fromRow(rows[0]);
   }
@@ -133,6 +147,26 @@ export class StreamStore {
     // A disabled stream drops what it was owed (SSF 1.0 §8.1.2): nothing is held for it.
     if (rows[0] && status === 'disabled') await this.#db.query("DELETE FROM ssf_events WHERE stream_id = $1 AND status = 'pending'", [id]);
     return rows[0] && fromRow(rows[0]);
+  }
+
+  /**
+   * The stream's latest delivery failure that no later delivery followed: the SET still retried
+   * (`retrying`, with its next attempt) or given up (`failed`). Undefined when deliveries succeed.
+   */
+  async lastDeliveryError(streamId: string): Promise<DeliveryError | undefined> {
+    const { rows } = await this.#db.query<{ last_error: string; status: 'pending' | 'failed'; next_attempt_at: Date; attempts: number }>(
+      `SELECT e.last_error, e.status, e.next_attempt_at, e.attempts FROM ssf_events e
+       WHERE e.stream_id = $1 AND e.last_error IS NOT NULL AND e.status <> 'delivered'
+         AND NOT EXISTS (SELECT 1 FROM ssf_events d WHERE d.stream_id = e.stream_id AND d.status = 'delivered' AND d.id > e.id)
+       ORDER BY e.id DESC LIMIT 1`,
+      [streamId],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    return {
+      error: row.last_error, status: row.status === 'failed' ? 'failed' : 'retrying', attempts: row.attempts,
+      ...(row.status === 'pending' ? { nextAttemptAt: new Date(row.next_attempt_at) } : {}),
+    };
   }
 
   async addSubject(streamId: string, accountId: string): Promise<void> {

@@ -43,6 +43,8 @@ export type AdapterFactory = ((name: string) => Adapter) & {
    * (`delivered` false, or a write failed) is taken back (see ResponseWrites).
    */
   settle(request: object, delivered?: boolean): Promise<SettledWrites | undefined>;
+  /** Work the request being answered must finish before its response leaves (false outside a request). */
+  holdResponseFor(work: Promise<unknown>): boolean;
 };
 
 /** Models an instance keeps copies of for a few seconds (see CachedAdapter). */
@@ -151,6 +153,7 @@ export function createAdapterFactory(options: AdapterFactoryOptions): AdapterFac
     refreshPath.companion = companion;
   };
   factory.settle = async (request, delivered) => refreshPath.writes?.settle(request, delivered);
+  factory.holdResponseFor = (work) => refreshPath.writes?.defer(work) ?? false;
   factory.forget = (model, id) => {
     const adapter = cache.get(model);
     if (adapter instanceof CachedAdapter) adapter.forget(id);

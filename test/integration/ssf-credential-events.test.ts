@@ -175,15 +175,15 @@ beforeAll(async () => {
   expect(stream.status).toBe(201);
   expect(stream.body.events_delivered).toEqual([CREDENTIAL_CHANGE, ASSURANCE_LEVEL_CHANGE]);
   streamId = stream.body.stream_id;
-  // Every subject gets the same answer; only those who authorized the RP are stored.
+  // Those who authorized the RP are added; anyone else is refused (nothing stored).
   for (const subject of [
     { format: 'email', email: email('ada') },
     { format: 'iss_sub', iss: vigil.issuer, sub: ids.cy },
-    { format: 'email', email: email('mallory') },
   ]) {
     const added = await api('POST', '/ssf/subjects/add', rpToken, { stream_id: streamId, subject });
     expect([added.status, added.body]).toEqual([200, {}]);
   }
+  expect((await api('POST', '/ssf/subjects/add', rpToken, { stream_id: streamId, subject: { format: 'email', email: email('mallory') } })).status).toBe(400);
 }, 90_000);
 
 afterAll(async () => {

@@ -156,7 +156,10 @@ describe('streams', () => {
       events_delivered: [SESSION_REVOKED, VERIFICATION], description: 'push receiver',
     });
     expect(JSON.stringify(created.body)).not.toContain('receiver-secret');
-    expect((await api('POST', '/ssf/stream', pushToken, { delivery: { method: POLL } })).status).toBe(409);
+    // A client may have several streams, each its own (this second one is deleted again).
+    const second = await api('POST', '/ssf/stream', pushToken, { delivery: { method: POLL } });
+    expect(second.status).toBe(201);
+    expect((await api('DELETE', `/ssf/stream?stream_id=${second.body.stream_id}`, pushToken)).status).toBe(204);
 
     const poll = await api('POST', '/ssf/stream', pollToken, { delivery: { method: POLL }, events_requested: [SESSION_REVOKED] });
     expect(poll.status).toBe(201);
@@ -190,8 +193,11 @@ describe('streams', () => {
       const res = await api('POST', '/ssf/subjects/add', token, { stream_id: stream, subject: { format: 'email', email: 'grace@vigil.test' } });
       expect(res.status).toBe(200);
     }
-    // Someone who never used this client: answered alike, but nothing about them is sent.
-    expect((await api('POST', '/ssf/subjects/add', pushToken, { stream_id: pushStream, subject: { format: 'email', email: 'alan@vigil.test' } })).status).toBe(200);
+    // Someone who never used this client is refused (as is someone unknown), not silently ignored.
+    const early = await api('POST', '/ssf/subjects/add', pushToken, { stream_id: pushStream, subject: { format: 'email', email: 'alan@vigil.test' } });
+    expect(early.status).toBe(400);
+    expect(early.body).toEqual({ error: 'invalid_request', error_description: 'subject: names no person who has authorized this client; add them once they have signed in to it' });
+    expect((await api('POST', '/ssf/subjects/add', pushToken, { stream_id: pushStream, subject: { format: 'email', email: 'nobody@vigil.test' } })).body).toEqual(early.body);
     expect((await api('POST', '/ssf/subjects/add', pushToken, { stream_id: pushStream, subject: { format: 'phone_number' } })).status).toBe(400);
     expect((await api('POST', '/ssf/subjects/add', pushToken, { stream_id: pushStream, subject: { format: 'complex' } })).status).toBe(400);
 
@@ -205,7 +211,7 @@ describe('streams', () => {
     expect(await subjectsOf(pollStream)).toEqual([graceId]);
     expect((await subjectCall('remove', { format: 'iss_sub', iss: issuer, sub: graceId })).status).toBe(204);
     expect(await subjectsOf(pollStream)).toEqual([]);
-    expect((await subjectCall('add', { format: 'iss_sub', iss: 'https://elsewhere.example', sub: graceId })).status).toBe(200);
+    expect((await subjectCall('add', { format: 'iss_sub', iss: 'https://elsewhere.example', sub: graceId })).status).toBe(400);
     expect(await subjectsOf(pollStream)).toEqual([]);
     expect((await subjectCall('add', { format: 'opaque', id: graceId })).status).toBe(200);
     expect(await subjectsOf(pollStream)).toEqual([graceId]);
