@@ -119,7 +119,7 @@ export async function openCore(config: Config, logger: Logger): Promise<Core> {
     signInRequirements: new SignInRequirements(stores.sql),
     mail: createMail(config, logger),
     devices: new DeviceRegistry(stores.sql),
-    totp: new TotpFactors(stores.sql, keys, 'Vigil'),
+    totp: new TotpFactors(stores.sql, keys, config.VIGIL_BRAND_NAME),
     recovery: new RecoveryCodes(stores.sql, keys),
     passkeys: new Passkeys(stores.sql, challenges, { id: issuer.hostname, name: 'Vigil', origin: issuer.origin }),
     buildProvider: (jwks, extra = {}) => createProvider({

@@ -13,6 +13,7 @@ import type { Views } from '../http/views.ts';
 import { assuranceLevelChange, type SecurityEventSink } from '../ssf/index.ts';
 import type { SignInRequirements } from '../sessions/index.ts';
 import type { AttemptLimiter } from '../limits/index.ts';
+import { msg, type Message } from '../i18n/index.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 
 export interface InteractionDeps {
@@ -69,9 +70,14 @@ export interface FactorChoices {
 
 const PASSWORD_CHECKED = 'login.password';
 
-export function formatWait(seconds: number): string {
-  if (seconds < 90) return `${seconds} seconds`;
-  return `${Math.ceil(seconds / 60)} minutes`;
+export function formatWait(seconds: number): Message {
+  if (seconds < 90) return msg('common.waitSeconds', { count: seconds });
+  return msg('common.waitMinutes', { count: Math.ceil(seconds / 60) });
+}
+
+/** An OAuth error whose page tells the person `message` in their language (the error boundary's). */
+export function invalidRequest(description: string, message: Message): Error {
+  return Object.assign(new errors.InvalidRequest(description), { pageMessage: message });
 }
 
 /** What the login and second-factor pages share: CSRF, the interaction, finishing a sign-in. */
@@ -88,7 +94,7 @@ export class InteractionKit {
 
   checkCsrf(uid: string, value: unknown): void {
     if (typeof value !== 'string' || !constantTimeEqual(value, this.csrf(uid))) {
-      throw new errors.InvalidRequest('the form has expired or did not come from this page; please start again');
+      throw invalidRequest('the form has expired or did not come from this page; please start again', msg('login.errors.formExpired'));
     }
   }
 
@@ -96,7 +102,7 @@ export class InteractionKit {
   async interaction(ctx: Context, prompt?: 'login' | 'consent'): Promise<Interaction> {
     const interaction = await this.deps.provider().interactionDetails(ctx.req, ctx.res);
     if (interaction.uid !== ctx.params.uid || (prompt && interaction.prompt.name !== prompt)) {
-      throw new errors.InvalidRequest('this step is no longer current; please start again');
+      throw invalidRequest('this step is no longer current; please start again', msg('login.errors.stepGone'));
     }
     return interaction;
   }
