@@ -1,16 +1,20 @@
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
-import { renderPage, type Views } from './views.ts';
+import { catalogueOf, renderPage, type Views } from './views.ts';
 import { msg } from '../i18n/index.ts';
 
 type RpLogout = NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>;
 
 /** Pages oidc-provider renders itself, drawn with Vigil's templates. */
 export function providerPages(views: Views) {
+  // oidc-provider's descriptions are English and technical: a person reads the code's sentence in
+  // their language, the description after it as the detail.
   const renderError: NonNullable<Configuration['renderError']> = async (ctx, out) => {
+    const explained = catalogueOf(views).has(`error.codes.${out.error}`);
     renderPage(ctx, views, 'error.njk', {
       title: msg('error.titleSignIn'),
       error: out.error,
-      description: out.error_description,
+      description: explained ? msg(`error.codes.${out.error}`) : out.error_description,
+      detail: explained ? out.error_description : undefined,
     }, ctx.status >= 400 ? ctx.status : 400);
   };
 

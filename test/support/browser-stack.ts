@@ -17,12 +17,12 @@ export interface BrowserStack extends Stack {
   stop(): Promise<void>;
 }
 
-/** Starts the relying party, then Chromium and the stack together; a failed start cleans up after itself. */
-export async function startBrowserStack(): Promise<BrowserStack> {
+/** Starts the relying party, then Chromium and the stack (with `extraEnv`) together; a failed start cleans up after itself. */
+export async function startBrowserStack(extraEnv: Record<string, string> = {}): Promise<BrowserStack> {
   const rpPort = await freePort();
   const rp: Server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('relying party: ok'));
   await new Promise<void>((resolve) => rp.listen(rpPort, '127.0.0.1', resolve));
-  const [browser, stack] = await Promise.allSettled([launchChromium(), startStack({}, { issuerHost: 'localhost' })]);
+  const [browser, stack] = await Promise.allSettled([launchChromium(), startStack(extraEnv, { issuerHost: 'localhost' })]);
   const stop = async () => {
     if (browser.status === 'fulfilled') await browser.value.close();
     if (stack.status === 'fulfilled') await stack.value.stop();
