@@ -38,20 +38,23 @@ export function catalogueOf(views: Views): Catalogue {
  * The language of this request's answer, from its Accept-Language (English when none matches).
  * The answer says so: `Content-Language`, and `Vary: Accept-Language` for caches.
  */
-export function pageLanguage(ctx: Context, catalogue: Catalogue = shippedCatalogue(), product = DEFAULT_BRAND.name): { lang: string; t: Translate } {
-  const lang = negotiateLanguage(ctx.get('accept-language'), catalogue.languages, DEFAULT_LANGUAGE);
-  ctx.vary('Accept-Language');
+export function pageLanguage(ctx: Context, catalogue: Catalogue = shippedCatalogue(), product = DEFAULT_BRAND.name, englishOnly = false): { lang: string; t: Translate } {
+  const lang = englishOnly ? DEFAULT_LANGUAGE : negotiateLanguage(ctx.get('accept-language'), catalogue.languages, DEFAULT_LANGUAGE);
+  if (!englishOnly) ctx.vary('Accept-Language');
   ctx.set('Content-Language', lang);
   return { lang, t: translator(catalogue, lang, { product }) };
 }
 
 /** The language and `t` of this request, for what a page's script shows (JSON answers to fetch). */
-export function viewLanguage(ctx: Context, views: Views): { lang: string; t: Translate } {
-  return pageLanguage(ctx, catalogueOf(views), (views.getGlobal('brand') as { name: string }).name);
+export function viewLanguage(ctx: Context, views: Views, englishOnly = false): { lang: string; t: Translate } {
+  return pageLanguage(ctx, catalogueOf(views), (views.getGlobal('brand') as { name: string }).name, englishOnly);
 }
 
+/** The admin console's templates are not translated: its pages say they are English, whatever was asked. */
+const ENGLISH_ONLY = /^admin\//;
+
 export function renderPage(ctx: Context, views: Views, template: string, vars: Record<string, unknown>, status = 200): void {
-  const { lang, t } = viewLanguage(ctx, views);
+  const { lang, t } = viewLanguage(ctx, views, ENGLISH_ONLY.test(template));
   ctx.status = status;
   ctx.type = 'text/html; charset=utf-8';
   ctx.set('Cache-Control', 'no-store');
