@@ -10,7 +10,7 @@ import { PASSKEY_FAILURE_MESSAGES, PasskeyError, TotpAlreadyEnrolled, type Chall
 import type { Revocations, SessionActivityLog } from '../sessions/index.ts';
 import type { AdapterFactory } from '../store/index.ts';
 import { readForm, readJson } from '../http/form.ts';
-import { describeUserAgent, parseUserAgent } from '../risk/index.ts';
+import { parseUserAgent } from '../risk/index.ts';
 import { renderPage, viewLanguage, type Views } from '../http/views.ts';
 import { msg, type Message } from '../i18n/index.ts';
 import { FirstPartySignIn, FormTokens, type FirstPartySession, type SignedIn } from '../first-party/index.ts';
@@ -52,8 +52,13 @@ const PROOF_ANSWERS: Record<Exclude<FactorChangeProof, 'ok'>, { error: string; d
   'second-factor': { error: 'insufficient_user_authentication', description: msg('account.errors.secondFactor') },
 };
 
-function describeDevice(userAgent: string): string | Message {
-  return userAgent ? describeUserAgent(parseUserAgent(userAgent)) : msg('account.unknownDevice');
+/** "Chrome 126 on Windows 10", in the reader's language. */
+function describeDevice(userAgent: string): Message {
+  if (!userAgent) return msg('account.unknownDevice');
+  const ua = parseUserAgent(userAgent);
+  const browser = ua.browser === 'Other' ? msg('account.otherBrowser') : [ua.browser, ua.browserMajor].filter((part) => part !== undefined).join(' ');
+  const os = ua.os === 'Other' ? msg('account.otherSystem') : [ua.os, ua.osMajor].filter((part) => part !== undefined).join(' ');
+  return msg('account.deviceDescription', { browser, os });
 }
 
 /** /account: a person's factors and sessions, behind Vigil's own sign-in. */
