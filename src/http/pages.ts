@@ -1,5 +1,5 @@
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
-import { catalogueOf, renderPage, type Views } from './views.ts';
+import { catalogueOf, clientNameOf, renderPage, type Views } from './views.ts';
 import { msg } from '../i18n/index.ts';
 
 type RpLogout = NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>;
@@ -21,12 +21,12 @@ export function providerPages(views: Views) {
   const logoutSource: RpLogout['logoutSource'] = async (ctx: KoaContextWithOIDC, form: string) => {
     const client = ctx.oidc.client;
     // `form` is markup produced by oidc-provider (an empty form with its own xsrf field).
-    renderPage(ctx, views, 'logout.njk', { title: msg('logout.title'), form, clientName: client?.clientName ?? client?.clientId });
+    renderPage(ctx, views, 'logout.njk', { title: msg('logout.title'), form, clientName: clientNameOf(views, client) });
   };
 
   const postLogoutSuccessSource: RpLogout['postLogoutSuccessSource'] = async (ctx: KoaContextWithOIDC) => {
     const client = ctx.oidc.client;
-    renderPage(ctx, views, 'logged-out.njk', { title: msg('loggedOut.title'), clientName: client?.clientName ?? client?.clientId });
+    renderPage(ctx, views, 'logged-out.njk', { title: msg('loggedOut.title'), clientName: clientNameOf(views, client) });
   };
 
   return { renderError, logoutSource, postLogoutSuccessSource };

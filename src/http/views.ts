@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import nunjucks from 'nunjucks';
 import type { Context } from 'koa';
 import { DEFAULT_BRAND, type Brand } from '../branding/index.ts';
-import { DEFAULT_LANGUAGE, negotiateLanguage, shippedCatalogue, translator, type Catalogue, type Translate } from '../i18n/index.ts';
+import { DEFAULT_LANGUAGE, msg, negotiateLanguage, shippedCatalogue, translator, type Catalogue, type Message, type Translate } from '../i18n/index.ts';
 
 export const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url));
 
@@ -48,6 +48,24 @@ export function pageLanguage(ctx: Context, catalogue: Catalogue = shippedCatalog
 /** The language and `t` of this request, for what a page's script shows (JSON answers to fetch). */
 export function viewLanguage(ctx: Context, views: Views, englishOnly = false): { lang: string; t: Translate } {
   return pageLanguage(ctx, catalogueOf(views), (views.getGlobal('brand') as { name: string }).name, englishOnly);
+}
+
+/** What a client's fields say about how pages name it. */
+interface NamedClient {
+  clientId: string;
+  clientName?: string;
+  metadata(): Record<string, unknown>;
+}
+
+/**
+ * How a page names a client: Vigil's own apps (the account page, the admin console) in the
+ * reader's language and with the product name (`apps.names.<client id>`), any other by its name.
+ */
+export function clientNameOf(views: Views, client: NamedClient | undefined): string | Message | undefined {
+  if (!client) return undefined;
+  const key = `apps.names.${client.clientId}`;
+  if (client.metadata().vigil_first_party === true && catalogueOf(views).has(key)) return msg(key);
+  return client.clientName ?? client.clientId;
 }
 
 /** The admin console's templates are not translated: its pages say they are English, whatever was asked. */

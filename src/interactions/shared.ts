@@ -9,7 +9,7 @@ import type { Logger, Metrics } from '../observability/index.ts';
 import { acrForAmr, combineAmr, satisfies, strongestAcr, type ChallengeStore, type Passkeys, type RecoveryCodes, type TotpFactors } from '../mfa/index.ts';
 import type { ContinuousVerifier, DeviceCookie, LoginVerdict } from '../verification/index.ts';
 import type { RiskContext } from '../risk/index.ts';
-import type { Views } from '../http/views.ts';
+import { clientNameOf, type Views } from '../http/views.ts';
 import { assuranceLevelChange, type SecurityEventSink } from '../ssf/index.ts';
 import type { SignInRequirements } from '../sessions/index.ts';
 import type { AttemptLimiter } from '../limits/index.ts';
@@ -107,9 +107,8 @@ export class InteractionKit {
     return interaction;
   }
 
-  async clientName(interaction: Interaction): Promise<string | undefined> {
-    const client = await this.deps.provider().Client.find(interaction.params.client_id as string);
-    return client?.clientName ?? client?.clientId;
+  async clientName(interaction: Interaction): Promise<string | Message | undefined> {
+    return clientNameOf(this.deps.views, await this.deps.provider().Client.find(interaction.params.client_id as string));
   }
 
   requiredAcr(interaction: Interaction): string | undefined {

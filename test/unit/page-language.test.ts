@@ -5,10 +5,10 @@
 import type { Server } from 'node:http';
 import Koa from 'koa';
 import { errorBoundary } from '../../src/http/errors.ts';
-import { createViews, renderPage } from '../../src/http/index.ts';
+import { clientNameOf, createViews, renderPage } from '../../src/http/index.ts';
 import { createLogger } from '../../src/observability/index.ts';
 import { DEFAULT_BRAND } from '../../src/branding/index.ts';
-import { msg } from '../../src/i18n/index.ts';
+import { msg, shippedCatalogue, translator } from '../../src/i18n/index.ts';
 
 let server: Server;
 let url: string;
@@ -61,4 +61,15 @@ test('the admin console is English, and says so', async () => {
   const shown = await page('/admin', 'de');
   expect(shown).toMatchObject({ status: 403, contentLanguage: 'en', lang: 'en' });
   expect(shown.vary ?? '').not.toMatch(/accept-language/i);
+});
+
+test('Vigil\'s own apps are named in the reader\'s language with the product name; other clients by their name', () => {
+  const v = createViews();
+  const de = translator(shippedCatalogue(), 'de', { product: 'Acme ID' });
+  const client = (clientId: string, clientName: string, firstParty: boolean) => ({ clientId, clientName, metadata: () => (firstParty ? { vigil_first_party: true } : {}) });
+  expect(de(clientNameOf(v, client('vigil-account', 'Your Vigil account', true)))).toBe('Ihr Acme ID-Konto');
+  expect(de(clientNameOf(v, client('vigil-admin', 'Vigil admin console', true)))).toBe('Acme ID-Admin-Konsole');
+  // A relying party cannot borrow the name by its id: only Vigil's own clients are first-party.
+  expect(clientNameOf(v, client('vigil-account', 'Evil app', false))).toBe('Evil app');
+  expect(clientNameOf(v, undefined)).toBeUndefined();
 });
