@@ -1,14 +1,19 @@
 // WebAuthn ceremonies for Vigil's pages. Buttons carry data-webauthn="authenticate|register",
 // the URLs for options and verification, and the page's CSRF token. No inline script anywhere.
-// What it says comes from the status element's data- attributes, in the page's language
-// (views/webauthn-status.njk: every page with a passkey button includes it).
+// What it says comes from data- attributes of the page's <main> (views/layout.njk), in the page's
+// language; the fallbacks are for a page that does not extend the layout.
 (function () {
   'use strict';
 
-  function words(button) {
-    const status = document.getElementById(button.dataset.status || 'webauthn-status');
-    const data = status ? status.dataset : {};
-    return { unsupported: data.unsupported, cancelled: data.cancelled, failed: data.failed, serverStatus: data.serverStatus || '{status}' };
+  function words() {
+    const main = document.getElementById('main');
+    const data = main ? main.dataset : {};
+    return {
+      unsupported: data.passkeyUnsupported || 'Passkeys are not supported here.',
+      cancelled: data.passkeyCancelled || 'Cancelled.',
+      failed: data.passkeyFailed || 'The passkey did not work.',
+      serverStatus: data.passkeyServerStatus || 'Error {status}.',
+    };
   }
 
   async function postJson(url, body, said) {
@@ -35,7 +40,7 @@
   }
 
   async function run(button) {
-    const said = words(button);
+    const said = words();
     if (!window.PublicKeyCredential || !PublicKeyCredential.parseRequestOptionsFromJSON) {
       say(button, said.unsupported);
       return;

@@ -14,6 +14,12 @@ export function msg(key: string, params?: Record<string, MessageValue>): Message
   return params ? { key, params } : { key };
 }
 
+/** A wait (a rate limit's Retry-After) as a person reads it, as a value of a message. */
+export function waitMessage(seconds: number): Message {
+  if (seconds < 90) return msg('common.waitSeconds', { count: seconds });
+  return msg('common.waitMinutes', { count: Math.ceil(seconds / 60) });
+}
+
 export function isMessage(value: unknown): value is Message {
   return typeof value === 'object' && value !== null && typeof (value as Message).key === 'string';
 }

@@ -4,9 +4,9 @@ import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { acrForAmr, combineAmr, PASSKEY_FAILURE_MESSAGES, PasskeyError, satisfies, type TotpCheck } from '../mfa/index.ts';
 import { readForm, readJson } from '../http/form.ts';
 import { renderPage, viewLanguage } from '../http/views.ts';
-import { msg, type Message } from '../i18n/index.ts';
+import { msg, waitMessage, type Message } from '../i18n/index.ts';
 import { ACR } from '../config/index.ts';
-import { formatWait, invalidRequest, seeOther, type FactorSubject, type Interaction, type InteractionKit } from './shared.ts';
+import { invalidRequest, seeOther, type FactorSubject, type Interaction, type InteractionKit } from './shared.ts';
 
 const ceremony = (uid: string) => `webauthn:${uid}`;
 
@@ -68,7 +68,7 @@ export function factorRoutes(kit: InteractionKit): Router {
     if (!limit.allowed) {
       ctx.set('Retry-After', String(limit.retryAfterSeconds));
       await deps.audit.append({ actor: key, action: `mfa.${kind}`, ip: ctx.state.clientIp, outcome: 'denied', details: { reason: 'rate_limited' } });
-      return showFactors(ctx, kit, interaction, subject, msg('factor.errors.tooMany', { wait: formatWait(limit.retryAfterSeconds) }), 429, kind);
+      return showFactors(ctx, kit, interaction, subject, msg('factor.errors.tooMany', { wait: waitMessage(limit.retryAfterSeconds) }), 429, kind);
     }
     const code = (form.code ?? '').trim();
     const result: TotpCheck = kind === 'totp'

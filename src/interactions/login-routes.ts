@@ -5,8 +5,8 @@ import { emailSchema, verifyPassword } from '../identity/index.ts';
 import { satisfies, strongestAcr } from '../mfa/index.ts';
 import { readForm } from '../http/form.ts';
 import { renderPage } from '../http/views.ts';
-import { msg, type Message } from '../i18n/index.ts';
-import { formatWait, seeOther, type FactorSubject, type Interaction, type InteractionKit } from './shared.ts';
+import { msg, waitMessage, type Message } from '../i18n/index.ts';
+import { seeOther, type FactorSubject, type Interaction, type InteractionKit } from './shared.ts';
 import { showFactors } from './factor-routes.ts';
 
 const GENERIC_FAILURE = msg('login.errors.wrong');
@@ -69,7 +69,7 @@ export function loginRoutes(kit: InteractionKit): Router {
       await deps.audit.append({ actor: found?.account.id ?? email.toLowerCase(), action: 'login', ip, outcome: 'denied', details: { reason: 'rate_limited', limit } });
       return showLogin(ctx, kit, interaction, {
         email,
-        error: msg('login.errors.tooMany', { wait: formatWait(retryAfterSeconds) }),
+        error: msg('login.errors.tooMany', { wait: waitMessage(retryAfterSeconds) }),
         retryAfter: retryAfterSeconds,
       }, 429);
     }

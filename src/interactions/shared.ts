@@ -70,14 +70,9 @@ export interface FactorChoices {
 
 const PASSWORD_CHECKED = 'login.password';
 
-export function formatWait(seconds: number): Message {
-  if (seconds < 90) return msg('common.waitSeconds', { count: seconds });
-  return msg('common.waitMinutes', { count: Math.ceil(seconds / 60) });
-}
-
-/** An OAuth error whose page tells the person `message` in their language (the error boundary's). */
-export function invalidRequest(description: string, message: Message): Error {
-  return Object.assign(new errors.InvalidRequest(description), { pageMessage: message });
+export function formatWait(seconds: number): string {
+  if (seconds < 90) return `${seconds} seconds`;
+  return `${Math.ceil(seconds / 60)} minutes`;
 }
 
 /** What the login and second-factor pages share: CSRF, the interaction, finishing a sign-in. */
@@ -225,3 +220,7 @@ export function seeOther(ctx: Context, url: string): void {
   ctx.redirect(url);
 }
 
+/** An OAuth error whose page tells the person `message` in their language (the error boundary's). */
+export function invalidRequest(description: string, message: Message): Error {
+  return Object.assign(new errors.InvalidRequest(description), { pageMessage: message });
+}

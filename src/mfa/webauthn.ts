@@ -1,9 +1,9 @@
+import { msg, type Message } from '../i18n/index.ts';
 import {
   generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse,
   type AuthenticationResponseJSON, type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { Queryable } from '../store/index.ts';
-import { msg, type Message } from '../i18n/index.ts';
 import type { ChallengeStore } from './challenges.ts';
 
 /** A passkey whose signature counter went backwards: a copy of it is in use somewhere. */
