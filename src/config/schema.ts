@@ -51,6 +51,13 @@ export const settingsSchema = z.object({
   VIGIL_ADMIN_EMAIL: z.email().optional(),
   VIGIL_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').max(256).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** The product name on the pages (titles, headings) and in mail. */
+  VIGIL_BRAND_NAME: z.string().trim().min(1).max(60).regex(/^[^\p{Cc}<>]+$/u, 'must be plain text on one line, without < or >').default('Vigil'),
+  /** A logo shown on the pages: an SVG or PNG file, read at start-up and served as /assets/logo.svg or /assets/logo.png. */
+  VIGIL_BRAND_LOGO: z.string().min(1).optional(),
+  /** The accent colour (buttons, links) in light mode; in dark mode VIGIL_BRAND_ACCENT_DARK. */
+  VIGIL_BRAND_ACCENT: accent('light').optional(),
+  VIGIL_BRAND_ACCENT_DARK: accent('dark').optional(),
   TRUST_PROXY: list.pipe(z.array(cidr)).default([]),
   VIGIL_ACCESS_TOKEN_TTL: int(30, 86400).default(300),
   VIGIL_ID_TOKEN_TTL: int(30, 86400).default(300),
@@ -111,13 +118,6 @@ export const settingsSchema = z.object({
   VIGIL_MAIL_FROM: mailbox.optional(),
   /** Plain smtp:// to a host that is not this machine, without STARTTLS. Only for a relay on a network you trust. */
   VIGIL_SMTP_ALLOW_PLAIN: bool.default(false),
-  /** The product name on the pages (titles, headings) and in mail. */
-  VIGIL_BRAND_NAME: z.string().trim().min(1).max(60).regex(/^[^\p{Cc}<>]+$/u, 'must be plain text on one line, without < or >').default('Vigil'),
-  /** A logo shown on the pages: an SVG or PNG file, read at start-up and served as /assets/logo.svg or /assets/logo.png. */
-  VIGIL_BRAND_LOGO: z.string().min(1).optional(),
-  /** The accent colour (buttons, links) in light mode; in dark mode VIGIL_BRAND_ACCENT_DARK. */
-  VIGIL_BRAND_ACCENT: accent('light').optional(),
-  VIGIL_BRAND_ACCENT_DARK: accent('dark').optional(),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
