@@ -6,7 +6,7 @@ import type { Config } from '../config/index.ts';
 import type { KeyRing } from '../crypto/index.ts';
 import type { AccountStore } from '../identity/index.ts';
 import type { AuditLog } from '../audit/index.ts';
-import { PASSKEY_FAILURE_MESSAGES, PasskeyError, TotpAlreadyEnrolled, type ChallengeStore, type Passkeys, type RecoveryCodes, type TotpFactors, type TotpCheck } from '../mfa/index.ts';
+import { PASSKEY_FAILURE_MESSAGES, PasskeyError, type ChallengeStore, type Passkeys, type RecoveryCodes, type TotpFactors, type TotpCheck } from '../mfa/index.ts';
 import type { Revocations, SessionActivityLog } from '../sessions/index.ts';
 import type { AdapterFactory } from '../store/index.ts';
 import { readForm, readJson } from '../http/form.ts';
@@ -198,7 +198,8 @@ export function accountRoutes(deps: AccountDeps): Router {
     try {
       enrolment = await deps.totp.begin(signed.account.id, signed.account.email);
     } catch (err) {
-      if (!(err instanceof TotpAlreadyEnrolled)) throw err;
+      // The one refusal: an app was confirmed (in another tab) since the page was drawn.
+      if (!await deps.totp.isEnrolled(signed.account.id)) throw err;
       return showAccount(ctx, signed, { error: msg('account.errors.totpAlreadySetUp') }, 409);
     }
     renderPage(ctx, deps.views, 'totp-enrol.njk', { title: msg('totp.title'), csrf: csrfFor(signed.session), ...enrolment });

@@ -5,11 +5,6 @@ import type { Queryable } from '../store/index.ts';
 
 const PERIOD = 30;
 
-/** An enrolment was started while an app is already confirmed for the account. */
-export class TotpAlreadyEnrolled extends Error {
-  override name = 'TotpAlreadyEnrolled';
-}
-
 export interface TotpEnrolment {
   secret: string;
   uri: string;
@@ -46,7 +41,7 @@ export class TotpFactors {
        WHERE totp_factors.confirmed_at IS NULL`,
       [accountId, this.#seal(accountId, secret)],
     );
-    if (rowCount === 0) throw new TotpAlreadyEnrolled('an authenticator app is already enrolled; remove it first');
+    if (rowCount === 0) throw new Error('an authenticator app is already enrolled; remove it first');
     const uri = generateURI({ issuer: this.#issuerName, label, secret, period: PERIOD });
     const svg = await QRCode.toString(uri, { type: 'svg', margin: 1 });
     return { secret, uri, qrDataUri: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}` };
