@@ -3,7 +3,7 @@
  * configured brand (name, logo, accent colours), in Chromium: the page is in the browser's language
  * (`<html lang>`, Content-Language, and its texts are the catalogue's for that language, with none of
  * English's left where German differs), every visible text meets WCAG AA contrast, nothing overflows
- * the card. Screenshots go to a temporary directory (vigil-page-languages-*), not the repository.
+ * the card, on a desktop (light mode) and on a phone's width (dark mode). Screenshots go to a temporary directory (vigil-page-languages-*), not the repository.
  *
  * To add a page: one row in PAGES, naming how to open it and the catalogue keys it must show.
  */
@@ -20,11 +20,14 @@ import { shippedCatalogue, translator, type Translate } from '../../src/i18n/ind
 
 const PASSWORD = 'correct horse battery staple 9';
 const BRAND = { name: 'Acme ID', accent: '#6a1b9a', accentDark: '#d7aefb' };
-const SCHEMES = ['light', 'dark'] as const;
+/** Light mode on a desktop, dark mode on a phone (where a longer word has the least room). */
+const SCREENS = [
+  { scheme: 'light', width: 1280, height: 800 },
+  { scheme: 'dark', width: 360, height: 740 },
+] as const;
 /** Each language as a browser set to it asks for it. */
 const LANGUAGES = { en: 'en-GB', de: 'de-DE' } as const;
 type Lang = keyof typeof LANGUAGES;
-type Scheme = typeof SCHEMES[number];
 const SHOTS = mkdtempSync(join(tmpdir(), 'vigil-page-languages-'));
 
 interface Visit { s: BrowserSession; client: ClientOut; email: string }
@@ -106,7 +109,7 @@ afterAll(async () => {
 describe.each(Object.keys(LANGUAGES) as Lang[])('in %s', (lang) => {
   const t = say(lang);
 
-  test.each(SCHEMES)('%s mode: every page in the language, readable, nothing overflowing, branded', async (scheme) => {
+  test.each(SCREENS)('$scheme mode, $width px wide: every page in the language, readable, nothing overflowing, branded', async ({ scheme, width, height }) => {
     const email = `${lang}-${scheme}@vigil.test`;
     const [client] = await Promise.all([
       vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', `Web App ${lang} ${scheme}`, '--redirect-uri', stack.redirectUri]),
@@ -114,6 +117,7 @@ describe.each(Object.keys(LANGUAGES) as Lang[])('in %s', (lang) => {
     ]);
     const s = await openBrowserSession(stack.browser, `languages-${lang}-${scheme}`, { locale: LANGUAGES[lang] });
     await s.page.emulateMedia({ colorScheme: scheme });
+    await s.page.setViewportSize({ width, height });
     mkdirSync(join(SHOTS, lang), { recursive: true });
     for (const [index, row] of PAGES.entries()) {
       const response = await row.open({ s, client, email });
