@@ -153,3 +153,15 @@ describe.each(Object.keys(LANGUAGES) as Lang[])('in %s', (lang) => {
     await s.close();
   }, 90_000);
 });
+
+test('the brand\'s assets: the colours as a stylesheet, the logo as an image nothing in which can run', async () => {
+  const css = await fetch(`${stack.vigil.issuer}/assets/brand.css`);
+  expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
+  const text = await css.text();
+  expect(text).toContain(`--accent: ${BRAND.accent};`);
+  expect(text).toMatch(new RegExp(`prefers-color-scheme: dark\\) \\{ :root \\{ --accent: ${BRAND.accentDark};`));
+  const logo = await fetch(`${stack.vigil.issuer}/assets/logo.svg`);
+  expect(logo.headers.get('content-type')).toBe('image/svg+xml');
+  expect(logo.headers.get('content-security-policy')).toMatch(/default-src 'none'.*sandbox/);
+  expect((await fetch(`${stack.vigil.issuer}/assets/logo.png`)).status).toBe(404);
+});
