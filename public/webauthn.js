@@ -1,9 +1,22 @@
 // WebAuthn ceremonies for Vigil's pages. Buttons carry data-webauthn="authenticate|register",
 // the URLs for options and verification, and the page's CSRF token. No inline script anywhere.
+// What it says comes from data- attributes of the page's <main> (views/layout.njk), in the page's
+// language; the fallbacks are for a page that does not extend the layout.
 (function () {
   'use strict';
 
-  async function postJson(url, body) {
+  function words() {
+    const main = document.getElementById('main');
+    const data = main ? main.dataset : {};
+    return {
+      unsupported: data.passkeyUnsupported || 'Passkeys are not supported here.',
+      cancelled: data.passkeyCancelled || 'Cancelled.',
+      failed: data.passkeyFailed || 'The passkey did not work.',
+      serverStatus: data.passkeyServerStatus || 'Error {status}.',
+    };
+  }
+
+  async function postJson(url, body, said) {
     const response = await fetch(url, {
       method: 'POST',
       credentials: 'same-origin',
@@ -14,7 +27,7 @@
     try { data = await response.json(); } catch (e) { /* not JSON */ }
     if (!response.ok) {
       if (data.redirect) { window.location.assign(data.redirect); }
-      throw new Error(data.error_description || ('The server answered ' + response.status + '.'));
+      throw new Error(data.error_description || said.serverStatus.replace('{status}', String(response.status)));
     }
     return data;
   }
@@ -27,8 +40,9 @@
   }
 
   async function run(button) {
+    const said = words();
     if (!window.PublicKeyCredential || !PublicKeyCredential.parseRequestOptionsFromJSON) {
-      say(button, 'This browser does not support passkeys.');
+      say(button, said.unsupported);
       return;
     }
     const csrf = button.dataset.csrf;
@@ -36,7 +50,7 @@
     button.disabled = true;
     say(button, '');
     try {
-      const options = await postJson(button.dataset.optionsUrl, { csrf: csrf });
+      const options = await postJson(button.dataset.optionsUrl, { csrf: csrf }, said);
       const credential = register
         ? await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options) })
         : await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options) });
@@ -45,13 +59,13 @@
         csrf: csrf,
         response: credential.toJSON(),
         name: nameInput ? nameInput.value : undefined,
-      });
+      }, said);
       if (result.redirect) window.location.assign(result.redirect);
       else window.location.reload();
     } catch (error) {
       const message = error && error.name === 'NotAllowedError'
-        ? 'The passkey request was cancelled or timed out.'
-        : (error && error.message) || 'The passkey did not work.';
+        ? said.cancelled
+        : (error && error.message) || said.failed;
       say(button, message);
       button.disabled = false;
     }

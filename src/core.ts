@@ -124,7 +124,7 @@ export async function openCore(config: Config, logger: Logger, holder: DataDirHo
     mail,
     invitations: new Invitations({ sql: stores.sql, mailer: mail.mailer, templates: new MailTemplates(), config }),
     devices: new DeviceRegistry(stores.sql),
-    totp: new TotpFactors(stores.sql, keys, 'Vigil'),
+    totp: new TotpFactors(stores.sql, keys, config.VIGIL_BRAND_NAME),
     recovery: new RecoveryCodes(stores.sql, keys),
     passkeys: new Passkeys(stores.sql, challenges, { id: issuer.hostname, name: 'Vigil', origin: issuer.origin }),
     buildProvider: (jwks, extra = {}) => {

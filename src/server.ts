@@ -6,6 +6,8 @@ import { EmailLinks, ensureAdministrator } from './identity/index.ts';
 import { BatchWriter, purgeExpired, scheduleUpkeep, type Stores } from './store/index.ts';
 import { cookieKeys, loadJwks } from './oidc/index.ts';
 import { createApp, createViews, providerPages } from './http/index.ts';
+import { loadBrand } from './branding/index.ts';
+import { shippedCatalogue } from './i18n/index.ts';
 import { LogoutDeliveryWorker } from './sessions/index.ts';
 import { interactionRoutes, LoginThrottle } from './interactions/index.ts';
 import { AttemptLimiter } from './limits/index.ts';
@@ -52,6 +54,9 @@ export interface StartNotices {
 export async function startVigil(config: Config, logger: Logger, notices: StartNotices): Promise<RunningVigil> {
   // Policy files first: a bad one must stop start-up before anything is created or announced.
   let files: PolicyFiles = loadPolicyFiles(config);
+  // The logo file and the message catalogue too: a bad one stops the start naming it.
+  const brand = loadBrand(config);
+  const catalogue = shippedCatalogue();
   openGeoDatabase();
   const core = await openCore(config, logger);
   const { keys, stores, accounts, audit } = core;
@@ -86,7 +91,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     });
     // Writes the provider's events start after a response: waited for before the stores close.
     const afterResponse = new PendingWrites();
-    const views = createViews();
+    const views = createViews(undefined, { brand, catalogue });
     const pages = providerPages(views);
     const build = (jwks: Awaited<ReturnType<typeof loadJwks>>['keys']) => {
       // With the engine off, the provider's own refresh check (the owed step-up) stays.
@@ -191,7 +196,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     });
     let httpServer: DrainingServer | undefined;
     const app = createApp({
-      config, stores, logger, metrics, views, provider: currentProvider, cookieKeys: cookieKeys(keys), settleWrites: core.adapters.settle,
+      config, stores, logger, metrics, views, brand, provider: currentProvider, cookieKeys: cookieKeys(keys), settleWrites: core.adapters.settle,
       draining: () => httpServer?.draining ?? false,
       routers: [interactionRoutes({
         config, provider: currentProvider, accounts, throttle, audit, keys, views, metrics, logger,

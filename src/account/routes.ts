@@ -6,12 +6,13 @@ import type { Config } from '../config/index.ts';
 import type { KeyRing } from '../crypto/index.ts';
 import type { AccountStore } from '../identity/index.ts';
 import type { AuditLog } from '../audit/index.ts';
-import { PasskeyError, type ChallengeStore, type Passkeys, type RecoveryCodes, type TotpFactors, type TotpCheck } from '../mfa/index.ts';
+import { PASSKEY_FAILURE_MESSAGES, PasskeyError, type ChallengeStore, type Passkeys, type RecoveryCodes, type TotpFactors, type TotpCheck } from '../mfa/index.ts';
 import type { Revocations, SessionActivityLog } from '../sessions/index.ts';
 import type { AdapterFactory } from '../store/index.ts';
 import { readForm, readJson } from '../http/form.ts';
-import { describeUserAgent, parseUserAgent } from '../risk/index.ts';
-import { renderPage, type Views } from '../http/views.ts';
+import { parseUserAgent } from '../risk/index.ts';
+import { renderPage, viewLanguage, type Views } from '../http/views.ts';
+import { msg, type Message } from '../i18n/index.ts';
 import { FirstPartySignIn, FormTokens, type FirstPartySession, type SignedIn } from '../first-party/index.ts';
 import { ACCOUNT_APP } from './client.ts';
 import { FACTOR_CHANGE_ACR, factorChangeProof, hasSecondFactor, type AccountFactors, type FactorChangeProof } from './factor-proof.ts';
@@ -45,19 +46,24 @@ const MAX_ACCOUNT_SESSION = 12 * 3600;
 
 /** The account page's `done` query values and what the page then says. */
 const NOTICES = new Map([
-  ['passkey', 'Passkey added.'],
-  ['confirmed', 'You confirmed it is you: you can change your sign-in methods now.'],
-  ['verification-sent', 'A confirmation link is on its way to your email address.'],
+  ['passkey', msg('account.noticePasskey')],
+  ['confirmed', msg('account.noticeConfirmed')],
+  ['verification-sent', msg('account.noticeVerificationSent')],
 ]);
 
-const PROOF_ANSWERS: Record<Exclude<FactorChangeProof, 'ok'>, { error: string; error_description: string }> = {
-  'sign-in-again': { error: 'reauthentication_required', error_description: 'For your security, sign in again before changing your sign-in methods.' },
+const PROOF_ANSWERS: Record<Exclude<FactorChangeProof, 'ok'>, { error: string; description: Message }> = {
+  'sign-in-again': { error: 'reauthentication_required', description: msg('account.errors.signInAgain') },
   // RFC 9470's error for an authentication that is recent enough but too weak.
-  'second-factor': { error: 'insufficient_user_authentication', error_description: 'For your security, confirm it is you with your second factor before changing your sign-in methods.' },
+  'second-factor': { error: 'insufficient_user_authentication', description: msg('account.errors.secondFactor') },
 };
 
-function describeDevice(userAgent: string): string {
-  return userAgent ? describeUserAgent(parseUserAgent(userAgent)) : 'Unknown device';
+/** "Chrome 126 on Windows 10", in the reader's language. */
+function describeDevice(userAgent: string): Message {
+  if (!userAgent) return msg('account.unknownDevice');
+  const ua = parseUserAgent(userAgent);
+  const browser = ua.browser === 'Other' ? msg('account.otherBrowser') : [ua.browser, ua.browserMajor].filter((part) => part !== undefined).join(' ');
+  const os = ua.os === 'Other' ? msg('account.otherSystem') : [ua.os, ua.osMajor].filter((part) => part !== undefined).join(' ');
+  return msg('account.deviceDescription', { browser, os });
 }
 
 /** /account: a person's factors and sessions, behind Vigil's own sign-in. */
@@ -93,11 +99,9 @@ export function accountRoutes(deps: AccountDeps): Router {
     const proof = signed && factors ? proofOf(signed.session, factors) : undefined;
     if (proof === 'ok') return signed;
     if (options.json) {
+      const { error, description } = proof ? PROOF_ANSWERS[proof] : { error: 'login_required', description: msg('account.errors.signInFirst') };
       ctx.status = 401;
-      ctx.body = {
-        ...(proof ? PROOF_ANSWERS[proof] : { error: 'login_required', error_description: 'Sign in first.' }),
-        redirect: `/account/login?reauth=${signed ? 1 : 0}`,
-      };
+      ctx.body = { error, error_description: viewLanguage(ctx, deps.views).t(description), redirect: `/account/login?reauth=${signed ? 1 : 0}` };
     } else if (proof && factors) {
       startProof(ctx, proof, hasSecondFactor(factors));
     } else {
@@ -148,12 +152,12 @@ export function accountRoutes(deps: AccountDeps): Router {
       const seen = activity.get(s.uid as string);
       return {
         uid: s.uid, current: s.uid === signed.session.sessionUid,
-        device: describeDevice(seen?.userAgent ?? ''), ip: seen?.ip ?? 'unknown',
+        device: describeDevice(seen?.userAgent ?? ''), ip: seen?.ip ?? msg('account.unknownAddress'),
         lastSeen: seen?.lastSeenAt.toISOString() ?? new Date(((s.loginTs as number) ?? 0) * 1000).toISOString(),
       };
     }).sort((a, b) => (a.current ? -1 : b.current ? 1 : b.lastSeen.localeCompare(a.lastSeen)));
     renderPage(ctx, deps.views, 'account.njk', {
-      title: 'Your account', wide: true, account: signed.account, csrf: csrfFor(signed.session), factors, sessions,
+      title: msg('account.title'), wide: true, account: signed.account, csrf: csrfFor(signed.session), factors, sessions,
       proof: proofOf(signed.session, factors), ...vars,
     }, status);
   }
@@ -181,7 +185,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   });
 
   router.get('/signed-out', (ctx) => {
-    renderPage(ctx, deps.views, 'logged-out.njk', { title: 'Signed out' });
+    renderPage(ctx, deps.views, 'logged-out.njk', { title: msg('loggedOut.title') });
   });
 
   router.post('/logout', async (ctx) => {
@@ -214,9 +218,11 @@ export function accountRoutes(deps: AccountDeps): Router {
     try {
       enrolment = await deps.totp.begin(signed.account.id, signed.account.email);
     } catch (err) {
-      return showAccount(ctx, signed, { error: (err as Error).message }, 409);
+      // The one refusal: an app was confirmed (in another tab) since the page was drawn.
+      if (!await deps.totp.isEnrolled(signed.account.id)) throw err;
+      return showAccount(ctx, signed, { error: msg('account.errors.totpAlreadySetUp') }, 409);
     }
-    renderPage(ctx, deps.views, 'totp-enrol.njk', { title: 'Set up an authenticator app', csrf: csrfFor(signed.session), ...enrolment });
+    renderPage(ctx, deps.views, 'totp-enrol.njk', { title: msg('totp.title'), csrf: csrfFor(signed.session), ...enrolment });
   });
 
   router.post('/totp/confirm', async (ctx) => {
@@ -227,16 +233,16 @@ export function accountRoutes(deps: AccountDeps): Router {
     const result: TotpCheck = await deps.totp.confirm(signed.account.id, (form.code ?? '').replace(/\s/g, ''));
     if (result !== 'ok') {
       const secret = await deps.totp.pendingSecret(signed.account.id);
-      if (!secret) return showAccount(ctx, signed, { error: 'Start the authenticator app setup again.' }, 400);
+      if (!secret) return showAccount(ctx, signed, { error: msg('account.errors.totpStartAgain') }, 400);
       await deps.audit.append({ actor: signed.account.id, action: 'mfa.totp_enrolment', ip: ctx.state.clientIp, outcome: 'failure', details: { reason: result } });
       return renderPage(ctx, deps.views, 'totp-enrol.njk', {
-        title: 'Set up an authenticator app', csrf: csrfFor(signed.session), secret, qrDataUri: undefined,
-        error: result === 'replayed' ? 'That code was already used. Wait for the next one.' : 'That code is not correct. Try the current code from your app.',
+        title: msg('totp.title'), csrf: csrfFor(signed.session), secret, qrDataUri: undefined,
+        error: msg(result === 'replayed' ? 'account.errors.totpReplayed' : 'account.errors.totpWrong'),
       }, 400);
     }
     const codes = await deps.recovery.issue(signed.account.id);
     await credentialChanged(ctx, signed, 'mfa.totp_enrolled', { credentialType: 'app', changeType: 'create' });
-    renderPage(ctx, deps.views, 'recovery-codes.njk', { title: 'Your recovery codes', codes, reason: 'Your authenticator app is set up.' });
+    renderPage(ctx, deps.views, 'recovery-codes.njk', { title: msg('recovery.title'), codes, reason: msg('recovery.reasonTotp') });
   });
 
   router.post('/totp/remove', async (ctx) => {
@@ -259,11 +265,11 @@ export function accountRoutes(deps: AccountDeps): Router {
     // Recovery codes back up a factor; they are never a password-only person's first factor.
     const factors = await factorsOf(signed.account.id);
     if (!factors.totp && factors.passkeys.length === 0) {
-      return showAccount(ctx, signed, { error: 'Set up an authenticator app or a passkey first: recovery codes come with it.' }, 409);
+      return showAccount(ctx, signed, { error: msg('account.errors.recoveryNeedsFactor') }, 409);
     }
     const codes = await deps.recovery.issue(signed.account.id);
     await credentialChanged(ctx, signed, 'mfa.recovery_codes_issued', { changeType: 'update' });
-    renderPage(ctx, deps.views, 'recovery-codes.njk', { title: 'Your recovery codes', codes, reason: 'New recovery codes replace the old ones.' });
+    renderPage(ctx, deps.views, 'recovery-codes.njk', { title: msg('recovery.title'), codes, reason: msg('recovery.reasonRegenerated') });
   });
 
   router.post('/passkeys/options', async (ctx) => {
@@ -296,7 +302,7 @@ export function accountRoutes(deps: AccountDeps): Router {
       if (!(err instanceof PasskeyError)) throw err;
       await deps.audit.append({ actor: signed.account.id, action: 'mfa.passkey_registration', ip: ctx.state.clientIp, outcome: 'failure', details: { reason: err.code } });
       ctx.status = 400;
-      ctx.body = { error: 'invalid_request', error_description: err.message };
+      ctx.body = { error: 'invalid_request', error_description: viewLanguage(ctx, deps.views).t(PASSKEY_FAILURE_MESSAGES[err.code]) };
     }
   });
 
@@ -319,7 +325,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     const form = await readForm(ctx);
     checkCsrf(signed, form.csrf);
     const name = (form.name ?? '').trim().slice(0, 64);
-    if (!name) return showAccount(ctx, signed, { error: 'Give the passkey a name.' }, 400);
+    if (!name) return showAccount(ctx, signed, { error: msg('account.errors.passkeyNameMissing') }, 400);
     if (await deps.passkeys.rename(signed.account.id, ctx.params.id, name)) {
       await deps.audit.append({ actor: signed.account.id, action: 'mfa.passkey_renamed', subject: signed.account.id, ip: ctx.state.clientIp, outcome: 'success', details: { credential: ctx.params.id, name } });
     }

@@ -10,7 +10,7 @@ export const ADMIN_CONSOLE_CLIENT_ID = 'vigil-admin';
  * phishing-resistant sign-in (a passkey), so /auth itself refuses anything less.
  */
 export const ADMIN_CONSOLE_APP: FirstPartyApp = {
-  clientId: ADMIN_CONSOLE_CLIENT_ID, clientName: 'Vigil admin console', path: '/admin', label: 'the admin console', acr: ACR.phishingResistant,
+  clientId: ADMIN_CONSOLE_CLIENT_ID, clientName: 'Vigil admin console', path: '/admin', label: 'apps.adminConsole', acr: ACR.phishingResistant,
 };
 
 export function ensureAdminConsoleClient(adapters: AdapterFactory, config: Config): Promise<void> {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isIP } from 'node:net';
+import { accentContrastProblem, HEX_COLOUR } from './colour.ts';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
@@ -28,6 +29,12 @@ const url = (protocols: string[]) => z.string().refine((s) => {
   return parsed !== null && protocols.includes(parsed.protocol);
 }, `must be a URL with scheme ${protocols.map((p) => p.replace(':', '')).join(' or ')}`);
 
+/** An accent colour the scheme's text stays readable with (WCAG AA), refused with the contrast it has. */
+const accent = (scheme: 'light' | 'dark') => z.string().regex(HEX_COLOUR, 'must be a colour as #rrggbb').superRefine((value, ctx) => {
+  const problem = accentContrastProblem(value.toLowerCase(), scheme);
+  if (problem) ctx.addIssue({ code: 'custom', message: `unreadable in ${scheme} mode: ${problem}` });
+}).transform((s) => s.toLowerCase());
+
 /**
  * Every setting Vigil reads, by its environment variable name. The same names are accepted
  * as keys in config/vigil.json (environment wins). docs/configuration.md mirrors this list.
@@ -44,6 +51,13 @@ export const settingsSchema = z.object({
   VIGIL_ADMIN_EMAIL: z.email().optional(),
   VIGIL_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').max(256).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** The product name on the pages (titles, headings) and in mail. */
+  VIGIL_BRAND_NAME: z.string().trim().min(1).max(60).regex(/^[^\p{Cc}<>]+$/u, 'must be plain text on one line, without < or >').default('Vigil'),
+  /** A logo shown on the pages: an SVG or PNG file, read at start-up and served as /assets/logo.svg or /assets/logo.png. */
+  VIGIL_BRAND_LOGO: z.string().min(1).optional(),
+  /** The accent colour (buttons, links) in light mode; in dark mode VIGIL_BRAND_ACCENT_DARK. */
+  VIGIL_BRAND_ACCENT: accent('light').optional(),
+  VIGIL_BRAND_ACCENT_DARK: accent('dark').optional(),
   TRUST_PROXY: list.pipe(z.array(cidr)).default([]),
   VIGIL_ACCESS_TOKEN_TTL: int(30, 86400).default(300),
   VIGIL_ID_TOKEN_TTL: int(30, 86400).default(300),

@@ -9,7 +9,7 @@ export interface FirstPartyApp {
   clientName: string;
   /** Where the app lives, e.g. `/account`; its callback and cookies are under it. */
   path: string;
-  /** How error pages name the app: "Open <label> again." */
+  /** The catalogue key of how pages name the app ("Open {app} again"), e.g. `apps.account`. */
   label: string;
   /** The level every sign-in to the app must reach (the client's `default_acr_values`). */
   acr?: string;

@@ -1,15 +1,16 @@
 import { ACR } from '../config/index.ts';
+import { msg, type Message } from '../i18n/index.ts';
 import type { FirstPartyApp } from './app.ts';
 
 /** What the person is told when /auth sent them back to a first-party app with an error instead of a code. */
 export interface NotSignedIn {
-  title: string;
+  title: Message;
   /** What happened, in a sentence. */
-  lead: string;
+  lead: Message;
   /** Where to add the missing factor, when that is what is missing. */
-  addFactor?: { href: string; text: string };
+  addFactor?: { href: string; text: Message };
   /** Where a new sign-in starts: the app itself. */
-  retry: { href: string; text: string };
+  retry: { href: string; text: Message };
   error: string;
 }
 
@@ -25,17 +26,18 @@ const ERROR_CODE = /^[a-z_]{1,64}$/;
  */
 export function notSignedIn(app: FirstPartyApp, code: string): NotSignedIn {
   const error = ERROR_CODE.test(code) ? code : 'unknown_error';
-  const retry = { href: app.path, text: `Open ${app.label} again` };
+  const name = { app: msg(app.label) };
+  const retry = { href: app.path, text: msg('firstParty.retry', name) };
   if (error === 'access_denied') {
-    return { title: 'Sign-in cancelled', lead: `The sign-in was cancelled (or refused), so ${app.label} was not opened.`, retry, error };
+    return { title: msg('firstParty.cancelledTitle'), lead: msg('firstParty.cancelled', name), retry, error };
   }
   if (error === 'unmet_authentication_requirements') {
-    const factor = app.acr === ACR.phishingResistant ? 'a passkey or security key' : 'a second factor';
+    const passkey = app.acr === ACR.phishingResistant;
     return {
-      title: 'A stronger sign-in is needed',
-      lead: `Opening ${app.label} needs ${factor}, and this account has none yet. Add one on your account page, then open ${app.label} again.`,
-      addFactor: { href: ACCOUNT_PAGE, text: `Add ${factor} on your account page` }, retry, error,
+      title: msg('firstParty.strongerTitle'),
+      lead: msg(passkey ? 'firstParty.strongerPasskey' : 'firstParty.strongerFactor', name),
+      addFactor: { href: ACCOUNT_PAGE, text: msg(passkey ? 'firstParty.addPasskey' : 'firstParty.addFactor') }, retry, error,
     };
   }
-  return { title: 'Sign-in failed', lead: `The sign-in did not complete, so ${app.label} was not opened. Try again.`, retry, error };
+  return { title: msg('firstParty.failedTitle'), lead: msg('firstParty.incomplete', name), retry, error };
 }

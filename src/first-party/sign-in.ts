@@ -6,6 +6,7 @@ import { constantTimeEqual, type KeyRing } from '../crypto/index.ts';
 import { renderPage, type Views } from '../http/views.ts';
 import type { Account, AccountStore } from '../identity/index.ts';
 import type { AdapterFactory } from '../store/index.ts';
+import { msg } from '../i18n/index.ts';
 import { firstPartyUrls, type FirstPartyApp } from './app.ts';
 import { notSignedIn } from './not-signed-in.ts';
 import { FirstPartyCookies, type FirstPartySession } from './session-cookie.ts';
@@ -102,12 +103,12 @@ export class FirstPartySignIn {
    */
   async complete(ctx: Context, maxSeconds: number): Promise<FirstPartySession | undefined> {
     const { views } = this.#deps;
-    const again = `Open ${this.#app.label} again.`;
+    const app = { app: msg(this.#app.label) };
     const pending = this.cookies.pending(ctx);
     this.cookies.setPending(ctx, null);
     const state = typeof ctx.query.state === 'string' ? ctx.query.state : '';
     if (!pending || !constantTimeEqual(state, pending.state)) {
-      renderPage(ctx, views, 'error.njk', { title: 'Sign-in expired', error: 'invalid_request', description: `This sign-in took too long or was started elsewhere. ${again}` }, 400);
+      renderPage(ctx, views, 'error.njk', { title: msg('firstParty.expiredTitle'), error: 'invalid_request', description: msg('firstParty.expired', app) }, 400);
       return undefined;
     }
     if (typeof ctx.query.error === 'string') {
@@ -119,13 +120,13 @@ export class FirstPartySignIn {
     const code = typeof ctx.query.code === 'string' ? await this.#deps.provider().AuthorizationCode.find(ctx.query.code) : undefined;
     if (!code || code.clientId !== this.#app.clientId || code.redirectUri !== this.#urls.callback || code.codeChallenge !== challengeOf(pending.verifier)
       || (code as { consumed?: unknown }).consumed || !code.sessionUid || !code.accountId) {
-      renderPage(ctx, views, 'error.njk', { title: 'Sign-in failed', error: 'invalid_grant', description: `The sign-in could not be completed. ${again}` }, 400);
+      renderPage(ctx, views, 'error.njk', { title: msg('firstParty.failedTitle'), error: 'invalid_grant', description: msg('firstParty.failed', app) }, 400);
       return undefined;
     }
     try {
       await code.consume();
     } catch {
-      renderPage(ctx, views, 'error.njk', { title: 'Sign-in failed', error: 'invalid_grant', description: 'This sign-in was already used.' }, 400);
+      renderPage(ctx, views, 'error.njk', { title: msg('firstParty.failedTitle'), error: 'invalid_grant', description: msg('firstParty.used') }, 400);
       return undefined;
     }
     const now = Math.floor(Date.now() / 1000);

@@ -5,6 +5,7 @@ import compose from 'koa-compose';
 import Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config/index.ts';
+import { DEFAULT_BRAND, type Brand } from '../branding/index.ts';
 import { constantTimeEqual } from '../crypto/index.ts';
 import { storesReady, type Stores } from '../store/index.ts';
 import type { Logger, Metrics } from '../observability/index.ts';
@@ -60,6 +61,8 @@ export interface AppDeps {
   cookieKeys: string[];
   /** The token writes a provider request left for the moment before it answers. */
   settleWrites: SettleWrites;
+  /** The product name, logo and colours (/assets/brand.css, /assets/logo.*). */
+  brand?: Brand;
   /** True once the server is shutting down: /readyz answers 503 so load balancers stop sending. */
   draining?: () => boolean;
 }
@@ -106,11 +109,19 @@ export function createApp(deps: AppDeps): Koa {
     ctx.status = 204;
     ctx.set('Cache-Control', 'public, max-age=86400');
   });
+  const brand = deps.brand ?? DEFAULT_BRAND;
+  const assets: Record<string, { type: string; body: Buffer | string }> = {
+    ...ASSETS,
+    'brand.css': { type: 'text/css; charset=utf-8', body: brand.css },
+    ...(brand.logo ? { [brand.logo.file]: { type: brand.logo.type, body: brand.logo.body } } : {}),
+  };
   ops.get('/assets/:file', (ctx) => {
-    const asset = ASSETS[ctx.params.file];
+    const asset = assets[ctx.params.file];
     if (!asset) return;
     ctx.type = asset.type;
     ctx.set('Cache-Control', 'public, max-age=3600');
+    // An SVG logo opened on its own is a document: nothing in it may run or load.
+    if (asset.type === 'image/svg+xml') ctx.set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; sandbox");
     ctx.body = asset.body;
   });
 

@@ -1,6 +1,7 @@
 import type { Context, Next } from 'koa';
 import { OUTAGE_RETRY_AFTER_SECONDS, storeOutage, type StoreOutageError } from '../store/index.ts';
 import type { Logger } from '../observability/index.ts';
+import { isMessage, msg } from '../i18n/index.ts';
 import { FormError } from './form.ts';
 import { renderPage, type Views } from './views.ts';
 
@@ -42,15 +43,12 @@ export function errorBoundary(logger: Logger, views: Views) {
       if (outage) {
         logStoreOutage(logger, outage);
         if (!wantsHtml(ctx)) return answerStoreOutageJson(ctx, outage);
-        renderPage(ctx, views, 'error.njk', {
-          title: 'Temporarily unavailable',
-          error: outage.error,
-          description: 'Vigil cannot complete this request right now. Please wait a few seconds and try again.',
-        }, 503);
+        renderPage(ctx, views, 'error.njk', { title: msg('error.titleUnavailable'), error: outage.error, description: msg('error.unavailable') }, 503);
         ctx.set('Retry-After', String(outage.retryAfter));
         return;
       }
-      const err = thrown as Error & { status?: number; statusCode?: number; error?: string; error_description?: string; expose?: boolean };
+      // pageMessage: what the page tells a person, in their language, instead of the description for clients.
+      const err = thrown as Error & { status?: number; statusCode?: number; error?: string; error_description?: string; expose?: boolean; pageMessage?: unknown };
       let status = err.status ?? err.statusCode ?? 500;
       if (status < 400 || status > 599) status = 500;
       const isForm = thrown instanceof FormError;
@@ -60,7 +58,8 @@ export function errorBoundary(logger: Logger, views: Views) {
       if (status >= 500) logger.error({ err }, 'request failed');
       else logger.info({ status, error: code }, 'request refused');
       if (wantsHtml(ctx)) {
-        renderPage(ctx, views, 'error.njk', { title: 'Something went wrong', error: code, description }, status);
+        const shown = !expose ? msg('error.serverError') : isMessage(err.pageMessage) ? err.pageMessage : description;
+        renderPage(ctx, views, 'error.njk', { title: msg('error.titleGeneric'), error: code, description: shown }, status);
       } else {
         ctx.status = status;
         ctx.body = { error: code, error_description: description };

@@ -1,5 +1,5 @@
 export { createApp, type AppDeps } from './app.ts';
-export { createViews, renderPage, VIEWS_DIR, type Views } from './views.ts';
+export { catalogueOf, clientNameOf, createViews, pageLanguage, renderPage, viewLanguage, VIEWS_DIR, type ViewOptions, type Views } from './views.ts';
 export { providerPages } from './pages.ts';
 export { ProxyTrust } from './client-ip.ts';
 export { readForm, readJson, FormError } from './form.ts';

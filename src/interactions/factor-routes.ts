@@ -1,30 +1,31 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
-import { acrForAmr, combineAmr, PasskeyError, satisfies, type TotpCheck } from '../mfa/index.ts';
+import { acrForAmr, combineAmr, PASSKEY_FAILURE_MESSAGES, PasskeyError, satisfies, type TotpCheck } from '../mfa/index.ts';
 import { readForm, readJson } from '../http/form.ts';
-import { renderPage } from '../http/views.ts';
+import { renderPage, viewLanguage } from '../http/views.ts';
+import { msg, waitMessage, type Message } from '../i18n/index.ts';
 import { ACR } from '../config/index.ts';
-import { formatWait, seeOther, type FactorSubject, type Interaction, type InteractionKit } from './shared.ts';
+import { invalidRequest, seeOther, type FactorSubject, type Interaction, type InteractionKit } from './shared.ts';
 
 const ceremony = (uid: string) => `webauthn:${uid}`;
 
-const TOTP_MESSAGES: Record<Exclude<TotpCheck, 'ok'>, string> = {
-  wrong: 'That code is not correct. Check the time on your device and try again.',
-  replayed: 'That code was already used. Wait for the next one.',
-  not_enrolled: 'No authenticator app is set up for this account.',
+const TOTP_MESSAGES: Record<Exclude<TotpCheck, 'ok'>, Message> = {
+  wrong: msg('factor.errors.totpWrong'),
+  replayed: msg('factor.errors.totpReplayed'),
+  not_enrolled: msg('factor.errors.totpNotEnrolled'),
 };
 
 /** Which form an error is about: it is shown there (a page-wide error otherwise). */
 type FactorForm = 'totp' | 'recovery';
 
 /** The second-factor page: passkey first, authenticator app next, recovery code last. */
-export async function showFactors(ctx: Context, kit: InteractionKit, interaction: Interaction, subject: FactorSubject, error?: string, status = 200, errorFor?: FactorForm): Promise<void> {
+export async function showFactors(ctx: Context, kit: InteractionKit, interaction: Interaction, subject: FactorSubject, error?: Message, status = 200, errorFor?: FactorForm): Promise<void> {
   const need = kit.need(interaction, subject);
   const choices = await kit.factorChoices(subject, need);
   const account = await kit.deps.accounts.findById(subject.accountId);
   renderPage(ctx, kit.deps.views, 'factor.njk', {
-    title: subject.stepUp ? 'Confirm it is you' : 'Second step',
+    title: msg(subject.stepUp ? 'factor.titleStepUp' : 'factor.titleSignIn'),
     uid: interaction.uid,
     csrf: kit.csrf(interaction.uid),
     clientName: await kit.clientName(interaction),
@@ -46,7 +47,7 @@ export function factorRoutes(kit: InteractionKit): Router {
 
   async function subjectOrRestart(ctx: Context, interaction: Interaction): Promise<FactorSubject> {
     const subject = await kit.factorSubject(interaction);
-    if (!subject) throw Object.assign(new Error('Enter your password first.'), { status: 400, expose: true, error: 'invalid_request' });
+    if (!subject) throw invalidRequest('enter the password first', msg('login.errors.passwordFirst'));
     return subject;
   }
 
@@ -60,14 +61,14 @@ export function factorRoutes(kit: InteractionKit): Router {
     // Checked before anything is spent: a code that cannot reach the level must not be used up.
     const amr = combineAmr(subject.baseAmr, ['otp']);
     if (!satisfies(acrForAmr(amr), kit.need(interaction, subject))) {
-      return showFactors(ctx, kit, interaction, subject, 'This application needs a passkey.', 403);
+      return showFactors(ctx, kit, interaction, subject, msg('factor.errors.needsPasskey'), 403);
     }
     // Reserved before the code is checked: a burst of guesses checks no more codes than the limit.
     const limit = await deps.factorLimiter.reserve(key);
     if (!limit.allowed) {
       ctx.set('Retry-After', String(limit.retryAfterSeconds));
       await deps.audit.append({ actor: key, action: `mfa.${kind}`, ip: ctx.state.clientIp, outcome: 'denied', details: { reason: 'rate_limited' } });
-      return showFactors(ctx, kit, interaction, subject, `Too many wrong codes. Try again in ${formatWait(limit.retryAfterSeconds)}.`, 429, kind);
+      return showFactors(ctx, kit, interaction, subject, msg('factor.errors.tooMany', { wait: waitMessage(limit.retryAfterSeconds) }), 429, kind);
     }
     const code = (form.code ?? '').trim();
     const result: TotpCheck = kind === 'totp'
@@ -75,7 +76,7 @@ export function factorRoutes(kit: InteractionKit): Router {
       : (await deps.recovery.consume(key, code) ? 'ok' : 'wrong');
     if (result !== 'ok') {
       await deps.audit.append({ actor: key, action: `mfa.${kind}`, ip: ctx.state.clientIp, outcome: 'failure', details: { reason: result } });
-      const message = kind === 'totp' ? TOTP_MESSAGES[result] : 'That recovery code is not correct or was already used.';
+      const message = kind === 'totp' ? TOTP_MESSAGES[result] : msg('factor.errors.recoveryWrong');
       return showFactors(ctx, kit, interaction, subject, message, 401, kind);
     }
     await deps.factorLimiter.reset(key);
@@ -112,20 +113,20 @@ export function factorRoutes(kit: InteractionKit): Router {
         ip: ctx.state.clientIp, outcome: 'failure', details: { reason: err.code, credential: String((body.response as { id?: unknown })?.id ?? '').slice(0, 200) },
       });
       ctx.status = 400;
-      ctx.body = { error: 'invalid_request', error_description: err.message };
+      ctx.body = { error: 'invalid_request', error_description: viewLanguage(ctx, deps.views).t(PASSKEY_FAILURE_MESSAGES[err.code]) };
       return;
     }
     const account = await deps.accounts.findById(assertion.accountId);
     if (!account || account.disabled) {
       await deps.audit.append({ actor: assertion.accountId, action: 'login', ip: ctx.state.clientIp, outcome: 'denied', details: { reason: 'account_disabled', method: 'passkey' } });
       ctx.status = 403;
-      ctx.body = { error: 'access_denied', error_description: 'This account is disabled. Contact your administrator.' };
+      ctx.body = { error: 'access_denied', error_description: viewLanguage(ctx, deps.views).t('login.errors.disabled') };
       return;
     }
     const amr = combineAmr(subject?.baseAmr ?? [], assertion.amr);
     if (!satisfies(acrForAmr(amr), kit.need(interaction, subject))) {
       ctx.status = 403;
-      ctx.body = { error: 'access_denied', error_description: 'This application needs a passkey that verifies you (PIN or biometrics).' };
+      ctx.body = { error: 'access_denied', error_description: viewLanguage(ctx, deps.views).t('factor.errors.needsVerifyingPasskey') };
       return;
     }
     // A passkey of another account than the one whose password was checked proves nothing for it.

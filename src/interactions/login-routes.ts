@@ -5,19 +5,20 @@ import { emailSchema, verifyPassword } from '../identity/index.ts';
 import { satisfies, strongestAcr } from '../mfa/index.ts';
 import { readForm } from '../http/form.ts';
 import { renderPage } from '../http/views.ts';
-import { formatWait, seeOther, type FactorSubject, type Interaction, type InteractionKit } from './shared.ts';
+import { msg, waitMessage, type Message } from '../i18n/index.ts';
+import { seeOther, type FactorSubject, type Interaction, type InteractionKit } from './shared.ts';
 import { showFactors } from './factor-routes.ts';
 
-const GENERIC_FAILURE = 'The email or password is not correct.';
-const RISK_DENIED = 'This sign-in was blocked because it looks unusual for this account. If it was you, contact your administrator.';
-const RISK_NO_FACTOR = 'This sign-in looks unusual for this account and needs a second factor, but none is set up. Contact your administrator.';
-const EXPOSED_NO_FACTOR = 'A security tool reported this account\'s password as exposed: signing in needs a second factor now, but none is set up. Contact your administrator.';
-const STEP_UP_NO_FACTOR = 'This account must sign in with a stronger factor now, but none is set up. Contact your administrator.';
+const GENERIC_FAILURE = msg('login.errors.wrong');
+const RISK_DENIED = msg('login.errors.riskDenied');
+const RISK_NO_FACTOR = msg('login.errors.riskNoFactor');
+const EXPOSED_NO_FACTOR = msg('login.errors.exposedNoFactor');
+const STEP_UP_NO_FACTOR = msg('login.errors.stepUpNoFactor');
 
-async function showLogin(ctx: Context, kit: InteractionKit, interaction: Interaction, vars: { email?: string; error?: string; retryAfter?: number } = {}, status = 200) {
+async function showLogin(ctx: Context, kit: InteractionKit, interaction: Interaction, vars: { email?: string; error?: Message; retryAfter?: number } = {}, status = 200) {
   if (vars.retryAfter) ctx.set('Retry-After', String(vars.retryAfter));
   renderPage(ctx, kit.deps.views, 'login.njk', {
-    title: 'Sign in',
+    title: msg('login.title'),
     uid: interaction.uid,
     csrf: kit.csrf(interaction.uid),
     clientName: await kit.clientName(interaction),
@@ -39,7 +40,7 @@ export function loginRoutes(kit: InteractionKit): Router {
     }
     const missing = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
     renderPage(ctx, deps.views, 'consent.njk', {
-      title: 'Allow access',
+      title: msg('consent.title'),
       uid: interaction.uid,
       csrf: kit.csrf(interaction.uid),
       clientName: await kit.clientName(interaction),
@@ -57,7 +58,7 @@ export function loginRoutes(kit: InteractionKit): Router {
     const password = form.password ?? '';
     const ip = ctx.state.clientIp as string;
     if (!emailSchema.safeParse(email).success || password.length === 0 || password.length > 1024) {
-      return showLogin(ctx, kit, interaction, { email, error: 'Enter your email address and password.' }, 400);
+      return showLogin(ctx, kit, interaction, { email, error: msg('login.errors.missing') }, 400);
     }
     const attempt = await deps.throttle.begin(email, ip);
     const found = await deps.accounts.findForLogin(email);
@@ -68,7 +69,7 @@ export function loginRoutes(kit: InteractionKit): Router {
       await deps.audit.append({ actor: found?.account.id ?? email.toLowerCase(), action: 'login', ip, outcome: 'denied', details: { reason: 'rate_limited', limit } });
       return showLogin(ctx, kit, interaction, {
         email,
-        error: `Too many failed attempts. Try again in ${formatWait(retryAfterSeconds)}.`,
+        error: msg('login.errors.tooMany', { wait: waitMessage(retryAfterSeconds) }),
         retryAfter: retryAfterSeconds,
       }, 429);
     }
@@ -85,14 +86,14 @@ export function loginRoutes(kit: InteractionKit): Router {
       await deps.throttle.succeeded(email, ip);
       deps.metrics.logins.inc({ outcome: 'disabled' });
       await deps.audit.append({ actor: found.account.id, action: 'login', ip, outcome: 'denied', details: { reason: 'account_disabled' } });
-      return showLogin(ctx, kit, interaction, { email, error: 'This account is disabled. Contact your administrator.' }, 403);
+      return showLogin(ctx, kit, interaction, { email, error: msg('login.errors.disabled') }, 403);
     }
     const accountId = found.account.id;
     const verdict = await kit.assessLogin(ctx, interaction, accountId);
     const decision = verdict?.assessment.decision;
     // A refused sign-in counts against the throttle like a wrong password, so that the distinct
     // page cannot be used to test passwords from a blocked address at speed.
-    const refuse = async (error: string, details: Record<string, unknown>) => {
+    const refuse = async (error: Message, details: Record<string, unknown>) => {
       await deps.throttle.failed(email);
       deps.metrics.logins.inc({ outcome: 'risk_denied' });
       await deps.audit.append({ actor: accountId, action: 'login', ip, outcome: 'denied', details: { ...details, ...(verdict ? { score: verdict.assessment.score, rules: verdict.assessment.rules } : {}) } });

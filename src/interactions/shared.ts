@@ -9,10 +9,11 @@ import type { Logger, Metrics } from '../observability/index.ts';
 import { acrForAmr, combineAmr, satisfies, strongestAcr, type ChallengeStore, type Passkeys, type RecoveryCodes, type TotpFactors } from '../mfa/index.ts';
 import type { ContinuousVerifier, DeviceCookie, LoginVerdict } from '../verification/index.ts';
 import type { RiskContext } from '../risk/index.ts';
-import type { Views } from '../http/views.ts';
+import { clientNameOf, type Views } from '../http/views.ts';
 import { assuranceLevelChange, type SecurityEventSink } from '../ssf/index.ts';
 import type { SignInRequirements } from '../sessions/index.ts';
 import type { AttemptLimiter } from '../limits/index.ts';
+import { msg, type Message } from '../i18n/index.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import type { AccountRecovery } from '../recovery/index.ts';
 
@@ -88,7 +89,7 @@ export class InteractionKit {
 
   checkCsrf(uid: string, value: unknown): void {
     if (typeof value !== 'string' || !constantTimeEqual(value, this.csrf(uid))) {
-      throw new errors.InvalidRequest('the form has expired or did not come from this page; please start again');
+      throw invalidRequest('the form has expired or did not come from this page; please start again', msg('login.errors.formExpired'));
     }
   }
 
@@ -96,14 +97,13 @@ export class InteractionKit {
   async interaction(ctx: Context, prompt?: 'login' | 'consent'): Promise<Interaction> {
     const interaction = await this.deps.provider().interactionDetails(ctx.req, ctx.res);
     if (interaction.uid !== ctx.params.uid || (prompt && interaction.prompt.name !== prompt)) {
-      throw new errors.InvalidRequest('this step is no longer current; please start again');
+      throw invalidRequest('this step is no longer current; please start again', msg('login.errors.stepGone'));
     }
     return interaction;
   }
 
-  async clientName(interaction: Interaction): Promise<string | undefined> {
-    const client = await this.deps.provider().Client.find(interaction.params.client_id as string);
-    return client?.clientName ?? client?.clientId;
+  async clientName(interaction: Interaction): Promise<string | Message | undefined> {
+    return clientNameOf(this.deps.views, await this.deps.provider().Client.find(interaction.params.client_id as string));
   }
 
   requiredAcr(interaction: Interaction): string | undefined {
@@ -220,3 +220,7 @@ export function seeOther(ctx: Context, url: string): void {
   ctx.redirect(url);
 }
 
+/** An OAuth error whose page tells the person `message` in their language (the error boundary's). */
+export function invalidRequest(description: string, message: Message): Error {
+  return Object.assign(new errors.InvalidRequest(description), { pageMessage: message });
+}

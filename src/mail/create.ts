@@ -12,6 +12,11 @@ export interface MailSetup {
   notice?: { level: 'info' | 'warn'; message: string };
 }
 
+/** A From display name as RFC 5322 wants it: quoted when it holds a special character. */
+function displayName(name: string): string {
+  return /[()<>\[\]:;@\\,."]/.test(name) ? `"${name.replace(/["\\]/g, '\\$&')}"` : name;
+}
+
 /** SMTP when VIGIL_SMTP_URL is set; otherwise the outbox (the embedded default, and Postgres mode without SMTP). */
 export function createMail(config: Config, logger: Logger): MailSetup {
   const outbox = new MailOutbox(config.dataDir);
@@ -24,7 +29,7 @@ export function createMail(config: Config, logger: Logger): MailSetup {
       ...(plainOverNetwork ? { notice: { level: 'warn' as const, message: `VIGIL_SMTP_ALLOW_PLAIN: mail to ${url.hostname} is sent without TLS` } } : {}),
     };
   }
-  const from = config.VIGIL_MAIL_FROM ?? `Vigil <vigil@${new URL(config.ISSUER).hostname}>`;
+  const from = config.VIGIL_MAIL_FROM ?? `${displayName(config.VIGIL_BRAND_NAME)} <vigil@${new URL(config.ISSUER).hostname}>`;
   const where = `no VIGIL_SMTP_URL: mail is written to ${outbox.dir} (vigil mail list shows it)`;
   return {
     mailer: new OutboxMailer(outbox, from, logger),

@@ -2,4 +2,4 @@ export { acrForAmr, combineAmr, strongestAcr, weakestKnownAcr, satisfies, type A
 export { ChallengeStore, type Challenge } from './challenges.ts';
 export { TotpFactors, type TotpEnrolment, type TotpCheck } from './totp.ts';
 export { RecoveryCodes, RECOVERY_CODE_COUNT } from './recovery.ts';
-export { Passkeys, PasskeyError, type Passkey, type PasskeyAssertion, type PasskeyFailure, type RelyingParty } from './webauthn.ts';
+export { PASSKEY_FAILURE_MESSAGES, Passkeys, PasskeyError, type Passkey, type PasskeyAssertion, type PasskeyFailure, type RelyingParty } from './webauthn.ts';

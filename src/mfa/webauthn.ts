@@ -1,3 +1,4 @@
+import { msg, type Message } from '../i18n/index.ts';
 import {
   generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse,
   type AuthenticationResponseJSON, type RegistrationResponseJSON,
@@ -32,7 +33,17 @@ export interface PasskeyAssertion {
   amr: string[];
 }
 
-export type PasskeyFailure = 'expired' | 'unknown_credential' | 'wrong_account' | 'invalid' | 'counter_regression';
+export type PasskeyFailure = 'expired' | 'unknown_credential' | 'wrong_account' | 'invalid' | 'duplicate' | 'counter_regression';
+
+/** What a person is told when a passkey is refused, by the reason (the error's message is the log's). */
+export const PASSKEY_FAILURE_MESSAGES: Record<PasskeyFailure, Message> = {
+  expired: msg('webauthn.errors.expired'),
+  invalid: msg('webauthn.errors.invalid'),
+  duplicate: msg('webauthn.errors.duplicate'),
+  unknown_credential: msg('webauthn.errors.unknownCredential'),
+  wrong_account: msg('webauthn.errors.wrongAccount'),
+  counter_regression: msg('webauthn.errors.cloned'),
+};
 
 export class PasskeyError extends Error {
   override name = 'PasskeyError';
@@ -122,7 +133,7 @@ export class Passkeys {
       [info.credential.id, accountId, name, Buffer.from(info.credential.publicKey).toString('base64url'), info.credential.counter,
         info.credential.transports ?? [], info.credentialDeviceType, info.credentialBackedUp, info.aaguid],
     );
-    if (!rows[0]) throw new PasskeyError('invalid', 'This passkey is already registered.');
+    if (!rows[0]) throw new PasskeyError('duplicate', 'This passkey is already registered.');
     return toPasskey(rows[0]);
   }
 

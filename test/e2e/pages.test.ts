@@ -12,6 +12,7 @@ import { discover, pkceAuthorization, type ClientOut } from '../support/stack.ts
 import { openBrowserSession, screenshot, type BrowserSession } from '../support/chromium.ts';
 import { startBrowserStack, type BrowserStack } from '../support/browser-stack.ts';
 import { Authenticator } from '../support/authenticator.ts';
+import { lowContrastTexts } from '../support/page-checks.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
 const ACR_2FA = 'urn:vigil:acr:2fa';
@@ -24,75 +25,6 @@ const clients = {} as Record<Scheme, ClientOut>;
 let adaApp: Authenticator;
 
 const atRp = (url: string) => url.startsWith(stack.redirectUri);
-
-/** A text that fails WCAG AA: what it says, its colours and their contrast. */
-interface LowContrast { text: string; ratio: number; color: string; background: string; element: string }
-
-/**
- * Every visible text of the page (an element's own text, an input's value) against the colour
- * it is drawn on: the first background that is not transparent walking up the ancestors, with
- * translucent ones blended over what lies under them. AA: 4.5:1, 3:1 for large text.
- */
-function lowContrastTexts(page: Page): Promise<LowContrast[]> {
-  return page.evaluate(() => {
-    const parse = (css: string): number[] => {
-      const m = /rgba?\(([^)]+)\)/.exec(css);
-      if (!m) return [0, 0, 0, 0];
-      const parts = m[1].split(/[\s,/]+/).filter(Boolean).map(Number);
-      return [parts[0], parts[1], parts[2], parts.length > 3 ? parts[3] : 1];
-    };
-    const over = (top: number[], under: number[]): number[] => {
-      const a = top[3];
-      return [0, 1, 2].map((i) => top[i] * a + under[i] * (1 - a)).concat([1]);
-    };
-    const backgroundOf = (element: Element): number[] => {
-      const layers: number[][] = [];
-      for (let e: Element | null = element; e; e = e.parentElement) {
-        const bg = parse(getComputedStyle(e).backgroundColor);
-        if (bg[3] > 0) layers.push(bg);
-        if (bg[3] >= 1) break;
-      }
-      let color = layers.length && layers[layers.length - 1][3] >= 1 ? layers.pop()! : [255, 255, 255, 1];
-      while (layers.length) color = over(layers.pop()!, color);
-      return color;
-    };
-    const luminance = (c: number[]) => {
-      const [r, g, b] = c.slice(0, 3).map((v) => {
-        const s = v / 255;
-        return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
-      });
-      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
-    };
-    const contrast = (a: number[], b: number[]) => {
-      const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
-      return (hi + 0.05) / (lo + 0.05);
-    };
-    const visible = (e: Element) => {
-      const style = getComputedStyle(e);
-      if (style.visibility !== 'visible' || Number(style.opacity) === 0) return false;
-      const rect = e.getBoundingClientRect();
-      // Screen-reader-only text (clipped to a pixel) is not drawn.
-      return rect.width > 2 && rect.height > 2 && (e as HTMLElement).offsetParent !== null;
-    };
-    const found: { text: string; ratio: number; color: string; background: string; element: string }[] = [];
-    for (const e of Array.from(document.querySelectorAll('body *'))) {
-      const field = e instanceof HTMLInputElement && !['hidden', 'checkbox', 'radio'].includes(e.type) ? e.value : '';
-      const own = Array.from(e.childNodes).filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent ?? '').join('').trim();
-      const text = field || own;
-      if (!text || !visible(e)) continue;
-      const style = getComputedStyle(e);
-      const background = backgroundOf(e);
-      const color = over(parse(style.color), background);
-      const size = parseFloat(style.fontSize);
-      const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
-      const ratio = contrast(color, background);
-      if (ratio < (large ? 3 : 4.5)) {
-        found.push({ text: text.slice(0, 60), ratio: Math.round(ratio * 100) / 100, color: style.color, background: `rgb(${background.slice(0, 3).map(Math.round).join(', ')})`, element: `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}` });
-      }
-    }
-    return found;
-  });
-}
 
 /** The page's contrast is checked and a screenshot taken. */
 async function inspect(page: Page, scheme: Scheme, step: string): Promise<void> {

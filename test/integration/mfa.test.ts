@@ -435,7 +435,7 @@ test('the factor endpoints refuse a browser that has not passed the password ste
   // A wrong CSRF value on the password form is refused too, and signs no one in.
   const forged = await post(browser, `/interaction/${uid}/login`, { csrf: `${csrf.slice(0, -2)}xx`, email: email('fin'), password: PASSWORD });
   expect(forged.response.status).toBe(400);
-  expect(forged.body).toContain('the form has expired or did not come from this page');
+  expect(forged.body).toContain('form has expired or did not come from this page');
   expect(kindOf(await browser.request(`${vigil.issuer}/interaction/${uid}`))).toBe('login');
 
   // At the factor page, a right code with a wrong CSRF value is refused and not spent.
@@ -444,7 +444,7 @@ test('the factor endpoints refuse a browser that has not passed the password ste
   const code = await app.next();
   const refused = await post(browser, formAction(factor.page.body, '/totp'), { csrf: 'not-the-csrf-value', code });
   expect(refused.response.status).toBe(400);
-  expect(refused.body).toContain('the form has expired or did not come from this page');
+  expect(refused.body).toContain('form has expired or did not come from this page');
   expect(refused.response.headers.get('location')).toBeNull();
   const accepted = await browser.submit(factor.page, formAction(factor.page.body, '/totp'), { csrf: hiddenField(factor.page.body, 'csrf'), code }, isClient);
   const done = await walkFrom(browser, accepted, {});

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { newMasterKey, ROOT, runScript, tempDir, type VigilProcess } from '../support/vigil-process.ts';
 import { startStack, type Stack } from '../support/stack.ts';
@@ -129,6 +129,18 @@ describe('refuses to start on a bad risk policy or network list, naming the sett
     expect(stderr).toMatch(/^vigil: VIGIL_NETWORK_LISTS: /);
     expect(stderr).toContain(`${path} line 5`);
     expect(stderr).toContain('10.0.0.0/33');
+  });
+
+  test('branding: an unreadable accent colour, a logo that is not an image; nothing is created', async () => {
+    // The embedded default: a start that went too far would create its data directory.
+    const embedded = { VIGIL_DATA_DIR: join(dir, 'branded-data') };
+    const colour = await refused({ ...embedded, VIGIL_BRAND_ACCENT_DARK: '#1f5fbf' });
+    expect(colour).toMatch(/VIGIL_BRAND_ACCENT_DARK: unreadable in dark mode: .* WCAG AA needs 4\.5:1/);
+    const path = join(dir, 'logo.gif');
+    writeFileSync(path, 'GIF89a');
+    const logo = await refused({ ...embedded, VIGIL_BRAND_LOGO: path });
+    expect(logo).toBe(`vigil: VIGIL_BRAND_LOGO: ${path} is neither a PNG nor an SVG image\n`);
+    expect(existsSync(embedded.VIGIL_DATA_DIR)).toBe(false);
   });
 
   test('VIGIL_NETWORK_LISTS with an entry that is not tag=path', async () => {

@@ -192,10 +192,10 @@ describe('registration', () => {
 
   test('the same credential cannot be registered twice, on the same or another account', async () => {
     const { account, auth } = await enrolled('twice');
-    const again = await refused(() => enrol(account, auth, 'again'), 'invalid');
+    const again = await refused(() => enrol(account, auth, 'again'), 'duplicate');
     expect(again.message).toMatch(/already registered/);
     const other = await newAccount('thief');
-    await refused(() => enrol(other, auth, 'stolen'), 'invalid');
+    await refused(() => enrol(other, auth, 'stolen'), 'duplicate');
     expect(await credentialCount(account.id)).toBe(1);
     expect(await credentialCount(other.id)).toBe(0);
     expect((await passkeys.list(account.id)).map((p) => p.name)).toEqual(['Security key']);

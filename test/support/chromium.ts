@@ -106,8 +106,9 @@ export interface BrowserSession {
   close(): Promise<void>;
 }
 
-export async function openBrowserSession(browser: Browser, name: string, options: { credential?: VirtualCredential; afterClose?: (errors: string[]) => void } = {}): Promise<BrowserSession> {
-  const context = await browser.newContext();
+export async function openBrowserSession(browser: Browser, name: string, options: { credential?: VirtualCredential; afterClose?: (errors: string[]) => void; locale?: string } = {}): Promise<BrowserSession> {
+  // The locale sets the browser's Accept-Language and navigator.language, as a person's own browser does.
+  const context = await browser.newContext(options.locale ? { locale: options.locale } : {});
   context.setDefaultTimeout(15_000);
   context.setDefaultNavigationTimeout(15_000);
   // Surface CSP violations as console errors even where Chromium would report them elsewhere.

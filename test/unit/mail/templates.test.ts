@@ -25,3 +25,18 @@ test('the HTML part is optional; a missing value or a bad name is an error, not 
   expect(() => templates.render('invite', { name: 'x', person: 'y' })).toThrow(/invite.text.njk.*\n.*undefined/);
   expect(() => templates.render('../invite', {})).toThrow(/not a mail template name/);
 });
+
+test('a mail renders in the recipient\'s language, with the product name; an unknown language is English', () => {
+  const i18nDir = mkdtempSync(join(tmpdir(), 'vigil-mail-i18n-'));
+  writeFileSync(join(i18nDir, 'hello.subject.njk'), '{{ t("loggedOut.title") }} · {{ brand.name }}');
+  writeFileSync(join(i18nDir, 'hello.text.njk'), '{{ t("loggedOut.plain") }} ({{ lang }})');
+  writeFileSync(join(i18nDir, 'hello.html.njk'), '<p lang="{{ lang }}">{{ t("logout.asks", { client: client }) }}</p>');
+  const branded = new MailTemplates(i18nDir, { brandName: 'Acme ID' });
+  expect(branded.render('hello', { client: '<R&D>' }, 'de')).toEqual({
+    subject: 'Abgemeldet · Acme ID',
+    text: 'Sie haben sich von Acme ID abgemeldet. (de)',
+    html: '<p lang="de">&lt;R&amp;D&gt; bittet Sie, sich von Acme ID abzumelden.</p>',
+  });
+  expect(branded.render('hello', { client: 'x' }, 'fr').text).toBe('You have signed out of Acme ID. (en)');
+  expect(branded.render('hello', { client: 'x' }).subject).toBe('Signed out · Acme ID');
+});
