@@ -170,10 +170,11 @@ export function geoVelocitySignals(ctx: RiskContext, history: RiskHistory, confi
     const travel = travelBetween(previous, { lat: geo.lat, lon: geo.lon, accuracyKm: geo.accuracyKm, time: ctx.time });
     const precise = previous.accuracyKm < config.preciseAccuracyKm && geo.accuracyKm < config.preciseAccuracyKm;
     const needs = doorToDoorMs(travel.distanceKm, config);
-    const impossible = travel.elapsedMs < needs;
+    // A rough place (a carrier's address, located to a whole region) is judged by speed alone.
+    const impossible = precise ? travel.elapsedMs < needs : travel.speedKmh > config.impossibleKmh;
     if (travel.distanceKm > config.minDistanceKm && (impossible || travel.speedKmh > config.fastKmh)) {
       const there = inSession ? `this session's last refresh in ${placeName(previous)}` : placeName(previous);
-      const sentence = impossible
+      const sentence = precise && impossible
         ? `${here} ${formatDuration(travel.elapsedMs)} after ${there}: ${formatInt(travel.distanceKm)} km takes at least ${formatDuration(needs)} door to door`
         : `${here} ${formatDuration(travel.elapsedMs)} after ${there}: ${formatInt(travel.speedKmh)} km/h over ${formatInt(travel.distanceKm)} km`;
       // Jumping back to a place the account uses is how roaming phones and mislocated addresses
