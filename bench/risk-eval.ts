@@ -6,14 +6,22 @@
  *   npm run eval:risk                                   # seed 1, 1000 users, 180 days
  *   npm run eval:risk -- --seed 2 --users 2000 --days 120 --policy config/risk-policy.json
  *   npm run eval:risk -- --no-devices      # ablation: what is left without device binding
+ *   npm run eval:risk -- --svg docs/risk-curve.svg   # where the trade-off chart goes
+ *
+ * Refreshes are assessed as the server does: the session's binding (device and agent) is taken at
+ * its first refresh, and an allowed refresh grows the history only when `shouldRecord` says so.
+ * After the tables comes the trade-off curve (bench/risk-curve.ts): per score threshold, the share
+ * of legitimate sign-ins challenged and refreshes disrupted against each attacker class stopped.
  *
  * Legitimate events are assessed and then recorded in the account's history (a legitimate user
  * who is challenged passes the challenge). Attacks are assessed against the victim's history at
  * that moment and never recorded, so each attack is judged on its own.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { assess, emptyHistory, emptyPopulation, eventFromContext, parsePolicy, recordEventInPlace, type RiskHistory } from '../src/risk/index.ts';
+import { assess, decide, emptyHistory, emptyPopulation, eventFromContext, parsePolicy, recordEventInPlace, shouldRecord, type RiskHistory } from '../src/risk/index.ts';
+import { CurveTally, curveSvg, curveTable } from './risk-curve.ts';
 import { ATTACK_TYPES, generateSyntheticWorld, type SyntheticEvent } from './synthetic-logins.ts';
 
 const { values } = parseArgs({
@@ -24,6 +32,9 @@ const { values } = parseArgs({
     policy: { type: 'string', default: 'config/risk-policy.json' },
     json: { type: 'boolean', default: false },
     examples: { type: 'string', default: '0' },
+    /** Show the examples of this legitimate category or attacker class only. */
+    'examples-of': { type: 'string' },
+    svg: { type: 'string', default: 'bench/results/risk-curve.svg' },
     /** Ablation: nobody presents a device id (no device cookie, no DPoP key). */
     'no-devices': { type: 'boolean', default: false },
   },
@@ -32,7 +43,17 @@ const { values } = parseArgs({
 const seed = Number(values.seed);
 const users = Number(values.users);
 const days = Number(values.days);
-const policy = parsePolicy(readFileSync(values.policy, 'utf8'));
+const policyText = readFileSync(values.policy, 'utf8');
+const policy = parsePolicy(policyText);
+// The same policy without thresholds: what its signal rules stop whatever the score (for the curve).
+const rulesOnlyDocument = JSON.parse(policyText);
+rulesOnlyDocument.login.thresholds = [];
+rulesOnlyDocument.refresh.thresholds = [];
+const rulesOnly = parsePolicy(rulesOnlyDocument);
+/** The policy's operating point: its lowest threshold that acts. */
+const shippedThreshold = Math.min(
+  ...[...policy.defaults.login.thresholds, ...policy.defaults.refresh.thresholds].filter((t) => t.decision.action !== 'allow').map((t) => t.minScore),
+);
 
 interface Tally {
   n: number;
@@ -46,6 +67,9 @@ const legit = new Map<string, Tally>();
 const attacks = new Map<string, Tally>();
 const attacksByHistory = new Map<string, Tally>();
 const perUser = new Map<string, { n: number; challenged: number }>();
+const curve = new CurveTally();
+/** The server's grant binding, per session: device and agent of its first refresh, and its last refresh. */
+const sessions = new Map<string, { deviceId?: string; userAgent?: string; lastRefreshAt?: number; bound: boolean }>();
 const examples: { event: SyntheticEvent; score: number; decision: string; signals: string[] }[] = [];
 const exampleLimit = Number(values.examples);
 
@@ -69,7 +93,21 @@ for (const event of events) {
     history = emptyHistory(population);
     histories.set(event.accountId, history);
   }
-  const assessment = assess(event.context, history, policy);
+  const ctx = event.context;
+  // The rest of an app session whose refresh was refused does not happen: the person signs in again.
+  if (event.kind === 'legit' && ctx.type === 'refresh' && ctx.sessionId !== undefined && !sessions.has(ctx.sessionId)) continue;
+  if (ctx.type === 'refresh' && ctx.sessionId !== undefined && sessions.has(ctx.sessionId)) {
+    const bound = sessions.get(ctx.sessionId)!;
+    if (bound.bound) {
+      if (bound.deviceId !== undefined) ctx.sessionDeviceId = bound.deviceId;
+      if (bound.userAgent !== undefined) ctx.sessionUserAgent = bound.userAgent;
+    }
+    if (bound.lastRefreshAt !== undefined) ctx.lastRefreshAt = bound.lastRefreshAt;
+  }
+  const judged = event.failuresFromIp || event.failuresOfAccount
+    ? { ...history, failuresByIp: event.failuresFromIp ?? [], failuresByAccount: event.failuresOfAccount ?? history.failuresByAccount }
+    : history;
+  const assessment = assess(ctx, judged, policy);
   assessed++;
   const action = assessment.decision.action;
   const stopped = action !== 'allow';
@@ -82,21 +120,45 @@ for (const event of events) {
     if (hard) t.hard++;
     if (stopped) for (const s of assessment.signals) if (s.contribution > 0) t.signals.set(s.name, (t.signals.get(s.name) ?? 0) + 1);
   };
+  const point = { score: assessment.score, ruleStops: decide(rulesOnly, ctx.type, ctx.clientId, assessment.score, assessment.signals).decision.action !== 'allow' };
+  const size = history.accountStats.total;
+  const sizeBucket = size < 10 ? '<10' : size < 40 ? '10-39' : '≥40';
   if (event.kind === 'legit') {
     bucket(legit, event.category);
-    bucket(legit, 'all');
-    const u = perUser.get(event.accountId) ?? { n: 0, challenged: 0 };
-    u.n++;
-    if (stopped) u.challenged++;
-    perUser.set(event.accountId, u);
-    if (stopped && examples.length < exampleLimit) {
+    bucket(legit, ctx.type === 'login' ? 'all sign-ins' : 'all refreshes');
+    if (ctx.type === 'login') bucket(legit, `sign-ins, history ${sizeBucket}`);
+    curve.add(ctx.type === 'login' ? 'legit sign-ins' : 'legit refreshes', point);
+    if (ctx.type === 'login') {
+      const u = perUser.get(event.accountId) ?? { n: 0, challenged: 0 };
+      u.n++;
+      if (stopped) u.challenged++;
+      perUser.set(event.accountId, u);
+      if (ctx.sessionId !== undefined) sessions.set(ctx.sessionId, { bound: false });
+    } else if (ctx.sessionId !== undefined) {
+      const bound = sessions.get(ctx.sessionId);
+      // A refused refresh ends the app session here (a person signs in again: a new session).
+      if (bound && stopped) sessions.delete(ctx.sessionId);
+      else if (bound) {
+        if (!bound.bound) Object.assign(bound, { bound: true, userAgent: ctx.userAgent, ...(ctx.deviceId !== undefined ? { deviceId: ctx.deviceId } : {}) });
+        bound.lastRefreshAt = ctx.time;
+      }
+    }
+    const wanted = values['examples-of'];
+    if (stopped && examples.length < exampleLimit && (wanted === undefined || wanted === event.category)) {
       examples.push({ event, score: assessment.score, decision: action, signals: assessment.signals.map((s) => `${s.name}=${s.contribution}: ${s.reason}`) });
     }
-    recordEventInPlace(history, eventFromContext(event.context, history));
+    const recorded = eventFromContext(ctx, history);
+    if (!stopped || ctx.type === 'login') {
+      if (shouldRecord(history, recorded, ctx.type)) recordEventInPlace(history, recorded);
+    }
   } else {
     bucket(attacks, event.category);
-    const size = history.accountStats.total;
-    bucket(attacksByHistory, `${event.category} ${size < 10 ? '<10' : size < 40 ? '10-39' : '≥40'}`);
+    curve.add(event.category, point);
+    bucket(attacksByHistory, `${event.category} ${sizeBucket}`);
+    const wanted = values['examples-of'];
+    if (!stopped && examples.length < exampleLimit && wanted === event.category) {
+      examples.push({ event, score: assessment.score, decision: action, signals: assessment.signals.map((s) => `${s.name}=${s.contribution}: ${s.reason}`) });
+    }
   }
 }
 const assessMs = performance.now() - assessStarted;
@@ -114,13 +176,17 @@ if (values.json) {
   console.log(`Risk engine evaluation: seed ${seed}, ${users} users, ${days} days, policy ${values.policy}${values['no-devices'] ? ', WITHOUT device ids (ablation)' : ''}`);
   console.log(`${events.length} events generated in ${(generatedMs / 1000).toFixed(1)} s, ${assessed} assessments in ${(assessMs / 1000).toFixed(1)} s (${((assessMs * 1000) / assessed).toFixed(1)} µs each, history building included)\n`);
   console.log('Legitimate events          events  challenged  denied  why (share of challenged)');
-  const order = ['home', 'work', 'mobile', 'travel_domestic', 'travel_abroad', 'new_phone', 'lost_cookie', 'private_window', 'no_cookies', 'vpn', 'all'];
+  const order = [
+    'home', 'work', 'mobile', 'travel_domestic', 'travel_abroad', 'new_phone', 'lost_cookie', 'private_window', 'no_cookies', 'vpn', 'corporate_vpn',
+    'sign-ins, history <10', 'sign-ins, history 10-39', 'sign-ins, history ≥40', 'all sign-ins',
+    'refresh_laptop', 'refresh_phone', 'refresh_phone_hopping', 'all refreshes',
+  ];
   for (const key of order) {
     const t = legit.get(key);
     if (!t) continue;
     console.log(`  ${key.padEnd(22)} ${String(t.n).padStart(8)}  ${pct(t.challenged, t.n)}  ${pct(t.hard, t.n)}  ${topSignals(t)}`);
   }
-  console.log(`  per user (≥10 events): median ${(median * 100).toFixed(1)}% challenged, 90th percentile ${(p90 * 100).toFixed(1)}%\n`);
+  console.log(`  per person (≥10 sign-ins): median ${(median * 100).toFixed(1)}% of sign-ins challenged, 90th percentile ${(p90 * 100).toFixed(1)}%\n`);
   console.log('Attackers                  attacks   stopped  deny/revoke  why (share of stopped)');
   for (const key of ATTACK_TYPES) {
     const t = attacks.get(key);
@@ -135,6 +201,11 @@ if (values.json) {
     });
     console.log(`  ${key.padEnd(22)} ${parts.join('   ')}`);
   }
+  console.log(`\nTrade-off curve: stopped at each score threshold T (signal rules of the policy always apply); shipped T = ${shippedThreshold}`);
+  console.log(curveTable(curve, [['legit sign-ins', 'sign-ins'], ['legit refreshes', 'refreshes']], ATTACK_TYPES, shippedThreshold));
+  mkdirSync(dirname(values.svg), { recursive: true });
+  writeFileSync(values.svg, curveSvg(curve, 'legit sign-ins', ATTACK_TYPES, shippedThreshold, `Risk engine trade-off: seed ${seed}, ${users} people, ${days} days`));
+  console.log(`Chart written to ${values.svg}`);
   for (const ex of examples) {
     console.log(`\n${ex.event.category} ${ex.event.accountId} ${new Date(ex.event.context.time).toISOString()} ${ex.event.context.geo?.city} score ${ex.score} → ${ex.decision}`);
     for (const s of ex.signals) console.log(`    ${s}`);

@@ -10,15 +10,29 @@
  * never keep cookies and 3% often use a commercial VPN. Browsers auto-update. One broadband
  * block in ten geolocates to another city of the country.
  *
+ * Sessions: some sign-ins open an app session whose refresh token is refreshed every few
+ * minutes while it is used; a phone on the mobile network gets a new carrier address at nearly
+ * every refresh (carrier NAT), and phones leave home Wi-Fi for the carrier mid-session. 3% of
+ * people always work through their employer's VPN exit in another country, and one in ten signs
+ * in only every few weeks.
+ *
  * Attackers know the password and try to sign in as a victim, with increasing skill:
- *   foreign           from another country, their own browser, no device cookie
- *   vpn_same_country  through a commercial VPN exit in the victim's country (the operator's
- *                     anonymizer list covers most, not all, exits), their own browser
- *   same_city_browser through a residential proxy in the victim's home city, the victim's
- *                     browser family and (usually) OS — no device cookie
- *   cookie_theft      as same_city_browser, plus the victim's device cookie and exact user agent
- *                     (an info-stealer took both): the limit of what context can detect
- *   token_theft       a refresh with a stolen refresh token from the attacker's own device
+ *   foreign            from another country, their own browser, no device cookie
+ *   vpn_same_country   through a commercial VPN exit in the victim's country (the operator's
+ *                      anonymizer list covers most, not all, exits), their own browser
+ *   same_city_browser  through a residential proxy in the victim's home city (3 in 10 on a /24
+ *                      the victim has used: proxies run on home routers of the victim's ISP),
+ *                      the victim's browser family and (usually) OS, a fresh device cookie
+ *   same_city_exact_ua the same with the victim's exact user-agent string, at the victim's usual hours
+ *   cookie_theft       as same_city_exact_ua, plus the victim's device cookie
+ *                      (an info-stealer took both): the limit of what context can detect
+ *   token_theft        a refresh with a stolen refresh token from the attacker's own device
+ *   token_cookie_other_city  a stolen refresh token and device binding (cookie, DPoP key) replayed
+ *                      with the exact user agent from another city of the victim's country,
+ *                      minutes after the victim's last refresh of that session
+ *   token_cookie_same_city   the same from a residential address in the victim's own city
+ *   stuffing           credential stuffing from one address (dozens of failures in minutes)
+ *   distributed_stuffing  one try per address, from many residential addresses in the victim's country
  *
  * Everything is drawn from one deterministic PRNG (sfc32), so a seed always gives the same world.
  * The generator knows nothing about the engine; do not tune it to the engine's outcomes.
@@ -229,6 +243,10 @@ export interface World {
   isp: Map<string, Network[]>;
   /** Mobile carrier /24s per country, located at the hub city with a wide radius. */
   carriers: Map<string, Network[]>;
+  /** Mobile carrier /24s geolocated to each city (a carrier's regional gateways). */
+  cityCarriers: Map<string, Network[]>;
+  /** Corporate VPN exits (employers' own, on no operator list), per country. */
+  corporateExits: Map<string, Network[]>;
   /** Commercial VPN exits per country (datacentres in the hub city); most on the anonymizer list. */
   vpnExits: Map<string, Network[]>;
   /** Hotel / café Wi-Fi per city. */
@@ -241,6 +259,8 @@ export function buildWorld(rng: Rng): World {
   const carriers = new Map<string, Network[]>();
   const vpnExits = new Map<string, Network[]>();
   const hotels = new Map<string, Network[]>();
+  const cityCarriers = new Map<string, Network[]>();
+  const corporateExits = new Map<string, Network[]>();
   for (const city of CITIES) {
     const nets: Network[] = [];
     const count = Math.max(30, Math.round(city.weight * 40));
@@ -257,8 +277,10 @@ export function buildWorld(rng: Rng): World {
     carriers.set(country, Array.from({ length: 60 }, () => plan.allocate(hub, rng.pick([100, 200, 500]))));
     // Operators' anonymizer lists miss some exits (one in ten here).
     vpnExits.set(country, Array.from({ length: 24 }, () => plan.allocate(hub, 50, rng.chance(0.9) ? ['anonymizer'] : [])));
+    corporateExits.set(country, Array.from({ length: 8 }, () => plan.allocate(hub, 20)));
   }
-  return { rng, plan, isp, carriers, vpnExits, hotels };
+  for (const city of CITIES) cityCarriers.set(city.name, Array.from({ length: 12 }, () => plan.allocate(city, rng.pick([20, 50]))));
+  return { rng, plan, isp, carriers, cityCarriers, corporateExits, vpnExits, hotels };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -330,9 +352,12 @@ function randomPhoneAgent(rng: Rng, os?: OsFamily): Agent {
 // Users and their events
 
 export type LegitCategory =
-  | 'home' | 'work' | 'mobile' | 'travel_domestic' | 'travel_abroad' | 'new_phone' | 'lost_cookie' | 'private_window' | 'no_cookies' | 'vpn';
+  | 'home' | 'work' | 'mobile' | 'travel_domestic' | 'travel_abroad' | 'new_phone' | 'lost_cookie' | 'private_window' | 'no_cookies' | 'vpn'
+  | 'corporate_vpn' | 'refresh_laptop' | 'refresh_phone' | 'refresh_phone_hopping';
 
-export type AttackCategory = 'foreign' | 'vpn_same_country' | 'same_city_browser' | 'cookie_theft' | 'token_theft';
+export type AttackCategory =
+  | 'foreign' | 'vpn_same_country' | 'same_city_browser' | 'same_city_exact_ua' | 'cookie_theft' | 'token_theft'
+  | 'token_cookie_other_city' | 'token_cookie_same_city' | 'stuffing' | 'distributed_stuffing';
 
 export interface SyntheticEvent {
   kind: 'legit' | 'attack';
@@ -341,6 +366,17 @@ export interface SyntheticEvent {
   context: RiskContext;
   /** Successful events of the account before this one (for reporting by history size). */
   priorEvents?: number;
+  /** Stuffing: failed logins just before this one from its address, and against the account (epoch ms). */
+  failuresFromIp?: number[];
+  failuresOfAccount?: number[];
+}
+
+/** An app session of a legitimate user that refreshed at least once (what a token thief replays). */
+interface SessionRecord {
+  id: string;
+  lastRefreshAt: number;
+  agent: Agent;
+  device: string | undefined;
 }
 
 interface Trip {
@@ -379,6 +415,11 @@ interface UserState extends SyntheticUser {
   noCookies: boolean;
   /** Typical local hours of this person. */
   routine: { morning: number; evening: number };
+  /** Works through the employer's VPN exit in another country (every laptop sign-in). */
+  corporateExit?: Network;
+  /** The /24s the person has used at home, with when first used (a proxy may sit on one). */
+  homeNets: { net: Network; since: number }[];
+  sessions: SessionRecord[];
 }
 
 export interface GenerateOptions {
@@ -446,6 +487,8 @@ function makeUser(world: World, index: number, days: number): UserState {
     noCookies: rng.chance(0.02),
     trips,
     routine: { morning: rng.normal(8, 1), evening: rng.normal(20.5, 1.2) },
+    homeNets: [],
+    sessions: [],
   };
   if (work) {
     state.work = work;
@@ -461,6 +504,11 @@ function makeUser(world: World, index: number, days: number): UserState {
     state.phone = randomPhoneAgent(rng);
     state.phoneDevice = rng.id('dev-');
     if (rng.chance(0.25)) state.newPhoneAt = EPOCH + rng.int(days) * DAY;
+  }
+  if (rng.chance(0.1)) state.rate = 0.05;
+  if (rng.chance(0.03)) {
+    const country = rng.pick(COUNTRIES.filter((c) => c !== home.country));
+    state.corporateExit = rng.pick(world.corporateExits.get(country)!);
   }
   return state;
 }
@@ -508,9 +556,13 @@ function legitEvents(world: World, user: UserState, days: number): SyntheticEven
   let laptopDevice = user.laptopDevice;
   let laptopAgent = user.laptop;
   let newPhonePending = false;
+  const carrierHere = (city: City) => [...world.carriers.get(city.country)!, ...(world.cityCarriers.get(city.name) ?? [])];
   for (let day = 0; day < days; day++) {
     // The ISP sometimes moves the home connection to another /24.
-    if (rng.chance(0.01)) user.homeNet = rng.pick(user.homeIsp);
+    if (rng.chance(0.01) || user.homeNets.length === 0) {
+      if (user.homeNets.length > 0) user.homeNet = rng.pick(user.homeIsp);
+      user.homeNets.push({ net: user.homeNet, since: EPOCH + day * DAY });
+    }
     if (user.newPhoneAt !== undefined && phoneAgent && EPOCH + day * DAY >= user.newPhoneAt) {
       phoneAgent = rng.chance(0.15) ? randomPhoneAgent(rng, phoneAgent.os === 'iOS' ? 'Android' : 'iOS') : randomPhoneAgent(rng, phoneAgent.os);
       phoneDevice = rng.id('dev-');
@@ -519,11 +571,13 @@ function legitEvents(world: World, user: UserState, days: number): SyntheticEven
     }
     const n = rng.poisson(user.rate);
     const hours = Array.from({ length: n }, () => localHourDraw(rng, user)).sort((a, b) => a - b);
+    let busyUntil = 0;
     for (const hour of hours) {
       const provisional = EPOCH + day * DAY + (hour - user.home.utc) * 3_600_000;
       const place = whereAt(user, provisional);
       if (place.inFlight) continue;
       const time = EPOCH + day * DAY + (hour - place.city.utc) * 3_600_000 + rng.int(60_000);
+      if (time < busyUntil) continue;
       const usePhone = phoneAgent !== undefined && rng.chance(0.4);
       let agent = usePhone ? phoneAgent! : laptopAgent;
       let device = usePhone ? phoneDevice : laptopDevice;
@@ -535,13 +589,16 @@ function legitEvents(world: World, user: UserState, days: number): SyntheticEven
         category = abroad ? 'travel_abroad' : 'travel_domestic';
         // Phones roam through the home carrier half the time (their address stays at home).
         net = usePhone && rng.chance(0.5) ? rng.pick(user.carrier) : rng.pick(world.hotels.get(place.city.name)!);
+      } else if (!usePhone && user.corporateExit) {
+        category = 'corporate_vpn';
+        net = user.corporateExit;
       } else if (user.vpnUser && rng.chance(0.3)) {
         category = 'vpn';
         const exitCountry = rng.chance(0.7) ? user.home.country : rng.pick(['NL', 'SE', 'US', 'DE']);
         net = rng.pick(world.vpnExits.get(exitCountry)!);
       } else if (usePhone && rng.chance(0.35)) {
         category = 'mobile';
-        net = rng.pick(user.carrier);
+        net = rng.pick(carrierHere(user.home));
       } else if (!usePhone && user.work && weekday && hour >= 9 && hour < 17.5 && rng.chance(0.75)) {
         category = 'work';
         net = user.work.net;
@@ -574,7 +631,31 @@ function legitEvents(world: World, user: UserState, days: number): SyntheticEven
         device = rng.id('dev-');
         category = 'private_window';
       }
-      events.push({ kind: 'legit', category, accountId: user.id, context: context(world, user.id, time, net, agent, device) });
+      const sessionId = rng.id('sess-');
+      const login = context(world, user.id, time, net, agent, device);
+      login.sessionId = sessionId;
+      events.push({ kind: 'legit', category, accountId: user.id, context: login });
+      // Half the sign-ins open an app that refreshes its tokens every few minutes while in use.
+      if (!rng.chance(usePhone ? 0.6 : 0.4)) continue;
+      const refreshes = 1 + rng.int(10);
+      let t = time;
+      let at = net;
+      // A phone on the mobile network gets a new carrier address at nearly every refresh (carrier NAT),
+      // and one on home Wi-Fi may leave the house with the app open.
+      const hopping = usePhone && (category === 'mobile' || (category === 'home' && rng.chance(0.3)));
+      for (let r = 0; r < refreshes; r++) {
+        t += (5 + rng.int(10)) * 60_000;
+        if (hopping && (category === 'mobile' || r > 0) && rng.chance(0.9)) at = rng.pick(carrierHere(user.home));
+        const refresh = context(world, user.id, t, at, agent, device);
+        refresh.type = 'refresh';
+        refresh.sessionId = sessionId;
+        refresh.accessTokenTtlSeconds = 300;
+        delete refresh.outcome;
+        const kind: LegitCategory = hopping ? 'refresh_phone_hopping' : usePhone ? 'refresh_phone' : 'refresh_laptop';
+        events.push({ kind: 'legit', category: kind, accountId: user.id, context: refresh });
+      }
+      busyUntil = t;
+      user.sessions.push({ id: sessionId, lastRefreshAt: t, agent, device });
     }
   }
   return events;
@@ -592,6 +673,7 @@ function attacks(world: World, user: UserState, days: number, types: readonly At
     const day = 14 + rng.int(Math.max(1, days - 14));
     const dayStart = EPOCH + day * DAY;
     let ctx: RiskContext;
+    let extra: Pick<SyntheticEvent, 'failuresFromIp' | 'failuresOfAccount'> = {};
     switch (type) {
       case 'foreign': {
         const origin = rng.pick(CITIES.filter((c) => c.country !== user.home.country));
@@ -606,13 +688,17 @@ function attacks(world: World, user: UserState, days: number, types: readonly At
         break;
       }
       case 'same_city_browser':
+      case 'same_city_exact_ua':
       case 'cookie_theft': {
-        // A residential proxy in the victim's city; the victim's browser family, usually the OS too.
-        const net = rng.pick(world.isp.get(user.home.name)!);
-        const os = type === 'cookie_theft' || rng.chance(0.7) ? user.laptop.os : randomDesktopAgent(rng).os;
-        const agent: Agent = { browser: os === user.laptop.os || user.laptop.browser !== 'Safari' ? user.laptop.browser : 'Chrome', os: os as OsFamily };
-        const hour = rng.normal(14, 4);
+        // A residential proxy in the victim's city; 3 in 10 on a /24 the victim has used by then.
+        const careful = type !== 'same_city_browser';
+        const hour = careful ? localHourDraw(rng, user) : rng.normal(14, 4);
         const time = dayStart + (hour - user.home.utc) * 3_600_000;
+        const used = user.homeNets.filter((h) => h.since <= time);
+        const net = used.length > 0 && rng.chance(0.3) ? rng.pick(used).net : rng.pick(world.isp.get(user.home.name)!);
+        // The victim's browser family, usually the OS too; a careful attacker copies the whole string.
+        const os = careful || rng.chance(0.7) ? user.laptop.os : randomDesktopAgent(rng).os;
+        const agent: Agent = { browser: os === user.laptop.os || user.laptop.browser !== 'Safari' ? user.laptop.browser : 'Chrome', os: os as OsFamily };
         ctx = context(world, user.id, time, net, agent, type === 'cookie_theft' ? user.laptopDevice : rng.id('dev-'));
         break;
       }
@@ -634,13 +720,47 @@ function attacks(world: World, user: UserState, days: number, types: readonly At
         delete ctx.outcome;
         break;
       }
+      case 'token_cookie_other_city':
+      case 'token_cookie_same_city': {
+        // An info-stealer took the refresh token and what binds it (cookie, DPoP key) from one of the
+        // victim's app sessions; it is replayed minutes after the victim's last refresh, exact agent.
+        // The evaluation fills in the session's binding as the server would.
+        const others = citiesIn(user.home.country).filter((c) => c !== user.home);
+        const city = type === 'token_cookie_same_city' ? user.home : others.length > 0 ? rng.pick(others) : undefined;
+        const session = user.sessions.length > 0 ? rng.pick(user.sessions) : undefined;
+        if (!city || !session) continue;
+        const time = session.lastRefreshAt + (2 + rng.int(28)) * 60_000;
+        ctx = { ...context(world, user.id, time, rng.pick(world.isp.get(city.name)!), session.agent, session.device), type: 'refresh', sessionId: session.id, accessTokenTtlSeconds: 300 };
+        delete ctx.outcome;
+        break;
+      }
+      case 'stuffing': {
+        // A combo list run from one address: dozens of failures on other accounts in the minutes before.
+        const origin = rng.chance(0.5) ? rng.pick(citiesIn(user.home.country)) : rng.pick(CITIES);
+        const net = world.plan.allocate(origin, 50);
+        const time = dayStart + attackerHourUtc(rng, origin) * 3_600_000;
+        ctx = context(world, user.id, time, net, randomDesktopAgent(rng), rng.chance(0.5) ? rng.id('dev-') : undefined);
+        extra = { failuresFromIp: Array.from({ length: 20 + rng.int(200) }, (_, i) => time - (i + 1) * 3_000) };
+        break;
+      }
+      case 'distributed_stuffing': {
+        // One try per address, from home routers all over the victim's country: no address repeats.
+        const city = rng.pick(citiesIn(user.home.country));
+        const time = dayStart + attackerHourUtc(rng, city) * 3_600_000;
+        ctx = context(world, user.id, time, rng.pick(world.isp.get(city.name)!), randomDesktopAgent(rng), rng.chance(0.5) ? rng.id('dev-') : undefined);
+        extra = rng.chance(0.5) ? { failuresOfAccount: Array.from({ length: 1 + rng.int(4) }, (_, i) => time - (i + 1) * 600_000) } : {};
+        break;
+      }
     }
-    out.push({ kind: 'attack', category: type, accountId: user.id, context: ctx });
+    out.push({ kind: 'attack', category: type, accountId: user.id, context: ctx, ...extra });
   }
   return out;
 }
 
-export const ATTACK_TYPES: readonly AttackCategory[] = ['foreign', 'vpn_same_country', 'same_city_browser', 'cookie_theft', 'token_theft'];
+export const ATTACK_TYPES: readonly AttackCategory[] = [
+  'foreign', 'vpn_same_country', 'stuffing', 'distributed_stuffing', 'same_city_browser', 'same_city_exact_ua', 'cookie_theft',
+  'token_theft', 'token_cookie_other_city', 'token_cookie_same_city',
+];
 
 /** Generates users, their legitimate events and one attack of each type per user, in time order. */
 export function generateSyntheticWorld(options: GenerateOptions): SyntheticWorld {

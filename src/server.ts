@@ -23,7 +23,7 @@ import { DrainingServer, PendingWrites } from './lifecycle/index.ts';
 import { deviceRoutes } from './devices/index.ts';
 import { lookupGeo, openGeoDatabase } from './geo/index.ts';
 import { prepareAuditEntry, type AuditEntry, type PreparedAuditEntry } from './audit/index.ts';
-import { ContinuousVerifier, DeviceCookie, RiskReadAhead, loadPolicyFiles, PopulationCache, type PolicyFiles } from './verification/index.ts';
+import { ContinuousVerifier, DeviceCookie, RiskReadAhead, loadPolicyFiles, PopulationCache, singleSignOnCheck, type PolicyFiles } from './verification/index.ts';
 import { AdminService, adminApiRoutes, adminConsoleRoutes, ensureAdminConsoleClient } from './admin/index.ts';
 import { evaluatePosture, type Device } from './devices/index.ts';
 import type { DevicePosture } from './risk/index.ts';
@@ -89,13 +89,16 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       config, store: core.risk, population, files: () => files, geo: lookupGeo, revocations: core.revocations, stepUps: core.stepUps,
       audit, auditQueue, logger, metrics, securityEvents: core.ssf.outbox, ...(readAhead ? { readAhead } : {}),
     });
+    const deviceCookie = new DeviceCookie(keys, config.ISSUER);
     // Writes the provider's events start after a response: waited for before the stores close.
     const afterResponse = new PendingWrites();
     const views = createViews(undefined, { brand, catalogue });
     const pages = providerPages(views);
     const build = (jwks: Awaited<ReturnType<typeof loadJwks>>['keys']) => {
       // With the engine off, the provider's own refresh check (the owed step-up) stays.
-      const provider = core.buildProvider(jwks, verifier.enabled ? { ...pages, onRefresh: (ctx) => verifier.refresh(ctx) } : pages);
+      const provider = core.buildProvider(jwks, verifier.enabled
+        ? { ...pages, onRefresh: (ctx) => verifier.refresh(ctx), singleSignOn: singleSignOnCheck(verifier, deviceCookie) }
+        : pages);
       provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
         metrics.tokensIssued.inc({ grant_type: String(ctx.oidc.params?.grant_type ?? 'unknown') });
       });
@@ -202,7 +205,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         config, provider: currentProvider, accounts, throttle, audit, keys, views, metrics, logger,
         factorLimiter: new AttemptLimiter('mfa:account', config.VIGIL_MFA_MAX_FAILURES, config.VIGIL_MFA_LOCKOUT_SECONDS, stores),
         totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, challenges: core.challenges,
-        verifier, deviceCookie: new DeviceCookie(keys, config.ISSUER), securityEvents: core.ssf.outbox, signInRequirements: core.signInRequirements,
+        verifier, deviceCookie, securityEvents: core.ssf.outbox, signInRequirements: core.signInRequirements,
         accountRecovery,
       }), recoveryRoutes({ issuer: config.ISSUER, keys, views, recovery: accountRecovery, throttle: recoveryThrottle }), accountRoutes({
         config, provider: currentProvider, adapters: core.adapters, accounts, audit, keys, views,

@@ -5,7 +5,7 @@ import type { Account, AccountStore } from '../identity/index.ts';
 import type { AdapterFactory } from '../store/index.ts';
 import type { KeyRing } from '../crypto/index.ts';
 import type { ResourceServerStore } from './resource-servers.ts';
-import { checkRefreshPaysStepUp, interactionPolicyWithAcrLevels, type SessionRequirement } from './acr-policy.ts';
+import { checkRefreshPaysStepUp, interactionPolicyWithAcrLevels, type SessionRequirement, type SingleSignOnCheck } from './acr-policy.ts';
 import { clientMetadata } from './client-metadata.ts';
 import { accountStillStands, JwtIntrospection, introspectJwtsWith, sealTokenReference, TOKEN_REFERENCE_CLAIM } from './jwt-introspection.ts';
 
@@ -22,6 +22,8 @@ export interface ProviderDeps {
   postLogoutSuccessSource: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['postLogoutSuccessSource'];
   /** The step-ups a session and its person owe. */
   sessionRequirement: SessionRequirement;
+  /** The risk check of a sign-in by an existing session (single sign-on); none when the engine is off. */
+  singleSignOn?: SingleSignOnCheck;
   /**
    * The checks at refresh, replacing the default one (the step-up the session owes, one read):
    * throws to refuse; otherwise the token is rotated. The risk engine does both checks on one read.
@@ -203,7 +205,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
     },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
-      policy: interactionPolicyWithAcrLevels(deps.sessionRequirement),
+      policy: interactionPolicyWithAcrLevels(deps.sessionRequirement, deps.singleSignOn),
     },
     // Vigil's own apps (the account page) are trusted: no consent screen for what they ask.
     async loadExistingGrant(ctx) {

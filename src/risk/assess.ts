@@ -8,12 +8,13 @@ import { behaviourSignals } from './behaviour.ts';
 import { deviceSignals } from './device.ts';
 import { geoVelocitySignals } from './geo-velocity.ts';
 import { networkSignals } from './network.ts';
+import { sessionSignals } from './session.ts';
 import { DEFAULT_POLICY, decide, levelFor, type RiskPolicy } from './policy.ts';
 import type { Assessment, RiskContext, RiskHistory, Signal } from './types.ts';
 import { parseUserAgent } from './ua.ts';
 import { velocitySignals } from './velocity.ts';
 
-/** All signals for a context, in a stable order: location, behaviour, device, velocity, network. */
+/** All signals for a context, in a stable order: location, behaviour, device, session, velocity, network. */
 export function collectSignals(context: RiskContext, history: RiskHistory, policy: RiskPolicy = DEFAULT_POLICY): Signal[] {
   const ctx = context.ua ? context : { ...context, ua: parseUserAgent(context.userAgent) };
   const scoring = policy.scoring;
@@ -21,6 +22,7 @@ export function collectSignals(context: RiskContext, history: RiskHistory, polic
     ...geoVelocitySignals(ctx, history, scoring.travel),
     ...behaviourSignals(ctx, history, scoring.behaviour),
     ...deviceSignals(ctx, history, scoring.device),
+    ...sessionSignals(ctx, history, scoring.session),
     ...velocitySignals(ctx, history, scoring.velocity),
     ...networkSignals(ctx, scoring.networkTags),
   ];

@@ -214,7 +214,11 @@ export function behaviourSignals(ctx: RiskContext, history: RiskHistory, config:
     const countries = account.counts.country;
     let located = 0;
     for (const [value, c] of countries) if (value !== '?') located += c;
-    if (located >= config.minHistory && !countries.has(event.country)) {
+    let seen = 0;
+    for (const value of countries.keys()) if (value !== '?') seen++;
+    // Per-person calibration: someone who already signs in from several countries travels; a new
+    // one is their normal (a stranger abroad still brings a new device and network).
+    if (located >= config.minHistory && !countries.has(event.country) && seen < config.travellerCountries) {
       const usual = mostCommon(countries, '?');
       signals.push({
         name: 'new_country',

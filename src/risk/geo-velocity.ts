@@ -5,11 +5,15 @@
  * Distance is the great-circle distance minus both accuracy radii (never below zero), so two
  * fuzzy locations are given the benefit of the doubt; speed is that distance over the elapsed
  * time (at least one minute). The computation is symmetric: swapping the two events gives the
- * same speed. An event without a location is neither trusted nor punished: it gets a small,
- * explained contribution.
+ * same speed. Between two precise places the trip is judged door to door: it must be possible
+ * by train or car, or by air once the hours at the airports are counted, so a jump between two
+ * cities of a country within minutes is impossible, not "possible by air". At a refresh, travel is
+ * measured from where the session itself was last seen. An event without a location is neither
+ * trusted nor punished: it gets a small, explained contribution.
  */
 import { ipPrefix, isPrivateOrReserved } from './ip.ts';
 import { DEFAULT_SCORING, formatDuration, formatInt, type ScoringConfig } from './scoring.ts';
+import { lastSessionEvent } from './history.ts';
 import type { GeoLocation, HistoryEvent, RiskContext, RiskHistory, Signal } from './types.ts';
 
 const EARTH_RADIUS_KM = 6371.0088;
@@ -45,6 +49,13 @@ export function travelBetween(a: LocatedPoint, b: LocatedPoint): Travel {
   const elapsedMs = Math.abs(b.time - a.time);
   const hours = Math.max(elapsedMs, 60_000) / 3_600_000;
   return { distanceKm, elapsedMs, speedKmh: distanceKm / hours };
+}
+
+/** The quickest door-to-door trip over `distanceKm`: over the ground, or by air with the hours at the airports. */
+export function doorToDoorMs(distanceKm: number, config: ScoringConfig['travel'] = DEFAULT_SCORING.travel): number {
+  const ground = distanceKm / config.groundKmh;
+  const air = config.flightOverheadMinutes / 60 + distanceKm / config.flightKmh;
+  return Math.min(ground, air) * 3_600_000;
 }
 
 function placeName(place: { city?: string; region?: string; country?: string }): string {
@@ -148,17 +159,32 @@ export function geoVelocitySignals(ctx: RiskContext, history: RiskHistory, confi
   const signals: Signal[] = [];
   const here = hasTag(ctx.networkTags, config.hiddenLocationTags) ? `${placeName(geo)} (an anonymiser exit)` : placeName(geo);
   const usual = usualPlaces(geo, history.accountEvents, config);
-  const previous = previousLocatedEvent(ctx, history, config.hiddenLocationTags);
+  // At a refresh, the session's own last place: it was still there at its last refresh (a move
+  // would have been recorded). Otherwise the device's, or the account's, last located event.
+  const sessionEvent = ctx.type === 'refresh' ? lastSessionEvent(history, ctx.sessionId, ctx.time) : undefined;
+  const inSession = sessionEvent !== undefined && located(sessionEvent, config.hiddenLocationTags);
+  const previous = inSession
+    ? { ...sessionEvent, time: Math.max(sessionEvent.time, Math.min(ctx.lastRefreshAt ?? 0, ctx.time)) } as Located
+    : previousLocatedEvent(ctx, history, config.hiddenLocationTags);
   if (previous) {
     const travel = travelBetween(previous, { lat: geo.lat, lon: geo.lon, accuracyKm: geo.accuracyKm, time: ctx.time });
-    if (travel.distanceKm > config.minDistanceKm && travel.speedKmh > config.fastKmh) {
-      const there = placeName(previous);
-      const sentence = `${here} ${formatDuration(travel.elapsedMs)} after ${there}: ${formatInt(travel.speedKmh)} km/h over ${formatInt(travel.distanceKm)} km`;
-      const familiar = usual.sameArea >= config.familiarAfter || (history.accountStats.counts.ip.get(ipPrefix(ctx.ip)) ?? 0) > 0;
+    const precise = previous.accuracyKm < config.preciseAccuracyKm && geo.accuracyKm < config.preciseAccuracyKm;
+    const needs = doorToDoorMs(travel.distanceKm, config);
+    // A rough place (a carrier's address, located to a whole region) is judged by speed alone.
+    const impossible = precise ? travel.elapsedMs < needs : travel.speedKmh > config.impossibleKmh;
+    if (travel.distanceKm > config.minDistanceKm && (impossible || travel.speedKmh > config.fastKmh)) {
+      const there = inSession ? `this session's last refresh in ${placeName(previous)}` : placeName(previous);
+      const sentence = precise && impossible
+        ? `${here} ${formatDuration(travel.elapsedMs)} after ${there}: ${formatInt(travel.distanceKm)} km takes at least ${formatDuration(needs)} door to door`
+        : `${here} ${formatDuration(travel.elapsedMs)} after ${there}: ${formatInt(travel.speedKmh)} km/h over ${formatInt(travel.distanceKm)} km`;
+      // Jumping back to a place the account uses is how roaming phones and mislocated addresses
+      // look; an attacker has no familiar place to jump to. A session between two precise places
+      // is not forgiven: it cannot be in two cities minutes apart.
+      const familiar = !(inSession && precise)
+        && (usual.sameArea >= config.familiarAfter || (history.accountStats.counts.ip.get(ipPrefix(ctx.ip)) ?? 0) > 0);
       if (familiar) {
-        // Jumping back to a place the account uses is how roaming phones and mislocated
-        // addresses look; an attacker has no familiar place to jump to.
-      } else if (travel.speedKmh > config.impossibleKmh) {
+        // forgiven
+      } else if (impossible) {
         signals.push({ name: 'impossible_travel', contribution: config.impossiblePoints, reason: `${sentence} (impossible travel)` });
       } else {
         signals.push({ name: 'fast_travel', contribution: config.fastPoints, reason: `${sentence} (possible only by air)` });

@@ -69,6 +69,7 @@ export function eventFromContext(ctx: RiskContext, history: Pick<RiskHistory, 't
     event.accuracyKm = geo.accuracyKm;
   }
   if (ctx.deviceId !== undefined) event.deviceId = ctx.deviceId;
+  if (ctx.sessionId !== undefined) event.sessionId = ctx.sessionId;
   if (ctx.networkTags && ctx.networkTags.length > 0 && ctx.ipIsUser !== false) event.networkTags = [...ctx.networkTags];
   return event;
 }
@@ -158,8 +159,8 @@ export function recordEventInPlace(history: RiskHistory, event: HistoryEvent, li
  * is open; recording each would fill the bounded history with one session's hours and push out the
  * account's other places and devices (and cost a write per refresh). So a refresh is recorded
  * unless an event of the account within `minIntervalMs` before it has the same network, device,
- * browser, OS and country — whichever of the person's devices that event came from. Logins are
- * always recorded.
+ * browser, OS and country — whichever of the person's devices that event came from — in the same
+ * session (so each session's place is on record for `session_moved`). Logins are always recorded.
  */
 export function shouldRecord(history: Pick<RiskHistory, 'accountEvents'>, event: HistoryEvent, type: 'login' | 'refresh', minIntervalMs = 3_600_000): boolean {
   if (type === 'login') return true;
@@ -168,11 +169,23 @@ export function shouldRecord(history: Pick<RiskHistory, 'accountEvents'>, event:
     const e = events[i];
     if (e.time > event.time) continue;
     if (event.time - e.time >= minIntervalMs) continue;
-    if (e.ipPrefix === event.ipPrefix && e.deviceId === event.deviceId && e.browser === event.browser && e.os === event.os && e.country === event.country) {
+    if (e.ipPrefix === event.ipPrefix && e.deviceId === event.deviceId && e.browser === event.browser && e.os === event.os && e.country === event.country
+      && e.sessionId === event.sessionId) {
       return false;
     }
   }
   return true;
+}
+
+/** The session's newest recorded event at or before `time` (undefined without a session or none on record). */
+export function lastSessionEvent(history: Pick<RiskHistory, 'accountEvents'>, sessionId: string | undefined, time: number): HistoryEvent | undefined {
+  if (sessionId === undefined) return undefined;
+  const events = history.accountEvents;
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i];
+    if (e.sessionId === sessionId && e.time <= time) return e;
+  }
+  return undefined;
 }
 
 /** `recordEventInPlace` on a copy: the history passed in (and its population table) are unchanged. */

@@ -15,13 +15,14 @@ export {
 } from './policy.ts';
 export { DEFAULT_SCORING, SIGNAL_NAMES, formatDuration, formatInt, type FailureWindow, type ScoringConfig, type SignalName } from './scoring.ts';
 export {
-  DEFAULT_LIMITS, accountTimezone, addFailure, emptyHistory, emptyPopulation, emptyStats, eventFromContext, featureValues, localHour,
+  DEFAULT_LIMITS, accountTimezone, addFailure, emptyHistory, emptyPopulation, emptyStats, eventFromContext, featureValues, lastSessionEvent, localHour,
   recordEvent, recordEventInPlace, recordFailure, shouldRecord, statsFromJson, statsToJson, timezoneOffsetFromLongitude,
   type FeatureStatsJson, type FeatureValues, type HistoryLimits,
 } from './history.ts';
-export { geoVelocitySignals, haversineKm, previousLocatedEvent, travelBetween, unusualDistancePoints, type LocatedPoint, type Travel } from './geo-velocity.ts';
+export { doorToDoorMs, geoVelocitySignals, haversineKm, previousLocatedEvent, travelBetween, unusualDistancePoints, type LocatedPoint, type Travel } from './geo-velocity.ts';
 export { HIERARCHIES, behaviourScore, behaviourSignals, ratioToPoints, smoothedLikelihood, type BehaviourScore, type Hierarchy } from './behaviour.ts';
-export { agentChanged, deviceSignals } from './device.ts';
+export { agentChanged, deviceSignals, loginDeviations, stableDevices } from './device.ts';
+export { sessionMoves, sessionSignals } from './session.ts';
 export { countSince, failurePoints, velocitySignals } from './velocity.ts';
 export { networkSignals } from './network.ts';
 export { describeUserAgent, parseUserAgent } from './ua.ts';

@@ -66,6 +66,10 @@ const failureWindow = z.strictObject({
 const scoringSchema = z.strictObject({
   travel: z.strictObject({
     impossibleKmh: positive,
+    groundKmh: positive,
+    flightKmh: positive,
+    flightOverheadMinutes: nonNegative,
+    preciseAccuracyKm: nonNegative,
     impossiblePoints: nonNegative,
     fastKmh: positive,
     fastPoints: nonNegative,
@@ -90,15 +94,27 @@ const scoringSchema = z.strictObject({
     exponents: z.strictObject({ network: nonNegative, agent: nonNegative, device: nonNegative, hour: nonNegative }).partial(),
     newCountryPoints: nonNegative,
     minHistory: z.number().int().min(0),
+    travellerCountries: z.number().int().min(1),
   }).partial(),
   device: z.strictObject({
     unknownPoints: nonNegative,
     unknownOnKnownNetworkPoints: nonNegative,
+    recentNetworkDays: nonNegative,
+    minHistoryForHabits: z.number().int().min(0),
+    stableDeviceShare: z.number().min(0).max(1),
     missingPoints: nonNegative,
     sessionDeviceChangedPoints: nonNegative,
     sessionAgentChangedPoints: nonNegative,
     nonCompliantPoints: nonNegative,
     stalePoints: nonNegative,
+  }).partial(),
+  session: z.strictObject({
+    movedPoints: nonNegative,
+    mobilePrior: z.number().min(0).max(1),
+    desktopPrior: z.number().min(0).max(1),
+    priorWeight: positive,
+    roughAccuracyKm: nonNegative,
+    familiarAfter: z.number().int().min(1),
   }).partial(),
   velocity: z.strictObject({
     accountFailures: z.array(failureWindow),
@@ -199,6 +215,7 @@ export function parsePolicy(input: unknown): RiskPolicy {
       exponents: { ...DEFAULT_SCORING.behaviour.exponents, ...s.behaviour?.exponents },
     },
     device: { ...DEFAULT_SCORING.device, ...s.device },
+    session: { ...DEFAULT_SCORING.session, ...s.session },
     velocity: { ...DEFAULT_SCORING.velocity, ...s.velocity },
     networkTags: s.networkTags ?? DEFAULT_SCORING.networkTags,
   };

@@ -12,8 +12,22 @@ export interface FailureWindow {
 
 export interface ScoringConfig {
   travel: {
-    /** Faster than this (after subtracting both accuracy radii) is impossible. Airlock: 1000 km/h. */
+    /**
+     * Faster than this (after subtracting both accuracy radii) is impossible where either place is
+     * coarse (see `preciseAccuracyKm`). Airlock: 1000 km/h.
+     */
     impossibleKmh: number;
+    /**
+     * Door to door: between two precise places, the trip must be possible over the ground
+     * (`groundKmh`, train or car) or by air (`flightOverheadMinutes` to reach, board and leave the
+     * airports, then `flightKmh`), whichever is quicker; sooner is impossible travel. A flight
+     * needs hours, not minutes, whatever its speed.
+     */
+    groundKmh: number;
+    flightKmh: number;
+    flightOverheadMinutes: number;
+    /** Both accuracy radii below this: the places are precise enough to judge door to door. */
+    preciseAccuracyKm: number;
     impossiblePoints: number;
     /** Faster than this is possible only by air with no time on the ground. */
     fastKmh: number;
@@ -60,12 +74,23 @@ export interface ScoringConfig {
     /** First sign-in from a country the account has not used (after `minHistory` located events). */
     newCountryPoints: number;
     minHistory: number;
+    /** An account that has signed in from this many countries travels: a new one is not held against it. */
+    travellerCountries: number;
   };
   device: {
     /** A device id the account has not used before (the account has known devices), on a network it has not used. */
     unknownPoints: number;
-    /** The same, on a /24 (/48) the account has used: a new phone or cleared cookies at home. */
+    /**
+     * The same with nothing else unusual (a network the account uses, its browser, its hours): a new
+     * phone or cleared cookies at home — unless the person's devices are stable (then `unknownPoints`).
+     */
     unknownOnKnownNetworkPoints: number;
+    /** A known network not used for more than this many days counts as a deviation. */
+    recentNetworkDays: number;
+    /** Sign-ins the account needs before its hours and device habits count. */
+    minHistoryForHabits: number;
+    /** At most this share of recent sign-ins on a device new at the time: the person's devices are stable. */
+    stableDeviceShare: number;
     /** No device id at all, while the account normally presents one. */
     missingPoints: number;
     /** The device changed within one session: a refresh token used elsewhere. */
@@ -74,6 +99,26 @@ export interface ScoringConfig {
     sessionAgentChangedPoints: number;
     nonCompliantPoints: number;
     stalePoints: number;
+  };
+  session: {
+    /**
+     * A refresh whose network (/24, /48) differs from where the session was last seen, with the
+     * same device and agent: a replayed stolen token — or a phone between carrier addresses. The
+     * points are scaled by how rarely this person's sessions on this kind of device change network.
+     */
+    movedPoints: number;
+    /** Share of refreshes assumed to change network before any are on record: phones and tablets, computers. */
+    mobilePrior: number;
+    desktopPrior: number;
+    /** Weight of those assumptions, in refreshes. */
+    priorWeight: number;
+    /**
+     * A phone's move counts as a hop (weighed by its habits) only to a network the account has
+     * used or to an address located this roughly (km) or worse, as carrier addresses are.
+     */
+    roughAccuracyKm: number;
+    /** …or to a place where the account has at least this many events. */
+    familiarAfter: number;
   };
   velocity: {
     accountFailures: FailureWindow[];
@@ -89,6 +134,10 @@ export interface ScoringConfig {
 export const DEFAULT_SCORING: ScoringConfig = {
   travel: {
     impossibleKmh: 1000,
+    groundKmh: 150,
+    flightKmh: 900,
+    flightOverheadMinutes: 120,
+    preciseAccuracyKm: 100,
     impossiblePoints: 70,
     fastKmh: 500,
     fastPoints: 25,
@@ -113,15 +162,27 @@ export const DEFAULT_SCORING: ScoringConfig = {
     exponents: { network: 1, agent: 1, device: 0.5, hour: 0.5 },
     newCountryPoints: 10,
     minHistory: 3,
+    travellerCountries: 3,
   },
   device: {
     unknownPoints: 30,
     unknownOnKnownNetworkPoints: 15,
+    recentNetworkDays: 30,
+    minHistoryForHabits: 20,
+    stableDeviceShare: 0.1,
     missingPoints: 30,
     sessionDeviceChangedPoints: 60,
     sessionAgentChangedPoints: 45,
     nonCompliantPoints: 30,
     stalePoints: 10,
+  },
+  session: {
+    movedPoints: 35,
+    mobilePrior: 0.8,
+    desktopPrior: 0.1,
+    priorWeight: 2,
+    roughAccuracyKm: 100,
+    familiarAfter: 2,
   },
   velocity: {
     accountFailures: [
@@ -142,7 +203,7 @@ export const DEFAULT_SCORING: ScoringConfig = {
 export const SIGNAL_NAMES = [
   'impossible_travel', 'fast_travel', 'unusual_distance', 'unknown_location', 'server_address',
   'behaviour', 'new_country', 'new_account',
-  'unknown_device', 'no_device', 'session_device_changed', 'session_agent_changed', 'device_noncompliant', 'posture_stale',
+  'unknown_device', 'no_device', 'session_device_changed', 'session_agent_changed', 'session_moved', 'device_noncompliant', 'posture_stale',
   'failed_logins_account', 'failed_logins_ip', 'rapid_refresh',
 ] as const;
 

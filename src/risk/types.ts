@@ -97,6 +97,8 @@ export interface HistoryEvent {
   networkTags?: string[];
   /** Hour of day (0–23) in the account's usual time zone. */
   hour: number;
+  /** The session the event belongs to, when known (refreshes): where a session was last seen. */
+  sessionId?: string;
 }
 
 /**

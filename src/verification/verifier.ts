@@ -146,6 +146,18 @@ export class ContinuousVerifier {
     return { assessment, context };
   }
 
+  /**
+   * A sign-in by a session the browser already holds (single sign-on: no login page), assessed
+   * on its own context like any sign-in. Allowed, it joins the history at once; otherwise the
+   * caller asks the session for a fresh authentication at the decision's level.
+   */
+  async singleSignOn(req: LoginRequest): Promise<Assessment['decision'] | undefined> {
+    const verdict = await this.assessLogin(req);
+    if (!verdict) return undefined;
+    if (verdict.assessment.decision.action === 'allow') await this.recordLogin(verdict.context);
+    return verdict.assessment.decision;
+  }
+
   /** A sign-in completed: what was assessed becomes part of the account's history. */
   async recordLogin(context: RiskContext): Promise<void> {
     if (!this.enabled) return;

@@ -18,6 +18,7 @@ const PASSWORD = 'correct horse battery staple 9';
 const LONDON = '88.97.0.1';
 const KNOWN_BAD = '203.0.113.66';
 const ANONYMIZER = '198.51.100.23';
+const SYDNEY = '1.120.0.1';
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
 const BLOCKED = 'This sign-in was blocked because it looks unusual for this account';
 const NO_FACTOR = 'needs a second factor, but none is set up';
@@ -76,7 +77,7 @@ beforeAll(async () => {
   redirectUri = `http://127.0.0.1:${port}/cb`;
   stack = await startStack({ TRUST_PROXY: '127.0.0.1/32', VIGIL_NETWORK_LISTS: `known_bad=${knownBad},anonymizer=${anonymizer}` });
   ({ vigil, env } = stack);
-  const people = ['mallory', 'victor', 'peggy', 'walter'];
+  const people = ['mallory', 'victor', 'peggy', 'walter', 'sam'];
   const [created, spaOut] = await Promise.all([
     Promise.all(people.map((p) => vigilCli<{ id: string }>(env, ['user', 'create', '--email', `${p}@vigil.test`, '--password', PASSWORD]))),
     vigilCli(env, ['client', 'create', '--name', 'SPA', '--public', '--redirect-uri', redirectUri]),
@@ -199,4 +200,28 @@ test('a forged device cookie is not taken as the device', async () => {
   const last = (await loginAssessments(accounts.walter)).at(-1)!;
   expect(last.device_id).toMatch(/^brw_/);
   expect(last.device_id).not.toBe(forged);
+});
+
+test('single sign-on is judged on its own context: the same browser gets in with no page; its session cookies replayed from Sydney must confirm with a second factor', async () => {
+  const laptop = browserAt(LONDON);
+  const config = await discover(vigil.issuer, spa);
+  const first = await pkceAuthorization(config, { redirect_uri: redirectUri, scope: 'openid' });
+  expect(await signIn(laptop, first.url, 'sam@vigil.test', PASSWORD, redirectUri)).toMatch(/\?code=/);
+
+  // Signing in again from the same browser and place: no page at all, and the sign-in is assessed.
+  const again = await laptop.follow((await pkceAuthorization(config, { redirect_uri: redirectUri, scope: 'openid' })).url, toClient);
+  expect(again.location).toMatch(/\?code=/);
+  const [, sso] = await loginAssessments(accounts.sam);
+  expect(sso).toMatchObject({ ip: LONDON, decision: { action: 'allow' } });
+
+  // An info-stealer's copy of every cookie (the session's and the device's), replayed from Sydney minutes later.
+  const thief = browserAt(SYDNEY);
+  thief.jar.store({ headers: { getSetCookie: () => laptop.jar.header().split('; ').map((pair) => `${pair}; Path=/`) } } as unknown as Response);
+  const page = await thief.follow((await pkceAuthorization(config, { redirect_uri: redirectUri, scope: 'openid' })).url, toClient);
+  expect(page.location).toBeUndefined();
+  expect(page.url).toMatch(/\/interaction\//);
+  expect(page.body).toContain('<h1>Confirm it is you</h1>');
+  const stolen = (await loginAssessments(accounts.sam)).at(-1)!;
+  expect(stolen).toMatchObject({ ip: SYDNEY, decision: { action: 'mfa', acr: 'urn:vigil:acr:phr' } });
+  expect(stolen.signals.map((s) => s.name)).toContain('impossible_travel');
 });

@@ -51,7 +51,7 @@ beforeAll(async () => {
   stack = await startStack({ TRUST_PROXY: '127.0.0.1/32' });
   ({ vigil, env } = stack);
   // One account per test, so that each starts from an empty history.
-  const people = ['ada', 'grace', 'edsger', 'barbara', 'donald', 'frances', 'alan'];
+  const people = ['ada', 'grace', 'edsger', 'barbara', 'donald', 'frances', 'alan', 'ken'];
   const [created, spaOut, webOut, forwardingOut] = await Promise.all([
     Promise.all(people.map((p) => vigilCli<{ id: string }>(env, ['user', 'create', '--email', `${p}@vigil.test`, '--password', PASSWORD]))),
     vigilCli(env, ['client', 'create', '--name', 'SPA', '--public', '--redirect-uri', redirectUri]),
@@ -159,6 +159,27 @@ test('a stolen refresh token used from another browser and OS (same address) is 
   expect(page.body).toContain('<h1>Confirm it is you</h1>');
   expect(page.body).toMatch(/Something about this session looked unusual: confirm it is you/);
   expect(page.body).not.toMatch(/needs a stronger sign-in|This application needs/);
+});
+
+test('a stolen refresh token replayed with the same agent from another network: the session moved, the person must sign in again', async () => {
+  const { tokens } = await signedIn('ken@vigil.test', LONDON);
+  // The app refreshes from her computer in Kensington: the session's place is recorded with it.
+  const legit = await oidc.refreshTokenGrant(await from(LONDON, FIREFOX), tokens.refresh_token!);
+  expect(legit.access_token).toBeTruthy();
+  // The next token turns up from another network, same browser and OS (an info-stealer copied the agent too).
+  const err = await oidc.refreshTokenGrant(await from('88.97.8.1', FIREFOX), legit.refresh_token!).catch((e) => e);
+  expect(err).toMatchObject({ error: 'invalid_grant', error_description: expect.stringMatching(/^step-up authentication required/) });
+
+  const [first, moved] = await refreshesOf(accounts.ken);
+  expect(first.decision).toEqual({ action: 'allow' });
+  expect(signalNames(first)).not.toContain('session_moved');
+  const signal = moved.signals.find((s) => s.name === 'session_moved')!;
+  expect(signal.reason).toMatch(/^Session moved to another network .*: Kensington \(88\.97\.0\.0\/24\) → Twickenham \(88\.97\.8\.0\/24\); no computer session of this account on record yet, computers usually stay put$/);
+  expect(signal.contribution).toBeGreaterThanOrEqual(30);
+  expect(moved.decision).toMatchObject({ action: 'step_up' });
+  // The history keeps where each session was (its refreshes carry the session).
+  const [profile] = await query<{ history: { events: { sessionId?: string; ipPrefix: string }[] } }>('SELECT history FROM risk_profiles WHERE account_id = $1', [accounts.ken]);
+  expect(profile.history.events.filter((e) => e.sessionId !== undefined).map((e) => e.ipPrefix)).toEqual(['88.97.0.0/24']);
 });
 
 test('a disabled account cannot refresh', async () => {

@@ -1,5 +1,5 @@
-import { emptyHistory, geoVelocitySignals, haversineKm, travelBetween, unusualDistancePoints, DEFAULT_SCORING, type GeoLocation, type RiskContext } from '../../../src/risk/index.ts';
-import { DAY, HOUR, MINUTE, PLACES, T0, ctx, historyOf, routine } from './fixtures.ts';
+import { doorToDoorMs, emptyHistory, geoVelocitySignals, haversineKm, travelBetween, unusualDistancePoints, DEFAULT_SCORING, type GeoLocation, type RiskContext } from '../../../src/risk/index.ts';
+import { DAY, HOUR, IPS, MINUTE, PLACES, T0, ctx, historyOf, routine } from './fixtures.ts';
 
 const travel = DEFAULT_SCORING.travel;
 
@@ -42,7 +42,12 @@ describe('geoVelocitySignals', () => {
   test.each<Row>([
     ['Sydney 11 min after London: impossible', ctx({ geo: PLACES.sydney, time: T0 + 11 * MINUTE }), lastInLondon(T0), ['impossible_travel']],
     ['New York 2 h after London: impossible', ctx({ geo: PLACES.newYork, time: T0 + 2 * HOUR }), lastInLondon(T0), ['impossible_travel']],
-    ['New York 7 h after London: fast, possible by air', ctx({ geo: PLACES.newYork, time: T0 + 7 * HOUR }), lastInLondon(T0), ['fast_travel']],
+    ['New York 7 h after London: impossible door to door (the flight alone takes 6 h, the airports 2 h)', ctx({ geo: PLACES.newYork, time: T0 + 7 * HOUR }), lastInLondon(T0), ['impossible_travel']],
+    ['New York 9 h after London: fast, possible by air', ctx({ geo: PLACES.newYork, time: T0 + 9 * HOUR }), lastInLondon(T0), ['fast_travel']],
+    ['Manchester 40 min after London: impossible door to door, though far below airliner speed', ctx({ geo: PLACES.manchester, time: T0 + 40 * MINUTE }), lastInLondon(T0), ['impossible_travel']],
+    ['Manchester 2 h after London: possible by train', ctx({ geo: PLACES.manchester, time: T0 + 2 * HOUR }), lastInLondon(T0), []],
+    ['Manchester 40 min after London, both only roughly located: distances after the radii are small', ctx({ geo: { ...PLACES.manchester, accuracyKm: 150 }, time: T0 + 40 * MINUTE }),
+      lastInLondon(T0, { ...PLACES.london, accuracyKm: 150 }), []],
     ['New York 12 h after London: plausible', ctx({ geo: PLACES.newYork, time: T0 + 12 * HOUR }), lastInLondon(T0), []],
     ['Paris 3 h after London: plausible', ctx({ geo: PLACES.paris, time: T0 + 3 * HOUR }), lastInLondon(T0), []],
     ['Paris 10 min after London: impossible', ctx({ geo: PLACES.paris, time: T0 + 10 * MINUTE }), lastInLondon(T0), ['impossible_travel']],
@@ -53,12 +58,52 @@ describe('geoVelocitySignals', () => {
     expect(geoVelocitySignals(context, history).map((s) => s.name)).toEqual(names);
   });
 
-  test('the reason reads like a sentence with the places, the time and the speed', () => {
+  test('the reason reads like a sentence with the places, the time and the door-to-door time or the speed', () => {
     const [signal] = geoVelocitySignals(ctx({ geo: PLACES.sydney, time: T0 + 11 * MINUTE }), lastInLondon(T0));
     expect(signal).toEqual({
       name: 'impossible_travel',
       contribution: travel.impossiblePoints,
-      reason: expect.stringMatching(/^Sydney 11 min after London: [\d,]+ km\/h over 16,9\d\d km \(impossible travel\)$/),
+      reason: expect.stringMatching(/^Sydney 11 min after London: 16,9\d\d km takes at least 20 h \d+ min door to door \(impossible travel\)$/),
+    });
+    const [fast] = geoVelocitySignals(ctx({ geo: PLACES.newYork, time: T0 + 9 * HOUR }), lastInLondon(T0));
+    expect(fast.reason).toMatch(/^New York 9 h after London: 6\d\d km\/h over 5,5\d\d km \(possible only by air\)$/);
+  });
+
+  test('doorToDoorMs: over the ground for short trips, by air (with the hours at the airports) for long ones', () => {
+    expect(doorToDoorMs(150)).toBe(HOUR);
+    expect(doorToDoorMs(9000)).toBe(12 * HOUR);
+    expect(doorToDoorMs(0)).toBe(0);
+  });
+
+  describe('at a refresh, travel is measured from where the session was last seen', () => {
+    // Her laptop signed in at home in London this morning; the session refreshed from London a few minutes ago.
+    const history = () => historyOf([
+      ...routine(5),
+      ctx({ time: T0 - 3 * HOUR }),
+      ctx({ type: 'refresh', sessionId: 's1', outcome: undefined, time: T0 - 2 * HOUR }),
+    ]);
+    const refreshFrom = (geo: GeoLocation, o: Partial<RiskContext> = {}) =>
+      ctx({ type: 'refresh', sessionId: 's1', outcome: undefined, geo, lastRefreshAt: T0 - 5 * MINUTE, time: T0 + 5 * MINUTE, ...o });
+
+    test('Manchester 10 min after the session was in London is impossible, though the last recorded event is 2 h old', () => {
+      const [signal] = geoVelocitySignals(refreshFrom(PLACES.manchester), history());
+      expect(signal.name).toBe('impossible_travel');
+      expect(signal.reason).toMatch(/^Manchester 10 min after this session's last refresh in London: 2\d\d km takes at least 1 h \d+ min door to door \(impossible travel\)$/);
+    });
+
+    test('without the session (another session, or none on record), the 2 h since the last event make it possible', () => {
+      expect(geoVelocitySignals(refreshFrom(PLACES.manchester, { sessionId: 's2' }), history())).toEqual([]);
+      expect(geoVelocitySignals(refreshFrom(PLACES.manchester, { lastRefreshAt: undefined }), history())).toEqual([]);
+    });
+
+    test('a familiar place does not excuse a session jumping between two precise places', () => {
+      const visits = historyOf([
+        ...routine(3, { geo: PLACES.manchester, ip: IPS.Manchester }, T0 - 10 * DAY),
+        ...routine(5),
+        ctx({ type: 'refresh', sessionId: 's1', outcome: undefined, time: T0 - 2 * HOUR }),
+      ]);
+      expect(geoVelocitySignals(refreshFrom(PLACES.manchester), visits).map((s) => s.name)).toEqual(['impossible_travel']);
+      expect(geoVelocitySignals(ctx({ geo: PLACES.manchester, time: T0 + 5 * MINUTE }), visits).map((s) => s.name)).toEqual([]);
     });
   });
 

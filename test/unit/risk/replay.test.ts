@@ -82,7 +82,7 @@ describe('replay', () => {
     expect(out.results.map((r) => r.line)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 1]);
     const sydney = out.results[12];
     expect(sydney).toMatchObject({ type: 'refresh', session: 's-last', decision: { action: 'revoke' }, level: 'high' });
-    expect(sydney.signals.find((s) => s.name === 'impossible_travel')?.reason).toMatch(/^Sydney 10 min after London: /) // the 08:05 refresh added nothing new, so it was not recorded;
+    expect(sydney.signals.find((s) => s.name === 'impossible_travel')?.reason).toMatch(/^Sydney 5 min after this session's last refresh in London: 16,9\d\d km takes at least 20 h \d+ min door to door \(impossible travel\)$/) // the session's 08:05 refresh was its first, so it was recorded;
     expect(out.summary).toEqual({
       events: 13,
       badLines: 0,
