@@ -4,8 +4,8 @@
  * (`<html lang>`, Content-Language, and its texts are the catalogue's for that language, with none of
  * English's left where German differs), every visible text meets WCAG AA contrast, nothing overflows
  * the card, on a desktop (light mode) and on a phone's width (dark mode). Screenshots go to a temporary directory (vigil-page-languages-*), not the repository.
- * The mails that lead to pages (a password reset, an invitation) arrive at an in-process SMTP server;
- * the reset mail is in the language of the browser that asked for it.
+ * The mails that lead to pages (an address check, a password reset, an invitation) arrive at an
+ * in-process SMTP server; the ones a person asks for are in the language of their browser.
  *
  * To add a page: one row in PAGES, naming how to open it and the catalogue keys it must show.
  */
@@ -42,6 +42,8 @@ interface Visit {
   t: Translate;
   /** Unique to this language and screen (for the invited email). */
   tag: string;
+  /** How many mails the person had before the one a row waits for. */
+  mailsSeen: number;
   /** The link of the reset mail, once it arrived. */
   resetLink?: string;
 }
@@ -61,6 +63,14 @@ const atRp = (url: string) => url.startsWith(stack.redirectUri);
 async function untilResponse(page: Page, path: RegExp, action: () => Promise<unknown>): Promise<Response | null> {
   const [response] = await Promise.all([page.waitForResponse((r) => path.test(new URL(r.url()).pathname) && r.request().resourceType() === 'document' && (r.status() < 300 || r.status() >= 400)), action()]);
   return response;
+}
+
+/** The next mail to the person, checked to be in the page's language (its subject, greeting and `<html lang>`); its link. */
+async function mailedLink({ email, lang, t, mailsSeen }: Visit, subjectKey: string): Promise<string> {
+  const mail = await mailbox.next(email, mailsSeen);
+  expect({ subject: mail.subject, greeting: mail.text.split('\n')[0], lang: /<html lang="([^"]+)"/.exec(mail.html)?.[1] })
+    .toEqual({ subject: t(subjectKey), greeting: t('mail.helloName', { name: email }), lang });
+  return mail.links[0];
 }
 
 /** In order: each row starts where the one before left the browser. */
@@ -92,6 +102,22 @@ const PAGES: PageCase[] = [
     keys: ['account.title', 'account.signedInAs', 'account.passkeysHeading', 'account.noPasskeys', 'account.addPasskey', 'account.totpSetUp', 'account.sessionsHeading', 'account.sessionSignOut'],
   },
   {
+    name: 'address-check',
+    async open(visit) {
+      const { s, email } = visit;
+      visit.mailsSeen = mailbox.to(email).length;
+      await Promise.all([s.page.waitForURL((u) => u.searchParams.get('done') === 'verification-sent'), s.page.click('#send-verification')]);
+      const link = await mailedLink(visit, 'mail.emailVerification.subject');
+      return untilResponse(s.page, /^\/email\/verify$/, () => s.page.goto(link));
+    },
+    keys: ['verify.title', 'verify.confirm', 'verify.submit'],
+  },
+  {
+    name: 'address-confirmed',
+    open: ({ s }) => untilResponse(s.page, /^\/email\/verify$/, () => s.page.click('#confirm-email')),
+    keys: ['verify.doneTitle', 'verify.done'],
+  },
+  {
     name: 'sign-out',
     open: ({ s }) => untilResponse(s.page, /^\/session\/end$/, () => s.page.goto(`${stack.vigil.issuer}/session/end`)),
     keys: ['logout.heading', 'logout.question', 'logout.yes', 'logout.no'],
@@ -112,8 +138,10 @@ const PAGES: PageCase[] = [
   },
   {
     name: 'forgot-password-sent',
-    async open({ s, email }) {
+    async open(visit) {
+      const { s, email } = visit;
       await s.page.fill('#email', email);
+      visit.mailsSeen = mailbox.to(email).length;
       return untilResponse(s.page, /\/forgot$/, () => s.page.click('#send-link'));
     },
     keys: ['forgot.sentTitle', 'forgot.sent', 'forgot.sentHint', 'forgot.back'],
@@ -121,13 +149,9 @@ const PAGES: PageCase[] = [
   {
     name: 'password-reset',
     async open(visit) {
-      const { s, email, lang, t } = visit;
       // The mail is in the language of the browser that asked for it.
-      const mail = await mailbox.next(email, 0);
-      expect({ subject: mail.subject, greeting: mail.text.split('\n')[0], lang: /<html lang="([^"]+)"/.exec(mail.html)?.[1], notYou: mail.text.includes(t('mail.passwordReset.notYou')) })
-        .toEqual({ subject: t('mail.passwordReset.subject'), greeting: t('mail.helloName', { name: email }), lang, notYou: true });
-      visit.resetLink = mail.links[0];
-      return untilResponse(s.page, /^\/password\/reset$/, () => s.page.goto(mail.links[0]));
+      visit.resetLink = await mailedLink(visit, 'mail.passwordReset.subject');
+      return untilResponse(visit.s.page, /^\/password\/reset$/, () => visit.s.page.goto(visit.resetLink!));
     },
     keys: ['reset.title', 'reset.forEmail', 'reset.newPassword', 'reset.again', 'reset.minLength', 'reset.submit'],
   },
@@ -215,7 +239,7 @@ describe.each(Object.keys(LANGUAGES) as Lang[])('in %s', (lang) => {
     await s.page.emulateMedia({ colorScheme: scheme });
     await s.page.setViewportSize({ width, height });
     mkdirSync(join(SHOTS, lang), { recursive: true });
-    const visit: Visit = { s, client, email, lang, t, tag: `${lang}-${scheme}` };
+    const visit: Visit = { s, client, email, lang, t, tag: `${lang}-${scheme}`, mailsSeen: 0 };
     for (const [index, row] of PAGES.entries()) {
       const response = await row.open(visit);
       await s.page.waitForLoadState();
