@@ -12,7 +12,7 @@ import type { Logger } from './observability/index.ts';
 import { DeviceRegistry, ensureDevicesResourceServer } from './devices/index.ts';
 import { RiskStore } from './verification/index.ts';
 import { adminResource, ensureAdminResourceServer } from './admin/auth.ts';
-import { createMail, MailTemplates, type MailSetup } from './mail/index.ts';
+import { createMail, type MailSetup } from './mail/index.ts';
 import { Invitations } from './invitations/index.ts';
 import { ensureSsfResourceServer, SecurityEventOutbox, SetSigner, StreamStore } from './ssf/index.ts';
 
@@ -122,7 +122,7 @@ export async function openCore(config: Config, logger: Logger, holder: DataDirHo
     config, keys, stores, accounts, audit, resourceServers, adapters, migrations, stepUps, challenges, activity, risk, revocations, logoutOutbox, ssf,
     signInRequirements: new SignInRequirements(stores.sql),
     mail,
-    invitations: new Invitations({ sql: stores.sql, mailer: mail.mailer, templates: new MailTemplates(), config }),
+    invitations: new Invitations({ sql: stores.sql, mailer: mail.mailer, templates: mail.templates, config }),
     devices: new DeviceRegistry(stores.sql),
     totp: new TotpFactors(stores.sql, keys, config.VIGIL_BRAND_NAME),
     recovery: new RecoveryCodes(stores.sql, keys),

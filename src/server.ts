@@ -16,7 +16,6 @@ import { openControlChannel } from './control/index.ts';
 import { commandsOnRunningServer } from './cli/index.ts';
 import { accountRoutes, ensureAccountClient } from './account/index.ts';
 import { AccountRecovery, RecoveryThrottle, recoveryRoutes } from './recovery/index.ts';
-import { MailTemplates } from './mail/index.ts';
 import { invitationRoutes } from './invitations/index.ts';
 import { Metrics, type Logger } from './observability/index.ts';
 import { DrainingServer, PendingWrites } from './lifecycle/index.ts';
@@ -187,7 +186,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     const emailLinks = new EmailLinks(stores.sql);
     const recoveryThrottle = new RecoveryThrottle(config, stores);
     const accountRecovery = new AccountRecovery({
-      config, accounts, links: emailLinks, throttle: recoveryThrottle, mailer: core.mail.mailer, templates: new MailTemplates(), audit,
+      config, accounts, links: emailLinks, throttle: recoveryThrottle, mailer: core.mail.mailer, templates: core.mail.templates, audit,
       revocations: core.revocations, stepUps: core.stepUps, securityEvents: core.ssf.outbox, totp: core.totp, passkeys: core.passkeys, recoveryCodes: core.recovery,
       logger, background: (work) => { void afterResponse.track(work); },
     });

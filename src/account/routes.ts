@@ -12,14 +12,13 @@ import type { AdapterFactory } from '../store/index.ts';
 import { readForm, readJson } from '../http/form.ts';
 import { parseUserAgent } from '../risk/index.ts';
 import { renderPage, viewLanguage, type Views } from '../http/views.ts';
-import { msg, type Message } from '../i18n/index.ts';
+import { msg, waitMessage, type Message } from '../i18n/index.ts';
 import { FirstPartySignIn, FormTokens, type FirstPartySession, type SignedIn } from '../first-party/index.ts';
 import { ACCOUNT_APP } from './client.ts';
 import { FACTOR_CHANGE_ACR, factorChangeProof, hasSecondFactor, type AccountFactors, type FactorChangeProof } from './factor-proof.ts';
 import { RecoveryCodeReveal } from './recovery-reveal.ts';
 import { credentialChange, passkeyCredentialType, type CaepCredentialType, type SecurityEventSink } from '../ssf/index.ts';
 import type { AccountRecovery } from '../recovery/index.ts';
-import { formatWait } from '../http/wait.ts';
 
 export interface AccountDeps {
   config: Config;
@@ -200,10 +199,10 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (!signed) return;
     checkCsrf(signed, (await readForm(ctx)).csrf);
     if (!signed.account.emailVerified) {
-      const refused = await deps.accountRecovery.requestVerification(signed.account, ctx.state.clientIp as string);
+      const refused = await deps.accountRecovery.requestVerification(signed.account, ctx.state.clientIp as string, viewLanguage(ctx, deps.views).lang);
       if (refused) {
         ctx.set('Retry-After', String(refused.retryAfterSeconds));
-        return showAccount(ctx, signed, { error: `Too many links were sent to your address. Try again in ${formatWait(refused.retryAfterSeconds)}.` }, 429);
+        return showAccount(ctx, signed, { error: msg('verify.tooMany', { wait: waitMessage(refused.retryAfterSeconds) }) }, 429);
       }
     }
     ctx.status = 303;

@@ -1,4 +1,5 @@
 import { constantTimeEqual, type KeyRing } from '../crypto/index.ts';
+import { msg } from '../i18n/index.ts';
 import type { FirstPartySession } from './session-cookie.ts';
 
 /**
@@ -21,7 +22,9 @@ export class FormTokens {
   /** Throws a readable 403 unless `value` is this session's token. */
   check(session: Pick<FirstPartySession, 'accountId' | 'sessionUid'>, value: unknown): void {
     if (typeof value !== 'string' || !constantTimeEqual(value, this.issue(session))) {
-      throw Object.assign(new Error('This form has expired. Reload the page and try again.'), { status: 403, expose: true, error: 'invalid_request' });
+      throw Object.assign(new Error('This form has expired. Reload the page and try again.'), {
+        status: 403, expose: true, error: 'invalid_request', pageMessage: msg('common.formExpired'),
+      });
     }
   }
 }

@@ -1,5 +1,5 @@
 export { AccountStore, AccountError, emailSchema, roleSchema, type Account } from './accounts.ts';
-export { hashPassword, verifyPassword, passwordProblem, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH } from './password.ts';
+export { hashPassword, verifyPassword, passwordProblem, passwordProblemMessage, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH } from './password.ts';
 export { ensureAdministrator, type BootstrapResult } from './bootstrap.ts';
 export { AccountCache } from './account-cache.ts';
 export { changeRoles, type RolesChange } from './roles.ts';

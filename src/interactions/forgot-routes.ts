@@ -2,12 +2,13 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { emailSchema } from '../identity/index.ts';
 import { readForm } from '../http/form.ts';
-import { renderPage } from '../http/views.ts';
-import { formatWait, type Interaction, type InteractionKit } from './shared.ts';
+import { renderPage, viewLanguage } from '../http/views.ts';
+import { msg, waitMessage, type Message } from '../i18n/index.ts';
+import type { Interaction, InteractionKit } from './shared.ts';
 
-function showForgot(ctx: Context, kit: InteractionKit, interaction: Interaction, vars: { email?: string; error?: string } = {}, status = 200) {
+function showForgot(ctx: Context, kit: InteractionKit, interaction: Interaction, vars: { email?: string; error?: Message } = {}, status = 200) {
   renderPage(ctx, kit.deps.views, 'forgot-password.njk', {
-    title: 'Forgot password', uid: interaction.uid, csrf: kit.csrf(interaction.uid), email: vars.email ?? interaction.params.login_hint ?? '', error: vars.error,
+    title: msg('forgot.title'), uid: interaction.uid, csrf: kit.csrf(interaction.uid), email: vars.email ?? interaction.params.login_hint ?? '', error: vars.error,
   }, status);
 }
 
@@ -28,14 +29,15 @@ export function forgotRoutes(kit: InteractionKit): Router {
     const form = await readForm(ctx);
     kit.checkCsrf(interaction.uid, form.csrf);
     const email = (form.email ?? '').trim();
-    if (!emailSchema.safeParse(email).success) return showForgot(ctx, kit, interaction, { email, error: 'Enter your email address.' }, 400);
-    const refused = await kit.deps.accountRecovery.requestReset(email, ctx.state.clientIp as string);
+    if (!emailSchema.safeParse(email).success) return showForgot(ctx, kit, interaction, { email, error: msg('forgot.errors.email') }, 400);
+    // The mail is in the language this page is in.
+    const refused = await kit.deps.accountRecovery.requestReset(email, ctx.state.clientIp as string, viewLanguage(ctx, kit.deps.views).lang);
     if (refused) {
       ctx.set('Retry-After', String(refused.retryAfterSeconds));
-      return showForgot(ctx, kit, interaction, { email, error: `Too many requests for a new password. Try again in ${formatWait(refused.retryAfterSeconds)}.` }, 429);
+      return showForgot(ctx, kit, interaction, { email, error: msg('forgot.errors.tooMany', { wait: waitMessage(refused.retryAfterSeconds) }) }, 429);
     }
     renderPage(ctx, kit.deps.views, 'forgot-password-sent.njk', {
-      title: 'Check your mail', uid: interaction.uid, email, minutes: kit.deps.config.VIGIL_PASSWORD_RESET_TTL_MINUTES,
+      title: msg('forgot.sentTitle'), uid: interaction.uid, email, minutes: kit.deps.config.VIGIL_PASSWORD_RESET_TTL_MINUTES,
     });
   });
 

@@ -73,8 +73,6 @@ export interface FactorChoices {
 
 const PASSWORD_CHECKED = 'login.password';
 
-export { formatWait } from '../http/wait.ts';
-
 /** What the login and second-factor pages share: CSRF, the interaction, finishing a sign-in. */
 export class InteractionKit {
   readonly deps: InteractionDeps;

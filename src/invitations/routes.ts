@@ -12,11 +12,12 @@ import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Config } from '../config/index.ts';
 import type { KeyRing } from '../crypto/index.ts';
 import type { AuditLog } from '../audit/index.ts';
-import { AccountError, type Account, hashPassword, passwordProblem, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../identity/index.ts';
-import { PasskeyError, type ChallengeStore, type Passkeys, type RecoveryCodes, type TotpFactors } from '../mfa/index.ts';
+import { AccountError, type Account, hashPassword, passwordProblemMessage, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../identity/index.ts';
+import { PASSKEY_FAILURE_MESSAGES, PasskeyError, type ChallengeStore, type Passkeys, type RecoveryCodes, type TotpFactors } from '../mfa/index.ts';
 import type { AttemptLimiter } from '../limits/index.ts';
 import { readForm, readJson } from '../http/form.ts';
-import { renderPage, type Views } from '../http/views.ts';
+import { renderPage, viewLanguage, type Views } from '../http/views.ts';
+import { msg, waitMessage, type Message } from '../i18n/index.ts';
 import { FormTokens } from '../first-party/index.ts';
 import { RecoveryCodeReveal } from '../account/index.ts';
 import type { Queryable } from '../store/index.ts';
@@ -40,14 +41,13 @@ export interface InvitationRouteDeps {
 }
 
 /** The page a link that cannot be used shows, and its status. */
-const CLOSED: Record<Exclude<LinkState, { ok: true }>['reason'], { status: number; title: string; description: string }> = {
-  forged: { status: 404, title: 'This invitation link is not valid', description: 'This invitation link is not valid. Check that you opened the whole link from the email.' },
-  unknown: { status: 404, title: 'This invitation link is not valid', description: 'This invitation link is not valid. Check that you opened the whole link from the email.' },
-  used: { status: 410, title: 'This invitation has already been used', description: 'This invitation has already been used: its account is set up.' },
-  expired: { status: 410, title: 'This invitation has expired', description: 'This invitation has expired.' },
-  revoked: { status: 410, title: 'This invitation was withdrawn', description: 'This invitation was withdrawn by an administrator.' },
+const CLOSED: Record<Exclude<LinkState, { ok: true }>['reason'], { status: number; title: Message; description: Message }> = {
+  forged: { status: 404, title: msg('invitation.closed.invalidTitle'), description: msg('invitation.closed.invalid') },
+  unknown: { status: 404, title: msg('invitation.closed.invalidTitle'), description: msg('invitation.closed.invalid') },
+  used: { status: 410, title: msg('invitation.closed.usedTitle'), description: msg('invitation.closed.used') },
+  expired: { status: 410, title: msg('invitation.closed.expiredTitle'), description: msg('invitation.closed.expired') },
+  revoked: { status: 410, title: msg('invitation.closed.revokedTitle'), description: msg('invitation.closed.revoked') },
 };
-const HINT = 'If you already set up your account, sign in from your application. Otherwise ask your administrator for a new invitation.';
 
 /** How long the password chosen and the authenticator app's secret wait for the app's first code. */
 const TOTP_HOLD_SECONDS = 15 * 60;
@@ -64,18 +64,20 @@ export function invitationRoutes(deps: InvitationRouteDeps): Router {
 
   function closedPage(ctx: Context, reason: keyof typeof CLOSED) {
     const page = CLOSED[reason];
-    renderPage(ctx, deps.views, 'invitation-closed.njk', { title: page.title, description: page.description, hint: HINT }, page.status);
+    renderPage(ctx, deps.views, 'invitation-closed.njk', { title: page.title, description: page.description }, page.status);
+  }
+
+  /** What the passkey script shows: in the page's language. */
+  function jsonRefusal(ctx: Context, status: number, error: string, description: Message) {
+    ctx.status = status;
+    ctx.body = { error, error_description: viewLanguage(ctx, deps.views).t(description) };
   }
 
   function tooMany(ctx: Context, retryAfterSeconds: number, json: boolean) {
     ctx.set('Retry-After', String(retryAfterSeconds));
-    const description = `Too many attempts. Try again in ${retryAfterSeconds} seconds.`;
-    if (json) {
-      ctx.status = 429;
-      ctx.body = { error: 'too_many_requests', error_description: description };
-    } else {
-      renderPage(ctx, deps.views, 'invitation-closed.njk', { title: 'Too many attempts', description, hint: HINT }, 429);
-    }
+    const description = msg('invitation.closed.tooMany', { wait: waitMessage(retryAfterSeconds) });
+    if (json) jsonRefusal(ctx, 429, 'too_many_requests', description);
+    else renderPage(ctx, deps.views, 'invitation-closed.njk', { title: msg('invitation.closed.tooManyTitle'), description }, 429);
   }
 
   /**
@@ -95,24 +97,20 @@ export function invitationRoutes(deps: InvitationRouteDeps): Router {
     const state = await deps.invitations.open(ctx.params.token);
     if (state.ok) return state.invitation;
     if (state.reason === 'forged' || state.reason === 'unknown') await deps.linkLimiter.fail(ip);
-    if (json) {
-      ctx.status = CLOSED[state.reason].status;
-      ctx.body = { error: 'invalid_request', error_description: CLOSED[state.reason].description };
-    } else {
-      closedPage(ctx, state.reason);
-    }
+    if (json) jsonRefusal(ctx, CLOSED[state.reason].status, 'invalid_request', CLOSED[state.reason].description);
+    else closedPage(ctx, state.reason);
     return undefined;
   }
 
-  function choicePage(ctx: Context, invitation: Invitation, error?: string, status = 200) {
+  function choicePage(ctx: Context, invitation: Invitation, error?: Message, status = 200) {
     renderPage(ctx, deps.views, 'invitation.njk', {
-      title: 'Set up your account', email: invitation.email, token: ctx.params.token, csrf: forms.issue(formSession(invitation)), error,
+      title: msg('invitation.title'), email: invitation.email, token: ctx.params.token, csrf: forms.issue(formSession(invitation)), error,
       requireSecondFactor: deps.config.VIGIL_ENROLMENT_REQUIRE_SECOND_FACTOR, minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH,
     }, status);
   }
 
-  function donePage(ctx: Context, email: string, how: string, codes?: string[], device = 'passkey') {
-    renderPage(ctx, deps.views, 'invitation-done.njk', { title: 'Your account is ready', email, how, codes, device });
+  function donePage(ctx: Context, email: string, how: Message, codes?: string[], device = 'passkey') {
+    renderPage(ctx, deps.views, 'invitation-done.njk', { title: msg('invitation.doneTitle'), email, how, codes, device });
   }
 
   async function enrolled(ctx: Context, invitation: Invitation, method: string) {
@@ -124,17 +122,12 @@ export function invitationRoutes(deps: InvitationRouteDeps): Router {
 
   /** The link was used by another enrolment between the page and this request, or the email got an account meanwhile. */
   async function notCompleted(ctx: Context, invitation: Invitation, json: boolean, err?: AccountError) {
-    const description = err ? `An account with ${invitation.email} already exists.` : 'This invitation is no longer open.';
+    const description = err ? msg('invitation.closed.taken', { email: invitation.email }) : msg('invitation.closed.notOpen');
     const state = err ? undefined : await deps.invitations.open(ctx.params.token);
     const reason = state && !state.ok ? state.reason : undefined;
-    if (json) {
-      ctx.status = 409;
-      ctx.body = { error: 'invalid_request', error_description: reason ? CLOSED[reason].description : description };
-    } else if (reason) {
-      closedPage(ctx, reason);
-    } else {
-      renderPage(ctx, deps.views, 'invitation-closed.njk', { title: 'This invitation cannot be used', description, hint: HINT }, 409);
-    }
+    if (json) jsonRefusal(ctx, 409, 'invalid_request', reason ? CLOSED[reason].description : description);
+    else if (reason) closedPage(ctx, reason);
+    else renderPage(ctx, deps.views, 'invitation-closed.njk', { title: msg('invitation.closed.cannotUseTitle'), description }, 409);
   }
 
   /** `complete` with an account already created meanwhile answered as a refusal, not a 500. */
@@ -159,7 +152,7 @@ export function invitationRoutes(deps: InvitationRouteDeps): Router {
     ctx.cookies.set(REVEAL_COOKIE, null, { path: '/invitation', httpOnly: true, sameSite: 'lax', secure });
     if (!held) return closedPage(ctx, 'used');
     const [email, ...codes] = held;
-    donePage(ctx, email, 'with your passkey', codes);
+    donePage(ctx, email, msg('invitation.withPasskey'), codes);
   });
 
   router.get('/:token', async (ctx) => {
@@ -193,8 +186,7 @@ export function invitationRoutes(deps: InvitationRouteDeps): Router {
     } catch (err) {
       if (!(err instanceof PasskeyError)) throw err;
       await deps.audit.append({ actor: invitation.accountId, action: 'account.enrolment', subject: invitation.id, ip: ctx.state.clientIp, outcome: 'failure', details: { reason: err.code } });
-      ctx.status = 400;
-      ctx.body = { error: 'invalid_request', error_description: err.message };
+      jsonRefusal(ctx, 400, 'invalid_request', PASSKEY_FAILURE_MESSAGES[err.code]);
       return;
     }
     if (!done) return;
@@ -212,15 +204,15 @@ export function invitationRoutes(deps: InvitationRouteDeps): Router {
     const form = await readForm(ctx);
     forms.check(formSession(invitation), form.csrf);
     const password = form.password ?? '';
-    const problem = passwordProblem(password);
-    if (problem) return choicePage(ctx, invitation, `The password ${problem}.`, 400);
-    if (password !== form.confirm) return choicePage(ctx, invitation, 'The two passwords are not the same.', 400);
+    const problem = passwordProblemMessage(password);
+    if (problem) return choicePage(ctx, invitation, problem, 400);
+    if (password !== form.confirm) return choicePage(ctx, invitation, msg('password.differ'), 400);
     const passwordHash = await hashPassword(password);
     if (!deps.config.VIGIL_ENROLMENT_REQUIRE_SECOND_FACTOR) {
       const done = await complete(ctx, invitation, passwordHash, async () => undefined);
       if (!done) return;
       await enrolled(ctx, invitation, 'password');
-      return donePage(ctx, invitation.email, 'with your password');
+      return donePage(ctx, invitation.email, msg('invitation.withPassword'));
     }
     // The account is created with its app: the password and the app's secret wait for the first code.
     const enrolment = await deps.totp.prepare(invitation.email);
@@ -229,10 +221,10 @@ export function invitationRoutes(deps: InvitationRouteDeps): Router {
     totpPage(ctx, invitation, { secret: enrolment.secret, qrDataUri: enrolment.qrDataUri });
   });
 
-  function totpPage(ctx: Context, invitation: Invitation, vars: { secret: string; qrDataUri?: string; error?: string }, status = 200) {
+  function totpPage(ctx: Context, invitation: Invitation, vars: { secret: string; qrDataUri?: string; error?: Message }, status = 200) {
     renderPage(ctx, deps.views, 'totp-enrol.njk', {
-      title: 'Set up an authenticator app', csrf: forms.issue(formSession(invitation)), ...vars,
-      intro: 'Your password is chosen. Last step: add this account to your authenticator app.',
+      title: msg('totp.title'), csrf: forms.issue(formSession(invitation)), ...vars,
+      intro: msg('invitation.totpIntro'),
       confirmAction: `/invitation/${ctx.params.token}/totp`, cancelUrl: `/invitation/${ctx.params.token}`,
     }, status);
   }
@@ -243,7 +235,7 @@ export function invitationRoutes(deps: InvitationRouteDeps): Router {
     const form = await readForm(ctx);
     forms.check(formSession(invitation), form.csrf);
     const held = await deps.challenges.peek<{ sealed: string }>(`${TOTP_HOLD}:${invitation.id}`, TOTP_HOLD);
-    if (!held) return choicePage(ctx, invitation, 'The authenticator app setup took too long. Choose your password again.', 400);
+    if (!held) return choicePage(ctx, invitation, msg('invitation.totpTooLate'), 400);
     const { passwordHash, secret } = JSON.parse(deps.keys.open(held.data.sealed, `${TOTP_HOLD}:${invitation.id}`)) as { passwordHash: string; secret: string };
     const attempt = await deps.codeLimiter.reserve(invitation.id);
     if (!attempt.allowed) return tooMany(ctx, attempt.retryAfterSeconds, false);
@@ -260,13 +252,13 @@ export function invitationRoutes(deps: InvitationRouteDeps): Router {
     });
     if (done === 'wrong') {
       await deps.audit.append({ actor: invitation.accountId, action: 'account.enrolment', subject: invitation.id, ip: ctx.state.clientIp, outcome: 'failure', details: { reason: 'wrong_code' } });
-      return totpPage(ctx, invitation, { secret, error: 'That code is not correct. Try the current code from your app.' }, 400);
+      return totpPage(ctx, invitation, { secret, error: msg('account.errors.totpWrong') }, 400);
     }
     if (!done) return;
     await deps.codeLimiter.refund(invitation.id);
     await deps.challenges.take(`${TOTP_HOLD}:${invitation.id}`, TOTP_HOLD);
     await enrolled(ctx, invitation, 'password+totp');
-    donePage(ctx, invitation.email, 'with your password and a code from your authenticator app', done.enrolled, 'device');
+    donePage(ctx, invitation.email, msg('invitation.withPasswordAndApp'), done.enrolled, 'device');
   });
 
   return router;

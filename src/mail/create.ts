@@ -2,12 +2,15 @@ import type { Config } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { Mailer } from './message.ts';
 import { MailOutbox, OutboxMailer } from './outbox.ts';
+import { MailTemplates } from './templates.ts';
 import { isLoopbackHost, SmtpMailer } from './smtp.ts';
 
 export interface MailSetup {
   mailer: Mailer;
   /** Where unsent mail is kept (VIGIL_DATA_DIR/outbox); listed by `vigil mail list`. */
   outbox: MailOutbox;
+  /** The mails' templates (views/mail), speaking for the configured product name. */
+  templates: MailTemplates;
   /** What the server says about mail at start, or undefined when there is nothing to say. */
   notice?: { level: 'info' | 'warn'; message: string };
 }
@@ -19,6 +22,10 @@ function displayName(name: string): string {
 
 /** SMTP when VIGIL_SMTP_URL is set; otherwise the outbox (the embedded default, and Postgres mode without SMTP). */
 export function createMail(config: Config, logger: Logger): MailSetup {
+  return { ...createMailer(config, logger), templates: new MailTemplates(undefined, { brandName: config.VIGIL_BRAND_NAME }) };
+}
+
+function createMailer(config: Config, logger: Logger): Omit<MailSetup, 'templates'> {
   const outbox = new MailOutbox(config.dataDir);
   if (config.VIGIL_SMTP_URL) {
     const url = new URL(config.VIGIL_SMTP_URL);

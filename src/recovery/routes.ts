@@ -5,9 +5,10 @@ import { constantTimeEqual, linkTokenHash, type KeyRing } from '../crypto/index.
 import type { EmailLinkKind, EmailLinkProblem } from '../identity/index.ts';
 import { readForm } from '../http/form.ts';
 import { renderPage, type Views } from '../http/views.ts';
+import { msg, waitMessage, type Message } from '../i18n/index.ts';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../identity/index.ts';
 import { RESET_PATH, VERIFY_PATH, type AccountRecovery } from './service.ts';
 import type { RecoveryThrottle } from './throttle.ts';
-import { formatWait } from '../http/wait.ts';
 
 export interface RecoveryRouteDeps {
   issuer: string;
@@ -20,18 +21,15 @@ export interface RecoveryRouteDeps {
 const NONCE_COOKIE = 'vigil.link';
 const NONCE = /^[A-Za-z0-9_-]{22}$/;
 
-const PROBLEMS: Record<EmailLinkProblem, { status: number; title: string; message: string }> = {
-  unknown: {
-    status: 404, title: 'This link is not valid',
-    message: 'This link does not work. It may have been copied incompletely, or replaced by a newer link sent to the same address.',
-  },
-  used: { status: 410, title: 'This link was already used', message: 'Each link works once, and this one was used already.' },
-  expired: { status: 410, title: 'This link has expired', message: 'This link is too old to use.' },
+const PROBLEMS: Record<EmailLinkProblem, { status: number; title: Message; message: Message }> = {
+  unknown: { status: 404, title: msg('link.unknownTitle'), message: msg('link.unknown') },
+  used: { status: 410, title: msg('link.usedTitle'), message: msg('link.used') },
+  expired: { status: 410, title: msg('link.expiredTitle'), message: msg('link.expired') },
 };
 
-const NEXT_STEP: Record<EmailLinkKind, string> = {
-  password_reset: 'To set a new password, choose "Forgot password?" on the sign-in page again: a new link will be sent.',
-  email_verification: 'To confirm your address, ask for a new link on your account page.',
+const NEXT_STEP: Record<EmailLinkKind, Message> = {
+  password_reset: msg('link.nextReset'),
+  email_verification: msg('link.nextVerify'),
 };
 
 /**
@@ -57,7 +55,9 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
   function checkCsrf(ctx: Context, token: string, csrf: string | undefined): void {
     const value = ctx.cookies.get(NONCE_COOKIE, { signed: false });
     if (!value || !NONCE.test(value) || typeof csrf !== 'string' || !constantTimeEqual(csrf, csrfFor(value, token))) {
-      throw Object.assign(new Error('This form has expired or did not come from this page. Open the link from your mail again.'), { status: 403, expose: true, error: 'invalid_request' });
+      throw Object.assign(new Error('This form has expired or did not come from this page. Open the link from your mail again.'), {
+        status: 403, expose: true, error: 'invalid_request', pageMessage: msg('link.formExpired'),
+      });
     }
   }
 
@@ -69,7 +69,7 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
     if (allowed.allowed) return false;
     ctx.set('Retry-After', String(allowed.retryAfterSeconds));
     renderPage(ctx, deps.views, 'link-problem.njk', {
-      title: 'Too many attempts', message: `Too many links that do not work were opened from your network. Try again in ${formatWait(allowed.retryAfterSeconds)}.`,
+      title: msg('link.tooManyTitle'), message: msg('link.tooMany', { wait: waitMessage(allowed.retryAfterSeconds) }),
     }, 429);
     return true;
   }
@@ -80,8 +80,10 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
     renderPage(ctx, deps.views, 'link-problem.njk', { title, message, nextStep: NEXT_STEP[kind] }, status);
   }
 
-  function showResetForm(ctx: Context, token: string, email: string, error?: string, status = 200) {
-    renderPage(ctx, deps.views, 'password-reset.njk', { title: 'Choose a new password', token, email, csrf: csrfFor(nonce(ctx), token), error }, status);
+  function showResetForm(ctx: Context, token: string, email: string, error?: Message, status = 200) {
+    renderPage(ctx, deps.views, 'password-reset.njk', {
+      title: msg('reset.title'), token, email, csrf: csrfFor(nonce(ctx), token), error, minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH,
+    }, status);
   }
 
   router.get(RESET_PATH, async (ctx) => {
@@ -100,9 +102,9 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
     const password = form.password ?? '';
     const state = await deps.recovery.check(token, 'password_reset');
     if (!state.ok) return showProblem(ctx, 'password_reset', state.problem);
-    if (password !== (form.confirm ?? '')) return showResetForm(ctx, token, state.link.email, 'The two passwords are not the same.', 400);
+    if (password !== (form.confirm ?? '')) return showResetForm(ctx, token, state.link.email, msg('password.differ'), 400);
     const result = await deps.recovery.completeReset(token, password, ctx.state.clientIp as string);
-    if (result.ok) return renderPage(ctx, deps.views, 'link-done.njk', { title: 'Password changed', message: 'Your password was changed, and every device signed in to your account was signed out. Go back to the application and sign in with your new password.' });
+    if (result.ok) return renderPage(ctx, deps.views, 'link-done.njk', { title: msg('reset.doneTitle'), message: msg('reset.done') });
     if (result.problem === 'password') return showResetForm(ctx, token, state.link.email, result.message, 400);
     return showProblem(ctx, 'password_reset', result.state.problem);
   });
@@ -112,7 +114,7 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
     const token = String(ctx.query.token ?? '');
     const state = await deps.recovery.check(token, 'email_verification');
     if (!state.ok) return showProblem(ctx, 'email_verification', state.problem);
-    renderPage(ctx, deps.views, 'email-verify.njk', { title: 'Confirm your email address', token, email: state.link.email, csrf: csrfFor(nonce(ctx), token) });
+    renderPage(ctx, deps.views, 'email-verify.njk', { title: msg('verify.title'), token, email: state.link.email, csrf: csrfFor(nonce(ctx), token) });
   });
 
   router.post(VERIFY_PATH, async (ctx) => {
@@ -122,7 +124,7 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
     checkCsrf(ctx, token, form.csrf);
     const result = await deps.recovery.completeVerification(token, ctx.state.clientIp as string);
     if (!result.ok) return showProblem(ctx, 'email_verification', result.problem);
-    renderPage(ctx, deps.views, 'link-done.njk', { title: 'Email address confirmed', message: 'Thank you: your email address is confirmed. You can close this page.' });
+    renderPage(ctx, deps.views, 'link-done.njk', { title: msg('verify.doneTitle'), message: msg('verify.done') });
   });
 
   return router;

@@ -1,6 +1,7 @@
 import { ACR, type Config } from '../config/index.ts';
 import type { Account, AccountStore, EmailLinkKind, EmailLinks, EmailLinkState } from '../identity/index.ts';
-import { hashPassword, passwordProblem } from '../identity/index.ts';
+import { hashPassword, passwordProblemMessage } from '../identity/index.ts';
+import { msg, type Message } from '../i18n/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import type { Mailer, MailTemplates } from '../mail/index.ts';
 import type { Passkeys, RecoveryCodes, TotpFactors } from '../mfa/index.ts';
@@ -35,7 +36,7 @@ export const VERIFY_PATH = '/email/verify';
 export type ResetResult =
   | { ok: true; accountId: string }
   | { ok: false; problem: 'link'; state: Exclude<EmailLinkState, { ok: true }> }
-  | { ok: false; problem: 'password'; message: string };
+  | { ok: false; problem: 'password'; message: Message };
 
 const MAILS: Record<EmailLinkKind, { template: string; path: string; ttl: (c: Config) => number }> = {
   password_reset: { template: 'password-reset', path: RESET_PATH, ttl: (c) => c.VIGIL_PASSWORD_RESET_TTL_MINUTES },
@@ -57,20 +58,21 @@ export class AccountRecovery {
 
   /**
    * "Forgot password" for a typed address. The answer is the limits' only, the same for any
-   * address: whether an account has it is looked up after the response, where the mail is sent.
+   * address: whether an account has it is looked up after the response, where the mail is sent,
+   * in `lang`, the language of the request.
    */
-  async requestReset(email: string, ip: string): Promise<RecoveryRefusal | undefined> {
+  async requestReset(email: string, ip: string, lang: string): Promise<RecoveryRefusal | undefined> {
     const deps = this.#deps;
     const refused = await deps.throttle.request(email, ip);
     if (refused) {
       await deps.audit.append({ actor: email.toLowerCase(), action: 'password_reset.requested', ip, outcome: 'denied', details: { reason: 'rate_limited', limit: refused.limit } });
       return refused;
     }
-    deps.background(this.#sendReset(email, ip).catch((err) => deps.logger.error({ err }, 'could not send a password-reset mail')));
+    deps.background(this.#sendReset(email, ip, lang).catch((err) => deps.logger.error({ err }, 'could not send a password-reset mail')));
     return undefined;
   }
 
-  async #sendReset(email: string, ip: string): Promise<void> {
+  async #sendReset(email: string, ip: string, lang: string): Promise<void> {
     const account = await this.#deps.accounts.findByEmail(email);
     if (!account || account.disabled) {
       await this.#deps.audit.append({
@@ -79,26 +81,26 @@ export class AccountRecovery {
       });
       return;
     }
-    await this.#mail(account, 'password_reset');
+    await this.#mail(account, 'password_reset', lang);
     await this.#deps.audit.append({ actor: account.id, action: 'password_reset.requested', subject: account.id, ip, outcome: 'success' });
   }
 
-  /** A signed-in person asks for a link proving their address. */
-  async requestVerification(account: Account, ip: string): Promise<RecoveryRefusal | undefined> {
+  /** A signed-in person asks for a link proving their address (the mail in `lang`, their request's language). */
+  async requestVerification(account: Account, ip: string, lang: string): Promise<RecoveryRefusal | undefined> {
     const refused = await this.#deps.throttle.mailTo(account.email);
     if (refused) return refused;
-    await this.#mail(account, 'email_verification');
+    await this.#mail(account, 'email_verification', lang);
     await this.#deps.audit.append({ actor: account.id, action: 'email_verification.requested', subject: account.id, ip, outcome: 'success', details: { email: account.email } });
     return undefined;
   }
 
-  async #mail(account: Account, kind: EmailLinkKind): Promise<void> {
+  async #mail(account: Account, kind: EmailLinkKind, lang: string): Promise<void> {
     const { config, links, templates, mailer } = this.#deps;
     const mail = MAILS[kind];
     const minutes = mail.ttl(config);
     const token = await links.issue(account.id, account.email, kind, minutes * 60);
     const url = `${config.ISSUER}${mail.path}?token=${token}`;
-    const rendered = templates.render(mail.template, { name: account.displayName || account.email, email: account.email, url, expiry: describeMinutes(minutes) });
+    const rendered = templates.render(mail.template, { name: account.displayName || account.email, email: account.email, url, expiry: describeMinutes(minutes) }, lang);
     await mailer.send({ to: account.email, ...rendered });
   }
 
@@ -115,8 +117,8 @@ export class AccountRecovery {
     const deps = this.#deps;
     const state = await deps.links.peek(token, 'password_reset');
     if (!state.ok) return { ok: false, problem: 'link', state };
-    const problem = passwordProblem(password);
-    if (problem) return { ok: false, problem: 'password', message: `The new password ${problem}.` };
+    const problem = passwordProblemMessage(password, true);
+    if (problem) return { ok: false, problem: 'password', message: problem };
     const accountId = await deps.links.resetPassword(token, await hashPassword(password));
     if (!accountId) {
       // Used, expired or disabled between the check and now.
@@ -151,8 +153,9 @@ export class AccountRecovery {
   }
 }
 
-function describeMinutes(minutes: number): string {
-  if (minutes % 1440 === 0) return minutes === 1440 ? '24 hours' : `${minutes / 1440} days`;
-  if (minutes % 60 === 0) return minutes === 60 ? '1 hour' : `${minutes / 60} hours`;
-  return `${minutes} minutes`;
+/** A link's lifetime as the mail says it, in the mail's language. */
+function describeMinutes(minutes: number): Message {
+  if (minutes % 1440 === 0) return minutes === 1440 ? msg('common.hours', { count: 24 }) : msg('common.days', { count: minutes / 1440 });
+  if (minutes % 60 === 0) return minutes === 60 ? msg('common.oneHour') : msg('common.hours', { count: minutes / 60 });
+  return msg('common.waitMinutes', { count: minutes });
 }

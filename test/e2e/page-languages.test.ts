@@ -4,6 +4,8 @@
  * (`<html lang>`, Content-Language, and its texts are the catalogue's for that language, with none of
  * English's left where German differs), every visible text meets WCAG AA contrast, nothing overflows
  * the card, on a desktop (light mode) and on a phone's width (dark mode). Screenshots go to a temporary directory (vigil-page-languages-*), not the repository.
+ * The mails that lead to pages (an address check, a password reset, an invitation) arrive at an
+ * in-process SMTP server; the ones a person asks for are in the language of their browser.
  *
  * To add a page: one row in PAGES, naming how to open it and the catalogue keys it must show.
  */
@@ -16,6 +18,8 @@ import { discover, pkceAuthorization, type ClientOut } from '../support/stack.ts
 import { openBrowserSession, type BrowserSession } from '../support/chromium.ts';
 import { startBrowserStack, type BrowserStack } from '../support/browser-stack.ts';
 import { lowContrastTexts, overflowingElements } from '../support/page-checks.ts';
+import { Authenticator } from '../support/authenticator.ts';
+import { startMailbox, type Mailbox } from '../support/mailbox.ts';
 import { shippedCatalogue, translator, type Translate } from '../../src/i18n/index.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
@@ -30,7 +34,19 @@ const LANGUAGES = { en: 'en-GB', de: 'de-DE' } as const;
 type Lang = keyof typeof LANGUAGES;
 const SHOTS = mkdtempSync(join(tmpdir(), 'vigil-page-languages-'));
 
-interface Visit { s: BrowserSession; client: ClientOut; email: string }
+interface Visit {
+  s: BrowserSession;
+  client: ClientOut;
+  email: string;
+  lang: Lang;
+  t: Translate;
+  /** Unique to this language and screen (for the invited email). */
+  tag: string;
+  /** How many mails the person had before the one a row waits for. */
+  mailsSeen: number;
+  /** The link of the reset mail, once it arrived. */
+  resetLink?: string;
+}
 
 interface PageCase {
   name: string;
@@ -41,11 +57,20 @@ interface PageCase {
 }
 
 let stack: BrowserStack;
+let mailbox: Mailbox;
 const atRp = (url: string) => url.startsWith(stack.redirectUri);
 
 async function untilResponse(page: Page, path: RegExp, action: () => Promise<unknown>): Promise<Response | null> {
   const [response] = await Promise.all([page.waitForResponse((r) => path.test(new URL(r.url()).pathname) && r.request().resourceType() === 'document' && (r.status() < 300 || r.status() >= 400)), action()]);
   return response;
+}
+
+/** The next mail to the person, checked to be in the page's language (its subject, greeting and `<html lang>`); its link. */
+async function mailedLink({ email, lang, t, mailsSeen }: Visit, subjectKey: string): Promise<string> {
+  const mail = await mailbox.next(email, mailsSeen);
+  expect({ subject: mail.subject, greeting: mail.text.split('\n')[0], lang: /<html lang="([^"]+)"/.exec(mail.html)?.[1] })
+    .toEqual({ subject: t(subjectKey), greeting: t('mail.helloName', { name: email }), lang });
+  return mail.links[0];
 }
 
 /** In order: each row starts where the one before left the browser. */
@@ -77,6 +102,22 @@ const PAGES: PageCase[] = [
     keys: ['account.title', 'account.signedInAs', 'account.passkeysHeading', 'account.noPasskeys', 'account.addPasskey', 'account.totpSetUp', 'account.sessionsHeading', 'account.sessionSignOut'],
   },
   {
+    name: 'address-check',
+    async open(visit) {
+      const { s, email } = visit;
+      visit.mailsSeen = mailbox.to(email).length;
+      await Promise.all([s.page.waitForURL((u) => u.searchParams.get('done') === 'verification-sent'), s.page.click('#send-verification')]);
+      const link = await mailedLink(visit, 'mail.emailVerification.subject');
+      return untilResponse(s.page, /^\/email\/verify$/, () => s.page.goto(link));
+    },
+    keys: ['verify.title', 'verify.confirm', 'verify.submit'],
+  },
+  {
+    name: 'address-confirmed',
+    open: ({ s }) => untilResponse(s.page, /^\/email\/verify$/, () => s.page.click('#confirm-email')),
+    keys: ['verify.doneTitle', 'verify.done'],
+  },
+  {
     name: 'sign-out',
     open: ({ s }) => untilResponse(s.page, /^\/session\/end$/, () => s.page.goto(`${stack.vigil.issuer}/session/end`)),
     keys: ['logout.heading', 'logout.question', 'logout.yes', 'logout.no'],
@@ -86,6 +127,82 @@ const PAGES: PageCase[] = [
     open: ({ s }) => untilResponse(s.page, /^\/auth$/, () => s.page.goto(`${stack.vigil.issuer}/auth?client_id=no-such-client&response_type=code&scope=openid`)),
     keys: ['error.titleSignIn', 'error.codes.invalid_client', 'error.detail', 'common.errorCode', 'error.startAgain'],
   },
+  {
+    name: 'forgot-password',
+    async open({ s, client }) {
+      const request = await pkceAuthorization(await discover(stack.vigil.issuer, client), { redirect_uri: stack.redirectUri, scope: 'openid', prompt: 'login' });
+      await s.page.goto(request.url);
+      return untilResponse(s.page, /\/forgot$/, () => s.page.click('#forgot-password'));
+    },
+    keys: ['forgot.title', 'forgot.intro', 'login.email', 'forgot.send', 'forgot.back'],
+  },
+  {
+    name: 'forgot-password-sent',
+    async open(visit) {
+      const { s, email } = visit;
+      await s.page.fill('#email', email);
+      visit.mailsSeen = mailbox.to(email).length;
+      return untilResponse(s.page, /\/forgot$/, () => s.page.click('#send-link'));
+    },
+    keys: ['forgot.sentTitle', 'forgot.sent', 'forgot.sentHint', 'forgot.back'],
+  },
+  {
+    name: 'password-reset',
+    async open(visit) {
+      // The mail is in the language of the browser that asked for it.
+      visit.resetLink = await mailedLink(visit, 'mail.passwordReset.subject');
+      return untilResponse(visit.s.page, /^\/password\/reset$/, () => visit.s.page.goto(visit.resetLink!));
+    },
+    keys: ['reset.title', 'reset.forEmail', 'reset.newPassword', 'reset.again', 'reset.minLength', 'reset.submit'],
+  },
+  {
+    name: 'password-changed',
+    async open({ s }) {
+      await s.page.fill('#password', `${PASSWORD} new`);
+      await s.page.fill('#confirm', `${PASSWORD} new`);
+      return untilResponse(s.page, /^\/password\/reset$/, () => s.page.click('#set-password'));
+    },
+    keys: ['reset.doneTitle', 'reset.done'],
+  },
+  {
+    name: 'link-used',
+    open: ({ s, resetLink }) => untilResponse(s.page, /^\/password\/reset$/, () => s.page.goto(resetLink!)),
+    keys: ['link.usedTitle', 'link.used', 'link.nextReset'],
+  },
+  {
+    name: 'invitation',
+    async open({ s, tag }) {
+      const invited = `invited-${tag}@vigil.test`;
+      await vigilCli(stack.env, ['user', 'invite', invited]);
+      const mail = await mailbox.next(invited, 0);
+      return untilResponse(s.page, /^\/invitation\//, () => s.page.goto(mail.links[0]));
+    },
+    keys: ['invitation.title', 'invitation.invitedAs', 'invitation.passkeyHeading', 'invitation.passkeyText', 'invitation.passkeyButton', 'invitation.passwordHeading',
+      'invitation.passwordThenApp', 'invitation.passwordLabel', 'invitation.confirmLabel', 'invitation.continue'],
+  },
+  {
+    name: 'invitation-app',
+    async open({ s }) {
+      await s.page.fill('#new-password', PASSWORD);
+      await s.page.fill('#confirm-password', PASSWORD);
+      return untilResponse(s.page, /^\/invitation\/.*\/password$/, () => s.page.click('#choose-password'));
+    },
+    keys: ['totp.title', 'invitation.totpIntro', 'totp.scan', 'totp.byHand', 'totp.code', 'totp.turnOn', 'common.cancel'],
+  },
+  {
+    name: 'invitation-done',
+    async open({ s }) {
+      const app = new Authenticator((await s.page.textContent('#totp-secret'))!.replace(/\s/g, ''));
+      await s.page.fill('#totp-code', await app.next());
+      return untilResponse(s.page, /^\/invitation\/.*\/totp$/, () => s.page.click('#confirm-totp'));
+    },
+    keys: ['invitation.doneTitle', 'invitation.done', 'recovery.keepDevice', 'invitation.goToAccount'],
+  },
+  {
+    name: 'invitation-closed',
+    open: ({ s }) => untilResponse(s.page, /^\/invitation\//, () => s.page.goto(`${stack.vigil.issuer}/invitation/${'A'.repeat(43)}`)),
+    keys: ['invitation.closed.invalidTitle', 'invitation.closed.invalid', 'invitation.closed.hint'],
+  },
 ];
 
 const catalogue = shippedCatalogue();
@@ -94,9 +211,11 @@ const say = (lang: Lang): Translate => translator(catalogue, lang, { product: BR
 const fixedParts = (text: string) => text.split(/\{[a-zA-Z]+\}/).map((part) => part.trim()).filter((part) => part.length > 3);
 
 beforeAll(async () => {
+  mailbox = await startMailbox();
   const dir = mkdtempSync(join(tmpdir(), 'vigil-brand-'));
   writeFileSync(join(dir, 'logo.svg'), `<svg xmlns="http://www.w3.org/2000/svg" width="24" height="24" viewBox="0 0 24 24"><circle cx="12" cy="12" r="10" fill="${BRAND.accent}"/></svg>`);
   stack = await startBrowserStack({
+    ...mailbox.env,
     VIGIL_BRAND_NAME: BRAND.name, VIGIL_BRAND_LOGO: join(dir, 'logo.svg'),
     VIGIL_BRAND_ACCENT: BRAND.accent, VIGIL_BRAND_ACCENT_DARK: BRAND.accentDark,
   });
@@ -104,6 +223,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
+  await mailbox?.stop();
 }, 60_000);
 
 describe.each(Object.keys(LANGUAGES) as Lang[])('in %s', (lang) => {
@@ -119,8 +239,9 @@ describe.each(Object.keys(LANGUAGES) as Lang[])('in %s', (lang) => {
     await s.page.emulateMedia({ colorScheme: scheme });
     await s.page.setViewportSize({ width, height });
     mkdirSync(join(SHOTS, lang), { recursive: true });
+    const visit: Visit = { s, client, email, lang, t, tag: `${lang}-${scheme}`, mailsSeen: 0 };
     for (const [index, row] of PAGES.entries()) {
-      const response = await row.open({ s, client, email });
+      const response = await row.open(visit);
       await s.page.waitForLoadState();
       const step = `${String(index + 1).padStart(2, '0')}-${row.name}`;
       await s.page.screenshot({ path: join(SHOTS, lang, `${scheme}-${step}.png`), fullPage: true });
@@ -148,10 +269,10 @@ describe.each(Object.keys(LANGUAGES) as Lang[])('in %s', (lang) => {
         expect(await s.page.textContent('#webauthn-status')).toBe(t('webauthn.unsupported'));
       }
     }
-    // No CSP violation, no script error (the error page's own 400 is the one failed load).
-    expect(s.errors.filter((e) => !/\/auth\?.*status of 400/.test(e))).toEqual([]);
+    // No CSP violation, no script error (the error pages' own 4xx are the only failed loads).
+    expect(s.errors.filter((e) => !/\/(auth|password\/reset|invitation\/A+)\b.*status of (400|404|410)/.test(e))).toEqual([]);
     await s.close();
-  }, 90_000);
+  }, 150_000);
 });
 
 test('the brand\'s assets: the colours as a stylesheet, the logo as an image nothing in which can run', async () => {

@@ -88,7 +88,7 @@ test('the person chooses a password and an authenticator app; the link is then u
   // Bad input: the page again with the reason; nothing stored.
   page = await browser.submit(page, passwordAction, { csrf, password: 'short', confirm: 'short' });
   expect(page.status).toBe(400);
-  expect(page.body).toContain('at least 12 characters');
+  expect(page.body).toContain('The password must be at least 12 characters.');
   page = await browser.submit(page, passwordAction, { csrf, password: 'grace password 123', confirm: 'grace password 124' });
   expect(page.status).toBe(400);
   expect(page.body).toContain('The two passwords are not the same');

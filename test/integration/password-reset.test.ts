@@ -221,7 +221,7 @@ test('a reset ends every session and grant, queues credential-change, keeps the 
   // A weak password, or two that differ: refused, nothing changed, the link still works.
   const weak = await submitReset(browser, link, 'short');
   expect(weak.status).toBe(400);
-  expect(weak.body).toContain('at least 12 characters');
+  expect(weak.body).toContain('The new password must be at least 12 characters.');
   const differ = await submitReset(browser, link, NEW_PASSWORD, `${NEW_PASSWORD}!`);
   expect(differ.status).toBe(400);
   expect(differ.body).toContain('The two passwords are not the same.');
