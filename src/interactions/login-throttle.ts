@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../config/index.ts';
-import { AttemptLimiter, type Reservation } from '../limits/index.ts';
+import { AttemptLimiter, reserveAll } from '../limits/index.ts';
 import type { Stores } from '../store/index.ts';
 
 /** Which limit acted, as the audit trail names it. */
@@ -43,20 +43,14 @@ export class LoginThrottle {
 
   /** Reserves this attempt under both hard limits; a refused attempt holds neither. */
   async begin(email: string, ip: string): Promise<LoginAttempt> {
-    const pairKey = digest(email.toLowerCase(), ip);
-    const [pair, address, attack] = await Promise.all([
-      this.#perAccountAddress.reserve(pairKey),
-      this.#perAddress.reserve(ip),
+    const [refused, attack] = await Promise.all([
+      reserveAll<Exclude<LoginLimit, 'account'>>([
+        ['account_address', this.#perAccountAddress, digest(email.toLowerCase(), ip)],
+        ['address', this.#perAddress, ip],
+      ]),
       this.#perAccount.check(digest(email.toLowerCase())),
     ]);
-    const refusedBy = (r: Reservation, limit: Exclude<LoginLimit, 'account'>) => (r.allowed ? undefined : { limit, retryAfterSeconds: r.retryAfterSeconds });
-    const refused = refusedBy(pair, 'account_address') ?? refusedBy(address, 'address');
-    if (refused) {
-      // Refused attempts are not guesses: the limit that did not act gets its reservation back.
-      await Promise.all([pair.allowed && this.#perAccountAddress.refund(pairKey), address.allowed && this.#perAddress.refund(ip)]);
-      return { refused, underAttack: attack.locked };
-    }
-    return { underAttack: attack.locked };
+    return refused ? { refused, underAttack: attack.locked } : { underAttack: attack.locked };
   }
 
   /** The attempt failed (a wrong password, or a sign-in refused for risk): its reservations stay counted. */

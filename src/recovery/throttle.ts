@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../config/index.ts';
-import { AttemptLimiter } from '../limits/index.ts';
+import { AttemptLimiter, reserveAll } from '../limits/index.ts';
 import type { Stores } from '../store/index.ts';
 
 /** Which limit acted, as the audit trail names it. */
@@ -34,11 +34,7 @@ export class RecoveryThrottle {
 
   /** A forgot-password request: reserved under both limits, or refused holding neither. */
   async request(email: string, ip: string): Promise<RecoveryRefusal | undefined> {
-    const key = emailKey(email);
-    const [byEmail, byAddress] = await Promise.all([this.#perEmail.reserve(key), this.#perAddress.reserve(ip)]);
-    if (byEmail.allowed && byAddress.allowed) return undefined;
-    await Promise.all([byEmail.allowed && this.#perEmail.refund(key), byAddress.allowed && this.#perAddress.refund(ip)]);
-    return byEmail.allowed ? { limit: 'address', retryAfterSeconds: byAddress.retryAfterSeconds } : { limit: 'email', retryAfterSeconds: byEmail.retryAfterSeconds };
+    return reserveAll<RecoveryRefusal['limit']>([['email', this.#perEmail, emailKey(email)], ['address', this.#perAddress, ip]]);
   }
 
   /** A mail to a signed-in person's own address (the address check): the per-address-typed limit only. */
