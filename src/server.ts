@@ -189,6 +189,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       config, accounts, links: emailLinks, throttle: recoveryThrottle, mailer: core.mail.mailer, templates: core.mail.templates, audit,
       revocations: core.revocations, stepUps: core.stepUps, securityEvents: core.ssf.outbox, totp: core.totp, passkeys: core.passkeys, recoveryCodes: core.recovery,
       logger, background: (work) => { void afterResponse.track(work); },
+      signInUnlocked: (email, ip) => throttle.passwordReset(email, ip),
     });
     const adminService = new AdminService(core, {
       provider: currentProvider,

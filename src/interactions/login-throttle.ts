@@ -66,4 +66,13 @@ export class LoginThrottle {
   async succeeded(email: string, ip: string): Promise<void> {
     await Promise.all([this.#perAccountAddress.reset(digest(email.toLowerCase(), ip)), this.#perAddress.refund(ip)]);
   }
+  /**
+   * The password was just set anew through an emailed link from `ip`: that address's lock on the
+   * account is lifted (its failures were guesses at the old password). The account-wide count and
+   * the address's own limit stay.
+   */
+  async passwordReset(email: string, ip: string): Promise<void> {
+    await this.#perAccountAddress.reset(digest(email.toLowerCase(), ip));
+  }
+
 }

@@ -25,6 +25,8 @@ export interface RecoveryDeps {
   passkeys: Passkeys;
   recoveryCodes: RecoveryCodes;
   logger: Logger;
+  /** Lifts the lock wrong passwords put on the account from this address (the sign-in's throttle). */
+  signInUnlocked?: (email: string, ip: string) => Promise<void>;
   /** Work a request starts and does not wait for (the forgot-password mail), finished before a shutdown closes the stores. */
   background: (work: Promise<unknown>) => void;
 }
@@ -131,6 +133,8 @@ export class AccountRecovery {
     await deps.audit.append({ actor: accountId, action: 'password_reset.completed', subject: accountId, ip, outcome: 'success', details: { secondFactorRequired: secondFactor } });
     await deps.securityEvents?.emit([credentialChange(accountId, 'password', 'update', 'user')]);
     await deps.revocations.account(accountId, { initiator: 'user', actor: accountId, reason: 'password reset', ip });
+    const account = await deps.accounts.findById(accountId);
+    if (account) await deps.signInUnlocked?.(account.email, ip);
     return { ok: true, accountId };
   }
 

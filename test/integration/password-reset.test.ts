@@ -112,7 +112,7 @@ beforeAll(async () => {
     VIGIL_METADATA_CACHE_SECONDS: '0',
   });
   issuer = stack.vigil.issuer;
-  const people = ['ada', 'bob', 'cy', 'dan', 'eve', 'fay'];
+  const people = ['ada', 'bob', 'cy', 'dan', 'eve', 'fay', 'gus'];
   const created = await Promise.all(people.map((p) => vigilCli<{ id: string }>(stack.env, ['user', 'create', '--email', email(p), '--password', PASSWORD])));
   people.forEach((p, i) => { ids[p] = created[i].id; });
   [rp, introspector] = await Promise.all([
@@ -317,3 +317,17 @@ test('an address confirmed through /account is email_verified in the ID token an
   expect(userinfo).toMatchObject({ email: email('eve'), email_verified: true });
   expect((await browser.follow(`${issuer}/account`)).body).toContain('Your email address is confirmed.');
 }, 40_000);
+
+test('a person locked out by wrong passwords resets the password from that address and signs in with it at once', async () => {
+  // Five wrong passwords (VIGIL_LOGIN_MAX_FAILURES_PER_ACCOUNT) lock the account at this address.
+  for (let i = 0; i < 5; i++) await signInFails('gus', `wrong password number ${i}`);
+  const browser = new Browser();
+  const login = await loginPage(browser);
+  const locked = await browser.submit(login, formAction(login.body, '/login'), { csrf: hiddenField(login.body, 'csrf'), email: email('gus'), password: PASSWORD });
+  expect(locked.status).toBe(429);
+
+  const done = await submitReset(new Browser(), await resetLink('gus', '10.0.7.1'), NEW_PASSWORD);
+  expect(done.status).toBe(200);
+  const { tokens } = await authorizeRp('gus', NEW_PASSWORD, { scope: 'openid' });
+  expect(tokens.claims()?.sub).toBe(ids.gus);
+});
