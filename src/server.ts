@@ -264,6 +264,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         .then(() => removeOldAudit())
         .then(() => receivedJtis.purge())
         .then(() => emailLinks.purge())
+        .then(() => core.invitations.purge())
         .catch((err) => logger.warn({ err }, 'could not purge expired records'));
     }, 10 * 60 * 1000);
     purge.unref();

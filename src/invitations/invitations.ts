@@ -160,6 +160,15 @@ export class Invitations {
   }
 
   /** Newest first; `pending` only the ones that can still be used. */
+  /**
+   * Deletes invitations expired more than `keepDays` ago (used, revoked or never answered): the
+   * console lists them that long; the audit trail keeps their story. How many.
+   */
+  async purge(keepDays = 90): Promise<number> {
+    const { rowCount } = await this.#deps.sql.query("DELETE FROM invitations WHERE expires_at < now() - make_interval(days => $1)", [keepDays]);
+    return rowCount;
+  }
+
   async list(options: { pending?: boolean; limit?: number } = {}): Promise<Invitation[]> {
     const { rows } = await this.#deps.sql.query<Row>(
       `SELECT ${COLUMNS} FROM invitations ${options.pending ? 'WHERE used_at IS NULL AND revoked_at IS NULL AND expires_at > now()' : ''}

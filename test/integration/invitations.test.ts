@@ -193,6 +193,12 @@ test('revoked, expired, forged and cut links each say what they are, with a 4xx;
   // An expired invitation no longer holds its email: it can be invited again.
   const again = await invite('expired@vigil.test');
   expect(again.invitation.status).toBe('pending');
+
+  // Long expired (or used, or revoked): gone at the purge; a pending one stays.
+  await stack.core.stores.sql.query(`UPDATE invitations SET expires_at = now() - interval '91 days' WHERE id IN ($1, $2)`, [expired.invitation.id, revoked.invitation.id]);
+  expect(await stack.core.invitations.purge()).toBe(2);
+  expect(await stack.core.invitations.find(revoked.invitation.id)).toBeUndefined();
+  expect((await stack.core.invitations.find(again.invitation.id))?.status).toBe('pending');
 });
 
 test('refused invitations store nothing and send nothing: existing account, open invitation, bad input, callers without the admin role', async () => {
