@@ -52,21 +52,35 @@ export class Catalogue {
     return this.#messages.get(lang)?.get(key) ?? this.#messages.get(DEFAULT_LANGUAGE)!.get(key);
   }
 
+  /** A message, or one given by plural forms (`key_one`, `key_other`, …). */
   has(key: string): boolean {
-    return this.#messages.get(DEFAULT_LANGUAGE)!.has(key);
+    const english = this.#messages.get(DEFAULT_LANGUAGE)!;
+    return english.has(key) || english.has(`${key}${PLURAL_SEPARATOR}other`);
   }
 
-  /** The message in `lang` with its placeholders filled in; an unknown key is answered as itself. */
+  /**
+   * The message in `lang` with its placeholders filled in; an unknown key is answered as itself.
+   * A key given by plural forms takes the form of `params.count` in that language (CLDR categories:
+   * `key_one`, `key_few`, …, `key_other` as the fallback).
+   */
   format(lang: string, key: string, params: MessageParams = {}): string {
-    const message = this.message(lang, key);
+    const message = this.message(lang, key) ?? this.#plural(lang, key, params.count);
     if (message === undefined) return key;
     return message.replace(PLACEHOLDER, (whole, name: string) => {
       const value = params[name];
       return value === undefined || value === null ? whole : String(value);
     });
   }
+
+  #plural(lang: string, key: string, count: MessageParams[string]): string | undefined {
+    const forms = this.#messages.has(lang) && this.#messages.get(lang)!.has(`${key}${PLURAL_SEPARATOR}other`) ? lang : DEFAULT_LANGUAGE;
+    const category = typeof count === 'number' ? new Intl.PluralRules(forms).select(count) : 'other';
+    return this.#messages.get(forms)!.get(`${key}${PLURAL_SEPARATOR}${category}`) ?? this.#messages.get(forms)!.get(`${key}${PLURAL_SEPARATOR}other`);
+  }
 }
 
+/** Between a key and its plural category: `account.recoveryLeft_one`. */
+const PLURAL_SEPARATOR = '_';
 /** Reads every `<language>.json` of the directory (nested or flat keys, string values). */
 export function loadCatalogue(dir = LOCALES_DIR): Catalogue {
   const messages = new Map<string, Map<string, string>>();

@@ -73,7 +73,7 @@ const normalized = (page: Page, uid: string) => page.body
   .replaceAll(uid, '<uid>')
   .replace(/name="csrf" value="[^"]*"/g, 'name="csrf" value="<csrf>"')
   .replace(/data-csrf="[^"]*"/g, 'data-csrf="<csrf>"')
-  .replace(/Try again in \d+ (seconds|minutes)/, 'Try again in <wait>');
+  .replace(/Try again in \d+ (seconds?|minutes?)/, 'Try again in <wait>');
 
 async function loginAudit(actor: string): Promise<{ outcome: string; reason: string | null; limit: string | null; ip: string }[]> {
   return queryDatabase(stack.db.url,

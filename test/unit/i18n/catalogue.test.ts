@@ -93,3 +93,17 @@ describe('translating', () => {
     expect(translator(small, 'en', { product: 'P' })('a.hello', { name: '{product}' })).toBe('Hello {product}, welcome to P');
   });
 });
+
+test('a message given by plural forms takes the form of its count in each language', () => {
+  const left = (lang: string, count: number) => catalogue.format(lang, 'account.recoveryLeft', { count });
+  expect(left('en', 1)).toMatch(/^1 recovery code left\. It signs/);
+  expect(left('en', 7)).toMatch(/^7 recovery codes left\. Each signs/);
+  expect(left('en', 0)).toMatch(/^0 recovery codes left/);
+  expect(left('de', 1)).toMatch(/^Noch 1 Wiederherstellungscode\. Er/);
+  expect(left('de', 2)).toMatch(/^Noch 2 Wiederherstellungscodes\./);
+  expect(catalogue.has('account.recoveryLeft')).toBe(true);
+  expect(catalogue.format('de', 'common.waitMinutes', { count: 1 })).toBe('1 Minute');
+  expect(catalogue.format('en', 'common.waitSeconds', { count: 30 })).toBe('30 seconds');
+  // Without a count: the "other" form.
+  expect(catalogue.format('en', 'common.days')).toBe('{count} days');
+});
