@@ -56,6 +56,9 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
   // The logo file and the message catalogue too: a bad one stops the start naming it.
   const brand = loadBrand(config);
   const catalogue = shippedCatalogue();
+  if (!catalogue.languages.includes(config.VIGIL_DEFAULT_LANGUAGE)) {
+    throw new ConfigError(`VIGIL_DEFAULT_LANGUAGE: ${config.VIGIL_DEFAULT_LANGUAGE} has no catalogue in locales/ (there: ${catalogue.languages.sort().join(', ')})`);
+  }
   openGeoDatabase();
   const core = await openCore(config, logger);
   const { keys, stores, accounts, audit } = core;
@@ -91,7 +94,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     const deviceCookie = new DeviceCookie(keys, config.ISSUER);
     // Writes the provider's events start after a response: waited for before the stores close.
     const afterResponse = new PendingWrites();
-    const views = createViews(undefined, { brand, catalogue });
+    const views = createViews(undefined, { brand, catalogue, defaultLanguage: config.VIGIL_DEFAULT_LANGUAGE });
     const pages = providerPages(views);
     const build = (jwks: Awaited<ReturnType<typeof loadJwks>>['keys']) => {
       // With the engine off, the provider's own refresh check (the owed step-up) stays.

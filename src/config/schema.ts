@@ -53,6 +53,8 @@ export const settingsSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** The product name on the pages (titles, headings) and in mail. */
   VIGIL_BRAND_NAME: z.string().trim().min(1).max(60).regex(/^[^\p{Cc}<>]+$/u, 'must be plain text on one line, without < or >').default('Vigil'),
+  /** The language of pages when Accept-Language names none Vigil has, and of mail sent without a request (invitations); one of locales/. */
+  VIGIL_DEFAULT_LANGUAGE: z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'must be a language tag such as en or de').default('en'),
   /** A logo shown on the pages: an SVG or PNG file, read at start-up and served as /assets/logo.svg or /assets/logo.png. */
   VIGIL_BRAND_LOGO: z.string().min(1).optional(),
   /** The accent colour (buttons, links) in light mode; in dark mode VIGIL_BRAND_ACCENT_DARK. */

@@ -10,9 +10,11 @@ export interface ViewOptions {
   cache?: boolean;
   brand?: Brand;
   catalogue?: Catalogue;
+  /** The language when Accept-Language names none of the catalogue's (VIGIL_DEFAULT_LANGUAGE). */
+  defaultLanguage?: string;
 }
 
-const catalogues = new WeakMap<nunjucks.Environment, Catalogue>();
+const catalogues = new WeakMap<nunjucks.Environment, { catalogue: Catalogue; fallback: string }>();
 
 /**
  * Templates autoescape every value; only markup produced by Vigil itself is marked safe. Every
@@ -23,7 +25,7 @@ export function createViews(dir = VIEWS_DIR, cacheOrOptions: boolean | ViewOptio
   const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(dir, { noCache: options.cache === false }), { autoescape: true, throwOnUndefined: false });
   const brand = options.brand ?? DEFAULT_BRAND;
   env.addGlobal('brand', { name: brand.name, logoUrl: brand.logo?.url });
-  catalogues.set(env, options.catalogue ?? shippedCatalogue());
+  catalogues.set(env, { catalogue: options.catalogue ?? shippedCatalogue(), fallback: options.defaultLanguage ?? DEFAULT_LANGUAGE });
   return env;
 }
 
@@ -31,15 +33,15 @@ export type Views = nunjucks.Environment;
 
 /** The catalogue a Views environment translates with. */
 export function catalogueOf(views: Views): Catalogue {
-  return catalogues.get(views) ?? shippedCatalogue();
+  return catalogues.get(views)?.catalogue ?? shippedCatalogue();
 }
 
 /**
- * The language of this request's answer, from its Accept-Language (English when none matches).
+ * The language of this request's answer, from its Accept-Language (`fallback` when none matches).
  * The answer says so: `Content-Language`, and `Vary: Accept-Language` for caches.
  */
-export function pageLanguage(ctx: Context, catalogue: Catalogue = shippedCatalogue(), product = DEFAULT_BRAND.name, englishOnly = false): { lang: string; t: Translate } {
-  const lang = englishOnly ? DEFAULT_LANGUAGE : negotiateLanguage(ctx.get('accept-language'), catalogue.languages, DEFAULT_LANGUAGE);
+export function pageLanguage(ctx: Context, catalogue: Catalogue = shippedCatalogue(), product = DEFAULT_BRAND.name, englishOnly = false, fallback = DEFAULT_LANGUAGE): { lang: string; t: Translate } {
+  const lang = englishOnly ? DEFAULT_LANGUAGE : negotiateLanguage(ctx.get('accept-language'), catalogue.languages, fallback);
   if (!englishOnly) ctx.vary('Accept-Language');
   ctx.set('Content-Language', lang);
   return { lang, t: translator(catalogue, lang, { product }) };
@@ -47,7 +49,7 @@ export function pageLanguage(ctx: Context, catalogue: Catalogue = shippedCatalog
 
 /** The language and `t` of this request, for what a page's script shows (JSON answers to fetch). */
 export function viewLanguage(ctx: Context, views: Views, englishOnly = false): { lang: string; t: Translate } {
-  return pageLanguage(ctx, catalogueOf(views), (views.getGlobal('brand') as { name: string }).name, englishOnly);
+  return pageLanguage(ctx, catalogueOf(views), (views.getGlobal('brand') as { name: string }).name, englishOnly, catalogues.get(views)?.fallback);
 }
 
 /** What a client's fields say about how pages name it. */

@@ -22,7 +22,7 @@ function displayName(name: string): string {
 
 /** SMTP when VIGIL_SMTP_URL is set; otherwise the outbox (the embedded default, and Postgres mode without SMTP). */
 export function createMail(config: Config, logger: Logger): MailSetup {
-  return { ...createMailer(config, logger), templates: new MailTemplates(undefined, { brandName: config.VIGIL_BRAND_NAME }) };
+  return { ...createMailer(config, logger), templates: new MailTemplates(undefined, { brandName: config.VIGIL_BRAND_NAME, defaultLanguage: config.VIGIL_DEFAULT_LANGUAGE }) };
 }
 
 function createMailer(config: Config, logger: Logger): Omit<MailSetup, 'templates'> {

@@ -10,6 +10,8 @@ const NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
 export interface MailTemplateOptions {
   /** The product name the mail speaks for (VIGIL_BRAND_NAME), `brand.name` in the templates. */
   brandName?: string;
+  /** The language of mail rendered without one (invitations), and for a language the catalogue lacks. */
+  defaultLanguage?: string;
   catalogue?: Catalogue;
 }
 
@@ -32,20 +34,22 @@ export class MailTemplates {
   readonly #text: nunjucks.Environment;
   readonly #catalogue: Catalogue;
   readonly #brandName: string;
+  readonly #defaultLanguage: string;
 
   constructor(dir = MAIL_VIEWS_DIR, options: MailTemplateOptions = {}) {
     this.#dir = dir;
     this.#catalogue = options.catalogue ?? shippedCatalogue();
     this.#brandName = options.brandName ?? 'Vigil';
+    this.#defaultLanguage = options.defaultLanguage ?? DEFAULT_LANGUAGE;
     this.#html = new nunjucks.Environment(new nunjucks.FileSystemLoader(dir), { autoescape: true, throwOnUndefined: true });
     this.#text = new nunjucks.Environment(new nunjucks.FileSystemLoader(dir), { autoescape: false, throwOnUndefined: true });
     for (const env of [this.#html, this.#text]) env.addGlobal('brand', { name: this.#brandName });
   }
 
   /** The mail in `lang` (English when the catalogue does not have it). */
-  render(name: string, values: Record<string, unknown>, lang: string = DEFAULT_LANGUAGE): RenderedMail {
+  render(name: string, values: Record<string, unknown>, lang: string = this.#defaultLanguage): RenderedMail {
     if (!NAME.test(name)) throw new Error(`not a mail template name: ${name}`);
-    const language = this.#catalogue.languages.includes(lang) ? lang : DEFAULT_LANGUAGE;
+    const language = this.#catalogue.languages.includes(lang) ? lang : this.#defaultLanguage;
     values = { ...values, lang: language, t: translator(this.#catalogue, language, { product: this.#brandName }) };
     const subject = this.#text.render(`${name}.subject.njk`, values).replace(/\s+/g, ' ').trim();
     const text = this.#text.render(`${name}.text.njk`, values);

@@ -140,6 +140,8 @@ describe('refuses to start on a bad risk policy or network list, naming the sett
     writeFileSync(path, 'GIF89a');
     const logo = await refused({ ...embedded, VIGIL_BRAND_LOGO: path });
     expect(logo).toBe(`vigil: VIGIL_BRAND_LOGO: ${path} is neither a PNG nor an SVG image\n`);
+    const language = await refused({ ...embedded, VIGIL_DEFAULT_LANGUAGE: 'fr' });
+    expect(language).toBe('vigil: VIGIL_DEFAULT_LANGUAGE: fr has no catalogue in locales/ (there: de, en)\n');
     expect(existsSync(embedded.VIGIL_DATA_DIR)).toBe(false);
   });
 

@@ -9,6 +9,7 @@ import { clientNameOf, createViews, renderPage } from '../../src/http/index.ts';
 import { createLogger } from '../../src/observability/index.ts';
 import { DEFAULT_BRAND } from '../../src/branding/index.ts';
 import { msg, shippedCatalogue, translator } from '../../src/i18n/index.ts';
+import { MailTemplates } from '../../src/mail/index.ts';
 
 let server: Server;
 let url: string;
@@ -72,4 +73,22 @@ test('Vigil\'s own apps are named in the reader\'s language with the product nam
   // A relying party cannot borrow the name by its id: only Vigil's own clients are first-party.
   expect(clientNameOf(v, client('vigil-account', 'Evil app', false))).toBe('Evil app');
   expect(clientNameOf(v, undefined)).toBeUndefined();
+});
+
+test('VIGIL_DEFAULT_LANGUAGE: a request naming no language Vigil has gets the organisation\'s default, and so does mail sent without a request', async () => {
+  const views = createViews(undefined, { brand: { ...DEFAULT_BRAND, name: 'Acme ID' }, defaultLanguage: 'de' });
+  const app = new Koa();
+  app.use((ctx) => renderPage(ctx, views, 'logged-out.njk', { title: msg('loggedOut.title') }));
+  const german = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => german.once('listening', resolve));
+  try {
+    const at = `http://127.0.0.1:${(german.address() as { port: number }).port}/`;
+    const lang = async (acceptLanguage?: string) => (await fetch(at, { headers: acceptLanguage ? { 'accept-language': acceptLanguage } : {} })).headers.get('content-language');
+    expect([await lang('fr'), await lang(undefined), await lang('en'), await lang('fr, en;q=0.5')]).toEqual(['de', 'de', 'en', 'en']);
+  } finally {
+    await new Promise((resolve) => german.close(resolve));
+  }
+  const invitation = new MailTemplates(undefined, { brandName: 'Acme ID', defaultLanguage: 'de' })
+    .render('invitation', { name: 'Ada', email: 'ada@example.com', link: 'https://id.example/invitation/x', issuer: 'https://id.example', expiresAt: new Date().toISOString(), hours: 72 });
+  expect(invitation.html).toContain('<html lang="de">');
 });
