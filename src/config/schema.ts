@@ -77,6 +77,8 @@ export const settingsSchema = z.object({
   /** Failed sign-ins for one account from every address after which a right password needs the second factor too. */
   VIGIL_LOGIN_ACCOUNT_ATTACK_FAILURES: int(1, 100000).default(20),
   VIGIL_LOGIN_LOCKOUT_SECONDS: int(1, 86400).default(900),
+  /** Requests a SCIM provisioning client may make per minute. */
+  VIGIL_SCIM_REQUESTS_PER_MINUTE: int(1, 100000).default(600),
   VIGIL_MFA_MAX_FAILURES: int(1, 100).default(5),
   VIGIL_MFA_LOCKOUT_SECONDS: int(1, 86400).default(900),
   VIGIL_REAUTH_SECONDS: int(1, 86400).default(300),

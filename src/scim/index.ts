@@ -1,0 +1,4 @@
+export { SCIM_SCOPE, scimResource, ensureScimResourceServer, authenticateScim } from './auth.ts';
+export { ScimRecords } from './store.ts';
+export { ScimUsers, type ScimDeps, type ScimCaller } from './service.ts';
+export { scimRoutes, type ScimRouteDeps } from './routes.ts';

@@ -1,0 +1,239 @@
+/**
+ * The SCIM 2.0 service driven as Entra ID and Okta drive it: a provisioning client's token, the
+ * discovery endpoints, the look-up by userName before a create, PATCH (Entra's "Replace" and
+ * "False"), PUT (Okta), deactivate, reactivate, delete; RFC 7644 shapes and errors; and a person
+ * deprovisioned while holding a refresh token, refused at once on the other instance.
+ */
+import * as oidc from 'openid-client';
+import { Browser, signIn } from '../support/browserless.ts';
+import { discover, insecure, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
+import { queryDatabase } from '../support/services.ts';
+import { freePort, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
+
+const PASSWORD = 'correct horse battery staple 9';
+const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
+const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+const LIST = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
+const ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error';
+const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+
+let stack: Stack;
+let a: VigilProcess;
+let b: VigilProcess;
+let scim: string;
+let token: string;
+let provisioner: ClientOut;
+let web: ClientOut;
+let redirectUri: string;
+
+interface Answer { status: number; headers: Headers; body: any }
+
+async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, bearer: string | undefined = token): Promise<Answer> {
+  const res = await fetch(`${scim}${path}`, {
+    method,
+    headers: {
+      ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/scim+json' } : {}),
+      ...headers,
+    },
+    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+const filtered = (filter: string, extra = '') => call('GET', `/Users?filter=${encodeURIComponent(filter)}${extra}`);
+const patch = (id: string, Operations: unknown[], headers: Record<string, string> = {}) => call('PATCH', `/Users/${id}`, { schemas: [PATCH_OP], Operations }, headers);
+
+function expectError(answer: Answer, status: number, scimType?: string) {
+  expect({ status: answer.status, type: answer.headers.get('content-type') }).toEqual({ status, type: 'application/scim+json; charset=utf-8' });
+  expect(answer.body).toEqual({ schemas: [ERROR], status: String(status), ...(scimType ? { scimType } : {}), detail: expect.any(String) });
+}
+
+beforeAll(async () => {
+  stack = await startStack({}, { instances: 2 });
+  [a, b] = stack.instances;
+  scim = `${a.issuer}/scim/v2`;
+  redirectUri = `http://127.0.0.1:${await freePort()}/cb`;
+  [provisioner, web] = await Promise.all([
+    vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Entra ID', '--grant-type', 'client_credentials', '--allow-resource', scim, '--scope', 'scim']),
+    vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Wiki', '--redirect-uri', redirectUri]),
+    vigilCli(stack.env, ['user', 'create', '--email', 'grace@vigil.test', '--password', PASSWORD]),
+  ]);
+  token = (await oidc.clientCredentialsGrant(await discover(a.issuer, provisioner), { resource: scim, scope: 'scim' })).access_token;
+}, 60_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+test('only a provisioning client with the scim scope gets in; bodies are size-limited', async () => {
+  const none = await call('GET', '/Users', undefined, {}, '');
+  expectError(none, 401);
+  expect(none.headers.get('www-authenticate')).toBe(`Bearer realm="${scim}"`);
+  const bad = await call('GET', '/Users', undefined, {}, 'not-a-token');
+  expectError(bad, 401);
+  expect(bad.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+  // A token of the same client without the scope: 403.
+  const scopeless = (await oidc.clientCredentialsGrant(await discover(a.issuer, provisioner), { resource: scim })).access_token;
+  const refused = await call('GET', '/Users', undefined, {}, scopeless);
+  expectError(refused, 403);
+  expect(refused.headers.get('www-authenticate')).toMatch(/error="insufficient_scope", .*scope="scim"/);
+  // A client allowed the SCIM resource must name the scope: provisioning is never granted by default.
+  await expect(vigilCli(stack.env, ['client', 'create', '--name', 'Sloppy', '--grant-type', 'client_credentials', '--allow-resource', scim])).rejects.toThrow(/scim must be named/);
+  const huge = await call('POST', '/Users', { schemas: [USER], userName: 'big@example.com', displayName: 'x'.repeat(70_000) });
+  expectError(huge, 413);
+  expectError(await call('POST', '/Users', '{"userName": '), 400, 'invalidSyntax');
+  expect((await filtered('userName eq "big@example.com"')).body.totalResults).toBe(0);
+});
+
+test('discovery: ServiceProviderConfig, ResourceTypes and Schemas in RFC 7643 shapes', async () => {
+  const config = await call('GET', '/ServiceProviderConfig');
+  expect(config.status).toBe(200);
+  expect(config.headers.get('content-type')).toBe('application/scim+json; charset=utf-8');
+  expect(config.body).toMatchObject({
+    schemas: ['urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig'],
+    patch: { supported: true }, bulk: { supported: false }, filter: { supported: true, maxResults: 200 }, etag: { supported: true }, sort: { supported: false },
+    authenticationSchemes: [expect.objectContaining({ type: 'oauthbearertoken' })],
+  });
+  const types = await call('GET', '/ResourceTypes');
+  expect(types.body).toMatchObject({ schemas: [LIST], totalResults: 1, Resources: [{ id: 'User', endpoint: '/Users', schema: USER, schemaExtensions: [{ schema: ENTERPRISE, required: false }] }] });
+  const schemas = await call('GET', '/Schemas');
+  expect(schemas.body.Resources.map((s: { id: string }) => s.id)).toEqual([USER, ENTERPRISE]);
+  expect((await call('GET', `/Schemas/${ENTERPRISE}`)).body.attributes.map((x: { name: string }) => x.name)).toContain('employeeNumber');
+  expectError(await call('GET', '/Groups'), 404);
+});
+
+test('Entra ID: look up, create, patch with "Replace" and "False", reactivate, delete; SCIM errors', async () => {
+  const lookUp = await filtered('userName eq "Ada.Lovelace@Example.com"');
+  expect(lookUp.body).toEqual({ schemas: [LIST], totalResults: 0, startIndex: 1, itemsPerPage: 0, Resources: [] });
+
+  const created = await call('POST', '/Users', {
+    schemas: [USER, ENTERPRISE], externalId: 'e-0001', userName: 'ada.lovelace@example.com', active: true,
+    displayName: 'Ada Lovelace', name: { givenName: 'Ada', familyName: 'Lovelace' },
+    emails: [{ primary: true, type: 'work', value: 'ada.lovelace@example.com' }],
+    [ENTERPRISE]: { employeeNumber: '1815', department: 'Analytical Engines', organization: 'Babbage & Co' },
+  });
+  expect(created.status).toBe(201);
+  const id = created.body.id as string;
+  expect(created.body).toEqual({
+    schemas: [USER, ENTERPRISE], id: expect.any(String), externalId: 'e-0001', userName: 'ada.lovelace@example.com',
+    name: { givenName: 'Ada', familyName: 'Lovelace' }, displayName: 'Ada Lovelace',
+    emails: [{ primary: true, type: 'work', value: 'ada.lovelace@example.com' }], active: true,
+    [ENTERPRISE]: { employeeNumber: '1815', department: 'Analytical Engines', organization: 'Babbage & Co' },
+    meta: { resourceType: 'User', created: expect.any(String), lastModified: expect.any(String), location: `${scim}/Users/${id}`, version: expect.stringMatching(/^W\/".+"$/) },
+  });
+  expect(created.headers.get('etag')).toBe(created.body.meta.version);
+  expect(created.headers.get('location')).toBe(`${scim}/Users/${id}`);
+
+  // userName is unique regardless of case.
+  expectError(await call('POST', '/Users', { schemas: [USER], userName: 'ADA.LOVELACE@example.com' }), 409, 'uniqueness');
+  expectError(await call('POST', '/Users', { schemas: [USER], userName: 'not an address' }), 400, 'invalidValue');
+  expectError(await call('POST', '/Users', { schemas: [USER], userName: 'x@example.com', favouriteColour: 'red' }), 400, 'invalidValue');
+
+  // Filters: attribute names and operators in any case, value paths, the extension by its URN, logic and grouping.
+  for (const filter of [
+    'USERNAME Eq "Ada.Lovelace@Example.com"', 'externalId eq "e-0001"', 'emails[type eq "work" and value co "@example.com"]',
+    `${ENTERPRISE}:department sw "analytical"`, 'not (active eq false) and (name.givenName eq "Ada" or userName ew "@nowhere")', 'displayName pr',
+  ]) {
+    const found = await filtered(filter);
+    expect({ filter, ids: found.body.Resources.map((r: { id: string }) => r.id) }).toEqual({ filter, ids: expect.arrayContaining([id]) });
+  }
+  expect((await filtered('userName ne "ada.lovelace@example.com"')).body.Resources.map((r: { id: string }) => r.id)).not.toContain(id);
+  expectError(await filtered('userName eq'), 400, 'invalidFilter');
+  expectError(await filtered('userName eq "a" and ('), 400, 'invalidFilter');
+
+  // Paging and projection.
+  const page = await call('GET', '/Users?startIndex=2&count=1&attributes=userName');
+  expect(page.body).toMatchObject({ schemas: [LIST], totalResults: 3, startIndex: 2, itemsPerPage: 1 });
+  expect(Object.keys(page.body.Resources[0]).sort()).toEqual(['id', 'meta', 'schemas', 'userName']);
+  const slim = await call('GET', `/Users/${id}?excludedAttributes=emails,${ENTERPRISE}`);
+  expect(slim.body.emails).toBeUndefined();
+  expect(slim.body[ENTERPRISE]).toBeUndefined();
+  expect(slim.body.userName).toBe('ada.lovelace@example.com');
+
+  // Entra ID's PATCH: capitalised ops, a value path, a manager as an id, attributes without a path.
+  const patched = await patch(id, [
+    { op: 'Replace', path: 'displayName', value: 'Ada King' },
+    { op: 'Replace', path: 'name.familyName', value: 'King' },
+    { op: 'Replace', path: 'emails[type eq "work"].value', value: 'ada.king@example.com' },
+    { op: 'Add', path: `${ENTERPRISE}:manager`, value: 'babbage-id' },
+    { op: 'Remove', path: `${ENTERPRISE}:organization` },
+    { op: 'Replace', value: { 'name.givenName': 'Augusta Ada' } },
+  ], { 'if-match': created.body.meta.version });
+  expect(patched.status).toBe(200);
+  expect(patched.body).toMatchObject({
+    displayName: 'Ada King', name: { givenName: 'Augusta Ada', familyName: 'King' }, emails: [{ type: 'work', value: 'ada.king@example.com', primary: true }],
+    [ENTERPRISE]: { employeeNumber: '1815', department: 'Analytical Engines', manager: { value: 'babbage-id' } },
+  });
+  expect(patched.body[ENTERPRISE].organization).toBeUndefined();
+  expect(patched.body.meta.version).not.toBe(created.body.meta.version);
+  expect((await call('GET', `/Users/${id}`)).body).toEqual(patched.body);
+
+  // A stale version, an unknown path, a filter matching nothing: refused, nothing stored.
+  expectError(await patch(id, [{ op: 'Replace', path: 'displayName', value: 'Lost update' }], { 'if-match': created.body.meta.version }), 412);
+  expectError(await call('PUT', `/Users/${id}`, { schemas: [USER], userName: 'ada.lovelace@example.com' }, { 'if-match': created.body.meta.version }), 412);
+  expectError(await patch(id, [{ op: 'replace', path: 'shoeSize', value: '42' }]), 400, 'invalidPath');
+  expectError(await patch(id, [{ op: 'replace', path: 'emails[type eq "home"].value', value: 'x@example.com' }]), 400, 'noTarget');
+  expectError(await patch(id, [{ op: 'replace', path: 'emails[type eq ].value', value: 'x@example.com' }]), 400, 'invalidFilter');
+  expectError(await patch(id, [{ op: 'frobnicate', path: 'displayName', value: 'x' }]), 400, 'invalidSyntax');
+  expectError(await patch(id, [{ op: 'replace', path: 'active', value: 'maybe' }]), 400, 'invalidValue');
+  expect((await call('GET', `/Users/${id}`)).body).toEqual(patched.body);
+
+  // Entra ID deactivates with the string "False", and reactivates with "True".
+  const off = await patch(id, [{ op: 'Replace', path: 'active', value: 'False' }]);
+  expect(off.body.active).toBe(false);
+  expect((await filtered('active eq false')).body.Resources.map((r: { id: string }) => r.id)).toEqual([id]);
+  const on = await patch(id, [{ op: 'Replace', value: { active: 'True' } }]);
+  expect(on.body.active).toBe(true);
+  const [{ disabled }] = await queryDatabase<{ disabled: boolean }>(stack.db.url, 'SELECT disabled FROM accounts WHERE id = $1', [id]);
+  expect(disabled).toBe(false);
+
+  // DELETE: gone for SCIM, the account disabled; audited with the provisioning client as the actor.
+  expect((await call('DELETE', `/Users/${id}`)).status).toBe(204);
+  expectError(await call('GET', `/Users/${id}`), 404);
+  expectError(await patch(id, [{ op: 'replace', path: 'active', value: true }]), 404);
+  expect((await filtered('userName eq "ada.lovelace@example.com"')).body.totalResults).toBe(0);
+  const audit = await queryDatabase<{ action: string; actor: string }>(stack.db.url, "SELECT action, actor FROM audit_log WHERE subject = $1 AND action NOT LIKE 'revocation.%' ORDER BY seq", [id]);
+  expect(audit.map((e) => e.action)).toEqual([
+    'scim.user.create', 'scim.user.update', 'account.disable', 'scim.user.update', 'account.enable', 'scim.user.update', 'account.disable', 'scim.user.delete',
+  ]);
+  expect(new Set(audit.map((e) => e.actor))).toEqual(new Set([provisioner.client_id]));
+});
+
+test('Okta: PUT-heavy updates with userName as the email; a changed userName changes the sign-in address', async () => {
+  const created = await call('POST', '/Users', { schemas: [USER], userName: 'lin@example.com', name: { givenName: 'Lin', familyName: 'Ho' }, active: true });
+  expect(created.status).toBe(201);
+  expect(created.body.displayName).toBe('Lin Ho');
+  const id = created.body.id as string;
+  const put = (body: Record<string, unknown>) => call('PUT', `/Users/${id}`, { schemas: [USER], id, ...body });
+  const moved = await put({ userName: 'lin.ho@example.com', name: { givenName: 'Lin', familyName: 'Ho' }, displayName: 'Lin Ho', active: true });
+  expect(moved.body).toMatchObject({ userName: 'lin.ho@example.com', active: true });
+  expect((await queryDatabase<{ email: string }>(stack.db.url, 'SELECT email FROM accounts WHERE id = $1', [id]))[0].email).toBe('lin.ho@example.com');
+  expectError(await put({ userName: 'GRACE@vigil.test', active: true }), 409, 'uniqueness');
+  expect((await put({ userName: 'lin.ho@example.com', active: false })).body.active).toBe(false);
+  expect((await put({ userName: 'lin.ho@example.com', active: true })).body.active).toBe(true);
+});
+
+test('deprovisioning while the person holds a refresh token: the next refresh on the other instance is refused at once', async () => {
+  const config = await discover(a.issuer, web);
+  const request = await pkceAuthorization(config, { redirect_uri: redirectUri, scope: 'openid offline_access', prompt: 'consent' });
+  const tokens = await request.redeem(await signIn(new Browser(), request.url, 'grace@vigil.test', PASSWORD, redirectUri));
+  const onB = await discover(a.issuer, web, { ...insecure, [oidc.customFetch]: (url, options) => fetch(url.replace(a.issuer, b.url), options as RequestInit) });
+  const refreshed = await oidc.refreshTokenGrant(onB, tokens.refresh_token!);
+
+  // An account made before provisioning is found by userName, as Entra ID looks before creating.
+  const found = await filtered('userName eq "grace@vigil.test"');
+  expect(found.body.totalResults).toBe(1);
+  const id = found.body.Resources[0].id as string;
+  const started = Date.now();
+  expect((await patch(id, [{ op: 'Replace', path: 'active', value: 'False' }])).body.active).toBe(false);
+  await expect(oidc.refreshTokenGrant(onB, refreshed.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  expect(Date.now() - started).toBeLessThan(1000);
+  const [revocation] = await queryDatabase<{ actor: string; details: { reason: string } }>(
+    stack.db.url, "SELECT actor, details FROM audit_log WHERE action = 'revocation.account' AND subject = $1", [id]);
+  expect(revocation).toMatchObject({ actor: provisioner.client_id, details: expect.objectContaining({ reason: 'deprovisioned through SCIM' }) });
+  // Reactivation lets the person sign in again (nothing they held comes back).
+  expect((await patch(id, [{ op: 'Replace', path: 'active', value: true }])).body.active).toBe(true);
+  await expect(oidc.refreshTokenGrant(onB, refreshed.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+});
