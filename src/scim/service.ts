@@ -1,13 +1,13 @@
 /**
  * The Users operations behind the SCIM routes, and their effects: a user made inactive or deleted
  * is disabled and everything it holds ends through `Revocations.account` (every instance, CAEP
- * session-revoked); a name or address change is a CAEP token-claims-change; every change is
+ * session-revoked), with a RISC account-disabled to the streams following the person; a name or address change is a CAEP token-claims-change; every change is
  * audited with the provisioning client as the actor.
  */
 import { AccountError, changeProfile, type Account, type AccountStore } from '../identity/index.ts';
 import type { Revocations } from '../sessions/index.ts';
 import type { AuditEntry } from '../audit/index.ts';
-import type { SecurityEventSink } from '../ssf/index.ts';
+import { accountDisabled, type SecurityEventSink } from '../ssf/index.ts';
 import { invalidValue, notFound, ScimError } from './errors.ts';
 import { compileFilter } from './filter.ts';
 import type { ScimRecords } from './store.ts';
@@ -25,6 +25,8 @@ export interface ScimDeps {
 export interface ScimCaller { clientId: string; ip: string }
 
 type Resource = Record<string, unknown>;
+
+const DEPROVISIONED = 'deprovisioned through SCIM';
 
 const taken = (err: unknown) => {
   if (err instanceof AccountError) return err.kind === 'taken' ? new ScimError(409, 'a user with this userName already exists', 'uniqueness') : invalidValue(err.message);
@@ -111,7 +113,8 @@ export class ScimUsers {
       return updated;
     }
     // A deprovisioned person keeps nothing: sessions, grants and tokens end on every instance.
-    const event = await this.#deps.revocations.account(account.id, { initiator: 'admin', actor: by.clientId, reason: 'deprovisioned through SCIM', ip: by.ip });
+    const event = await this.#deps.revocations.account(account.id, { initiator: 'admin', actor: by.clientId, reason: DEPROVISIONED, ip: by.ip });
+    await this.#deps.securityEvents.emit([accountDisabled(account.id, 'admin', DEPROVISIONED)]);
     await this.#audit(by, 'account.disable', account.id, { via: because, sessions: event.sessions.length, grants: event.grants.length });
     return updated;
   }

@@ -4,7 +4,9 @@
  * "False"), PUT (Okta), deactivate, reactivate, delete; RFC 7644 shapes and errors; and a person
  * deprovisioned while holding a refresh token, refused at once on the other instance.
  */
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
+import { clientCredentialsToken, jsonCall } from '../support/json-api.ts';
 import { Browser, signIn } from '../support/browserless.ts';
 import { discover, insecure, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import { queryDatabase } from '../support/services.ts';
@@ -16,6 +18,10 @@ const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const LIST = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
 const ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error';
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
+const ACCOUNT_DISABLED = 'https://schemas.openid.net/secevent/risc/event-type/account-disabled';
+/** Requests the provisioning client may make per minute here (the last test spends what is left). */
+const REQUEST_BUDGET = 150;
 
 let stack: Stack;
 let a: VigilProcess;
@@ -51,13 +57,14 @@ function expectError(answer: Answer, status: number, scimType?: string) {
 }
 
 beforeAll(async () => {
-  stack = await startStack({}, { instances: 2 });
+  stack = await startStack({ VIGIL_SCIM_REQUESTS_PER_MINUTE: String(REQUEST_BUDGET) }, { instances: 2 });
   [a, b] = stack.instances;
   scim = `${a.issuer}/scim/v2`;
   redirectUri = `http://127.0.0.1:${await freePort()}/cb`;
   [provisioner, web] = await Promise.all([
     vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Entra ID', '--grant-type', 'client_credentials', '--allow-resource', scim, '--scope', 'scim']),
-    vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Wiki', '--redirect-uri', redirectUri]),
+    vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Wiki', '--redirect-uri', redirectUri, '--grant-type', 'authorization_code',
+      '--grant-type', 'refresh_token', '--grant-type', 'client_credentials', '--allow-resource', `${a.issuer}/ssf`, '--scope', 'ssf:stream']),
     vigilCli(stack.env, ['user', 'create', '--email', 'grace@vigil.test', '--password', PASSWORD]),
   ]);
   token = (await oidc.clientCredentialsGrant(await discover(a.issuer, provisioner), { resource: scim, scope: 'scim' })).access_token;
@@ -222,6 +229,12 @@ test('deprovisioning while the person holds a refresh token: the next refresh on
   const onB = await discover(a.issuer, web, { ...insecure, [oidc.customFetch]: (url, options) => fetch(url.replace(a.issuer, b.url), options as RequestInit) });
   const refreshed = await oidc.refreshTokenGrant(onB, tokens.refresh_token!);
 
+  // The wiki follows Grace on a poll stream (RFC 8936) for session-revoked and account-disabled.
+  const ssfToken = await clientCredentialsToken(a.issuer, web, `${a.issuer}/ssf`, 'ssf:stream');
+  const stream = await jsonCall(a.issuer, 'POST', '/ssf/stream', ssfToken, { delivery: { method: 'urn:ietf:rfc:8936' }, events_requested: [SESSION_REVOKED, ACCOUNT_DISABLED] });
+  expect(stream.body.events_delivered).toEqual([SESSION_REVOKED, ACCOUNT_DISABLED]);
+  expect((await jsonCall(a.issuer, 'POST', '/ssf/subjects/add', ssfToken, { stream_id: stream.body.stream_id, subject: { format: 'email', email: 'grace@vigil.test' } })).status).toBe(200);
+
   // An account made before provisioning is found by userName, as Entra ID looks before creating.
   const found = await filtered('userName eq "grace@vigil.test"');
   expect(found.body.totalResults).toBe(1);
@@ -229,11 +242,30 @@ test('deprovisioning while the person holds a refresh token: the next refresh on
   const started = Date.now();
   expect((await patch(id, [{ op: 'Replace', path: 'active', value: 'False' }])).body.active).toBe(false);
   await expect(oidc.refreshTokenGrant(onB, refreshed.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  // The receiver polls instance B: both SETs are there, signed by Vigil, about Grace.
+  const polled = await jsonCall(b.url, 'POST', `/ssf/poll/${stream.body.stream_id}`, ssfToken, { returnImmediately: true, maxEvents: 10 });
   expect(Date.now() - started).toBeLessThan(1000);
+  const sets = Object.values(polled.body.sets as Record<string, string>);
+  const jwks = createRemoteJWKSet(new URL(`${a.issuer}/jwks`));
+  for (const set of sets) await jwtVerify(set, jwks, { issuer: a.issuer, audience: web.client_id, typ: 'secevent+jwt' });
+  expect(sets.map((set) => decodeJwt(set)).map((c) => ({ sub: c.sub_id, events: Object.keys(c.events as object) })).sort((x, y) => x.events[0].localeCompare(y.events[0]))).toEqual([
+    { sub: { format: 'iss_sub', iss: a.issuer, sub: id }, events: [SESSION_REVOKED] },
+    { sub: { format: 'iss_sub', iss: a.issuer, sub: id }, events: [ACCOUNT_DISABLED] },
+  ]);
   const [revocation] = await queryDatabase<{ actor: string; details: { reason: string } }>(
     stack.db.url, "SELECT actor, details FROM audit_log WHERE action = 'revocation.account' AND subject = $1", [id]);
   expect(revocation).toMatchObject({ actor: provisioner.client_id, details: expect.objectContaining({ reason: 'deprovisioned through SCIM' }) });
   // Reactivation lets the person sign in again (nothing they held comes back).
   expect((await patch(id, [{ op: 'Replace', path: 'active', value: true }])).body.active).toBe(true);
   await expect(oidc.refreshTokenGrant(onB, refreshed.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+});
+
+test('each provisioning client has a request budget per minute: past it, 429 with Retry-After', async () => {
+  let answer: Answer | undefined;
+  for (let i = 0; i <= REQUEST_BUDGET; i++) {
+    answer = await call('GET', '/ServiceProviderConfig');
+    if (answer.status === 429) break;
+  }
+  expectError(answer!, 429);
+  expect(Number(answer!.headers.get('retry-after'))).toBeGreaterThan(0);
 });
