@@ -33,6 +33,16 @@ const taken = (err: unknown) => {
   return err;
 };
 
+/**
+ * A provisioning client may not move an administrator's sign-in address (a password reset would
+ * then reach whoever it chose), disable or delete them: administrators are managed in Vigil.
+ */
+function guardAdministrator(account: Account): void {
+  if (account.roles.includes('admin')) {
+    throw new ScimError(403, 'this account has the admin role: its userName and active are managed in Vigil, not through provisioning');
+  }
+}
+
 export class ScimUsers {
   readonly #deps: ScimDeps;
   readonly #base: string;
@@ -56,26 +66,29 @@ export class ScimUsers {
 
   async create(by: ScimCaller, input: UserInput): Promise<Resource> {
     let account = await this.#deps.accounts.create({ email: input.userName, displayName: input.displayName }).catch((err) => { throw taken(err); });
-    if (!input.active) account = await this.#deps.accounts.setDisabled(account.email, true) ?? account;
+    if (input.active === false) account = await this.#deps.accounts.setDisabled(account.email, true) ?? account;
     const record = await this.#deps.records.save(account.id, input.externalId, input.attributes);
-    await this.#audit(by, 'scim.user.create', account.id, { active: input.active, ...(input.externalId ? { externalId: input.externalId } : {}) });
+    await this.#audit(by, 'scim.user.create', account.id, { active: input.active !== false, ...(input.externalId ? { externalId: input.externalId } : {}) });
     return userResource(account, record, this.#base);
   }
 
   /** PUT, and a PATCH's result: the user becomes `input`; 412 when `ifMatch` is not its version. */
   async replace(by: ScimCaller, id: string, input: UserInput, ifMatch: string | undefined): Promise<Resource> {
     const { account } = await this.#current(id, ifMatch);
+    const active = input.active ?? !account.disabled;
+    const moves = input.userName.toLowerCase() !== account.email.toLowerCase();
+    if (moves || active === account.disabled) guardAdministrator(account);
     let now = account;
-    if (input.userName.toLowerCase() !== account.email.toLowerCase() || input.displayName !== account.displayName) {
-      const change = { ...(input.userName.toLowerCase() !== account.email.toLowerCase() ? { email: input.userName } : {}), displayName: input.displayName };
+    if (moves || input.displayName !== account.displayName) {
+      const change = { ...(moves ? { email: input.userName } : {}), displayName: input.displayName };
       const done = await changeProfile({ accounts: this.#deps.accounts, securityEvents: this.#deps.securityEvents }, id, change, 'admin', 'provisioning')
         .catch((err) => { throw taken(err); });
       if (!done) throw notFound('user');
       now = done.account;
     }
-    if (input.active === account.disabled) now = await this.#setActive(by, now, input.active, 'scim.user.update');
+    if (active === account.disabled) now = await this.#setActive(by, now, active, 'scim.user.update');
     const record = await this.#deps.records.save(id, input.externalId, input.attributes);
-    await this.#audit(by, 'scim.user.update', id, { active: input.active });
+    await this.#audit(by, 'scim.user.update', id, { active });
     return userResource(now, record, this.#base);
   }
 
@@ -87,6 +100,7 @@ export class ScimUsers {
   /** DELETE: the account is disabled (everything it holds ends) and no longer a SCIM user. */
   async remove(by: ScimCaller, id: string, ifMatch: string | undefined): Promise<void> {
     const { account, record } = await this.#current(id, ifMatch);
+    guardAdministrator(account);
     if (!account.disabled) await this.#setActive(by, account, false, 'scim.user.delete');
     await this.#deps.records.save(id, record?.externalId ?? null, record?.attributes ?? {}, true);
     await this.#audit(by, 'scim.user.delete', id, {});

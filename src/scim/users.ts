@@ -25,7 +25,8 @@ export const SUB_NAMES: Record<string, Map<string, string>> = { name: canonical(
 export interface UserInput {
   userName: string;
   displayName: string;
-  active: boolean;
+  /** Undefined when not sent: a create makes the user active, a replace keeps what it was. */
+  active: boolean | undefined;
   externalId: string | null;
   /** Kept in the SCIM record: name, emails, the enterprise extension. */
   attributes: Record<string, unknown>;
@@ -63,7 +64,7 @@ export function readUser(body: Record<string, unknown>): UserInput {
   const attributes: Record<string, unknown> = {};
   let userName: string | undefined;
   let displayName = '';
-  let active = true;
+  let active: boolean | undefined;
   let externalId: string | null = null;
   for (const [key, value] of Object.entries(body)) {
     if (key.toLowerCase() === ENTERPRISE_SCHEMA.toLowerCase()) {

@@ -8,7 +8,7 @@ import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { clientCredentialsToken, jsonCall } from '../support/json-api.ts';
 import { Browser, signIn } from '../support/browserless.ts';
-import { discover, insecure, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
+import { ADMIN, discover, insecure, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import { queryDatabase } from '../support/services.ts';
 import { freePort, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 
@@ -219,7 +219,19 @@ test('Okta: PUT-heavy updates with userName as the email; a changed userName cha
   expect((await queryDatabase<{ email: string }>(stack.db.url, 'SELECT email FROM accounts WHERE id = $1', [id]))[0].email).toBe('lin.ho@example.com');
   expectError(await put({ userName: 'GRACE@vigil.test', active: true }), 409, 'uniqueness');
   expect((await put({ userName: 'lin.ho@example.com', active: false })).body.active).toBe(false);
+  // A PUT without active keeps it: a deprovisioned person is not brought back by omission.
+  expect((await put({ userName: 'lin.ho@example.com', displayName: 'Lin Ho' })).body.active).toBe(false);
   expect((await put({ userName: 'lin.ho@example.com', active: true })).body.active).toBe(true);
+});
+
+test('an administrator is not moved, disabled or deleted by a provisioning client', async () => {
+  const [root] = (await filtered(`userName eq "${ADMIN.email}"`)).body.Resources;
+  expectError(await patch(root.id, [{ op: 'Replace', path: 'active', value: 'False' }]), 403);
+  expectError(await patch(root.id, [{ op: 'Replace', path: 'userName', value: 'attacker@example.com' }]), 403);
+  expectError(await call('DELETE', `/Users/${root.id}`), 403);
+  expect((await call('GET', `/Users/${root.id}`)).body).toEqual(root);
+  // Their name and attributes may still be provisioned.
+  expect((await patch(root.id, [{ op: 'Add', path: 'displayName', value: 'Root Admin' }])).body).toMatchObject({ userName: ADMIN.email, displayName: 'Root Admin', active: true });
 });
 
 test('deprovisioning while the person holds a refresh token: the next refresh on the other instance is refused at once', async () => {
