@@ -1,4 +1,5 @@
 /** RFC 7643 §5–7 discovery: what the service supports, its resource types and schemas. */
+import { GROUP_SCHEMA } from './groups.ts';
 import { ENTERPRISE_SCHEMA, USER_SCHEMA } from './users.ts';
 
 const attr = (name: string, extra: Record<string, unknown> = {}) => ({
@@ -25,6 +26,9 @@ export function resourceTypes(base: string) {
     schemas: ['urn:ietf:params:scim:schemas:core:2.0:ResourceType'], id: 'User', name: 'User', endpoint: '/Users', schema: USER_SCHEMA,
     schemaExtensions: [{ schema: ENTERPRISE_SCHEMA, required: false }],
     meta: { resourceType: 'ResourceType', location: `${base}/ResourceTypes/User` },
+  }, {
+    schemas: ['urn:ietf:params:scim:schemas:core:2.0:ResourceType'], id: 'Group', name: 'Group', endpoint: '/Groups', schema: GROUP_SCHEMA,
+    meta: { resourceType: 'ResourceType', location: `${base}/ResourceTypes/Group` },
   }];
 }
 
@@ -40,6 +44,11 @@ export function schemas(base: string) {
       attr('displayName'),
       { ...attr('emails', { type: 'complex', multiValued: true }), subAttributes: [attr('value'), attr('type'), attr('primary', { type: 'boolean' }), attr('display')] },
       attr('active', { type: 'boolean' }),
+    ]),
+    schema(GROUP_SCHEMA, 'Group', [
+      attr('displayName', { required: true, uniqueness: 'server' }),
+      attr('externalId', { caseExact: true }),
+      { ...attr('members', { type: 'complex', multiValued: true }), subAttributes: [attr('value', { mutability: 'immutable' }), attr('display', { mutability: 'readOnly' }), attr('$ref', { type: 'reference', mutability: 'readOnly' }), attr('type', { mutability: 'readOnly' })] },
     ]),
     schema(ENTERPRISE_SCHEMA, 'EnterpriseUser', [
       ...['employeeNumber', 'costCenter', 'organization', 'division', 'department'].map((n) => attr(n)),

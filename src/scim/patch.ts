@@ -85,33 +85,49 @@ function applyAt(resource: Json, op: Op, path: string, value: unknown): void {
   }
 }
 
-/** The resource (without meta) after the operations of a PATCH body, or a 400 naming the first bad one. */
-export function applyPatch(resource: Json, body: Json): Json {
+export interface PatchOperation {
+  op: Op;
+  /** Undefined or empty: the value is an object of paths. */
+  path: string | undefined;
+  value: unknown;
+}
+
+/** A PATCH body's operations, checked for shape (schema, list, op names in any case, path). */
+export function patchOperations(body: Json): PatchOperation[] {
   const schemas = body.schemas;
   if (!Array.isArray(schemas) || !schemas.includes(PATCH_SCHEMA)) throw new ScimError(400, `a PATCH body names the schema ${PATCH_SCHEMA}`, 'invalidSyntax');
   const ops = body.Operations ?? body.operations;
   if (!Array.isArray(ops) || ops.length === 0 || ops.length > 100) throw new ScimError(400, 'Operations must be a list of 1 to 100 operations', 'invalidSyntax');
-  const next = structuredClone(resource);
-  delete next.meta;
-  for (const raw of ops) {
+  return ops.map((raw) => {
     const operation = (raw ?? {}) as Json;
     const op = String(operation.op ?? '').toLowerCase();
     if (op !== 'add' && op !== 'replace' && op !== 'remove') throw new ScimError(400, `op must be add, replace or remove, not ${JSON.stringify(String(operation.op).slice(0, 40))}`, 'invalidSyntax');
     const path = operation.path;
     if (path !== undefined && (typeof path !== 'string' || path.length > 512)) throw badPath(String(path));
-    if (typeof path === 'string' && path !== '') {
-      if (op !== 'remove' && !('value' in operation)) throw invalidValue(`${op} of ${path} needs a value`);
-      applyAt(next, op, path, operation.value);
-    } else {
-      if (op === 'remove') throw new ScimError(400, 'remove needs a path', 'noTarget');
+    if (path && op !== 'remove' && !('value' in operation)) throw invalidValue(`${op} of ${path} needs a value`);
+    if (!path) {
       const value = operation.value;
+      if (op === 'remove') throw new ScimError(400, 'remove needs a path', 'noTarget');
       if (!value || typeof value !== 'object' || Array.isArray(value)) throw invalidValue(`${op} without a path needs an object value`);
-      for (const [key, v] of Object.entries(value as Json)) {
-        // A value for the whole extension sets each of its attributes.
-        if (key.toLowerCase() === ENTERPRISE_SCHEMA.toLowerCase() && v && typeof v === 'object') {
-          for (const [k, x] of Object.entries(v as Json)) applyAt(next, op, `${ENTERPRISE_SCHEMA}:${k}`, x);
-        } else applyAt(next, op, key, v);
-      }
+    }
+    return { op, path: path || undefined, value: operation.value };
+  });
+}
+
+/** The resource (without meta) after the operations of a PATCH body, or a 400 naming the first bad one. */
+export function applyPatch(resource: Json, body: Json): Json {
+  const next = structuredClone(resource);
+  delete next.meta;
+  for (const { op, path, value } of patchOperations(body)) {
+    if (path) {
+      applyAt(next, op, path, value);
+      continue;
+    }
+    for (const [key, v] of Object.entries(value as Json)) {
+      // A value for the whole extension sets each of its attributes.
+      if (key.toLowerCase() === ENTERPRISE_SCHEMA.toLowerCase() && v && typeof v === 'object') {
+        for (const [k, x] of Object.entries(v as Json)) applyAt(next, op, `${ENTERPRISE_SCHEMA}:${k}`, x);
+      } else applyAt(next, op, key, v);
     }
   }
   return next;

@@ -18,13 +18,16 @@ import { resourceTypes, schemas, serviceProviderConfig } from './discovery.ts';
 import { ScimError } from './errors.ts';
 import { applyPatch } from './patch.ts';
 import type { ScimCaller, ScimUsers } from './service.ts';
-import { ENTERPRISE_SCHEMA, LIST_SCHEMA, readUser } from './users.ts';
+import type { ScimGroupService } from './group-service.ts';
+import { patchGroup, readGroup, type GroupInput } from './groups.ts';
+import { ENTERPRISE_SCHEMA, LIST_SCHEMA, readUser, type UserInput } from './users.ts';
 
 export interface ScimRouteDeps {
   config: Pick<Config, 'ISSUER'>;
   provider: () => Provider;
   accounts: AccountStore;
   users: ScimUsers;
+  groups: ScimGroupService;
   logger: Logger;
   /** Requests per provisioning client. */
   requestLimiter: AttemptLimiter;
@@ -33,6 +36,21 @@ export interface ScimRouteDeps {
 }
 
 const BODY_LIMIT = 64 * 1024;
+
+type Resource = Record<string, unknown>;
+
+/** What the routes of one resource type call. */
+interface ResourceOps<I> {
+  list(filter: string | undefined): Promise<Resource[]>;
+  get(id: string): Promise<Resource>;
+  /** A POST or PUT body as the input. */
+  read(body: Resource): I;
+  create(by: ScimCaller, input: I): Promise<Resource>;
+  replace(by: ScimCaller, id: string, input: I, ifMatch: string | undefined): Promise<Resource>;
+  /** A PATCH body applied to the current resource (its version checked against `ifMatch`), and that version. */
+  patched(id: string, body: Resource, ifMatch: string | undefined): Promise<{ input: I; version: string }>;
+  remove(by: ScimCaller, id: string, ifMatch: string | undefined): Promise<void>;
+}
 const MAX_COUNT = 200;
 const ALWAYS = new Set(['id', 'schemas', 'meta']);
 
@@ -85,7 +103,7 @@ async function readScimJson(ctx: Context): Promise<Record<string, unknown>> {
 export function scimRoutes(deps: ScimRouteDeps): Router {
   const router = new Router({ prefix: '/scim/v2' });
   const realm = scimResource(deps.config);
-  const { users } = deps;
+  const { users, groups } = deps;
 
   async function answers(ctx: Context, next: Next) {
     ctx.set('Cache-Control', 'no-store');
@@ -145,44 +163,65 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
   router.get('/Schemas', (ctx) => { ctx.body = listOf(schemas(realm)); });
   router.get('/Schemas/:id', (ctx) => { ctx.body = one(schemas(realm).find((s) => s.id === ctx.params.id), 'schema'); });
 
-  router.get('/Users', async (ctx) => {
-    if (queryText(ctx, 'sortBy') !== undefined) throw new ScimError(400, 'sorting is not supported', 'invalidValue');
-    const startIndex = positive(ctx, 'startIndex', 1, 1);
-    const count = Math.min(positive(ctx, 'count', MAX_COUNT, 0), MAX_COUNT);
-    const matched = await users.list(queryText(ctx, 'filter'));
-    const page = matched.slice(startIndex - 1, startIndex - 1 + count);
-    ctx.body = {
-      schemas: [LIST_SCHEMA], totalResults: matched.length, startIndex, itemsPerPage: page.length,
-      Resources: page.map((r) => project(r, queryText(ctx, 'attributes'), queryText(ctx, 'excludedAttributes'))),
-    };
-  });
+  /** The six endpoints of a resource type, the same for Users and Groups. */
+  function resourceRoutes<I>(path: string, ops: ResourceOps<I>) {
+    router.get(path, async (ctx) => {
+      if (queryText(ctx, 'sortBy') !== undefined) throw new ScimError(400, 'sorting is not supported', 'invalidValue');
+      const startIndex = positive(ctx, 'startIndex', 1, 1);
+      const count = Math.min(positive(ctx, 'count', MAX_COUNT, 0), MAX_COUNT);
+      const matched = await ops.list(queryText(ctx, 'filter'));
+      const page = matched.slice(startIndex - 1, startIndex - 1 + count);
+      ctx.body = {
+        schemas: [LIST_SCHEMA], totalResults: matched.length, startIndex, itemsPerPage: page.length,
+        Resources: page.map((r) => project(r, queryText(ctx, 'attributes'), queryText(ctx, 'excludedAttributes'))),
+      };
+    });
 
-  router.get('/Users/:id', async (ctx) => {
-    const resource = withVersion(ctx, await users.get(ctx.params.id));
-    ctx.body = project(resource, queryText(ctx, 'attributes'), queryText(ctx, 'excludedAttributes'));
-  });
+    router.get(`${path}/:id`, async (ctx) => {
+      const resource = withVersion(ctx, await ops.get(ctx.params.id));
+      ctx.body = project(resource, queryText(ctx, 'attributes'), queryText(ctx, 'excludedAttributes'));
+    });
 
-  router.post('/Users', async (ctx) => {
-    const resource = await users.create(by(ctx), readUser(await readScimJson(ctx)));
-    ctx.status = 201;
-    ctx.body = withVersion(ctx, resource);
-  });
+    router.post(path, async (ctx) => {
+      const resource = await ops.create(by(ctx), ops.read(await readScimJson(ctx)));
+      ctx.status = 201;
+      ctx.body = withVersion(ctx, resource);
+    });
 
-  router.put('/Users/:id', async (ctx) => {
-    ctx.body = withVersion(ctx, await users.replace(by(ctx), ctx.params.id, readUser(await readScimJson(ctx)), ifMatch(ctx)));
-  });
+    router.put(`${path}/:id`, async (ctx) => {
+      ctx.body = withVersion(ctx, await ops.replace(by(ctx), ctx.params.id, ops.read(await readScimJson(ctx)), ifMatch(ctx)));
+    });
 
-  router.patch('/Users/:id', async (ctx) => {
-    const body = await readScimJson(ctx);
-    const current = await users.forPatch(ctx.params.id, ifMatch(ctx));
-    const version = (current.meta as { version: string }).version;
-    // The version read above is the one the change must still apply to.
-    ctx.body = withVersion(ctx, await users.replace(by(ctx), ctx.params.id, readUser(applyPatch(current, body)), version));
-  });
+    router.patch(`${path}/:id`, async (ctx) => {
+      const body = await readScimJson(ctx);
+      const { input, version } = await ops.patched(ctx.params.id, body, ifMatch(ctx));
+      // The version the operations were applied to is the one the change must still find.
+      ctx.body = withVersion(ctx, await ops.replace(by(ctx), ctx.params.id, input, version));
+    });
 
-  router.delete('/Users/:id', async (ctx) => {
-    await users.remove(by(ctx), ctx.params.id, ifMatch(ctx));
-    ctx.status = 204;
+    router.delete(`${path}/:id`, async (ctx) => {
+      await ops.remove(by(ctx), ctx.params.id, ifMatch(ctx));
+      ctx.status = 204;
+    });
+  }
+
+  resourceRoutes<UserInput>('/Users', {
+    list: (filter) => users.list(filter), get: (id) => users.get(id), read: readUser,
+    create: (caller, input) => users.create(caller, input), replace: (caller, id, input, v) => users.replace(caller, id, input, v),
+    remove: (caller, id, v) => users.remove(caller, id, v),
+    patched: async (id, body, v) => {
+      const current = await users.forPatch(id, v);
+      return { input: readUser(applyPatch(current, body)), version: (current.meta as { version: string }).version };
+    },
+  });
+  resourceRoutes<GroupInput>('/Groups', {
+    list: (filter) => groups.list(filter), get: (id) => groups.get(id), read: readGroup,
+    create: (caller, input) => groups.create(caller, input), replace: (caller, id, input, v) => groups.replace(caller, id, input, v),
+    remove: (caller, id, v) => groups.remove(caller, id, v),
+    patched: async (id, body, v) => {
+      const current = await groups.forPatch(id, v);
+      return { input: patchGroup(current.input, body), version: current.version };
+    },
   });
 
   router.all('/{*rest}', () => { throw new ScimError(404, 'no such endpoint'); });

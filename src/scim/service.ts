@@ -33,6 +33,14 @@ const taken = (err: unknown) => {
   return err;
 };
 
+/** 412 unless `ifMatch` (absent, `*`, or a list of ETags) names the resource's version. */
+export function checkVersion(resource: Resource, ifMatch: string | undefined, what: string): void {
+  if (ifMatch === undefined || ifMatch.trim() === '*') return;
+  const version = (resource.meta as { version: string }).version.replace(/^W\//, '');
+  const wanted = ifMatch.split(',').map((v) => v.trim().replace(/^W\//, ''));
+  if (!wanted.includes(version)) throw new ScimError(412, `the ${what} changed since that version was read`);
+}
+
 /**
  * A provisioning client may not move an administrator's sign-in address (a password reset would
  * then reach whoever it chose), disable or delete them: administrators are managed in Vigil.
@@ -111,11 +119,7 @@ export class ScimUsers {
     const record = account && await this.#deps.records.get(id);
     if (!account || record?.deleted) throw notFound('user');
     const resource = userResource(account, record, this.#base);
-    if (ifMatch !== undefined && ifMatch.trim() !== '*') {
-      const version = (resource.meta as { version: string }).version;
-      const wanted = ifMatch.split(',').map((v) => v.trim().replace(/^W\//, ''));
-      if (!wanted.includes(version.replace(/^W\//, ''))) throw new ScimError(412, 'the user changed since that version was read');
-    }
+    checkVersion(resource, ifMatch, 'user');
     return { account, record, resource };
   }
 

@@ -16,6 +16,7 @@ const PASSWORD = 'correct horse battery staple 9';
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const LIST = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
+const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 const ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error';
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
@@ -57,7 +58,9 @@ function expectError(answer: Answer, status: number, scimType?: string) {
 }
 
 beforeAll(async () => {
-  stack = await startStack({ VIGIL_SCIM_REQUESTS_PER_MINUTE: String(REQUEST_BUDGET) }, { instances: 2 });
+  stack = await startStack({
+    VIGIL_SCIM_REQUESTS_PER_MINUTE: String(REQUEST_BUDGET), VIGIL_SCIM_GROUP_ROLES: JSON.stringify({ 'Vigil Auditors': ['auditor'], 'Ops Team': ['operator', 'auditor'] }),
+  }, { instances: 2 });
   [a, b] = stack.instances;
   scim = `${a.issuer}/scim/v2`;
   redirectUri = `http://127.0.0.1:${await freePort()}/cb`;
@@ -104,11 +107,15 @@ test('discovery: ServiceProviderConfig, ResourceTypes and Schemas in RFC 7643 sh
     authenticationSchemes: [expect.objectContaining({ type: 'oauthbearertoken' })],
   });
   const types = await call('GET', '/ResourceTypes');
-  expect(types.body).toMatchObject({ schemas: [LIST], totalResults: 1, Resources: [{ id: 'User', endpoint: '/Users', schema: USER, schemaExtensions: [{ schema: ENTERPRISE, required: false }] }] });
+  expect(types.body).toMatchObject({ schemas: [LIST], totalResults: 2, Resources: [
+    { id: 'User', endpoint: '/Users', schema: USER, schemaExtensions: [{ schema: ENTERPRISE, required: false }] },
+    { id: 'Group', endpoint: '/Groups', schema: GROUP },
+  ] });
   const schemas = await call('GET', '/Schemas');
-  expect(schemas.body.Resources.map((s: { id: string }) => s.id)).toEqual([USER, ENTERPRISE]);
+  expect(schemas.body.Resources.map((s: { id: string }) => s.id)).toEqual([USER, GROUP, ENTERPRISE]);
   expect((await call('GET', `/Schemas/${ENTERPRISE}`)).body.attributes.map((x: { name: string }) => x.name)).toContain('employeeNumber');
-  expectError(await call('GET', '/Groups'), 404);
+  expectError(await call('GET', '/Schemas/urn:nothing'), 404);
+  expectError(await call('GET', '/Bulk'), 404);
 });
 
 test('Entra ID: look up, create, patch with "Replace" and "False", reactivate, delete; SCIM errors', async () => {
@@ -222,6 +229,62 @@ test('Okta: PUT-heavy updates with userName as the email; a changed userName cha
   // A PUT without active keeps it: a deprovisioned person is not brought back by omission.
   expect((await put({ userName: 'lin.ho@example.com', displayName: 'Lin Ho' })).body.active).toBe(false);
   expect((await put({ userName: 'lin.ho@example.com', active: true })).body.active).toBe(true);
+});
+
+test('groups: look up, create with members, add and remove members (Entra ID, Okta), rename, delete; membership becomes roles', async () => {
+  const user = async (userName: string) => (await call('POST', '/Users', { schemas: [USER], userName })).body.id as string;
+  const [kim, lee] = [await user('kim@example.com'), await user('lee@example.com')];
+  await queryDatabase(stack.db.url, "UPDATE accounts SET roles = '{wiki_editor}' WHERE id = $1", [kim]);
+  const roles = async (id: string) => (await queryDatabase<{ roles: string[] }>(stack.db.url, 'SELECT roles FROM accounts WHERE id = $1', [id]))[0].roles;
+
+  expect((await call('GET', `/Groups?filter=${encodeURIComponent('displayName eq "vigil auditors"')}&excludedAttributes=members`)).body.totalResults).toBe(0);
+  const created = await call('POST', '/Groups', { schemas: [GROUP], displayName: 'Vigil Auditors', externalId: 'g-1', members: [{ value: kim }] });
+  expect(created.status).toBe(201);
+  const id = created.body.id as string;
+  expect(created.body).toEqual({
+    schemas: [GROUP], id: expect.any(String), externalId: 'g-1', displayName: 'Vigil Auditors',
+    members: [{ value: kim, display: 'kim@example.com', $ref: `${scim}/Users/${kim}`, type: 'User' }],
+    meta: { resourceType: 'Group', created: expect.any(String), lastModified: expect.any(String), location: `${scim}/Groups/${id}`, version: expect.any(String) },
+  });
+  // The mapped role is added; roles the mapping does not name stay.
+  expect(await roles(kim)).toEqual(['auditor', 'wiki_editor']);
+  expectError(await call('POST', '/Groups', { schemas: [GROUP], displayName: 'VIGIL AUDITORS' }), 409, 'uniqueness');
+  expectError(await call('POST', '/Groups', { schemas: [GROUP], displayName: 'Ghosts', members: [{ value: 'no-such-user' }] }), 400, 'invalidValue');
+  const looked = await call('GET', `/Groups?filter=${encodeURIComponent('displayName eq "vigil auditors"')}&excludedAttributes=members`);
+  expect(looked.body.Resources).toEqual([{ schemas: [GROUP], id, externalId: 'g-1', displayName: 'Vigil Auditors', meta: created.body.meta }]);
+
+  // Entra ID adds with a list, removes by a value filter; Okta removes with a value list.
+  const added = await call('PATCH', `/Groups/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'Add', path: 'members', value: [{ value: lee }] }] }, { 'if-match': created.body.meta.version });
+  expect(added.body.members.map((m: { value: string }) => m.value)).toEqual([kim, lee]);
+  expect(await roles(lee)).toEqual(['auditor']);
+  expect((await call('GET', `/Groups?filter=${encodeURIComponent(`members[value eq "${lee}"]`)}`)).body.totalResults).toBe(1);
+  expectError(await call('PATCH', `/Groups/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'Add', path: 'members', value: [{ value: lee }] }] }, { 'if-match': created.body.meta.version }), 412);
+  expectError(await call('PATCH', `/Groups/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'Add', path: 'owners', value: [] }] }), 400, 'invalidPath');
+  const removed = await call('PATCH', `/Groups/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'Remove', path: `members[value eq "${kim}"]` }] });
+  expect(removed.body.members.map((m: { value: string }) => m.value)).toEqual([lee]);
+  expect(await roles(kim)).toEqual(['wiki_editor']);
+
+  // Renamed (Okta's PUT): the members get the new name's roles.
+  const renamed = await call('PUT', `/Groups/${id}`, { schemas: [GROUP], id, displayName: 'Ops Team', members: [{ value: lee }] });
+  expect(renamed.body.displayName).toBe('Ops Team');
+  expect(await roles(lee)).toEqual(['auditor', 'operator']);
+  const emptied = await call('PATCH', `/Groups/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'remove', path: 'members', value: [{ value: lee }] }] });
+  expect(emptied.body.members).toEqual([]);
+  expect(await roles(lee)).toEqual([]);
+  await call('PATCH', `/Groups/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { id, members: [{ value: lee }, { value: kim }] } }] });
+  expect(await roles(kim)).toEqual(['auditor', 'operator', 'wiki_editor']);
+
+  // Deleting the group takes its roles away; audited with the provisioning client as the actor.
+  expect((await call('DELETE', `/Groups/${id}`)).status).toBe(204);
+  expectError(await call('GET', `/Groups/${id}`), 404);
+  expect([await roles(kim), await roles(lee)]).toEqual([['wiki_editor'], []]);
+  const audit = await queryDatabase<{ action: string; actor: string }>(stack.db.url,
+    "SELECT action, actor FROM audit_log WHERE subject = $1 OR (action = 'account.roles' AND subject = ANY($2)) ORDER BY seq", [id, [kim, lee]]);
+  expect(audit.filter((e) => e.action.startsWith('scim.group')).map((e) => e.action)).toEqual([
+    'scim.group.create', 'scim.group.update', 'scim.group.update', 'scim.group.update', 'scim.group.update', 'scim.group.update', 'scim.group.delete',
+  ]);
+  expect(audit.filter((e) => e.action === 'account.roles')).toHaveLength(9);
+  expect(new Set(audit.map((e) => e.actor))).toEqual(new Set([provisioner.client_id]));
 });
 
 test('an administrator is not moved, disabled or deleted by a provisioning client', async () => {
