@@ -17,6 +17,7 @@ import { authenticateScim, scimResource } from './auth.ts';
 import { resourceTypes, schemas, serviceProviderConfig } from './discovery.ts';
 import { ScimError } from './errors.ts';
 import { applyPatch } from './patch.ts';
+import { sortResources } from './sort.ts';
 import type { ScimCaller, ScimUsers } from './service.ts';
 import type { ScimGroupService } from './group-service.ts';
 import { patchGroup, readGroup, type GroupInput } from './groups.ts';
@@ -166,10 +167,9 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
   /** The six endpoints of a resource type, the same for Users and Groups. */
   function resourceRoutes<I>(path: string, ops: ResourceOps<I>) {
     router.get(path, async (ctx) => {
-      if (queryText(ctx, 'sortBy') !== undefined) throw new ScimError(400, 'sorting is not supported', 'invalidValue');
       const startIndex = positive(ctx, 'startIndex', 1, 1);
       const count = Math.min(positive(ctx, 'count', MAX_COUNT, 0), MAX_COUNT);
-      const matched = await ops.list(queryText(ctx, 'filter'));
+      const matched = sortResources(await ops.list(queryText(ctx, 'filter')), queryText(ctx, 'sortBy'), queryText(ctx, 'sortOrder'));
       const page = matched.slice(startIndex - 1, startIndex - 1 + count);
       ctx.body = {
         schemas: [LIST_SCHEMA], totalResults: matched.length, startIndex, itemsPerPage: page.length,

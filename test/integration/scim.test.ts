@@ -103,7 +103,7 @@ test('discovery: ServiceProviderConfig, ResourceTypes and Schemas in RFC 7643 sh
   expect(config.headers.get('content-type')).toBe('application/scim+json; charset=utf-8');
   expect(config.body).toMatchObject({
     schemas: ['urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig'],
-    patch: { supported: true }, bulk: { supported: false }, filter: { supported: true, maxResults: 200 }, etag: { supported: true }, sort: { supported: false },
+    patch: { supported: true }, bulk: { supported: false }, filter: { supported: true, maxResults: 200 }, etag: { supported: true }, sort: { supported: true },
     authenticationSchemes: [expect.objectContaining({ type: 'oauthbearertoken' })],
   });
   const types = await call('GET', '/ResourceTypes');
@@ -161,6 +161,13 @@ test('Entra ID: look up, create, patch with "Replace" and "False", reactivate, d
   const page = await call('GET', '/Users?startIndex=2&count=1&attributes=userName');
   expect(page.body).toMatchObject({ schemas: [LIST], totalResults: 3, startIndex: 2, itemsPerPage: 1 });
   expect(Object.keys(page.body.Resources[0]).sort()).toEqual(['id', 'meta', 'schemas', 'userName']);
+  const userNames = async (query: string) => (await call('GET', `/Users?${query}`)).body.Resources.map((r: { userName: string }) => r.userName);
+  expect(await userNames('sortBy=userName')).toEqual(['ada.lovelace@example.com', 'grace@vigil.test', 'root@vigil.test']);
+  expect(await userNames('sortBy=USERNAME&sortOrder=descending')).toEqual(['root@vigil.test', 'grace@vigil.test', 'ada.lovelace@example.com']);
+  // Missing values last: only Ada has a department.
+  expect((await userNames(`sortBy=${ENTERPRISE}:department&sortOrder=descending`))[0]).toBe('ada.lovelace@example.com');
+  expect(await userNames('sortBy=emails&count=1')).toEqual(['ada.lovelace@example.com']);
+  expectError(await call('GET', '/Users?sortBy=userName&sortOrder=sideways'), 400, 'invalidValue');
   const slim = await call('GET', `/Users/${id}?excludedAttributes=emails,${ENTERPRISE}`);
   expect(slim.body.emails).toBeUndefined();
   expect(slim.body[ENTERPRISE]).toBeUndefined();
