@@ -1,3 +1,4 @@
+import { ensureScimResourceServer } from './scim/index.ts';
 import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { Config } from './config/index.ts';
@@ -70,6 +71,7 @@ export async function openCore(config: Config, logger: Logger, holder: DataDirHo
     await ensureDevicesResourceServer(resourceServers, config);
     await ensureAdminResourceServer(resourceServers, config);
     await ensureSsfResourceServer(resourceServers, config);
+    await ensureScimResourceServer(resourceServers, config);
   } catch (err) {
     await stores.close();
     throw err;

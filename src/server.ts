@@ -23,6 +23,7 @@ import { deviceRoutes } from './devices/index.ts';
 import { lookupGeo, openGeoDatabase } from './geo/index.ts';
 import { prepareAuditEntry, type AuditEntry, type PreparedAuditEntry } from './audit/index.ts';
 import { ContinuousVerifier, DeviceCookie, RiskReadAhead, loadPolicyFiles, PopulationCache, singleSignOnCheck, type PolicyFiles } from './verification/index.ts';
+import { GroupRoles, ScimGroupService, ScimGroups, ScimRecords, ScimUsers, scimResource, scimRoutes } from './scim/index.ts';
 import { AdminService, adminApiRoutes, adminConsoleRoutes, ensureAdminConsoleClient } from './admin/index.ts';
 import { evaluatePosture, type Device } from './devices/index.ts';
 import type { DevicePosture } from './risk/index.ts';
@@ -186,6 +187,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     const receivedJtis = new ReceivedJtis(stores.sql);
 
     const throttle = new LoginThrottle(config, stores);
+    const scimGroups = new ScimGroups(stores.sql);
     const emailLinks = new EmailLinks(stores.sql);
     const recoveryThrottle = new RecoveryThrottle(config, stores);
     const accountRecovery = new AccountRecovery({
@@ -226,6 +228,17 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         config, provider: currentProvider, accounts, service: adminService, logger,
         tokenLimiter: new AttemptLimiter('admin:token:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
         auditCall: (entry) => auditQueue.add(entry),
+      }), scimRoutes({
+        config, provider: currentProvider, accounts, logger,
+        users: new ScimUsers({
+          accounts, records: new ScimRecords(stores.sql), revocations: core.revocations, securityEvents: core.ssf.outbox, audit: (entry) => audit.append(entry),
+        }, `${scimResource(config)}/Users`),
+        groups: new ScimGroupService({
+          groups: scimGroups, audit: (entry) => audit.append(entry),
+          roles: new GroupRoles({ accounts, groups: scimGroups, securityEvents: core.ssf.outbox, audit: (entry) => audit.append(entry), mapping: config.VIGIL_SCIM_GROUP_ROLES }),
+        }, `${scimResource(config)}/Groups`, `${scimResource(config)}/Users`),
+        requestLimiter: new AttemptLimiter('scim:client', config.VIGIL_SCIM_REQUESTS_PER_MINUTE, 60, stores),
+        tokenLimiter: new AttemptLimiter('scim:token:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
       }), receiveRoutes({
         transmitters: () => files.transmitters, keys: new TransmitterKeys(currentProvider), jtis: receivedJtis, logger,
         applier: new ReceivedEventApplier({

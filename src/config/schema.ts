@@ -35,6 +35,21 @@ const accent = (scheme: 'light' | 'dark') => z.string().regex(HEX_COLOUR, 'must 
   if (problem) ctx.addIssue({ code: 'custom', message: `unreadable in ${scheme} mode: ${problem}` });
 }).transform((s) => s.toLowerCase());
 
+/** A JSON object (the environment's text, or config/vigil.json's object) of group name → roles. */
+const groupRoles = z.unknown().transform((value, ctx) => {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON object: {"group name": ["role", …]}' });
+    return z.NEVER;
+  }
+}).pipe(z.record(
+  z.string().trim().min(1).max(200),
+  z.array(z.string().regex(/^[a-z][a-z0-9_:-]{0,63}$/, 'roles are lower-case words (a-z, 0-9, _ : -)')).max(50),
+  'must be a JSON object: {"group name": ["role", …]}',
+));
+
 /**
  * Every setting Vigil reads, by its environment variable name. The same names are accepted
  * as keys in config/vigil.json (environment wins). docs/configuration.md mirrors this list.
@@ -79,6 +94,10 @@ export const settingsSchema = z.object({
   /** Failed sign-ins for one account from every address after which a right password needs the second factor too. */
   VIGIL_LOGIN_ACCOUNT_ATTACK_FAILURES: int(1, 100000).default(20),
   VIGIL_LOGIN_LOCKOUT_SECONDS: int(1, 86400).default(900),
+  /** Requests a SCIM provisioning client may make per minute. */
+  VIGIL_SCIM_REQUESTS_PER_MINUTE: int(1, 100000).default(600),
+  /** SCIM group (displayName) → the roles its members get, e.g. {"Vigil Auditors": ["auditor"]}. */
+  VIGIL_SCIM_GROUP_ROLES: groupRoles.default({}),
   VIGIL_MFA_MAX_FAILURES: int(1, 100).default(5),
   VIGIL_MFA_LOCKOUT_SECONDS: int(1, 86400).default(900),
   VIGIL_REAUTH_SECONDS: int(1, 86400).default(300),

@@ -24,7 +24,7 @@ export const EVENT = {
 /** What a stream may ask for (verification is always delivered when asked for with the verification endpoint). */
 export const EVENTS_SUPPORTED: readonly string[] = [
   EVENT.sessionRevoked, EVENT.credentialChange, EVENT.assuranceLevelChange, EVENT.deviceComplianceChange,
-  EVENT.tokenClaimsChange, EVENT.riskLevelChange, EVENT.verification,
+  EVENT.tokenClaimsChange, EVENT.riskLevelChange, EVENT.accountDisabled, EVENT.verification,
 ];
 
 /** What Vigil applies when a trusted transmitter sends it. */
@@ -110,6 +110,11 @@ export function credentialChange(accountId: string, credentialType: CaepCredenti
     type: EVENT.credentialChange, accountId,
     claims: caepClaims(at, initiator, undefined, { credential_type: credentialType, change_type: changeType }),
   };
+}
+
+/** RISC 1.0 §2.3: the account was disabled (no RISC `reason` fits deprovisioning, so none is given). */
+export function accountDisabled(accountId: string, initiator: Initiator, reason: string, at = Date.now()): SecurityEvent {
+  return { type: EVENT.accountDisabled, accountId, claims: caepClaims(at, initiator, reason) };
 }
 
 /** Vigil's acr values are its own: the namespace says so (CAEP allows other namespaces). */

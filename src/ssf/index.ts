@@ -1,5 +1,5 @@
 export { EVENT, EVENTS_SUPPORTED, EVENTS_RECEIVED, PUSH_METHOD, POLL_METHOD, subjectSchema, userSubject, caepClaims,
-  credentialChange, passkeyCredentialType, assuranceLevelChange, deviceComplianceChange, riskLevelChange, tokenClaimsChange, ACR_NAMESPACE,
+  credentialChange, passkeyCredentialType, assuranceLevelChange, deviceComplianceChange, riskLevelChange, tokenClaimsChange, accountDisabled, ACR_NAMESPACE,
   type CaepCredentialType, type SecurityEvent, type SecurityEventSink, type Subject } from './events.ts';
 export { SSF_SCOPE, SSF_RESOURCE_OWNER, ssfResource, ensureSsfResourceServer, authenticateReceiver } from './auth.ts';
 export { transmitterMetadata, ssfPaths } from './metadata.ts';

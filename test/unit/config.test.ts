@@ -16,6 +16,9 @@ test('nothing configured: embedded mode with the documented defaults', () => {
   expect(config.VIGIL_LOGIN_ACCOUNT_ATTACK_FAILURES).toBe(20);
   expect(config.VIGIL_SHUTDOWN_TIMEOUT_SECONDS).toBe(15);
   expect(config.VIGIL_HTTP_KEEP_ALIVE_SECONDS).toBe(5);
+  expect(config.VIGIL_SCIM_REQUESTS_PER_MINUTE).toBe(600);
+  expect(config.VIGIL_SCIM_GROUP_ROLES).toEqual({});
+  expect(loadConfig({ VIGIL_SCIM_GROUP_ROLES: '{"Vigil Auditors": ["auditor"]}' }, cwd).VIGIL_SCIM_GROUP_ROLES).toEqual({ 'Vigil Auditors': ['auditor'] });
 });
 
 test('storage mode follows DATABASE_URL and REDIS_URL', () => {
@@ -59,6 +62,10 @@ test.each([
   [{ VIGIL_MAIL_FROM: 'Vigil <vigil>' }, /VIGIL_MAIL_FROM/],
   [{ VIGIL_MAIL_FROM: 'a@b.example\r\nBcc: c@d.example' }, /VIGIL_MAIL_FROM/],
   [{ VIGIL_SMTP_ALLOW_PLAIN: 'perhaps' }, /VIGIL_SMTP_ALLOW_PLAIN/],
+  [{ VIGIL_SCIM_REQUESTS_PER_MINUTE: '0' }, /VIGIL_SCIM_REQUESTS_PER_MINUTE/],
+  [{ VIGIL_SCIM_GROUP_ROLES: 'Auditors=auditor' }, /VIGIL_SCIM_GROUP_ROLES: must be a JSON object/],
+  [{ VIGIL_SCIM_GROUP_ROLES: '["auditor"]' }, /VIGIL_SCIM_GROUP_ROLES/],
+  [{ VIGIL_SCIM_GROUP_ROLES: '{"Auditors": ["Auditor"]}' }, /VIGIL_SCIM_GROUP_ROLES.*roles are lower-case words/],
 ])('%o is refused with a message naming the setting', (env, message) => {
   expect(() => loadConfig(env as NodeJS.ProcessEnv, cwd)).toThrow(ConfigError);
   expect(() => loadConfig(env as NodeJS.ProcessEnv, cwd)).toThrow(message);
