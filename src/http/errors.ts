@@ -3,7 +3,7 @@ import { OUTAGE_RETRY_AFTER_SECONDS, storeOutage, type StoreOutageError } from '
 import type { Logger } from '../observability/index.ts';
 import { isMessage, msg } from '../i18n/index.ts';
 import { FormError } from './form.ts';
-import { renderPage, type Views } from './views.ts';
+import { renderPage, viewLanguage, type Views } from './views.ts';
 
 /** A page only for those who ask for HTML (browsers do); API clients accepting anything get JSON, as from oidc-provider. */
 function wantsHtml(ctx: Context): boolean {
@@ -62,7 +62,9 @@ export function errorBoundary(logger: Logger, views: Views) {
         renderPage(ctx, views, 'error.njk', { title: msg('error.titleGeneric'), error: code, description: shown }, status);
       } else {
         ctx.status = status;
-        ctx.body = { error: code, error_description: description };
+        // A page's script shows the description to the person: in their language, when the error has one for people.
+        const personal = expose && isMessage(err.pageMessage) ? viewLanguage(ctx, views).t(err.pageMessage) : description;
+        ctx.body = { error: code, error_description: personal };
       }
     }
   };

@@ -9,6 +9,7 @@ import { errorBoundary } from '../../src/http/errors.ts';
 import { createViews } from '../../src/http/index.ts';
 import { createLogger } from '../../src/observability/index.ts';
 import { StoreOutageError } from '../../src/store/index.ts';
+import { msg } from '../../src/i18n/index.ts';
 
 let server: Server;
 let url: string;
@@ -20,6 +21,7 @@ beforeAll(async () => {
   app.use((ctx) => {
     if (ctx.path === '/raw') throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' });
     if (ctx.path === '/named') throw new StoreOutageError('postgres', new Error('Connection terminated unexpectedly'));
+    if (ctx.path === '/form') throw Object.assign(new Error('the form token is not this browser\'s'), { status: 403, expose: true, error: 'invalid_request', pageMessage: msg('common.formExpired') });
     if (ctx.path === '/answered') {
       ctx.status = 503;
       ctx.body = { error: 'temporarily_unavailable' };
@@ -59,4 +61,10 @@ test('a 503 answered further in gets Retry-After; any other failure is still a 5
   expect(bug.status).toBe(500);
   expect(bug.headers.get('retry-after')).toBeNull();
   expect(await bug.json()).toMatchObject({ error: 'server_error' });
+});
+
+test('a refused form posted by a page\'s script: the JSON description is for the person, in their language', async () => {
+  const answer = (lang: string) => fetch(`${url}/form`, { method: 'POST', headers: { accept: 'application/json', 'accept-language': lang } }).then(async (r) => ({ status: r.status, body: await r.json() }));
+  expect(await answer('de')).toEqual({ status: 403, body: { error: 'invalid_request', error_description: 'Dieses Formular ist abgelaufen. Laden Sie die Seite neu und versuchen Sie es erneut.' } });
+  expect(await answer('en')).toEqual({ status: 403, body: { error: 'invalid_request', error_description: 'This form has expired. Reload the page and try again.' } });
 });
