@@ -4,7 +4,9 @@
  * or expired, never stored in the clear; refusals count against the refused-token limiter.
  */
 import { createHash } from 'node:crypto';
-import { startStack, type ClientOut, type Stack } from '../support/stack.ts';
+import { jsonCall } from '../support/json-api.ts';
+import { startAdminApiStack, type AdminApiStack } from '../support/admin-api-stack.ts';
+import type { ClientOut } from '../support/stack.ts';
 import { queryDatabase } from '../support/services.ts';
 import { runScript, vigilCli } from '../support/vigil-process.ts';
 
@@ -13,7 +15,7 @@ const REFUSALS = 8;
 
 interface TokenOut { id: string; client_id: string; status: string; expires_at: string; last_used_at: string | null; token: string }
 
-let stack: Stack;
+let stack: AdminApiStack;
 let scim: string;
 let provisioner: ClientOut;
 
@@ -23,7 +25,7 @@ async function scimStatus(bearer: string, query = '?count=1'): Promise<{ status:
 }
 
 beforeAll(async () => {
-  stack = await startStack({ VIGIL_LOGIN_MAX_FAILURES_PER_IP: String(REFUSALS) });
+  stack = await startAdminApiStack('Admin tool', { VIGIL_LOGIN_MAX_FAILURES_PER_IP: String(REFUSALS) });
   scim = `${stack.vigil.issuer}/scim/v2`;
   provisioner = await vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Entra ID', '--grant-type', 'client_credentials', '--allow-resource', scim, '--scope', 'scim']);
 }, 60_000);
@@ -88,6 +90,18 @@ test('an expired token, an unknown one and garbage get 401 like a bad access tok
     expect({ bad, status: answer.status, challenge: answer.challenge }).toEqual({ bad, status: 401, challenge: expect.stringContaining('error="invalid_token"') });
     expect(answer.body.schemas).toEqual(['urn:ietf:params:scim:api:messages:2.0:Error']);
   }
+}, 60_000);
+
+test("a disabled client's tokens stop working, and work again when it is enabled", async () => {
+  const okta = await vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Okta', '--grant-type', 'client_credentials', '--allow-resource', scim, '--scope', 'scim']);
+  const { token } = await vigilCli<TokenOut>(stack.env, ['scim-token', 'create', '--client', okta.client_id]);
+  expect((await scimStatus(token)).status).toBe(200);
+  expect((await jsonCall(stack.adminApi, 'POST', `/clients/${okta.client_id}/disable`, stack.tokens.admin, { reason: 'offboarded' })).status).toBe(200);
+  expect((await scimStatus(token)).status).toBe(401);
+  const refused = await runScript('src/cli.ts', ['scim-token', 'create', '--client', okta.client_id], stack.env);
+  expect({ code: refused.code, stderr: refused.stderr }).toEqual({ code: 2, stderr: `vigil: no enabled client with id ${okta.client_id}\n` });
+  expect((await jsonCall(stack.adminApi, 'POST', `/clients/${okta.client_id}/enable`, stack.tokens.admin, { reason: 'back' })).status).toBe(200);
+  expect((await scimStatus(token)).status).toBe(200);
 }, 60_000);
 
 test('the CLI refuses a client that may not provision, a bad expiry and an unknown id, and stores nothing', async () => {
