@@ -23,7 +23,7 @@ import { deviceRoutes } from './devices/index.ts';
 import { lookupGeo, openGeoDatabase } from './geo/index.ts';
 import { prepareAuditEntry, type AuditEntry, type PreparedAuditEntry } from './audit/index.ts';
 import { ContinuousVerifier, DeviceCookie, RiskReadAhead, loadPolicyFiles, PopulationCache, singleSignOnCheck, type PolicyFiles } from './verification/index.ts';
-import { GroupRoles, ScimGroupService, ScimGroups, ScimRecords, ScimUsers, scimResource, scimRoutes } from './scim/index.ts';
+import { GroupRoles, ProvisioningTokens, ScimGroupService, ScimGroups, ScimRecords, ScimUsers, scimResource, scimRoutes } from './scim/index.ts';
 import { AdminService, adminApiRoutes, adminConsoleRoutes, ensureAdminConsoleClient } from './admin/index.ts';
 import { evaluatePosture, type Device } from './devices/index.ts';
 import type { DevicePosture } from './risk/index.ts';
@@ -237,6 +237,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
           groups: scimGroups, audit: (entry) => audit.append(entry),
           roles: new GroupRoles({ accounts, groups: scimGroups, securityEvents: core.ssf.outbox, audit: (entry) => audit.append(entry), mapping: config.VIGIL_SCIM_GROUP_ROLES }),
         }, `${scimResource(config)}/Groups`, `${scimResource(config)}/Users`),
+        provisioningTokens: new ProvisioningTokens(stores.sql),
         requestLimiter: new AttemptLimiter('scim:client', config.VIGIL_SCIM_REQUESTS_PER_MINUTE, 60, stores),
         tokenLimiter: new AttemptLimiter('scim:token:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
       }), receiveRoutes({

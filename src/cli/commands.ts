@@ -10,6 +10,7 @@ import { requirePersonStepUp } from '../sessions/index.ts';
 import { parse, parseWithOperand, positiveInt, required, UsageError } from './args.ts';
 import { invitationView, type Invitation } from '../invitations/index.ts';
 import { clientSettingsDeps } from '../admin/index.ts';
+import { ProvisioningTokens, provisioningRefusal, provisioningTokenView } from '../scim/index.ts';
 
 export interface Output {
   /** Machine-readable result (printed as JSON with --json). */
@@ -200,6 +201,38 @@ async function registrationTokenCreate(core: Core, argv: string[]): Promise<Outp
   return { data: { initial_access_token: token, expires_at: expiresAt }, text: `initial access token (shown once): ${token}\nexpires: ${expiresAt}` };
 }
 
+async function scimTokenCreate(core: Core, argv: string[]): Promise<Output> {
+  const a = parse(argv, { client: { type: 'string' }, 'expires-in': { type: 'string' } });
+  const clientId = required(a.client, '--client');
+  const days = positiveInt(a['expires-in'], '--expires-in', 365, 730);
+  const refusal = await provisioningRefusal(core.buildProvider((await loadJwks(core.stores.sql, core.keys)).keys), clientId, core.config);
+  if (refusal) throw new UsageError(refusal);
+  const { token, record } = await new ProvisioningTokens(core.stores.sql).create(clientId, days);
+  const view = provisioningTokenView(record);
+  await core.audit.append({ actor: 'cli', action: 'scim_token.created', subject: record.id, outcome: 'success', details: { clientId, expiresAt: view.expires_at } });
+  return {
+    data: { ...view, token },
+    text: `provisioning token for ${clientId} (shown once): ${token}\nid: ${record.id}\nexpires: ${view.expires_at}`,
+  };
+}
+
+async function scimTokenList(core: Core, argv: string[]): Promise<Output> {
+  parse(argv, {});
+  const tokens = (await new ProvisioningTokens(core.stores.sql).list()).map((t) => provisioningTokenView(t));
+  return {
+    data: tokens,
+    text: tokens.map((t) => `${t.id}\t${t.client_id}\t${t.status}\texpires ${t.expires_at}\tlast used ${t.last_used_at ?? 'never'}`).join('\n') || '(no provisioning tokens)',
+  };
+}
+
+async function scimTokenRevoke(core: Core, argv: string[]): Promise<Output> {
+  const a = parseWithOperand(argv, {}, 'provisioning token id');
+  const revoked = await new ProvisioningTokens(core.stores.sql).revoke(a.operand);
+  if (!revoked) throw new UsageError(`no provisioning token with id ${a.operand}`);
+  await core.audit.append({ actor: 'cli', action: 'scim_token.revoked', subject: revoked.id, outcome: 'success', details: { clientId: revoked.clientId } });
+  return { data: provisioningTokenView(revoked), text: `revoked provisioning token ${revoked.id} of ${revoked.clientId}` };
+}
+
 async function keysRotate(core: Core, argv: string[]): Promise<Output> {
   parse(argv, {});
   const { config } = core;
@@ -263,6 +296,9 @@ export const COMMANDS: Record<string, Command> = {
   'invitation revoke': invitationRevoke,
   'client create': clientCreate,
   'registration-token create': registrationTokenCreate,
+  'scim-token create': scimTokenCreate,
+  'scim-token list': scimTokenList,
+  'scim-token revoke': scimTokenRevoke,
   'keys rotate': keysRotate,
   'keys list': keysList,
   'audit verify': auditVerify,

@@ -16,6 +16,9 @@ export const USAGE = `usage: vigil <command> [options] [--json]
                 [--resource-server [--resource URI] [--scope S]... [--token-format jwt|opaque]
                  [--access-token-ttl SECONDS]]
   registration-token create [--expires-in SECONDS]
+  scim-token create --client ID [--expires-in DAYS]   a long-lived SCIM provisioning token (default 365 days, at most 730), shown once
+  scim-token list                           provisioning tokens: id, client, status, expiry, last use (never the token)
+  scim-token revoke ID                      the token stops working at once
   keys rotate | keys list
   audit verify
   mail list                                 mail kept in the outbox (no VIGIL_SMTP_URL): time, to, subject, id

@@ -20,6 +20,7 @@ import { applyPatch } from './patch.ts';
 import { sortResources } from './sort.ts';
 import type { ScimCaller, ScimUsers } from './service.ts';
 import type { ScimGroupService } from './group-service.ts';
+import type { ProvisioningTokens } from './provisioning-tokens.ts';
 import { patchGroup, readGroup, type GroupInput } from './groups.ts';
 import { ENTERPRISE_SCHEMA, LIST_SCHEMA, readUser, type UserInput } from './users.ts';
 
@@ -29,6 +30,7 @@ export interface ScimRouteDeps {
   accounts: AccountStore;
   users: ScimUsers;
   groups: ScimGroupService;
+  provisioningTokens: ProvisioningTokens;
   logger: Logger;
   /** Requests per provisioning client. */
   requestLimiter: AttemptLimiter;
