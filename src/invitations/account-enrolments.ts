@@ -1,14 +1,9 @@
 import { AccountStore, EmailLinks, type Account } from '../identity/index.ts';
-import type { Mailer, MailTemplates } from '../mail/index.ts';
-import type { Queryable, Sql } from '../store/index.ts';
-import type { Enrolment, EnrolmentState } from './invitations.ts';
+import type { Queryable } from '../store/index.ts';
+import type { EnrolmentState, InvitationDeps } from './invitations.ts';
 
-export interface AccountEnrolmentDeps {
-  sql: Sql;
-  mailer: Mailer;
-  templates: MailTemplates;
-  config: { ISSUER: string; VIGIL_INVITATION_TTL_HOURS: number };
-}
+/** The same as invitations': the database, the mail, the issuer and the links' lifetime (VIGIL_INVITATION_TTL_HOURS). */
+export type AccountEnrolmentDeps = InvitationDeps;
 
 /**
  * Enrolment links for accounts that exist without any way to sign in (provisioned through SCIM):
