@@ -14,7 +14,7 @@ import { DeviceRegistry, ensureDevicesResourceServer } from './devices/index.ts'
 import { RiskStore } from './verification/index.ts';
 import { adminResource, ensureAdminResourceServer } from './admin/auth.ts';
 import { createMail, type MailSetup } from './mail/index.ts';
-import { Invitations } from './invitations/index.ts';
+import { AccountEnrolments, Invitations } from './invitations/index.ts';
 import { ensureSsfResourceServer, SecurityEventOutbox, SetSigner, StreamStore } from './ssf/index.ts';
 
 /** What the server and the CLI share: keys, stores (migrated), and the services over them. */
@@ -44,6 +44,8 @@ export interface Core {
   mail: MailSetup;
   /** Invitations to enrol: stored hashed, mailed, listed, revoked (admin API, console, CLI). */
   invitations: Invitations;
+  /** Enrolment links of accounts that exist without a sign-in method (provisioned through SCIM). */
+  accountEnrolments: AccountEnrolments;
   buildProvider(jwks: JWK[], pages?: Partial<ProviderDeps>): Provider;
   close(): Promise<void>;
 }
@@ -125,6 +127,7 @@ export async function openCore(config: Config, logger: Logger, holder: DataDirHo
     signInRequirements: new SignInRequirements(stores.sql),
     mail,
     invitations: new Invitations({ sql: stores.sql, mailer: mail.mailer, templates: mail.templates, config }),
+    accountEnrolments: new AccountEnrolments({ sql: stores.sql, mailer: mail.mailer, templates: mail.templates, config }),
     devices: new DeviceRegistry(stores.sql),
     totp: new TotpFactors(stores.sql, keys, config.VIGIL_BRAND_NAME),
     recovery: new RecoveryCodes(stores.sql, keys),

@@ -217,7 +217,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, challenges: core.challenges, activity: core.activity, revocations: core.revocations, securityEvents: core.ssf.outbox,
         accountRecovery,
       }), invitationRoutes({
-        config, invitations: core.invitations, keys, views, audit, challenges: core.challenges, passkeys: core.passkeys, totp: core.totp, recovery: core.recovery,
+        config, invitations: core.invitations, accountEnrolments: core.accountEnrolments, keys, views, audit, challenges: core.challenges, passkeys: core.passkeys, totp: core.totp, recovery: core.recovery,
         linkLimiter: new AttemptLimiter('invitation:link:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
         codeLimiter: new AttemptLimiter('invitation:code', config.VIGIL_MFA_MAX_FAILURES, config.VIGIL_MFA_LOCKOUT_SECONDS, stores),
       }), deviceRoutes({
@@ -232,6 +232,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         config, provider: currentProvider, accounts, logger,
         users: new ScimUsers({
           accounts, records: new ScimRecords(stores.sql), revocations: core.revocations, securityEvents: core.ssf.outbox, audit: (entry) => audit.append(entry),
+          offerEnrolment: (account) => core.accountEnrolments.offer(account),
         }, `${scimResource(config)}/Users`),
         groups: new ScimGroupService({
           groups: scimGroups, audit: (entry) => audit.append(entry),

@@ -1,8 +1,10 @@
 import { linkTokenHash, newLinkToken } from '../crypto/index.ts';
 import type { Queryable } from '../store/index.ts';
 
-/** What an emailed link is for. */
+/** What an emailed link of account recovery is for. */
 export type EmailLinkKind = 'password_reset' | 'email_verification';
+/** Every kind of emailed link: recovery's, and the enrolment link of an account that has no sign-in method yet. */
+export type StoredLinkKind = EmailLinkKind | 'enrolment';
 
 /** Why a link opens nothing: never issued (or replaced by a newer one, or cut), used already, or past its time. */
 export type EmailLinkProblem = 'unknown' | 'used' | 'expired';
@@ -37,7 +39,7 @@ export class EmailLinks {
   }
 
   /** A new link for the account's current address; the account's older links of this kind stop working. */
-  async issue(accountId: string, email: string, kind: EmailLinkKind, ttlSeconds: number): Promise<string> {
+  async issue(accountId: string, email: string, kind: StoredLinkKind, ttlSeconds: number): Promise<string> {
     const { token, hash } = newLinkToken();
     await this.#db.query(
       `WITH replaced AS (DELETE FROM email_links WHERE account_id = $2 AND kind = $3)
@@ -48,7 +50,7 @@ export class EmailLinks {
   }
 
   /** What the link in a URL opens, without using it (a mail scanner's prefetch changes nothing). */
-  async peek(token: unknown, kind: EmailLinkKind): Promise<EmailLinkState> {
+  async peek(token: unknown, kind: StoredLinkKind): Promise<EmailLinkState> {
     const hash = linkTokenHash(token);
     if (!hash) return { ok: false, problem: 'unknown' };
     const { rows } = await this.#db.query<LinkRow>(
@@ -77,14 +79,25 @@ export class EmailLinks {
     return this.#use(token, 'email_verification', 'email_verified = true', []);
   }
 
-  async #use(token: unknown, kind: EmailLinkKind, set: string, extra: unknown[]): Promise<string | undefined> {
+  /**
+   * Uses an enrolment link: the account gets `passwordHash` (if any) and its address counts as
+   * proved, only while it still has no sign-in method (no password, passkey or authenticator app).
+   * Run in the transaction that stores the factors. As `resetPassword` for the answer.
+   */
+  async enrol(token: unknown, passwordHash: string | undefined): Promise<string | undefined> {
+    return this.#use(token, 'enrolment', 'password_hash = $2::text, email_verified = true', [passwordHash ?? null],
+      `AND a.password_hash IS NULL AND NOT EXISTS (SELECT 1 FROM webauthn_credentials w WHERE w.account_id = a.id)
+       AND NOT EXISTS (SELECT 1 FROM totp_factors f WHERE f.account_id = a.id AND f.confirmed_at IS NOT NULL)`);
+  }
+
+  async #use(token: unknown, kind: StoredLinkKind, set: string, extra: unknown[], condition = ''): Promise<string | undefined> {
     const hash = linkTokenHash(token);
     if (!hash) return undefined;
     const { rows } = await this.#db.query<{ id: string }>(
       `WITH used AS (
          UPDATE email_links l SET used_at = now() FROM accounts a
          WHERE l.token_hash = $1 AND l.kind = '${kind}' AND l.used_at IS NULL AND l.expires_at > now()
-           AND a.id = l.account_id AND NOT a.disabled AND lower(a.email) = lower(l.email)
+           AND a.id = l.account_id AND NOT a.disabled AND lower(a.email) = lower(l.email) ${condition}
          RETURNING l.account_id)
        UPDATE accounts SET ${set}, updated_at = now() WHERE id IN (SELECT account_id FROM used) RETURNING id`,
       [hash, ...extra],

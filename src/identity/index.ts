@@ -4,4 +4,4 @@ export { ensureAdministrator, type BootstrapResult } from './bootstrap.ts';
 export { AccountCache } from './account-cache.ts';
 export { changeRoles, type RolesChange } from './roles.ts';
 export { changeProfile, type ProfileChange } from './profile.ts';
-export { EmailLinks, type EmailLink, type EmailLinkKind, type EmailLinkProblem, type EmailLinkState } from './email-links.ts';
+export { EmailLinks, type EmailLink, type EmailLinkKind, type StoredLinkKind, type EmailLinkProblem, type EmailLinkState } from './email-links.ts';

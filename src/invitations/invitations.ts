@@ -40,6 +40,25 @@ export class InvitationError extends Error {
 /** What a link's token leads to: the open invitation, or why it cannot be used. */
 export type LinkState = { ok: true; invitation: Invitation } | { ok: false; reason: 'forged' | 'unknown' | Exclude<InvitationStatus, 'pending'> };
 
+/**
+ * What an enrolment link opens: an invitation (its account is created when the person enrols) or
+ * an existing account without any sign-in method (`AccountEnrolments`).
+ */
+export interface Enrolment {
+  kind: 'invitation' | 'account';
+  /** The invitation's id, or `enrol:<account id>`: what the pages' form tokens and holds are bound to. */
+  id: string;
+  accountId: string;
+  email: string;
+  displayName: string;
+  roles: string[];
+}
+
+export type EnrolmentState = { ok: true; enrolment: Enrolment } | { ok: false; reason: Exclude<LinkState, { ok: true }>['reason'] };
+
+export const invitationEnrolment = (i: Invitation): Enrolment =>
+  ({ kind: 'invitation', id: i.id, accountId: i.accountId, email: i.email, displayName: i.displayName, roles: i.roles });
+
 interface Row {
   id: string;
   email: string;

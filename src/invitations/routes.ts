@@ -1,5 +1,7 @@
 /**
- * /invitation/:token: the invited person's pages. Opening the link (GET) reads only: mail
+ * /invitation/:token: the invited person's pages, also opened by the enrolment link of an account
+ * that exists without a sign-in method (provisioned through SCIM: `AccountEnrolments`), whose
+ * completion enrols the factors on that account instead of creating one. Opening the link (GET) reads only: mail
  * scanners open links before people do. Enrolling (POST, CSRF-protected) uses the link and
  * creates the account with its factors in one transaction (`Invitations.complete`): a passkey
  * (with recovery codes), or a password with an authenticator app, or, when
@@ -21,11 +23,13 @@ import { msg, waitMessage, type Message } from '../i18n/index.ts';
 import { FormTokens } from '../first-party/index.ts';
 import { RecoveryCodeReveal } from '../account/index.ts';
 import type { Queryable } from '../store/index.ts';
-import type { Invitation, Invitations, LinkState } from './invitations.ts';
+import { invitationEnrolment, type Enrolment, type EnrolmentState, type Invitations } from './invitations.ts';
+import type { AccountEnrolments } from './account-enrolments.ts';
 
 export interface InvitationRouteDeps {
   config: Pick<Config, 'ISSUER' | 'VIGIL_ENROLMENT_REQUIRE_SECOND_FACTOR'>;
   invitations: Invitations;
+  accountEnrolments: AccountEnrolments;
   keys: KeyRing;
   views: Views;
   audit: AuditLog;
@@ -41,7 +45,7 @@ export interface InvitationRouteDeps {
 }
 
 /** The page a link that cannot be used shows, and its status. */
-const CLOSED: Record<Exclude<LinkState, { ok: true }>['reason'], { status: number; title: Message; description: Message }> = {
+const CLOSED: Record<Exclude<EnrolmentState, { ok: true }>['reason'], { status: number; title: Message; description: Message }> = {
   forged: { status: 404, title: msg('invitation.closed.invalidTitle'), description: msg('invitation.closed.invalid') },
   unknown: { status: 404, title: msg('invitation.closed.invalidTitle'), description: msg('invitation.closed.invalid') },
   used: { status: 410, title: msg('invitation.closed.usedTitle'), description: msg('invitation.closed.used') },
@@ -60,7 +64,14 @@ export function invitationRoutes(deps: InvitationRouteDeps): Router {
   const reveal = new RecoveryCodeReveal(deps.challenges, deps.keys);
   const secure = new URL(deps.config.ISSUER).protocol === 'https:';
   // The form token is bound to the invitation: good for its pages only.
-  const formSession = (invitation: Invitation) => ({ accountId: invitation.accountId, sessionUid: invitation.id });
+  const formSession = (invitation: Enrolment) => ({ accountId: invitation.accountId, sessionUid: invitation.id });
+
+  /** An invitation's link, or else an existing account's enrolment link (tokens are random: never both). */
+  async function open(token: unknown): Promise<EnrolmentState> {
+    const state = await deps.invitations.open(token);
+    if (state.ok) return { ok: true, enrolment: invitationEnrolment(state.invitation) };
+    return state.reason === 'unknown' ? deps.accountEnrolments.open(token) : state;
+  }
 
   function closedPage(ctx: Context, reason: keyof typeof CLOSED) {
     const page = CLOSED[reason];
@@ -85,7 +96,7 @@ export function invitationRoutes(deps: InvitationRouteDeps): Router {
    * undefined. Links that lead nowhere count against the address: tokens cannot be guessed, but
    * nobody gets to try.
    */
-  async function openLink(ctx: Context, json = false): Promise<Invitation | undefined> {
+  async function openLink(ctx: Context, json = false): Promise<Enrolment | undefined> {
     // Whatever answers, the token in this URL must not leave in a Referer.
     ctx.set('Referrer-Policy', 'no-referrer');
     const ip = ctx.state.clientIp as string;
@@ -94,17 +105,17 @@ export function invitationRoutes(deps: InvitationRouteDeps): Router {
       tooMany(ctx, limit.retryAfterSeconds, json);
       return undefined;
     }
-    const state = await deps.invitations.open(ctx.params.token);
-    if (state.ok) return state.invitation;
+    const state = await open(ctx.params.token);
+    if (state.ok) return state.enrolment;
     if (state.reason === 'forged' || state.reason === 'unknown') await deps.linkLimiter.fail(ip);
     if (json) jsonRefusal(ctx, CLOSED[state.reason].status, 'invalid_request', CLOSED[state.reason].description);
     else closedPage(ctx, state.reason);
     return undefined;
   }
 
-  function choicePage(ctx: Context, invitation: Invitation, error?: Message, status = 200) {
+  function choicePage(ctx: Context, invitation: Enrolment, error?: Message, status = 200) {
     renderPage(ctx, deps.views, 'invitation.njk', {
-      title: msg('invitation.title'), email: invitation.email, token: ctx.params.token, csrf: forms.issue(formSession(invitation)), error,
+      title: msg('invitation.title'), email: invitation.email, existing: invitation.kind === 'account', token: ctx.params.token, csrf: forms.issue(formSession(invitation)), error,
       requireSecondFactor: deps.config.VIGIL_ENROLMENT_REQUIRE_SECOND_FACTOR, minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH,
     }, status);
   }
@@ -113,17 +124,17 @@ export function invitationRoutes(deps: InvitationRouteDeps): Router {
     renderPage(ctx, deps.views, 'invitation-done.njk', { title: msg('invitation.doneTitle'), email, how, codes, device });
   }
 
-  async function enrolled(ctx: Context, invitation: Invitation, method: string) {
+  async function enrolled(ctx: Context, invitation: Enrolment, method: string) {
     await deps.audit.append({
       actor: invitation.accountId, action: 'account.enrolled', subject: invitation.accountId, ip: ctx.state.clientIp, outcome: 'success',
-      details: { invitation: invitation.id, email: invitation.email, roles: invitation.roles, method },
+      details: { ...(invitation.kind === 'invitation' ? { invitation: invitation.id } : { link: 'enrolment' }), email: invitation.email, roles: invitation.roles, method },
     });
   }
 
   /** The link was used by another enrolment between the page and this request, or the email got an account meanwhile. */
-  async function notCompleted(ctx: Context, invitation: Invitation, json: boolean, err?: AccountError) {
+  async function notCompleted(ctx: Context, invitation: Enrolment, json: boolean, err?: AccountError) {
     const description = err ? msg('invitation.closed.taken', { email: invitation.email }) : msg('invitation.closed.notOpen');
-    const state = err ? undefined : await deps.invitations.open(ctx.params.token);
+    const state = err ? undefined : await open(ctx.params.token);
     const reason = state && !state.ok ? state.reason : undefined;
     if (json) jsonRefusal(ctx, 409, 'invalid_request', reason ? CLOSED[reason].description : description);
     else if (reason) closedPage(ctx, reason);
@@ -131,9 +142,11 @@ export function invitationRoutes(deps: InvitationRouteDeps): Router {
   }
 
   /** `complete` with an account already created meanwhile answered as a refusal, not a 500. */
-  async function complete<T>(ctx: Context, invitation: Invitation, passwordHash: string | undefined, enrol: (tx: Queryable, account: Account) => Promise<T>, json = false) {
+  async function complete<T>(ctx: Context, invitation: Enrolment, passwordHash: string | undefined, enrol: (tx: Queryable, account: Account) => Promise<T>, json = false) {
     try {
-      const done = await deps.invitations.complete(invitation.id, { passwordHash }, enrol);
+      const done = invitation.kind === 'invitation'
+        ? await deps.invitations.complete(invitation.id, { passwordHash }, enrol)
+        : await deps.accountEnrolments.complete(ctx.params.token, passwordHash, enrol);
       if (!done) await notCompleted(ctx, invitation, json);
       return done;
     } catch (err) {
@@ -185,7 +198,7 @@ export function invitationRoutes(deps: InvitationRouteDeps): Router {
       }, true);
     } catch (err) {
       if (!(err instanceof PasskeyError)) throw err;
-      await deps.audit.append({ actor: invitation.accountId, action: 'account.enrolment', subject: invitation.id, ip: ctx.state.clientIp, outcome: 'failure', details: { reason: err.code } });
+      await deps.audit.append({ actor: invitation.accountId, action: 'account.enrolment', subject: invitation.kind === 'invitation' ? invitation.id : invitation.accountId, ip: ctx.state.clientIp, outcome: 'failure', details: { reason: err.code } });
       jsonRefusal(ctx, 400, 'invalid_request', PASSKEY_FAILURE_MESSAGES[err.code]);
       return;
     }
@@ -221,7 +234,7 @@ export function invitationRoutes(deps: InvitationRouteDeps): Router {
     totpPage(ctx, invitation, { secret: enrolment.secret, qrDataUri: enrolment.qrDataUri });
   });
 
-  function totpPage(ctx: Context, invitation: Invitation, vars: { secret: string; qrDataUri?: string; error?: Message }, status = 200) {
+  function totpPage(ctx: Context, invitation: Enrolment, vars: { secret: string; qrDataUri?: string; error?: Message }, status = 200) {
     renderPage(ctx, deps.views, 'totp-enrol.njk', {
       title: msg('totp.title'), csrf: forms.issue(formSession(invitation)), ...vars,
       intro: msg('invitation.totpIntro'),
@@ -251,7 +264,7 @@ export function invitationRoutes(deps: InvitationRouteDeps): Router {
       throw err;
     });
     if (done === 'wrong') {
-      await deps.audit.append({ actor: invitation.accountId, action: 'account.enrolment', subject: invitation.id, ip: ctx.state.clientIp, outcome: 'failure', details: { reason: 'wrong_code' } });
+      await deps.audit.append({ actor: invitation.accountId, action: 'account.enrolment', subject: invitation.kind === 'invitation' ? invitation.id : invitation.accountId, ip: ctx.state.clientIp, outcome: 'failure', details: { reason: 'wrong_code' } });
       return totpPage(ctx, invitation, { secret, error: msg('account.errors.totpWrong') }, 400);
     }
     if (!done) return;

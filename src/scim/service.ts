@@ -19,6 +19,8 @@ export interface ScimDeps {
   revocations: Revocations;
   securityEvents: SecurityEventSink;
   audit: (entry: AuditEntry) => Promise<void>;
+  /** Mails an enrolment link to an enabled account without any sign-in method; whether one was sent (throws when mail fails). */
+  offerEnrolment: (account: Account) => Promise<boolean>;
 }
 
 /** Who asks: the provisioning client and its address. */
@@ -77,6 +79,7 @@ export class ScimUsers {
     if (input.active === false) account = await this.#deps.accounts.setDisabled(account.email, true) ?? account;
     const record = await this.#deps.records.save(account.id, input.externalId, input.attributes);
     await this.#audit(by, 'scim.user.create', account.id, { active: input.active !== false, ...(input.externalId ? { externalId: input.externalId } : {}) });
+    if (!account.disabled) await this.#offerEnrolment(by, account);
     return userResource(account, record, this.#base);
   }
 
@@ -128,6 +131,7 @@ export class ScimUsers {
     if (!updated) throw notFound('user');
     if (active) {
       await this.#audit(by, 'account.enable', account.id, { via: because });
+      await this.#offerEnrolment(by, updated);
       return updated;
     }
     // A deprovisioned person keeps nothing: sessions, grants and tokens end on every instance.
@@ -135,6 +139,19 @@ export class ScimUsers {
     await this.#deps.securityEvents.emit([accountDisabled(account.id, 'admin', DEPROVISIONED)]);
     await this.#audit(by, 'account.disable', account.id, { via: because, sessions: event.sessions.length, grants: event.grants.length });
     return updated;
+  }
+
+  /**
+   * A person provisioned (or brought back) without any way to sign in gets an enrolment link. Mail
+   * that cannot be sent does not undo the provisioning (a retried create would meet its own
+   * account): it is audited as a failure, and an invitation can be sent by hand.
+   */
+  async #offerEnrolment(by: ScimCaller, account: Account): Promise<void> {
+    try {
+      if (await this.#deps.offerEnrolment(account)) await this.#audit(by, 'account.enrolment.mailed', account.id, { email: account.email });
+    } catch (err) {
+      await this.#deps.audit({ actor: by.clientId, action: 'account.enrolment.mailed', subject: account.id, ip: by.ip, outcome: 'failure', details: { email: account.email, error: err instanceof Error ? err.message : String(err) } });
+    }
   }
 
   #audit(by: ScimCaller, action: string, subject: string, details: Record<string, unknown>): Promise<void> {

@@ -12,6 +12,7 @@ import { openBrowserSession, untilRelyingParty, type BrowserSession } from '../s
 import { startBrowserStack, type BrowserStack } from '../support/browser-stack.ts';
 import { registerPasskey, stepUpIntoConsole } from '../support/admin-console.ts';
 import { startMailbox, type Mailbox } from '../support/mailbox.ts';
+import { clientCredentialsToken, jsonCall } from '../support/json-api.ts';
 
 const TEST_TIMEOUT = 90_000;
 const INVITATION_LINK = /http:\/\/localhost:\d+\/invitation\/[A-Za-z0-9_-]{43}/;
@@ -176,5 +177,37 @@ test('later the invited person forgets the password: the mailed link sets one, t
     expect(lin!.page.url().startsWith(stack.redirectUri)).toBe(false);
   } finally {
     await other.close();
+  }
+}, TEST_TIMEOUT);
+
+test('a person provisioned through SCIM enrols a passkey on that account from the emailed link and signs in with it', async () => {
+  const scim = `${origin}/scim/v2`;
+  const provisioner = await vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Okta', '--grant-type', 'client_credentials', '--allow-resource', scim, '--scope', 'scim']);
+  const created = await jsonCall(scim, 'POST', '/Users', await clientCredentialsToken(origin, provisioner, scim, 'scim'),
+    { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'sam@vigil.test', displayName: 'Sam' });
+  expect(created.status).toBe(201);
+  const { mail: received, link } = mail.lastTo('sam@vigil.test', INVITATION_LINK);
+  expect(received.subject).toBe('Set up how you sign in with Vigil');
+
+  const person = await open('provisioned');
+  try {
+    await person.page.goto(link);
+    await person.page.locator('#enrol-passkey').waitFor();
+    expect(await person.page.textContent('#invited-email')).toBe('sam@vigil.test');
+    await person.page.click('#enrol-passkey');
+    await person.page.waitForURL(`${origin}/invitation/welcome`);
+    await person.page.locator('#enrolled').waitFor();
+    expect(await person.page.locator('#recovery-codes li').count()).toBe(10);
+    expect((await person.page.goto(link))!.status()).toBe(410);
+
+    // The passkey is the provisioned account's: its sign-in's subject is the SCIM id.
+    const request = await pkceAuthorization(await discover(origin, web), { redirect_uri: stack.redirectUri, scope: 'openid email' });
+    await person.page.goto(request.url);
+    await person.page.locator('#passkey-sign-in').waitFor();
+    await person.page.click('#passkey-sign-in');
+    const claims = (await request.redeem(await untilRelyingParty(person.page, stack.redirectUri))).claims()!;
+    expect(claims).toMatchObject({ sub: created.body.id, email: 'sam@vigil.test', email_verified: true, acr: 'urn:vigil:acr:phr' });
+  } finally {
+    await person.close();
   }
 }, TEST_TIMEOUT);

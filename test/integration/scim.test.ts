@@ -217,7 +217,9 @@ test('Entra ID: look up, create, patch with "Replace" and "False", reactivate, d
   expect((await filtered('userName eq "ada.lovelace@example.com"')).body.totalResults).toBe(0);
   const audit = await queryDatabase<{ action: string; actor: string }>(stack.db.url, "SELECT action, actor FROM audit_log WHERE subject = $1 AND action NOT LIKE 'revocation.%' ORDER BY seq", [id]);
   expect(audit.map((e) => e.action)).toEqual([
-    'scim.user.create', 'scim.user.update', 'account.disable', 'scim.user.update', 'account.enable', 'scim.user.update', 'account.disable', 'scim.user.delete',
+    // No sign-in method yet: an enrolment link at the create and again at the reactivation (docs/scim.md).
+    'scim.user.create', 'account.enrolment.mailed', 'scim.user.update', 'account.disable', 'scim.user.update', 'account.enable', 'account.enrolment.mailed',
+    'scim.user.update', 'account.disable', 'scim.user.delete',
   ]);
   expect(new Set(audit.map((e) => e.actor))).toEqual(new Set([provisioner.client_id]));
 });

@@ -47,6 +47,7 @@ test('Vigil\'s own mails are said wholly in the language asked for, with the pro
   const catalogue = shippedCatalogue();
   const values: Record<string, Record<string, unknown>> = {
     'invitation': { name: 'Ada', email: 'ada@idp.example', link: 'https://idp.example/invitation/x', issuer: 'https://idp.example', expiresAt: '2030-01-01T00:00:00.000Z', hours: 72 },
+    'enrolment': { name: 'Ada', email: 'ada@idp.example', link: 'https://idp.example/invitation/x', issuer: 'https://idp.example', expiresAt: '2030-01-01T00:00:00.000Z', hours: 72 },
     'password-reset': { name: 'Ada', email: 'ada@idp.example', url: 'https://idp.example/password/reset?token=x', expiry: msg('common.hours', { count: 2 }) },
     'email-verification': { name: 'Ada', email: 'ada@idp.example', url: 'https://idp.example/email/verify?token=x', expiry: msg('common.oneHour') },
   };
