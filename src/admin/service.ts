@@ -14,7 +14,7 @@ import { ACTIVITY_KINDS, ACTIVITY_LABELS, activityBuckets, type ActivityWindow }
 import { requirePersonStepUp, type LogoutDelivery, type RevocationCause, type RevocationEvent } from '../sessions/index.ts';
 import { CLIENT_DISABLED, type Payload } from '../store/index.ts';
 import { InvitationError, invitationView, type InvitationView } from '../invitations/index.ts';
-import { AccountError, changeProfile, changeRoles, emailSchema, roleSchema, type Account } from '../identity/index.ts';
+import { AccountError, changeProfile, changeRoles, disableAccount, emailSchema, roleSchema, type Account } from '../identity/index.ts';
 import { ClientSettingsError, createRegistrationToken, registerClient, settingsOf, updateClient, type ClientRegistration, type ClientSettings } from '../oidc/index.ts';
 import type Provider from 'oidc-provider';
 import { clientSettingsDeps } from './client-settings-deps.ts';
@@ -299,11 +299,15 @@ export class AdminService implements AdminOperations {
     return this.#act(by, disabled ? 'account.disable' : 'account.enable', id, { reason }, async () => {
       const account = await this.#account(id);
       if (disabled && by.kind === 'person' && by.accountId === id) throw new AdminError(409, 'conflict', 'administrators cannot disable their own account');
-      const updated = await this.#core.accounts.setDisabled(account.email, disabled);
-      if (!updated) throw notFound('account');
+      if (!disabled) {
+        const enabled = await this.#core.accounts.setDisabled(account.email, false);
+        if (!enabled) throw notFound('account');
+        return { result: accountView(enabled), details: {} };
+      }
       // A disabled account keeps nothing: its sessions, grants and tokens end now.
-      const event = disabled ? await this.#core.revocations.account(id, this.#cause(by, reason)) : undefined;
-      return { result: accountView(updated), details: event ? { sessions: event.sessions.length, grants: event.grants.length } : {} };
+      const done = await disableAccount({ accounts: this.#core.accounts, revocations: this.#core.revocations, securityEvents: this.#core.ssf.outbox }, account.email, this.#cause(by, reason));
+      if (!done) throw notFound('account');
+      return { result: accountView(done.account), details: { sessions: done.sessions, grants: done.grants } };
     });
   }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Core } from '../core.ts';
 import { ACR, ACR_VALUES, type AcrValue } from '../config/index.ts';
-import { AccountError, changeRoles, passwordProblem } from '../identity/index.ts';
+import { AccountError, changeRoles, disableAccount, passwordProblem } from '../identity/index.ts';
 import {
   ClientSettingsError, createRegistrationToken, listSigningKeys, loadJwks, registerClient, rotateSigningKeys, withDefaults,
   type ClientSettings, type ResourceServerSettings,
@@ -69,14 +69,15 @@ async function userRequireStepUp(core: Core, argv: string[]): Promise<Output> {
 async function userDisable(core: Core, argv: string[]): Promise<Output> {
   const a = parse(argv, { email: { type: 'string' } });
   const email = required(a.email, '--email');
-  const account = await core.accounts.setDisabled(email, true);
-  if (!account) throw new UsageError(`no account with email ${email}`);
   // A disabled account keeps nothing: its grants, tokens and sessions end now.
+  const done = await disableAccount({ accounts: core.accounts, revocations: core.revocations, securityEvents: core.ssf.outbox }, email,
+    { initiator: 'admin', actor: 'cli', reason: 'account disabled' });
+  if (!done) throw new UsageError(`no account with email ${email}`);
+  const { account } = done;
   await core.audit.append({ actor: 'cli', action: 'account.disabled', subject: account.id, outcome: 'success' });
-  const revoked = await core.revocations.account(account.id, { initiator: 'admin', actor: 'cli', reason: 'account disabled' });
   return {
-    data: { id: account.id, email: account.email, disabled: true, grantsRevoked: revoked.grants.length, sessionsEnded: revoked.sessions.length },
-    text: `disabled ${account.email}; ended ${revoked.sessions.length} session(s) and revoked ${revoked.grants.length} grant(s)`,
+    data: { id: account.id, email: account.email, disabled: true, grantsRevoked: done.grants, sessionsEnded: done.sessions },
+    text: `disabled ${account.email}; ended ${done.sessions} session(s) and revoked ${done.grants} grant(s)`,
   };
 }
 

@@ -3,5 +3,6 @@ export { hashPassword, verifyPassword, passwordProblem, passwordProblemMessage, 
 export { ensureAdministrator, type BootstrapResult } from './bootstrap.ts';
 export { AccountCache } from './account-cache.ts';
 export { changeRoles, type RolesChange } from './roles.ts';
+export { disableAccount, type AccountRevoker, type DisableCause } from './disable.ts';
 export { changeProfile, type ProfileChange } from './profile.ts';
 export { EmailLinks, type EmailLink, type EmailLinkKind, type StoredLinkKind, type EmailLinkProblem, type EmailLinkState } from './email-links.ts';

@@ -4,10 +4,10 @@
  * session-revoked), with a RISC account-disabled to the streams following the person; a name or address change is a CAEP token-claims-change; every change is
  * audited with the provisioning client as the actor.
  */
-import { AccountError, changeProfile, type Account, type AccountStore } from '../identity/index.ts';
+import { AccountError, changeProfile, disableAccount, type Account, type AccountStore } from '../identity/index.ts';
 import type { Revocations } from '../sessions/index.ts';
 import type { AuditEntry } from '../audit/index.ts';
-import { accountDisabled, type SecurityEventSink } from '../ssf/index.ts';
+import type { SecurityEventSink } from '../ssf/index.ts';
 import { invalidValue, notFound, ScimError } from './errors.ts';
 import { compileFilter } from './filter.ts';
 import type { ScimRecords } from './store.ts';
@@ -127,18 +127,18 @@ export class ScimUsers {
   }
 
   async #setActive(by: ScimCaller, account: Account, active: boolean, because: string): Promise<Account> {
-    const updated = await this.#deps.accounts.setDisabled(account.email, !active);
-    if (!updated) throw notFound('user');
     if (active) {
+      const updated = await this.#deps.accounts.setDisabled(account.email, false);
+      if (!updated) throw notFound('user');
       await this.#audit(by, 'account.enable', account.id, { via: because });
       await this.#offerEnrolment(by, updated);
       return updated;
     }
     // A deprovisioned person keeps nothing: sessions, grants and tokens end on every instance.
-    const event = await this.#deps.revocations.account(account.id, { initiator: 'admin', actor: by.clientId, reason: DEPROVISIONED, ip: by.ip });
-    await this.#deps.securityEvents.emit([accountDisabled(account.id, 'admin', DEPROVISIONED)]);
-    await this.#audit(by, 'account.disable', account.id, { via: because, sessions: event.sessions.length, grants: event.grants.length });
-    return updated;
+    const done = await disableAccount(this.#deps, account.email, { initiator: 'admin', actor: by.clientId, reason: DEPROVISIONED, ip: by.ip });
+    if (!done) throw notFound('user');
+    await this.#audit(by, 'account.disable', account.id, { via: because, sessions: done.sessions, grants: done.grants });
+    return done.account;
   }
 
   /**

@@ -17,6 +17,7 @@ const PASSWORD = 'correct horse battery staple 9';
 const CAEP = 'https://schemas.openid.net/secevent/caep/event-type/';
 const CREDENTIAL_CHANGE = `${CAEP}credential-change`;
 const ASSURANCE_LEVEL_CHANGE = `${CAEP}assurance-level-change`;
+const ACCOUNT_DISABLED = 'https://schemas.openid.net/secevent/risc/event-type/account-disabled';
 const ONE = 'urn:vigil:acr:1fa';
 const TWO = 'urn:vigil:acr:2fa';
 const email = (name: string) => `${name}@vigil.test`;
@@ -171,9 +172,9 @@ beforeAll(async () => {
   await authorizeRp(new Browser(), 'ada');
   await authorizeRp(new Browser(), 'cy');
   rpToken = await clientToken(rp, `${vigil.issuer}/ssf`, 'ssf:stream');
-  const stream = await api('POST', '/ssf/stream', rpToken, { delivery: { method: 'urn:ietf:rfc:8936' }, events_requested: [CREDENTIAL_CHANGE, ASSURANCE_LEVEL_CHANGE] });
+  const stream = await api('POST', '/ssf/stream', rpToken, { delivery: { method: 'urn:ietf:rfc:8936' }, events_requested: [CREDENTIAL_CHANGE, ASSURANCE_LEVEL_CHANGE, ACCOUNT_DISABLED] });
   expect(stream.status).toBe(201);
-  expect(stream.body.events_delivered).toEqual([CREDENTIAL_CHANGE, ASSURANCE_LEVEL_CHANGE]);
+  expect(stream.body.events_delivered).toEqual([CREDENTIAL_CHANGE, ASSURANCE_LEVEL_CHANGE, ACCOUNT_DISABLED]);
   streamId = stream.body.stream_id;
   // Those who authorized the RP are added; anyone else is refused (nothing stored).
   for (const subject of [
@@ -311,4 +312,10 @@ test('a person who never authorized the RP produces no event on its stream, thou
   expect(received.map((r) => r.claims.sub_id?.sub).filter((s) => s !== ids.ada && s !== ids.cy)).toEqual([]);
   // Nothing about anyone is left unread: every SET received was one a test expected.
   expect(received.filter((r) => !r.used)).toEqual([]);
+});
+
+test('RISC account-disabled: an account disabled by an administrator (the CLI here) is told to the streams following the person', async () => {
+  await vigilCli(stack.env, ['user', 'disable', '--email', email('cy')]);
+  const { event } = await nextEvent(ACCOUNT_DISABLED, ids.cy);
+  expect(event).toMatchObject({ initiating_entity: 'admin', reason_admin: { en: 'account disabled' } });
 });
