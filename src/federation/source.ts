@@ -29,15 +29,16 @@ export interface ExternalIdentity {
 
 /** Why an upstream sign-in failed, in words safe for the person's page and for the log. */
 export class FederationError extends Error {
-  constructor(
-    /** Machine-readable reason, e.g. `invalid_signature`, `wrong_audience`, `expired`, `replayed`, `wrong_nonce`, `unreachable`. */
-    readonly code: string,
-    message: string,
-    /** The upstream could not be reached (as opposed to refusing): the page says the provider is unreachable. */
-    readonly unreachable = false,
-  ) {
+  /** Machine-readable reason, e.g. `invalid_signature`, `wrong_audience`, `expired`, `replayed`, `wrong_nonce`, `unreachable`. */
+  readonly code: string;
+  /** The upstream could not be reached (as opposed to refusing): the page says the provider is unreachable. */
+  readonly unreachable: boolean;
+
+  constructor(code: string, message: string, unreachable = false) {
     super(message);
     this.name = 'FederationError';
+    this.code = code;
+    this.unreachable = unreachable;
   }
 }
 
@@ -45,6 +46,8 @@ export class FederationError extends Error {
 export interface RedirectSource {
   readonly kind: 'oidc' | 'saml';
   readonly id: string;
+  /** The upstream's issuer (OIDC) or entity id (SAML): the `iss` of its Shared Signals subjects. Optional (added by the federation core). */
+  readonly issuer?: string;
   /**
    * Starts a sign-in. `callbackUrl` is where the upstream must send the browser back; `relay` is an
    * opaque value the callback must carry back unchanged (OIDC `state`, SAML `RelayState`).
