@@ -267,6 +267,12 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
           issuer: config.ISSUER, accounts, devices: core.devices, adapters: core.adapters, revocations: core.revocations, stepUps: core.stepUps,
           signInRequirements: core.signInRequirements,
           posture: (d) => evaluatePosture(d.lastReport, d.lastReportAt, Date.now(), files.posture, d.externalCompliance), onPosture,
+          federated: async (iss, sub, upstreamSession) => {
+            const provider = federation.byIssuer(iss);
+            const linked = provider && await federationStore.find(provider.config.id, sub);
+            if (!provider || !linked) return undefined;
+            return { accountId: linked.accountId, sessions: await federationStore.sessionsOf(provider.config.id, sub, upstreamSession) };
+          },
         }),
         limiter: new AttemptLimiter('ssf:receive:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
         audit: (entry) => auditQueue.add(entry),
