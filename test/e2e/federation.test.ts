@@ -3,10 +3,10 @@
  * to their organisation's provider (a second Vigil), where they sign in; back at Vigil the account
  * is provisioned just in time and the application gets its tokens.
  */
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hangUp, newMasterKey, ROOT, tempDir, vigilCli } from '../support/vigil-process.ts';
+import { hangUp, newMasterKey, tempDir, vigilCli } from '../support/vigil-process.ts';
+import { sealWithCli } from '../support/federation.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import { openBrowserSession } from '../support/chromium.ts';
 import { startBrowserStack, type BrowserStack } from '../support/browser-stack.ts';
@@ -27,9 +27,7 @@ beforeAll(async () => {
   stack = await startBrowserStack({ VIGIL_MASTER_KEY: masterKey, VIGIL_FEDERATION_FILE: file, VIGIL_ALLOWED_OUTGOING_HOSTS: new URL(upstream.vigil.issuer).host });
   const registered = await vigilCli<ClientOut>(upstream.env, ['client', 'create', '--name', 'Vigil downstream', '--redirect-uri', `${stack.vigil.issuer}/federation/corp/callback`]);
   await vigilCli(upstream.env, ['user', 'create', '--email', 'grace@corp.test', '--password', UP_PASSWORD, '--name', 'Grace']);
-  const sealed = execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', join(ROOT, 'src/cli.ts'), 'federation', 'seal', 'corp', 'client_secret'], {
-    input: registered.client_secret, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', VIGIL_MASTER_KEY: masterKey, DATABASE_URL: 'postgres://unused' }, cwd: ROOT,
-  }).toString().trim();
+  const sealed = sealWithCli(masterKey, 'corp', 'client_secret', registered.client_secret!);
   writeFileSync(file, JSON.stringify({
     providers: [{
       id: 'corp', kind: 'oidc', display_name: 'Corp SSO', domains: ['corp.test'], issuer: upstream.vigil.issuer, client_id: registered.client_id, client_secret: sealed,

@@ -8,14 +8,14 @@
  * nothing stored; a bad federation file is refused at start and at SIGHUP.
  */
 import { createServer, type Server } from 'node:http';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import pg from 'pg';
 import { CompactSign, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
-import { freePort, hangUp, newMasterKey, ROOT, runScript, tempDir, vigilCli } from '../support/vigil-process.ts';
+import { freePort, hangUp, newMasterKey, runScript, tempDir, vigilCli } from '../support/vigil-process.ts';
+import { sealWithCli } from '../support/federation.ts';
 import { Browser, CookieJar, formAction, hiddenField, type Page } from '../support/browserless.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import { clientCredentialsToken, jsonCall } from '../support/json-api.ts';
@@ -136,12 +136,8 @@ beforeAll(async () => {
   await upDb.query('UPDATE accounts SET email_verified = true WHERE email = $1', ['bob@corp.test']);
 
   const masterKey = newMasterKey();
-  const sealed = execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', join(ROOT, 'src/cli.ts'), 'federation', 'seal', 'corp', 'client_secret'], {
-    input: registered.client_secret, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', VIGIL_MASTER_KEY: masterKey, DATABASE_URL: 'postgres://unused' }, cwd: ROOT,
-  }).toString().trim();
-  const sealedTrusted = execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', join(ROOT, 'src/cli.ts'), 'federation', 'seal', 'trusted', 'client_secret'], {
-    input: registered.client_secret, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', VIGIL_MASTER_KEY: masterKey, DATABASE_URL: 'postgres://unused' }, cwd: ROOT,
-  }).toString().trim();
+  const sealed = sealWithCli(masterKey, 'corp', 'client_secret', registered.client_secret!);
+  const sealedTrusted = sealWithCli(masterKey, 'trusted', 'client_secret', registered.client_secret!);
   expect(sealed).toMatch(/^v1\./);
   const common = { issuer: upstream.vigil.issuer, client_id: registered.client_id, claims: { groups: 'roles' } };
   goodFile = JSON.stringify({
