@@ -309,6 +309,36 @@ describe('ID tokens the downstream must refuse (a fake upstream)', () => {
   }, 30_000);
 });
 
+test('the group mapping follows the upstream: the next sign-in of a provisioned account takes its new roles', async () => {
+  await vigilCli(upstream.env, ['user', 'set-roles', '--email', 'alice@corp.test', '--role', 'sales']);
+  const request = await authorize();
+  const browser = new HostBrowser();
+  const end = await walk(browser, await browser.follow(request.url, isApp), 'alice@corp.test');
+  expect((await request.redeem(end.location!)).claims()!.roles).toEqual(['staff']);
+  const audit = await db.query("SELECT details FROM audit_log WHERE action = 'account.roles_changed' AND actor = 'federation:corp'");
+  expect(audit.rows[0].details).toMatchObject({ provider: 'corp', previous: ['dev', 'staff'], roles: ['staff'] });
+}, 60_000);
+
+test('vigil federation list and test: discovery is fetched and reported; an unreachable provider exits non-zero', async () => {
+  const list = await runScript('src/cli.ts', ['federation', 'list', '--json'], downstream.env);
+  expect(list.code).toBe(0);
+  expect(JSON.parse(list.stdout).map((p: { id: string }) => p.id)).toEqual(['corp', 'trusted', 'fake']);
+  const tested = await runScript('src/cli.ts', ['federation', 'test', 'corp'], downstream.env);
+  expect(tested.code).toBe(0);
+  expect(tested.stdout).toContain(`corp: ok: issuer ${upstream.vigil.issuer}`);
+  expect(tested.stdout).toContain('PKCE S256');
+  const closedPort = await freePort();
+  const unreachable = join(dir, 'unreachable.json');
+  writeFileSync(unreachable, JSON.stringify({ providers: [{ id: 'gone', kind: 'oidc', display_name: 'Gone', issuer: `http://localhost:${closedPort}`, client_id: 'x' }] }));
+  const failed = await runScript('src/cli.ts', ['federation', 'test', 'gone'], { ...downstream.env, VIGIL_FEDERATION_FILE: unreachable, VIGIL_ALLOWED_OUTGOING_HOSTS: `localhost:${closedPort}` });
+  expect(failed.code).toBe(1);
+  expect(failed.stderr).toMatch(/^vigil: gone: unreachable: the provider could not be reached/);
+  // Without the exception for the loopback host, the outgoing fetch refuses to call it at all.
+  const refused = await runScript('src/cli.ts', ['federation', 'test', 'gone'], { ...downstream.env, VIGIL_FEDERATION_FILE: unreachable, VIGIL_ALLOWED_OUTGOING_HOSTS: '' });
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toMatch(/private or loopback address/);
+}, 60_000);
+
 test('the admin API lists the providers with their last sign-in and last error', async () => {
   const adminApi = `${downstream.vigil.issuer}/admin/api`;
   const reader = await vigilCli<ClientOut>(downstream.env, ['client', 'create', '--name', 'SIEM', '--grant-type', 'client_credentials', '--allow-resource', adminApi, '--scope', 'admin:read']);
