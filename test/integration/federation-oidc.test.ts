@@ -16,6 +16,7 @@ import pg from 'pg';
 import { CompactSign, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { freePort, hangUp, newMasterKey, runScript, tempDir, vigilCli } from '../support/vigil-process.ts';
 import { sealWithCli } from '../support/federation.ts';
+import { SoftAuthenticator, userHandleOf } from '../support/soft-authenticator.ts';
 import { Browser, CookieJar, formAction, hiddenField, type Page } from '../support/browserless.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import { clientCredentialsToken, jsonCall } from '../support/json-api.ts';
@@ -59,6 +60,7 @@ let setKeys: Awaited<ReturnType<typeof generateKeyPair>>;
 /** What the fake upstream's token endpoint answers with next: an ID token for these claims. */
 let nextIdToken: Record<string, unknown> = {};
 const upstreamIds: Record<string, string> = {};
+let daveId: string;
 
 const isApp = (u: string) => u.startsWith(APP_REDIRECT);
 
@@ -127,13 +129,13 @@ beforeAll(async () => {
   upstream = await startStack({}, { port: upPort, issuerHost: 'localhost' });
   const callback = (provider: string) => `http://127.0.0.1:${downPort}/federation/${provider}/callback`;
   const registered = await vigilCli<ClientOut>(upstream.env, ['client', 'create', '--name', 'Downstream Vigil', '--redirect-uri', callback('corp'), '--redirect-uri', callback('trusted')]);
-  for (const [email, role] of [['alice@corp.test', 'engineer'], ['bob@corp.test', 'sales'], ['carol@corp.test', 'sales'], ['erin@corp.test', 'sales']]) {
+  for (const [email, role] of [['alice@corp.test', 'engineer'], ['bob@corp.test', 'sales'], ['carol@corp.test', 'sales'], ['erin@corp.test', 'sales'], ['dave@corp.test', 'sales']]) {
     upstreamIds[email] = (await vigilCli<{ id: string }>(upstream.env, ['user', 'create', '--email', email, '--password', UP_PASSWORD, '--role', role])).id;
   }
   upDb = new pg.Client({ connectionString: upstream.db.url });
   await upDb.connect();
   // Bob's address is verified upstream (an emailed link there); Carol's is not.
-  await upDb.query('UPDATE accounts SET email_verified = true WHERE email = $1', ['bob@corp.test']);
+  await upDb.query('UPDATE accounts SET email_verified = true WHERE email = ANY($1)', [['bob@corp.test', 'dave@corp.test']]);
 
   const masterKey = newMasterKey();
   const sealed = sealWithCli(masterKey, 'corp', 'client_secret', registered.client_secret!);
@@ -164,6 +166,7 @@ beforeAll(async () => {
   app = await vigilCli<ClientOut>(downstream.env, ['client', 'create', '--name', 'App', '--redirect-uri', APP_REDIRECT]);
   await vigilCli(downstream.env, ['user', 'create', '--email', 'bob@corp.test', '--password', DOWN_PASSWORD]);
   await vigilCli(downstream.env, ['user', 'create', '--email', 'carol@corp.test', '--password', DOWN_PASSWORD]);
+  daveId = (await vigilCli<{ id: string }>(downstream.env, ['user', 'create', '--email', 'dave@corp.test', '--password', DOWN_PASSWORD])).id;
   db = new pg.Client({ connectionString: downstream.db.url });
   await db.connect();
 }, 180_000);
@@ -234,6 +237,30 @@ test('an existing account is not linked by the email alone: the password of the 
   expect(refused.status).toBe(403);
   expect(refused.body).toContain('did not confirm that the address is verified');
   expect(await linkOf('corp', 'carol@corp.test')).toEqual([]);
+}, 60_000);
+
+test('linking with the passkey of the existing account instead of its password', async () => {
+  const passkey = new SoftAuthenticator({ seed: 'dave-laptop' });
+  await db.query(
+    "INSERT INTO webauthn_credentials (id, account_id, name, public_key, sign_count, transports, device_type, backed_up) VALUES ($1, $2, 'Laptop', $3, 0, '{internal}', 'singleDevice', false)",
+    [passkey.id, daveId, Buffer.from(passkey.cosePublicKey()).toString('base64url')],
+  );
+  const request = await authorize();
+  const browser = new HostBrowser();
+  const page = await walk(browser, await browser.follow(request.url, isApp), 'dave@corp.test');
+  expect(page.body).toContain('id="prove-passkey"');
+  const csrf = hiddenField(page.body, 'csrf');
+  const base = page.url.replace(/\/link$/, '/link/webauthn');
+  const json = (path: string, body: unknown) => browser.request(`${base}/${path}`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) });
+  const options = JSON.parse((await json('options', { csrf })).body) as { challenge: string };
+  const response = passkey.assert({ rpId: '127.0.0.1', origin: downstream.vigil.issuer, challenge: options.challenge, userHandle: userHandleOf(daveId), userVerified: true });
+  const verified = await json('verify', { csrf, response });
+  expect(verified.status).toBe(200);
+  const { redirect } = JSON.parse(verified.body) as { redirect: string };
+  const end = await walk(browser, await browser.follow(new URL(redirect, page.url).toString(), isApp), 'dave@corp.test');
+  // The upstream sign-in and the passkey of the account: a phishing-resistant sign-in.
+  expect((await request.redeem(end.location!)).claims()!.acr).toBe('urn:vigil:acr:phr');
+  expect(await linkOf('corp', 'dave@corp.test')).toEqual([{ subject: upstreamIds['dave@corp.test'], provisioned: false }]);
 }, 60_000);
 
 test('the upstream acr counts only for a provider trusted for it; otherwise Vigil asks its own second factor', async () => {
