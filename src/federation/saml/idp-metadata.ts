@@ -1,0 +1,66 @@
+import { readFile } from 'node:fs/promises';
+import { FederationError } from '../source.ts';
+import type { SamlFields } from './config.ts';
+import { MetadataError, parseIdpMetadata, type IdpMetadata } from './metadata.ts';
+
+/** The fetch the federation core hands every source: SSRF-guarded, with its own time limit. */
+export type OutgoingFetch = (url: string, init?: RequestInit) => Promise<Response>;
+
+// IdPs roll their signing keys with both certificates in the metadata for days; an hour is soon enough.
+const METADATA_TTL_MS = 60 * 60 * 1000;
+const MAX_METADATA_BYTES = 1024 * 1024;
+
+/** The IdP's metadata from the file or URL of one provider, kept for METADATA_TTL_MS. */
+export class IdpMetadataLoader {
+  readonly #provider: Pick<SamlFields, 'idp_metadata_file' | 'idp_metadata_url'>;
+  readonly #fetch: OutgoingFetch;
+  #cached: { metadata: IdpMetadata; until: number } | undefined;
+  #loading: Promise<IdpMetadata> | undefined;
+
+  constructor(provider: Pick<SamlFields, 'idp_metadata_file' | 'idp_metadata_url'>, fetch: OutgoingFetch) {
+    this.#provider = provider;
+    this.#fetch = fetch;
+  }
+
+  /** The kept metadata, or freshly loaded once it is older than the TTL (one load at a time). */
+  async load(): Promise<IdpMetadata> {
+    if (this.#cached && this.#cached.until > Date.now()) return this.#cached.metadata;
+    this.#loading ??= this.fresh().finally(() => { this.#loading = undefined; });
+    return this.#loading;
+  }
+
+  /** Reads or fetches the metadata now, and keeps it. */
+  async fresh(): Promise<IdpMetadata> {
+    const xml = await this.#read();
+    let metadata: IdpMetadata;
+    try {
+      metadata = parseIdpMetadata(xml);
+    } catch (err) {
+      if (err instanceof MetadataError) throw new FederationError('invalid_metadata', `The identity provider's SAML metadata cannot be used: ${err.message}.`);
+      throw err;
+    }
+    this.#cached = { metadata, until: Date.now() + METADATA_TTL_MS };
+    return metadata;
+  }
+
+  async #read(): Promise<string> {
+    const { idp_metadata_file: file, idp_metadata_url: url } = this.#provider;
+    if (file) {
+      try {
+        return await readFile(file, 'utf8');
+      } catch (err) {
+        throw new FederationError('metadata_unavailable', `The identity provider's SAML metadata file cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}).`, true);
+      }
+    }
+    let response: Response;
+    try {
+      response = await this.#fetch(url!, { headers: { accept: 'application/samlmetadata+xml, application/xml, text/xml' }, redirect: 'error' });
+    } catch {
+      throw new FederationError('metadata_unavailable', 'The identity provider\'s SAML metadata cannot be fetched.', true);
+    }
+    if (!response.ok) throw new FederationError('metadata_unavailable', `The identity provider's SAML metadata URL answered ${response.status}.`, true);
+    const text = await response.text();
+    if (Buffer.byteLength(text) > MAX_METADATA_BYTES) throw new FederationError('invalid_metadata', 'The identity provider\'s SAML metadata is larger than 1 MiB.');
+    return text;
+  }
+}
