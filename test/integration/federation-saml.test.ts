@@ -159,6 +159,7 @@ describe('bad responses are refused with their reason, and nothing is remembered
     ['not yet valid beyond the clock skew', 'not_yet_valid', () => ({ notBeforeSeconds: 120 })],
     ['answering another request', 'wrong_in_response_to', () => ({ inResponseTo: '_another-request' })],
     ['unsolicited (IdP-initiated)', 'wrong_in_response_to', () => ({ inResponseTo: null })],
+    ['an assertion not naming the request, in a Response that does', 'wrong_in_response_to', () => ({ omitSubjectInResponseTo: true })],
     ['confirmed for another recipient', 'wrong_recipient', () => ({ recipient: 'https://evil.example/acs' })],
     ['sent to another destination', 'wrong_recipient', () => ({ destination: 'https://evil.example/acs' })],
     ['issued by another entity (with the IdP\'s key)', 'wrong_issuer', () => ({ issuer: 'https://impostor.example/saml' })],

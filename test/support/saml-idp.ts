@@ -59,6 +59,8 @@ export interface ResponseKnobs {
   destination?: string;
   /** The request answered; null: an unsolicited Response (no InResponseTo). */
   inResponseTo?: string | null;
+  /** Leave InResponseTo out of the assertion's SubjectConfirmationData (the Response still has it). */
+  omitSubjectInResponseTo?: boolean;
   issuer?: string;
   /** Seconds from now of the assertion's NotOnOrAfter (default 300). */
   validForSeconds?: number;
@@ -168,7 +170,7 @@ export class SamlTestIdp {
       + `<saml:Assertion ${XMLNS} ID="${esc(knobs.assertionId ?? newId())}" Version="2.0" IssueInstant="${iso(0)}">`
       + `<saml:Issuer>${issuer}</saml:Issuer>`
       + `<saml:Subject><saml:NameID Format="${esc(user.nameIdFormat ?? 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent')}">${esc(user.nameId!)}</saml:NameID>`
-      + `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData${irt} NotOnOrAfter="${notOnOrAfter}" Recipient="${esc(knobs.recipient ?? request.acsUrl)}"/></saml:SubjectConfirmation></saml:Subject>`
+      + `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData${knobs.omitSubjectInResponseTo ? '' : irt} NotOnOrAfter="${notOnOrAfter}" Recipient="${esc(knobs.recipient ?? request.acsUrl)}"/></saml:SubjectConfirmation></saml:Subject>`
       + `<saml:Conditions NotBefore="${iso(knobs.notBeforeSeconds ?? -5)}" NotOnOrAfter="${notOnOrAfter}"><saml:AudienceRestriction><saml:Audience>${esc(knobs.audience ?? request.issuer)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>`
       + `<saml:AuthnStatement AuthnInstant="${iso(-1)}" SessionIndex="${esc(knobs.sessionIndex ?? newId())}"><saml:AuthnContext><saml:AuthnContextClassRef>${esc(user.authnContextClassRef ?? 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport')}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>`
       + (attributes ? `<saml:AttributeStatement>${attributes}</saml:AttributeStatement>` : '')

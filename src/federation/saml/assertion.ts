@@ -10,6 +10,8 @@ export interface AssertionFacts {
   nameIdFormat?: string;
   /** Recipient of each bearer SubjectConfirmationData. */
   recipients: string[];
+  /** InResponseTo of each bearer SubjectConfirmationData ('' where absent). */
+  inResponseTo: string[];
   /** The latest NotOnOrAfter of the bearer confirmations and the Conditions (ms), for the replay cache. */
   notOnOrAfter?: number;
   /** The earliest NotBefore of the confirmations and the Conditions (ms). */
@@ -42,6 +44,7 @@ export function assertionFacts(assertion: Element): AssertionFacts {
     nameId: text(nameId),
     nameIdFormat: nameId?.getAttribute('Format') || undefined,
     recipients: confirmations.map((c) => c.getAttribute('Recipient') ?? ''),
+    inResponseTo: confirmations.map((c) => c.getAttribute('InResponseTo') ?? ''),
     notOnOrAfter: ends.length ? Math.max(...ends) : undefined,
     notBefore: starts.length ? Math.min(...starts) : undefined,
     authnContextClassRef: text(context && childElements(context, ASSERTION_NS, 'AuthnContextClassRef')[0]),

@@ -107,6 +107,8 @@ export function createSamlSource(provider: SamlProviderConfig, deps: SamlSourceD
       const destination = response?.getAttribute('Destination');
       if (destination && destination !== callbackUrl) throw refuse('wrong_recipient');
       if (facts.recipients.length === 0 || facts.recipients.some((r) => r !== callbackUrl)) throw refuse('wrong_recipient');
+      // The signed answer must name this sign-in's request too, not only the unsigned Response around it.
+      if (facts.inResponseTo.some((id) => id !== kept.data.requestId)) throw refuse('wrong_in_response_to');
       if (!facts.id || facts.notOnOrAfter === undefined) throw refuse('malformed');
 
       const attributes = (profile.attributes ?? {}) as Record<string, unknown>;
