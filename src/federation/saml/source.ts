@@ -41,6 +41,9 @@ export function spEntityId(provider: Pick<SamlProviderConfig, 'id' | 'sp_entity_
 }
 
 export function createSamlSource(provider: SamlProviderConfig, deps: SamlSourceDeps): RedirectSource {
+  if (!provider.idp_metadata_file === !provider.idp_metadata_url) {
+    throw new Error(`federation provider ${provider.id}: give exactly one of idp_metadata_file and idp_metadata_url`);
+  }
   const metadata = new IdpMetadataLoader(provider, deps.fetch);
   const assertionIds = new AssertionIds(deps.sql);
   const entityId = spEntityId(provider, deps.issuer);
