@@ -242,6 +242,7 @@ describe('IdP metadata', () => {
     const unreachable = source(provider({ idp_metadata_url: 'https://idp.example.test/missing' }));
     const err = await expectRefused(unreachable.check(), 'metadata_unavailable');
     expect(err.unreachable).toBe(true);
+    expect(err.message).toContain('answered 404');
     const missing = source(provider({ idp_metadata_file: join(dir, 'nope.xml') }));
     expect((await expectRefused(missing.begin({ callbackUrl: acsUrl('x'), relay: 'r' }), 'metadata_unavailable')).unreachable).toBe(true);
 

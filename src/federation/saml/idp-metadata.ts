@@ -14,12 +14,14 @@ const MAX_METADATA_BYTES = 1024 * 1024;
 export class IdpMetadataLoader {
   readonly #provider: Pick<SamlFields, 'idp_metadata_file' | 'idp_metadata_url'>;
   readonly #fetch: OutgoingFetch;
+  readonly #timeoutMs: number;
   #cached: { metadata: IdpMetadata; until: number } | undefined;
   #loading: Promise<IdpMetadata> | undefined;
 
-  constructor(provider: Pick<SamlFields, 'idp_metadata_file' | 'idp_metadata_url'>, fetch: OutgoingFetch) {
+  constructor(provider: Pick<SamlFields, 'idp_metadata_file' | 'idp_metadata_url'>, fetch: OutgoingFetch, timeoutMs: number) {
     this.#provider = provider;
     this.#fetch = fetch;
+    this.#timeoutMs = timeoutMs;
   }
 
   /** The kept metadata, or freshly loaded once it is older than the TTL (one load at a time). */
@@ -52,14 +54,22 @@ export class IdpMetadataLoader {
         throw new FederationError('metadata_unavailable', `The identity provider's SAML metadata file cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}).`, true);
       }
     }
-    let response: Response;
+    const unavailable = (why: string) => new FederationError('metadata_unavailable', `The identity provider's SAML metadata cannot be fetched: ${why}.`, true);
+    let text: string;
     try {
-      response = await this.#fetch(url!, { headers: { accept: 'application/samlmetadata+xml, application/xml, text/xml' }, redirect: 'error' });
-    } catch {
-      throw new FederationError('metadata_unavailable', 'The identity provider\'s SAML metadata cannot be fetched.', true);
+      const response = await this.#fetch(url!, {
+        headers: { accept: 'application/samlmetadata+xml, application/xml, text/xml' },
+        redirect: 'error',
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+      if (!response.ok) throw unavailable(`the URL answered ${response.status}`);
+      text = await response.text();
+    } catch (err) {
+      if (err instanceof FederationError) throw err;
+      const e = err as Error;
+      // The outgoing guard's refusal names the setting that would allow the address: worth showing.
+      throw unavailable(e.name === 'OutgoingRefused' ? e.message : e.name === 'TimeoutError' ? 'no answer in time' : 'the address cannot be reached');
     }
-    if (!response.ok) throw new FederationError('metadata_unavailable', `The identity provider's SAML metadata URL answered ${response.status}.`, true);
-    const text = await response.text();
     if (Buffer.byteLength(text) > MAX_METADATA_BYTES) throw new FederationError('invalid_metadata', 'The identity provider\'s SAML metadata is larger than 1 MiB.');
     return text;
   }

@@ -25,6 +25,8 @@ export interface SamlSourceDeps {
   issuer: string;
   /** The core's SSRF-guarded fetch, for idp_metadata_url. */
   fetch: OutgoingFetch;
+  /** How long a metadata fetch may take (default 10 s). */
+  timeoutMs?: number;
 }
 
 // A sign-in's AuthnRequest is answered within this or not at all (the core's kept state expires sooner).
@@ -44,7 +46,7 @@ export function createSamlSource(provider: SamlProviderConfig, deps: SamlSourceD
   if (!provider.idp_metadata_file === !provider.idp_metadata_url) {
     throw new Error(`federation provider ${provider.id}: give exactly one of idp_metadata_file and idp_metadata_url`);
   }
-  const metadata = new IdpMetadataLoader(provider, deps.fetch);
+  const metadata = new IdpMetadataLoader(provider, deps.fetch, deps.timeoutMs ?? 10_000);
   const assertionIds = new AssertionIds(deps.sql);
   const entityId = spEntityId(provider, deps.issuer);
   const skewMs = provider.clock_skew_seconds * 1000;
