@@ -24,6 +24,11 @@ export class IdpMetadataLoader {
     this.#timeoutMs = timeoutMs;
   }
 
+  /** The metadata last read, if any, however old. */
+  get current(): IdpMetadata | undefined {
+    return this.#cached?.metadata;
+  }
+
   /** The kept metadata, or freshly loaded once it is older than the TTL (one load at a time). */
   async load(): Promise<IdpMetadata> {
     if (this.#cached && this.#cached.until > Date.now()) return this.#cached.metadata;

@@ -19,8 +19,8 @@ import { AssertionIds } from './replay.ts';
 import { parseXml } from './xml.ts';
 
 export interface SamlSourceDeps {
-  /** Where accepted assertion ids are remembered (migration 025). */
-  sql: Queryable;
+  /** Where accepted assertion ids are remembered (migration 025); without it (the CLI's check) `complete` cannot run. */
+  sql?: Queryable;
   /** Vigil's issuer URL, for the default SP entity id. */
   issuer: string;
   /** The core's SSRF-guarded fetch, for idp_metadata_url. */
@@ -47,7 +47,7 @@ export function createSamlSource(provider: SamlProviderConfig, deps: SamlSourceD
     throw new Error(`federation provider ${provider.id}: give exactly one of idp_metadata_file and idp_metadata_url`);
   }
   const metadata = new IdpMetadataLoader(provider, deps.fetch, deps.timeoutMs ?? 10_000);
-  const assertionIds = new AssertionIds(deps.sql);
+  const assertionIds = deps.sql && new AssertionIds(deps.sql);
   const entityId = spEntityId(provider, deps.issuer);
   const skewMs = provider.clock_skew_seconds * 1000;
 
@@ -70,6 +70,10 @@ export function createSamlSource(provider: SamlProviderConfig, deps: SamlSourceD
   return {
     kind: 'saml',
     id: provider.id,
+    /** The IdP's entity id, once its metadata was read (for Shared Signals events naming it as issuer). */
+    get issuer() {
+      return metadata.current?.entityId;
+    },
 
     async begin({ callbackUrl, relay }) {
       const idp = await metadata.load();
@@ -80,6 +84,7 @@ export function createSamlSource(provider: SamlProviderConfig, deps: SamlSourceD
     },
 
     async complete({ callbackUrl, params, keep }) {
+      if (!assertionIds) throw new Error('the SAML source needs the database to complete a sign-in (replay check)');
       const form = formSchema.safeParse(params);
       if (!form.success) throw refuse('malformed');
       const kept = keepSchema.safeParse(keep);
