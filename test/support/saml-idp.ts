@@ -110,6 +110,8 @@ export class SamlTestIdp {
           + `<input type="hidden" name="SAMLResponse" value="${esc(form.SAMLResponse)}"><input type="hidden" name="RelayState" value="${esc(form.RelayState)}">`
           + '<button type="submit">Continue</button></form></body></html>',
         );
+      } else if (url.pathname === '/favicon.ico') {
+        res.writeHead(204).end();
       } else {
         res.writeHead(404).end();
       }
@@ -196,7 +198,10 @@ export class SamlTestIdp {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    // A browser's keep-alive connections would hold the close open.
+    this.#server.closeAllConnections();
+    await closed;
   }
 }
 
