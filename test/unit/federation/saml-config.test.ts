@@ -1,5 +1,8 @@
 /** The SAML fields of a provider in the federation file: defaults, and what is refused with which words. */
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { KeyRing } from '../../../src/crypto/index.ts';
+import { parseFederationFile } from '../../../src/federation/index.ts';
 import { DEFAULT_ATTRIBUTES, parseIdpMetadata, refineSamlProvider, samlFields, samlProviderSchema } from '../../../src/federation/saml/index.ts';
 
 const base = { id: 'corp', kind: 'saml' as const };
@@ -74,5 +77,21 @@ describe('IdP metadata parsing', () => {
     expect(() => parseIdpMetadata(md(sso))).toThrow('no signing certificate');
     const badCert = `<md:KeyDescriptor><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>${cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`;
     expect(() => parseIdpMetadata(md(badCert + sso))).toThrow('cannot be read');
+  });
+});
+
+describe('in the federation file', () => {
+  const keys = new KeyRing(randomBytes(32));
+  const file = (saml: Record<string, unknown>) => ({ providers: [{ id: 'corp', kind: 'saml', display_name: 'Corp', ...saml }] });
+
+  test('a SAML provider is accepted with its defaults', () => {
+    const [provider] = parseFederationFile(file({ idp_metadata_url: 'https://idp.example/md' }), keys).providers;
+    expect(provider).toMatchObject({ kind: 'saml', clock_skew_seconds: 60, want_authn_response_signed: false });
+  });
+
+  test('the cross-field rule applies there too, naming the provider and the field', () => {
+    expect(() => parseFederationFile(file({}), keys)).toThrow('providers.corp.idp_metadata_file: a SAML provider needs idp_metadata_file or idp_metadata_url');
+    expect(() => parseFederationFile(file({ idp_metadata_url: 'http://idp.example/md' }), keys)).toThrow('providers.corp.idp_metadata_url: must be an https:// URL');
+    expect(() => parseFederationFile(file({ idp_metadata_file: '/a.xml', client_id: 'x' }), keys)).toThrow(/client_id/);
   });
 });
