@@ -73,6 +73,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     // The federation file's secrets are sealed with the master key: read once the key is open.
     const federationDeps = {
       issuer: config.ISSUER, timeoutMs: config.VIGIL_FEDERATION_TIMEOUT_SECONDS * 1000,
+      sql: stores.sql,
       fetch: outgoingFetch({ allowedHosts: config.VIGIL_ALLOWED_OUTGOING_HOSTS, timeoutMs: config.VIGIL_FEDERATION_TIMEOUT_SECONDS * 1000 }),
     };
     let federation = new FederationRegistry(loadFederationFile(config.VIGIL_FEDERATION_FILE, keys), federationDeps);

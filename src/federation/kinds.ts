@@ -8,6 +8,8 @@ import type { IdentitySource } from './source.ts';
 import type { ProviderConfig } from './provider-config.ts';
 import { oidcFields, OIDC_SECRETS } from './oidc/config.ts';
 import { OidcSource } from './oidc/source.ts';
+import { createSamlSource, refineSamlProvider, samlFields, type SamlProviderConfig } from './saml/index.ts';
+import type { Queryable } from '../store/index.ts';
 
 /** What a source is given: the outgoing fetch (SSRF-safe), its opened secrets, Vigil's issuer. */
 export interface SourceDeps {
@@ -17,6 +19,8 @@ export interface SourceDeps {
   /** Vigil's issuer (the base of callback URLs, the SAML entity id). */
   issuer: string;
   timeoutMs: number;
+  /** The database (SAML's replay check); the CLI's `federation test` goes without. */
+  sql?: Queryable;
 }
 
 export interface SourceKind {
@@ -26,8 +30,11 @@ export interface SourceKind {
   /** Whether the sign-in page shows a button for a provider of this kind unless `button` says otherwise. */
   button: boolean;
   create(config: ProviderConfig, deps: SourceDeps): IdentitySource;
+  /** Rules across the kind's fields (e.g. exactly one of two), applied to each provider of the kind. */
+  refine?: (provider: never, ctx: z.RefinementCtx) => void;
 }
 
 export const SOURCE_KINDS: Record<string, SourceKind> = {
   oidc: { fields: oidcFields, secrets: OIDC_SECRETS, button: true, create: (config, deps) => new OidcSource(config, deps) },
+  saml: { fields: samlFields, refine: refineSamlProvider, secrets: [], button: true, create: (config, deps) => createSamlSource(config as unknown as SamlProviderConfig, deps) },
 };

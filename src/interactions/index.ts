@@ -4,6 +4,7 @@ import { loginRoutes } from './login-routes.ts';
 import { factorRoutes } from './factor-routes.ts';
 import { forgotRoutes } from './forgot-routes.ts';
 import { federationRoutes } from './federation-routes.ts';
+import { samlMetadataRoutes } from '../federation/index.ts';
 
 export { LoginThrottle, type LoginAttempt, type LoginLimit } from './login-throttle.ts';
 export type { InteractionDeps, InteractionFederation, FederatedOrigin } from './shared.ts';
@@ -14,6 +15,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   const router = new Router();
   const federation = deps.federation && federationRoutes(kit, deps.federation);
   if (federation) router.use(federation.router.routes());
+  if (deps.federation) router.use(samlMetadataRoutes((id) => deps.federation!.registry().provider(id)?.config, deps.config.ISSUER.replace(/\/$/, '')).routes());
   router.use(loginRoutes(kit, federation).routes());
   router.use(factorRoutes(kit).routes());
   router.use(forgotRoutes(kit).routes());
