@@ -29,15 +29,16 @@ export interface ExternalIdentity {
 
 /** Why an upstream sign-in failed, in words safe for the person's page and for the log. */
 export class FederationError extends Error {
-  constructor(
-    /** Machine-readable reason, e.g. `invalid_signature`, `wrong_audience`, `expired`, `replayed`, `wrong_nonce`, `unreachable`. */
-    readonly code: string,
-    message: string,
-    /** The upstream could not be reached (as opposed to refusing): the page says the provider is unreachable. */
-    readonly unreachable = false,
-  ) {
+  /** Machine-readable reason, e.g. `invalid_signature`, `wrong_audience`, `expired`, `replayed`, `wrong_nonce`, `unreachable`. */
+  readonly code: string;
+  /** The upstream could not be reached (as opposed to refusing): the page says the provider is unreachable. */
+  readonly unreachable: boolean;
+
+  constructor(code: string, message: string, unreachable = false) {
     super(message);
     this.name = 'FederationError';
+    this.code = code;
+    this.unreachable = unreachable;
   }
 }
 
