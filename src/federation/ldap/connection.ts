@@ -47,7 +47,8 @@ export async function converse<T>(providerId: string, settings: Transport, work:
     url: `${url.protocol}//${url.host}`,
     timeout: timeoutMs,
     connectTimeout: timeoutMs,
-    tlsOptions,
+    // ldapts speaks TLS from the first byte whenever tlsOptions are given: only for ldaps://.
+    ...(settings.start_tls ? {} : { tlsOptions }),
     createConnection: ((...args: Parameters<typeof net.connect>) => track(net.connect(...args))) as typeof net.connect,
     createSecureConnection: ((...args: Parameters<typeof tls.connect>) => track(tls.connect(...args))) as typeof tls.connect,
   });

@@ -11,11 +11,6 @@ export function escapeFilterValue(value: string): string {
   return value.replace(SPECIAL, (c) => `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
-/** Every byte as `\XX`: for binary values such as AD's objectGUID. */
-export function escapeFilterBytes(value: Uint8Array): string {
-  return Array.from(value, (b) => `\\${b.toString(16).padStart(2, '0')}`).join('');
-}
-
 /**
  * Puts escaped values into a template's `{name}` placeholders. A replacer function, never a
  * replacement string: `$&` and friends in a value must stay literal.

@@ -19,8 +19,8 @@ export function decodeId(attribute: string, value: string | Buffer): string {
 }
 
 /** The bytes a binary id is searched by; the inverse of decodeId. */
-export function encodeId(attribute: string, subject: string): Buffer {
-  if (!isBinaryId(attribute)) return Buffer.from(subject, 'utf8');
+export function encodeId(attribute: string, subject: string): Buffer | string {
+  if (!isBinaryId(attribute)) return subject;
   const m = GUID.exec(subject.toLowerCase());
   if (!m) return Buffer.from(subject, 'hex');
   return Buffer.from(swap(m[1]!) + swap(m[2]!) + swap(m[3]!) + m[4]! + m[5]!, 'hex');

@@ -3,11 +3,11 @@
  * directory checks the password by a bind as that person, and the entry's attributes and groups
  * become the external identity.
  */
-import { InvalidCredentialsError, NoSuchObjectError, type Client, type Entry } from 'ldapts';
+import { EqualityFilter, InvalidCredentialsError, NoSuchObjectError, type Client, type Entry, type Filter } from 'ldapts';
 import { FederationError, type ExternalIdentity, type PasswordSource } from '../source.ts';
 import type { LdapSettings } from './config.ts';
 import { converse, isDirectoryAnswer, type Conversation } from './connection.ts';
-import { escapeFilterBytes, escapeFilterValue, fillFilter } from './filter.ts';
+import { fillFilter } from './filter.ts';
 import { decodeId, encodeId, isBinaryId } from './ids.ts';
 
 /** The provider as the core loaded it: the common fields it needs plus the ldap ones. */
@@ -46,7 +46,7 @@ export function createLdapSource(provider: LdapProvider, deps: LdapSourceDeps): 
   const settings = provider;
   const attrs = settings.attributes;
   const wanted = [attrs.id, attrs.email, attrs.name, ...(settings.group_search ? [] : [attrs.groups]), ...(settings.active_directory ? ['userAccountControl'] : [])];
-  const searchOptions = (filter: string, scope: 'sub' | 'base', attributes: string[]) => ({
+  const searchOptions = (filter: string | Filter, scope: 'sub' | 'base', attributes: string[]) => ({
     scope, filter, attributes, sizeLimit: 2, timeLimit: Math.ceil(settings.timeout_seconds),
     ...(isBinaryId(attrs.id) ? { explicitBufferAttributes: [attrs.id] } : {}),
   });
@@ -62,7 +62,7 @@ export function createLdapSource(provider: LdapProvider, deps: LdapSourceDeps): 
   });
 
   /** The one entry a filter finds under the base DN; undefined for none or several. */
-  const findOne = async (client: Client, filter: string, attributes: string[]): Promise<Entry | undefined> => {
+  const findOne = async (client: Client, filter: string | Filter, attributes: string[]): Promise<Entry | undefined> => {
     try {
       const { searchEntries } = await client.search(settings.base_dn, searchOptions(filter, 'sub', attributes));
       return searchEntries.length === 1 ? searchEntries[0] : undefined;
@@ -159,8 +159,8 @@ export function createLdapSource(provider: LdapProvider, deps: LdapSourceDeps): 
         // The DN first (one base lookup); a renamed or moved entry is found again by its id.
         let entry = identity.distinguishedName ? sameSubject(await atDn(client, identity.distinguishedName, '(objectClass=*)', attributes)) : undefined;
         if (!entry) {
-          const value = isBinaryId(attrs.id) ? escapeFilterBytes(encodeId(attrs.id, identity.subject)) : escapeFilterValue(identity.subject);
-          entry = sameSubject(await findOne(client, `(${attrs.id}=${value})`, attributes));
+          // A filter object, not a string: ldapts would re-encode a binary value's escaped bytes as UTF-8.
+          entry = sameSubject(await findOne(client, new EqualityFilter({ attribute: attrs.id, value: encodeId(attrs.id, identity.subject) }), attributes));
         }
         return entry !== undefined && !await disabled(client, entry);
       });
