@@ -22,6 +22,13 @@ export function fillFilter(template: string, values: Record<string, string>): st
 /** Whether a filter parses (RFC 4515 string form); the reason when it does not. */
 export function filterProblem(filter: string): string | undefined {
   if (!filter.startsWith('(') || !filter.endsWith(')')) return 'must be an LDAP filter in parentheses';
+  // ldapts' parser forgives a missing ")": a directory would not. Values cannot hold bare parentheses (\28, \29).
+  let depth = 0;
+  for (let i = 0; i < filter.length; i += 1) {
+    depth += filter[i] === '(' ? 1 : filter[i] === ')' ? -1 : 0;
+    if (depth < 0 || (depth === 0 && i < filter.length - 1)) return 'has unbalanced parentheses';
+  }
+  if (depth !== 0) return 'has unbalanced parentheses';
   try {
     FilterParser.parseString(filter);
     return undefined;
