@@ -102,6 +102,8 @@ moduleload back_mdb
 moduleload memberof
 pidfile ${join(dir, 'slapd.pid')}
 argsfile ${join(dir, 'slapd.args')}
+# As Active Directory does: a DN with an empty password binds (unauthenticated, RFC 4513 5.1.2).
+allow bind_anon_dn
 TLSCACertificateFile ${tls.ca}
 TLSCertificateFile ${tls.cert}
 TLSCertificateKeyFile ${tls.key}
