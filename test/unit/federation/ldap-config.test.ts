@@ -66,3 +66,14 @@ test('a login cannot change the filter: injections stay one equality value', () 
 test('fillFilter leaves unknown placeholders and puts $-patterns in literally', () => {
   expect(fillFilter('(&(member={dn})(x={other}))', { dn: "cn=a$&,dc=b" })).toBe('(&(member=cn=a$&,dc=b)(x={other}))');
 });
+
+test('the documented Active Directory filters are accepted', () => {
+  expect(problems({
+    ...base,
+    user_filter: '(&(objectCategory=person)(objectClass=user)(|(userPrincipalName={login})(mail={login})))',
+    group_search: { base_dn: 'DC=corp,DC=example', filter: '(member:1.2.840.113556.1.4.1941:={dn})' },
+    attributes: { id: 'objectGUID', name: 'displayName' },
+    active_directory: true,
+  })).toEqual([]);
+  expect(fillFilter('(|(userPrincipalName={login})(mail={login}))', { login: 'a*' })).toBe('(|(userPrincipalName=a\\2a)(mail=a\\2a))');
+});
