@@ -9,7 +9,9 @@ import { createApp, createViews, providerPages } from './http/index.ts';
 import { loadBrand } from './branding/index.ts';
 import { shippedCatalogue } from './i18n/index.ts';
 import { LogoutDeliveryWorker } from './sessions/index.ts';
-import { interactionRoutes, LoginThrottle } from './interactions/index.ts';
+import { interactionRoutes, LoginThrottle, type FederatedOrigin } from './interactions/index.ts';
+import { FederatedSignIn, FederationRegistry, FederationStore, loadFederationFile } from './federation/index.ts';
+import { outgoingFetch } from './http/index.ts';
 import { AttemptLimiter } from './limits/index.ts';
 import { openCore } from './core.ts';
 import { openControlChannel } from './control/index.ts';
@@ -66,6 +68,13 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
   let stopUpkeep = async () => {};
   let closeControl = async () => {};
   try {
+    // The federation file's secrets are sealed with the master key: read once the key is open.
+    const federationDeps = {
+      issuer: config.ISSUER, timeoutMs: config.VIGIL_FEDERATION_TIMEOUT_SECONDS * 1000,
+      fetch: outgoingFetch({ allowedHosts: config.VIGIL_ALLOWED_OUTGOING_HOSTS, timeoutMs: config.VIGIL_FEDERATION_TIMEOUT_SECONDS * 1000 }),
+    };
+    let federation = new FederationRegistry(loadFederationFile(config.VIGIL_FEDERATION_FILE, keys), federationDeps);
+    const federationStore = new FederationStore(stores.sql);
     const admin = await ensureAdministrator(accounts, config);
     if (admin) {
       await audit.append({ actor: 'system', action: 'account.bootstrap_admin', subject: admin.email, outcome: 'success' });
@@ -124,6 +133,13 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         const touched = core.activity.touch(session.uid, session.accountId, ctx.get('user-agent'), ctx.state.clientIp)
           .catch((err) => logger.warn({ err }, 'could not record session activity'));
         if (!core.adapters.holdResponseFor(touched)) void afterResponse.track(touched);
+        // A session begun with an upstream sign-in: the upstream's session events end it (the login's result rides to here, through consent).
+        const origin = (ctx.oidc as unknown as { result?: { federation?: FederatedOrigin } }).result?.federation;
+        if (origin) {
+          const recorded = federationStore.recordSession({ sessionUid: session.uid, accountId: session.accountId, ...origin })
+            .catch((err) => logger.warn({ err }, 'could not record the federated session'));
+          if (!core.adapters.holdResponseFor(recorded)) void afterResponse.track(recorded);
+        }
         // A sign-in just completed: its risk assessment now has a session to belong to.
         const authTime = session.authTime();
         if (verifier.enabled && typeof authTime === 'number' && Date.now() / 1000 - authTime < 120) {
@@ -212,6 +228,10 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, challenges: core.challenges,
         verifier, deviceCookie, securityEvents: core.ssf.outbox, signInRequirements: core.signInRequirements,
         accountRecovery,
+        federation: {
+          registry: () => federation, store: federationStore,
+          signIn: new FederatedSignIn({ accounts, store: federationStore, audit: (entry) => audit.append(entry), securityEvents: core.ssf.outbox }),
+        },
       }), recoveryRoutes({ issuer: config.ISSUER, keys, views, recovery: accountRecovery, throttle: recoveryThrottle }), accountRoutes({
         config, provider: currentProvider, adapters: core.adapters, accounts, audit, keys, views,
         totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, challenges: core.challenges, activity: core.activity, revocations: core.revocations, securityEvents: core.ssf.outbox,
@@ -283,6 +303,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         .then(() => receivedJtis.purge())
         .then(() => emailLinks.purge())
         .then(() => core.invitations.purge())
+        .then(() => federationStore.purge(config.VIGIL_SESSION_TTL))
         .catch((err) => logger.warn({ err }, 'could not purge expired records'));
     }, 10 * 60 * 1000);
     purge.unref();
@@ -316,13 +337,18 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       provider: currentProvider,
       reload() {
         try {
-          files = loadPolicyFiles(config);
+          // Read together: a bad file keeps every running version, the providers included.
+          const nextFiles = loadPolicyFiles(config);
+          const nextFederation = new FederationRegistry(loadFederationFile(config.VIGIL_FEDERATION_FILE, keys), federationDeps);
+          files = nextFiles;
+          federation = nextFederation;
         } catch (err) {
           const error = err instanceof ConfigError ? err.message : String(err);
           logger.error({ error }, 'reload refused: keeping the policies and lists in force');
           return { ok: false, error };
         }
-        logger.info({ networkLists: files.networkListSizes, transmitters: files.transmitters.length }, 'reloaded the risk policy, posture policy, network lists and trusted transmitters');
+        logger.info({ networkLists: files.networkListSizes, transmitters: files.transmitters.length, federationProviders: federation.list().length },
+          'reloaded the risk policy, posture policy, network lists, trusted transmitters and federation providers');
         return { ok: true };
       },
       async close(drainLimitMs = 10_000) {

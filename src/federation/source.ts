@@ -46,6 +46,8 @@ export class FederationError extends Error {
 export interface RedirectSource {
   readonly kind: 'oidc' | 'saml';
   readonly id: string;
+  /** The upstream's issuer (OIDC) or entity id (SAML): the `iss` of its Shared Signals subjects. Optional (added by the federation core). */
+  readonly issuer?: string;
   /**
    * Starts a sign-in. `callbackUrl` is where the upstream must send the browser back; `relay` is an
    * opaque value the callback must carry back unchanged (OIDC `state`, SAML `RelayState`).

@@ -7,3 +7,5 @@ export { BearerError, bearerToken, verifyAccessToken, type BearerErrorCode, type
 export { ApiError } from './api-error.ts';
 export { firstIssue, type FirstIssueOptions } from './zod-issue.ts';
 export { jwksMaxAge } from './metadata-caching.ts';
+export { isSpecialUse, outgoingFetch, outgoingHostAllowed, OutgoingRefused, type OutgoingFetchOptions } from './outgoing.ts';
+export { httpsUrl } from './https-url.ts';

@@ -8,6 +8,7 @@ import { renderPage } from '../http/views.ts';
 import { msg, waitMessage, type Message } from '../i18n/index.ts';
 import { seeOther, type FactorSubject, type Interaction, type InteractionKit } from './shared.ts';
 import { showFactors } from './factor-routes.ts';
+import type { FederationSteps } from './federation-routes.ts';
 
 const GENERIC_FAILURE = msg('login.errors.wrong');
 const RISK_DENIED = msg('login.errors.riskDenied');
@@ -15,9 +16,17 @@ const RISK_NO_FACTOR = msg('login.errors.riskNoFactor');
 const EXPOSED_NO_FACTOR = msg('login.errors.exposedNoFactor');
 const STEP_UP_NO_FACTOR = msg('login.errors.stepUpNoFactor');
 
-async function showLogin(ctx: Context, kit: InteractionKit, interaction: Interaction, vars: { email?: string; error?: Message; retryAfter?: number } = {}, status = 200) {
+/**
+ * The sign-in page. With federation configured it asks for the email first (`step: 'email'`, with
+ * the providers' buttons) and the password only for a local or directory account.
+ */
+async function showLogin(ctx: Context, kit: InteractionKit, interaction: Interaction, vars: { email?: string; error?: Message; retryAfter?: number; step?: 'email' | 'password' } = {}, status = 200) {
   if (vars.retryAfter) ctx.set('Retry-After', String(vars.retryAfter));
+  const registry = kit.deps.federation?.registry();
+  const emailFirst = registry?.configured === true && (vars.step ?? 'email') === 'email';
   renderPage(ctx, kit.deps.views, 'login.njk', {
+    emailFirst,
+    buttons: emailFirst ? registry!.buttons() : [],
     title: msg('login.title'),
     uid: interaction.uid,
     csrf: kit.csrf(interaction.uid),
@@ -28,9 +37,23 @@ async function showLogin(ctx: Context, kit: InteractionKit, interaction: Interac
 }
 
 /** The password step, consent, and cancelling. */
-export function loginRoutes(kit: InteractionKit): Router {
+export function loginRoutes(kit: InteractionKit, federation?: FederationSteps): Router {
   const router = new Router();
   const { deps } = kit;
+
+  // Home realm discovery: the email decides where the person signs in.
+  router.post('/interaction/:uid/identify', async (ctx) => {
+    const interaction = await kit.interaction(ctx, 'login');
+    const form = await readForm(ctx);
+    kit.checkCsrf(interaction.uid, form.csrf);
+    const email = (form.email ?? '').trim();
+    if (!emailSchema.safeParse(email).success) return showLogin(ctx, kit, interaction, { email, error: msg('login.errors.emailMissing') }, 400);
+    const provider = deps.federation?.registry().route(email);
+    if (provider && provider.source.kind !== 'ldap') {
+      return seeOther(ctx, `/interaction/${interaction.uid}/federation/${encodeURIComponent(provider.config.id)}?login_hint=${encodeURIComponent(email)}`);
+    }
+    return showLogin(ctx, kit, interaction, { email, step: 'password' });
+  });
 
   router.get('/interaction/:uid', async (ctx) => {
     const interaction = await kit.interaction(ctx);
@@ -58,7 +81,14 @@ export function loginRoutes(kit: InteractionKit): Router {
     const password = form.password ?? '';
     const ip = ctx.state.clientIp as string;
     if (!emailSchema.safeParse(email).success || password.length === 0 || password.length > 1024) {
-      return showLogin(ctx, kit, interaction, { email, error: msg('login.errors.missing') }, 400);
+      return showLogin(ctx, kit, interaction, { email, error: msg('login.errors.missing'), step: 'password' }, 400);
+    }
+    const routed = deps.federation?.registry().route(email);
+    if (routed && federation) {
+      if (routed.source.kind !== 'ldap') return seeOther(ctx, `/interaction/${interaction.uid}/federation/${encodeURIComponent(routed.config.id)}?login_hint=${encodeURIComponent(email)}`);
+      const done = await federation.directoryPassword(ctx, interaction, routed, email, password);
+      if ('refused' in done) return showLogin(ctx, kit, interaction, { email, error: done.refused, step: 'password' }, done.status);
+      return seeOther(ctx, done.redirect);
     }
     const attempt = await deps.throttle.begin(email, ip);
     const found = await deps.accounts.findForLogin(email);
@@ -71,6 +101,7 @@ export function loginRoutes(kit: InteractionKit): Router {
         email,
         error: msg('login.errors.tooMany', { wait: waitMessage(retryAfterSeconds) }),
         retryAfter: retryAfterSeconds,
+        step: 'password',
       }, 429);
     }
     const ok = await verifyPassword(found?.passwordHash, password);
@@ -79,14 +110,14 @@ export function loginRoutes(kit: InteractionKit): Router {
       await deps.verifier.loginFailed(found?.account.id, ip);
       deps.metrics.logins.inc({ outcome: 'failure' });
       await deps.audit.append({ actor: found?.account.id ?? email.toLowerCase(), action: 'login', ip, outcome: 'failure', details: { reason: found ? 'bad_password' : 'unknown_account' } });
-      return showLogin(ctx, kit, interaction, { email, error: GENERIC_FAILURE }, 401);
+      return showLogin(ctx, kit, interaction, { email, error: GENERIC_FAILURE, step: 'password' }, 401);
     }
     if (found.account.disabled) {
       // The password was right: not a guess, whatever the account's state.
       await deps.throttle.succeeded(email, ip);
       deps.metrics.logins.inc({ outcome: 'disabled' });
       await deps.audit.append({ actor: found.account.id, action: 'login', ip, outcome: 'denied', details: { reason: 'account_disabled' } });
-      return showLogin(ctx, kit, interaction, { email, error: msg('login.errors.disabled') }, 403);
+      return showLogin(ctx, kit, interaction, { email, error: msg('login.errors.disabled'), step: 'password' }, 403);
     }
     const accountId = found.account.id;
     const verdict = await kit.assessLogin(ctx, interaction, accountId);
@@ -97,7 +128,7 @@ export function loginRoutes(kit: InteractionKit): Router {
       await deps.throttle.failed(email);
       deps.metrics.logins.inc({ outcome: 'risk_denied' });
       await deps.audit.append({ actor: accountId, action: 'login', ip, outcome: 'denied', details: { ...details, ...(verdict ? { score: verdict.assessment.score, rules: verdict.assessment.rules } : {}) } });
-      return showLogin(ctx, kit, interaction, { email, error }, 403);
+      return showLogin(ctx, kit, interaction, { email, error, step: 'password' }, 403);
     };
     if (decision?.action === 'deny') return refuse(RISK_DENIED, { reason: 'risk' });
     // A second factor the request did not ask for: the risk engine's, one the account owes (a

@@ -16,6 +16,22 @@ import type { AttemptLimiter } from '../limits/index.ts';
 import { msg, type Message } from '../i18n/index.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import type { AccountRecovery } from '../recovery/index.ts';
+import type { FederatedSignIn, FederationRegistry, FederationStore } from '../federation/index.ts';
+
+/** Sign-in through upstream identity providers (`VIGIL_FEDERATION_FILE`). */
+export interface InteractionFederation {
+  /** The providers in force (replaced on SIGHUP). */
+  registry: () => FederationRegistry;
+  signIn: FederatedSignIn;
+  store: FederationStore;
+}
+
+/** The upstream sign-in a session began with: recorded with the session for the upstream's session events. */
+export interface FederatedOrigin {
+  provider: string;
+  subject: string;
+  upstreamSession?: string;
+}
 
 export interface InteractionDeps {
   config: Config;
@@ -41,6 +57,7 @@ export interface InteractionDeps {
   signInRequirements: SignInRequirements;
   /** "Forgot password?": the reset link mailed to the address typed. */
   accountRecovery: Pick<AccountRecovery, 'requestReset'>;
+  federation?: InteractionFederation;
 }
 
 export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -57,12 +74,19 @@ export interface FactorSubject {
   riskAcr?: string;
   /** What the risk engine assessed at the password step, recorded when the sign-in completes. */
   risk?: RiskContext;
+  /** The acr the first step earned beyond what its methods say: a trusted upstream provider's. */
+  baseAcr?: string;
+  /** The first step was a sign-in at an upstream provider. */
+  federation?: FederatedOrigin;
 }
 
-interface PasswordChecked {
+/** The first step of a sign-in (a password, an upstream provider's sign-in), kept for the second-factor step. */
+interface FirstStepDone {
   amr: string[];
   riskAcr?: string;
   risk?: RiskContext;
+  baseAcr?: string;
+  federation?: FederatedOrigin;
 }
 
 export interface FactorChoices {
@@ -113,19 +137,22 @@ export class InteractionKit {
     return strongestAcr([this.requiredAcr(interaction), subject?.riskAcr]);
   }
 
-  /** Remembers that the password was right (and what the risk engine made of it), for the second-factor step. */
+  /** Remembers that the first step (password, upstream sign-in) passed, and what the risk engine made of it, for the second-factor step. */
   async passwordChecked(interaction: Interaction, subject: FactorSubject): Promise<void> {
     const ttl = Math.max(60, (interaction.exp ?? 0) - Math.floor(Date.now() / 1000));
-    const { baseAmr: amr, riskAcr, risk } = subject;
-    const data: PasswordChecked = { amr, ...(riskAcr ? { riskAcr } : {}), ...(risk ? { risk } : {}) };
+    const { baseAmr: amr, riskAcr, risk, baseAcr, federation } = subject;
+    const data: FirstStepDone = { amr, ...(riskAcr ? { riskAcr } : {}), ...(risk ? { risk } : {}), ...(baseAcr ? { baseAcr } : {}), ...(federation ? { federation } : {}) };
     await this.deps.challenges.put(interaction.uid, PASSWORD_CHECKED, data, ttl, subject.accountId);
   }
 
   async factorSubject(interaction: Interaction): Promise<FactorSubject | undefined> {
-    const pending = await this.deps.challenges.peek<PasswordChecked>(interaction.uid, PASSWORD_CHECKED);
+    const pending = await this.deps.challenges.peek<FirstStepDone>(interaction.uid, PASSWORD_CHECKED);
     if (pending?.accountId) {
-      const { amr, riskAcr, risk } = pending.data;
-      return { accountId: pending.accountId, baseAmr: amr, stepUp: false, ...(riskAcr ? { riskAcr } : {}), ...(risk ? { risk } : {}) };
+      const { amr, riskAcr, risk, baseAcr, federation } = pending.data;
+      return {
+        accountId: pending.accountId, baseAmr: amr, stepUp: false,
+        ...(riskAcr ? { riskAcr } : {}), ...(risk ? { risk } : {}), ...(baseAcr ? { baseAcr } : {}), ...(federation ? { federation } : {}),
+      };
     }
     const session = interaction.session as { accountId?: string; amr?: string[] } | undefined;
     const reasons = interaction.prompt.reasons;
@@ -157,9 +184,10 @@ export class InteractionKit {
    * Completes the login prompt: the session gets the acr the methods earn. A sign-in the risk
    * engine has not assessed yet (passkey only, a step-up) is assessed now: it may be refused, or
    * need more than the methods used gave. The assessed sign-in joins the account's history.
+   * The acr is what the methods earn, or the first step's `baseAcr` (a trusted upstream's) when higher.
    */
   async finish(ctx: Context, interaction: Interaction, accountId: string, amr: string[], subject?: FactorSubject): Promise<string> {
-    const acr = acrForAmr(amr);
+    const acr = strongestAcr([acrForAmr(amr), subject?.baseAcr]) ?? acrForAmr(amr);
     let risk = subject?.risk;
     if (!risk) {
       const verdict = await this.assessLogin(ctx, interaction, accountId);
@@ -179,7 +207,7 @@ export class InteractionKit {
     this.deps.metrics.logins.inc({ outcome: 'success' });
     await this.deps.audit.append({
       actor: accountId, action: 'login', ip: ctx.state.clientIp, outcome: 'success',
-      details: { client: interaction.params.client_id, acr, amr },
+      details: { client: interaction.params.client_id, acr, amr, ...(subject?.federation ? { provider: subject.federation.provider } : {}) },
     });
     const before = subject?.stepUp ? acrForAmr(subject.baseAmr) : undefined;
     if (before !== undefined && acrLevel(acr) > acrLevel(before)) {
@@ -189,8 +217,10 @@ export class InteractionKit {
     if (risk) {
       await this.deps.verifier.recordLogin(risk).catch((err) => this.deps.logger.warn({ err }, 'could not record the sign-in in the risk history'));
     }
+    // `federation` rides with the result to the authorization that creates the session (recorded there).
     return this.deps.provider().interactionResult(ctx.req, ctx.res, {
       login: { accountId, acr, amr, remember: true },
+      ...(subject?.federation ? { federation: subject.federation } : {}),
     }, { mergeWithLastSubmission: false });
   }
 
