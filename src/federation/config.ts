@@ -14,7 +14,10 @@ import { openFederationSecret } from './sealed-secret.ts';
 export type { ProviderConfig } from './provider-config.ts';
 
 function fileSchema() {
-  const kinds = Object.entries(SOURCE_KINDS).map(([kind, k]) => z.strictObject({ ...commonFields, kind: z.literal(kind), ...k.fields }));
+  const kinds = Object.entries(SOURCE_KINDS).map(([kind, k]) => {
+    const schema = z.strictObject({ ...commonFields, kind: z.literal(kind), ...k.fields });
+    return k.refine ? schema.superRefine(k.refine as (provider: unknown, ctx: z.RefinementCtx) => void) : schema;
+  });
   const provider = z.discriminatedUnion('kind', kinds as unknown as [z.ZodObject, ...z.ZodObject[]], {
     error: `kind must be one of ${Object.keys(SOURCE_KINDS).map((k) => `"${k}"`).join(', ')}`,
   });

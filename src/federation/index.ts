@@ -7,3 +7,4 @@ export { FederationRegistry, type Provider as FederationProvider, type ProviderB
 export { FederationStore, type FederatedIdentity, type ProviderStatus } from './store.ts';
 export { FederatedSignIn, assurance, rolesFor, type SignInOutcome, type SignInRefusal } from './sign-in.ts';
 export { asFederationError } from './oidc/source.ts';
+export { directoryRefreshCheck, type DirectoryRefreshDeps, type RefreshingToken } from './directory-refresh.ts';

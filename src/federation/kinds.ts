@@ -8,6 +8,7 @@ import type { IdentitySource } from './source.ts';
 import type { ProviderConfig } from './provider-config.ts';
 import { oidcFields, OIDC_SECRETS } from './oidc/config.ts';
 import { OidcSource } from './oidc/source.ts';
+import { ldapFields, checkLdapFields, createLdapSource, type LdapProvider } from './ldap/index.ts';
 
 /** What a source is given: the outgoing fetch (SSRF-safe), its opened secrets, Vigil's issuer. */
 export interface SourceDeps {
@@ -21,6 +22,8 @@ export interface SourceDeps {
 
 export interface SourceKind {
   fields: z.ZodRawShape;
+  /** Checks that need several of the kind's fields at once. */
+  refine?: (provider: never, ctx: z.RefinementCtx) => void;
   /** Fields holding sealed secrets (plaintext refused at load, opened with the master key). */
   secrets: readonly string[];
   /** Whether the sign-in page shows a button for a provider of this kind unless `button` says otherwise. */
@@ -30,4 +33,5 @@ export interface SourceKind {
 
 export const SOURCE_KINDS: Record<string, SourceKind> = {
   oidc: { fields: oidcFields, secrets: OIDC_SECRETS, button: true, create: (config, deps) => new OidcSource(config, deps) },
+  ldap: { fields: ldapFields, refine: checkLdapFields, secrets: ['bind_password'], button: false, create: (config, deps) => createLdapSource(config as unknown as LdapProvider, { bindPassword: deps.secret('bind_password') ?? '' }) },
 };
