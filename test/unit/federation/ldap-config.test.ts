@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FilterParser } from 'ldapts';
 import { ldapSettingsSchema, escapeFilterValue, fillFilter, DEFAULT_USER_FILTER } from '../../../src/federation/ldap/index.ts';
+import { parseFederationFile, sealFederationSecret } from '../../../src/federation/index.ts';
+import { KeyRing } from '../../../src/crypto/index.ts';
 
 const base = { url: 'ldaps://dc1.corp.example', bind_dn: 'cn=vigil,dc=corp,dc=example', bind_password: 'sealed', base_dn: 'dc=corp,dc=example' };
 const problems = (input: Record<string, unknown>) => {
@@ -76,4 +78,23 @@ test('the documented Active Directory filters are accepted', () => {
     active_directory: true,
   })).toEqual([]);
   expect(fillFilter('(|(userPrincipalName={login})(mail={login}))', { login: 'a*' })).toBe('(|(userPrincipalName=a\\2a)(mail=a\\2a))');
+});
+
+describe('in the federation file', () => {
+  const keys = new KeyRing(Buffer.alloc(32, 1));
+  const provider = (fields: Record<string, unknown>) => ({
+    id: 'corp', kind: 'ldap', display_name: 'Corp', domains: ['corp.example'],
+    ...base, bind_password: sealFederationSecret(keys, 'corp', 'bind_password', 'service secret'), ...fields,
+  });
+
+  test('an ldap provider loads with its defaults and its bind password opened', () => {
+    const file = parseFederationFile({ providers: [provider({})] }, keys);
+    expect(file.providers[0]).toMatchObject({ kind: 'ldap', recheck_seconds: 300, attributes: { id: 'entryUUID' } });
+    expect(file.secrets.get('corp')?.get('bind_password')).toBe('service secret');
+  });
+
+  test('plain ldap:// without start_tls, or a plaintext bind password, is refused naming the provider and field', () => {
+    expect(() => parseFederationFile({ providers: [provider({ url: 'ldap://dc1.corp.example' })] }, keys)).toThrow(/providers\.corp\.url: ldap:\/\/ sends passwords in cleartext/);
+    expect(() => parseFederationFile({ providers: [provider({ bind_password: 'hunter2' })] }, keys)).toThrow(/providers\.corp\.bind_password/);
+  });
 });
