@@ -38,18 +38,18 @@ beforeAll(async () => {
   }));
   stack = await startStack({ ...env, VIGIL_FEDERATION_FILE: file });
   redirectUri = `http://127.0.0.1:${await freePort()}/cb`;
+  db = new pg.Client({ connectionString: stack.db.url });
   [app] = await Promise.all([
     vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Notes app', '--public', '--redirect-uri', redirectUri]),
     vigilCli(stack.env, ['user', 'create', '--email', LOCAL.email, '--password', LOCAL.password]),
+    db.connect(),
   ]);
-  db = new pg.Client({ connectionString: stack.db.url });
-  await db.connect();
 }, 120_000);
 
 afterAll(async () => {
-  await db?.end();
+  // The directory goes whatever else fails: it is a process of this test's own.
+  await Promise.allSettled([slapd?.destroy(), db?.end()]);
   await stack?.stop();
-  await slapd?.destroy();
 });
 
 /** Email first, then the password, then consent: the redirect to the app, or the page where it stopped. */
