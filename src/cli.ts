@@ -6,7 +6,7 @@ import { DataDirInUseError } from './store/index.ts';
 import type { Config } from './config/index.ts';
 import type { Logger } from './observability/index.ts';
 import { sendToRunningServer } from './control/index.ts';
-import { errorReply, resolveCommand, riskReplay, runCommand, unknownCommand, USAGE, type Reply } from './cli/index.ts';
+import { errorReply, federationCommand, resolveCommand, riskReplay, runCommand, unknownCommand, USAGE, type Reply } from './cli/index.ts';
 
 function print(reply: Reply): number {
   process.stdout.write(reply.stdout);
@@ -24,6 +24,8 @@ async function main(argv: string[]): Promise<number> {
   // It reads the files it names, relative to this process's directory, and needs no database.
   if (command.name === 'risk replay') return riskReplay(command.rest.filter((arg) => arg !== '--json'), (line) => process.stdout.write(`${line}\n`));
   const config = loadConfig();
+  // The master key and the federation file only: no database.
+  if (command.name.startsWith('federation ')) return print(await federationCommand(command.name, command.rest, config, process.stdin));
   const logger = createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, process.stderr as never);
   const reached = await reachDatabase(config, argv, logger);
   if ('reply' in reached) return print(reached.reply);

@@ -10,7 +10,7 @@ import { loadBrand } from './branding/index.ts';
 import { shippedCatalogue } from './i18n/index.ts';
 import { LogoutDeliveryWorker } from './sessions/index.ts';
 import { interactionRoutes, LoginThrottle, type FederatedOrigin } from './interactions/index.ts';
-import { FederatedSignIn, FederationRegistry, FederationStore, directoryRefreshCheck, loadFederationFile } from './federation/index.ts';
+import { FederatedSignIn, FederationRegistry, FederationStore, directoryRefreshCheck, loadFederationFile, providerOverview } from './federation/index.ts';
 import { outgoingFetch } from './http/index.ts';
 import { AttemptLimiter } from './limits/index.ts';
 import { openCore } from './core.ts';
@@ -75,6 +75,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     };
     let federation = new FederationRegistry(loadFederationFile(config.VIGIL_FEDERATION_FILE, keys), federationDeps);
     const federationStore = new FederationStore(stores.sql);
+    const federationProviders = () => providerOverview(federation, federationStore);
     const admin = await ensureAdministrator(accounts, config);
     if (admin) {
       await audit.append({ actor: 'system', action: 'account.bootstrap_admin', subject: admin.email, outcome: 'success' });
@@ -263,7 +264,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       }), adminApiRoutes({
         config, provider: currentProvider, accounts, service: adminService, logger,
         tokenLimiter: new AttemptLimiter('admin:token:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
-        auditCall: (entry) => auditQueue.add(entry),
+        auditCall: (entry) => auditQueue.add(entry), federationProviders,
       }), scimRoutes({
         config, provider: currentProvider, accounts, logger,
         users: new ScimUsers({
@@ -283,6 +284,12 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
           issuer: config.ISSUER, accounts, devices: core.devices, adapters: core.adapters, revocations: core.revocations, stepUps: core.stepUps,
           signInRequirements: core.signInRequirements,
           posture: (d) => evaluatePosture(d.lastReport, d.lastReportAt, Date.now(), files.posture, d.externalCompliance), onPosture,
+          federated: async (iss, sub, upstreamSession) => {
+            const provider = federation.byIssuer(iss);
+            const linked = provider && await federationStore.find(provider.config.id, sub);
+            if (!provider || !linked) return undefined;
+            return { accountId: linked.accountId, sessions: await federationStore.sessionsOf(provider.config.id, sub, upstreamSession) };
+          },
         }),
         limiter: new AttemptLimiter('ssf:receive:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
         audit: (entry) => auditQueue.add(entry),
@@ -290,6 +297,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         config, provider: currentProvider, accounts, adapters: core.adapters, db: stores.sql, ...core.ssf, audit, logger, heldPolls, resourceServers: core.resourceServers,
       }), adminConsoleRoutes({
         config, provider: currentProvider, adapters: core.adapters, accounts, keys, views, logger, admin: adminService, revocations: core.revocations, auditCall: (entry) => auditQueue.add(entry),
+        federationProviders,
       })],
     });
 

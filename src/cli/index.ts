@@ -3,3 +3,4 @@ export { UsageError } from './args.ts';
 export { riskReplay } from './risk-replay.ts';
 export { USAGE } from './usage.ts';
 export { commandsOnRunningServer, errorReply, LOCAL_COMMANDS, resolveCommand, runCommand, unknownCommand, type Reply } from './run.ts';
+export { federationCommand } from './federation.ts';

@@ -8,6 +8,7 @@ import type { Core } from '../core.ts';
 import { COMMANDS } from './commands.ts';
 import { UsageError } from './args.ts';
 import { USAGE } from './usage.ts';
+import { FEDERATION_COMMANDS } from './federation.ts';
 
 /** What a run of `vigil` prints and exits with, wherever the command ran. */
 export interface Reply {
@@ -17,7 +18,7 @@ export interface Reply {
 }
 
 /** Commands that read files named on the command line, or need no database: always run in the CLI's process. */
-export const LOCAL_COMMANDS = new Set(['risk replay']);
+export const LOCAL_COMMANDS = new Set(['risk replay', ...FEDERATION_COMMANDS]);
 
 /** The command `argv` names and the arguments after its name; undefined when it names none. */
 export function resolveCommand(argv: readonly string[]): { name: string; rest: string[] } | undefined {

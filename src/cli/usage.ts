@@ -23,6 +23,9 @@ export const USAGE = `usage: vigil <command> [options] [--json]
   audit verify
   mail list                                 mail kept in the outbox (no VIGIL_SMTP_URL): time, to, subject, id
   mail show --id ID                         one message of the outbox, its text (and links) included
+  federation seal PROVIDER FIELD            seal a secret of the federation file (read from standard input), e.g. client_secret
+  federation test PROVIDER                  fetch the provider's discovery / metadata (or bind): exit 0 with what it found
+  federation list                           the providers of VIGIL_FEDERATION_FILE
   risk replay --input events.jsonl [--policy FILE]   (no database needed; format in docs/risk.md)
 
 Uses the same settings (environment, config/vigil.json) as the server. With the embedded

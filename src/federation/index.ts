@@ -8,3 +8,4 @@ export { FederationStore, type FederatedIdentity, type ProviderStatus } from './
 export { FederatedSignIn, assurance, rolesFor, type SignInOutcome, type SignInRefusal } from './sign-in.ts';
 export { asFederationError } from './oidc/source.ts';
 export { directoryRefreshCheck, type DirectoryRefreshDeps, type RefreshingToken } from './directory-refresh.ts';
+export { providerOverview, type FederationProviderView } from './overview.ts';

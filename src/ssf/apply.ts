@@ -8,7 +8,10 @@
  * - RISC credential-compromise: the account's sessions and grants end, and its next sign-in must
  *   prove two factors (refused when it has no second factor).
  * - RISC account-disabled: the account is disabled, and everything it holds ends.
- * - CAEP session-revoked (from a federated IdP): the account's sessions and grants end.
+ * - CAEP session-revoked (from a federated IdP): the account's sessions and grants end. When the
+ *   subject is an `iss_sub` of an upstream identity provider Vigil federates with, the linked
+ *   account's sessions begun through that provider end (only those of the upstream session the
+ *   subject names, if it names one).
  * - CAEP risk-level-change to HIGH about the person: the person owes a step-up to two factors
  *   (every grant they hold, with or without a live session, and their next sign-in).
  *
@@ -40,6 +43,11 @@ export interface ApplyDeps {
   posture: (device: Device) => DevicePosture;
   /** The path posture reports take once accepted (SETs out, sessions ended per policy). */
   onPosture: (device: Device, posture: DevicePosture, previous: DevicePosture) => Promise<void>;
+  /**
+   * An upstream identity provider's subject (`iss_sub` with the provider's issuer): the linked
+   * account, and the Vigil sessions begun through that identity (of `upstreamSession` only, when given).
+   */
+  federated?: (iss: string, sub: string, upstreamSession?: string) => Promise<{ accountId: string; sessions: string[] } | undefined>;
 }
 
 /** What became of one event, for the audit trail. */
@@ -143,7 +151,13 @@ export class ReceivedEventApplier {
       return done(true, `device ${device.id} ${compliant ? 'compliant' : 'not compliant'}`);
     }
 
-    const accountId = await this.#account(subject);
+    const upstream = await this.#federated(subject);
+    if (upstream && type === EVENT.sessionRevoked) {
+      let ended = 0;
+      for (const uid of upstream.sessions) if (await this.#deps.revocations.session(uid, cause('session revoked'))) ended += 1;
+      return done(ended > 0, ended > 0 ? `${ended} session(s) begun through ${from} ended` : 'the person holds no session begun through this provider');
+    }
+    const accountId = upstream?.accountId ?? await this.#account(subject);
     if (!accountId) return done(false, 'the subject names no account');
 
     if (type === EVENT.accountDisabled) {
@@ -177,6 +191,15 @@ export class ReceivedEventApplier {
   /** The account a user subject names (an opaque subject names a device here, not an account). */
   #account(subject: Subject | undefined): Promise<string | undefined> {
     return subjectAccount(this.#deps, subject, false);
+  }
+
+  /** An `iss_sub` subject of an upstream identity provider: its linked account and the sessions begun through it. */
+  async #federated(subject: Subject | undefined): Promise<{ accountId: string; sessions: string[] } | undefined> {
+    const user = subject?.format === 'complex' ? subject.user : subject;
+    if (!this.#deps.federated || user?.format !== 'iss_sub' || !user.iss || !user.sub || user.iss === this.#deps.issuer) return undefined;
+    const session = subject?.format === 'complex' ? subject.session : undefined;
+    const upstreamSession = session?.format === 'opaque' ? session.id : undefined;
+    return this.#deps.federated(user.iss, user.sub, upstreamSession);
   }
 
   /** The device: the event's `device` member, a complex subject's `device`, or an opaque subject (Vigil's device id). */
