@@ -11,7 +11,7 @@ import pg from 'pg';
 import { KeyRing } from '../../src/crypto/index.ts';
 import { sealFederationSecret } from '../../src/federation/index.ts';
 import { startStack, discover, pkceAuthorization, type ClientOut, type Stack } from '../support/stack.ts';
-import { freePort, tempDir, vigilCli } from '../support/vigil-process.ts';
+import { freePort, runScript, tempDir, vigilCli } from '../support/vigil-process.ts';
 import { Browser, formAction, hiddenField, type Page } from '../support/browserless.ts';
 import { startSlapd, BASE_DN, SERVICE_DN, SERVICE_PASSWORD, type Slapd } from '../support/slapd.ts';
 
@@ -100,6 +100,20 @@ test('a person disabled in the directory: the next refresh is refused and the se
   const again = await signIn('grace@corp.example', 'cobol-compiler');
   expect(again.callback).toBeUndefined();
   expect(alert(again.page)).toBe('This account is disabled. Contact your administrator.');
+});
+
+test('vigil federation test: the connection, TLS, the service bind and the base DN; a dead directory exits 1', async () => {
+  expect(await vigilCli(stack.env, ['federation', 'test', 'corp'])).toEqual({
+    provider: 'corp', ok: true, found: `${slapd.ldapsUrl}: LDAPS (TLSv1.3), bound as ${SERVICE_DN}, base DN ${BASE_DN} found`,
+  });
+  await slapd.kill();
+  try {
+    const down = await runScript('src/cli.ts', ['federation', 'test', 'corp'], stack.env);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/^vigil: corp: unreachable: the directory of corp is unreachable \(ECONNREFUSED\)/);
+  } finally {
+    await slapd.start();
+  }
 });
 
 test('the directory down: its people are told it is unreachable, local accounts still sign in', async () => {
