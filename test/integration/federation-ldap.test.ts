@@ -165,3 +165,25 @@ test('a directory that accepts the connection and never answers: unreachable wit
     await new Promise((resolve) => silent.close(resolve));
   }
 });
+
+test('a directory that accepts StartTLS and then stalls the handshake: cut off at twice the timeout', async () => {
+  // LDAPMessage { messageID (the request's, one byte), extendedResp { success, "", "" } }: the answer to StartTLS, nothing after it.
+  const startTlsOk = (id: number) => Buffer.from([0x30, 0x0c, 0x02, 0x01, id, 0x78, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00]);
+  const held: net.Socket[] = [];
+  const stalling = net.createServer((socket) => {
+    held.push(socket);
+    socket.once('data', (request) => socket.write(startTlsOk(request[4]!))).on('error', () => {});
+  });
+  await new Promise<void>((resolve) => stalling.listen(0, '127.0.0.1', resolve));
+  const { port } = stalling.address() as net.AddressInfo;
+  try {
+    const started = Date.now();
+    const err = await failure(source({ url: `ldap://127.0.0.1:${port}`, start_tls: true, timeout_seconds: 0.5 }).check());
+    expect(err).toMatchObject({ code: 'unreachable', unreachable: true });
+    expect(err.message).toMatch(/no answer within 1 s/);
+    expect(Date.now() - started).toBeLessThan(1_000 + 3_000);
+  } finally {
+    for (const s of held) s.destroy();
+    await new Promise((resolve) => stalling.close(resolve));
+  }
+});
