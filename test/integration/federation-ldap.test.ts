@@ -81,6 +81,8 @@ test('a certificate not signed by the configured CA: unreachable, nothing sent',
 test('a wrong service password: the directory cannot be used (unreachable for the person, named for the admin)', async () => {
   const err = await failure(source({ url: slapd.ldapsUrl }, 'not-the-service-password').authenticate('ada@corp.example', 'analytical-engine'));
   expect(err).toMatchObject({ code: 'service_bind_failed', unreachable: true });
+  // No service password: never an unauthenticated bind that would search anonymously.
+  expect(await failure(source({ url: slapd.ldapsUrl }, '').authenticate('ada@corp.example', 'analytical-engine'))).toMatchObject({ code: 'service_bind_failed' });
 });
 
 test('groups by search (no memberOf) and named by cn', async () => {

@@ -3,7 +3,7 @@
  * directory checks the password by a bind as that person, and the entry's attributes and groups
  * become the external identity.
  */
-import { EqualityFilter, InvalidCredentialsError, NoSuchObjectError, type Client, type Entry, type Filter } from 'ldapts';
+import { EqualityFilter, InvalidCredentialsError, NoSuchObjectError, SizeLimitExceededError, type Client, type Entry, type Filter } from 'ldapts';
 import { FederationError, type ExternalIdentity, type PasswordSource } from '../source.ts';
 import type { LdapSettings } from './config.ts';
 import { converse, isDirectoryAnswer, type Conversation } from './connection.ts';
@@ -52,6 +52,8 @@ export function createLdapSource(provider: LdapProvider, deps: LdapSourceDeps): 
   });
 
   const conversation = <T>(work: (c: Conversation) => Promise<T>) => converse(provider.id, settings, async (c) => {
+    // Without a password the service "bind" would be unauthenticated, and every search anonymous.
+    if (deps.bindPassword.length === 0) throw new FederationError('service_bind_failed', `no service password for ${provider.id}`, true);
     try {
       await c.client.bind(settings.bind_dn, deps.bindPassword);
     } catch (err) {
@@ -68,7 +70,7 @@ export function createLdapSource(provider: LdapProvider, deps: LdapSourceDeps): 
       return searchEntries.length === 1 ? searchEntries[0] : undefined;
     } catch (err) {
       // Two or more: as ambiguous as none.
-      if (isDirectoryAnswer(err) && /size limit/i.test(err.message)) return undefined;
+      if (err instanceof SizeLimitExceededError) return undefined;
       throw err;
     }
   };
