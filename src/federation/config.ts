@@ -3,9 +3,8 @@
  * at start (a bad file stops start-up naming the setting, the file and the problem) and again on
  * SIGHUP (a bad file is refused and the running providers stay).
  */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError } from '../config/index.ts';
+import { ConfigError, readSettingFile } from '../config/index.ts';
 import type { KeyRing } from '../crypto/index.ts';
 import { commonFields, type ProviderConfig } from './provider-config.ts';
 import { SOURCE_KINDS } from './kinds.ts';
@@ -46,13 +45,7 @@ export interface FederationFile {
 /** Reads the file named by VIGIL_FEDERATION_FILE; no providers when `path` is undefined. */
 export function loadFederationFile(path: string | undefined, keys: KeyRing): FederationFile {
   if (path === undefined) return { providers: [], secrets: new Map() };
-  const fail = (problem: string) => new ConfigError(`VIGIL_FEDERATION_FILE: ${path}: ${problem}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw fail((err as NodeJS.ErrnoException).code ? `cannot read it: ${(err as Error).message}` : `not valid JSON: ${(err as Error).message}`);
-  }
+  const { json, fail } = readSettingFile('VIGIL_FEDERATION_FILE', path);
   return parseFederationFile(json, keys, fail);
 }
 

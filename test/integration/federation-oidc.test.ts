@@ -8,16 +8,17 @@
  * nothing stored; a bad federation file is refused at start and at SIGHUP.
  */
 import { createServer, type Server } from 'node:http';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import pg from 'pg';
 import { CompactSign, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
-import { freePort, hangUp, newMasterKey, ROOT, runScript, tempDir, vigilCli } from '../support/vigil-process.ts';
+import { freePort, hangUp, newMasterKey, runScript, tempDir, vigilCli } from '../support/vigil-process.ts';
+import { sealWithCli } from '../support/federation.ts';
 import { Browser, CookieJar, formAction, hiddenField, type Page } from '../support/browserless.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
+import { clientCredentialsToken, jsonCall } from '../support/json-api.ts';
 
 const UP_PASSWORD = 'upstream password 12345';
 const DOWN_PASSWORD = 'downstream password 12345';
@@ -135,12 +136,8 @@ beforeAll(async () => {
   await upDb.query('UPDATE accounts SET email_verified = true WHERE email = $1', ['bob@corp.test']);
 
   const masterKey = newMasterKey();
-  const sealed = execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', join(ROOT, 'src/cli.ts'), 'federation', 'seal', 'corp', 'client_secret'], {
-    input: registered.client_secret, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', VIGIL_MASTER_KEY: masterKey, DATABASE_URL: 'postgres://unused' }, cwd: ROOT,
-  }).toString().trim();
-  const sealedTrusted = execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', join(ROOT, 'src/cli.ts'), 'federation', 'seal', 'trusted', 'client_secret'], {
-    input: registered.client_secret, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', VIGIL_MASTER_KEY: masterKey, DATABASE_URL: 'postgres://unused' }, cwd: ROOT,
-  }).toString().trim();
+  const sealed = sealWithCli(masterKey, 'corp', 'client_secret', registered.client_secret!);
+  const sealedTrusted = sealWithCli(masterKey, 'trusted', 'client_secret', registered.client_secret!);
   expect(sealed).toMatch(/^v1\./);
   const common = { issuer: upstream.vigil.issuer, client_id: registered.client_id, claims: { groups: 'roles' } };
   goodFile = JSON.stringify({
@@ -311,6 +308,21 @@ describe('ID tokens the downstream must refuse (a fake upstream)', () => {
     expect((await db.query("SELECT 1 FROM accounts WHERE email = 'mallory@fake.test'")).rows).toHaveLength(1);
   }, 30_000);
 });
+
+test('the admin API lists the providers with their last sign-in and last error', async () => {
+  const adminApi = `${downstream.vigil.issuer}/admin/api`;
+  const reader = await vigilCli<ClientOut>(downstream.env, ['client', 'create', '--name', 'SIEM', '--grant-type', 'client_credentials', '--allow-resource', adminApi, '--scope', 'admin:read']);
+  const token = await clientCredentialsToken(downstream.vigil.issuer, reader, adminApi, 'admin:read');
+  const answer = await jsonCall(adminApi, 'GET', '/federation/providers', token);
+  expect(answer.status).toBe(200);
+  const byId: Record<string, Record<string, unknown>> = Object.fromEntries((answer.body.providers as { id: string }[]).map((p) => [p.id, p]));
+  expect(Object.keys(byId).sort()).toEqual(['corp', 'fake', 'trusted']);
+  expect(byId.corp).toMatchObject({ kind: 'oidc', displayName: 'Corp SSO', domains: ['corp.test'], provisioning: true, trustedAcr: false, lastError: expect.stringMatching(/^email_unverified/) });
+  expect(Date.parse(byId.corp.lastSignInAt as string)).toBeGreaterThan(Date.now() - 600_000);
+  expect(byId.fake).toMatchObject({ button: false, lastError: expect.stringMatching(/^wrong_nonce:/) });
+  expect(byId.trusted).toMatchObject({ trustedAcr: true, domains: [] });
+  expect((await jsonCall(adminApi, 'GET', '/federation/providers', undefined)).status).toBe(401);
+}, 30_000);
 
 test('a bad federation file: refused at start naming the setting, and at SIGHUP the running providers stay', async () => {
   const bad = join(dir, 'bad-federation.json');
