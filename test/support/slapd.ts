@@ -134,7 +134,9 @@ export async function startSlapd(tree: { people?: Person[]; groups?: Record<stri
   writeFileSync(join(dir, 'ad.schema'), AD_SCHEMA);
   const tls = certificates(dir);
   writeFileSync(join(dir, 'slapd.conf'), slapdConf(dir, tls));
-  const [ldapPort, ldapsPort] = [await freePort(), await freePort()];
+  const ldapPort = await freePort();
+  let ldapsPort = await freePort();
+  while (ldapsPort === ldapPort) ldapsPort = await freePort();
   const ldapUrl = `ldap://127.0.0.1:${ldapPort}`;
   const ldapsUrl = `ldaps://127.0.0.1:${ldapsPort}`;
   let child: ChildProcess | undefined;
