@@ -70,10 +70,15 @@ async function tokensFor(email: string, password: string) {
   return request.redeem(callback);
 }
 
+const config = () => discover(stack.vigil.issuer, app);
+
 const alert = (page: Page) => /role="alert" id="error">([^<]*)</.exec(page.body)?.[1];
+
+let adaTokens: oidc.TokenEndpointResponse;
 
 test('email-first: a directory person signs in with the directory password; the first time makes the account (JIT)', async () => {
   const tokens = await tokensFor('ada@corp.example', 'analytical-engine');
+  adaTokens = tokens;
   expect(tokens.claims()).toMatchObject({ email: 'ada@corp.example' });
   const { rows } = await db.query('SELECT a.email, f.provider, f.provisioned FROM federated_identities f JOIN accounts a ON a.id = f.account_id');
   expect(rows).toEqual([{ email: 'ada@corp.example', provider: 'corp', provisioned: true }]);
@@ -86,10 +91,9 @@ test('email-first: a directory person signs in with the directory password; the 
 
 test('a person disabled in the directory: the next refresh is refused and the session is over', async () => {
   const tokens = await tokensFor('grace@corp.example', 'cobol-compiler');
-  const config = (await pkceAuthorization(await discover(stack.vigil.issuer, app), { redirect_uri: redirectUri })).config;
-  const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+  const refreshed = await oidc.refreshTokenGrant(await config(), tokens.refresh_token!);
   await slapd.disable('grace');
-  const refused = await oidc.refreshTokenGrant(config, refreshed.refresh_token!).then(() => undefined, (e: unknown) => e as { error: string; error_description: string });
+  const refused = await oidc.refreshTokenGrant(await config(), refreshed.refresh_token!).then(() => undefined, (e: unknown) => e as { error: string; error_description: string });
   expect(refused).toMatchObject({ error: 'invalid_grant', error_description: expect.stringMatching(/directory account is disabled or no longer exists/) });
   const { rows } = await db.query("SELECT outcome, details FROM audit_log WHERE action = 'federation.refresh'");
   expect(rows).toEqual([{ outcome: 'denied', details: expect.objectContaining({ provider: 'corp', reason: 'inactive' }) }]);
@@ -116,7 +120,7 @@ test('vigil federation test: the connection, TLS, the service bind and the base 
   }
 });
 
-test('the directory down: its people are told it is unreachable, local accounts still sign in', async () => {
+test('the directory down: its people are told it is unreachable, local accounts still sign in, refreshes wait for it (fail closed)', async () => {
   await slapd.kill();
   try {
     const started = Date.now();
@@ -127,7 +131,11 @@ test('the directory down: its people are told it is unreachable, local accounts 
     expect(Date.now() - started).toBeLessThan(8_000);
     const local = await tokensFor(LOCAL.email, LOCAL.password);
     expect(local.claims()).toMatchObject({ email: LOCAL.email });
+    // A refresh cannot be vouched for now: refused (fail closed), the session kept for when it is back.
+    const refused = await oidc.refreshTokenGrant(await config(), adaTokens.refresh_token!).then(() => undefined, (e: unknown) => e as { error: string; error_description: string });
+    expect(refused).toMatchObject({ error: 'invalid_grant', error_description: expect.stringMatching(/directory cannot be reached/) });
   } finally {
     await slapd.start();
   }
+  expect((await oidc.refreshTokenGrant(await config(), adaTokens.refresh_token!)).access_token).toEqual(expect.any(String));
 });
