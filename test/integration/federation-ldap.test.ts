@@ -131,7 +131,7 @@ test('stillActive follows the directory: true, false once disabled, false once r
     await expect(refresh(61_000)).rejects.toMatchObject({ error: 'invalid_grant', reason: 'inactive' });
 
     // The directory goes down: sign-in and re-check both say unreachable, quickly.
-    await people.kill();
+    await people.stop();
     const started = Date.now();
     expect(await failure(corp.authenticate('ada@corp.example', 'analytical-engine'))).toMatchObject({ code: 'unreachable', unreachable: true });
     expect(await failure(corp.stillActive(ada))).toMatchObject({ unreachable: true });

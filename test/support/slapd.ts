@@ -68,6 +68,8 @@ export interface Slapd {
   caFile: string;
   dir: string;
   running(): boolean;
+  /** SIGTERM, waited for: the directory shut down. */
+  stop(): Promise<void>;
   /** SIGKILL: the directory is down, as after a crash. */
   kill(): Promise<void>;
   /** Starts it again on the same ports and data. */
@@ -219,6 +221,10 @@ export async function startSlapd(tree: { people?: Person[]; groups?: Record<stri
     caFile: tls.ca,
     dir,
     running: () => child?.exitCode === null && child.signalCode === null,
+    async stop() {
+      if (child?.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
     kill,
     start,
     modify,
