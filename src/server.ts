@@ -10,7 +10,7 @@ import { loadBrand } from './branding/index.ts';
 import { shippedCatalogue } from './i18n/index.ts';
 import { LogoutDeliveryWorker } from './sessions/index.ts';
 import { interactionRoutes, LoginThrottle, type FederatedOrigin } from './interactions/index.ts';
-import { FederatedSignIn, FederationRegistry, FederationStore, loadFederationFile, providerOverview } from './federation/index.ts';
+import { FederatedSignIn, FederationRegistry, FederationStore, directoryRefreshCheck, loadFederationFile, providerOverview } from './federation/index.ts';
 import { outgoingFetch } from './http/index.ts';
 import { AttemptLimiter } from './limits/index.ts';
 import { openCore } from './core.ts';
@@ -110,11 +110,27 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     const afterResponse = new PendingWrites();
     const views = createViews(undefined, { brand, catalogue, defaultLanguage: config.VIGIL_DEFAULT_LANGUAGE });
     const pages = providerPages(views);
+    // A session signed in through a directory (ldap provider) refreshes only while its entry is active there.
+    const directoryCheck = directoryRefreshCheck({
+      registry: () => federation, store: federationStore, audit: (entry) => audit.append(entry),
+      end: async ({ sessionUid, grantId, accountId, clientId, reason }) => {
+        const cause = { initiator: 'policy' as const, actor: 'directory', reason };
+        const ended = await core.revocations.session(sessionUid, cause);
+        if (grantId && !ended?.grants.includes(grantId)) await core.revocations.grant(grantId, cause, { accountId, ...(clientId ? { clientId } : {}) });
+      },
+    });
+    const beforeRefresh = async (ctx: KoaContextWithOIDC) => {
+      const token = ctx.oidc.entities.RefreshToken!;
+      await directoryCheck({
+        accountId: token.accountId, ip: ctx.state.clientIp, clientId: ctx.oidc.client?.clientId,
+        ...(token.sessionUid ? { sessionUid: token.sessionUid } : {}), ...(token.grantId ? { grantId: token.grantId } : {}),
+      });
+    };
     const build = (jwks: Awaited<ReturnType<typeof loadJwks>>['keys']) => {
       // With the engine off, the provider's own refresh check (the owed step-up) stays.
       const provider = core.buildProvider(jwks, verifier.enabled
-        ? { ...pages, onRefresh: (ctx) => verifier.refresh(ctx), singleSignOn: singleSignOnCheck(verifier, deviceCookie) }
-        : pages);
+        ? { ...pages, beforeRefresh, onRefresh: (ctx) => verifier.refresh(ctx), singleSignOn: singleSignOnCheck(verifier, deviceCookie) }
+        : { ...pages, beforeRefresh });
       provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
         metrics.tokensIssued.inc({ grant_type: String(ctx.oidc.params?.grant_type ?? 'unknown') });
       });

@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import { POSTGRES_URL, REDIS_BASE_URL } from './support/services.ts';
 import { CHROMIUM_PATH } from './support/chromium.ts';
 import { postgresBinDir } from './support/postgres-bin.ts';
+import { SLAPD_PATH } from './support/slapd.ts';
 
 const PROBE_MS = 2_000;
 
@@ -82,6 +83,10 @@ const redisServer: Probe = async () => onPath('redis-server')
   ? undefined
   : 'redis-server is not on PATH (the fault tests start Redis servers of their own): apt-get install redis-server';
 
+const slapd: Probe = async () => executable(SLAPD_PATH) && onPath('openssl')
+  ? undefined
+  : `slapd is not at ${SLAPD_PATH} or openssl is not on PATH (the LDAP tests start a directory of their own): apt-get install slapd ldap-utils openssl, or set SLAPD_PATH`;
+
 const postgresServer: Probe = async () => {
   const bin = postgresBinDir();
   const missing = ['initdb', 'postgres'].filter((name) => !executable(join(bin, name)));
@@ -99,11 +104,11 @@ const postgresServer: Probe = async () => {
   return undefined;
 };
 
-const problems = (await Promise.all([postgres, redis, chromium, redisServer, postgresServer].map((probe) => probe()))).filter((p): p is string => p !== undefined);
+const problems = (await Promise.all([postgres, redis, chromium, redisServer, postgresServer, slapd].map((probe) => probe()))).filter((p): p is string => p !== undefined);
 if (problems.length > 0) {
   for (const problem of problems) process.stderr.write(`missing: ${problem}\n`);
   process.stderr.write(`npm test stopped before the suite: ${problems.length} prerequisite(s) missing (README.md, "Tests").\n`);
   process.exit(1);
 }
-process.stdout.write('test prerequisites: Postgres, Redis, Chromium, redis-server, initdb and postgres are there\n');
+process.stdout.write('test prerequisites: Postgres, Redis, Chromium, redis-server, initdb, postgres and slapd are there\n');
 process.exit(0);

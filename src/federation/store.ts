@@ -106,6 +106,15 @@ export class FederationStore {
     return rows.map((r) => r.session_uid);
   }
 
+  /** The upstream sign-in a session began with (for the directory's re-check at refresh). */
+  async sessionOrigin(sessionUid: string): Promise<{ provider: string; subject: string; accountId: string; createdAt: Date } | undefined> {
+    const { rows } = await this.#db.query<{ provider: string; subject: string; account_id: string; created_at: Date }>(
+      'SELECT provider, subject, account_id, created_at FROM federated_sessions WHERE session_uid = $1', [sessionUid],
+    );
+    const row = rows[0];
+    return row && { provider: row.provider, subject: row.subject, accountId: row.account_id, createdAt: new Date(row.created_at) };
+  }
+
   /** Rows of sessions older than the longest a session lives. */
   async purge(olderThanSeconds: number): Promise<number> {
     const { rowCount } = await this.#db.query('DELETE FROM federated_sessions WHERE created_at < now() - make_interval(secs => $1)', [olderThanSeconds]);

@@ -314,7 +314,10 @@ export function federationRoutes(kit: InteractionKit, federation: InteractionFed
     } catch (err) {
       if (!(err instanceof FederationError)) throw err;
       await failed(ctx, provider.config.id, err.code, err.message);
-      return { refused: err.code === 'account_disabled' ? msg('login.errors.disabled') : upstreamProblem(err), status: err.unreachable ? 502 : 403 };
+      // The login page says the error without the provider's name: it goes into the message.
+      const problem = err.code === 'account_disabled' ? msg('login.errors.disabled')
+        : err.unreachable ? msg('federation.errors.unreachable', { provider: provider.config.display_name }) : upstreamProblem(err);
+      return { refused: problem, status: err.unreachable ? 502 : 403 };
     }
     if (!identity) {
       await deps.throttle.failed(email);

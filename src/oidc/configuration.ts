@@ -29,6 +29,8 @@ export interface ProviderDeps {
    * throws to refuse; otherwise the token is rotated. The risk engine does both checks on one read.
    */
   onRefresh?: (ctx: KoaContextWithOIDC) => Promise<void>;
+  /** A check at refresh before those (engine on or off): the directory a federated session came from. Throws to refuse. */
+  beforeRefresh?: (ctx: KoaContextWithOIDC) => Promise<void>;
   /**
    * Resources a person's token may be asked for only by clients registered as admin tools
    * (`vigil_admin_tool`): the admin API. A consent screen alone is not enough to hand a phished
@@ -195,6 +197,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
     },
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: async (ctx) => {
+      if (deps.beforeRefresh) await deps.beforeRefresh(ctx);
       if (deps.onRefresh) {
         await deps.onRefresh(ctx);
       } else {

@@ -31,20 +31,22 @@ test('with every prerequisite missing: exit 1 within seconds, one line for each 
     TEST_REDIS_URL: `redis://127.0.0.1:${redisPort}`,
     CHROMIUM_PATH: join(empty, 'chromium'),
     TEST_PG_BIN: join(empty, 'bin'),
+    SLAPD_PATH: join(empty, 'slapd'),
     PATH: empty,
   });
   expect(run.code).toBe(1);
   expect(run.ms).toBeLessThan(10_000);
   const lines = run.stderr.trim().split('\n');
   const missing = lines.filter((l) => l.startsWith('missing: '));
-  expect(missing).toHaveLength(5);
-  expect(lines).toHaveLength(6);
+  expect(missing).toHaveLength(6);
+  expect(lines).toHaveLength(7);
   expect(missing[0]).toMatch(new RegExp(`^missing: Postgres is not reachable at postgres://postgres@127\\.0\\.0\\.1:${pgPort}/test .*apt-get install postgresql.*TEST_DATABASE_URL$`));
   expect(missing[1]).toMatch(new RegExp(`^missing: Redis is not reachable at redis://127\\.0\\.0\\.1:${redisPort} .*apt-get install redis-server.*TEST_REDIS_URL$`));
   expect(missing[2]).toMatch(/^missing: Chromium is not at .*chromium .*apt-get install chromium, or set CHROMIUM_PATH$/);
   expect(missing[3]).toMatch(/^missing: redis-server is not on PATH .*apt-get install redis-server$/);
   expect(missing[4]).toMatch(/^missing: initdb and postgres not found in .*apt-get install postgresql, or set TEST_PG_BIN/);
-  expect(lines[5]).toMatch(/5 prerequisite\(s\) missing \(README\.md/);
+  expect(missing[5]).toMatch(/^missing: slapd is not at .*slapd .*apt-get install slapd ldap-utils openssl, or set SLAPD_PATH$/);
+  expect(lines[6]).toMatch(/6 prerequisite\(s\) missing \(README\.md/);
 });
 
 test('only what is missing is reported: Redis down alone gives one line', async () => {
