@@ -35,6 +35,8 @@ export interface TokenVerdict {
   readonly withheldRoles: readonly Withheld[];
   /** The policies marked `@refuse` among those that withheld a scope: the token request is refused, not narrowed. */
   readonly refusedBy: readonly string[];
+  /** Refuse the token request: a `@refuse` policy withheld a scope, or none of the scopes asked for is left. */
+  readonly refused: boolean;
   /** How many times the engine was asked (scopes and roles no policy names share one decision). */
   readonly evaluations: number;
 }
@@ -97,7 +99,8 @@ export function tokenVerdict(set: PolicySet, facts: TokenFacts, scopes: readonly
   const roleSplit = split(facts.person.roles, ask(RECEIVE_ROLE, 'Role'));
   const refusing = new Set(set.policies.filter((p) => p.effect === 'forbid' && 'refuse' in p.annotations).map((p) => p.id));
   const refusedBy = [...new Set(scopeSplit.withheld.flatMap((w) => w.determining.filter((id) => refusing.has(id))))];
+  const refused = refusedBy.length > 0 || (scopes.length > 0 && scopeSplit.kept.length === 0);
   return {
-    scopes: scopeSplit.kept, roles: roleSplit.kept, withheldScopes: scopeSplit.withheld, withheldRoles: roleSplit.withheld, refusedBy, evaluations,
+    scopes: scopeSplit.kept, roles: roleSplit.kept, withheldScopes: scopeSplit.withheld, withheldRoles: roleSplit.withheld, refusedBy, refused, evaluations,
   };
 }

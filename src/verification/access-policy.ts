@@ -9,13 +9,14 @@ import type { AuditEntry, PreparedAuditEntry } from '../audit/index.ts';
 import type { Account } from '../identity/index.ts';
 import type { Logger, Metrics } from '../observability/index.ts';
 import { clientMetadata } from '../oidc/index.ts';
-import { tokenVerdict, type TokenFacts, type TokenVerdict } from '../policy/index.ts';
+import { tokenVerdict, type TokenVerdict } from '../policy/index.ts';
+import { tokenFacts } from './token-facts.ts';
 import { tablesFor } from '../risk/index.ts';
 import type { BatchWriter } from '../store/index.ts';
 import type { PolicyFiles } from './settings-files.ts';
 import type { TokenRequestState } from './verifier.ts';
 
-export type TokenGrantType = TokenFacts['grantType'];
+export type TokenGrantType = 'authorization_code' | 'refresh_token';
 
 /** What the token being issued rests on: the authorization code or the refresh token. */
 export interface TokenSource {
@@ -60,32 +61,20 @@ export class AccessPolicyCheck {
     if (known) return known;
     const client = ctx.oidc.client!;
     const state = await this.#deps.state(ctx, grantType, account.id);
-    const context = state?.context;
     const metadata = clientMetadata(client);
-    const facts: TokenFacts = {
+    const facts = tokenFacts({
+      grantType,
       person: { id: account.id, email: account.email, emailVerified: account.emailVerified, roles: account.roles },
       client: { id: client.clientId, sensitive: tablesFor(files.risk, client.clientId).sensitive, firstParty: metadata.vigil_first_party === true, adminTool: metadata.vigil_admin_tool === true },
-      grantType,
-      risk: state && {
-        level: state.assessment?.level ?? state.riskLevel,
-        score: state.assessment?.score ?? 0,
-        signals: state.assessment?.signals.filter((s) => s.contribution > 0).map((s) => s.name) ?? [],
-      },
-      device: context?.deviceId !== undefined && context.devicePosture
-        ? { id: context.deviceId, compliant: context.devicePosture.compliant, stale: context.devicePosture.stale }
-        : undefined,
-      acr: source.acr,
-      amr: source.amr,
-      networkTags: context?.networkTags,
-      time: context?.time ?? (this.#deps.now ?? Date.now)(),
-    };
+      context: state?.context, assessment: state?.assessment, riskLevel: state?.riskLevel,
+      acr: source.acr, amr: source.amr, time: (this.#deps.now ?? Date.now)(),
+    });
     const started = performance.now();
     const verdict = tokenVerdict(set, facts, scopes);
     this.#deps.metrics?.accessPolicyEvaluation.observe((performance.now() - started) / 1000);
     this.#verdicts.set(ctx, verdict);
     this.#record(ctx, grantType, source, verdict);
-    const refused = verdict.refusedBy.length > 0 || (scopes.length > 0 && verdict.scopes.length === 0);
-    if (refused) {
+    if (verdict.refused) {
       throw Object.assign(new errors.InvalidGrant('refused by the access policy'), {
         error_description: `the access policy does not allow this token now (withheld: ${verdict.withheldScopes.map((w) => w.name).join(' ')})`,
       });
@@ -96,7 +85,7 @@ export class AccessPolicyCheck {
   #record(ctx: KoaContextWithOIDC, grantType: TokenGrantType, source: TokenSource, verdict: TokenVerdict): void {
     const { metrics, logger, auditQueue } = this.#deps;
     const withheld = verdict.withheldScopes.length + verdict.withheldRoles.length;
-    const outcome = verdict.refusedBy.length > 0 || (verdict.scopes.length === 0 && verdict.withheldScopes.length > 0) ? 'refused' : withheld > 0 ? 'narrowed' : 'allowed';
+    const outcome = verdict.refused ? 'refused' : withheld > 0 ? 'narrowed' : 'allowed';
     metrics?.accessPolicyDecisions.inc({ grant_type: grantType, outcome });
     const clientId = ctx.oidc.client!.clientId;
     const log = {

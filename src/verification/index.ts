@@ -1,5 +1,6 @@
 /** The continuous check: the I/O around the pure risk engine, at login, at refresh and when a device's posture changes. */
 export { ContinuousVerifier, mainReasons, type LoginRequest, type LoginVerdict, type TokenRequestState, type VerifierDeps } from './verifier.ts';
+export { tokenFacts, type TokenFactsInput } from './token-facts.ts';
 export { AccessPolicyCheck, type AccessPolicyDeps, type TokenGrantType, type TokenSource } from './access-policy.ts';
 export {
   AccessPolicyFilesError, loadAccessPolicy, readAccessPolicy, SHIPPED_ACCESS_POLICY_DIR, SHIPPED_ACCESS_POLICY_SCHEMA,
