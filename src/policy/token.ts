@@ -41,12 +41,14 @@ export interface TokenVerdict {
   readonly evaluations: number;
 }
 
+const DAY_MS = 86_400_000;
+
 export const RECEIVE_SCOPE = { type: 'Action', id: 'receive_scope' } as const;
 export const RECEIVE_ROLE = { type: 'Action', id: 'receive_role' } as const;
 
 /** The Person entity, with their roles as parents, and the context every token decision shares. */
 export function tokenRequestParts(facts: TokenFacts): { principal: RequestEntity; context: Readonly<Record<string, AttributeValue>> } {
-  const date = new Date(facts.time);
+  const day = Math.floor(facts.time / DAY_MS);
   const principal: RequestEntity = {
     type: 'Person', id: facts.person.id,
     attrs: { email: facts.person.email, email_verified: facts.person.emailVerified, roles: [...facts.person.roles] },
@@ -64,7 +66,8 @@ export function tokenRequestParts(facts: TokenFacts): { principal: RequestEntity
     acr: facts.acr ?? '',
     amr: [...(facts.amr ?? [])],
     network_tags: [...(facts.networkTags ?? [])],
-    time: { hour: date.getUTCHours(), weekday: date.getUTCDay(), epoch: Math.floor(facts.time / 1000) },
+    // 1970-01-01 was a Thursday (4).
+    time: { hour: Math.floor((facts.time - day * DAY_MS) / 3_600_000), weekday: (((day + 4) % 7) + 7) % 7, epoch: Math.floor(facts.time / 1000) },
   };
   return { principal, context };
 }
