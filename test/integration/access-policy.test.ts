@@ -24,7 +24,6 @@ when { context.device.registered && !context.device.compliant };
 
 let stack: Stack;
 let vigil: VigilProcess;
-let db: pg.Client;
 let person: Person;
 let app: ClientOut;
 let policyDir: string;
@@ -46,21 +45,22 @@ beforeAll(async () => {
     vigilCli(stack.env, ['user', 'create', '--email', person.email, '--password', person.password, '--name', 'Ada', '--role', 'admin', '--role', 'staff']),
     vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Notes app', '--public', '--redirect-uri', person.redirectUri]),
   ]);
-  db = new pg.Client({ connectionString: stack.db.url });
-  await db.connect();
 }, 120_000);
 
-afterAll(async () => {
-  await db?.end();
-  await stack?.stop();
-});
+afterAll(() => stack?.stop());
 
 const scopesOf = (tokens: { scope?: string }) => (tokens.scope ?? '').split(' ').sort();
 
 async function withheldEntries(): Promise<{ details: Record<string, unknown> }[]> {
   // Denials are audited through the batched queue, off the response path.
   await new Promise((resolve) => setTimeout(resolve, 700));
-  return (await db.query("SELECT details FROM audit_log WHERE action = 'access_policy.withheld' ORDER BY seq")).rows;
+  const db = new pg.Client({ connectionString: stack.db.url });
+  await db.connect();
+  try {
+    return (await db.query("SELECT details FROM audit_log WHERE action = 'access_policy.withheld' ORDER BY seq")).rows;
+  } finally {
+    await db.end();
+  }
 }
 
 let keys: KeyPair;
