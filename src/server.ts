@@ -24,7 +24,7 @@ import { DrainingServer, PendingWrites } from './lifecycle/index.ts';
 import { deviceRoutes } from './devices/index.ts';
 import { lookupGeo, openGeoDatabase } from './geo/index.ts';
 import { prepareAuditEntry, type AuditEntry, type PreparedAuditEntry } from './audit/index.ts';
-import { ContinuousVerifier, DeviceCookie, RiskReadAhead, loadPolicyFiles, PopulationCache, singleSignOnCheck, type PolicyFiles } from './verification/index.ts';
+import { AccessPolicyCheck, ContinuousVerifier, DeviceCookie, RiskReadAhead, loadPolicyFiles, PopulationCache, singleSignOnCheck, type PolicyFiles } from './verification/index.ts';
 import { GroupRoles, ProvisioningTokens, ScimGroupService, ScimGroups, ScimRecords, ScimUsers, scimResource, scimRoutes } from './scim/index.ts';
 import { AdminService, adminApiRoutes, adminConsoleRoutes, ensureAdminConsoleClient } from './admin/index.ts';
 import { evaluatePosture, type Device } from './devices/index.ts';
@@ -38,7 +38,7 @@ export interface RunningVigil {
   server: Server;
   stores: Stores;
   provider: () => Provider;
-  /** Re-reads the risk policy, posture policy and network lists (SIGHUP); a bad file keeps the running ones. */
+  /** Re-reads the risk policy, posture policy, network lists and access policy (SIGHUP); a bad file keeps the running ones. */
   reload(): { ok: true } | { ok: false; error: string };
   /**
    * Stops accepting connections, lets the open ones finish (at most `drainLimitMs`, then cuts
@@ -105,6 +105,11 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       config, store: core.risk, population, files: () => files, geo: lookupGeo, revocations: core.revocations, stepUps: core.stepUps,
       audit, auditQueue, logger, metrics, securityEvents: core.ssf.outbox, ...(readAhead ? { readAhead } : {}),
     });
+    // What each token may carry: the access policy, on what the continuous check found about the request.
+    const accessPolicy = new AccessPolicyCheck({
+      files: () => files, auditQueue, logger, metrics,
+      state: (ctx, grantType, accountId) => (grantType === 'refresh_token' ? verifier.refreshState(ctx) : verifier.codeExchangeState(ctx, accountId)),
+    });
     const deviceCookie = new DeviceCookie(keys, config.ISSUER);
     // Writes the provider's events start after a response: waited for before the stores close.
     const afterResponse = new PendingWrites();
@@ -129,8 +134,8 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     const build = (jwks: Awaited<ReturnType<typeof loadJwks>>['keys']) => {
       // With the engine off, the provider's own refresh check (the owed step-up) stays.
       const provider = core.buildProvider(jwks, verifier.enabled
-        ? { ...pages, beforeRefresh, onRefresh: (ctx) => verifier.refresh(ctx), singleSignOn: singleSignOnCheck(verifier, deviceCookie) }
-        : { ...pages, beforeRefresh });
+        ? { ...pages, beforeRefresh, accessPolicy, onRefresh: (ctx) => verifier.refresh(ctx), singleSignOn: singleSignOnCheck(verifier, deviceCookie) }
+        : { ...pages, beforeRefresh, accessPolicy });
       provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
         metrics.tokensIssued.inc({ grant_type: String(ctx.oidc.params?.grant_type ?? 'unknown') });
       });
@@ -374,8 +379,8 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
           logger.error({ error }, 'reload refused: keeping the policies and lists in force');
           return { ok: false, error };
         }
-        logger.info({ networkLists: files.networkListSizes, transmitters: files.transmitters.length, federationProviders: federation.list().length },
-          'reloaded the risk policy, posture policy, network lists, trusted transmitters and federation providers');
+        logger.info({ networkLists: files.networkListSizes, transmitters: files.transmitters.length, federationProviders: federation.list().length, accessPolicies: files.access?.policies.length ?? 'off' },
+          'reloaded the risk policy, posture policy, network lists, trusted transmitters, federation providers and access policy');
         return { ok: true };
       },
       async close(drainLimitMs = 10_000) {

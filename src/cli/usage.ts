@@ -26,7 +26,10 @@ export const USAGE = `usage: vigil <command> [options] [--json]
   federation seal PROVIDER FIELD            seal a secret of the federation file (read from standard input), e.g. client_secret
   federation test PROVIDER                  fetch the provider's discovery / metadata (or bind): exit 0 with what it found
   federation list                           the providers of VIGIL_FEDERATION_FILE
-  risk replay --input events.jsonl [--policy FILE]   (no database needed; format in docs/risk.md)
+  risk replay --input events.jsonl [--policy FILE] [--access-policy PATH]...
+                                            (no database needed; format in docs/risk.md)
+  policy check [--policy PATH]...           validate the access policy (VIGIL_ACCESS_POLICY unless named; docs/policy.md)
+  policy test FILE [--policy PATH]...       run a fixture of requests with expected decisions; exit 1 on a mismatch
 
 Uses the same settings (environment, config/vigil.json) as the server. With the embedded
 database and the server running, the server carries out the command (docs/architecture.md).`;

@@ -7,6 +7,8 @@ export class Metrics {
   readonly tokensIssued: Counter<'grant_type'>;
   readonly logins: Counter<'outcome'>;
   readonly riskDecisions: Counter<'type' | 'action'>;
+  readonly accessPolicyDecisions: Counter<'grant_type' | 'outcome'>;
+  readonly accessPolicyEvaluation: Histogram;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'vigil_' });
@@ -18,6 +20,14 @@ export class Metrics {
     this.tokensIssued = new Counter({ name: 'vigil_tokens_issued_total', help: 'Successful token endpoint responses by grant type', labelNames: ['grant_type'], registers: [this.registry] });
     this.logins = new Counter({ name: 'vigil_logins_total', help: 'Password sign-in attempts by outcome', labelNames: ['outcome'], registers: [this.registry] });
     this.riskDecisions = new Counter({ name: 'vigil_risk_decisions_total', help: 'Risk engine decisions by event type and action', labelNames: ['type', 'action'], registers: [this.registry] });
+    this.accessPolicyDecisions = new Counter({
+      name: 'vigil_access_policy_decisions_total', help: 'Token requests decided by the access policy, by grant type and outcome (allowed, narrowed, refused)',
+      labelNames: ['grant_type', 'outcome'], registers: [this.registry],
+    });
+    this.accessPolicyEvaluation = new Histogram({
+      name: 'vigil_access_policy_evaluation_seconds', help: 'Time to decide a token request\'s scopes and roles with the access policy',
+      buckets: [0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.0025, 0.01], registers: [this.registry],
+    });
   }
 }
 

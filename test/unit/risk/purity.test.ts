@@ -1,8 +1,8 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { expectPure, sourceFiles } from '../../support/purity.ts';
 
 /** The engine must stay pure: no I/O, no clock, no randomness, no geoip (callers resolve places). */
 const dir = new URL('../../../src/risk/', import.meta.url);
-const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
+const files = sourceFiles(dir);
 
 describe('src/risk is pure', () => {
   test('has the modules the engine is made of', () => {
@@ -13,14 +13,6 @@ describe('src/risk is pure', () => {
   });
 
   test.each(files)('%s imports only the engine, zod and the acr constants, and reads no clock', (file) => {
-    const source = readFileSync(new URL(file, dir), 'utf8');
-    const imports = [...source.matchAll(/^\s*(?:import|export)\b[^;]*?\bfrom\s+'([^']+)'/gm)].map((m) => m[1]);
-    for (const specifier of imports) {
-      expect([specifier, /^\.\/[a-z-]+\.ts$/.test(specifier) || specifier === 'zod' || specifier === '../config/acr.ts']).toEqual([specifier, true]);
-    }
-    const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
-    for (const forbidden of ['Date.now', 'new Date(', 'Math.random', 'process.', 'require(', 'import(', 'performance.', 'setTimeout', 'fetch(']) {
-      expect([file, forbidden, code.includes(forbidden)]).toEqual([file, forbidden, false]);
-    }
+    expectPure(dir, file, (s) => /^\.\/[a-z-]+\.ts$/.test(s) || s === 'zod' || s === '../config/acr.ts');
   });
 });
