@@ -4,3 +4,5 @@ export { EntityStore, EntitiesFileError } from './entities.ts';
 export { LiveContext, type LiveContextDeps } from './live-context.ts';
 export { authzenRoutes, type AuthzenRouteDeps } from './routes.ts';
 export { pdpMetadata, authzenPaths } from './discovery.ts';
+export { loadAuthzenPolicy } from './cedar-decider.ts';
+export { AuthzenTokenClaims, type TokenClaimsDeps } from './token-claims.ts';

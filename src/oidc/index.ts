@@ -1,4 +1,5 @@
 export { clientMetadata } from './client-metadata.ts';
+export { authzenClaimSpecs, authzenClaimSpecsSchema, type AuthzenClaimSpec } from './authzen-claims.ts';
 export { createProvider, buildConfiguration, cookieKeys, PRIVILEGED_METADATA, type ProviderDeps } from './configuration.ts';
 export { ensureSigningKeys, rotateSigningKeys, loadJwks, listSigningKeys, SIGNING_ALGS, type KeySummary } from './keys.ts';
 export { ResourceServerStore, resourceIdentifierSchema, scopeTokenSchema, type ResourceServer } from './resource-servers.ts';
