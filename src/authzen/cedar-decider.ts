@@ -65,7 +65,8 @@ export function loadAuthzenPolicy(config: Pick<Config, 'VIGIL_AUTHZEN_POLICY' | 
     if (err instanceof PolicyError) throw new ConfigError(`VIGIL_AUTHZEN_POLICY: ${err.message}`);
     throw err;
   }
-  const decider = cedarDecider(set, schemaShapes(schemaText));
+  const shapes = schemaShapes(schemaText);
+  const decider = cedarDecider(set, shapes);
   let entities = EntityStore.empty();
   if (config.VIGIL_AUTHZEN_ENTITIES) {
     try {
@@ -75,8 +76,10 @@ export function loadAuthzenPolicy(config: Pick<Config, 'VIGIL_AUTHZEN_POLICY' | 
       throw err;
     }
     // Every decision is given every entity: one that does not fit the schema would deny them all.
-    const probe = decider({ principal: { type: 'Vigil::Probe', id: '' }, action: { type: 'Action', id: '' }, resource: { type: 'Vigil::Probe', id: '' }, context: {}, entities: [...entities.all] });
-    const unfit = probe.errors.find((e) => /entit/i.test(e));
+    const action = shapes.actions[0];
+    const probe = action === undefined ? undefined
+      : decider({ principal: { type: 'Vigil::Probe', id: '' }, action: { type: 'Action', id: action }, resource: { type: 'Vigil::Probe', id: '' }, context: {}, entities: [...entities.all] });
+    const unfit = probe?.errors.find((e) => /entity deserialization/i.test(e));
     if (unfit) throw new ConfigError(`VIGIL_AUTHZEN_ENTITIES: ${config.VIGIL_AUTHZEN_ENTITIES}: ${unfit}`);
   }
   return { decide: decider, entities };

@@ -12,6 +12,8 @@ export interface SchemaShapes {
   entity(type: string): ReadonlySet<string> | undefined;
   /** The context attributes declared for an action (`Action::"name"`); undefined for an unknown action. */
   context(action: string): ReadonlySet<string> | undefined;
+  /** The un-namespaced actions the schema declares. */
+  readonly actions: readonly string[];
 }
 
 interface RecordShape { type?: string; attributes?: Record<string, unknown> }
@@ -37,5 +39,5 @@ export function schemaShapes(schemaText: string): SchemaShapes {
     // AuthZEN actions map to the un-namespaced `Action` type only.
     if (namespace === '') for (const [name, action] of Object.entries(body.actions ?? {})) contexts.set(name, names(action.appliesTo?.context));
   }
-  return { entity: (type) => entities.get(type), context: (action) => contexts.get(action) };
+  return { entity: (type) => entities.get(type), context: (action) => contexts.get(action), actions: [...contexts.keys()] };
 }
