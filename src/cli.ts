@@ -6,7 +6,7 @@ import { DataDirInUseError } from './store/index.ts';
 import type { Config } from './config/index.ts';
 import type { Logger } from './observability/index.ts';
 import { sendToRunningServer } from './control/index.ts';
-import { errorReply, resolveCommand, riskReplay, runCommand, unknownCommand, USAGE, type Reply } from './cli/index.ts';
+import { errorReply, policyCheck, policyTest, resolveCommand, riskReplay, runCommand, unknownCommand, USAGE, type Reply } from './cli/index.ts';
 
 function print(reply: Reply): number {
   process.stdout.write(reply.stdout);
@@ -22,7 +22,10 @@ async function main(argv: string[]): Promise<number> {
   const command = resolveCommand(argv);
   if (!command) return print(unknownCommand(argv));
   // It reads the files it names, relative to this process's directory, and needs no database.
-  if (command.name === 'risk replay') return riskReplay(command.rest.filter((arg) => arg !== '--json'), (line) => process.stdout.write(`${line}\n`));
+  const writeLine = (line: string) => process.stdout.write(`${line}\n`);
+  if (command.name === 'risk replay') return riskReplay(command.rest.filter((arg) => arg !== '--json'), writeLine);
+  if (command.name === 'policy check') return policyCheck(command.rest, writeLine);
+  if (command.name === 'policy test') return policyTest(command.rest, writeLine);
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, process.stderr as never);
   const reached = await reachDatabase(config, argv, logger);

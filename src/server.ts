@@ -22,7 +22,7 @@ import { DrainingServer, PendingWrites } from './lifecycle/index.ts';
 import { deviceRoutes } from './devices/index.ts';
 import { lookupGeo, openGeoDatabase } from './geo/index.ts';
 import { prepareAuditEntry, type AuditEntry, type PreparedAuditEntry } from './audit/index.ts';
-import { ContinuousVerifier, DeviceCookie, RiskReadAhead, loadPolicyFiles, PopulationCache, singleSignOnCheck, type PolicyFiles } from './verification/index.ts';
+import { AccessPolicyCheck, ContinuousVerifier, DeviceCookie, RiskReadAhead, loadPolicyFiles, PopulationCache, singleSignOnCheck, type PolicyFiles } from './verification/index.ts';
 import { GroupRoles, ProvisioningTokens, ScimGroupService, ScimGroups, ScimRecords, ScimUsers, scimResource, scimRoutes } from './scim/index.ts';
 import { AuthzenTokenClaims, authzenRoutes, DecisionPoint, LiveContext, loadAuthzenPolicy, type AuthzenPolicy } from './authzen/index.ts';
 import { AdminService, adminApiRoutes, adminConsoleRoutes, ensureAdminConsoleClient } from './admin/index.ts';
@@ -37,7 +37,7 @@ export interface RunningVigil {
   server: Server;
   stores: Stores;
   provider: () => Provider;
-  /** Re-reads the risk policy, posture policy and network lists (SIGHUP); a bad file keeps the running ones. */
+  /** Re-reads the risk policy, posture policy, network lists and access policy (SIGHUP); a bad file keeps the running ones. */
   reload(): { ok: true } | { ok: false; error: string };
   /**
    * Stops accepting connections, lets the open ones finish (at most `drainLimitMs`, then cuts
@@ -94,6 +94,11 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       config, store: core.risk, population, files: () => files, geo: lookupGeo, revocations: core.revocations, stepUps: core.stepUps,
       audit, auditQueue, logger, metrics, securityEvents: core.ssf.outbox, ...(readAhead ? { readAhead } : {}),
     });
+    // What each token may carry: the access policy, on what the continuous check found about the request.
+    const accessPolicy = new AccessPolicyCheck({
+      files: () => files, auditQueue, logger, metrics,
+      state: (ctx, grantType, accountId) => (grantType === 'refresh_token' ? verifier.refreshState(ctx) : verifier.codeExchangeState(ctx, accountId)),
+    });
     const deviceCookie = new DeviceCookie(keys, config.ISSUER);
     // Writes the provider's events start after a response: waited for before the stores close.
     const afterResponse = new PendingWrites();
@@ -114,8 +119,8 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     const build = (jwks: Awaited<ReturnType<typeof loadJwks>>['keys']) => {
       // With the engine off, the provider's own refresh check (the owed step-up) stays.
       const provider = core.buildProvider(jwks, verifier.enabled
-        ? { ...pages, onRefresh: (ctx) => verifier.refresh(ctx), singleSignOn: singleSignOnCheck(verifier, deviceCookie), authzenClaims: authzenClaims.claimsFor }
-        : { ...pages, authzenClaims: authzenClaims.claimsFor });
+        ? { ...pages, accessPolicy, onRefresh: (ctx) => verifier.refresh(ctx), singleSignOn: singleSignOnCheck(verifier, deviceCookie), authzenClaims: authzenClaims.claimsFor }
+        : { ...pages, accessPolicy, authzenClaims: authzenClaims.claimsFor });
       provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
         metrics.tokensIssued.inc({ grant_type: String(ctx.oidc.params?.grant_type ?? 'unknown') });
       });
@@ -342,7 +347,8 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
           logger.error({ error }, 'reload refused: keeping the policies and lists in force');
           return { ok: false, error };
         }
-        logger.info({ networkLists: files.networkListSizes, transmitters: files.transmitters.length }, 'reloaded the risk policy, posture policy, network lists and trusted transmitters');
+        logger.info({ networkLists: files.networkListSizes, transmitters: files.transmitters.length, accessPolicies: files.access?.policies.length ?? 'off' },
+          'reloaded the risk policy, posture policy, network lists, trusted transmitters and access policy');
         return { ok: true };
       },
       async close(drainLimitMs = 10_000) {

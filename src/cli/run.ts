@@ -17,7 +17,7 @@ export interface Reply {
 }
 
 /** Commands that read files named on the command line, or need no database: always run in the CLI's process. */
-export const LOCAL_COMMANDS = new Set(['risk replay']);
+export const LOCAL_COMMANDS = new Set(['risk replay', 'policy check', 'policy test']);
 
 /** The command `argv` names and the arguments after its name; undefined when it names none. */
 export function resolveCommand(argv: readonly string[]): { name: string; rest: string[] } | undefined {

@@ -23,7 +23,10 @@ export const USAGE = `usage: vigil <command> [options] [--json]
   audit verify
   mail list                                 mail kept in the outbox (no VIGIL_SMTP_URL): time, to, subject, id
   mail show --id ID                         one message of the outbox, its text (and links) included
-  risk replay --input events.jsonl [--policy FILE]   (no database needed; format in docs/risk.md)
+  risk replay --input events.jsonl [--policy FILE] [--access-policy PATH]...
+                                            (no database needed; format in docs/risk.md)
+  policy check [--policy PATH]...           validate the access policy (VIGIL_ACCESS_POLICY unless named; docs/policy.md)
+  policy test FILE [--policy PATH]...       run a fixture of requests with expected decisions; exit 1 on a mismatch
 
 Uses the same settings (environment, config/vigil.json) as the server. With the embedded
 database and the server running, the server carries out the command (docs/architecture.md).`;

@@ -136,6 +136,8 @@ export const settingsSchema = z.object({
   VIGIL_POSTURE_POLICY: z.string().min(1).optional(),
   /** The risk policy file; the shipped config/risk-policy.json when unset. Reloaded on SIGHUP. */
   VIGIL_RISK_POLICY: z.string().min(1).optional(),
+  /** Access policy (Cedar): directories/files of .cedar policies and a schema; empty: the shipped config/policy; `off`: none. Reloaded on SIGHUP. */
+  VIGIL_ACCESS_POLICY: list.default([]),
   /** Score every login and refresh. Off only for comparison runs and emergencies (logged loudly at start). */
   VIGIL_RISK_ENGINE: bool.default(true),
   /** Operator CIDR lists as tag=file pairs (e.g. anonymizer=/etc/vigil/vpn.txt,corporate=/etc/vigil/corp.txt). */

@@ -9,6 +9,8 @@ export class Metrics {
   readonly riskDecisions: Counter<'type' | 'action'>;
   readonly authzenDecisions: Counter<'endpoint' | 'decision'>;
   readonly authzenClaims: Counter<'outcome'>;
+  readonly accessPolicyDecisions: Counter<'grant_type' | 'outcome'>;
+  readonly accessPolicyEvaluation: Histogram;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'vigil_' });
@@ -22,6 +24,14 @@ export class Metrics {
     this.riskDecisions = new Counter({ name: 'vigil_risk_decisions_total', help: 'Risk engine decisions by event type and action', labelNames: ['type', 'action'], registers: [this.registry] });
     this.authzenDecisions = new Counter({ name: 'vigil_authzen_decisions_total', help: 'AuthZEN decisions (evaluation, evaluations) and search results by endpoint and decision', labelNames: ['endpoint', 'decision'], registers: [this.registry] });
     this.authzenClaims = new Counter({ name: 'vigil_authzen_claims_total', help: 'AuthZEN claims at token issuance by outcome (added, denied, omitted)', labelNames: ['outcome'], registers: [this.registry] });
+    this.accessPolicyDecisions = new Counter({
+      name: 'vigil_access_policy_decisions_total', help: 'Token requests decided by the access policy, by grant type and outcome (allowed, narrowed, refused)',
+      labelNames: ['grant_type', 'outcome'], registers: [this.registry],
+    });
+    this.accessPolicyEvaluation = new Histogram({
+      name: 'vigil_access_policy_evaluation_seconds', help: 'Time to decide a token request\'s scopes and roles with the access policy',
+      buckets: [0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.0025, 0.01], registers: [this.registry],
+    });
   }
 }
 

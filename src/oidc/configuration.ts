@@ -42,6 +42,24 @@ export interface ProviderDeps {
    * at issuance), once per token request: throws an OAuth error to refuse the tokens (fail closed).
    */
   authzenClaims?: (ctx: KoaContextWithOIDC, accountId: string) => Promise<Record<string, unknown>>;
+  /** The access policy: what a token may carry, decided at the code exchange and at every refresh. */
+  accessPolicy?: AccessPolicyHook;
+}
+
+/** What the token endpoint asks the access policy (verification/'s AccessPolicyCheck answers). */
+export interface AccessPolicyHook {
+  /** The scopes (of `scopes`) and roles the token may carry; throws `invalid_grant` to refuse the request. */
+  check(ctx: KoaContextWithOIDC, grantType: 'authorization_code' | 'refresh_token', source: AccessPolicySource, account: Account, scopes: readonly string[]):
+    Promise<{ scopes: readonly string[]; roles: readonly string[] } | undefined>;
+  /** The answer already given for this request. */
+  verdictOf(ctx: KoaContextWithOIDC): { roles: readonly string[] } | undefined;
+}
+
+export interface AccessPolicySource {
+  accountId: string;
+  acr?: string | undefined;
+  amr?: string[] | undefined;
+  grantId?: string | undefined;
 }
 
 /** Client metadata only the CLI/admin may set; dynamic registration may not. */
@@ -107,6 +125,19 @@ function introspectionPermission(resourceServers: ResourceServerStore) {
   };
 }
 
+/**
+ * The access policy at a refresh: the access token (and ID token) carry only the scopes it allows now. The
+ * refresh token keeps what was consented, so a later refresh whose context satisfies the policy again gets them.
+ */
+async function narrowRefresh(ctx: KoaContextWithOIDC, policy: AccessPolicyHook, accountFor: (id: string) => Promise<Account | undefined>) {
+  const token = ctx.oidc.entities.RefreshToken!;
+  const account = await accountFor(token.accountId);
+  if (!account) return;
+  const asked = ctx.oidc.params?.scope ? [...ctx.oidc.requestParamScopes] : [...token.scopes];
+  const verdict = await policy.check(ctx, 'refresh_token', token as AccessPolicySource, account, asked);
+  if (verdict && verdict.scopes.length < asked.length) ctx.oidc.params!.scope = verdict.scopes.join(' ');
+}
+
 export function buildConfiguration(deps: ProviderDeps): Configuration {
   const { config, accounts, adapters, resourceServers } = deps;
   const mayIntrospect = introspectionPermission(resourceServers);
@@ -147,9 +178,15 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
     pkce: {
       required: (_ctx, client) => client.clientAuthMethod === 'none',
     },
-    async findAccount(ctx, sub) {
+    async findAccount(ctx, sub, token) {
       const account = await accountFor(sub);
       if (!account || account.disabled) return undefined;
+      // A code exchange: what the tokens may carry is decided before any is made from the code (in memory only).
+      if (deps.accessPolicy && token?.kind === 'AuthorizationCode' && ctx?.oidc?.route === 'token') {
+        const code = token as InstanceType<Provider['AuthorizationCode']>;
+        const verdict = await deps.accessPolicy.check(ctx, 'authorization_code', code as AccessPolicySource, account, [...code.scopes]);
+        if (verdict) code.scope = verdict.scopes.join(' ');
+      }
       return {
         accountId: account.id,
         async claims() {
@@ -158,7 +195,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
             email: account.email,
             email_verified: account.emailVerified,
             name: account.displayName || undefined,
-            roles: account.roles,
+            roles: deps.accessPolicy?.verdictOf(ctx)?.roles ?? account.roles,
           };
         },
       };
@@ -173,8 +210,9 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
       const acr = authentication?.acr;
       const authTime = authentication?.authTime;
       // auth_time too (RFC 9068 §2.2.1): introspection checks it against the step-ups owed since.
+      const roles = (ctx && deps.accessPolicy?.verdictOf(ctx)?.roles) ?? account.roles;
       const decided = deps.authzenClaims && ctx ? await deps.authzenClaims(ctx, account.id) : {};
-      return { ...decided, roles: account.roles, ...(acr ? { acr } : {}), ...(typeof authTime === 'number' ? { auth_time: authTime } : {}) };
+      return { ...decided, roles, ...(acr ? { acr } : {}), ...(typeof authTime === 'number' ? { auth_time: authTime } : {}) };
     },
     extraClientMetadata: {
       properties: [...PRIVILEGED_METADATA],
@@ -217,6 +255,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
         const token = ctx.oidc.entities.RefreshToken!;
         checkRefreshPaysStepUp(token, await deps.sessionRequirement(token.sessionUid, token.accountId));
       }
+      if (deps.accessPolicy) await narrowRefresh(ctx, deps.accessPolicy, accountFor);
       return true;
     },
     interactions: {

@@ -1,6 +1,8 @@
 export { clientMetadata } from './client-metadata.ts';
 export { authzenClaimSpecs, authzenClaimSpecsSchema, type AuthzenClaimSpec } from './authzen-claims.ts';
-export { createProvider, buildConfiguration, cookieKeys, PRIVILEGED_METADATA, type ProviderDeps } from './configuration.ts';
+export {
+  createProvider, buildConfiguration, cookieKeys, PRIVILEGED_METADATA, type AccessPolicyHook, type AccessPolicySource, type ProviderDeps,
+} from './configuration.ts';
 export { ensureSigningKeys, rotateSigningKeys, loadJwks, listSigningKeys, SIGNING_ALGS, type KeySummary } from './keys.ts';
 export { ResourceServerStore, resourceIdentifierSchema, scopeTokenSchema, type ResourceServer } from './resource-servers.ts';
 export { requiredAcr, interactionPolicyWithAcrLevels, paysStepUp, unpaidStepUps, checkRefreshPaysStepUp, type OwedStepUp, type SessionRequirement, type SingleSignOnCheck } from './acr-policy.ts';

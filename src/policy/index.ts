@@ -8,3 +8,6 @@ export { loadPolicySet, type PolicyInfo, type PolicySet, type PolicySetInput } f
 export { decide, type DecideOptions, type DecisionRequest, type EntityRef, type PolicyDecision, type RequestEntity } from './decide.ts';
 export type { AttributeValue } from './values.ts';
 export type { SourceText } from './source.ts';
+export {
+  RECEIVE_ROLE, RECEIVE_SCOPE, tokenRequestParts, tokenVerdict, type TokenFacts, type TokenVerdict, type Withheld,
+} from './token.ts';

@@ -9,6 +9,7 @@ export interface PolicyInfo {
   readonly file: string;
   readonly line: number;
   readonly effect: 'permit' | 'forbid';
+  readonly annotations: Readonly<Record<string, string>>;
 }
 
 /**
@@ -20,6 +21,11 @@ export interface PolicySet {
   readonly schemaName: string;
   readonly policies: readonly PolicyInfo[];
   readonly files: readonly string[];
+  /**
+   * Every entity a policy names literally (`Type::"id"`). Two entities of one type that no policy names and
+   * that carry the same attributes and parents get the same decision; callers may ask once for all of them.
+   */
+  readonly named: ReadonlySet<string>;
 }
 
 export interface PolicySetInput {
@@ -49,7 +55,26 @@ export function loadPolicySet(input: PolicySetInput): PolicySet {
   const schemaName = `vigil-schema-${generation}`;
   ensureSuccess(cedar.preparseSchema(schemaName, schemaValue), schema);
   ensureSuccess(cedar.preparsePolicySet(key, { staticPolicies: texts }), schema);
-  return { key, schemaName, policies: infos.map(({ id, file, line, effect }) => ({ id, file, line, effect })), files: [schema.file, ...sources.map((s) => s.file)] };
+  const named = new Set<string>();
+  for (const info of infos) collectEntities(info.json, named);
+  return {
+    key, schemaName, named,
+    policies: infos.map(({ id, file, line, effect, annotations }) => ({ id, file, line, effect, annotations })),
+    files: [schema.file, ...sources.map((s) => s.file)],
+  };
+}
+
+/** `Type::"id"` of every entity literal in a policy's JSON form (scope constraints and expressions alike). */
+function collectEntities(node: unknown, into: Set<string>): void {
+  if (Array.isArray(node)) {
+    for (const item of node) collectEntities(item, into);
+    return;
+  }
+  if (node === null || typeof node !== 'object') return;
+  const record = node as Record<string, unknown>;
+  const entity = (record.__entity ?? record.entity) as { type?: unknown; id?: unknown } | undefined;
+  if (entity && typeof entity.type === 'string' && typeof entity.id === 'string') into.add(`${entity.type}::${entity.id}`);
+  for (const value of Object.values(record)) collectEntities(value, into);
 }
 
 function parseSchema(schema: SourceText): cedar.Schema {
@@ -68,6 +93,7 @@ function parseSchema(schema: SourceText): cedar.Schema {
 }
 
 interface Located extends PolicyInfo {
+  readonly json: cedar.PolicyJson;
   readonly source: SourceText;
   readonly offset: number;
 }
@@ -103,7 +129,7 @@ function splitPolicies(sources: readonly SourceText[]): { texts: Record<string, 
         continue;
       }
       texts[id] = text;
-      infos.push({ id, file: source.file, line, effect: json.json.effect, source, offset: byteOffset });
+      infos.push({ id, file: source.file, line, effect: json.json.effect, annotations: json.json.annotations ?? {}, json: json.json, source, offset: byteOffset });
     }
   }
   if (problems.length > 0) throw new PolicyError(problems);

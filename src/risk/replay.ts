@@ -9,7 +9,7 @@ import { assess } from './assess.ts';
 import { DEFAULT_LIMITS, addFailure, emptyHistory, emptyPopulation, eventFromContext, recordEventInPlace, shouldRecord, type HistoryLimits } from './history.ts';
 import { parseIp } from './ip.ts';
 import { DEFAULT_POLICY, type RiskPolicy } from './policy.ts';
-import type { Decision, DevicePosture, GeoLocation, RiskContext, RiskHistory, RiskLevel, Signal } from './types.ts';
+import type { Assessment, Decision, DevicePosture, GeoLocation, RiskContext, RiskHistory, RiskLevel, Signal } from './types.ts';
 
 /** A posture report as a device or MDM sends it (fields the devices module defines). */
 const postureReport = z.object({
@@ -43,6 +43,12 @@ export const replayEventSchema = z.object({
   device: z.string().min(1).optional(),
   posture: z.union([evaluatedPosture, postureReport]).optional(),
   outcome: z.enum(['success', 'failure']).optional(),
+  /** What the token asked for and the person held, for replaying an access policy (`--access-policy`). */
+  scope: z.string().optional(),
+  roles: z.array(z.string()).optional(),
+  email: z.string().optional(),
+  acr: z.string().optional(),
+  amr: z.array(z.string()).optional(),
 }).superRefine((event, ctx) => {
   if (event.type === 'refresh' && event.outcome !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['outcome'], message: 'only logins have an outcome' });
@@ -120,6 +126,8 @@ export interface ReplayOptions {
   /** Turns a raw posture report into a posture (default: `evaluatePostureReport`). */
   evaluatePosture?: (report: PostureReport, time: number) => DevicePosture;
   limits?: HistoryLimits;
+  /** More to say about each event (what an access policy would decide, say), merged into its result. */
+  annotate?: (event: ReplayEvent, context: RiskContext, assessment: Assessment) => Record<string, unknown>;
 }
 
 export interface ReplayResult {
@@ -238,6 +246,7 @@ export function replay(input: string | readonly string[] | ParsedLines, options:
       decision: assessment.decision,
       rules: assessment.rules,
       signals: assessment.signals,
+      ...options.annotate?.(event, ctx, assessment),
     };
     results.push(result);
 

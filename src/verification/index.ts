@@ -1,5 +1,10 @@
 /** The continuous check: the I/O around the pure risk engine, at login, at refresh and when a device's posture changes. */
-export { ContinuousVerifier, mainReasons, type LoginRequest, type LoginVerdict, type VerifierDeps } from './verifier.ts';
+export { ContinuousVerifier, mainReasons, type LoginRequest, type LoginVerdict, type TokenRequestState, type VerifierDeps } from './verifier.ts';
+export { tokenFacts, type TokenFactsInput } from './token-facts.ts';
+export { AccessPolicyCheck, type AccessPolicyDeps, type TokenGrantType, type TokenSource } from './access-policy.ts';
+export {
+  AccessPolicyFilesError, loadAccessPolicy, readAccessPolicy, SHIPPED_ACCESS_POLICY_DIR, SHIPPED_ACCESS_POLICY_SCHEMA,
+} from './access-policy-files.ts';
 export { RiskStore, type GrantBinding, type LoadedState, type SaveRequest, type StoredAssessment } from './risk-store.ts';
 export { RiskReadAhead } from './risk-read-ahead.ts';
 export { PopulationCache } from './population.ts';

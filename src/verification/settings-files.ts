@@ -1,6 +1,6 @@
 /**
- * The files the continuous check reads: the risk policy, the operator's CIDR lists (and the
- * trusted Shared Signals transmitters, reloaded with them). Read and
+ * The files the continuous check reads: the risk policy, the operator's CIDR lists, the access
+ * policy (and the trusted Shared Signals transmitters, reloaded with them). Read and
  * validated at start (a bad file stops start-up naming its setting) and again on SIGHUP (a bad
  * file is reported and the running version kept).
  */
@@ -10,6 +10,8 @@ import { ConfigError, type Config } from '../config/index.ts';
 import { compileNetworkLists, parseCidr, parsePolicy, RiskPolicyError, type RiskPolicy } from '../risk/index.ts';
 import { loadPosturePolicy, PosturePolicyError, type PosturePolicy } from '../devices/index.ts';
 import { loadTransmitters, type TrustedTransmitter } from '../ssf/transmitters.ts';
+import type { PolicySet } from '../policy/index.ts';
+import { loadAccessPolicy } from './access-policy-files.ts';
 
 export const DEFAULT_RISK_POLICY_PATH = fileURLToPath(new URL('../../config/risk-policy.json', import.meta.url));
 
@@ -69,6 +71,8 @@ export interface PolicyFiles {
   networkListSizes: Record<string, number>;
   /** The Shared Signals transmitters whose SETs Vigil accepts. */
   transmitters: TrustedTransmitter[];
+  /** The access policy deciding what tokens may carry; undefined with VIGIL_ACCESS_POLICY=off. */
+  access: PolicySet | undefined;
 }
 
 export function loadPolicyFiles(config: Config): PolicyFiles {
@@ -81,5 +85,6 @@ export function loadPolicyFiles(config: Config): PolicyFiles {
   }
   const lists = loadNetworkLists(config.VIGIL_NETWORK_LISTS);
   const transmitters = loadTransmitters(config.VIGIL_SSF_TRANSMITTERS, { issuer: config.ISSUER, maxAgeSeconds: config.VIGIL_SSF_RECEIVE_MAX_AGE_SECONDS });
-  return { risk: loadRiskPolicy(config.VIGIL_RISK_POLICY), posture, networkTags: lists.tags, networkListSizes: lists.sizes, transmitters };
+  const access = loadAccessPolicy(config.VIGIL_ACCESS_POLICY);
+  return { risk: loadRiskPolicy(config.VIGIL_RISK_POLICY), posture, networkTags: lists.tags, networkListSizes: lists.sizes, transmitters, access };
 }

@@ -19,7 +19,7 @@ import {
 import { riskLevelChange, type SecurityEventSink } from '../ssf/index.ts';
 import type { PolicyFiles } from './settings-files.ts';
 import type { PopulationCache } from './population.ts';
-import { assessmentRow, type RiskStore, type SaveRequest, type StoredAssessment } from './risk-store.ts';
+import { assessmentRow, type LoadedState, type RiskStore, type SaveRequest, type StoredAssessment } from './risk-store.ts';
 import { BatchWriter } from '../store/index.ts';
 import { endUserOf, MAX_USER_AGENT } from './end-user.ts';
 import type { RiskReadAhead } from './risk-read-ahead.ts';
@@ -98,8 +98,18 @@ async function dpopThumbprint(ctx: KoaContextWithOIDC): Promise<string | undefin
   }
 }
 
+/** What the continuous check found about a token request, for the access policy to decide on. */
+export interface TokenRequestState {
+  context: RiskContext;
+  /** Undefined at a code exchange (the sign-in was assessed at the login page). */
+  assessment?: Assessment;
+  /** The account's last assessed risk level. */
+  riskLevel: RiskLevel;
+}
+
 export class ContinuousVerifier {
   readonly enabled: boolean;
+  readonly #tokenRequests = new WeakMap<object, TokenRequestState>();
   readonly #deps: VerifierDeps;
   readonly #now: () => number;
   readonly #assessments: BatchWriter<StoredAssessment, string>;
@@ -190,11 +200,7 @@ export class ContinuousVerifier {
     const context = this.#context(files, 'refresh', time, accountId, clientId, user.ip, user.userAgent, user.ipIsUser);
     if (sessionUid) context.sessionId = sessionUid;
     context.accessTokenTtlSeconds = config.VIGIL_ACCESS_TOKEN_TTL;
-    // A registered device of this person, proven by the DPoP key it signs with.
-    if (state.device && state.device.accountId === accountId) {
-      context.deviceId = state.device.id;
-      context.devicePosture = evaluatePosture(state.device.lastPosture, state.device.lastReportAt, time, files.posture, state.device.externalCompliance);
-    }
+    this.#withDevice(context, state.device, accountId, time, files);
     if (state.binding) {
       if (state.binding.deviceId !== undefined) context.sessionDeviceId = state.binding.deviceId;
       // The binding's agent is the person's (empty until a request of theirs was seen).
@@ -203,6 +209,7 @@ export class ContinuousVerifier {
     }
     const assessment = assess(context, state.history, files.risk);
     this.#noteLevel(accountId, state.riskLevel, assessment);
+    this.#tokenRequests.set(ctx, { context, assessment, riskLevel: assessment.level });
     const decision = assessment.decision;
     // A server's own agent and address say nothing about the person: its refreshes do not teach the model.
     const grown = decision.action === 'allow' && user.ipIsUser ? this.#grow(context, state.history, 'refresh') : undefined;
@@ -249,6 +256,27 @@ export class ContinuousVerifier {
     throw Object.assign(new errors.InvalidGrant('grant revoked by risk policy'), {
       error_description: 'the session was ended by the risk policy; the person must sign in again',
     });
+  }
+
+  /** The state this refresh was assessed on (undefined when the engine is off or did not run for `ctx`). */
+  refreshState(ctx: KoaContextWithOIDC): TokenRequestState | undefined {
+    return this.#tokenRequests.get(ctx);
+  }
+
+  /**
+   * At a code exchange: the requester's place and network, the registered device its DPoP key proves and its
+   * posture, and the account's last risk level (one read). Undefined when the engine is off.
+   */
+  async codeExchangeState(ctx: KoaContextWithOIDC, accountId: string): Promise<TokenRequestState | undefined> {
+    if (!this.enabled) return undefined;
+    const files = this.#deps.files();
+    const time = this.#now();
+    const user = endUserOf(ctx);
+    const jkt = await dpopThumbprint(ctx);
+    const state = await this.#deps.store.load(this.#deps.population.stats, { accountId, ip: user.ip, ...(jkt ? { jkt } : {}) });
+    const context = this.#context(files, 'refresh', time, accountId, ctx.oidc.client!.clientId, user.ip, user.userAgent, user.ipIsUser);
+    this.#withDevice(context, state.device, accountId, time, files);
+    return { context, riskLevel: state.riskLevel };
   }
 
   /**
@@ -309,6 +337,13 @@ export class ContinuousVerifier {
       if (tags.length > 0) context.networkTags = tags;
     }
     return context;
+  }
+
+  /** A registered device of this person, proven by the DPoP key it signs with, and its posture now. */
+  #withDevice(context: RiskContext, device: LoadedState['device'], accountId: string, time: number, files: PolicyFiles): void {
+    if (!device || device.accountId !== accountId) return;
+    context.deviceId = device.id;
+    context.devicePosture = evaluatePosture(device.lastPosture, device.lastReportAt, time, files.posture, device.externalCompliance);
   }
 
   /** Folds a successful event into the history (and the population); undefined when it adds nothing. */

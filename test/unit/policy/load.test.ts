@@ -15,10 +15,11 @@ describe('loadPolicySet', () => {
   test('lists policies with their ids, files, lines and effects', () => {
     const set = loadPolicySet({ schemaText: SCHEMA, policyFiles: [{ file: 'a.cedar', text: POLICIES }] });
     expect(set.policies).toEqual([
-      { id: 'scopes-allowed', file: 'a.cedar', line: 2, effect: 'permit' },
-      { id: 'admin-needs-compliant-device', file: 'a.cedar', line: 6, effect: 'forbid' },
-      { id: 'a.cedar:10', file: 'a.cedar', line: 10, effect: 'permit' },
+      { id: 'scopes-allowed', file: 'a.cedar', line: 2, effect: 'permit', annotations: { id: 'scopes-allowed' } },
+      { id: 'admin-needs-compliant-device', file: 'a.cedar', line: 6, effect: 'forbid', annotations: { id: 'admin-needs-compliant-device' } },
+      { id: 'a.cedar:10', file: 'a.cedar', line: 10, effect: 'permit', annotations: {} },
     ]);
+    expect([...set.named].sort()).toEqual(['Action::read', 'Action::receive_scope', 'Group::editors', 'Scope::admin']);
   });
 
   test('a syntax error names the file, line and column', () => {

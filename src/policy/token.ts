@@ -1,0 +1,109 @@
+import { decide, type PolicyDecision, type RequestEntity } from './decide.ts';
+import type { PolicySet } from './load.ts';
+import type { AttributeValue } from './values.ts';
+
+/**
+ * Vigil's token vocabulary (config/policy/vigil.cedarschema): which scopes and roles a token may carry, for
+ * which person and client, in which context. Pure: the caller gathers the facts.
+ */
+export interface TokenFacts {
+  readonly person: { readonly id: string; readonly email: string; readonly emailVerified: boolean; readonly roles: readonly string[] };
+  readonly client: { readonly id: string; readonly sensitive: boolean; readonly firstParty: boolean; readonly adminTool: boolean };
+  readonly grantType: 'authorization_code' | 'refresh_token';
+  /** Undefined when the risk engine did not assess the request. */
+  readonly risk?: { readonly level: string; readonly score: number; readonly signals: readonly string[] } | undefined;
+  /** The person's registered device that proved itself, with its posture. */
+  readonly device?: { readonly id: string; readonly compliant: boolean; readonly stale: boolean } | undefined;
+  readonly acr?: string | undefined;
+  readonly amr?: readonly string[] | undefined;
+  readonly networkTags?: readonly string[] | undefined;
+  /** Epoch milliseconds. */
+  readonly time: number;
+}
+
+export interface Withheld {
+  /** The scope or role. */
+  readonly name: string;
+  readonly determining: readonly string[];
+  readonly errors: readonly string[];
+}
+
+export interface TokenVerdict {
+  readonly scopes: readonly string[];
+  readonly roles: readonly string[];
+  readonly withheldScopes: readonly Withheld[];
+  readonly withheldRoles: readonly Withheld[];
+  /** The policies marked `@refuse` among those that withheld a scope: the token request is refused, not narrowed. */
+  readonly refusedBy: readonly string[];
+  /** Refuse the token request: a `@refuse` policy withheld a scope, or none of the scopes asked for is left. */
+  readonly refused: boolean;
+  /** How many times the engine was asked (scopes and roles no policy names share one decision). */
+  readonly evaluations: number;
+}
+
+const DAY_MS = 86_400_000;
+
+export const RECEIVE_SCOPE = { type: 'Action', id: 'receive_scope' } as const;
+export const RECEIVE_ROLE = { type: 'Action', id: 'receive_role' } as const;
+
+/** The Person entity, with their roles as parents, and the context every token decision shares. */
+export function tokenRequestParts(facts: TokenFacts): { principal: RequestEntity; context: Readonly<Record<string, AttributeValue>> } {
+  const day = Math.floor(facts.time / DAY_MS);
+  const principal: RequestEntity = {
+    type: 'Person', id: facts.person.id,
+    attrs: { email: facts.person.email, email_verified: facts.person.emailVerified, roles: [...facts.person.roles] },
+    parents: facts.person.roles.map((id) => ({ type: 'Role', id })),
+  };
+  const context: Record<string, AttributeValue> = {
+    grant_type: facts.grantType,
+    client: { id: facts.client.id, sensitive: facts.client.sensitive, first_party: facts.client.firstParty, admin_tool: facts.client.adminTool },
+    risk: facts.risk
+      ? { assessed: true, level: facts.risk.level, score: Math.round(facts.risk.score), signals: [...facts.risk.signals] }
+      : { assessed: false, level: 'unassessed', score: 0, signals: [] },
+    device: facts.device
+      ? { registered: true, id: facts.device.id, compliant: facts.device.compliant, stale: facts.device.stale }
+      : { registered: false, id: '', compliant: false, stale: false },
+    acr: facts.acr ?? '',
+    amr: [...(facts.amr ?? [])],
+    network_tags: [...(facts.networkTags ?? [])],
+    // 1970-01-01 was a Thursday (4).
+    time: { hour: Math.floor((facts.time - day * DAY_MS) / 3_600_000), weekday: (((day + 4) % 7) + 7) % 7, epoch: Math.floor(facts.time / 1000) },
+  };
+  return { principal, context };
+}
+
+/** Asks the policy about each scope asked for and each role the person holds. */
+export function tokenVerdict(set: PolicySet, facts: TokenFacts, scopes: readonly string[]): TokenVerdict {
+  const { principal, context } = tokenRequestParts(facts);
+  let evaluations = 0;
+  const ask = (action: typeof RECEIVE_SCOPE | typeof RECEIVE_ROLE, type: 'Scope' | 'Role') => {
+    // Entities of one type no policy names, without attributes or parents of their own, are alike to the policy.
+    let unnamed: PolicyDecision | undefined;
+    return (name: string): PolicyDecision => {
+      const isNamed = set.named.has(`${type}::${name}`);
+      if (!isNamed && unnamed) return unnamed;
+      evaluations += 1;
+      const decision = decide(set, { principal, action, resource: { type, id: name }, context });
+      if (!isNamed) unnamed = decision;
+      return decision;
+    };
+  };
+  const split = (names: readonly string[], decideOne: (name: string) => PolicyDecision) => {
+    const kept: string[] = [];
+    const withheld: Withheld[] = [];
+    for (const name of names) {
+      const d = decideOne(name);
+      if (d.decision === 'allow') kept.push(name);
+      else withheld.push({ name, determining: d.determining, errors: d.errors });
+    }
+    return { kept, withheld };
+  };
+  const scopeSplit = split(scopes, ask(RECEIVE_SCOPE, 'Scope'));
+  const roleSplit = split(facts.person.roles, ask(RECEIVE_ROLE, 'Role'));
+  const refusing = new Set(set.policies.filter((p) => p.effect === 'forbid' && 'refuse' in p.annotations).map((p) => p.id));
+  const refusedBy = [...new Set(scopeSplit.withheld.flatMap((w) => w.determining.filter((id) => refusing.has(id))))];
+  const refused = refusedBy.length > 0 || (scopes.length > 0 && scopeSplit.kept.length === 0);
+  return {
+    scopes: scopeSplit.kept, roles: roleSplit.kept, withheldScopes: scopeSplit.withheld, withheldRoles: roleSplit.withheld, refusedBy, refused, evaluations,
+  };
+}
