@@ -17,8 +17,12 @@ import { schemaShapes, type SchemaShapes } from './schema-shapes.ts';
 const only = (values: Record<string, unknown>, declared: ReadonlySet<string> | undefined) =>
   Object.fromEntries(Object.entries(values).filter(([k]) => declared?.has(k))) as Record<string, AttributeValue>;
 
-/** A Cedar decider over a loaded set: attributes and context the schema does not declare are dropped. */
-export function cedarDecider(set: PolicySet, shapes: SchemaShapes): Decider {
+/**
+ * A Cedar decider over a loaded set: attributes and context the schema does not declare are
+ * dropped; `always` (the entities the policies name literally, and what they reach) is given to
+ * every evaluation besides the query's own.
+ */
+export function cedarDecider(set: PolicySet, shapes: SchemaShapes, always: readonly PolicyEntity[] = []): Decider {
   const entity = (e: PolicyEntity): RequestEntity => ({ ...e.uid, attrs: only(e.attrs, shapes.entity(e.uid.type)), parents: e.parents });
   return (query) => {
     const answer = decide(set, {
@@ -26,7 +30,7 @@ export function cedarDecider(set: PolicySet, shapes: SchemaShapes): Decider {
       action: query.action,
       resource: query.resource,
       context: only(query.context, shapes.context(query.action.id)),
-      entities: query.entities.map(entity),
+      entities: [...query.entities, ...always].map(entity),
     }, { validateRequest: false });
     return { allowed: answer.decision === 'allow', determining: [...answer.determining], errors: [...answer.errors] };
   };
@@ -66,7 +70,6 @@ export function loadAuthzenPolicy(config: Pick<Config, 'VIGIL_AUTHZEN_POLICY' | 
     throw err;
   }
   const shapes = schemaShapes(schemaText);
-  const decider = cedarDecider(set, shapes);
   let entities = EntityStore.empty();
   if (config.VIGIL_AUTHZEN_ENTITIES) {
     try {
@@ -75,7 +78,11 @@ export function loadAuthzenPolicy(config: Pick<Config, 'VIGIL_AUTHZEN_POLICY' | 
       if (err instanceof EntitiesFileError) throw new ConfigError(`VIGIL_AUTHZEN_ENTITIES: ${config.VIGIL_AUTHZEN_ENTITIES}: ${err.message}`);
       throw err;
     }
-    // Every decision is given every entity: one that does not fit the schema would deny them all.
+  }
+  const named = entities.all.filter((e) => set.named.has(`${e.uid.type}::${e.uid.id}`));
+  const decider = cedarDecider(set, shapes, [...named, ...entities.reachableFrom(named)]);
+  if (entities.size) {
+    // One entity that does not fit the schema would deny every decision that reaches it: refused now.
     const action = shapes.actions[0];
     const probe = action === undefined ? undefined
       : decider({ principal: { type: 'Vigil::Probe', id: '' }, action: { type: 'Action', id: action }, resource: { type: 'Vigil::Probe', id: '' }, context: {}, entities: [...entities.all] });

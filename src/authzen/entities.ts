@@ -59,6 +59,41 @@ export class EntityStore {
     return this.#byKey.get(entityKey(uid));
   }
 
+  /**
+   * The entities of the store that evaluating with `roots` (and `values`: the context) can reach:
+   * their parents and the entities their attributes refer to (`{"__entity": …}`), transitively —
+   * what Cedar may look at, instead of the whole store at every evaluation. Roots themselves excluded.
+   */
+  reachableFrom(roots: readonly PolicyEntity[], values: readonly unknown[] = []): PolicyEntity[] {
+    const seen = new Set(roots.map((r) => entityKey(r.uid)));
+    const found: PolicyEntity[] = [];
+    const queue: EntityUid[] = [];
+    const refs = (value: unknown): void => {
+      if (Array.isArray(value)) for (const v of value) refs(v);
+      else if (value && typeof value === 'object') {
+        const ref = (value as { __entity?: unknown }).__entity as Partial<EntityUid> | undefined;
+        if (ref && typeof ref.type === 'string' && typeof ref.id === 'string') queue.push({ type: ref.type, id: ref.id });
+        else for (const v of Object.values(value)) refs(v);
+      }
+    };
+    for (const root of roots) {
+      queue.push(...root.parents);
+      refs(root.attrs);
+    }
+    refs(values);
+    for (let uid = queue.pop(); uid; uid = queue.pop()) {
+      const key = entityKey(uid);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const entity = this.#byKey.get(key);
+      if (!entity) continue;
+      found.push(entity);
+      queue.push(...entity.parents);
+      refs(entity.attrs);
+    }
+    return found;
+  }
+
   ofType(type: string): readonly PolicyEntity[] {
     return this.#byType.get(type) ?? [];
   }

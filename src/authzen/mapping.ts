@@ -39,9 +39,9 @@ export function policyQuery(request: EvaluationRequest, store: EntityStore, subj
   const resource = { type: request.resource.type, id: request.resource.id };
   const principalEntity = entityOf(principal, request.subject.properties, store.find(principal), subject?.attrs);
   const resourceEntity = entityOf(resource, request.resource.properties, store.find(resource));
-  const replaced = new Set([entityKey(principal), entityKey(resource)]);
-  const entities = [principalEntity, ...(replaced.size === 2 ? [resourceEntity] : []), ...store.all.filter((e) => !replaced.has(entityKey(e.uid)))];
+  const roots = entityKey(principal) === entityKey(resource) ? [principalEntity] : [principalEntity, resourceEntity];
   const { [LIVE_CONTEXT_KEY]: _forged, ...context } = request.context ?? {};
+  const entities = [...roots, ...store.reachableFrom(roots, [context])];
   return {
     principal,
     action: { type: 'Action', id: request.action.name },

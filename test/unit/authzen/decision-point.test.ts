@@ -71,3 +71,28 @@ test('bad policy directories and entities files are refused naming the setting',
   writeFileSync(join(dir, 'p', 'p.cedar'), 'permit (principal, action == Action::"fly", resource);');
   expect(() => loadAuthzenPolicy({ VIGIL_AUTHZEN_POLICY: join(dir, 'p') })).toThrow(/^VIGIL_AUTHZEN_POLICY: invalid access policy: p\.cedar:1:/);
 });
+
+test('an evaluation is given what it can reach: parents transitively, referred entities, entities the policies name', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'authzen-unit-'));
+  mkdirSync(join(dir, 'p'));
+  writeFileSync(join(dir, 'p', 's.cedarschema'), `entity group in [group]; entity user in [group] { manager?: user };
+    entity switch { on: Bool }; entity doc; action read appliesTo { principal: user, resource: doc };`);
+  writeFileSync(join(dir, 'p', 'p.cedar'), `@id("admins") permit (principal in group::"admins", action, resource) when { switch::"main".on };
+    @id("managed") permit (principal, action, resource) when { principal has manager && principal.manager in group::"admins" && switch::"main".on };`);
+  writeFileSync(join(dir, 'e.json'), JSON.stringify([
+    { uid: { type: 'group', id: 'admins' } }, { uid: { type: 'group', id: 'ops' }, parents: [{ type: 'group', id: 'admins' }] },
+    { uid: { type: 'user', id: 'ann' }, parents: [{ type: 'group', id: 'ops' }] },
+    { uid: { type: 'user', id: 'bo' }, attrs: { manager: { __entity: { type: 'user', id: 'ann' } } } },
+    { uid: { type: 'user', id: 'cy' } },
+    { uid: { type: 'switch', id: 'main' }, attrs: { on: true } },
+    ...Array.from({ length: 50 }, (_, i) => ({ uid: { type: 'doc', id: `d${i}` } })),
+  ]));
+  const policy = loadAuthzenPolicy({ VIGIL_AUTHZEN_POLICY: join(dir, 'p'), VIGIL_AUTHZEN_ENTITIES: join(dir, 'e.json') })!;
+  const pdp = new DecisionPoint({ policy: () => policy, live: { of: async () => undefined }, maxCandidates: 1000 });
+  const read = (who: string) => pdp.evaluate({ subject: { type: 'user', id: who }, action: { name: 'read' }, resource: { type: 'doc', id: 'd1' } });
+  expect((await read('ann')).context).toEqual({ reason_admin: { en: 'permitted by admins' } });
+  expect((await read('bo')).context).toEqual({ reason_admin: { en: 'permitted by managed' } });
+  expect((await read('cy')).decision).toBe(false);
+  const docs = await pdp.searchResources({ subject: { type: 'user', id: 'ann' }, action: { name: 'read' }, resource: { type: 'doc' } });
+  expect(docs.results).toHaveLength(50);
+});
