@@ -115,7 +115,9 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     });
     const ownDecisionPoint = () => (authzenPolicy ? decisionPoint : undefined);
     // Asked only while serving a token request, when the provider below exists.
-    const authzenClaims = new AuthzenTokenClaims({ provider: () => currentProvider(), accounts, self: ownDecisionPoint, logger, metrics });
+    const authzenClaims = new AuthzenTokenClaims({
+      provider: () => currentProvider(), accounts, self: ownDecisionPoint, logger, metrics, audit: (entry) => auditQueue.add(entry),
+    });
     const build = (jwks: Awaited<ReturnType<typeof loadJwks>>['keys']) => {
       // With the engine off, the provider's own refresh check (the owed step-up) stays.
       const provider = core.buildProvider(jwks, verifier.enabled

@@ -12,6 +12,7 @@ import fetchRequest from 'oidc-provider/lib/helpers/fetch_request.js';
 import { z } from 'zod';
 import type { Account } from '../identity/index.ts';
 import type { Logger, Metrics } from '../observability/index.ts';
+import type { AuditEntry } from '../audit/index.ts';
 import { authzenClaimSpecs, clientMetadata, type AuthzenClaimSpec } from '../oidc/index.ts';
 import type { DecisionPoint } from './decision-point.ts';
 import { authzenPaths } from './discovery.ts';
@@ -30,6 +31,8 @@ export interface TokenClaimsDeps {
   self: () => DecisionPoint | undefined;
   logger: Logger;
   metrics: Metrics;
+  /** Records a token refused (fail closed) or issued without a claim (fail open), off the response path. */
+  audit: (entry: AuditEntry) => void;
 }
 
 const searchAnswer = z.object({
@@ -100,11 +103,11 @@ export class AuthzenTokenClaims {
     if (!specs.length) return {};
     const account = await this.#deps.accounts.findById(accountId);
     if (!account) return {};
-    const answers = await Promise.all(specs.map((spec) => this.#claim(spec, account, client.clientId)));
+    const answers = await Promise.all(specs.map((spec) => this.#claim(spec, account, client.clientId, ctx.state.clientIp as string | undefined)));
     return Object.fromEntries(answers.filter((a): a is [string, string[]] => a !== undefined));
   }
 
-  async #claim(spec: AuthzenClaimSpec, account: Account, clientId: string): Promise<[string, string[]] | undefined> {
+  async #claim(spec: AuthzenClaimSpec, account: Account, clientId: string, ip: string | undefined): Promise<[string, string[]] | undefined> {
     const subject = { type: 'user', id: subjectId(spec, account) };
     const pdp = spec.pdp === 'self' ? 'Vigil\'s own decision point' : spec.pdp;
     try {
@@ -114,6 +117,10 @@ export class AuthzenTokenClaims {
     } catch (err) {
       const reason = err instanceof PdpFailure ? err.message : `${pdp} could not be asked: ${(err as Error).message}`;
       this.#deps.logger.warn({ client: clientId, account: account.id, claim: spec.claim, pdp: spec.pdp, onFailure: spec.on_failure, reason }, 'AuthZEN claim not obtained');
+      this.#deps.audit({
+        actor: account.id, action: spec.on_failure === 'deny' ? 'token.refused_authzen_claim' : 'token.issued_without_authzen_claim', subject: clientId,
+        ...(ip ? { ip } : {}), outcome: spec.on_failure === 'deny' ? 'denied' : 'info', details: { claim: spec.claim, pdp: spec.pdp, reason },
+      });
       if (spec.on_failure === 'deny') {
         this.#deps.metrics.authzenClaims.inc({ outcome: 'denied' });
         throw new errors.AccessDenied(`the "${spec.claim}" claim this client requires could not be obtained: ${reason}`);

@@ -165,6 +165,12 @@ describe('the external PDP slower than the timeout, or down', () => {
       expect(tokens.claims()?.sub).toBeTruthy();
       // Vigil's own decision point is not affected.
       expect((await recordClaims(clients.self, await tokensFor(clients.self, 'alice'))).idToken).toEqual(EXPECTED.alice);
+      // Both are in the audit trail (written behind the responses).
+      const audited = () => queryDatabase<{ action: string }>(stack.db.url,
+        `SELECT DISTINCT action FROM audit_log WHERE action IN ('token.refused_authzen_claim', 'token.issued_without_authzen_claim') AND details->>'reason' LIKE $1`,
+        [outage === 'slow' ? '%did not answer within 2000 ms%' : '%could not be reached%']);
+      for (let i = 0; i < 100 && (await audited()).length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+      expect((await audited()).map((r) => r.action).sort()).toEqual(['token.issued_without_authzen_claim', 'token.refused_authzen_claim']);
     }, 30_000);
   }
 });
