@@ -175,10 +175,32 @@ describe('the external PDP slower than the timeout, or down', () => {
   }
 });
 
+let pepToken: Promise<string> | undefined;
+/** A resource server's token for Vigil's decision point. */
+function pdpToken(): Promise<string> {
+  pepToken ??= vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Resource server', '--grant-type', 'client_credentials',
+    '--allow-resource', `${issuer}/access/v1`, '--scope', 'authzen:evaluate'])
+    .then(async (rs) => (await oidc.clientCredentialsGrant(await discover(issuer, rs), { scope: 'authzen:evaluate', resource: `${issuer}/access/v1` })).access_token);
+  return pepToken;
+}
+
+test('the token_issuance variant: may the application be issued to each person (role and balance sent as properties)', async () => {
+  const people = [['alice', 'manager', 110, true], ['bob', 'editor', 60, true], ['carol', 'contractor', 0, false],
+    ['dan', 'manager', 60, true], ['erin', 'editor', 110, true], ['felix', 'contractor', 100, false]] as const;
+  const res = await fetch(`${stack.vigil.url}/access/v1/evaluations`, {
+    method: 'POST', headers: { authorization: `Bearer ${await pdpToken()}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      resource: { type: 'application', id: 'DemoApp' }, action: { name: 'issue' },
+      evaluations: people.map(([id, role, balance]) => ({ subject: { type: 'user', id, properties: { role, balance } } })),
+    }),
+  });
+  expect(res.status).toBe(200);
+  const { evaluations } = await res.json() as { evaluations: { decision: boolean }[] };
+  expect(evaluations.map((e) => e.decision)).toEqual(people.map((p) => p[3]));
+});
+
 test('live context: a person\'s high risk level or non-compliant device closes the vault', async () => {
-  const rs = await vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Vault', '--grant-type', 'client_credentials',
-    '--allow-resource', `${issuer}/access/v1`, '--scope', 'authzen:evaluate']);
-  const token = (await oidc.clientCredentialsGrant(await discover(issuer, rs), { scope: 'authzen:evaluate', resource: `${issuer}/access/v1` })).access_token;
+  const token = await pdpToken();
   const open = async (subject: string) => {
     const res = await fetch(`${stack.vigil.url}/access/v1/evaluation`, {
       method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
