@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import { startStack, discover, type ClientOut, type Stack } from '../support/stack.ts';
-import { tempDir, vigilCli, ROOT } from '../support/vigil-process.ts';
+import { hangUp, tempDir, vigilCli, ROOT } from '../support/vigil-process.ts';
 import { jsonCall } from '../support/json-api.ts';
 
 const FIXTURES = join(ROOT, 'test/fixtures/authzen/todo');
@@ -39,7 +39,11 @@ beforeAll(async () => {
   policyDir = tempDir('vigil-authzen-');
   mkdirSync(join(policyDir, 'policy'));
   for (const f of ['todo.cedarschema', 'todo.cedar']) copyFileSync(join(FIXTURES, 'policy', f), join(policyDir, 'policy', f));
-  stack = await startStack({ VIGIL_AUTHZEN_POLICY: join(policyDir, 'policy'), VIGIL_AUTHZEN_ENTITIES: join(FIXTURES, 'entities.json') });
+  stack = await startStack({
+    VIGIL_AUTHZEN_POLICY: join(policyDir, 'policy'), VIGIL_AUTHZEN_ENTITIES: join(FIXTURES, 'entities.json'),
+    // Above what the tests before the last one ask (about 70), below what the last one does.
+    VIGIL_AUTHZEN_REQUESTS_PER_MINUTE: '150',
+  });
   issuer = stack.vigil.issuer;
   const pep = await vigilCli<ClientOut>(stack.env, ['client', 'create', '--name', 'Todo backend', '--grant-type', 'client_credentials',
     '--allow-resource', `${issuer}/access/v1`, '--scope', 'authzen:evaluate']);
@@ -161,18 +165,25 @@ test('SIGHUP: a broken policy is refused and the one in force kept; a changed on
   const policyFile = join(policyDir, 'policy', 'todo.cedar');
   const original = readFileSync(policyFile, 'utf8');
   writeFileSync(policyFile, `${original}\npermit (principal, action == Action::"can_fly", resource);\n`);
-  process.kill(stack.vigil.pid, 'SIGHUP');
-  const until = async (check: () => Promise<boolean>) => {
-    for (let i = 0; i < 100 && !(await check()); i++) await new Promise((r) => setTimeout(r, 50));
-  };
-  await until(async () => stack.vigil.output().includes('reload refused'));
-  expect(stack.vigil.output()).toMatch(/VIGIL_AUTHZEN_POLICY: invalid access policy: todo.cedar.*reload refused/);
+  const refused = await hangUp(stack.vigil, 'reload refused');
+  expect(refused).toMatch(/VIGIL_AUTHZEN_POLICY: invalid access policy: todo\.cedar:\d+:\d+: .*can_fly/);
   expect((await call('/access/v1/evaluation', rickDeletes)).body.decision).toBe(true);
 
   writeFileSync(policyFile, `${original}\n@id("nobody-deletes") forbid (principal, action == Action::"can_delete_todo", resource);\n`);
-  process.kill(stack.vigil.pid, 'SIGHUP');
-  await until(async () => !(await call('/access/v1/evaluation', rickDeletes)).body.decision);
+  await hangUp(stack.vigil, 'reloaded the risk policy');
   const denied = await call('/access/v1/evaluation', rickDeletes);
   expect(denied.body).toEqual({ decision: false, context: { reason_admin: { en: 'forbidden by nobody-deletes' } } });
   writeFileSync(policyFile, original);
+});
+
+test('a client past its requests per minute gets 429 with Retry-After', async () => {
+  const answers = [];
+  for (let round = 0; round < 8; round++) {
+    answers.push(...await Promise.all(Array.from({ length: 20 }, () => call('/access/v1/evaluation', DECISIONS[0].request))));
+  }
+  const refused = answers.filter((a) => a.status === 429);
+  expect(refused.length).toBeGreaterThan(0);
+  expect(answers.filter((a) => a.status === 200).length).toBeGreaterThan(0);
+  expect(refused[0].body.error).toBe('too_many_requests');
+  expect(Number(refused[0].headers.get('retry-after'))).toBeGreaterThan(0);
 });
