@@ -2,26 +2,26 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, loadConfig } from '../config/index.ts';
 import { decide, PolicyError, type PolicySet } from '../policy/index.ts';
-import { AccessPolicyFilesError, readAccessPolicy } from '../verification/index.ts';
+import { AccessPolicyFilesError, readAccessPolicy, readTokenAccessPolicy } from '../verification/index.ts';
 import { parseArgs } from 'node:util';
 import { parse, UsageError } from './args.ts';
 
 /** The access policy named by --policy (repeatable), else by VIGIL_ACCESS_POLICY, else the shipped one. */
-export function accessPolicyFrom(paths: readonly string[] | undefined, flag = '--policy'): PolicySet {
+export function accessPolicyFrom(paths: readonly string[] | undefined, flag = '--policy', read = readAccessPolicy): PolicySet {
   const setting = paths && paths.length > 0 ? paths : loadConfig().VIGIL_ACCESS_POLICY;
   if (setting.length === 1 && setting[0] === 'off') throw new UsageError('VIGIL_ACCESS_POLICY is off: name the policy with --policy');
   try {
-    return readAccessPolicy(setting);
+    return read(setting);
   } catch (err) {
     if (err instanceof PolicyError || err instanceof AccessPolicyFilesError) throw new ConfigError(`${paths?.length ? flag : 'VIGIL_ACCESS_POLICY'}: ${err.message}`);
     throw err;
   }
 }
 
-/** `vigil policy check [--policy PATH]...`: the files parse and fit the schema; lists the policies. */
+/** `vigil policy check [--policy PATH]...`: the files parse, fit the schema, and the schema fits Vigil's tokens; lists the policies. */
 export function policyCheck(argv: string[], write: (line: string) => void): number {
   const a = parse(argv, { policy: { type: 'string', multiple: true } });
-  const set = accessPolicyFrom(a.policy);
+  const set = accessPolicyFrom(a.policy, '--policy', readTokenAccessPolicy);
   if (a.json) {
     write(JSON.stringify({ ok: true, files: set.files, policies: set.policies }));
     return 0;

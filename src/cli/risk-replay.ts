@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parsePolicy, replay, RiskPolicyError, tablesFor, DEFAULT_POLICY, type ReplayEvent, type RiskPolicy } from '../risk/index.ts';
 import { tokenVerdict, type PolicySet, type TokenVerdict } from '../policy/index.ts';
-import { tokenFacts } from '../verification/index.ts';
+import { readTokenAccessPolicy, tokenFacts } from '../verification/index.ts';
 import { lookupGeo } from '../geo/index.ts';
 import { parse, required, UsageError } from './args.ts';
 import { accessPolicyFrom } from './policy.ts';
@@ -31,7 +31,7 @@ export function riskReplay(argv: string[], write: (line: string) => void): numbe
       throw err;
     }
   }
-  const access = a['access-policy'] ? accessComparison(accessPolicyFrom(a['access-policy'], '--access-policy'), policy ?? DEFAULT_POLICY) : undefined;
+  const access = a['access-policy'] ? accessComparison(accessPolicyFrom(a['access-policy'], '--access-policy', readTokenAccessPolicy), policy ?? DEFAULT_POLICY) : undefined;
   const output = replay(text, { geoLookup: lookupGeo, policy, ...(access ? { annotate: access.annotate } : {}) });
   for (const error of output.errors) process.stderr.write(`vigil: ${input}:${error.line}: ${error.message}\n`);
   for (const result of output.results) {
@@ -58,7 +58,7 @@ function outcomeOf(verdict: TokenVerdict | undefined, scopes: readonly string[],
 function accessComparison(proposed: PolicySet, risk: RiskPolicy) {
   let current: PolicySet | undefined;
   try {
-    current = accessPolicyFrom(undefined);
+    current = accessPolicyFrom(undefined, '--access-policy', readTokenAccessPolicy);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     // VIGIL_ACCESS_POLICY=off: today every consented scope and role is given.

@@ -9,5 +9,5 @@ export { decide, type DecideOptions, type DecisionRequest, type EntityRef, type 
 export type { AttributeValue } from './values.ts';
 export type { SourceText } from './source.ts';
 export {
-  RECEIVE_ROLE, RECEIVE_SCOPE, tokenRequestParts, tokenVerdict, type TokenFacts, type TokenVerdict, type Withheld,
+  RECEIVE_ROLE, RECEIVE_SCOPE, checkTokenSchema, tokenRequestParts, tokenVerdict, type TokenFacts, type TokenVerdict, type Withheld,
 } from './token.ts';

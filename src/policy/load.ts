@@ -26,6 +26,11 @@ export interface PolicySet {
    * that carry the same attributes and parents get the same decision; callers may ask once for all of them.
    */
   readonly named: ReadonlySet<string>;
+  /**
+   * Per action (`Type::id`): the ids of the permits that allow every request of it unconditionally, when no
+   * forbid can apply to it — such requests need no evaluation. Absent: the action must be evaluated.
+   */
+  readonly unconditional: ReadonlyMap<string, readonly string[]>;
 }
 
 export interface PolicySetInput {
@@ -58,10 +63,27 @@ export function loadPolicySet(input: PolicySetInput): PolicySet {
   const named = new Set<string>();
   for (const info of infos) collectEntities(info.json, named);
   return {
-    key, schemaName, named,
+    key, schemaName, named, unconditional: unconditionalPermits(infos),
     policies: infos.map(({ id, file, line, effect, annotations }) => ({ id, file, line, effect, annotations })),
     files: [schema.file, ...sources.map((s) => s.file)],
   };
+}
+
+const uidKey = (e: cedar.EntityUidJson) => ('__entity' in e ? `${e.__entity.type}::${e.__entity.id}` : `${e.type}::${e.id}`);
+
+/** The actions some permit allows outright (any principal, any resource, no condition) and no forbid may touch. */
+function unconditionalPermits(infos: readonly Located[]): Map<string, string[]> {
+  const forbidsAll = infos.some((i) => i.effect === 'forbid' && i.json.action.op !== '==');
+  const forbidden = new Set(infos.filter((i) => i.effect === 'forbid' && i.json.action.op === '==').map((i) => uidKey((i.json.action as { entity: cedar.EntityUidJson }).entity)));
+  const out = new Map<string, string[]>();
+  if (forbidsAll) return out;
+  for (const info of infos) {
+    const { principal, action, resource, conditions } = info.json;
+    if (info.effect !== 'permit' || principal.op !== 'All' || resource.op !== 'All' || conditions.length > 0 || action.op !== '==' || !('entity' in action)) continue;
+    const key = uidKey(action.entity);
+    if (!forbidden.has(key)) out.set(key, [...(out.get(key) ?? []), info.id]);
+  }
+  return out;
 }
 
 /** `Type::"id"` of every entity literal in a policy's JSON form (scope constraints and expressions alike). */

@@ -77,13 +77,21 @@ export function tokenVerdict(set: PolicySet, facts: TokenFacts, scopes: readonly
   const { principal, context } = tokenRequestParts(facts);
   let evaluations = 0;
   const ask = (action: typeof RECEIVE_SCOPE | typeof RECEIVE_ROLE, type: 'Scope' | 'Role') => {
+    const permits = set.unconditional.get(`Action::${action.id}`);
+    if (permits) {
+      const allowed: PolicyDecision = { decision: 'allow', determining: permits, errors: [] };
+      return () => allowed;
+    }
     // Entities of one type no policy names, without attributes or parents of their own, are alike to the policy.
     let unnamed: PolicyDecision | undefined;
     return (name: string): PolicyDecision => {
       const isNamed = set.named.has(`${type}::${name}`);
       if (!isNamed && unnamed) return unnamed;
       evaluations += 1;
-      const decision = decide(set, { principal, action, resource: { type, id: name }, context });
+      // The context is built here to the schema (checked once at load by checkTokenSchema): read without it.
+      const answer = decide(set, { principal, action, resource: { type, id: name }, context }, { validateRequest: false });
+      // A policy that errs does not apply in Cedar; a forbid that errs must not let a scope through.
+      const decision: PolicyDecision = answer.errors.length > 0 ? { ...answer, decision: 'deny' } : answer;
       if (!isNamed) unnamed = decision;
       return decision;
     };
@@ -106,4 +114,23 @@ export function tokenVerdict(set: PolicySet, facts: TokenFacts, scopes: readonly
   return {
     scopes: scopeSplit.kept, roles: roleSplit.kept, withheldScopes: scopeSplit.withheld, withheldRoles: roleSplit.withheld, refusedBy, refused, evaluations,
   };
+}
+
+/**
+ * Problems of a schema that does not describe Vigil's token requests (the context the token endpoint builds):
+ * with it, a policy could name attributes Vigil never gives. Empty when it fits.
+ */
+export function checkTokenSchema(set: PolicySet): string[] {
+  const { principal, context } = tokenRequestParts({
+    person: { id: 'check', email: 'check@example.com', emailVerified: true, roles: ['check'] },
+    client: { id: 'check', sensitive: false, firstParty: false, adminTool: false },
+    grantType: 'refresh_token', risk: { level: 'low', score: 0, signals: ['check'] }, device: { id: 'check', compliant: true, stale: false },
+    acr: 'check', amr: ['check'], networkTags: ['check'], time: 0,
+  });
+  const problems: string[] = [];
+  for (const [action, type] of [[RECEIVE_SCOPE, 'Scope'], [RECEIVE_ROLE, 'Role']] as const) {
+    const answer = decide(set, { principal, action, resource: { type, id: 'check' }, context });
+    if (answer.determining.length === 0 && answer.errors.length > 0) problems.push(`${action.id}: ${answer.errors.join('; ')}`);
+  }
+  return problems;
 }

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../config/index.ts';
-import { loadPolicySet, PolicyError, type PolicySet, type SourceText } from '../policy/index.ts';
+import { checkTokenSchema, loadPolicySet, PolicyError, type PolicySet, type SourceText } from '../policy/index.ts';
 
 export const SHIPPED_ACCESS_POLICY_DIR = fileURLToPath(new URL('../../config/policy', import.meta.url));
 export const SHIPPED_ACCESS_POLICY_SCHEMA = join(SHIPPED_ACCESS_POLICY_DIR, 'vigil.cedarschema');
@@ -57,6 +57,14 @@ export function readAccessPolicy(paths: readonly string[]): PolicySet {
   return loadPolicySet({ schemaText: read(schemaFile), schemaFile, policyFiles });
 }
 
+/** As readAccessPolicy, and the schema must describe Vigil's token requests (the token endpoint's context). */
+export function readTokenAccessPolicy(paths: readonly string[]): PolicySet {
+  const set = readAccessPolicy(paths);
+  const problems = checkTokenSchema(set);
+  if (problems.length > 0) throw new AccessPolicyFilesError(`the schema ${set.files[0]} does not describe Vigil's token requests (start from config/policy/vigil.cedarschema): ${problems.join('; ')}`);
+  return set;
+}
+
 /**
  * The access policy in force: the shipped one (every consented scope, every role) when the setting is empty,
  * none with `off`. A bad file stops the start (or a reload) naming the setting.
@@ -64,7 +72,7 @@ export function readAccessPolicy(paths: readonly string[]): PolicySet {
 export function loadAccessPolicy(setting: readonly string[]): PolicySet | undefined {
   if (setting.length === 1 && setting[0] === 'off') return undefined;
   try {
-    return readAccessPolicy(setting);
+    return readTokenAccessPolicy(setting);
   } catch (err) {
     if (err instanceof PolicyError || err instanceof AccessPolicyFilesError) throw new ConfigError(`VIGIL_ACCESS_POLICY: ${err.message}`);
     throw err;

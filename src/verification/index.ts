@@ -3,7 +3,7 @@ export { ContinuousVerifier, mainReasons, type LoginRequest, type LoginVerdict, 
 export { tokenFacts, type TokenFactsInput } from './token-facts.ts';
 export { AccessPolicyCheck, type AccessPolicyDeps, type TokenGrantType, type TokenSource } from './access-policy.ts';
 export {
-  AccessPolicyFilesError, loadAccessPolicy, readAccessPolicy, SHIPPED_ACCESS_POLICY_DIR, SHIPPED_ACCESS_POLICY_SCHEMA,
+  AccessPolicyFilesError, loadAccessPolicy, readAccessPolicy, readTokenAccessPolicy, SHIPPED_ACCESS_POLICY_DIR, SHIPPED_ACCESS_POLICY_SCHEMA,
 } from './access-policy-files.ts';
 export { RiskStore, type GrantBinding, type LoadedState, type SaveRequest, type StoredAssessment } from './risk-store.ts';
 export { RiskReadAhead } from './risk-read-ahead.ts';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadPolicySet, tokenRequestParts, tokenVerdict, type TokenFacts } from '../../../src/policy/index.ts';
+import { checkTokenSchema, loadPolicySet, tokenRequestParts, tokenVerdict, type TokenFacts } from '../../../src/policy/index.ts';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const schemaText = readFileSync(join(ROOT, 'config/policy/vigil.cedarschema'), 'utf8');
@@ -30,8 +30,9 @@ describe('the shipped policy', () => {
     const f = facts(over);
     const verdict = tokenVerdict(set, f, ['openid', 'offline_access', 'email', 'profile', 'admin:write']);
     expect(verdict).toMatchObject({ scopes: ['openid', 'offline_access', 'email', 'profile', 'admin:write'], roles: f.person.roles, withheldScopes: [], withheldRoles: [], refused: false });
-    // Scopes and roles no policy names are decided once for all.
-    expect(verdict.evaluations).toBe(f.person.roles.length ? 2 : 1);
+    // Permits without condition and no forbid: nothing to evaluate.
+    expect(verdict.evaluations).toBe(0);
+    expect(verdict.withheldScopes).toEqual([]);
   });
 });
 
@@ -42,7 +43,7 @@ describe('tokenVerdict', () => {
     expect(tokenVerdict(set, facts(), ['openid', 'admin:write']).scopes).toEqual(['openid', 'admin:write']);
     const verdict = tokenVerdict(set, facts({ device: { id: 'd1', compliant: false, stale: false } }), ['openid', 'admin:write', 'email']);
     expect(verdict).toMatchObject({ scopes: ['openid', 'email'], withheldScopes: [{ name: 'admin:write', determining: ['admin-scope-compliant'], errors: [] }], refused: false });
-    expect(verdict.evaluations).toBe(3); // admin:write, the unnamed scopes once, the roles once
+    expect(verdict.evaluations).toBe(2); // admin:write, then the scopes no policy names once; roles are permitted outright
     expect(tokenVerdict(set, facts({ device: undefined }), ['admin:write'])).toMatchObject({ scopes: [], refused: true, refusedBy: [] });
   });
 
@@ -78,4 +79,20 @@ describe('tokenVerdict', () => {
       time: { hour: 9, weekday: 1, epoch: T / 1000 }, network_tags: ['corporate'], grant_type: 'refresh_token',
     });
   });
+});
+
+describe('checkTokenSchema', () => {
+  test('Vigil\'s schema fits; one without the token context does not', () => {
+    expect(checkTokenSchema(loadPolicySet({ schemaText, policiesText: shipped }))).toEqual([]);
+    const other = loadPolicySet({
+      schemaText: 'entity Person; entity Scope; entity Role; action receive_scope appliesTo { principal: Person, resource: Scope, context: { mfa: Bool } }; action receive_role appliesTo { principal: Person, resource: Role };',
+      policiesText: 'forbid (principal, action == Action::"receive_scope", resource) unless { context.mfa };',
+    });
+    expect(checkTokenSchema(other).join(' ')).toMatch(/^receive_scope: .*mfa.*receive_role: /);
+  });
+});
+
+test('a forbid that errs at evaluation withholds (fails closed) instead of being skipped', () => {
+  const set = withShipped('@id("x") forbid (principal, action == Action::"receive_scope", resource == Scope::"a") when { context.risk.score + 9223372036854775807 > 0 };');
+  expect(tokenVerdict(set, facts(), ['openid', 'a'])).toMatchObject({ scopes: ['openid'], withheldScopes: [{ name: 'a', errors: [expect.stringMatching(/overflow/)] }] });
 });

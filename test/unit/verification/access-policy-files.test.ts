@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../../src/config/index.ts';
@@ -25,11 +25,14 @@ describe('VIGIL_ACCESS_POLICY', () => {
     expect(set.files[0]).toBe(SHIPPED_ACCESS_POLICY_SCHEMA);
   });
 
-  test('a schema of the directory\'s own is used', () => {
+  test('a schema of the directory\'s own is used when it describes Vigil\'s token requests', () => {
     const d = dir();
-    writeFileSync(join(d, 'app.cedarschema'), 'entity User; entity Doc; action view appliesTo { principal: User, resource: Doc };');
+    writeFileSync(join(d, 'site.cedarschema'), `${readFileSync(SHIPPED_ACCESS_POLICY_SCHEMA, 'utf8')}\nentity Team;\n`);
+    writeFileSync(join(d, 'p.cedar'), 'permit (principal, action == Action::"receive_scope", resource);');
+    expect(loadAccessPolicy([d])!.files[0]).toBe(join(d, 'site.cedarschema'));
+    writeFileSync(join(d, 'site.cedarschema'), 'entity User; entity Doc; action view appliesTo { principal: User, resource: Doc };');
     writeFileSync(join(d, 'p.cedar'), 'permit (principal, action == Action::"view", resource);');
-    expect(loadAccessPolicy([d])!.files[0]).toBe(join(d, 'app.cedarschema'));
+    expect(() => loadAccessPolicy([d])).toThrow(/^VIGIL_ACCESS_POLICY: the schema .*site\.cedarschema does not describe Vigil's token requests .*receive_scope/);
   });
 
   test.each<[string, () => string[], RegExp]>([
