@@ -1,4 +1,5 @@
 import { ensureScimResourceServer } from './scim/index.ts';
+import { ensureAuthzenResourceServer } from './authzen/index.ts';
 import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { Config } from './config/index.ts';
@@ -74,6 +75,7 @@ export async function openCore(config: Config, logger: Logger, holder: DataDirHo
     await ensureAdminResourceServer(resourceServers, config);
     await ensureSsfResourceServer(resourceServers, config);
     await ensureScimResourceServer(resourceServers, config);
+    await ensureAuthzenResourceServer(resourceServers, config);
   } catch (err) {
     await stores.close();
     throw err;

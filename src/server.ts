@@ -26,6 +26,7 @@ import { lookupGeo, openGeoDatabase } from './geo/index.ts';
 import { prepareAuditEntry, type AuditEntry, type PreparedAuditEntry } from './audit/index.ts';
 import { AccessPolicyCheck, ContinuousVerifier, DeviceCookie, RiskReadAhead, loadPolicyFiles, PopulationCache, singleSignOnCheck, type PolicyFiles } from './verification/index.ts';
 import { GroupRoles, ProvisioningTokens, ScimGroupService, ScimGroups, ScimRecords, ScimUsers, scimResource, scimRoutes } from './scim/index.ts';
+import { AuthzenTokenClaims, authzenRoutes, DecisionPoint, LiveContext, loadAuthzenPolicy, type AuthzenPolicy } from './authzen/index.ts';
 import { AdminService, adminApiRoutes, adminConsoleRoutes, ensureAdminConsoleClient } from './admin/index.ts';
 import { evaluatePosture, type Device } from './devices/index.ts';
 import type { DevicePosture } from './risk/index.ts';
@@ -58,6 +59,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
   let files: PolicyFiles = loadPolicyFiles(config);
   // The federation file's form too (its sealed secrets are opened once the master key is).
   loadFederationFile(config.VIGIL_FEDERATION_FILE);
+  let authzenPolicy: AuthzenPolicy | undefined = loadAuthzenPolicy(config);
   // The logo file and the message catalogue too: a bad one stops the start naming it.
   const brand = loadBrand(config);
   const catalogue = shippedCatalogue();
@@ -131,11 +133,25 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         ...(token.sessionUid ? { sessionUid: token.sessionUid } : {}), ...(token.grantId ? { grantId: token.grantId } : {}),
       });
     };
+    // The AuthZEN decision point (when policies are configured), and the claims it adds to tokens.
+    const decisionPoint = new DecisionPoint({
+      policy: () => authzenPolicy!,
+      live: new LiveContext({
+        accounts, riskLevel: (id) => core.risk.riskLevel(id), devices: core.devices, posture: () => files.posture,
+        sessionActivity: (id) => core.activity.forAccount(id), findSession: (uid) => core.adapters.for('Session').findByUid(uid),
+      }),
+      maxCandidates: config.VIGIL_AUTHZEN_SEARCH_MAX_CANDIDATES,
+    });
+    const ownDecisionPoint = () => (authzenPolicy ? decisionPoint : undefined);
+    // Asked only while serving a token request, when the provider below exists.
+    const authzenClaims = new AuthzenTokenClaims({
+      provider: () => currentProvider(), accounts, self: ownDecisionPoint, logger, metrics, audit: (entry) => auditQueue.add(entry),
+    });
     const build = (jwks: Awaited<ReturnType<typeof loadJwks>>['keys']) => {
       // With the engine off, the provider's own refresh check (the owed step-up) stays.
       const provider = core.buildProvider(jwks, verifier.enabled
-        ? { ...pages, beforeRefresh, accessPolicy, onRefresh: (ctx) => verifier.refresh(ctx), singleSignOn: singleSignOnCheck(verifier, deviceCookie) }
-        : { ...pages, beforeRefresh, accessPolicy });
+        ? { ...pages, beforeRefresh, accessPolicy, onRefresh: (ctx) => verifier.refresh(ctx), singleSignOn: singleSignOnCheck(verifier, deviceCookie), authzenClaims: authzenClaims.claimsFor }
+        : { ...pages, beforeRefresh, accessPolicy, authzenClaims: authzenClaims.claimsFor });
       provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
         metrics.tokensIssued.inc({ grant_type: String(ctx.oidc.params?.grant_type ?? 'unknown') });
       });
@@ -303,6 +319,10 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         audit: (entry) => auditQueue.add(entry),
       }), ssfRoutes({
         config, provider: currentProvider, accounts, adapters: core.adapters, db: stores.sql, ...core.ssf, audit, logger, heldPolls, resourceServers: core.resourceServers,
+      }), authzenRoutes({
+        config, provider: currentProvider, accounts, logger, metrics, pdp: ownDecisionPoint,
+        requestLimiter: new AttemptLimiter('authzen:client', config.VIGIL_AUTHZEN_REQUESTS_PER_MINUTE, 60, stores),
+        tokenLimiter: new AttemptLimiter('authzen:token:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
       }), adminConsoleRoutes({
         config, provider: currentProvider, adapters: core.adapters, accounts, keys, views, logger, admin: adminService, revocations: core.revocations, auditCall: (entry) => auditQueue.add(entry),
         federationProviders,
@@ -372,8 +392,10 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
           // Read together: a bad file keeps every running version, the providers included.
           const nextFiles = loadPolicyFiles(config);
           const nextFederation = new FederationRegistry(loadFederationFile(config.VIGIL_FEDERATION_FILE, keys), federationDeps);
+          const nextAuthzen = loadAuthzenPolicy(config);
           files = nextFiles;
           federation = nextFederation;
+          authzenPolicy = nextAuthzen;
         } catch (err) {
           const error = err instanceof ConfigError ? err.message : String(err);
           logger.error({ error }, 'reload refused: keeping the policies and lists in force');

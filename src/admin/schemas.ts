@@ -125,6 +125,8 @@ const clientSettingsShape = {
   introspectAny: z.boolean(),
   forwardEndUser: z.boolean(),
   adminTool: z.boolean(),
+  /** Checked in full by the provider's client metadata rules (vigil_authzen_claims). */
+  authzenClaims: z.array(z.unknown()).max(10, 'at most 10 AuthZEN claims'),
 };
 /** Everything `vigil client create` can set; only the name is required. */
 export const newClientBody = z.strictObject({ ...optionalReason, ...clientSettingsShape, name: clientSettingsShape.name }).partial().required({ name: true });

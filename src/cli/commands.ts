@@ -142,6 +142,7 @@ async function clientCreate(core: Core, argv: string[]): Promise<Output> {
     'forward-end-user': { type: 'boolean' },
     'admin-tool': { type: 'boolean' },
     'default-acr': { type: 'string' },
+    'authzen-claims': { type: 'string' },
   });
   const name = required(a.name, '--name');
   if (!a['resource-server'] && (a.resource || a['token-format'] || a['access-token-ttl'])) {
@@ -168,6 +169,7 @@ async function clientCreate(core: Core, argv: string[]): Promise<Output> {
     ...(a['allow-resource'] ? { allowedResources: a['allow-resource'] } : {}),
     ...(!a['resource-server'] && a.scope ? { allowedScopes: a.scope } : {}),
     introspectAny: a['introspect-any'], forwardEndUser: a['forward-end-user'], adminTool: a['admin-tool'],
+    ...(a['authzen-claims'] ? { authzenClaims: jsonArray(a['authzen-claims'], '--authzen-claims') } : {}),
   });
   let created;
   try {
@@ -190,7 +192,19 @@ const CLIENT_FLAGS: Record<keyof ClientSettings, string> = {
   name: '--name', redirectUris: '--redirect-uri', postLogoutRedirectUris: '--post-logout-redirect-uri', backchannelLogoutUri: '--backchannel-logout-uri',
   applicationType: '--application-type', public: '--public', grantTypes: '--grant-type', defaultAcr: '--default-acr', resourceServer: '--resource-server:',
   allowedResources: '--allow-resource', allowedScopes: '--scope', introspectAny: '--introspect-any', forwardEndUser: '--forward-end-user', adminTool: '--admin-tool',
+  authzenClaims: '--authzen-claims',
 };
+
+function jsonArray(text: string, flag: string): unknown[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new UsageError(`${flag} must be a JSON array`);
+  }
+  if (!Array.isArray(value)) throw new UsageError(`${flag} must be a JSON array`);
+  return value;
+}
 
 async function registrationTokenCreate(core: Core, argv: string[]): Promise<Output> {
   const a = parse(argv, { 'expires-in': { type: 'string' } });

@@ -12,7 +12,7 @@ export const USAGE = `usage: vigil <command> [options] [--json]
   client create --name N [--redirect-uri U]... [--public] [--grant-type G]...
                 [--application-type web|native] [--post-logout-redirect-uri U]...
                 [--backchannel-logout-uri U] [--allow-resource URI]... [--introspect-any]
-                [--default-acr ACR] [--forward-end-user]
+                [--default-acr ACR] [--forward-end-user] [--authzen-claims JSON]
                 [--resource-server [--resource URI] [--scope S]... [--token-format jwt|opaque]
                  [--access-token-ttl SECONDS]]
   registration-token create [--expires-in SECONDS]

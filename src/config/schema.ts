@@ -96,6 +96,14 @@ export const settingsSchema = z.object({
   VIGIL_LOGIN_LOCKOUT_SECONDS: int(1, 86400).default(900),
   /** Requests a SCIM provisioning client may make per minute. */
   VIGIL_SCIM_REQUESTS_PER_MINUTE: int(1, 100000).default(600),
+  /** The AuthZEN decision point's policies: a directory with a Cedar schema (*.cedarschema) and policies (*.cedar); the PDP is off when unset. Reloaded on SIGHUP. */
+  VIGIL_AUTHZEN_POLICY: z.string().min(1).optional(),
+  /** The entities the AuthZEN policies see besides Vigil's accounts (Cedar entities JSON: users with roles, resources to search). Reloaded on SIGHUP. */
+  VIGIL_AUTHZEN_ENTITIES: z.string().min(1).optional(),
+  /** Requests one AuthZEN caller (a resource server's client) may make per minute. */
+  VIGIL_AUTHZEN_REQUESTS_PER_MINUTE: int(1, 1000000).default(6000),
+  /** The most candidates one resource search evaluates (the entities of the asked type beyond it are not looked at). */
+  VIGIL_AUTHZEN_SEARCH_MAX_CANDIDATES: int(1, 100000).default(1000),
   /** SCIM group (displayName) → the roles its members get, e.g. {"Vigil Auditors": ["auditor"]}. */
   VIGIL_SCIM_GROUP_ROLES: groupRoles.default({}),
   VIGIL_MFA_MAX_FAILURES: int(1, 100).default(5),

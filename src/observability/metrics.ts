@@ -7,6 +7,8 @@ export class Metrics {
   readonly tokensIssued: Counter<'grant_type'>;
   readonly logins: Counter<'outcome'>;
   readonly riskDecisions: Counter<'type' | 'action'>;
+  readonly authzenDecisions: Counter<'endpoint' | 'decision'>;
+  readonly authzenClaims: Counter<'outcome'>;
   readonly accessPolicyDecisions: Counter<'grant_type' | 'outcome'>;
   readonly accessPolicyEvaluation: Histogram;
 
@@ -20,6 +22,8 @@ export class Metrics {
     this.tokensIssued = new Counter({ name: 'vigil_tokens_issued_total', help: 'Successful token endpoint responses by grant type', labelNames: ['grant_type'], registers: [this.registry] });
     this.logins = new Counter({ name: 'vigil_logins_total', help: 'Password sign-in attempts by outcome', labelNames: ['outcome'], registers: [this.registry] });
     this.riskDecisions = new Counter({ name: 'vigil_risk_decisions_total', help: 'Risk engine decisions by event type and action', labelNames: ['type', 'action'], registers: [this.registry] });
+    this.authzenDecisions = new Counter({ name: 'vigil_authzen_decisions_total', help: 'AuthZEN decisions (evaluation, evaluations) and search results by endpoint and decision', labelNames: ['endpoint', 'decision'], registers: [this.registry] });
+    this.authzenClaims = new Counter({ name: 'vigil_authzen_claims_total', help: 'AuthZEN claims at token issuance by outcome (added, denied, omitted)', labelNames: ['outcome'], registers: [this.registry] });
     this.accessPolicyDecisions = new Counter({
       name: 'vigil_access_policy_decisions_total', help: 'Token requests decided by the access policy, by grant type and outcome (allowed, narrowed, refused)',
       labelNames: ['grant_type', 'outcome'], registers: [this.registry],
@@ -45,7 +49,7 @@ const ROUTES: Array<[RegExp, string]> = [
 const STATIC = new Set([
   '/', '/auth', '/request', '/token', '/me', '/jwks', '/reg', '/token/introspection', '/token/revocation', '/session/end',
   '/session/end/confirm', '/session/end/success', '/.well-known/openid-configuration', '/healthz', '/readyz', '/metrics',
-  '/devices', '/account', '/account/', '/account/login', '/account/callback', '/account/signed-out', '/account/logout', '/account/totp/begin',
+  '/devices', '/.well-known/authzen-configuration', '/access/v1/evaluation', '/access/v1/evaluations', '/access/v1/search/resource', '/account', '/account/', '/account/login', '/account/callback', '/account/signed-out', '/account/logout', '/account/totp/begin',
   '/account/totp/confirm', '/account/totp/remove', '/account/recovery/regenerate', '/account/passkeys/options', '/account/passkeys/verify',
 ]);
 

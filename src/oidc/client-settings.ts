@@ -41,6 +41,8 @@ export interface ClientSettings {
   introspectAny?: boolean;
   forwardEndUser?: boolean;
   adminTool?: boolean;
+  /** AuthZEN claims added to a person's tokens (`vigil_authzen_claims`, checked by the provider's metadata rules). */
+  authzenClaims?: unknown[];
 }
 
 /** A setting that breaks a rule; `field` names it as the admin API does (the CLI maps it to its flag). */
@@ -69,7 +71,7 @@ export interface ClientSettingsDeps {
 const MANAGED_KEYS = [
   'client_name', 'application_type', 'grant_types', 'response_types', 'redirect_uris', 'post_logout_redirect_uris', 'backchannel_logout_uri',
   'backchannel_logout_session_required', 'default_acr_values', 'vigil_introspection', 'vigil_allowed_resources', 'vigil_allowed_scopes',
-  'vigil_forwards_end_user', 'vigil_admin_tool',
+  'vigil_forwards_end_user', 'vigil_admin_tool', 'vigil_authzen_claims',
 ];
 
 /** Settings as an operator gives them: only the name is required; the rest default as `client create` does. */
@@ -110,6 +112,7 @@ export function settingsOf(metadata: Payload, resourceServer: ResourceServer | u
     ...(m.vigil_introspection === true ? { introspectAny: true } : {}),
     ...(m.vigil_forwards_end_user === true ? { forwardEndUser: true } : {}),
     ...(m.vigil_admin_tool === true ? { adminTool: true } : {}),
+    ...(Array.isArray(m.vigil_authzen_claims) && m.vigil_authzen_claims.length ? { authzenClaims: m.vigil_authzen_claims } : {}),
   };
 }
 
@@ -160,6 +163,7 @@ function metadataOf(clientId: string, s: ClientSettings): ClientMetadata {
     ...(s.allowedScopes ? { vigil_allowed_scopes: s.allowedScopes } : {}),
     ...(s.forwardEndUser ? { vigil_forwards_end_user: true } : {}),
     ...(s.adminTool ? { vigil_admin_tool: true } : {}),
+    ...(s.authzenClaims?.length ? { vigil_authzen_claims: s.authzenClaims } : {}),
   };
 }
 

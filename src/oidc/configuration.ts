@@ -7,6 +7,8 @@ import type { KeyRing } from '../crypto/index.ts';
 import type { ResourceServerStore } from './resource-servers.ts';
 import { checkRefreshPaysStepUp, interactionPolicyWithAcrLevels, type SessionRequirement, type SingleSignOnCheck } from './acr-policy.ts';
 import { clientMetadata } from './client-metadata.ts';
+import { authzenClaimSpecsSchema } from './authzen-claims.ts';
+import { firstIssue } from '../http/zod-issue.ts';
 import { accountStillStands, JwtIntrospection, introspectJwtsWith, sealTokenReference, TOKEN_REFERENCE_CLAIM } from './jwt-introspection.ts';
 
 export interface ProviderDeps {
@@ -37,6 +39,11 @@ export interface ProviderDeps {
    * administrator's powers to any app.
    */
   adminToolResources?: readonly string[];
+  /**
+   * Claims the client's `vigil_authzen_claims` add to a person's tokens (an AuthZEN resource search
+   * at issuance), once per token request: throws an OAuth error to refuse the tokens (fail closed).
+   */
+  authzenClaims?: (ctx: KoaContextWithOIDC, accountId: string) => Promise<Record<string, unknown>>;
   /** The access policy: what a token may carry, decided at the code exchange and at every refresh. */
   accessPolicy?: AccessPolicyHook;
 }
@@ -60,6 +67,7 @@ export interface AccessPolicySource {
 /** Client metadata only the CLI/admin may set; dynamic registration may not. */
 export const PRIVILEGED_METADATA = [
   'vigil_introspection', 'vigil_allowed_resources', 'vigil_allowed_scopes', 'vigil_first_party', 'vigil_forwards_end_user', 'vigil_disabled', 'vigil_admin_tool',
+  'vigil_authzen_claims',
 ] as const;
 
 const fromRegistration = (ctx: KoaContextWithOIDC | undefined) => ['registration', 'client_update'].includes(ctx?.oidc?.route ?? '');
@@ -205,7 +213,8 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
       const authTime = authentication?.authTime;
       // auth_time too (RFC 9068 §2.2.1): introspection checks it against the step-ups owed since.
       const roles = (ctx && deps.accessPolicy?.verdictOf(ctx)?.roles) ?? account.roles;
-      return { roles, ...(acr ? { acr } : {}), ...(typeof authTime === 'number' ? { auth_time: authTime } : {}) };
+      const decided = deps.authzenClaims && ctx ? await deps.authzenClaims(ctx, account.id) : {};
+      return { ...decided, roles, ...(acr ? { acr } : {}), ...(typeof authTime === 'number' ? { auth_time: authTime } : {}) };
     },
     extraClientMetadata: {
       properties: [...PRIVILEGED_METADATA],
@@ -218,6 +227,13 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
           checkRedirectUris(metadata);
         }
         if ((key === 'vigil_first_party' || key === 'vigil_forwards_end_user' || key === 'vigil_disabled') && value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
+        if (key === 'vigil_authzen_claims' && value !== undefined) {
+          const parsed = authzenClaimSpecsSchema.safeParse(value);
+          if (!parsed.success) throw new errors.InvalidClientMetadata(`vigil_authzen_claims: ${firstIssue(parsed.error)}`);
+          if (!config.VIGIL_AUTHZEN_POLICY && parsed.data.some((spec) => spec.pdp === 'self')) {
+            throw new errors.InvalidClientMetadata('vigil_authzen_claims: pdp "self" needs Vigil\'s own decision point (VIGIL_AUTHZEN_POLICY is not set)');
+          }
+        }
         if ((key === 'vigil_allowed_resources' || key === 'vigil_allowed_scopes') && value !== undefined && !(Array.isArray(value) && value.every((v) => typeof v === 'string'))) {
           throw new errors.InvalidClientMetadata(`${key} must be an array of strings`);
         }
@@ -341,5 +357,31 @@ export function createProvider(deps: ProviderDeps): Provider {
   // Every ID token names its session (`sid`), not only those of clients with back-channel logout:
   // a Shared Signals receiver matches a CAEP session-revoked to the session it signed in with.
   (provider.Client.prototype as unknown as { includeSid: () => boolean }).includeSid = () => true;
+  if (deps.authzenClaims) withAuthzenIdTokenClaims(provider, deps.authzenClaims);
   return provider;
+}
+
+interface IssuableIdToken {
+  ctx?: KoaContextWithOIDC;
+  available: Record<string, unknown>;
+  set(key: string, value: unknown): void;
+  issue(options: { use: string }): Promise<string>;
+}
+
+/**
+ * The ID token carries the AuthZEN claims too. oidc-provider keeps only the claims its `claims`
+ * configuration names (per scope) from `findAccount`, and these names are each client's own: they
+ * are set on the token directly, as the provider sets `nonce` and `sid`. The answer is the one the
+ * access token of the same response got (asked once per request).
+ */
+function withAuthzenIdTokenClaims(provider: Provider, claimsFor: NonNullable<ProviderDeps['authzenClaims']>) {
+  const prototype = (provider.IdToken as unknown as { prototype: IssuableIdToken }).prototype;
+  const issue = prototype.issue;
+  prototype.issue = async function issueWithAuthzenClaims(this: IssuableIdToken, options) {
+    const accountId = this.available.sub;
+    if (options?.use === 'idtoken' && this.ctx && typeof accountId === 'string') {
+      for (const [key, value] of Object.entries(await claimsFor(this.ctx, accountId))) this.set(key, value);
+    }
+    return issue.call(this, options);
+  };
 }

@@ -1,4 +1,5 @@
 export { clientMetadata } from './client-metadata.ts';
+export { authzenClaimSpecs, authzenClaimSpecsSchema, type AuthzenClaimSpec } from './authzen-claims.ts';
 export {
   createProvider, buildConfiguration, cookieKeys, PRIVILEGED_METADATA, type AccessPolicyHook, type AccessPolicySource, type ProviderDeps,
 } from './configuration.ts';

@@ -232,6 +232,12 @@ export class RiskStore {
     await this.#db.query(`WITH ${ctes} SELECT 1`, params);
   }
 
+  /** The account's last assessed risk level (`low` when never stored). */
+  async riskLevel(accountId: string): Promise<RiskLevel> {
+    const { rows } = await this.#db.query<{ risk_level: RiskLevel | null }>('SELECT risk_level FROM risk_profiles WHERE account_id = $1', [accountId]);
+    return rows[0]?.risk_level ?? 'low';
+  }
+
   /**
    * Moves the account's risk level from `previous` to `current` (compare-and-set: of two requests
    * seeing the same change, one wins). True when this call changed it. Called only on a change.
