@@ -24,6 +24,7 @@ import { lookupGeo, openGeoDatabase } from './geo/index.ts';
 import { prepareAuditEntry, type AuditEntry, type PreparedAuditEntry } from './audit/index.ts';
 import { ContinuousVerifier, DeviceCookie, RiskReadAhead, loadPolicyFiles, PopulationCache, singleSignOnCheck, type PolicyFiles } from './verification/index.ts';
 import { GroupRoles, ProvisioningTokens, ScimGroupService, ScimGroups, ScimRecords, ScimUsers, scimResource, scimRoutes } from './scim/index.ts';
+import { ExpiryWatch } from './elevation/index.ts';
 import { AdminService, adminApiRoutes, adminConsoleRoutes, ensureAdminConsoleClient } from './admin/index.ts';
 import { evaluatePosture, type Device } from './devices/index.ts';
 import type { DevicePosture } from './risk/index.ts';
@@ -63,6 +64,10 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
   openGeoDatabase();
   const core = await openCore(config, logger);
   const { keys, stores, accounts, audit } = core;
+  core.elevation.settings.current = files.elevation;
+  const elevations = core.elevation.service;
+  const rolesOf = (account: Parameters<typeof elevations.rolesOf>[0], acr: string | undefined) => elevations.rolesOf(account, acr);
+  const expiryWatch = new ExpiryWatch(elevations, config.VIGIL_ELEVATION_SWEEP_SECONDS * 1000, logger);
   let stopUpkeep = async () => {};
   let closeControl = async () => {};
   try {
@@ -171,6 +176,8 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     });
     logoutWorker.start();
     pushWorker.start();
+    expiryWatch.start();
+    elevations.onStarted = () => expiryWatch.kick();
 
     // A posture change, reported by the device, its MDM client or a trusted transmitter: SETs out, sessions ended per policy.
     const onPosture = async (device: Device, posture: DevicePosture, previous: DevicePosture) => {
@@ -212,6 +219,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, challenges: core.challenges,
         verifier, deviceCookie, securityEvents: core.ssf.outbox, signInRequirements: core.signInRequirements,
         accountRecovery,
+        onSignedIn: (accountId, use) => core.elevation.breakGlass.used(accountId, { ...use, how: 'sign-in' }).then(() => undefined),
       }), recoveryRoutes({ issuer: config.ISSUER, keys, views, recovery: accountRecovery, throttle: recoveryThrottle }), accountRoutes({
         config, provider: currentProvider, adapters: core.adapters, accounts, audit, keys, views,
         totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, challenges: core.challenges, activity: core.activity, revocations: core.revocations, securityEvents: core.ssf.outbox,
@@ -228,6 +236,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         config, provider: currentProvider, accounts, service: adminService, logger,
         tokenLimiter: new AttemptLimiter('admin:token:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
         auditCall: (entry) => auditQueue.add(entry),
+        elevations, rolesOf,
       }), scimRoutes({
         config, provider: currentProvider, accounts, logger,
         users: new ScimUsers({
@@ -317,12 +326,13 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       reload() {
         try {
           files = loadPolicyFiles(config);
+          core.elevation.settings.current = files.elevation;
         } catch (err) {
           const error = err instanceof ConfigError ? err.message : String(err);
           logger.error({ error }, 'reload refused: keeping the policies and lists in force');
           return { ok: false, error };
         }
-        logger.info({ networkLists: files.networkListSizes, transmitters: files.transmitters.length }, 'reloaded the risk policy, posture policy, network lists and trusted transmitters');
+        logger.info({ networkLists: files.networkListSizes, transmitters: files.transmitters.length }, 'reloaded the risk policy, posture policy, network lists, trusted transmitters and elevation file');
         return { ok: true };
       },
       async close(drainLimitMs = 10_000) {
@@ -339,6 +349,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         unsubscribe();
         await logoutWorker.stop();
         await pushWorker.stop();
+        await expiryWatch.stop();
         // What the responses left running or queued behind them: written before the stores close.
         await controlClosed;
         await afterResponse.settled();

@@ -66,6 +66,8 @@ const READER_ROLES = ['admin', 'auditor'];
 
 export class Elevations {
   readonly #deps: ElevationDeps;
+  /** Told when an elevation started on this instance (the expiry watch looks at its end). */
+  onStarted: (() => void) | undefined;
 
   constructor(deps: ElevationDeps) {
     this.#deps = deps;
@@ -249,6 +251,7 @@ export class Elevations {
       actor: by.actor, action: 'elevation.activated', subject: elevation.accountId, ...(by.ip ? { ip: by.ip } : {}), outcome: 'success',
       details: { elevation: elevation.id, role: elevation.role, expiresAt: elevation.expiresAt?.toISOString() ?? null },
     });
+    this.onStarted?.();
     await this.#changed(elevation.accountId, elevation.accountId === by.accountId ? 'user' : 'admin', `elevated to ${elevation.role} until ${elevation.expiresAt?.toISOString()}: ${elevation.reason}`);
   }
 

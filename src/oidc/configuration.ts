@@ -35,6 +35,11 @@ export interface ProviderDeps {
    * administrator's powers to any app.
    */
   adminToolResources?: readonly string[];
+  /**
+   * The roles a token carries for the account signed in with `acr`: its standing roles and its
+   * elevations in force (computed at every issuance and refresh); the standing roles when unset.
+   */
+  rolesOf?: (account: Account, acr: string | undefined) => Promise<string[]>;
 }
 
 /** Client metadata only the CLI/admin may set; dynamic registration may not. */
@@ -99,12 +104,20 @@ function introspectionPermission(resourceServers: ResourceServerStore) {
   };
 }
 
+/** The acr of the sign-in behind the token being issued (a code, a refresh token, or the access token at userinfo). */
+function authenticationAcr(ctx: KoaContextWithOIDC | undefined): string | undefined {
+  const entities = ctx?.oidc?.entities;
+  const acr = entities?.AuthorizationCode?.acr ?? entities?.RefreshToken?.acr ?? (entities?.AccessToken as { extra?: { acr?: unknown } } | undefined)?.extra?.acr;
+  return typeof acr === 'string' ? acr : undefined;
+}
+
 export function buildConfiguration(deps: ProviderDeps): Configuration {
   const { config, accounts, adapters, resourceServers } = deps;
   const mayIntrospect = introspectionPermission(resourceServers);
   const allowedHosts = new Set(config.VIGIL_ALLOWED_OUTGOING_HOSTS.map((h) => h.toLowerCase()));
   // findAccount and extraTokenClaims both need the account on the token path: `accounts` may be a short-lived cache.
   const accountFor = (id: string) => accounts.findById(id);
+  const rolesOf = deps.rolesOf ?? (async (account: Account) => account.roles);
 
   return {
     adapter: adapters as unknown as Configuration['adapter'],
@@ -150,7 +163,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
             email: account.email,
             email_verified: account.emailVerified,
             name: account.displayName || undefined,
-            roles: account.roles,
+            roles: await rolesOf(account, authenticationAcr(ctx)),
           };
         },
       };
@@ -165,7 +178,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
       const acr = authentication?.acr;
       const authTime = authentication?.authTime;
       // auth_time too (RFC 9068 §2.2.1): introspection checks it against the step-ups owed since.
-      return { roles: account.roles, ...(acr ? { acr } : {}), ...(typeof authTime === 'number' ? { auth_time: authTime } : {}) };
+      return { roles: await rolesOf(account, acr), ...(acr ? { acr } : {}), ...(typeof authTime === 'number' ? { auth_time: authTime } : {}) };
     },
     extraClientMetadata: {
       properties: [...PRIVILEGED_METADATA],

@@ -10,6 +10,7 @@ import { ConfigError, type Config } from '../config/index.ts';
 import { compileNetworkLists, parseCidr, parsePolicy, RiskPolicyError, type RiskPolicy } from '../risk/index.ts';
 import { loadPosturePolicy, PosturePolicyError, type PosturePolicy } from '../devices/index.ts';
 import { loadTransmitters, type TrustedTransmitter } from '../ssf/transmitters.ts';
+import { loadElevationSettings, ElevationSettingsError, type ElevationSettings } from '../elevation/index.ts';
 
 export const DEFAULT_RISK_POLICY_PATH = fileURLToPath(new URL('../../config/risk-policy.json', import.meta.url));
 
@@ -69,6 +70,18 @@ export interface PolicyFiles {
   networkListSizes: Record<string, number>;
   /** The Shared Signals transmitters whose SETs Vigil accepts. */
   transmitters: TrustedTransmitter[];
+  /** Elevatable roles and break-glass accounts. */
+  elevation: ElevationSettings;
+}
+
+/** Reads and validates VIGIL_ELEVATION_FILE (nothing elevatable when unset). */
+export function loadElevationFile(config: Pick<Config, 'VIGIL_ELEVATION_FILE'>): ElevationSettings {
+  try {
+    return loadElevationSettings(config.VIGIL_ELEVATION_FILE);
+  } catch (err) {
+    if (err instanceof ElevationSettingsError) throw new ConfigError(`VIGIL_ELEVATION_FILE: ${err.message}`);
+    throw err;
+  }
 }
 
 export function loadPolicyFiles(config: Config): PolicyFiles {
@@ -81,5 +94,6 @@ export function loadPolicyFiles(config: Config): PolicyFiles {
   }
   const lists = loadNetworkLists(config.VIGIL_NETWORK_LISTS);
   const transmitters = loadTransmitters(config.VIGIL_SSF_TRANSMITTERS, { issuer: config.ISSUER, maxAgeSeconds: config.VIGIL_SSF_RECEIVE_MAX_AGE_SECONDS });
-  return { risk: loadRiskPolicy(config.VIGIL_RISK_POLICY), posture, networkTags: lists.tags, networkListSizes: lists.sizes, transmitters };
+  const elevation = loadElevationFile(config);
+  return { risk: loadRiskPolicy(config.VIGIL_RISK_POLICY), posture, networkTags: lists.tags, networkListSizes: lists.sizes, transmitters, elevation };
 }
