@@ -136,8 +136,8 @@ export class ElevationStore {
     try {
       await this.#db.query(
         `INSERT INTO elevations (id, account_id, role, reason, duration_seconds, status, requested_by, approvals_needed, activated_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-           CASE WHEN $9 THEN now() END, CASE WHEN $9 THEN now() + make_interval(secs => $5) END)`,
+         VALUES ($1, $2, $3, $4, $5::integer, $6, $7, $8::integer,
+           CASE WHEN $9::boolean THEN now() END, CASE WHEN $9::boolean THEN now() + make_interval(secs => $5::integer) END)`,
         [id, e.accountId, e.role, e.reason, e.durationSeconds, activeNow ? 'active' : 'pending', e.requestedBy, e.approvalsNeeded, activeNow],
       );
     } catch (err) {
