@@ -11,7 +11,9 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import type { KeyRing } from '../crypto/index.ts';
-import type { AccountStore } from '../identity/index.ts';
+import type { Account, AccountStore } from '../identity/index.ts';
+import { BREAK_GLASS_ACTION, type Elevations } from '../elevation/index.ts';
+import { addElevationRoutes } from './console-elevation-routes.ts';
 import type { Logger } from '../observability/index.ts';
 import type { AdapterFactory } from '../store/index.ts';
 import { readForm, renderPage, type Views } from '../http/index.ts';
@@ -38,6 +40,10 @@ export interface AdminConsoleDeps {
   revocations: RevocationFeed;
   /** Where the entry of every page and action goes (written behind). */
   auditCall: (entry: AuditEntry) => void;
+  /** Just-in-time elevation (the elevations pages). */
+  elevations?: Elevations;
+  /** A person's roles now for a sign-in of `acr` (standing and elevated). */
+  rolesOf?: (account: Account, acr: string | undefined) => Promise<string[]>;
 }
 
 /** A console sign-in lasts a working day at most. */
@@ -56,6 +62,9 @@ const NOTICES = new Map(Object.entries({
   'client-updated': 'The client was updated.',
   'invitation-sent': 'The invitation was sent. The account appears here once the person has set it up.',
   'invitation-revoked': 'The invitation was revoked: its link no longer works.',
+  'elevation-approved': 'The elevation was approved. It is in force once it has every approval it needs.',
+  'elevation-denied': 'The request was denied.',
+  'elevation-revoked': 'The elevation was ended. The person\'s next tokens no longer carry the role.',
 }));
 
 /** A change behind a confirmation page: GET shows what will happen, POST does it. */
@@ -92,7 +101,8 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
   const router = new Router({ prefix: '/admin' });
   const signIn = new FirstPartySignIn(deps, ADMIN_CONSOLE_APP, 'vigil.admin');
   const forms = new FormTokens(deps.keys, 'admin-console-csrf');
-  const gate = new ConsoleGate({ signIn, forms, views });
+  const rolesOf = deps.rolesOf ?? (async (account: Account) => account.roles);
+  const gate = new ConsoleGate({ signIn, forms, views, rolesOf });
   const events = new ConsoleEvents(deps.revocations);
   const issuerOrigin = new URL(deps.config.ISSUER).origin;
 
@@ -120,6 +130,7 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
 
   // Creating and editing (before the pages by id: /accounts/new is not an account).
   addManageRoutes(router, { admin, gate, page, action });
+  if (deps.elevations) addElevationRoutes(router, { elevations: deps.elevations, signIn, gate, page, action, rolesOf: (user) => rolesOf(user.account, user.session.acr) });
 
   // Sign-in and sign-out.
   router.get('/login', (ctx) => signIn.start(ctx, { next: '/admin', acrValues: ADMIN_CONSOLE_APP.acr }));
@@ -134,9 +145,11 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
 
   // Overview.
   async function overviewData() {
-    const [overview, failed, failedEvents, day, week] = await Promise.all([
+    const [overview, failed, failedEvents, day, week, breakGlass] = await Promise.all([
       admin.overview(), admin.logouts({ status: 'failed', limit: 20 }), admin.securityEventDeliveries({ status: 'failed', limit: 20 }),
       admin.activity('day'), admin.activity('week'),
+      // Every use of a break-glass account, the last week's: a red card while there is any.
+      admin.audit({ action: BREAK_GLASS_ACTION, from: new Date(Date.now() - 7 * 86_400_000), limit: 10 }),
     ]);
     // Each card links to the audit trail filtered to exactly what it counts (the same kind, the same time span).
     const listOf = (kind: string, report: typeof day) => `/admin/audit${queryString({ kind, from: isoMinute(new Date(report.from)), to: isoMinute(new Date(report.to)) })}`;
@@ -145,7 +158,7 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
       day: { total: day.series.find((s) => s.kind === kind)!.total, href: listOf(kind, day), chart: activityBars(day, kind) },
       week: { total: week.series.find((s) => s.kind === kind)!.total, href: listOf(kind, week), chart: activityBars(week, kind) },
     }));
-    return { overview, failed: failed.items, failedEvents: failedEvents.items, activity, activitySpan: { day, week } };
+    return { overview, failed: failed.items, failedEvents: failedEvents.items, activity, activitySpan: { day, week }, breakGlass: breakGlass.items };
   }
   router.get('/', async (ctx) => {
     const user = await gate.require(ctx);

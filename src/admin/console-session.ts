@@ -27,9 +27,9 @@ export type ConsoleAccess =
   | { ok: false; why: 'signed-out' | 'weak-sign-in' }
   | { ok: false; why: 'no-role'; account: Account };
 
-export function roleOf(account: Account): AdminRole | undefined {
-  if (account.roles.includes('admin')) return 'admin';
-  if (account.roles.includes('auditor')) return 'auditor';
+export function roleOf(roles: readonly string[]): AdminRole | undefined {
+  if (roles.includes('admin')) return 'admin';
+  if (roles.includes('auditor')) return 'auditor';
   return undefined;
 }
 
@@ -37,6 +37,8 @@ export interface ConsoleGateDeps {
   signIn: FirstPartySignIn;
   forms: FormTokens;
   views: Views;
+  /** The roles the person holds now for this sign-in (standing and elevated). */
+  rolesOf: (account: Account, acr: string | undefined) => Promise<string[]>;
 }
 
 export class ConsoleGate {
@@ -53,7 +55,7 @@ export class ConsoleGate {
     if (!signed) return { ok: false, why: 'signed-out' };
     const { session, account } = signed;
     if (acrLevel(session.acr) < acrLevel(ACR.phishingResistant)) return { ok: false, why: 'weak-sign-in' };
-    const role = roleOf(account);
+    const role = roleOf(await this.#deps.rolesOf(account, session.acr));
     if (!role) return { ok: false, why: 'no-role', account };
     return {
       ok: true,
