@@ -6,7 +6,7 @@
  * announced on the bus (the cache is dropped at once everywhere).
  */
 import { acrLevel } from '../config/index.ts';
-import { TtlCache } from '../store/ttl-cache.ts';
+import { LoadingCache } from '../store/ttl-cache.ts';
 import type { ElevationSettings } from './settings.ts';
 import type { ActiveElevation } from './store.ts';
 
@@ -22,24 +22,9 @@ export function effectiveRoles(
   return [...roles].sort();
 }
 
-export class ActiveElevations {
-  readonly #load: (accountId: string) => Promise<ActiveElevation[]>;
-  readonly #kept: TtlCache<string, Promise<ActiveElevation[]>>;
-
-  constructor(load: (accountId: string) => Promise<ActiveElevation[]>, ttlMs: number, maxEntries = 50_000) {
-    this.#load = load;
-    this.#kept = new TtlCache(ttlMs, maxEntries);
-  }
-
+/** The elevations in force per account as this instance keeps them (with their ends). */
+export class ActiveElevations extends LoadingCache<string, ActiveElevation[]> {
   of(accountId: string): Promise<ActiveElevation[]> {
-    return this.#kept.get(accountId, () => {
-      const active = this.#load(accountId);
-      active.catch(() => this.#kept.forget(accountId));
-      return active;
-    });
-  }
-
-  forget(accountId?: string): void {
-    this.#kept.forget(accountId);
+    return this.get(accountId);
   }
 }

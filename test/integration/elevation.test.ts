@@ -5,14 +5,13 @@
  * token-claims-change. Self-approval, over-maximum durations and a too weak approver sign-in are
  * refused; a break-glass account's sign-in raises the alarm (audit and a SET).
  */
-import { createServer, type Server } from 'node:http';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
-import { freePort } from '../support/vigil-process.ts';
 import { clientCredentialsToken, jsonCall } from '../support/json-api.ts';
+import { pushReceiver } from '../support/push-receiver.ts';
 import { enrolTotp } from '../support/totp.ts';
 import type { Authenticator } from '../support/authenticator.ts';
 import { ACR_2FA, PASSWORD, startAdminApiStack, type AdminApiStack } from '../support/admin-api-stack.ts';
@@ -21,31 +20,10 @@ import { discover, type ClientOut } from '../support/stack.ts';
 const TOKEN_CLAIMS_CHANGE = 'https://schemas.openid.net/secevent/caep/event-type/token-claims-change';
 const BREAK_GLASS_USED = 'https://vigil.dev/secevent/break-glass-used';
 
-/** An RFC 8935 push endpoint on loopback: every SET it was sent, decoded. */
-const receiver = {
-  server: undefined as Server | undefined,
-  port: 0,
-  sets: [] as Record<string, any>[],
-  async start() {
-    this.port = await freePort();
-    this.server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => { body += c; });
-      req.on('end', () => {
-        this.sets.push(decodeJwt(body));
-        res.writeHead(202).end();
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
-  },
-  async stop() {
-    const server = this.server;
-    if (server) await new Promise((resolve) => { server.close(resolve); server.closeAllConnections(); });
-  },
-  of(type: string, sub: string) {
-    return this.sets.filter((s) => s.events[type] && s.sub_id?.sub === sub);
-  },
-};
+/** An RFC 8935 push endpoint on loopback. */
+const receiver = pushReceiver();
+/** The SETs of `type` about `sub` it received, decoded. */
+const received = (type: string, sub: string) => receiver.sets.map((s) => decodeJwt(s) as Record<string, any>).filter((s) => s.events[type] && s.sub_id?.sub === sub);
 
 const until = async (what: string, check: () => Promise<boolean> | boolean, ms = 15_000) => {
   const end = Date.now() + ms;
@@ -140,13 +118,13 @@ test('request → approval by another person → the next token carries the role
 
   const elevated = await oidc.refreshTokenGrant(config, pending.refresh_token!, { resource: stack.adminApi });
   expect(elevated.claims()!.roles).toEqual(['ops']);
-  await until('token-claims-change with ops', () => receiver.of(TOKEN_CLAIMS_CHANGE, ids.erin).length === 1);
-  expect(receiver.of(TOKEN_CLAIMS_CHANGE, ids.erin)[0].events[TOKEN_CLAIMS_CHANGE]).toMatchObject({ claims: { roles: ['ops'] }, initiating_entity: 'admin' });
+  await until('token-claims-change with ops', () => received(TOKEN_CLAIMS_CHANGE, ids.erin).length === 1);
+  expect(received(TOKEN_CLAIMS_CHANGE, ids.erin)[0].events[TOKEN_CLAIMS_CHANGE]).toMatchObject({ claims: { roles: ['ops'] }, initiating_entity: 'admin' });
 
   // Its end comes (moved to now in the database, as the clock would): the watch announces it.
   await stack.core.stores.sql.query(`UPDATE elevations SET expires_at = now() WHERE id = $1`, [asked.body.id]);
-  await until('token-claims-change without ops', () => receiver.of(TOKEN_CLAIMS_CHANGE, ids.erin).length === 2);
-  expect(receiver.of(TOKEN_CLAIMS_CHANGE, ids.erin)[1].events[TOKEN_CLAIMS_CHANGE]).toMatchObject({ claims: { roles: [] }, initiating_entity: 'system' });
+  await until('token-claims-change without ops', () => received(TOKEN_CLAIMS_CHANGE, ids.erin).length === 2);
+  expect(received(TOKEN_CLAIMS_CHANGE, ids.erin)[1].events[TOKEN_CLAIMS_CHANGE]).toMatchObject({ claims: { roles: [] }, initiating_entity: 'system' });
   const after = await oidc.refreshTokenGrant(config, elevated.refresh_token!, { resource: stack.adminApi });
   expect(after.claims()!.roles).toEqual([]);
   expect((await api('GET', `/elevations/${asked.body.id}`, tokens.erin)).body).toMatchObject({ status: 'expired', endedBy: 'system', secondsLeft: 0 });
@@ -192,8 +170,8 @@ test('a break-glass account signing in raises the alarm: audit break_glass.used 
   const audited = async () => (await api('GET', `/audit?action=break_glass.used`, stack.tokens.admin)).body.items as Record<string, any>[];
   expect(await audited()).toHaveLength(1);
   await stack.personTokens('glass@elev.test', PASSWORD, { scope: 'openid' });
-  await until('the break-glass SET', () => receiver.of(BREAK_GLASS_USED, ids.glass).length === 1);
-  expect(receiver.of(BREAK_GLASS_USED, ids.glass)[0].events[BREAK_GLASS_USED]).toMatchObject({ acr: 'urn:vigil:acr:1fa', client_id: stack.adminTool.client_id });
+  await until('the break-glass SET', () => received(BREAK_GLASS_USED, ids.glass).length === 1);
+  expect(received(BREAK_GLASS_USED, ids.glass)[0].events[BREAK_GLASS_USED]).toMatchObject({ acr: 'urn:vigil:acr:1fa', client_id: stack.adminTool.client_id });
   const trail = await audited();
   expect(trail).toHaveLength(2);
   expect(trail[0]).toMatchObject({ actor: ids.glass, outcome: 'info', subject: 'glass@elev.test', details: { how: 'sign-in', client: stack.adminTool.client_id } });
