@@ -223,7 +223,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       }), recoveryRoutes({ issuer: config.ISSUER, keys, views, recovery: accountRecovery, throttle: recoveryThrottle }), accountRoutes({
         config, provider: currentProvider, adapters: core.adapters, accounts, audit, keys, views,
         totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, challenges: core.challenges, activity: core.activity, revocations: core.revocations, securityEvents: core.ssf.outbox,
-        accountRecovery,
+        accountRecovery, elevations,
       }), invitationRoutes({
         config, invitations: core.invitations, accountEnrolments: core.accountEnrolments, keys, views, audit, challenges: core.challenges, passkeys: core.passkeys, totp: core.totp, recovery: core.recovery,
         linkLimiter: new AttemptLimiter('invitation:link:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),

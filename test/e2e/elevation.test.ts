@@ -1,5 +1,6 @@
 /**
- * Just-in-time elevation in Chromium: a request waits in the console; the approver, signed in on
+ * Just-in-time elevation in Chromium: a person asks for a role on /account (over its maximum is
+ * refused); the request waits in the console; the approver, signed in on
  * /account with a password only, opens the approval and is asked for the passkey step first (a
  * fresh phishing-resistant sign-in), then approves; the person's next refresh carries the role,
  * and the console lists the elevation in force with its time left.
@@ -14,7 +15,7 @@ import type { Browser } from 'playwright-core';
 import { freePort, vigilCli } from '../support/vigil-process.ts';
 import { startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import { launchChromium, openBrowserSession } from '../support/chromium.ts';
-import { registerPasskey, rpSignIn } from '../support/admin-console.ts';
+import { enterPassword, registerPasskey, rpSignIn } from '../support/admin-console.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
 const TEST_TIMEOUT = 90_000;
@@ -46,12 +47,30 @@ afterAll(async () => {
   await stack?.stop();
 }, 60_000);
 
-test('the approver steps up to a passkey and approves in the console; the person\'s next refresh carries the role', async () => {
+test('a person asks on /account; the approver steps up to a passkey and approves in the console; the person\'s next refresh carries the role', async () => {
   const erin = await rpSignIn(origin, web, redirectUri, 'erin@vigil.test', PASSWORD);
   expect(erin.claims.roles).toEqual([]);
-  const asked = await vigilCli<{ id: string; status: string }>(stack.env, [
-    'elevation', 'request', '--email', 'erin@vigil.test', '--role', 'ops', '--minutes', '20', '--reason', 'deploy the fix',
-  ]);
+  // Erin asks on /account: more than the role's maximum is refused, then 20 minutes.
+  const e = await openBrowserSession(browser, 'elevation-request');
+  await e.page.goto(`${origin}/account`);
+  await enterPassword(e, 'erin@vigil.test', PASSWORD);
+  await e.page.locator('#elevation-form').waitFor();
+  expect(await e.page.textContent('#elevation-role')).toMatch(/ops \(at most 30 minutes\)/);
+  const ask = async (minutes: string) => {
+    await e.page.fill('#elevation-minutes', minutes);
+    await e.page.fill('#elevation-reason', 'deploy the fix');
+    await e.page.click('#ask-elevation');
+  };
+  await ask('45');
+  await e.page.locator('#error').waitFor();
+  expect(await e.page.textContent('#error')).toBe('ops can be held for at most 30 minutes.');
+  await ask('20');
+  await e.page.locator('#notice').waitFor();
+  expect(await e.page.textContent('#notice')).toMatch(/once it is approved/);
+  expect(await e.page.textContent('#elevation .elevation-status')).toBe('ops: waiting for approval (0 of 1)');
+  await e.shot('requested');
+  await e.close();
+  const [asked] = await vigilCli<{ id: string; status: string }[]>(stack.env, ['elevation', 'list', '--email', 'erin@vigil.test']);
   expect(asked.status).toBe('pending');
 
   const s = await openBrowserSession(browser, 'elevation-approve');
