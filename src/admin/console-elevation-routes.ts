@@ -32,6 +32,8 @@ function timeLeft(seconds: number): string {
 
 export function addElevationRoutes(router: Router, deps: ElevationConsoleDeps): void {
   const { elevations, gate, page, action } = deps;
+  // Approvers without an admin or auditor role come in here, and only here.
+  const access = () => ({ approverRoles: elevations.approverRoles() });
 
   const actorOf = async (user: ConsoleUser, ctx: Context): Promise<ElevationActor> => ({
     accountId: user.account.id, actor: user.account.id, roles: await deps.rolesOf(user), acr: user.session.acr, authTime: user.session.authTime, ip: String(ctx.state.clientIp ?? ''),
@@ -42,7 +44,7 @@ export function addElevationRoutes(router: Router, deps: ElevationConsoleDeps): 
   });
 
   router.get('/elevations', async (ctx) => {
-    const user = await gate.require(ctx);
+    const user = await gate.require(ctx, access());
     if (!user) return;
     const by = await actorOf(user, ctx);
     const [pending, active, all] = await Promise.all([
@@ -70,7 +72,7 @@ export function addElevationRoutes(router: Router, deps: ElevationConsoleDeps): 
 
   for (const [verb, words] of Object.entries(verbs) as [keyof typeof verbs, (typeof verbs)[keyof typeof verbs]][]) {
     router.get(`/elevations/:id/${verb}`, async (ctx) => {
-      const user = await gate.require(ctx);
+      const user = await gate.require(ctx, access());
       if (!user) return;
       const e = await elevations.find(await actorOf(user, ctx), parse(schemas.id, ctx.params.id, 'Elevation'));
       if (verb === 'approve') {
@@ -86,7 +88,7 @@ export function addElevationRoutes(router: Router, deps: ElevationConsoleDeps): 
       });
     });
     router.post(`/elevations/:id/${verb}`, async (ctx) => {
-      const done = await action(ctx);
+      const done = await action(ctx, access());
       if (!done) return;
       const id = parse(schemas.id, ctx.params.id, 'Elevation');
       const by = await actorOf(done.user, ctx);

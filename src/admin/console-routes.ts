@@ -24,7 +24,7 @@ import { activityBars, riskTimeline } from './console-charts.ts';
 import { ACTIVITY_KINDS, ACTIVITY_LABELS } from './activity.ts';
 import { ConsoleEvents, type RevocationFeed } from './console-events.ts';
 import { checkSameOrigin, consoleBoundary, parse, queryOf, schemas } from './console-http.ts';
-import { ConsoleGate, type ConsoleUser } from './console-session.ts';
+import { ConsoleGate, type AccessOptions, type ConsoleUser } from './console-session.ts';
 import { AdminError, type AdminOperations, type SessionFilter } from './types.ts';
 import { addManageRoutes } from './console-manage-routes.ts';
 
@@ -113,15 +113,15 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
   const page = (ctx: Context, user: ConsoleUser, template: string, vars: Record<string, unknown>, status = 200) => {
     const done = typeof ctx.query.done === 'string' ? NOTICES.get(ctx.query.done) : undefined;
     renderPage(ctx, views, `admin/${template}`, {
-      ...vars, user: { email: user.account.email, role: user.role }, canAct: user.role === 'admin', csrf: user.csrf, notice: done,
+      ...vars, user: { email: user.account.email, role: user.approverOnly ? 'approver' : user.role, approverOnly: user.approverOnly === true }, canAct: user.role === 'admin' && !user.approverOnly, csrf: user.csrf, notice: done,
       ownSession: user.session.sessionUid,
     }, status);
   };
 
   /** A console POST: same origin, signed in, the right CSRF token, an administrator; the form read and checked. */
-  async function action(ctx: Context): Promise<{ user: ConsoleUser; form: Record<string, string> } | undefined> {
+  async function action(ctx: Context, access?: AccessOptions): Promise<{ user: ConsoleUser; form: Record<string, string> } | undefined> {
     checkSameOrigin(ctx, issuerOrigin);
-    const user = await gate.require(ctx);
+    const user = await gate.require(ctx, access);
     if (!user) return undefined;
     const form = await readForm(ctx);
     forms.check(user.session, form.csrf);

@@ -231,9 +231,15 @@ export class Elevations {
     return withdrawn;
   }
 
+  /** The roles whose holders approve some elevation. */
+  approverRoles(): Set<string> {
+    const roles = new Set<string>();
+    for (const rule of this.settings.roles.values()) if (rule.approval !== 'none') roles.add(rule.approval.approvers_role);
+    return roles;
+  }
+
   #approves(role: string): boolean {
-    for (const rule of this.settings.roles.values()) if (rule.approval !== 'none' && rule.approval.approvers_role === role) return true;
-    return false;
+    return this.approverRoles().has(role);
   }
 
   #mayManage(by: ElevationActor): void {

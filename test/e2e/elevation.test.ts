@@ -36,7 +36,8 @@ beforeAll(async () => {
   const { env } = stack;
   await Promise.all([
     vigilCli(env, ['user', 'create', '--email', 'erin@vigil.test', '--password', PASSWORD]),
-    vigilCli(env, ['user', 'create', '--email', 'abe@vigil.test', '--password', PASSWORD, '--role', 'auditor', '--role', 'approver']),
+    // An approver and nothing else: the console lets him in to the elevations alone.
+    vigilCli(env, ['user', 'create', '--email', 'abe@vigil.test', '--password', PASSWORD, '--role', 'approver']),
   ]);
   web = await vigilCli<ClientOut>(env, ['client', 'create', '--name', 'Relying Party', '--redirect-uri', redirectUri]);
   await vigilCli(env, ['role', 'eligible', 'erin@vigil.test', 'ops']);
@@ -90,7 +91,11 @@ test('a person asks on /account; the approver steps up to a passkey and approves
   await row.waitFor();
   expect(await row.locator('.left').textContent()).toMatch(/^(19|20) min \d+ s$/);
   expect(await s.page.locator('#pending-none').count()).toBe(1);
+  expect(await s.page.locator('nav a').allTextContents()).toEqual(['Elevations']);
+  expect(await s.page.textContent('#console-role')).toBe('approver');
   await s.shot('elevation-in-force');
+  // Nothing else of the console.
+  expect((await s.page.goto(`${origin}/admin/sessions`))!.status()).toBe(403);
 
   const refreshed = await oidc.refreshTokenGrant(erin.config, erin.tokens.refresh_token!);
   expect(refreshed.claims()!.roles).toEqual(['ops']);
