@@ -149,7 +149,8 @@ export async function openCore(config: Config, logger: Logger, holder: DataDirHo
     devices: new DeviceRegistry(stores.sql),
     elevation: {
       service: elevations, settings: elevationSettings,
-      breakGlass: new BreakGlass({ accounts, audit, securityEvents: ssf.outbox, settings: () => elevationSettings.current }),
+      // The refresh path asks too: the account is read through the cache the token path uses.
+      breakGlass: new BreakGlass({ accounts: accountCache, audit, securityEvents: ssf.outbox, settings: () => elevationSettings.current }),
     },
     totp: new TotpFactors(stores.sql, keys, config.VIGIL_BRAND_NAME),
     recovery: new RecoveryCodes(stores.sql, keys),

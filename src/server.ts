@@ -109,6 +109,13 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         : pages);
       provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
         metrics.tokensIssued.inc({ grant_type: String(ctx.oidc.params?.grant_type ?? 'unknown') });
+        // A break-glass account's refresh is a use too: alarmed like its sign-in, off the response path.
+        const refreshed = ctx.oidc.params?.grant_type === 'refresh_token' ? ctx.oidc.entities.RefreshToken : undefined;
+        if (refreshed?.accountId) {
+          void afterResponse.track(core.elevation.breakGlass.used(refreshed.accountId, {
+            how: 'refresh', ip: ctx.state.clientIp, ...(ctx.oidc.client ? { client: ctx.oidc.client.clientId } : {}), ...(refreshed.acr ? { acr: refreshed.acr } : {}),
+          })).catch((err) => logger.error({ err }, 'could not raise the break-glass alarm of a refresh'));
+        }
       });
       provider.on('grant.error', (ctx: KoaContextWithOIDC, err: Error & { error?: string; error_detail?: string }) => {
         logger.info({ client: ctx.oidc.client?.clientId, grantType: ctx.oidc.params?.grant_type, error: err.error, detail: err.error_detail }, 'token request refused');

@@ -165,7 +165,7 @@ test('self-approval is refused (403, audited); a too weak approver sign-in gets 
   expect((await api('POST', '/elevations', stack.tokens.normal, { role: 'ops', durationSeconds: 600, reason: 'x' })).status).toBe(403);
 });
 
-test('a break-glass account signing in raises the alarm: audit break_glass.used and a SET to the streams following it', async () => {
+test('a break-glass account signing in (and refreshing) raises the alarm: audit break_glass.used and a SET to the streams following it', async () => {
   // Its sign-in to the receiver's app (before the stream followed it) was audited already.
   const audited = async () => (await api('GET', `/audit?action=break_glass.used`, stack.tokens.admin)).body.items as Record<string, any>[];
   expect(await audited()).toHaveLength(1);
@@ -175,7 +175,13 @@ test('a break-glass account signing in raises the alarm: audit break_glass.used 
   const trail = await audited();
   expect(trail).toHaveLength(2);
   expect(trail[0]).toMatchObject({ actor: ids.glass, outcome: 'info', subject: 'glass@elev.test', details: { how: 'sign-in', client: stack.adminTool.client_id } });
+  // Its refresh is a use too.
+  const glass = await stack.personTokens('glass@elev.test', PASSWORD, { scope: 'openid' });
+  await oidc.refreshTokenGrant(await discover(stack.vigil.issuer, stack.adminTool), glass.refresh_token!, { resource: stack.adminApi });
+  await until('the refresh alarm', async () => (await audited()).length === 4);
+  expect((await audited())[0]).toMatchObject({ details: { how: 'refresh' } });
+  await until('the refresh SET', () => received(BREAK_GLASS_USED, ids.glass).length === 3);
   // An ordinary account's sign-in raises nothing.
   await stack.personTokens('erin@elev.test', PASSWORD, { scope: 'openid' });
-  expect(await audited()).toHaveLength(2);
+  expect(await audited()).toHaveLength(4);
 });
