@@ -79,6 +79,8 @@ export class Elevations {
 
   /** The account's roles now for a sign-in of `acr`: standing ∪ elevated. */
   async rolesOf(account: Pick<Account, 'id' | 'roles'>, acr: string | undefined): Promise<string[]> {
+    // Nothing elevatable: the token path reads nothing more.
+    if (this.settings.roles.size === 0) return account.roles;
     const active = await this.#deps.active.of(account.id);
     return active.length ? effectiveRoles(account.roles, active, this.settings, acr) : [...account.roles];
   }

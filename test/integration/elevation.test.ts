@@ -15,7 +15,7 @@ import { pushReceiver } from '../support/push-receiver.ts';
 import { enrolTotp } from '../support/totp.ts';
 import type { Authenticator } from '../support/authenticator.ts';
 import { ACR_2FA, PASSWORD, startAdminApiStack, type AdminApiStack } from '../support/admin-api-stack.ts';
-import { discover, type ClientOut } from '../support/stack.ts';
+import { discover, insecure, type ClientOut } from '../support/stack.ts';
 
 const TOKEN_CLAIMS_CHANGE = 'https://schemas.openid.net/secevent/caep/event-type/token-claims-change';
 const BREAK_GLASS_USED = 'https://vigil.dev/secevent/break-glass-used';
@@ -55,7 +55,9 @@ beforeAll(async () => {
   }));
   stack = await startAdminApiStack('Elevation tool', {
     VIGIL_ELEVATION_FILE: file, VIGIL_ELEVATION_SWEEP_SECONDS: '1', VIGIL_SSF_RETRY_SECONDS: '1', VIGIL_ALLOWED_OUTGOING_HOSTS: `127.0.0.1:${receiver.port}`,
-  });
+    // Longer than the test: only the bus can make the other instance see a change at once.
+    VIGIL_METADATA_CACHE_SECONDS: '60',
+  }, { instances: 2 });
   const issuer = stack.vigil.issuer;
   const make = (email: string, roles: string[] = []) => stack.run<{ id: string }>('user create', ['--email', email, '--password', PASSWORD, ...roles.flatMap((r) => ['--role', r])]);
   ids = { erin: (await make('erin@elev.test')).id, abe: (await make('abe@elev.test', ['approver'])).id, glass: (await make('glass@elev.test', ['admin'])).id };
@@ -92,7 +94,10 @@ test('request → approval by another person → the next token carries the role
   const granted = await api('POST', `/accounts/${ids.erin}/eligibility`, stack.tokens.admin, { role: 'ops', reason: 'on call this week' });
   expect(granted.status).toBe(200);
   expect(granted.body).toMatchObject({ eligible: true, changed: true });
-  const config = await discover(stack.vigil.issuer, stack.adminTool);
+  // The same relying party, talking to the second instance of the deployment.
+  const second = stack.instances[1];
+  const toSecond: oidc.CustomFetch = (url, options) => fetch(url.startsWith(stack.vigil.issuer) ? `${second.url}${url.slice(stack.vigil.issuer.length)}` : url, options as RequestInit);
+  const onSecond = await discover(stack.vigil.issuer, stack.adminTool, { ...insecure, [oidc.customFetch]: toSecond });
   const app = await stack.personTokens('erin@elev.test', PASSWORD, { scope: 'openid', resource: stack.adminApi });
   expect(rolesIn(app)).toEqual([]);
 
@@ -104,8 +109,8 @@ test('request → approval by another person → the next token carries the role
   const asked = await api('POST', '/elevations', tokens.erin, { role: 'ops', durationSeconds: 20 * 60, reason: 'deploy the fix' });
   expect(asked.status).toBe(201);
   expect(asked.body).toMatchObject({ status: 'pending', role: 'ops', accountId: ids.erin, approvalsNeeded: 1 });
-  // Pending is not held.
-  const pending = await oidc.refreshTokenGrant(config, app.refresh_token!, { resource: stack.adminApi });
+  // Pending is not held (and the second instance now keeps erin's elevations: none).
+  const pending = await oidc.refreshTokenGrant(onSecond, app.refresh_token!, { resource: stack.adminApi });
   expect(pending.claims()!.roles).toEqual([]);
   // Erin cannot approve her own request, and the approver sees it waiting.
   const listed = await api('GET', '/elevations?status=pending', tokens.abe);
@@ -116,7 +121,8 @@ test('request → approval by another person → the next token carries the role
   expect(approved.body).toMatchObject({ status: 'active', approvals: [{ approverId: ids.abe, acr: ACR_2FA }] });
   expect(approved.body.secondsLeft).toBeGreaterThan(19 * 60);
 
-  const elevated = await oidc.refreshTokenGrant(config, pending.refresh_token!, { resource: stack.adminApi });
+  // Approved on the first instance: the second carries it at once (the bus dropped what it kept).
+  const elevated = await oidc.refreshTokenGrant(onSecond, pending.refresh_token!, { resource: stack.adminApi });
   expect(elevated.claims()!.roles).toEqual(['ops']);
   await until('token-claims-change with ops', () => received(TOKEN_CLAIMS_CHANGE, ids.erin).length === 1);
   expect(received(TOKEN_CLAIMS_CHANGE, ids.erin)[0].events[TOKEN_CLAIMS_CHANGE]).toMatchObject({ claims: { roles: ['ops'] }, initiating_entity: 'admin' });
@@ -125,7 +131,7 @@ test('request → approval by another person → the next token carries the role
   await stack.core.stores.sql.query(`UPDATE elevations SET expires_at = now() WHERE id = $1`, [asked.body.id]);
   await until('token-claims-change without ops', () => received(TOKEN_CLAIMS_CHANGE, ids.erin).length === 2);
   expect(received(TOKEN_CLAIMS_CHANGE, ids.erin)[1].events[TOKEN_CLAIMS_CHANGE]).toMatchObject({ claims: { roles: [] }, initiating_entity: 'system' });
-  const after = await oidc.refreshTokenGrant(config, elevated.refresh_token!, { resource: stack.adminApi });
+  const after = await oidc.refreshTokenGrant(onSecond, elevated.refresh_token!, { resource: stack.adminApi });
   expect(after.claims()!.roles).toEqual([]);
   expect((await api('GET', `/elevations/${asked.body.id}`, tokens.erin)).body).toMatchObject({ status: 'expired', endedBy: 'system', secondsLeft: 0 });
 
