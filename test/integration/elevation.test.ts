@@ -50,6 +50,8 @@ beforeAll(async () => {
       ops: { max_minutes: 30, approval: { approvers_role: 'approver', count: 1, acr: ACR_2FA }, min_acr: 'urn:vigil:acr:1fa' },
       // The default approval: a passkey sign-in at most 10 minutes old.
       secops: { max_minutes: 30, approval: { approvers_role: 'approver' } },
+      // No approval; only two-factor sign-ins' tokens carry it.
+      dba: { max_minutes: 10, min_acr: ACR_2FA },
     },
     break_glass: ['glass@elev.test'],
   }));
@@ -190,4 +192,21 @@ test('a break-glass account signing in (and refreshing) raises the alarm: audit 
   // An ordinary account's sign-in raises nothing.
   await stack.personTokens('erin@elev.test', PASSWORD, { scope: 'openid' });
   expect(await audited()).toHaveLength(4);
+});
+
+test('a role without approval is active at once, and reaches only tokens of a sign-in at its min_acr', async () => {
+  await stack.run('role eligible', ['abe@elev.test', 'dba']);
+  const config = await discover(stack.vigil.issuer, stack.adminTool);
+  const passwordOnly = await stack.personTokens('abe@elev.test', PASSWORD, { scope: 'openid' });
+  const twoFactor = await stack.personTokens('abe@elev.test', PASSWORD, { scope: 'openid', totp: abeApp, acr: ACR_2FA });
+  const asked = await api('POST', '/elevations', tokens.abe, { role: 'dba', durationSeconds: 300, reason: 'index rebuild' });
+  expect(asked.status).toBe(201);
+  expect(asked.body).toMatchObject({ status: 'active', approvalsNeeded: 0 });
+  const refresh = (t: { refresh_token?: string }) => oidc.refreshTokenGrant(config, t.refresh_token!, { resource: stack.adminApi });
+  expect((await refresh(passwordOnly)).claims()!.roles).toEqual(['approver']);
+  const elevated = await refresh(twoFactor);
+  expect(elevated.claims()!.roles).toEqual(['approver', 'dba']);
+  // Ended early by the person: gone from the next refresh.
+  expect((await api('POST', `/elevations/${asked.body.id}/revoke`, tokens.abe, { reason: 'done' })).body.status).toBe('revoked');
+  expect((await refresh(elevated)).claims()!.roles).toEqual(['approver']);
 });
