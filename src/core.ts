@@ -17,6 +17,8 @@ import { adminResource, ensureAdminResourceServer } from './admin/auth.ts';
 import { createMail, type MailSetup } from './mail/index.ts';
 import { AccountEnrolments, Invitations } from './invitations/index.ts';
 import { ensureSsfResourceServer, SecurityEventOutbox, SetSigner, StreamStore } from './ssf/index.ts';
+import { ActiveElevations, BreakGlass, Elevations, ElevationStore, type ElevationSettings } from './elevation/index.ts';
+import { loadElevationFile } from './verification/index.ts';
 
 /** What the server and the CLI share: keys, stores (migrated), and the services over them. */
 export interface Core {
@@ -47,11 +49,18 @@ export interface Core {
   invitations: Invitations;
   /** Enrolment links of accounts that exist without a sign-in method (provisioned through SCIM). */
   accountEnrolments: AccountEnrolments;
+  /**
+   * Just-in-time elevation and break-glass alarms; `settings.current` is the elevation file in
+   * force (the server replaces it on SIGHUP).
+   */
+  elevation: { service: Elevations; breakGlass: BreakGlass; settings: { current: ElevationSettings } };
   buildProvider(jwks: JWK[], pages?: Partial<ProviderDeps>): Provider;
   close(): Promise<void>;
 }
 
 export async function openCore(config: Config, logger: Logger, holder: DataDirHolder = 'server'): Promise<Core> {
+  // A bad elevation file stops the start (or the CLI) naming its setting, before anything opens.
+  const elevationSettings = { current: loadElevationFile(config) };
   const master = loadMasterKey(config);
   if (master.createdAt) logger.warn({ path: master.createdAt }, 'created a new master key in the data directory (mode 0600); back it up, or set VIGIL_MASTER_KEY');
   const keys = new KeyRing(master.key);
@@ -113,8 +122,17 @@ export async function openCore(config: Config, logger: Logger, holder: DataDirHo
   });
   // What this instance keeps of accounts and clients is dropped when any instance revokes or changes them.
   const accountCache = new AccountCache((id) => accounts.findById(id), config.VIGIL_METADATA_CACHE_SECONDS * 1000);
+  const elevationStore = new ElevationStore(stores.sql);
+  const activeElevations = new ActiveElevations((id) => elevationStore.active(id), config.VIGIL_METADATA_CACHE_SECONDS * 1000);
+  const elevations = new Elevations({
+    store: elevationStore, accounts, audit, securityEvents: ssf.outbox, active: activeElevations, settings: () => elevationSettings.current,
+    announce: (accountId, reason) => revocations!.accountChanged(accountId, 'elevation', reason),
+  });
   bus.subscribe((event) => {
-    if (event.accountId) accountCache.forget(event.accountId);
+    if (event.accountId) {
+      accountCache.forget(event.accountId);
+      activeElevations.forget(event.accountId);
+    }
     for (const clientId of event.clients) adapters.forget('Client', clientId);
     for (const grantId of event.grants) adapters.forget('Grant', grantId);
   });
@@ -131,12 +149,18 @@ export async function openCore(config: Config, logger: Logger, holder: DataDirHo
     invitations: new Invitations({ sql: stores.sql, mailer: mail.mailer, templates: mail.templates, config }),
     accountEnrolments: new AccountEnrolments({ sql: stores.sql, mailer: mail.mailer, templates: mail.templates, config }),
     devices: new DeviceRegistry(stores.sql),
+    elevation: {
+      service: elevations, settings: elevationSettings,
+      // The refresh path asks too: the account is read through the cache the token path uses.
+      breakGlass: new BreakGlass({ accounts: accountCache, audit, securityEvents: ssf.outbox, settings: () => elevationSettings.current }),
+    },
     totp: new TotpFactors(stores.sql, keys, config.VIGIL_BRAND_NAME),
     recovery: new RecoveryCodes(stores.sql, keys),
     passkeys: new Passkeys(stores.sql, challenges, { id: issuer.hostname, name: 'Vigil', origin: issuer.origin }),
     buildProvider: (jwks, extra = {}) => {
       const provider = createProvider({
         config, accounts: accountCache, adapters, keys, resourceServers, jwks, adminToolResources: [adminResource(config)],
+        rolesOf: (account, acr) => elevations.rolesOf(account, acr),
         sessionRequirement: (sessionUid, accountId) => stepUps.owed(sessionUid, accountId),
         renderError: pagesMissing, logoutSource: pagesMissing, postLogoutSuccessSource: pagesMissing,
         ...extra,

@@ -27,6 +27,7 @@ import { prepareAuditEntry, type AuditEntry, type PreparedAuditEntry } from './a
 import { AccessPolicyCheck, ContinuousVerifier, DeviceCookie, RiskReadAhead, loadPolicyFiles, PopulationCache, singleSignOnCheck, type PolicyFiles } from './verification/index.ts';
 import { GroupRoles, ProvisioningTokens, ScimGroupService, ScimGroups, ScimRecords, ScimUsers, scimResource, scimRoutes } from './scim/index.ts';
 import { AuthzenTokenClaims, authzenRoutes, DecisionPoint, LiveContext, loadAuthzenPolicy, type AuthzenPolicy } from './authzen/index.ts';
+import { ExpiryWatch } from './elevation/index.ts';
 import { AdminService, adminApiRoutes, adminConsoleRoutes, ensureAdminConsoleClient } from './admin/index.ts';
 import { evaluatePosture, type Device } from './devices/index.ts';
 import type { DevicePosture } from './risk/index.ts';
@@ -69,6 +70,10 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
   openGeoDatabase();
   const core = await openCore(config, logger);
   const { keys, stores, accounts, audit } = core;
+  core.elevation.settings.current = files.elevation;
+  const elevations = core.elevation.service;
+  const rolesOf = (account: Parameters<typeof elevations.rolesOf>[0], acr: string | undefined) => elevations.rolesOf(account, acr);
+  const expiryWatch = new ExpiryWatch(elevations, config.VIGIL_ELEVATION_SWEEP_SECONDS * 1000, logger);
   let stopUpkeep = async () => {};
   let closeControl = async () => {};
   try {
@@ -154,6 +159,13 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         : { ...pages, beforeRefresh, accessPolicy, authzenClaims: authzenClaims.claimsFor });
       provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
         metrics.tokensIssued.inc({ grant_type: String(ctx.oidc.params?.grant_type ?? 'unknown') });
+        // A break-glass account's refresh is a use too: alarmed like its sign-in, off the response path.
+        const refreshed = ctx.oidc.params?.grant_type === 'refresh_token' ? ctx.oidc.entities.RefreshToken : undefined;
+        if (refreshed?.accountId) {
+          void afterResponse.track(core.elevation.breakGlass.used(refreshed.accountId, {
+            how: 'refresh', ip: ctx.state.clientIp, ...(ctx.oidc.client ? { client: ctx.oidc.client.clientId } : {}), ...(refreshed.acr ? { acr: refreshed.acr } : {}),
+          })).catch((err) => logger.error({ err }, 'could not raise the break-glass alarm of a refresh'));
+        }
       });
       provider.on('grant.error', (ctx: KoaContextWithOIDC, err: Error & { error?: string; error_detail?: string }) => {
         logger.info({ client: ctx.oidc.client?.clientId, grantType: ctx.oidc.params?.grant_type, error: err.error, detail: err.error_detail }, 'token request refused');
@@ -228,6 +240,8 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     });
     logoutWorker.start();
     pushWorker.start();
+    expiryWatch.start();
+    elevations.onStarted = () => expiryWatch.kick();
 
     // A posture change, reported by the device, its MDM client or a trusted transmitter: SETs out, sessions ended per policy.
     const onPosture = async (device: Device, posture: DevicePosture, previous: DevicePosture) => {
@@ -273,10 +287,11 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
           registry: () => federation, store: federationStore,
           signIn: new FederatedSignIn({ accounts, store: federationStore, audit: (entry) => audit.append(entry), securityEvents: core.ssf.outbox }),
         },
+        onSignedIn: (accountId, use) => core.elevation.breakGlass.used(accountId, { ...use, how: 'sign-in' }).then(() => undefined),
       }), recoveryRoutes({ issuer: config.ISSUER, keys, views, recovery: accountRecovery, throttle: recoveryThrottle }), accountRoutes({
         config, provider: currentProvider, adapters: core.adapters, accounts, audit, keys, views,
         totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, challenges: core.challenges, activity: core.activity, revocations: core.revocations, securityEvents: core.ssf.outbox,
-        accountRecovery,
+        accountRecovery, elevations,
       }), invitationRoutes({
         config, invitations: core.invitations, accountEnrolments: core.accountEnrolments, keys, views, audit, challenges: core.challenges, passkeys: core.passkeys, totp: core.totp, recovery: core.recovery,
         linkLimiter: new AttemptLimiter('invitation:link:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
@@ -289,6 +304,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         config, provider: currentProvider, accounts, service: adminService, logger,
         tokenLimiter: new AttemptLimiter('admin:token:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
         auditCall: (entry) => auditQueue.add(entry), federationProviders,
+        elevations, rolesOf,
       }), scimRoutes({
         config, provider: currentProvider, accounts, logger,
         users: new ScimUsers({
@@ -326,6 +342,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       }), adminConsoleRoutes({
         config, provider: currentProvider, adapters: core.adapters, accounts, keys, views, logger, admin: adminService, revocations: core.revocations, auditCall: (entry) => auditQueue.add(entry),
         federationProviders,
+        elevations, rolesOf,
       })],
     });
 
@@ -396,6 +413,8 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
           files = nextFiles;
           federation = nextFederation;
           authzenPolicy = nextAuthzen;
+          files = loadPolicyFiles(config);
+          core.elevation.settings.current = files.elevation;
         } catch (err) {
           const error = err instanceof ConfigError ? err.message : String(err);
           logger.error({ error }, 'reload refused: keeping the policies and lists in force');
@@ -403,6 +422,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         }
         logger.info({ networkLists: files.networkListSizes, transmitters: files.transmitters.length, federationProviders: federation.list().length, accessPolicies: files.access?.policies.length ?? 'off' },
           'reloaded the risk policy, posture policy, network lists, trusted transmitters, federation providers and access policy');
+        logger.info({ networkLists: files.networkListSizes, transmitters: files.transmitters.length }, 'reloaded the risk policy, posture policy, network lists, trusted transmitters and elevation file');
         return { ok: true };
       },
       async close(drainLimitMs = 10_000) {
@@ -419,6 +439,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         unsubscribe();
         await logoutWorker.stop();
         await pushWorker.stop();
+        await expiryWatch.stop();
         // What the responses left running or queued behind them: written before the stores close.
         await controlClosed;
         await afterResponse.settled();

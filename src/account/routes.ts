@@ -19,6 +19,8 @@ import { FACTOR_CHANGE_ACR, factorChangeProof, hasSecondFactor, type AccountFact
 import { RecoveryCodeReveal } from './recovery-reveal.ts';
 import { credentialChange, passkeyCredentialType, type CaepCredentialType, type SecurityEventSink } from '../ssf/index.ts';
 import type { AccountRecovery } from '../recovery/index.ts';
+import { ElevationError } from '../elevation/index.ts';
+import { actorOf, elevationForm, elevationSection, refusalMessage, stepUpFor, type AccountElevations } from './elevation.ts';
 
 export interface AccountDeps {
   config: Config;
@@ -39,6 +41,8 @@ export interface AccountDeps {
   securityEvents?: SecurityEventSink;
   /** The link that proves the person's address, mailed on request. */
   accountRecovery: Pick<AccountRecovery, 'requestVerification'>;
+  /** Just-in-time elevation: the person asks for the roles they are eligible for. */
+  elevations?: AccountElevations;
 }
 
 const MAX_ACCOUNT_SESSION = 12 * 3600;
@@ -48,6 +52,10 @@ const NOTICES = new Map([
   ['passkey', msg('account.noticePasskey')],
   ['confirmed', msg('account.noticeConfirmed')],
   ['verification-sent', msg('account.noticeVerificationSent')],
+  ['elevation-requested', msg('account.elevation.noticeRequested')],
+  ['elevation-active', msg('account.elevation.noticeActive')],
+  ['elevation-ended', msg('account.elevation.noticeEnded')],
+  ['elevation-step-up', msg('account.elevation.noticeStepUp')],
 ]);
 
 const PROOF_ANSWERS: Record<Exclude<FactorChangeProof, 'ok'>, { error: string; description: Message }> = {
@@ -155,8 +163,9 @@ export function accountRoutes(deps: AccountDeps): Router {
         lastSeen: seen?.lastSeenAt.toISOString() ?? new Date(((s.loginTs as number) ?? 0) * 1000).toISOString(),
       };
     }).sort((a, b) => (a.current ? -1 : b.current ? 1 : b.lastSeen.localeCompare(a.lastSeen)));
+    const elevation = deps.elevations ? await elevationSection(deps.elevations, signed) : undefined;
     renderPage(ctx, deps.views, 'account.njk', {
-      title: msg('account.title'), wide: true, account: signed.account, csrf: csrfFor(signed.session), factors, sessions,
+      title: msg('account.title'), wide: true, account: signed.account, csrf: csrfFor(signed.session), factors, sessions, elevation,
       proof: proofOf(signed.session, factors), ...vars,
     }, status);
   }
@@ -192,6 +201,41 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (!signed) return;
     checkCsrf(signed, (await readForm(ctx)).csrf);
     signIn.signOut(ctx);
+  });
+
+  router.post('/elevations', async (ctx) => {
+    const signed = await require(ctx);
+    if (!signed || !deps.elevations) return;
+    const form = await readForm(ctx);
+    checkCsrf(signed, form.csrf);
+    const parsed = elevationForm.safeParse(form);
+    if (!parsed.success) return showAccount(ctx, signed, { error: msg('account.elevation.invalid') }, 400);
+    const { role, minutes, reason } = parsed.data;
+    // The role would not reach tokens of this sign-in: the step-up first, then the person asks again.
+    const needed = stepUpFor(deps.elevations, role, signed.session.acr);
+    if (needed) return signIn.start(ctx, { next: '/account?done=elevation-step-up', acrValues: needed });
+    try {
+      const e = await deps.elevations.request(actorOf(signed, ctx.state.clientIp), { role, durationSeconds: minutes * 60, reason });
+      ctx.status = 303;
+      ctx.redirect(`/account?done=${e.status === 'active' ? 'elevation-active' : 'elevation-requested'}`);
+    } catch (err) {
+      if (err instanceof ElevationError) return showAccount(ctx, signed, { error: refusalMessage(err, role) }, err.status === 409 ? 409 : 400);
+      throw err;
+    }
+  });
+
+  router.post('/elevations/:id/revoke', async (ctx) => {
+    const signed = await require(ctx);
+    if (!signed || !deps.elevations) return;
+    checkCsrf(signed, (await readForm(ctx)).csrf);
+    try {
+      await deps.elevations.revoke(actorOf(signed, ctx.state.clientIp), ctx.params.id, 'ended by the person on /account');
+    } catch (err) {
+      if (err instanceof ElevationError) return showAccount(ctx, signed, { error: msg('account.elevation.refused') }, err.status === 404 ? 404 : 409);
+      throw err;
+    }
+    ctx.status = 303;
+    ctx.redirect('/account?done=elevation-ended');
   });
 
   router.post('/email/verify', async (ctx) => {

@@ -20,7 +20,9 @@ import type { RevocationEvent } from '../sessions/index.ts';
 import { storeOutage } from '../store/index.ts';
 import type { FederationProviderView } from '../federation/index.ts';
 import type { AuditEntry } from '../audit/index.ts';
-import { adminResource, authenticateAdmin } from './auth.ts';
+import { adminResource, authenticateAdmin, authenticatePerson, type AdminAuthDeps } from './auth.ts';
+import { elevationApiRoutes } from './elevation-api-routes.ts';
+import type { Elevations } from '../elevation/index.ts';
 import { ADMIN_ACTOR, auditAdminCalls } from './call-audit.ts';
 import {
   accountChangeBody, clientChangeBody, newAccountBody, newInvitationBody, invitationQuery, newClientBody, registrationTokenBody,
@@ -41,6 +43,10 @@ export interface AdminApiDeps {
   auditCall: (entry: AuditEntry) => void;
   /** The upstream identity providers in force, with their last sign-in and last error. */
   federationProviders?: () => Promise<FederationProviderView[]>;
+  /** Just-in-time elevation (the /elevations endpoints). */
+  elevations?: Elevations;
+  /** A person's roles now (standing and elevated). */
+  rolesOf?: AdminAuthDeps['rolesOf'];
 }
 
 const BODY_LIMIT = 8 * 1024;
@@ -87,19 +93,21 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
     await next();
   }
 
-  async function principal(ctx: Context): Promise<AdminPrincipal> {
+  /** The caller behind the bearer token, checked by `authenticate`; refused tokens count against the client address. */
+  async function caller<T>(ctx: Context, authenticate: typeof authenticateAdmin | typeof authenticatePerson): Promise<T> {
     const ip = ctx.state.clientIp as string;
     const limit = await deps.tokenLimiter.check(ip);
     if (limit.locked) throw new ApiError(429, 'too_many_requests', `too many refused access tokens from this address; try again in ${limit.retryAfterSeconds} s`, limit.retryAfterSeconds);
     try {
       const token = bearerToken(ctx);
       if (token === undefined) throw new BearerError(401, undefined, 'an access token for the admin API is required');
-      return await authenticateAdmin(token, ip, deps, (actor) => { ctx.state[ADMIN_ACTOR] = actor; });
+      return await authenticate(token, ip, deps, (actor) => { ctx.state[ADMIN_ACTOR] = actor; }) as T;
     } catch (err) {
       if (err instanceof BearerError && err.status === 401 && (err.error === 'invalid_token' || err.error === 'invalid_request')) await deps.tokenLimiter.fail(ip);
       throw err;
     }
   }
+  const principal = (ctx: Context) => caller<AdminPrincipal>(ctx, authenticateAdmin);
 
   const body = async <S extends z.ZodType>(ctx: Context, schema: S) => valid(schema, await readJson(ctx, BODY_LIMIT));
 
@@ -291,6 +299,9 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
     valid(emptyBody, ctx.query);
     ctx.body = { providers: deps.federationProviders ? await deps.federationProviders() : [] };
   });
+  if (deps.elevations) {
+    elevationApiRoutes(router, deps.elevations, { person: (ctx) => caller(ctx, authenticatePerson), valid, body });
+  }
 
   // Anything else under the prefix is a JSON 404 (not the provider's plain-text one).
   router.all('/{*rest}', () => {

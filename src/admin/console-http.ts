@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { firstIssue, FormError, renderPage, type Views } from '../http/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { storeOutage } from '../store/index.ts';
-import { AdminError } from './types.ts';
+import { ApiError } from '../http/api-error.ts';
 import { activityKind, reasonSchema } from './schemas.ts';
 
 /** A request the console refuses, with what to tell the person. */
@@ -38,7 +38,7 @@ export function consoleBoundary(views: Views, logger: Logger) {
       let title: string | undefined;
       if (thrown instanceof ConsoleRefusal) {
         ({ status, title, message } = thrown);
-      } else if (thrown instanceof AdminError || thrown instanceof FormError) {
+      } else if (thrown instanceof ApiError || thrown instanceof FormError) {
         ({ status, message } = thrown);
       } else if ((thrown as { expose?: boolean; status?: number }).expose && ((thrown as { status?: number }).status ?? 500) < 500) {
         status = (thrown as { status: number }).status;

@@ -11,7 +11,7 @@ import { CLIENT_GRANT_TYPES, REGISTRATION_TOKEN_LIFETIME } from '../oidc/index.t
 import { accountChangeFromForm, accountForm, clientForm, clientSettingsFromForm, newAccountFromForm, newInvitationFromForm, type Form } from './console-forms.ts';
 import { parse, schemas } from './console-http.ts';
 import { utcMinute } from './console-format.ts';
-import type { ConsoleGate, ConsoleUser } from './console-session.ts';
+import type { AccessOptions, ConsoleGate, ConsoleUser } from './console-session.ts';
 import { AdminError, type AdminOperations } from './types.ts';
 import { withDefaults } from '../oidc/index.ts';
 
@@ -21,7 +21,7 @@ export interface ManageRouteDeps {
   /** Renders a console page as `user`. */
   page(ctx: Context, user: ConsoleUser, template: string, vars: Record<string, unknown>, status?: number): void;
   /** A checked console POST (origin, sign-in, CSRF), or undefined when the person must sign in. */
-  action(ctx: Context): Promise<{ user: ConsoleUser; form: Form } | undefined>;
+  action(ctx: Context, access?: AccessOptions): Promise<{ user: ConsoleUser; form: Form } | undefined>;
 }
 
 /** How long a registration token may live, as the form offers it (seconds). */

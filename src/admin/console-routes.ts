@@ -12,7 +12,9 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import type { KeyRing } from '../crypto/index.ts';
-import type { AccountStore } from '../identity/index.ts';
+import type { Account, AccountStore } from '../identity/index.ts';
+import { BREAK_GLASS_ACTION, type Elevations } from '../elevation/index.ts';
+import { addElevationRoutes } from './console-elevation-routes.ts';
 import type { Logger } from '../observability/index.ts';
 import type { AdapterFactory } from '../store/index.ts';
 import { readForm, renderPage, type Views } from '../http/index.ts';
@@ -23,7 +25,7 @@ import { activityBars, riskTimeline } from './console-charts.ts';
 import { ACTIVITY_KINDS, ACTIVITY_LABELS } from './activity.ts';
 import { ConsoleEvents, type RevocationFeed } from './console-events.ts';
 import { checkSameOrigin, consoleBoundary, parse, queryOf, schemas } from './console-http.ts';
-import { ConsoleGate, type ConsoleUser } from './console-session.ts';
+import { ConsoleGate, type AccessOptions, type ConsoleUser } from './console-session.ts';
 import { AdminError, type AdminOperations, type SessionFilter } from './types.ts';
 import { addManageRoutes } from './console-manage-routes.ts';
 
@@ -41,6 +43,10 @@ export interface AdminConsoleDeps {
   auditCall: (entry: AuditEntry) => void;
   /** The upstream identity providers in force, with their last sign-in and last error. */
   federationProviders?: () => Promise<FederationProviderView[]>;
+  /** Just-in-time elevation (the elevations pages). */
+  elevations?: Elevations;
+  /** A person's roles now for a sign-in of `acr` (standing and elevated). */
+  rolesOf?: (account: Account, acr: string | undefined) => Promise<string[]>;
 }
 
 /** A console sign-in lasts a working day at most. */
@@ -59,6 +65,9 @@ const NOTICES = new Map(Object.entries({
   'client-updated': 'The client was updated.',
   'invitation-sent': 'The invitation was sent. The account appears here once the person has set it up.',
   'invitation-revoked': 'The invitation was revoked: its link no longer works.',
+  'elevation-approved': 'The elevation was approved. It is in force once it has every approval it needs.',
+  'elevation-denied': 'The request was denied.',
+  'elevation-revoked': 'The elevation was ended. The person\'s next tokens no longer carry the role.',
 }));
 
 /** A change behind a confirmation page: GET shows what will happen, POST does it. */
@@ -95,7 +104,8 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
   const router = new Router({ prefix: '/admin' });
   const signIn = new FirstPartySignIn(deps, ADMIN_CONSOLE_APP, 'vigil.admin');
   const forms = new FormTokens(deps.keys, 'admin-console-csrf');
-  const gate = new ConsoleGate({ signIn, forms, views });
+  const rolesOf = deps.rolesOf ?? (async (account: Account) => account.roles);
+  const gate = new ConsoleGate({ signIn, forms, views, rolesOf });
   const events = new ConsoleEvents(deps.revocations);
   const issuerOrigin = new URL(deps.config.ISSUER).origin;
 
@@ -106,15 +116,15 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
   const page = (ctx: Context, user: ConsoleUser, template: string, vars: Record<string, unknown>, status = 200) => {
     const done = typeof ctx.query.done === 'string' ? NOTICES.get(ctx.query.done) : undefined;
     renderPage(ctx, views, `admin/${template}`, {
-      ...vars, user: { email: user.account.email, role: user.role }, canAct: user.role === 'admin', csrf: user.csrf, notice: done,
+      ...vars, user: { email: user.account.email, role: user.approverOnly ? 'approver' : user.role, approverOnly: user.approverOnly === true }, canAct: user.role === 'admin' && !user.approverOnly, csrf: user.csrf, notice: done,
       ownSession: user.session.sessionUid,
     }, status);
   };
 
   /** A console POST: same origin, signed in, the right CSRF token, an administrator; the form read and checked. */
-  async function action(ctx: Context): Promise<{ user: ConsoleUser; form: Record<string, string> } | undefined> {
+  async function action(ctx: Context, access?: AccessOptions): Promise<{ user: ConsoleUser; form: Record<string, string> } | undefined> {
     checkSameOrigin(ctx, issuerOrigin);
-    const user = await gate.require(ctx);
+    const user = await gate.require(ctx, access);
     if (!user) return undefined;
     const form = await readForm(ctx);
     forms.check(user.session, form.csrf);
@@ -123,6 +133,7 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
 
   // Creating and editing (before the pages by id: /accounts/new is not an account).
   addManageRoutes(router, { admin, gate, page, action });
+  if (deps.elevations) addElevationRoutes(router, { elevations: deps.elevations, signIn, gate, page, action, rolesOf: (user) => rolesOf(user.account, user.session.acr) });
 
   // Sign-in and sign-out.
   router.get('/login', (ctx) => signIn.start(ctx, { next: '/admin', acrValues: ADMIN_CONSOLE_APP.acr }));
@@ -137,9 +148,11 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
 
   // Overview.
   async function overviewData() {
-    const [overview, failed, failedEvents, day, week] = await Promise.all([
+    const [overview, failed, failedEvents, day, week, breakGlass] = await Promise.all([
       admin.overview(), admin.logouts({ status: 'failed', limit: 20 }), admin.securityEventDeliveries({ status: 'failed', limit: 20 }),
       admin.activity('day'), admin.activity('week'),
+      // Every use of a break-glass account, the last week's: a red card while there is any.
+      admin.audit({ action: BREAK_GLASS_ACTION, from: new Date(Date.now() - 7 * 86_400_000), limit: 10 }),
     ]);
     // Each card links to the audit trail filtered to exactly what it counts (the same kind, the same time span).
     const listOf = (kind: string, report: typeof day) => `/admin/audit${queryString({ kind, from: isoMinute(new Date(report.from)), to: isoMinute(new Date(report.to)) })}`;
@@ -148,7 +161,7 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
       day: { total: day.series.find((s) => s.kind === kind)!.total, href: listOf(kind, day), chart: activityBars(day, kind) },
       week: { total: week.series.find((s) => s.kind === kind)!.total, href: listOf(kind, week), chart: activityBars(week, kind) },
     }));
-    return { overview, failed: failed.items, failedEvents: failedEvents.items, activity, activitySpan: { day, week } };
+    return { overview, failed: failed.items, failedEvents: failedEvents.items, activity, activitySpan: { day, week }, breakGlass: breakGlass.items };
   }
   router.get('/', async (ctx) => {
     const user = await gate.require(ctx);

@@ -20,6 +20,14 @@ export interface ConsoleUser {
   principal: AdminPrincipal & { kind: 'person' };
   /** The CSRF token of this sign-in's forms. */
   csrf: string;
+  /** Let in only as an approver of elevations (no admin or auditor role): the elevations pages alone. */
+  approverOnly?: boolean;
+}
+
+/** Who else a page lets in besides administrators and auditors. */
+export interface AccessOptions {
+  /** People holding one of these roles (the elevation approvers), as approvers only. */
+  approverRoles?: ReadonlySet<string>;
 }
 
 export type ConsoleAccess =
@@ -27,9 +35,9 @@ export type ConsoleAccess =
   | { ok: false; why: 'signed-out' | 'weak-sign-in' }
   | { ok: false; why: 'no-role'; account: Account };
 
-export function roleOf(account: Account): AdminRole | undefined {
-  if (account.roles.includes('admin')) return 'admin';
-  if (account.roles.includes('auditor')) return 'auditor';
+export function roleOf(roles: readonly string[]): AdminRole | undefined {
+  if (roles.includes('admin')) return 'admin';
+  if (roles.includes('auditor')) return 'auditor';
   return undefined;
 }
 
@@ -37,6 +45,8 @@ export interface ConsoleGateDeps {
   signIn: FirstPartySignIn;
   forms: FormTokens;
   views: Views;
+  /** The roles the person holds now for this sign-in (standing and elevated). */
+  rolesOf: (account: Account, acr: string | undefined) => Promise<string[]>;
 }
 
 export class ConsoleGate {
@@ -47,18 +57,21 @@ export class ConsoleGate {
   }
 
   /** What the request's cookie is worth now. */
-  async access(ctx: Context): Promise<ConsoleAccess> {
+  async access(ctx: Context, options: AccessOptions = {}): Promise<ConsoleAccess> {
     const { signIn, forms } = this.#deps;
     const signed = await signIn.signedIn(ctx);
     if (!signed) return { ok: false, why: 'signed-out' };
     const { session, account } = signed;
     if (acrLevel(session.acr) < acrLevel(ACR.phishingResistant)) return { ok: false, why: 'weak-sign-in' };
-    const role = roleOf(account);
+    const roles = await this.#deps.rolesOf(account, session.acr);
+    const approverOnly = !roleOf(roles) && roles.some((r) => options.approverRoles?.has(r));
+    // An approver alone acts through the elevation service, which checks every action itself.
+    const role = roleOf(roles) ?? (approverOnly ? 'auditor' : undefined);
     if (!role) return { ok: false, why: 'no-role', account };
     return {
       ok: true,
       user: {
-        session, account, role, csrf: forms.issue(session),
+        session, account, role, csrf: forms.issue(session), ...(approverOnly ? { approverOnly } : {}),
         principal: { kind: 'person', accountId: account.id, email: account.email, role, acr: session.acr, ip: String(ctx.state.clientIp ?? '') },
       },
     };
@@ -68,8 +81,8 @@ export class ConsoleGate {
    * The signed-in console user, or undefined once the response is written: a page request
    * without a sign-in goes to sign in (with a passkey), anything else gets a readable refusal.
    */
-  async require(ctx: Context): Promise<ConsoleUser | undefined> {
-    const access = await this.access(ctx);
+  async require(ctx: Context, options: AccessOptions = {}): Promise<ConsoleUser | undefined> {
+    const access = await this.access(ctx, options);
     if (access.ok) {
       ctx.state[ADMIN_ACTOR] = access.user.account.id;
       return access.user;

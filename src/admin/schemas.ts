@@ -138,3 +138,17 @@ export const registrationTokenBody = z.strictObject({
   ...optionalReason,
   expiresIn: z.number().int('expiresIn must be a whole number of seconds').min(60, 'expiresIn must be at least 60 seconds').max(365 * 86_400, 'expiresIn must be at most a year').optional(),
 });
+
+export const elevationIdSchema = z.uuid({ error: 'not a valid elevation id' });
+export const elevationQuery = z.strictObject({
+  status: z.enum(['pending', 'active', 'denied', 'revoked', 'expired'], { error: 'status must be pending, active, denied, revoked or expired' }).optional(),
+  account: accountIdSchema.optional(),
+  limit: page.limit,
+});
+/** A request for an elevation: the role, for how long (seconds; the role's maximum applies) and why. */
+export const elevationRequestBody = z.strictObject({
+  role: roleSchema,
+  durationSeconds: z.number().int('durationSeconds must be a whole number').min(1).max(7 * 86_400),
+  reason: reasonSchema,
+});
+export const eligibilityBody = z.strictObject({ role: roleSchema, reason: reasonSchema.optional() });

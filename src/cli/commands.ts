@@ -11,6 +11,7 @@ import { parse, parseWithOperand, positiveInt, required, UsageError } from './ar
 import { invitationView, type Invitation } from '../invitations/index.ts';
 import { clientSettingsDeps } from '../admin/index.ts';
 import { ProvisioningTokens, provisioningRefusal, provisioningTokenView } from '../scim/index.ts';
+import { ELEVATION_COMMANDS } from './elevation-commands.ts';
 
 export interface Output {
   /** Machine-readable result (printed as JSON with --json). */
@@ -319,6 +320,7 @@ export const COMMANDS: Record<string, Command> = {
   'audit verify': auditVerify,
   'mail list': mailList,
   'mail show': mailShow,
+  ...ELEVATION_COMMANDS,
 };
 
 export { AccountError };

@@ -23,6 +23,11 @@ export const USAGE = `usage: vigil <command> [options] [--json]
   audit verify
   mail list                                 mail kept in the outbox (no VIGIL_SMTP_URL): time, to, subject, id
   mail show --id ID                         one message of the outbox, its text (and links) included
+  role eligible EMAIL ROLE [--withdraw]     who may ask for an elevatable role (VIGIL_ELEVATION_FILE; docs/elevation.md)
+  elevation request --email E --role R (--minutes M | --seconds S) --reason TEXT
+  elevation approve ID --as APPROVER_EMAIL  (the approver holds the role's approver role; never the requester)
+  elevation deny ID --reason TEXT | elevation revoke ID --reason TEXT
+  elevation list [--status pending|active|denied|revoked|expired] [--email E]
   federation seal PROVIDER FIELD            seal a secret of the federation file (read from standard input), e.g. client_secret
   federation test PROVIDER                  fetch the provider's discovery / metadata (or bind): exit 0 with what it found
   federation list                           the providers of VIGIL_FEDERATION_FILE

@@ -159,6 +159,10 @@ export const settingsSchema = z.object({
   VIGIL_SSF_TRANSMITTERS: z.string().min(1).optional(),
   VIGIL_FEDERATION_FILE: z.string().min(1).optional(),
   VIGIL_FEDERATION_TIMEOUT_SECONDS: int(1, 60).default(10),
+  /** Just-in-time elevation: elevatable roles (longest duration, approval, min_acr) and break-glass accounts (a JSON file; nothing elevatable when unset). Reloaded on SIGHUP. */
+  VIGIL_ELEVATION_FILE: z.string().min(1).optional(),
+  /** How often each instance looks for elevations that ended (it also wakes at the next known end); the token path compares the end time itself. */
+  VIGIL_ELEVATION_SWEEP_SECONDS: int(1, 300).default(30),
   /** How old a received SET's `iat` may be (a transmitter may override it for itself in the file). */
   VIGIL_SSF_RECEIVE_MAX_AGE_SECONDS: int(10, 7 * 86400).default(300),
   /** Where mail goes: smtp://[user:pass@]host[:port] (STARTTLS required, port 587) or smtps:// (TLS from the start, port 465). Unset: the outbox in VIGIL_DATA_DIR. */

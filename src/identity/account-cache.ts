@@ -1,5 +1,5 @@
 import type { Account } from './accounts.ts';
-import { TtlCache } from '../store/ttl-cache.ts';
+import { LoadingCache } from '../store/ttl-cache.ts';
 
 /**
  * Accounts as the token path reads them (claims, roles, disabled), kept for a moment: a refresh
@@ -8,21 +8,14 @@ import { TtlCache } from '../store/ttl-cache.ts';
  * (`forget`); a disabled account's tokens are revoked in the stores anyway.
  */
 export class AccountCache {
-  readonly #load: (id: string) => Promise<Account | undefined>;
-  readonly #kept: TtlCache<string, Promise<Account | undefined>>;
+  readonly #kept: LoadingCache<string, Account | undefined>;
 
   constructor(load: (id: string) => Promise<Account | undefined>, ttlMs: number, maxEntries = 50_000) {
-    this.#load = load;
-    this.#kept = new TtlCache(ttlMs, maxEntries);
+    this.#kept = new LoadingCache(load, ttlMs, maxEntries);
   }
 
   findById(id: string): Promise<Account | undefined> {
-    return this.#kept.get(id, () => {
-      const account = this.#load(id);
-      // A failed read is not kept.
-      account.catch(() => this.#kept.forget(id));
-      return account;
-    });
+    return this.#kept.get(id);
   }
 
   forget(id?: string): void {

@@ -58,6 +58,8 @@ export interface InteractionDeps {
   /** "Forgot password?": the reset link mailed to the address typed. */
   accountRecovery: Pick<AccountRecovery, 'requestReset'>;
   federation?: InteractionFederation;
+  /** Told of every completed sign-in (the break-glass alarm); a failure is logged, never refuses the sign-in. */
+  onSignedIn?: (accountId: string, use: { ip?: string; client?: string; acr: string }) => Promise<void>;
 }
 
 export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -209,6 +211,8 @@ export class InteractionKit {
       actor: accountId, action: 'login', ip: ctx.state.clientIp, outcome: 'success',
       details: { client: interaction.params.client_id, acr, amr, ...(subject?.federation ? { provider: subject.federation.provider } : {}) },
     });
+    await this.deps.onSignedIn?.(accountId, { ip: ctx.state.clientIp, client: interaction.params.client_id as string, acr })
+      .catch((err) => this.deps.logger.error({ err }, 'could not raise the sign-in alarm'));
     const before = subject?.stepUp ? acrForAmr(subject.baseAmr) : undefined;
     if (before !== undefined && acrLevel(acr) > acrLevel(before)) {
       await this.deps.securityEvents?.emit([assuranceLevelChange(accountId, before, acr, 'increase')])

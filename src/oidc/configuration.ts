@@ -46,6 +46,11 @@ export interface ProviderDeps {
   authzenClaims?: (ctx: KoaContextWithOIDC, accountId: string) => Promise<Record<string, unknown>>;
   /** The access policy: what a token may carry, decided at the code exchange and at every refresh. */
   accessPolicy?: AccessPolicyHook;
+  /**
+   * The roles a token carries for the account signed in with `acr`: its standing roles and its
+   * elevations in force (computed at every issuance and refresh); the standing roles when unset.
+   */
+  rolesOf?: (account: Account, acr: string | undefined) => Promise<string[]>;
 }
 
 /** What the token endpoint asks the access policy (verification/'s AccessPolicyCheck answers). */
@@ -131,13 +136,20 @@ function introspectionPermission(resourceServers: ResourceServerStore) {
  * The access policy at a refresh: the access token (and ID token) carry only the scopes it allows now. The
  * refresh token keeps what was consented, so a later refresh whose context satisfies the policy again gets them.
  */
-async function narrowRefresh(ctx: KoaContextWithOIDC, policy: AccessPolicyHook, accountFor: (id: string) => Promise<Account | undefined>) {
+async function narrowRefresh(ctx: KoaContextWithOIDC, policy: AccessPolicyHook, accountFor: (id: string, acr: string | undefined) => Promise<Account | undefined>) {
   const token = ctx.oidc.entities.RefreshToken!;
-  const account = await accountFor(token.accountId);
+  const account = await accountFor(token.accountId, token.acr);
   if (!account) return;
   const asked = ctx.oidc.params?.scope ? [...ctx.oidc.requestParamScopes] : [...token.scopes];
   const verdict = await policy.check(ctx, 'refresh_token', token as AccessPolicySource, account, asked);
   if (verdict && verdict.scopes.length < asked.length) ctx.oidc.params!.scope = verdict.scopes.join(' ');
+}
+
+/** The acr of the sign-in behind the token being issued (a code, a refresh token, or the access token at userinfo). */
+function authenticationAcr(ctx: KoaContextWithOIDC | undefined): string | undefined {
+  const entities = ctx?.oidc?.entities;
+  const acr = entities?.AuthorizationCode?.acr ?? entities?.RefreshToken?.acr ?? (entities?.AccessToken as { extra?: { acr?: unknown } } | undefined)?.extra?.acr;
+  return typeof acr === 'string' ? acr : undefined;
 }
 
 export function buildConfiguration(deps: ProviderDeps): Configuration {
@@ -146,6 +158,13 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
   const allowedHosts = new Set(config.VIGIL_ALLOWED_OUTGOING_HOSTS.map((h) => h.toLowerCase()));
   // findAccount and extraTokenClaims both need the account on the token path: `accounts` may be a short-lived cache.
   const accountFor = (id: string) => accounts.findById(id);
+  const rolesOf = deps.rolesOf ?? (async (account: Account) => account.roles);
+  // The access policy decides on the roles the person holds now: standing and elevated.
+  const withRolesNow = async (account: Account, acr: string | undefined): Promise<Account> => (deps.rolesOf ? { ...account, roles: await deps.rolesOf(account, acr) } : account);
+  const accountNow = async (id: string, acr: string | undefined) => {
+    const account = await accountFor(id);
+    return account && withRolesNow(account, acr);
+  };
 
   return {
     adapter: adapters as unknown as Configuration['adapter'],
@@ -186,7 +205,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
       // A code exchange: what the tokens may carry is decided before any is made from the code (in memory only).
       if (deps.accessPolicy && token?.kind === 'AuthorizationCode' && ctx?.oidc?.route === 'token') {
         const code = token as InstanceType<Provider['AuthorizationCode']>;
-        const verdict = await deps.accessPolicy.check(ctx, 'authorization_code', code as AccessPolicySource, account, [...code.scopes]);
+        const verdict = await deps.accessPolicy.check(ctx, 'authorization_code', code as AccessPolicySource, await withRolesNow(account, code.acr), [...code.scopes]);
         if (verdict) code.scope = verdict.scopes.join(' ');
       }
       return {
@@ -197,7 +216,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
             email: account.email,
             email_verified: account.emailVerified,
             name: account.displayName || undefined,
-            roles: deps.accessPolicy?.verdictOf(ctx)?.roles ?? account.roles,
+            roles: deps.accessPolicy?.verdictOf(ctx)?.roles ?? await rolesOf(account, authenticationAcr(ctx)),
           };
         },
       };
@@ -212,7 +231,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
       const acr = authentication?.acr;
       const authTime = authentication?.authTime;
       // auth_time too (RFC 9068 §2.2.1): introspection checks it against the step-ups owed since.
-      const roles = (ctx && deps.accessPolicy?.verdictOf(ctx)?.roles) ?? account.roles;
+      const roles = (ctx && deps.accessPolicy?.verdictOf(ctx)?.roles) ?? await rolesOf(account, acr);
       const decided = deps.authzenClaims && ctx ? await deps.authzenClaims(ctx, account.id) : {};
       return { ...decided, roles, ...(acr ? { acr } : {}), ...(typeof authTime === 'number' ? { auth_time: authTime } : {}) };
     },
@@ -258,7 +277,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
         const token = ctx.oidc.entities.RefreshToken!;
         checkRefreshPaysStepUp(token, await deps.sessionRequirement(token.sessionUid, token.accountId));
       }
-      if (deps.accessPolicy) await narrowRefresh(ctx, deps.accessPolicy, accountFor);
+      if (deps.accessPolicy) await narrowRefresh(ctx, deps.accessPolicy, accountNow);
       return true;
     },
     interactions: {

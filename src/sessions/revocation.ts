@@ -130,6 +130,18 @@ export class Revocations {
     await bus.publish(event).catch((err) => logger.warn({ err, kind: 'grant', target: grantId }, 'revocation bus: could not publish (the stores still hold the revocation)'));
   }
 
+  /**
+   * Something the token path reads about the account changed without anything ending (an
+   * elevation began or ended): every instance drops what it keeps of the account at once.
+   */
+  async accountChanged(accountId: string, actor: string, reason: string): Promise<void> {
+    const { bus, logger } = this.#deps;
+    const event: RevocationEvent = {
+      kind: 'account', target: accountId, accountId, sessions: [], grants: [], clients: [], initiator: 'system', actor, reason, at: Date.now(), origin: bus.instance,
+    };
+    await bus.publish(event).catch((err) => logger.warn({ err, kind: 'account', target: accountId }, 'revocation bus: could not publish an account change'));
+  }
+
   /** Everything the account holds: every session (but `keepSessionUid`, the one making a credential change) and every grant. */
   async account(accountId: string, cause: RevocationCause, options: { keepSessionUid?: string } = {}): Promise<RevocationEvent> {
     const sessions = await this.#deps.adapters.for('Session').findByAccountId(accountId) as SessionPayload[];

@@ -19,12 +19,14 @@ export const EVENT = {
   streamUpdated: `${SSF}stream-updated`,
   credentialCompromise: `${RISC}credential-compromise`,
   accountDisabled: `${RISC}account-disabled`,
+  /** Vigil's own (no standard type fits): a break-glass account was used. */
+  breakGlassUsed: 'https://vigil.dev/secevent/break-glass-used',
 } as const;
 
 /** What a stream may ask for (verification is always delivered when asked for with the verification endpoint). */
 export const EVENTS_SUPPORTED: readonly string[] = [
   EVENT.sessionRevoked, EVENT.credentialChange, EVENT.assuranceLevelChange, EVENT.deviceComplianceChange,
-  EVENT.tokenClaimsChange, EVENT.riskLevelChange, EVENT.accountDisabled, EVENT.verification,
+  EVENT.tokenClaimsChange, EVENT.riskLevelChange, EVENT.accountDisabled, EVENT.breakGlassUsed, EVENT.verification,
 ];
 
 /** What Vigil applies when a trusted transmitter sends it. */
@@ -151,4 +153,14 @@ export function riskLevelChange(accountId: string, previous: string, current: st
 /** CAEP token-claims-change: the claims whose values changed, with their new values. */
 export function tokenClaimsChange(accountId: string, claims: Record<string, unknown>, initiator: Initiator, reason: string | undefined, at = Date.now()): SecurityEvent {
   return { type: EVENT.tokenClaimsChange, accountId, claims: caepClaims(at, initiator, reason, { claims }) };
+}
+
+/** A break-glass account signed in: every use is told, with how and from where (Vigil's own event type). */
+export function breakGlassUsed(accountId: string, use: { acr?: string; client?: string; ip?: string }, at = Date.now()): SecurityEvent {
+  return {
+    type: EVENT.breakGlassUsed, accountId,
+    claims: caepClaims(at, 'user', 'break-glass account used', {
+      ...(use.acr ? { acr: use.acr } : {}), ...(use.client ? { client_id: use.client } : {}), ...(use.ip ? { ip_address: use.ip } : {}),
+    }),
+  };
 }

@@ -1,6 +1,6 @@
 export { EVENT, EVENTS_SUPPORTED, EVENTS_RECEIVED, PUSH_METHOD, POLL_METHOD, subjectSchema, userSubject, caepClaims,
-  credentialChange, passkeyCredentialType, assuranceLevelChange, deviceComplianceChange, riskLevelChange, tokenClaimsChange, accountDisabled, ACR_NAMESPACE,
-  type CaepCredentialType, type SecurityEvent, type SecurityEventSink, type Subject } from './events.ts';
+  credentialChange, passkeyCredentialType, assuranceLevelChange, deviceComplianceChange, riskLevelChange, tokenClaimsChange, accountDisabled, breakGlassUsed, ACR_NAMESPACE,
+  type CaepCredentialType, type Initiator, type SecurityEvent, type SecurityEventSink, type Subject } from './events.ts';
 export { SSF_SCOPE, SSF_RESOURCE_OWNER, ssfResource, ensureSsfResourceServer, authenticateReceiver } from './auth.ts';
 export { transmitterMetadata, ssfPaths } from './metadata.ts';
 export { StreamStore, StreamLimitError, MAX_STREAMS_PER_CLIENT, deliveredOf, type Stream, type StreamSettings, type StreamStatus } from './streams.ts';

@@ -35,3 +35,26 @@ export class TtlCache<K, V> {
     else this.#entries.delete(key);
   }
 }
+
+/** What `load` gave for a key, kept for `ttlMs` (a failed load is not kept); dropped with `forget`. */
+export class LoadingCache<K, V> {
+  readonly #load: (key: K) => Promise<V>;
+  readonly #kept: TtlCache<K, Promise<V>>;
+
+  constructor(load: (key: K) => Promise<V>, ttlMs: number, maxEntries = 50_000) {
+    this.#load = load;
+    this.#kept = new TtlCache(ttlMs, maxEntries);
+  }
+
+  get(key: K): Promise<V> {
+    return this.#kept.get(key, () => {
+      const value = this.#load(key);
+      value.catch(() => this.#kept.forget(key));
+      return value;
+    });
+  }
+
+  forget(key?: K): void {
+    this.#kept.forget(key);
+  }
+}

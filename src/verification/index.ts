@@ -10,5 +10,5 @@ export { RiskReadAhead } from './risk-read-ahead.ts';
 export { PopulationCache } from './population.ts';
 export { DeviceCookie, DEVICE_COOKIE } from './device-cookie.ts';
 export { endUserOf, END_USER_IP_HEADER, END_USER_AGENT_HEADER, MAX_USER_AGENT, type EndUser } from './end-user.ts';
-export { DEFAULT_RISK_POLICY_PATH, loadNetworkLists, loadPolicyFiles, loadRiskPolicy, type PolicyFiles } from './settings-files.ts';
+export { DEFAULT_RISK_POLICY_PATH, loadElevationFile, loadNetworkLists, loadPolicyFiles, loadRiskPolicy, type PolicyFiles } from './settings-files.ts';
 export { singleSignOnCheck } from './single-sign-on.ts';

@@ -12,6 +12,7 @@ import { loadPosturePolicy, PosturePolicyError, type PosturePolicy } from '../de
 import { loadTransmitters, type TrustedTransmitter } from '../ssf/transmitters.ts';
 import type { PolicySet } from '../policy/index.ts';
 import { loadAccessPolicy } from './access-policy-files.ts';
+import { loadElevationSettings, ElevationSettingsError, type ElevationSettings } from '../elevation/index.ts';
 
 export const DEFAULT_RISK_POLICY_PATH = fileURLToPath(new URL('../../config/risk-policy.json', import.meta.url));
 
@@ -73,6 +74,18 @@ export interface PolicyFiles {
   transmitters: TrustedTransmitter[];
   /** The access policy deciding what tokens may carry; undefined with VIGIL_ACCESS_POLICY=off. */
   access: PolicySet | undefined;
+  /** Elevatable roles and break-glass accounts. */
+  elevation: ElevationSettings;
+}
+
+/** Reads and validates VIGIL_ELEVATION_FILE (nothing elevatable when unset). */
+export function loadElevationFile(config: Pick<Config, 'VIGIL_ELEVATION_FILE'>): ElevationSettings {
+  try {
+    return loadElevationSettings(config.VIGIL_ELEVATION_FILE);
+  } catch (err) {
+    if (err instanceof ElevationSettingsError) throw new ConfigError(`VIGIL_ELEVATION_FILE: ${err.message}`);
+    throw err;
+  }
 }
 
 export function loadPolicyFiles(config: Config): PolicyFiles {
@@ -86,5 +99,6 @@ export function loadPolicyFiles(config: Config): PolicyFiles {
   const lists = loadNetworkLists(config.VIGIL_NETWORK_LISTS);
   const transmitters = loadTransmitters(config.VIGIL_SSF_TRANSMITTERS, { issuer: config.ISSUER, maxAgeSeconds: config.VIGIL_SSF_RECEIVE_MAX_AGE_SECONDS });
   const access = loadAccessPolicy(config.VIGIL_ACCESS_POLICY);
-  return { risk: loadRiskPolicy(config.VIGIL_RISK_POLICY), posture, networkTags: lists.tags, networkListSizes: lists.sizes, transmitters, access };
+  const elevation = loadElevationFile(config);
+  return { risk: loadRiskPolicy(config.VIGIL_RISK_POLICY), posture, networkTags: lists.tags, networkListSizes: lists.sizes, transmitters, access, elevation };
 }

@@ -4,13 +4,13 @@
  * CAEP session-revoked reaches only the apps of the session that ended, naming that session;
  * a poll without `returnImmediately` is a long poll (RFC 8936), answered when a SET is ready.
  */
-import { createServer, type Server } from 'node:http';
 import * as oidc from 'openid-client';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { freePort, vigilCli } from '../support/vigil-process.ts';
 import { Browser, signIn } from '../support/browserless.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import { clientCredentialsToken, jsonCall } from '../support/json-api.ts';
+import { pushReceiver } from '../support/push-receiver.ts';
 
 const PASSWORD = 'correct horse battery staple 9';
 const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
@@ -19,28 +19,7 @@ const POLL = 'urn:ietf:rfc:8936';
 const POLL_WAIT_SECONDS = 2;
 
 /** An RFC 8935 push endpoint on loopback, answering with `status` (202 by default). */
-const receiver = {
-  server: undefined as Server | undefined,
-  port: 0,
-  status: 202,
-  sets: [] as string[],
-  async start() {
-    this.port = await freePort();
-    this.server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => { body += c; });
-      req.on('end', () => {
-        if (this.status === 202) this.sets.push(body);
-        res.writeHead(this.status).end();
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
-  },
-  async stop() {
-    const server = this.server;
-    if (server) await new Promise((resolve) => { server.close(resolve); server.closeAllConnections(); });
-  },
-};
+const receiver = pushReceiver();
 
 let stack: Stack;
 let issuer: string;

@@ -6,7 +6,7 @@
  */
 import type { Authenticator } from './authenticator.ts';
 import { Browser, signIn } from './browserless.ts';
-import { ADMIN, discover, pkceAuthorization, startStack, type ClientOut, type PkceAuthorization, type Stack } from './stack.ts';
+import { ADMIN, discover, pkceAuthorization, startStack, type ClientOut, type PkceAuthorization, type Stack, type StackOptions } from './stack.ts';
 import { enrolTotp } from './totp.ts';
 import { freePort, ROOT } from './vigil-process.ts';
 import { openCore, type Core } from '../../src/core.ts';
@@ -53,8 +53,8 @@ export interface AdminApiStack extends Stack {
 }
 
 /** Starts the stack (with `extraEnv` settings) and the admin tool named `adminToolName`; a failed start cleans up after itself. */
-export async function startAdminApiStack(adminToolName: string, extraEnv: Record<string, string> = {}): Promise<AdminApiStack> {
-  const stack = await startStack(extraEnv);
+export async function startAdminApiStack(adminToolName: string, extraEnv: Record<string, string> = {}, options: StackOptions = {}): Promise<AdminApiStack> {
+  const stack = await startStack(extraEnv, options);
   const { vigil } = stack;
   let core: Core;
   try {

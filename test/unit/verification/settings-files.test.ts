@@ -185,6 +185,8 @@ describe('loadPolicyFiles', () => {
     expect(files.posture.freshnessSeconds).toBeGreaterThan(0);
     expect(files.networkListSizes).toEqual({});
     expect(files.networkTags('203.0.113.9')).toEqual([]);
+    expect(files.elevation.roles.size).toBe(0);
+    expect(files.elevation.breakGlass.size).toBe(0);
   });
 
   test('configured files are all read', () => {
@@ -211,6 +213,8 @@ describe('loadPolicyFiles', () => {
     ['a missing posture policy', () => ({ VIGIL_POSTURE_POLICY: join(dir, 'no-posture.json') }), /^VIGIL_POSTURE_POLICY: cannot read/],
     ['a bad risk policy', () => ({ VIGIL_RISK_POLICY: file('{ nope', 'bad-risk.json') }), /^VIGIL_RISK_POLICY: /],
     ['a bad list', () => ({ VIGIL_NETWORK_LISTS: `anonymizer=${file('x\n')}` }), /^VIGIL_NETWORK_LISTS: .* line 1:/],
+    ['a bad elevation file', () => ({ VIGIL_ELEVATION_FILE: file('{"roles":{"ops":{"max_minutes":-1}}}', 'bad-elevation.json') }), /^VIGIL_ELEVATION_FILE: .*bad-elevation\.json: roles\.ops\.max_minutes/],
+    ['a missing elevation file', () => ({ VIGIL_ELEVATION_FILE: join(dir, 'no-elevation.json') }), /^VIGIL_ELEVATION_FILE: cannot read/],
   ])('%s: ConfigError naming its setting', (_name, env, message) => {
     const config = loadConfig(env(), cwd);
     const err = thrown(() => loadPolicyFiles(config));
