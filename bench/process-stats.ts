@@ -14,20 +14,23 @@ export function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
 }
 
-/** CPU time used by every Postgres process on this machine (the server runs on loopback), in ms. */
-export function postgresCpuMs(): number {
+/** CPU time used by every process of that name (`postgres`, `redis-server`) on this machine, in ms. */
+export function cpuMsOfAll(name: string): number {
   let total = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.includes('(postgres)')) total += cpuMs(Number(entry));
+      if (stat.includes(`(${name})`)) total += cpuMs(Number(entry));
     } catch {
       // gone meanwhile
     }
   }
   return total;
 }
+
+/** CPU time used by every Postgres process on this machine (the server runs on loopback), in ms. */
+export const postgresCpuMs = (): number => cpuMsOfAll('postgres');
 
 /**
  * Samples a process's RSS while a run goes on and keeps the highest: a single reading at the

@@ -14,36 +14,44 @@ export interface TableLoadTime { table: string; rows: string; seconds: number }
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-/** Loads `sizes` into the (migrated) database at `url`; the time each table took. */
+/** A connection that runs statements one after another (pg.Client, or Vigil's PgliteSql in tests). */
+export interface StatementRunner { query(text: string): Promise<{ rowCount: number | null }> }
+
+/** Loads `sizes` over one connection to a migrated database; the time each table took. */
+export async function loadScaleWith(db: StatementRunner, sizes: ScaleSizes): Promise<TableLoadTime[]> {
+  const times: TableLoadTime[] = [];
+  for (const load of scaleLoad(sizes)) {
+    const started = Date.now();
+    const inserted: number[] = [];
+    for (const statement of load.statements) {
+      const result = await db.query(statement);
+      if (/^\s*INSERT/.test(statement)) inserted.push(result.rowCount ?? 0);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const rows = inserted.join(' + ');
+    times.push({ table: load.table, rows, seconds });
+    log(`loaded ${load.table}: ${rows} rows in ${seconds.toFixed(1)} s`);
+  }
+  await db.query('DROP TABLE scale_grants');
+  const started = Date.now();
+  // As a database in service looks: statistics current, visibility map set (autovacuum's work).
+  await db.query('VACUUM (ANALYZE)');
+  const seconds = (Date.now() - started) / 1000;
+  times.push({ table: 'VACUUM (ANALYZE)', rows: '', seconds });
+  log(`VACUUM (ANALYZE) in ${seconds.toFixed(1)} s`);
+  return times;
+}
+
+/** Loads `sizes` into the (migrated) Postgres database at `url`; the time each table took. */
 export async function loadScale(url: string, sizes: ScaleSizes): Promise<TableLoadTime[]> {
   const db = new pg.Client({ connectionString: url });
   await db.connect();
-  const times: TableLoadTime[] = [];
   try {
     // A bulk load, not a live server: losing it in a crash costs nothing.
     await db.query('SET synchronous_commit = off');
     await db.query("SET maintenance_work_mem = '256MB'");
     await db.query("SET work_mem = '64MB'");
-    await db.query('SELECT setseed(0.24)');
-    for (const load of scaleLoad(sizes)) {
-      const started = Date.now();
-      const inserted: number[] = [];
-      for (const statement of load.statements) {
-        const result = await db.query(statement);
-        if (result.command === 'INSERT') inserted.push(result.rowCount ?? 0);
-      }
-      const seconds = (Date.now() - started) / 1000;
-      const rows = inserted.join(' + ');
-      times.push({ table: load.table, rows, seconds });
-      log(`loaded ${load.table}: ${rows} rows in ${seconds.toFixed(1)} s`);
-    }
-    await db.query('DROP TABLE scale_grants');
-    const started = Date.now();
-    // As a database in service looks: statistics current, visibility map set (autovacuum's work).
-    await db.query('VACUUM (ANALYZE)');
-    times.push({ table: 'VACUUM (ANALYZE)', rows: '', seconds: (Date.now() - started) / 1000 });
-    log(`VACUUM (ANALYZE) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    return times;
+    return await loadScaleWith(db, sizes);
   } finally {
     await db.end();
   }
