@@ -124,3 +124,9 @@ export function storedPerOperation(before: StorageSnapshot, after: StorageSnapsh
 }
 
 export const mb = (bytes: number) => Math.round(bytes / 1024 / 1024 * 10) / 10;
+
+/** The server processes of the connections to this database now (Vigil's pool, the bench's own not included). */
+export function backendPids(url: string): Promise<number[]> {
+  return withClient(url, async (db) => (await db.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows.map((r) => r.pid));
+}

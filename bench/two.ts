@@ -20,7 +20,8 @@ import { freshDatabase, freshRedis } from '../test/support/services.ts';
 import { freePort, ROOT, startVigil, type VigilProcess } from '../test/support/vigil-process.ts';
 import { introspectionRequest } from './introspection.ts';
 import { loadInto, Runs, type Measurement } from './measurement.ts';
-import { cpuMs, cpuMsOfAll, postgresCpuMs } from './process-stats.ts';
+import { backendPids } from './db-stats.ts';
+import { cpuByProcess, cpuGrowth, cpuMs, cpuOf } from './process-stats.ts';
 import { RefreshSide } from './refresh.ts';
 import type { VigilTarget } from './target.ts';
 import { benchVigilEnv, provisionBench } from './vigil-target.ts';
@@ -38,12 +39,20 @@ const SESSIONS_PER_ACCOUNT = Math.max(2, Math.ceil((5 * CONNECTIONS) / ACCOUNTS)
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-/** CPU ms used meanwhile by each Vigil process, by Postgres and by Redis (all of each on this machine). */
-async function withCpu<T>(pids: number[], work: () => Promise<T>): Promise<{ result: T; vigilMs: number[]; postgresMs: number; redisMs: number }> {
+/**
+ * CPU ms used meanwhile by each Vigil process, by the Postgres backends serving this database
+ * (other databases' work on the same server left out; the server's shared background processes
+ * too) and by Redis (the whole server: other work on it included).
+ */
+async function withCpu<T>(pids: number[], databaseUrl: string, work: () => Promise<T>): Promise<{ result: T; vigilMs: number[]; postgresMs: number; redisMs: number }> {
   const v0 = pids.map(cpuMs);
-  const [pg0, r0] = [postgresCpuMs(), cpuMsOfAll('redis-server')];
+  const pg0 = cpuOf(await backendPids(databaseUrl));
+  const redis0 = cpuByProcess('redis-server');
   const result = await work();
-  return { result, vigilMs: pids.map((pid, i) => cpuMs(pid) - v0[i]), postgresMs: postgresCpuMs() - pg0, redisMs: cpuMsOfAll('redis-server') - r0 };
+  const vigilMs = pids.map((pid, i) => cpuMs(pid) - v0[i]);
+  const redisMs = cpuGrowth(redis0, cpuByProcess('redis-server'));
+  const pg1 = cpuOf(new Set([...pg0.keys(), ...await backendPids(databaseUrl)]));
+  return { result, vigilMs, postgresMs: cpuGrowth(pg0, pg1), redisMs };
 }
 
 /** One mode's CPU over every slice: each instance's, Postgres's and Redis's. */
@@ -93,26 +102,25 @@ async function refreshScenario(a: VigilTarget, b: VigilTarget): Promise<ModeResu
   const twoA = await RefreshSide.signIn('refresh, two instances: A', a, ACCOUNTS, SESSIONS_PER_ACCOUNT, HALF);
   const twoB = await RefreshSide.signIn('refresh, two instances: B', b, ACCOUNTS, SESSIONS_PER_ACCOUNT, CONNECTIONS - HALF);
   for (const side of [one, twoA, twoB]) if (settings.BENCH_WARMUP_SECONDS > 0) await side.run(settings.BENCH_WARMUP_SECONDS, false);
-  let redisOne = 0;
-  let redisTwo = 0;
+  const db = a.env.DATABASE_URL;
+  const cpu = { one: new ModeCpu(1), two: new ModeCpu(2) };
   const runOne = async () => {
-    const m = await withCpu([], () => one.run(SECONDS));
-    redisOne += m.redisMs;
+    const m = await withCpu([], db, () => one.run(SECONDS));
+    cpu.one.add(m);
     log(`refresh, one instance: ${Math.round(m.result.rps)} requests/s, p99 ${m.result.p99} ms`);
   };
   const runTwo = async () => {
-    const m = await withCpu([], () => Promise.all([twoA.run(SECONDS), twoB.run(SECONDS)]));
-    redisTwo += m.redisMs;
+    const m = await withCpu([], db, () => Promise.all([twoA.run(SECONDS), twoB.run(SECONDS)]));
+    cpu.two.add(m);
     log(`refresh, two instances: ${Math.round(m.result[0].rps)} + ${Math.round(m.result[1].rps)} requests/s, p99 ${m.result[0].p99} / ${m.result[1].p99} ms`);
   };
   for (let round = 0; round < ROUNDS; round++) {
     for (const run of round % 2 === 0 ? [runOne, runTwo] : [runTwo, runOne]) await run();
   }
-  // The sides' own CPU counts leave out the restoring of the chains after each slice; Postgres's
-  // during the two-instance slices is counted once (both sides read it over the same time).
+  // Vigil's CPU as the sides count it: without the restoring of the chains after each slice.
   return [
-    modeResult('refresh, one instance', [one.measurement()], [one.cpu.serverMs], one.cpu.postgresMs, redisOne),
-    modeResult('refresh, two instances', [twoA.measurement(), twoB.measurement()], [twoA.cpu.serverMs, twoB.cpu.serverMs], (twoA.cpu.postgresMs + twoB.cpu.postgresMs) / 2, redisTwo),
+    modeResult('refresh, one instance', [one.measurement()], [one.cpu.serverMs], cpu.one.postgresMs, cpu.one.redisMs),
+    modeResult('refresh, two instances', [twoA.measurement(), twoB.measurement()], [twoA.cpu.serverMs, twoB.cpu.serverMs], cpu.two.postgresMs, cpu.two.redisMs),
   ];
 }
 
@@ -123,10 +131,10 @@ async function introspectionScenario(a: VigilTarget, b: VigilTarget): Promise<Mo
     two: { runs: [new Runs(String(request.url), HALF), new Runs(`${b.url}/token/introspection`, CONNECTIONS - HALF)], cpu: new ModeCpu(2) },
   };
   const runOne = async () => {
-    sides.one.cpu.add(await withCpu([a.pid], () => loadInto(sides.one.runs[0], a.pid, { ...request, connections: CONNECTIONS, duration: SECONDS })));
+    sides.one.cpu.add(await withCpu([a.pid], a.env.DATABASE_URL, () => loadInto(sides.one.runs[0], a.pid, { ...request, connections: CONNECTIONS, duration: SECONDS })));
   };
   const runTwo = async () => {
-    sides.two.cpu.add(await withCpu([a.pid, b.pid], () => Promise.all([
+    sides.two.cpu.add(await withCpu([a.pid, b.pid], a.env.DATABASE_URL, () => Promise.all([
       loadInto(sides.two.runs[0], a.pid, { ...request, connections: HALF, duration: SECONDS }),
       loadInto(sides.two.runs[1], b.pid, { ...request, url: `${b.url}/token/introspection`, connections: CONNECTIONS - HALF, duration: SECONDS }),
     ])));
@@ -176,9 +184,10 @@ async function main() {
       const [one, two] = results.filter((r) => r.mode.startsWith(scenario));
       const vigilMs = two.instances.reduce((t, i) => t + i.cpuMsPerRequest * i.rps, 0) / two.rps;
       console.log(`${scenario}: two/one instance throughput ${(two.rps / one.rps).toFixed(2)}; CPU per request: Vigil ${vigilMs.toFixed(2)} ms (one instance: ${one.instances[0].cpuMsPerRequest.toFixed(2)} ms), Postgres ${two.postgresCpuMsPerRequest.toFixed(2)} ms, Redis ${two.redisCpuMsPerRequest.toFixed(3)} ms`
-        + ` → one core of Vigil serves ≈ ${Math.round(1000 / vigilMs)} req/s, one core of Postgres ≈ ${Math.round(1000 / two.postgresCpuMsPerRequest)} req/s`);
+        + ` → one core of Vigil serves ≈ ${Math.round(1000 / vigilMs)} req/s (${Math.round(1000 / one.instances[0].cpuMsPerRequest)} at the one instance's cost)`
+        + (two.postgresCpuMsPerRequest >= 0.05 ? `, one core of Postgres ≈ ${Math.round(1000 / two.postgresCpuMsPerRequest)} req/s` : ', Postgres hardly used'));
     }
-    console.log('Postgres and Redis CPU counts every postgres and redis-server process on the machine (other work on it included).');
+    console.log('Postgres CPU: the backends serving this database (not the server\'s background processes); Redis CPU: the whole redis-server (other work on it included).');
 
     const dir = join(ROOT, 'bench', 'results');
     mkdirSync(dir, { recursive: true });
