@@ -20,6 +20,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ROOT } from '../test/support/vigil-process.ts';
+import { withCpu } from './cpu-meter.ts';
 import { blockCounts, hitRate, mb, storageSnapshot, storedPerOperation, tableSizes, type HitRate, type StoredPerOperation, type TableSize } from './db-stats.ts';
 import { introspectionRequest } from './introspection.ts';
 import { measureLogins, type LoginMeasurement } from './login.ts';
@@ -62,19 +63,25 @@ function verdict(empty: { rps: number; p99: number }, large: { rps: number; p99:
   return { throughput, p99, met: throughput >= SCALE_LIMITS.throughput && p99 <= SCALE_LIMITS.p99 };
 }
 
-async function refreshScenario(empty: VigilTarget, large: VigilTarget): Promise<{ row: Row; sides: RefreshSide[] }> {
+interface RefreshOutcome { row: Row; sides: RefreshSide[]; postgresMsPerRefresh: { empty: number; large: number } }
+
+async function refreshScenario(empty: VigilTarget, large: VigilTarget): Promise<RefreshOutcome> {
   const sides = [
     await RefreshSide.signIn('refresh (empty tables)', empty, ACCOUNTS, SESSIONS_PER_ACCOUNT, CONNECTIONS),
     await RefreshSide.signIn('refresh (large tables)', large, ACCOUNTS, SESSIONS_PER_ACCOUNT, CONNECTIONS),
   ];
   for (const side of sides) if (settings.BENCH_WARMUP_SECONDS > 0) await side.run(settings.BENCH_WARMUP_SECONDS, false);
+  const postgresMs = [0, 0];
   for (let round = 0; round < ROUNDS; round++) {
-    for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
-      const slice = await side.run(SECONDS);
+    for (const i of round % 2 === 0 ? [0, 1] : [1, 0]) {
+      const side = sides[i];
+      const { result: slice, postgresMs: ms } = await withCpu([], side.target === empty ? empty.env.DATABASE_URL : large.env.DATABASE_URL, () => side.run(SECONDS));
+      postgresMs[i] += ms;
       log(`${side.name} round ${round + 1}/${ROUNDS}: ${Math.round(slice.rps)} requests/s, p99 ${slice.p99} ms`);
     }
   }
-  return { row: { scenario: 'refresh', empty: sides[0].measurement(), large: sides[1].measurement() }, sides };
+  const [e, l] = sides.map((side) => side.measurement());
+  return { row: { scenario: 'refresh', empty: e, large: l }, sides, postgresMsPerRefresh: { empty: postgresMs[0] / e.requests, large: postgresMs[1] / l.requests } };
 }
 
 async function introspectionScenario(empty: VigilTarget, large: VigilTarget): Promise<Row> {
@@ -166,6 +173,8 @@ async function main() {
     for (const r of [refresh.row, introspection]) for (const [name, m] of [['empty', r.empty], ['large', r.large]] as const) if (m.errors || m.non2xx) console.log(`  ${r.scenario} (${name}): ${m.errors} errors, ${m.non2xx} non-2xx`);
     for (const side of refresh.sides) if (side.pool.firstError) console.log(`  ${side.name}: ${side.pool.refused} refused; first (${side.pool.firstError.status}): ${side.pool.firstError.body}`);
     for (const [name, m] of [['empty', login.empty], ['large', login.large]] as const) if (m.failed) console.log(`  login (${name}): ${m.failed} failed; first: ${m.firstError}`);
+    const cpuPer = (side: RefreshSide) => (side.cpu.serverMs / side.measurement().requests).toFixed(2);
+    console.log(`CPU per refresh: Vigil ${cpuPer(refresh.sides[0])} ms (empty) / ${cpuPer(refresh.sides[1])} ms (large); Postgres backends of the database ${refresh.postgresMsPerRefresh.empty.toFixed(2)} ms (empty) / ${refresh.postgresMsPerRefresh.large.toFixed(2)} ms (large)`);
     const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
     console.log(`\nPostgres buffer hit rate during the scenarios (pg_statio_user_tables): large ${pct(hits.large.all)} (heap ${pct(hits.large.heap)}, index ${pct(hits.large.index)}, ${hits.large.blocksRead} blocks read), empty ${pct(hits.empty.all)}`);
     console.log('\nLoaded database, largest tables:');
@@ -178,7 +187,8 @@ async function main() {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'scale.json'), `${JSON.stringify({
       date: new Date().toISOString(), node: process.version, cpus: availableParallelism(), cpuModel: cpus()[0]?.model, durationSeconds: Math.round((Date.now() - started) / 1000),
-      sizes: SIZES, settings, loadTimes, scenarios: rows.map((r) => ({ ...r, ...verdict(r.empty, r.large) })), login, bufferHitRate: hits, tableSizes: sizes, stored, limits: SCALE_LIMITS,
+      sizes: SIZES, settings, loadTimes, scenarios: rows.map((r) => ({ ...r, ...verdict(r.empty, r.large) })), login, postgresCpuMsPerRefresh: refresh.postgresMsPerRefresh,
+      vigilCpuMsPerRefresh: refresh.sides.map((side) => side.cpu.serverMs / side.measurement().requests), bufferHitRate: hits, tableSizes: sizes, stored, limits: SCALE_LIMITS,
     }, null, 2)}\n`);
     writeFileSync(join(dir, 'scale.md'), `${markdown(rows)}\n`);
     log(`results written to bench/results/scale.json and scale.md (${Math.round((Date.now() - started) / 1000)} s in all)`);

@@ -20,8 +20,7 @@ import { freshDatabase, freshRedis } from '../test/support/services.ts';
 import { freePort, ROOT, startVigil, type VigilProcess } from '../test/support/vigil-process.ts';
 import { introspectionRequest } from './introspection.ts';
 import { loadInto, Runs, type Measurement } from './measurement.ts';
-import { backendPids } from './db-stats.ts';
-import { cpuByProcess, cpuGrowth, cpuMs, cpuOf } from './process-stats.ts';
+import { withCpu } from './cpu-meter.ts';
 import { RefreshSide } from './refresh.ts';
 import type { VigilTarget } from './target.ts';
 import { benchVigilEnv, provisionBench } from './vigil-target.ts';
@@ -38,22 +37,6 @@ const HALF = Math.floor(CONNECTIONS / 2);
 const SESSIONS_PER_ACCOUNT = Math.max(2, Math.ceil((5 * CONNECTIONS) / ACCOUNTS));
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
-
-/**
- * CPU ms used meanwhile by each Vigil process, by the Postgres backends serving this database
- * (other databases' work on the same server left out; the server's shared background processes
- * too) and by Redis (the whole server: other work on it included).
- */
-async function withCpu<T>(pids: number[], databaseUrl: string, work: () => Promise<T>): Promise<{ result: T; vigilMs: number[]; postgresMs: number; redisMs: number }> {
-  const v0 = pids.map(cpuMs);
-  const pg0 = cpuOf(await backendPids(databaseUrl));
-  const redis0 = cpuByProcess('redis-server');
-  const result = await work();
-  const vigilMs = pids.map((pid, i) => cpuMs(pid) - v0[i]);
-  const redisMs = cpuGrowth(redis0, cpuByProcess('redis-server'));
-  const pg1 = cpuOf(new Set([...pg0.keys(), ...await backendPids(databaseUrl)]));
-  return { result, vigilMs, postgresMs: cpuGrowth(pg0, pg1), redisMs };
-}
 
 /** One mode's CPU over every slice: each instance's, Postgres's and Redis's. */
 class ModeCpu {
