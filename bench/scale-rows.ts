@@ -59,7 +59,7 @@ export const SCALE_CLIENTS = 12;
 /** A refresh token's value for loaded grant `g` of account `n`, and its stored id (SHA-256, base64url): as the SQL below makes them. */
 export const TOKEN_SQL = {
   accountId: (n: string) => `md5('account:' || ${n})::uuid::text`,
-  clientId: (n: string) => `'scale-client-' || (${n} % ${SCALE_CLIENTS})`,
+  clientId: (n: string) => `'scale-client-' || ((${n}) % ${SCALE_CLIENTS})`,
   // 43 base64url characters, like oidc-provider's ids.
   b64id: (seed: string) => `rtrim(translate(encode(sha256(convert_to(${seed}, 'UTF8')), 'base64'), '+/', '-_'), '=')`,
 } as const;
@@ -92,7 +92,7 @@ const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
 const pick = (list: readonly string[], index: string) => `(ARRAY[${list.map(sqlText).join(', ')}])[(1 + (${index}) % ${list.length})::int]`;
 const agent = (index: string) => pick(AGENTS, index);
 const placeJson = (index: string) => `(${pick(PLACES.map((p) => JSON.stringify(p)), index)})::jsonb`;
-const ip = (n: string) => `'203.0.' || ((${n} / 250) % 250) || '.' || (${n} % 250 + 1)`;
+const ip = (n: string) => `'203.0.' || (((${n}) / 250) % 250) || '.' || ((${n}) % 250 + 1)`;
 
 /**
  * An account's stored history after months of use: the 50 newest events (maxEvents) and the

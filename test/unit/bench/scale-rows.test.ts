@@ -41,6 +41,9 @@ test('the tables hold what the sizes say: 0–10 grants a person, each with a li
   expect(await count("SELECT count(*) AS n FROM oidc_payloads WHERE model = 'RefreshToken' AND consumed_at IS NULL AND expires_at > now()")).toBe(grants);
   expect(await count("SELECT count(*) AS n FROM oidc_payloads WHERE model = 'RefreshToken' AND consumed_at IS NOT NULL AND expires_at > now()")).toBe(d.consumedRefreshTokens);
   expect(await count('SELECT count(*) AS n FROM risk_grant_bindings')).toBe(grants);
+  // Every grant and token belongs to one of the loaded clients.
+  expect(await count(`SELECT count(*) AS n FROM oidc_payloads t WHERE t.model IN ('Grant', 'RefreshToken')
+    AND NOT EXISTS (SELECT 1 FROM oidc_payloads c WHERE c.model = 'Client' AND c.id = t.payload->>'clientId')`)).toBe(0);
   expect(await count('SELECT count(*) AS n FROM audit_log')).toBe(d.auditRows);
   expect(await count("SELECT count(*) AS n FROM audit_log WHERE at < now() - interval '1 day'")).toBeGreaterThan(d.auditRows / 3);
   expect(await count("SELECT count(*) AS n FROM audit_log WHERE activity = 'sign_in'")).toBe(sizes.days * d.signInsPerDay);
