@@ -13,7 +13,9 @@
  * Settings: the BENCH_SCALE_* sizes (bench/scale-rows.ts), BENCH_SECONDS (10 per slice),
  * BENCH_SCALE_ROUNDS (3 slices per server and scenario, the order alternating), BENCH_CONNECTIONS
  * (20), BENCH_ACCOUNTS (50), BENCH_WARMUP_SECONDS (2), BENCH_LOGIN_SECONDS (BENCH_SECONDS),
- * BENCH_LOGIN_CONCURRENCY (4), BENCH_BYTES_SECONDS (5: the refresh and login runs that count stored bytes).
+ * BENCH_LOGIN_CONCURRENCY (4), BENCH_BYTES_SECONDS (5: the refresh and login runs that count stored bytes),
+ * BENCH_SCALE_KEEP (a database name: keep the loaded database under it, and copy it instead of
+ * loading in the next run with the same sizes).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -26,7 +28,7 @@ import { introspectionRequest } from './introspection.ts';
 import { measureLogins, type LoginMeasurement } from './login.ts';
 import { loadInto, Runs, type Measurement } from './measurement.ts';
 import { RefreshSide } from './refresh.ts';
-import { describeSizes, loadScale, type TableLoadTime } from './scale-load.ts';
+import { describeSizes, loadedDatabase, type TableLoadTime } from './scale-load.ts';
 import { scaleSizes } from './scale-rows.ts';
 import type { VigilTarget } from './target.ts';
 import { startVigilTarget } from './vigil-target.ts';
@@ -40,6 +42,7 @@ const settings = z.object({
   BENCH_LOGIN_SECONDS: z.coerce.number().positive().optional(),
   BENCH_LOGIN_CONCURRENCY: z.coerce.number().int().positive().default(4),
   BENCH_BYTES_SECONDS: z.coerce.number().positive().default(5),
+  BENCH_SCALE_KEEP: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a database name: lower-case letters, digits, _').optional(),
 }).parse(Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('BENCH_') && v !== '')));
 const SECONDS = settings.BENCH_SECONDS;
 const ROUNDS = settings.BENCH_SCALE_ROUNDS;
@@ -140,7 +143,17 @@ function markdown(rows: { scenario: string; empty: { rps: number; p50: number; p
 
 async function main() {
   const started = Date.now();
-  const results = await Promise.allSettled([startVigilTarget('Vigil (empty tables)', ACCOUNTS), startVigilTarget('Vigil (large tables)', ACCOUNTS)]);
+  log(`loading ${describeSizes(SIZES)}${settings.BENCH_SCALE_KEEP ? ` (or copying ${settings.BENCH_SCALE_KEEP}, kept by a run with these sizes)` : ''}`);
+  // Loaded before the servers start: a Redis database is leased for 30 minutes, a full-scale load takes longer.
+  const largeDb = await loadedDatabase(SIZES, settings.BENCH_SCALE_KEEP);
+  const loadTimes: TableLoadTime[] = largeDb.loadTimes;
+  // The loaded server starts on its loaded database: Vigil applies its migrations and adds the bench's accounts to it.
+  const results = await Promise.allSettled([
+    startVigilTarget('Vigil (empty tables)', ACCOUNTS),
+    startVigilTarget('Vigil (large tables)', ACCOUNTS, {}, undefined, async () => largeDb),
+  ]);
+  // Dropped with its server; here in case that did not start (IF EXISTS: it may have dropped it already).
+  if (results[1].status === 'rejected') await largeDb.drop().catch(() => {});
   const failed = results.find((r) => r.status === 'rejected');
   if (failed) {
     await Promise.all(results.map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined)));
@@ -148,8 +161,6 @@ async function main() {
   }
   const [empty, large] = results.map((r) => (r as PromiseFulfilledResult<VigilTarget>).value);
   try {
-    log(`loading ${describeSizes(SIZES)}`);
-    const loadTimes: TableLoadTime[] = await loadScale(large.env.DATABASE_URL, SIZES);
     const [emptyBlocks0, largeBlocks0] = await Promise.all([blockCounts(empty.env.DATABASE_URL), blockCounts(large.env.DATABASE_URL)]);
 
     const refresh = await refreshScenario(empty, large);

@@ -63,9 +63,15 @@ export async function provisionBench(vigil: VigilProcess, accounts: number): Pro
   }
 }
 
-/** A production-mode Vigil on a fresh database and Redis, with the bench's accounts and clients. */
-export async function startVigilTarget(label: string, accounts: number, extraEnv: Record<string, string> = {}, checkout?: string): Promise<VigilTarget> {
-  const [db, redis] = await Promise.all([freshDatabase(), freshRedis()]);
+/** A database of its own for one bench server, dropped with it. */
+export type BenchDatabase = () => Promise<{ url: string; drop(): Promise<void> }>;
+
+/**
+ * A production-mode Vigil on a fresh database (or the one `database` makes) and Redis, with the
+ * bench's accounts and clients.
+ */
+export async function startVigilTarget(label: string, accounts: number, extraEnv: Record<string, string> = {}, checkout?: string, database: BenchDatabase = freshDatabase): Promise<VigilTarget> {
+  const [db, redis] = await Promise.all([database(), freshRedis()]);
   const env = benchVigilEnv(db.url, redis.url, extraEnv);
   let vigil: VigilProcess;
   try {
