@@ -14,19 +14,48 @@ export function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
 }
 
-/** CPU time used by every Postgres process on this machine (the server runs on loopback), in ms. */
-export function postgresCpuMs(): number {
-  let total = 0;
+/** CPU ms used so far by each process of that name (`postgres`, `redis-server`) on this machine. */
+export function cpuByProcess(name: string): Map<number, number> {
+  const out = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.includes('(postgres)')) total += cpuMs(Number(entry));
+      if (stat.includes(`(${name})`)) out.set(Number(entry), cpuMs(Number(entry)));
     } catch {
       // gone meanwhile
     }
   }
+  return out;
+}
+
+/** CPU ms used so far by each of these processes (those gone left out). */
+export function cpuOf(pids: Iterable<number>): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      out.set(pid, cpuMs(pid));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU ms used between two readings, process by process: one started meanwhile counts from zero,
+ * one gone meanwhile (a closed connection's backend) only up to the first reading, not negative.
+ */
+export function cpuGrowth(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
   return total;
+}
+
+/** Measures the CPU every Postgres process on this machine (the server runs on loopback) uses from now on. */
+export function postgresCpuMeter(): () => number {
+  const before = cpuByProcess('postgres');
+  return () => cpuGrowth(before, cpuByProcess('postgres'));
 }
 
 /**

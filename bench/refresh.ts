@@ -3,7 +3,7 @@ import * as oidc from 'openid-client';
 import { basicAuth } from './accounts.ts';
 import { AgentBrowser, authorizationRequest, inParallel, PERSON_AGENTS, signInAs, webClient, type WebClient } from './browsers.ts';
 import { aggregate, Runs, type Measurement, type RawResult } from './measurement.ts';
-import { cpuMs, PeakRss, postgresCpuMs, rssMb } from './process-stats.ts';
+import { cpuMs, PeakRss, postgresCpuMeter, rssMb } from './process-stats.ts';
 import type { Target } from './target.ts';
 
 /** The web client's back end, which refreshes on the person's behalf and forwards their address and agent. */
@@ -165,7 +165,7 @@ export class RefreshSide {
   async run(seconds: number, measured = true): Promise<RefreshSlice> {
     const pid = this.target.pid;
     const cpu0 = cpuMs(pid);
-    const pg0 = postgresCpuMs();
+    const postgresCpu = postgresCpuMeter();
     const sampler = new PeakRss(pid);
     let raw: RawResult;
     try {
@@ -174,7 +174,7 @@ export class RefreshSide {
       sampler.stop();
     }
     const serverMs = cpuMs(pid) - cpu0;
-    const postgresMs = postgresCpuMs() - pg0;
+    const postgresMs = postgresCpu();
     const one = aggregate([raw], `${this.target.url}/token`, this.#connections);
     const slice = { rps: raw.totalCompletedRequests / raw.duration, p50: one.latency.p50, p99: one.latency.p99, peakRssMb: sampler.stop(), rssAfterMb: rssMb(pid) };
     await this.pool.restore(this.#client);

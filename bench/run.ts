@@ -33,6 +33,7 @@ import { ROOT } from '../test/support/vigil-process.ts';
 import { basicAuth, RESOURCES } from './accounts.ts';
 import { startBaselineTarget } from './baseline-target.ts';
 import { engineSummary, printEngineSummary, type EngineSummary } from './engine-summary.ts';
+import { introspectionRequest } from './introspection.ts';
 import { evaluateGoals, LIMITS, printGoals, type GoalInputs } from './goals.ts';
 import { measureLogins } from './login.ts';
 import { loadInto, Runs } from './measurement.ts';
@@ -86,17 +87,6 @@ async function startTargets(): Promise<Targets> {
   return { vigil: vigil as VigilTarget, engineOff: engineOff as VigilTarget | undefined, baseline: baseline! };
 }
 
-/** An opaque access token from client_credentials, for the introspection scenario. */
-async function opaqueAccessToken(target: Target): Promise<string> {
-  const response = await fetch(`${target.url}/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(target.machine) },
-    body: `grant_type=client_credentials&resource=${encodeURIComponent(RESOURCES.opaque)}&scope=read`,
-  });
-  if (!response.ok) throw new Error(`${target.label}: client_credentials answered ${response.status}: ${await response.text()}`);
-  return ((await response.json()) as { access_token: string }).access_token;
-}
-
 type SimpleScenario = Exclude<Scenario, 'refresh' | 'login'>;
 
 /** What autocannon sends to `target` in `scenario`. */
@@ -109,12 +99,7 @@ async function scenarioOptions(target: Target, scenario: SimpleScenario): Promis
       url: `${target.url}/token`, method: 'POST', headers: { ...form, authorization: basicAuth(target.machine) },
       body: `grant_type=client_credentials&resource=${encodeURIComponent(RESOURCES.jwt)}&scope=read`,
     }),
-    introspection: async () => ({
-      url: `${target.url}/token/introspection`, method: 'POST', headers: { ...form, authorization: basicAuth(target.rs) },
-      // As a resource server checking the access tokens it is sent does (RFC 7662 §2.1): without the
-      // hint, oidc-provider also looks the value up as a refresh token (in Postgres, for Vigil).
-      body: `token=${await opaqueAccessToken(target)}&token_type_hint=access_token`,
-    }),
+    introspection: () => introspectionRequest(target),
   };
   return { connections: CONNECTIONS, duration: SECONDS, ...(await options[scenario]()) };
 }
