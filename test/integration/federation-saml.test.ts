@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Koa from 'koa';
 import { migrate, PostgresSql } from '../../src/store/index.ts';
 import { FederationError, type RedirectSource } from '../../src/federation/source.ts';
-import { createSamlSource, samlMetadataRoutes, samlProviderSchema, spMetadata, type SamlProviderConfig } from '../../src/federation/saml/index.ts';
+import { createSamlSource, IdpMetadataLoader, samlMetadataRoutes, samlProviderSchema, spMetadata, type SamlProviderConfig } from '../../src/federation/saml/index.ts';
 import { freshDatabase } from '../support/services.ts';
 import { readAuthnRequest, SamlTestIdp, selfSignedCertificate, type KeyPair, type ResponseKnobs } from '../support/saml-idp.ts';
 
@@ -163,6 +163,7 @@ describe('bad responses are refused with their reason, and nothing is remembered
     ['confirmed for another recipient', 'wrong_recipient', () => ({ recipient: 'https://evil.example/acs' })],
     ['sent to another destination', 'wrong_recipient', () => ({ destination: 'https://evil.example/acs' })],
     ['issued by another entity (with the IdP\'s key)', 'wrong_issuer', () => ({ issuer: 'https://impostor.example/saml' })],
+    ['with an encrypted assertion (Vigil has no decryption key)', 'encrypted_assertion', () => ({ encrypted: true, unsigned: true })],
   ];
 
   test.each(cases)('%s → %s', async (_what, code, knobs) => {
@@ -262,6 +263,22 @@ describe('IdP metadata', () => {
     expect((await signIn(saml)).subject).toBe('alice-0001');
     expect(await saml.check()).toContain('2 signing certificate(s)');
   });
+});
+
+test('after a refused signature the metadata is read again once a minute old (the IdP may have rolled its key)', async () => {
+  const { writeFileSync } = await import('node:fs');
+  const file = join(dir, 'rolling.xml');
+  writeFileSync(file, idp.metadataXml());
+  let now = Date.now();
+  const loader = new IdpMetadataLoader({ idp_metadata_file: file }, injectedFetch, 1000, () => now);
+  expect((await loader.load()).signingCerts).toHaveLength(1);
+  writeFileSync(file, idp.metadataXml([otherKey.cert]));
+  now += 30_000;
+  expect((await loader.load()).signingCerts).toHaveLength(1); // kept for an hour
+  loader.reloadSoon();
+  expect((await loader.load()).signingCerts).toHaveLength(1); // not yet: read 30 s ago
+  now += 31_000;
+  expect((await loader.load()).signingCerts).toHaveLength(2);
 });
 
 describe('SP metadata', () => {

@@ -104,7 +104,9 @@ export function createSamlSource(provider: SamlProviderConfig, deps: SamlSourceD
       try {
         ({ profile } = await saml.validatePostResponseAsync({ SAMLResponse: form.data.SAMLResponse }));
       } catch (err) {
-        throw refusalFor(err, doc, provider.want_authn_response_signed ? 'response' : 'assertion', skewMs);
+        const refusal = refusalFor(err, doc, provider.want_authn_response_signed ? 'response' : 'assertion', skewMs);
+        if (refusal.code === 'invalid_signature') metadata.reloadSoon();
+        throw refusal;
       }
       if (!profile?.getAssertionXml) throw refuse('denied');
 
@@ -140,8 +142,9 @@ export function createSamlSource(provider: SamlProviderConfig, deps: SamlSourceD
 
     async check() {
       const idp = await metadata.fresh();
-      const expiries = certificateExpiries(idp.signingCerts).map((d) => d.toISOString().slice(0, 10));
-      const expired = certificateExpiries(idp.signingCerts).filter((d) => d.getTime() < Date.now()).length;
+      const validTo = certificateExpiries(idp.signingCerts);
+      const expiries = validTo.map((d) => d.toISOString().slice(0, 10));
+      const expired = validTo.filter((d) => d.getTime() < Date.now()).length;
       return [
         `IdP entity id ${idp.entityId}`,
         `SSO URL (HTTP-Redirect) ${idp.ssoUrl}`,
