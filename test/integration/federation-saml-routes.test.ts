@@ -50,9 +50,9 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  await idp?.close();
   await db?.end();
   await stack?.stop();
-  await idp?.close();
 });
 
 async function authorize(extra: Record<string, string> = {}) {
