@@ -10,7 +10,7 @@ import { loadBrand } from './branding/index.ts';
 import { shippedCatalogue } from './i18n/index.ts';
 import { LogoutDeliveryWorker } from './sessions/index.ts';
 import { interactionRoutes, LoginThrottle, type FederatedOrigin } from './interactions/index.ts';
-import { FederatedSignIn, FederationRegistry, FederationStore, loadFederationFile } from './federation/index.ts';
+import { FederatedSignIn, FederationRegistry, FederationStore, loadFederationFile, providerOverview } from './federation/index.ts';
 import { outgoingFetch } from './http/index.ts';
 import { AttemptLimiter } from './limits/index.ts';
 import { openCore } from './core.ts';
@@ -56,6 +56,8 @@ export interface StartNotices {
 export async function startVigil(config: Config, logger: Logger, notices: StartNotices): Promise<RunningVigil> {
   // Policy files first: a bad one must stop start-up before anything is created or announced.
   let files: PolicyFiles = loadPolicyFiles(config);
+  // The federation file's form too (its sealed secrets are opened once the master key is).
+  loadFederationFile(config.VIGIL_FEDERATION_FILE);
   // The logo file and the message catalogue too: a bad one stops the start naming it.
   const brand = loadBrand(config);
   const catalogue = shippedCatalogue();
@@ -76,6 +78,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
     };
     let federation = new FederationRegistry(loadFederationFile(config.VIGIL_FEDERATION_FILE, keys), federationDeps);
     const federationStore = new FederationStore(stores.sql);
+    const federationProviders = () => providerOverview(federation, federationStore);
     const admin = await ensureAdministrator(accounts, config);
     if (admin) {
       await audit.append({ actor: 'system', action: 'account.bootstrap_admin', subject: admin.email, outcome: 'success' });
@@ -248,7 +251,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       }), adminApiRoutes({
         config, provider: currentProvider, accounts, service: adminService, logger,
         tokenLimiter: new AttemptLimiter('admin:token:ip', config.VIGIL_LOGIN_MAX_FAILURES_PER_IP, config.VIGIL_LOGIN_LOCKOUT_SECONDS, stores),
-        auditCall: (entry) => auditQueue.add(entry),
+        auditCall: (entry) => auditQueue.add(entry), federationProviders,
       }), scimRoutes({
         config, provider: currentProvider, accounts, logger,
         users: new ScimUsers({
@@ -281,6 +284,7 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
         config, provider: currentProvider, accounts, adapters: core.adapters, db: stores.sql, ...core.ssf, audit, logger, heldPolls, resourceServers: core.resourceServers,
       }), adminConsoleRoutes({
         config, provider: currentProvider, adapters: core.adapters, accounts, keys, views, logger, admin: adminService, revocations: core.revocations, auditCall: (entry) => auditQueue.add(entry),
+        federationProviders,
       })],
     });
 

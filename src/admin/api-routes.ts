@@ -18,6 +18,7 @@ import { readJson } from '../http/form.ts';
 import { firstIssue } from '../http/zod-issue.ts';
 import type { RevocationEvent } from '../sessions/index.ts';
 import { storeOutage } from '../store/index.ts';
+import type { FederationProviderView } from '../federation/index.ts';
 import type { AuditEntry } from '../audit/index.ts';
 import { adminResource, authenticateAdmin } from './auth.ts';
 import { ADMIN_ACTOR, auditAdminCalls } from './call-audit.ts';
@@ -38,6 +39,8 @@ export interface AdminApiDeps {
   tokenLimiter: AttemptLimiter;
   /** Where the entry of every call goes (written behind). */
   auditCall: (entry: AuditEntry) => void;
+  /** The upstream identity providers in force, with their last sign-in and last error. */
+  federationProviders?: () => Promise<FederationProviderView[]>;
 }
 
 const BODY_LIMIT = 8 * 1024;
@@ -281,6 +284,12 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
     await principal(ctx);
     const q = valid(ssfDeliveryQuery, ctx.query);
     ctx.body = await service.securityEventDeliveries(q);
+  });
+
+  router.get('/federation/providers', async (ctx) => {
+    await principal(ctx);
+    valid(emptyBody, ctx.query);
+    ctx.body = { providers: deps.federationProviders ? await deps.federationProviders() : [] };
   });
 
   // Anything else under the prefix is a JSON 404 (not the provider's plain-text one).

@@ -4,6 +4,7 @@
  * Every change is a POST with the console's CSRF token from the console's own origin, asked for
  * on a confirmation page first, and made as the signed-in person.
  */
+import type { FederationProviderView } from '../federation/index.ts';
 import type { AuditEntry } from '../audit/index.ts';
 import { auditAdminCalls } from './call-audit.ts';
 import Router from '@koa/router';
@@ -38,6 +39,8 @@ export interface AdminConsoleDeps {
   revocations: RevocationFeed;
   /** Where the entry of every page and action goes (written behind). */
   auditCall: (entry: AuditEntry) => void;
+  /** The upstream identity providers in force, with their last sign-in and last error. */
+  federationProviders?: () => Promise<FederationProviderView[]>;
 }
 
 /** A console sign-in lasts a working day at most. */
@@ -214,6 +217,14 @@ export function adminConsoleRoutes(deps: AdminConsoleDeps): Router {
       title: 'Clients', nav: 'clients', clients: clients.items,
       nextPage: clients.next ? `/admin/clients${queryString({ cursor: clients.next })}` : undefined,
     });
+  });
+
+  // Federation: the upstream identity providers (read-only: they are configured in their file).
+  router.get('/federation', async (ctx) => {
+    const user = await gate.require(ctx);
+    if (!user) return;
+    const providers = deps.federationProviders ? await deps.federationProviders() : [];
+    page(ctx, user, 'federation.njk', { title: 'Federation', nav: 'federation', providers, configured: deps.config.VIGIL_FEDERATION_FILE !== undefined });
   });
 
   // Audit trail.

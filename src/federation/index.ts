@@ -7,4 +7,5 @@ export { FederationRegistry, type Provider as FederationProvider, type ProviderB
 export { FederationStore, type FederatedIdentity, type ProviderStatus } from './store.ts';
 export { FederatedSignIn, assurance, rolesFor, type SignInOutcome, type SignInRefusal } from './sign-in.ts';
 export { asFederationError } from './oidc/source.ts';
+export { providerOverview, type FederationProviderView } from './overview.ts';
 export { samlMetadataRoutes, spMetadata, type SamlProviderConfig } from './saml/index.ts';

@@ -10,21 +10,28 @@ import { request as httpsRequest } from 'node:https';
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
 
-const SPECIAL_USE = new BlockList();
+// One list per family: Node's BlockList also checks an IPv4 address against IPv6 rules as
+// IPv4-mapped, and ::ffff:0:0/96 would then match every IPv4 address.
+const SPECIAL_V4 = new BlockList();
 for (const [network, prefix] of [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
   ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.31.196.0', 24], ['192.52.193.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16],
   ['192.175.48.0', 24], ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24], ['240.0.0.0', 4],
-] as const) SPECIAL_USE.addSubnet(network, prefix, 'ipv4');
+] as const) SPECIAL_V4.addSubnet(network, prefix, 'ipv4');
+const SPECIAL_V6 = new BlockList();
 for (const [network, prefix] of [
-  ['::', 128], ['::1', 128], ['::ffff:0:0', 96], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23],
+  ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23],
   ['2001:db8::', 32], ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
-] as const) SPECIAL_USE.addSubnet(network, prefix, 'ipv6');
+] as const) SPECIAL_V6.addSubnet(network, prefix, 'ipv6');
 
 /** Loopback, private, link-local, documentation and other addresses that are not the public internet. */
 export function isSpecialUse(address: string): boolean {
-  const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-  return SPECIAL_USE.check(address, family);
+  if (isIP(address) === 4) return SPECIAL_V4.check(address, 'ipv4');
+  // An IPv4-mapped IPv6 address is the IPv4 address it carries.
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return SPECIAL_V4.check(mapped[1], 'ipv4');
+  if (/^::ffff:/i.test(address)) return true;
+  return SPECIAL_V6.check(address, 'ipv6');
 }
 
 /** Whether the operator listed the URL's host (host or host:port, as written) as an allowed exception. */

@@ -61,7 +61,8 @@ export function federationRoutes(kit: InteractionKit, federation: InteractionFed
   const secondsLeft = (interaction: Interaction) => Math.max(60, (interaction.exp ?? 0) - Math.floor(Date.now() / 1000));
 
   function problemPage(ctx: Context, message: Message, status: number, uid?: string, providerName?: string) {
-    renderPage(ctx, deps.views, 'federation-problem.njk', { title: msg('federation.problemTitle'), message, uid, providerName }, status);
+    const said: Message = { ...message, params: { provider: providerName ?? '', ...message.params } };
+    renderPage(ctx, deps.views, 'federation-problem.njk', { title: msg('federation.problemTitle'), message: said, uid }, status);
   }
 
   async function failed(ctx: Context, provider: string, code: string, message: string, accountId?: string) {

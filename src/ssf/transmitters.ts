@@ -3,9 +3,8 @@
  * validated at start (a bad file stops start-up naming the setting, the file and the problem) and
  * again on SIGHUP with the other policy files.
  */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError } from '../config/index.ts';
+import { readSettingFile } from '../config/index.ts';
 import { EVENTS_RECEIVED } from './events.ts';
 import { httpsUrl } from './https-url.ts';
 
@@ -43,13 +42,7 @@ export interface TrustedTransmitter {
 /** Reads the file named by VIGIL_SSF_TRANSMITTERS; none configured when `path` is undefined. */
 export function loadTransmitters(path: string | undefined, defaults: { issuer: string; maxAgeSeconds: number }): TrustedTransmitter[] {
   if (path === undefined) return [];
-  const fail = (problem: string) => new ConfigError(`VIGIL_SSF_TRANSMITTERS: ${path}: ${problem}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw fail((err as NodeJS.ErrnoException).code ? `cannot read it: ${(err as Error).message}` : `not valid JSON: ${(err as Error).message}`);
-  }
+  const { json, fail } = readSettingFile('VIGIL_SSF_TRANSMITTERS', path);
   const result = fileSchema.safeParse(json);
   if (!result.success) {
     throw fail(result.error.issues.map((i) => `${i.path.map(String).join('.') || '(file)'}: ${i.message}`).join('; '));

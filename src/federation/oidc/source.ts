@@ -139,9 +139,12 @@ export function asFederationError(err: unknown): FederationError {
     return new FederationError('upstream_error', `the provider refused the sign-in: ${e.error}${e.error_description ? ` (${e.error_description.slice(0, 200)})` : ''}`);
   }
   if (err instanceof client.ResponseBodyError) return new FederationError('upstream_error', `the provider's token endpoint answered ${e.error}`);
+  // openid-client wraps oauth4webapi's error (whose message and cause name the claim) in its own.
+  const inner = e.cause instanceof Error ? e.cause as Error & { cause?: { claim?: string } } : undefined;
+  const detail = inner?.message ?? e.message;
   switch (e.code) {
     case 'OAUTH_JWT_CLAIM_COMPARISON_FAILED': {
-      const claim = (e.cause as { claim?: string } | undefined)?.claim ?? '';
+      const claim = inner?.cause?.claim ?? /"(\w+)"/.exec(detail)?.[1] ?? '';
       return new FederationError(CLAIM_CODES[claim] ?? 'invalid_id_token', `the ID token's ${claim || 'claims'} did not match what was expected`);
     }
     case 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED':
@@ -155,16 +158,19 @@ export function asFederationError(err: unknown): FederationError {
     case 'OAUTH_RESPONSE_IS_NOT_JSON':
     case 'OAUTH_INVALID_SERVER_METADATA':
     case 'OAUTH_MISSING_SERVER_METADATA': {
-      const signature = /signature/i.test(e.message);
-      return new FederationError(signature ? 'invalid_signature' : 'invalid_response', `the provider's response was refused: ${e.message.slice(0, 200)}`);
+      const signature = /signature/i.test(detail);
+      return new FederationError(signature ? 'invalid_signature' : 'invalid_response', `the provider's response was refused: ${detail.slice(0, 200)}`);
     }
     default:
       break;
   }
-  if (e.name === 'OutgoingRefused') return new FederationError('unreachable', e.message, true);
-  if (e instanceof TypeError || e.name === 'AbortError' || e.name === 'TimeoutError' || /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN/.test(`${e.message} ${(e.cause as Error | undefined)?.message ?? ''}`)) {
-    return new FederationError('unreachable', `the provider could not be reached: ${e.message.slice(0, 200)}`, true);
+  // A network failure comes wrapped ("something went wrong"): the innermost cause says what happened.
+  let root: Error = e;
+  while (root.cause instanceof Error) root = root.cause;
+  if (root.name === 'OutgoingRefused') return new FederationError('unreachable', root.message, true);
+  if (e instanceof TypeError || root instanceof TypeError || ['AbortError', 'TimeoutError'].includes(root.name) || /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN/.test(root.message)) {
+    return new FederationError('unreachable', `the provider could not be reached: ${root.message.slice(0, 200)}`, true);
   }
   if (e.code === 'OAUTH_INVALID_REQUEST' || e.code?.startsWith('OAUTH_')) return new FederationError('invalid_response', e.message.slice(0, 200));
-  return new FederationError('unreachable', `the provider could not be reached: ${e.message.slice(0, 200)}`, true);
+  return new FederationError('unreachable', `the provider could not be reached: ${root.message.slice(0, 200)}`, true);
 }
