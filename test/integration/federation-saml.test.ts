@@ -205,7 +205,8 @@ describe('replay', () => {
     const config = provider();
     const callbackUrl = acsUrl(config.id);
     const first = source(config);
-    const second = createSamlSource(config, { sql: new PostgresSql(db.url, 2), issuer: ISSUER, fetch: injectedFetch });
+    const otherInstanceSql = new PostgresSql(db.url, 2);
+    const second = createSamlSource(config, { sql: otherInstanceSql, issuer: ISSUER, fetch: injectedFetch });
     const { redirectTo, keep } = await first.begin({ callbackUrl, relay: 'r' });
     const form = idp.respond(redirectTo);
     const params = { SAMLResponse: form.SAMLResponse, RelayState: form.RelayState };
@@ -214,6 +215,7 @@ describe('replay', () => {
     const refused = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
     expect(refused.reason).toBeInstanceOf(FederationError);
     expect(refused.reason.code).toBe('replayed');
+    await otherInstanceSql.close();
   });
 
   test('an assertion id remembered past its expiry no longer blocks (it is purged or taken over)', async () => {
