@@ -30,6 +30,14 @@ const CAEP = 'https://schemas.openid.net/secevent/caep/event-type/';
 class HostBrowser extends Browser {
   readonly #jars = new Map<string, CookieJar>();
 
+  /** The address the downstream sees (through its trusted proxy): its risk assessment's. */
+  readonly downstreamAddress?: string;
+
+  constructor(downstreamAddress?: string) {
+    super();
+    this.downstreamAddress = downstreamAddress;
+  }
+
   override async request(url: string, init: RequestInit = {}): Promise<Page> {
     const host = new URL(url).host;
     let jar = this.#jars.get(host);
@@ -38,6 +46,7 @@ class HostBrowser extends Browser {
     const cookie = jar.header();
     if (cookie) headers.set('cookie', cookie);
     if (!headers.has('accept')) headers.set('accept', 'text/html');
+    if (this.downstreamAddress && url.startsWith(downstream.vigil.issuer)) headers.set('x-forwarded-for', this.downstreamAddress);
     const response = await fetch(url, { ...init, headers, redirect: 'manual' });
     jar.store(response);
     const location = response.headers.get('location') ?? undefined;
@@ -129,7 +138,7 @@ beforeAll(async () => {
   upstream = await startStack({}, { port: upPort, issuerHost: 'localhost' });
   const callback = (provider: string) => `http://127.0.0.1:${downPort}/federation/${provider}/callback`;
   const registered = await vigilCli<ClientOut>(upstream.env, ['client', 'create', '--name', 'Downstream Vigil', '--redirect-uri', callback('corp'), '--redirect-uri', callback('trusted')]);
-  for (const [email, role] of [['alice@corp.test', 'engineer'], ['bob@corp.test', 'sales'], ['carol@corp.test', 'sales'], ['erin@corp.test', 'sales'], ['dave@corp.test', 'sales']]) {
+  for (const [email, role] of [['alice@corp.test', 'engineer'], ['bob@corp.test', 'sales'], ['carol@corp.test', 'sales'], ['erin@corp.test', 'sales'], ['dave@corp.test', 'sales'], ['frank@corp.test', 'sales']]) {
     upstreamIds[email] = (await vigilCli<{ id: string }>(upstream.env, ['user', 'create', '--email', email, '--password', UP_PASSWORD, '--role', role])).id;
   }
   upDb = new pg.Client({ connectionString: upstream.db.url });
@@ -157,11 +166,14 @@ beforeAll(async () => {
   });
   federationFile = join(dir, 'federation.json');
   writeFileSync(federationFile, goodFile);
+  const knownBad = join(dir, 'known-bad.txt');
+  writeFileSync(knownBad, '203.0.113.0/24\n');
   const transmitters = join(dir, 'transmitters.json');
   writeFileSync(transmitters, JSON.stringify({ transmitters: [{ issuer: upstream.vigil.issuer, jwks: { keys: [{ ...await exportJWK(setKeys.publicKey), kid: 'up' }] } }] }));
   downstream = await startStack({
     VIGIL_MASTER_KEY: masterKey, VIGIL_FEDERATION_FILE: federationFile, VIGIL_SSF_TRANSMITTERS: transmitters,
     VIGIL_ALLOWED_OUTGOING_HOSTS: `localhost:${upPort},localhost:${fakePort}`,
+    TRUST_PROXY: '127.0.0.1/32', VIGIL_NETWORK_LISTS: `known_bad=${knownBad}`,
   }, { port: downPort });
   app = await vigilCli<ClientOut>(downstream.env, ['client', 'create', '--name', 'App', '--redirect-uri', APP_REDIRECT]);
   await vigilCli(downstream.env, ['user', 'create', '--email', 'bob@corp.test', '--password', DOWN_PASSWORD]);
@@ -261,6 +273,17 @@ test('linking with the passkey of the existing account instead of its password',
   // The upstream sign-in and the passkey of the account: a phishing-resistant sign-in.
   expect((await request.redeem(end.location!)).claims()!.acr).toBe('urn:vigil:acr:phr');
   expect(await linkOf('corp', 'dave@corp.test')).toEqual([{ subject: upstreamIds['dave@corp.test'], provisioned: false }]);
+}, 60_000);
+
+test('a federated sign-in is risk-assessed like any other: from a known-bad address it is refused, no code reaches the app', async () => {
+  const request = await authorize();
+  const browser = new HostBrowser('203.0.113.9');
+  const page = await walk(browser, await browser.follow(request.url, isApp), 'frank@corp.test');
+  expect(page.status).toBe(403);
+  expect(page.location).toBeUndefined();
+  expect(page.body).toContain('looks unusual for this account');
+  const denied = await db.query("SELECT details FROM audit_log WHERE action = 'login' AND outcome = 'denied' AND details->>'provider' = 'corp'");
+  expect(denied.rows[0].details).toMatchObject({ reason: 'risk', provider: 'corp' });
 }, 60_000);
 
 test('the upstream acr counts only for a provider trusted for it; otherwise Vigil asks its own second factor', async () => {
