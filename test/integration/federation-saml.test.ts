@@ -163,6 +163,7 @@ describe('bad responses are refused with their reason, and nothing is remembered
     ['confirmed for another recipient', 'wrong_recipient', () => ({ recipient: 'https://evil.example/acs' })],
     ['sent to another destination', 'wrong_recipient', () => ({ destination: 'https://evil.example/acs' })],
     ['issued by another entity (with the IdP\'s key)', 'wrong_issuer', () => ({ issuer: 'https://impostor.example/saml' })],
+    ['a failed status from the IdP (the person was not signed in there)', 'denied', () => ({ failedStatus: 'urn:oasis:names:tc:SAML:2.0:status:Responder', unsigned: true })],
     ['with an encrypted assertion (Vigil has no decryption key)', 'encrypted_assertion', () => ({ encrypted: true, unsigned: true })],
   ];
 
