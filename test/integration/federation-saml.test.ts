@@ -127,6 +127,13 @@ describe('a good response', () => {
     expect(identity).toMatchObject({ email: 'a.example@corp.example', emailVerified: false, name: 'A. Example', groups: ['ops'] });
   });
 
+  test('a value that is no e-mail address is not passed on as one (nor as verified)', async () => {
+    const identity = await signIn(source(provider()), { user: { attributes: { email: 'not an address', groups: ['g1', 'x'.repeat(2000)] } } });
+    expect(identity.email).toBeUndefined();
+    expect(identity.emailVerified).toBe(false);
+    expect(identity.groups).toEqual(['g1']);
+  });
+
   test('a transient NameID is refused, unless an attribute gives the stable id', async () => {
     const transient = { nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient', nameId: '_t1' };
     const refusedConfig = provider();
