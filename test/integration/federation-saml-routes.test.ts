@@ -50,9 +50,9 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  await idp?.close();
   await db?.end();
   await stack?.stop();
-  await idp?.close();
 });
 
 async function authorize(extra: Record<string, string> = {}) {
@@ -131,3 +131,11 @@ test('the SP metadata for the IdP administrator: entity id and ACS URL', async (
   expect(xml).toContain(`Location="${issuer}/federation/corp/acs"`);
   expect((await fetch(`${issuer}/federation/nope/metadata`)).status).toBe(404);
 });
+
+test('vigil federation test: the IdP metadata found, for the operator', async () => {
+  const report = await vigilCli<{ provider: string; ok: boolean; found: string }>(stack.env, ['federation', 'test', 'corp']);
+  expect(report).toMatchObject({ provider: 'corp', ok: true });
+  expect(report.found).toContain(`IdP entity id ${idp.entityId}`);
+  expect(report.found).toContain(`SSO URL (HTTP-Redirect) ${idp.ssoUrl}`);
+  expect(report.found).toMatch(/1 signing certificate\(s\), valid until \d{4}-\d{2}-\d{2}/);
+}, 30_000);

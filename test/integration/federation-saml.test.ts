@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Koa from 'koa';
 import { migrate, PostgresSql } from '../../src/store/index.ts';
 import { FederationError, type RedirectSource } from '../../src/federation/source.ts';
-import { createSamlSource, samlMetadataRoutes, samlProviderSchema, spMetadata, type SamlProviderConfig } from '../../src/federation/saml/index.ts';
+import { createSamlSource, IdpMetadataLoader, samlMetadataRoutes, samlProviderSchema, spMetadata, type SamlProviderConfig } from '../../src/federation/saml/index.ts';
 import { freshDatabase } from '../support/services.ts';
 import { readAuthnRequest, SamlTestIdp, selfSignedCertificate, type KeyPair, type ResponseKnobs } from '../support/saml-idp.ts';
 
@@ -127,6 +127,13 @@ describe('a good response', () => {
     expect(identity).toMatchObject({ email: 'a.example@corp.example', emailVerified: false, name: 'A. Example', groups: ['ops'] });
   });
 
+  test('a value that is no e-mail address is not passed on as one (nor as verified)', async () => {
+    const identity = await signIn(source(provider()), { user: { attributes: { email: 'not an address', groups: ['g1', 'x'.repeat(2000)] } } });
+    expect(identity.email).toBeUndefined();
+    expect(identity.emailVerified).toBe(false);
+    expect(identity.groups).toEqual(['g1']);
+  });
+
   test('a transient NameID is refused, unless an attribute gives the stable id', async () => {
     const transient = { nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient', nameId: '_t1' };
     const refusedConfig = provider();
@@ -163,6 +170,8 @@ describe('bad responses are refused with their reason, and nothing is remembered
     ['confirmed for another recipient', 'wrong_recipient', () => ({ recipient: 'https://evil.example/acs' })],
     ['sent to another destination', 'wrong_recipient', () => ({ destination: 'https://evil.example/acs' })],
     ['issued by another entity (with the IdP\'s key)', 'wrong_issuer', () => ({ issuer: 'https://impostor.example/saml' })],
+    ['a failed status from the IdP (the person was not signed in there)', 'denied', () => ({ failedStatus: 'urn:oasis:names:tc:SAML:2.0:status:Responder', unsigned: true })],
+    ['with an encrypted assertion (Vigil has no decryption key)', 'encrypted_assertion', () => ({ encrypted: true, unsigned: true })],
   ];
 
   test.each(cases)('%s → %s', async (_what, code, knobs) => {
@@ -204,7 +213,8 @@ describe('replay', () => {
     const config = provider();
     const callbackUrl = acsUrl(config.id);
     const first = source(config);
-    const second = createSamlSource(config, { sql: new PostgresSql(db.url, 2), issuer: ISSUER, fetch: injectedFetch });
+    const otherInstanceSql = new PostgresSql(db.url, 2);
+    const second = createSamlSource(config, { sql: otherInstanceSql, issuer: ISSUER, fetch: injectedFetch });
     const { redirectTo, keep } = await first.begin({ callbackUrl, relay: 'r' });
     const form = idp.respond(redirectTo);
     const params = { SAMLResponse: form.SAMLResponse, RelayState: form.RelayState };
@@ -213,6 +223,7 @@ describe('replay', () => {
     const refused = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
     expect(refused.reason).toBeInstanceOf(FederationError);
     expect(refused.reason.code).toBe('replayed');
+    await otherInstanceSql.close();
   });
 
   test('an assertion id remembered past its expiry no longer blocks (it is purged or taken over)', async () => {
@@ -262,6 +273,22 @@ describe('IdP metadata', () => {
     expect((await signIn(saml)).subject).toBe('alice-0001');
     expect(await saml.check()).toContain('2 signing certificate(s)');
   });
+});
+
+test('after a refused signature the metadata is read again once a minute old (the IdP may have rolled its key)', async () => {
+  const { writeFileSync } = await import('node:fs');
+  const file = join(dir, 'rolling.xml');
+  writeFileSync(file, idp.metadataXml());
+  let now = Date.now();
+  const loader = new IdpMetadataLoader({ idp_metadata_file: file }, injectedFetch, 1000, () => now);
+  expect((await loader.load()).signingCerts).toHaveLength(1);
+  writeFileSync(file, idp.metadataXml([otherKey.cert]));
+  now += 30_000;
+  expect((await loader.load()).signingCerts).toHaveLength(1); // kept for an hour
+  loader.reloadSoon();
+  expect((await loader.load()).signingCerts).toHaveLength(1); // not yet: read 30 s ago
+  now += 31_000;
+  expect((await loader.load()).signingCerts).toHaveLength(2);
 });
 
 describe('SP metadata', () => {

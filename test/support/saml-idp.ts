@@ -50,6 +50,10 @@ export interface ResponseKnobs {
   signResponse?: boolean;
   /** Sign the Response but not the Assertion. */
   signOnlyResponse?: boolean;
+  /** A failed status (e.g. urn:oasis:names:tc:SAML:2.0:status:Responder) and no assertion. */
+  failedStatus?: string;
+  /** An EncryptedAssertion in place of the assertion (its content is no real encryption). */
+  encrypted?: boolean;
   /** Change an attribute value after signing. */
   tamper?: boolean;
   /** Sign with a key that is not in the metadata. */
@@ -181,6 +185,13 @@ export class SamlTestIdp {
       const signing = { privateKey: (knobs.signWith ?? this.keys).privateKey, publicCert: (knobs.signWith ?? this.keys).cert, signatureAlgorithm: 'sha256' as const, digestAlgorithm: 'sha256' };
       if (!knobs.signOnlyResponse) xml = signSamlPost(xml, ASSERTION_XPATH, signing);
       if (knobs.signResponse || knobs.signOnlyResponse) xml = signSamlPost(xml, RESPONSE_XPATH, signing);
+    }
+    if (knobs.failedStatus) {
+      xml = xml.replace(/<saml:Assertion [\s\S]*<\/saml:Assertion>/, '')
+        .replace('urn:oasis:names:tc:SAML:2.0:status:Success', esc(knobs.failedStatus));
+    }
+    if (knobs.encrypted) {
+      xml = xml.replace(/<saml:Assertion [\s\S]*<\/saml:Assertion>/, '<saml:EncryptedAssertion><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#"/></saml:EncryptedAssertion>');
     }
     if (knobs.tamper) {
       const tampered = xml.replace(/(<saml:AttributeValue>)[^<]*@/, '$1mallory@');

@@ -8,6 +8,8 @@ export type OutgoingFetch = (url: string, init?: RequestInit) => Promise<Respons
 
 // IdPs roll their signing keys with both certificates in the metadata for days; an hour is soon enough.
 const METADATA_TTL_MS = 60 * 60 * 1000;
+// After a refused signature the metadata is read again, but not more often than this (refused posts cost nothing to send).
+const REREAD_AFTER_FAILURE_MS = 60 * 1000;
 const MAX_METADATA_BYTES = 1024 * 1024;
 
 /** The IdP's metadata from the file or URL of one provider, kept for METADATA_TTL_MS. */
@@ -15,13 +17,15 @@ export class IdpMetadataLoader {
   readonly #provider: Pick<SamlFields, 'idp_metadata_file' | 'idp_metadata_url'>;
   readonly #fetch: OutgoingFetch;
   readonly #timeoutMs: number;
-  #cached: { metadata: IdpMetadata; until: number } | undefined;
+  readonly #now: () => number;
+  #cached: { metadata: IdpMetadata; at: number; until: number } | undefined;
   #loading: Promise<IdpMetadata> | undefined;
 
-  constructor(provider: Pick<SamlFields, 'idp_metadata_file' | 'idp_metadata_url'>, fetch: OutgoingFetch, timeoutMs: number) {
+  constructor(provider: Pick<SamlFields, 'idp_metadata_file' | 'idp_metadata_url'>, fetch: OutgoingFetch, timeoutMs: number, now: () => number = Date.now) {
     this.#provider = provider;
     this.#fetch = fetch;
     this.#timeoutMs = timeoutMs;
+    this.#now = now;
   }
 
   /** The metadata last read, if any, however old. */
@@ -31,9 +35,17 @@ export class IdpMetadataLoader {
 
   /** The kept metadata, or freshly loaded once it is older than the TTL (one load at a time). */
   async load(): Promise<IdpMetadata> {
-    if (this.#cached && this.#cached.until > Date.now()) return this.#cached.metadata;
+    if (this.#cached && this.#cached.until > this.#now()) return this.#cached.metadata;
     this.#loading ??= this.fresh().finally(() => { this.#loading = undefined; });
     return this.#loading;
+  }
+
+  /**
+   * A signature did not verify: the IdP may have rolled its key before the kept metadata expired,
+   * so the next sign-in reads the metadata again (at most once a minute).
+   */
+  reloadSoon(): void {
+    if (this.#cached) this.#cached.until = Math.min(this.#cached.until, this.#cached.at + REREAD_AFTER_FAILURE_MS);
   }
 
   /** Reads or fetches the metadata now, and keeps it. */
@@ -46,7 +58,7 @@ export class IdpMetadataLoader {
       if (err instanceof MetadataError) throw new FederationError('invalid_metadata', `The identity provider's SAML metadata cannot be used: ${err.message}.`);
       throw err;
     }
-    this.#cached = { metadata, until: Date.now() + METADATA_TTL_MS };
+    this.#cached = { metadata, at: this.#now(), until: this.#now() + METADATA_TTL_MS };
     return metadata;
   }
 

@@ -3,4 +3,4 @@ export { createSamlSource, spEntityId, type SamlSourceDeps } from './source.ts';
 export { spMetadata } from './sp-metadata.ts';
 export { samlMetadataRoutes, samlUrls } from './routes.ts';
 export { parseIdpMetadata, type IdpMetadata } from './metadata.ts';
-export type { OutgoingFetch } from './idp-metadata.ts';
+export { IdpMetadataLoader, type OutgoingFetch } from './idp-metadata.ts';

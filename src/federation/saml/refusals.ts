@@ -17,6 +17,7 @@ export const refusals = {
   transient_name_id: 'The identity provider sent only a temporary name for you; it must send a persistent one.',
   denied: 'The identity provider did not sign you in.',
   wrong_relay_state: 'The SAML response does not belong to this sign-in. Please sign in again.',
+  encrypted_assertion: 'The identity provider encrypts its assertions; Vigil needs them unencrypted (turn assertion encryption off for Vigil).',
 } as const;
 
 export type RefusalCode = keyof typeof refusals;
@@ -37,6 +38,7 @@ export function refusalFor(err: unknown, doc: Document | undefined, signedPart: 
   if (!doc) return refuse('malformed');
   const { response, assertion } = responseParts(doc);
   if (/InResponseTo/i.test(message)) return refuse('wrong_in_response_to');
+  if (/decryption key/i.test(message)) return refuse('encrypted_assertion');
   if (/signature/i.test(message)) {
     const required = signedPart === 'response' ? response : assertion;
     return refuse(hasSignature(required) ? 'invalid_signature' : 'unsigned');

@@ -33,6 +33,9 @@ export interface SamlSourceDeps {
 const REQUEST_TTL_MS = 30 * 60 * 1000;
 // Larger than any honest Response (Entra ID's with hundreds of groups stay well under 200 KiB).
 const MAX_RESPONSE_CHARS = 1024 * 1024;
+// As the OIDC source: longer values are not names, more groups are not roles anyone maps.
+const MAX_VALUE_CHARS = 1024;
+const MAX_GROUPS = 500;
 
 const keepSchema = z.object({ requestId: z.string().min(1), issuedAt: z.string().min(1), relay: z.string().optional() });
 const formSchema = z.object({ SAMLResponse: z.string().min(1).max(MAX_RESPONSE_CHARS).regex(/^[A-Za-z0-9+/=\s]+$/), RelayState: z.string().optional() });
@@ -104,7 +107,9 @@ export function createSamlSource(provider: SamlProviderConfig, deps: SamlSourceD
       try {
         ({ profile } = await saml.validatePostResponseAsync({ SAMLResponse: form.data.SAMLResponse }));
       } catch (err) {
-        throw refusalFor(err, doc, provider.want_authn_response_signed ? 'response' : 'assertion', skewMs);
+        const refusal = refusalFor(err, doc, provider.want_authn_response_signed ? 'response' : 'assertion', skewMs);
+        if (refusal.code === 'invalid_signature') metadata.reloadSoon();
+        throw refusal;
       }
       if (!profile?.getAssertionXml) throw refuse('denied');
 
@@ -125,14 +130,15 @@ export function createSamlSource(provider: SamlProviderConfig, deps: SamlSourceD
       const subject = subjectOf(provider, facts, attributes);
       if (!(await assertionIds.firstUse(provider.id, facts.id, new Date(facts.notOnOrAfter + skewMs)))) throw refuse('replayed');
 
-      const email = firstValue(attributes, provider.attributes.email);
+      const given = firstValue(attributes, provider.attributes.email);
+      const email = given && z.email().safeParse(given).success ? given : undefined;
       return {
         provider: provider.id,
         subject,
-        email: email && z.email().safeParse(email).success ? email : undefined,
-        emailVerified: provider.trust_email_verified === true && !!email,
+        email,
+        emailVerified: provider.trust_email_verified === true && email !== undefined,
         name: firstValue(attributes, provider.attributes.name),
-        groups: allValues(attributes, provider.attributes.groups),
+        groups: allValues(attributes, provider.attributes.groups).slice(0, MAX_GROUPS),
         acr: facts.authnContextClassRef,
         upstreamSession: facts.sessionIndex,
       } satisfies ExternalIdentity;
@@ -140,8 +146,9 @@ export function createSamlSource(provider: SamlProviderConfig, deps: SamlSourceD
 
     async check() {
       const idp = await metadata.fresh();
-      const expiries = certificateExpiries(idp.signingCerts).map((d) => d.toISOString().slice(0, 10));
-      const expired = certificateExpiries(idp.signingCerts).filter((d) => d.getTime() < Date.now()).length;
+      const validTo = certificateExpiries(idp.signingCerts);
+      const expiries = validTo.map((d) => d.toISOString().slice(0, 10));
+      const expired = validTo.filter((d) => d.getTime() < Date.now()).length;
       return [
         `IdP entity id ${idp.entityId}`,
         `SSO URL (HTTP-Redirect) ${idp.ssoUrl}`,
@@ -168,12 +175,15 @@ function subjectOf(provider: SamlProviderConfig, facts: { nameId?: string; nameI
     return stable;
   }
   if (facts.nameIdFormat === NAME_ID_FORMATS.transient) throw refuse('transient_name_id');
-  if (!facts.nameId) throw refuse('malformed');
+  if (!facts.nameId || facts.nameId.length > MAX_VALUE_CHARS) throw refuse('malformed');
   return facts.nameId;
 }
 
+/** Attribute values that are text of a sensible length, trimmed. */
 const strings = (value: unknown): string[] =>
-  (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string' && v.trim() !== '').map((v) => v.trim());
+  (Array.isArray(value) ? value : [value])
+    .filter((v): v is string => typeof v === 'string' && v.trim() !== '' && v.length <= MAX_VALUE_CHARS)
+    .map((v) => v.trim());
 
 function firstValue(attributes: Record<string, unknown>, names: string[]): string | undefined {
   for (const name of names) {
