@@ -23,7 +23,7 @@ const only = (values: Record<string, unknown>, declared: ReadonlySet<string> | u
  * every evaluation besides the query's own.
  */
 export function cedarDecider(set: PolicySet, shapes: SchemaShapes, always: readonly PolicyEntity[] = []): Decider {
-  const entity = (e: PolicyEntity): RequestEntity => ({ ...e.uid, attrs: only(e.attrs, shapes.entity(e.uid.type)), parents: e.parents });
+  const entity = requestEntity(shapes);
   return (query) => {
     const answer = decide(set, {
       principal: query.principal,
@@ -34,6 +34,22 @@ export function cedarDecider(set: PolicySet, shapes: SchemaShapes, always: reado
     }, { validateRequest: false });
     return { allowed: answer.decision === 'allow', determining: [...answer.determining], errors: [...answer.errors] };
   };
+}
+
+const requestEntity = (shapes: SchemaShapes) => (e: PolicyEntity): RequestEntity => ({ ...e.uid, attrs: only(e.attrs, shapes.entity(e.uid.type)), parents: e.parents });
+
+/**
+ * The entities checked against the schema once, at load: decisions read them without it (the
+ * policy module's fast path), where an attribute of the wrong type would only make policies miss.
+ */
+function unfitEntity(set: PolicySet, shapes: SchemaShapes, entities: EntityStore): string | undefined {
+  const sample = shapes.sample;
+  if (!sample || !entities.size) return undefined;
+  const answer = decide(set, {
+    principal: { type: sample.principalType, id: '' }, action: { type: 'Action', id: sample.action }, resource: { type: sample.resourceType, id: '' },
+    entities: entities.all.map(requestEntity(shapes)),
+  });
+  return answer.errors.find((e) => /entity deserialization/i.test(e));
 }
 
 function readText(setting: string, path: string): string {
@@ -81,13 +97,7 @@ export function loadAuthzenPolicy(config: Pick<Config, 'VIGIL_AUTHZEN_POLICY' | 
   }
   const named = entities.all.filter((e) => set.named.has(`${e.uid.type}::${e.uid.id}`));
   const decider = cedarDecider(set, shapes, [...named, ...entities.reachableFrom(named)]);
-  if (entities.size) {
-    // One entity that does not fit the schema would deny every decision that reaches it: refused now.
-    const action = shapes.actions[0];
-    const probe = action === undefined ? undefined
-      : decider({ principal: { type: 'Vigil::Probe', id: '' }, action: { type: 'Action', id: action }, resource: { type: 'Vigil::Probe', id: '' }, context: {}, entities: [...entities.all] });
-    const unfit = probe?.errors.find((e) => /entity deserialization/i.test(e));
-    if (unfit) throw new ConfigError(`VIGIL_AUTHZEN_ENTITIES: ${config.VIGIL_AUTHZEN_ENTITIES}: ${unfit}`);
-  }
+  const unfit = unfitEntity(set, shapes, entities);
+  if (unfit) throw new ConfigError(`VIGIL_AUTHZEN_ENTITIES: ${config.VIGIL_AUTHZEN_ENTITIES}: ${unfit}`);
   return { decide: decider, entities };
 }

@@ -12,14 +12,14 @@ export interface SchemaShapes {
   entity(type: string): ReadonlySet<string> | undefined;
   /** The context attributes declared for an action (`Action::"name"`); undefined for an unknown action. */
   context(action: string): ReadonlySet<string> | undefined;
-  /** The un-namespaced actions the schema declares. */
-  readonly actions: readonly string[];
+  /** A request the schema allows (an action with a principal and a resource type), to check entities with. */
+  readonly sample: { action: string; principalType: string; resourceType: string } | undefined;
 }
 
 interface RecordShape { type?: string; attributes?: Record<string, unknown> }
 interface NamespaceJson {
   entityTypes?: Record<string, { shape?: RecordShape }>;
-  actions?: Record<string, { appliesTo?: { context?: RecordShape } }>;
+  actions?: Record<string, { appliesTo?: { context?: RecordShape; principalTypes?: string[]; resourceTypes?: string[] } }>;
 }
 
 const names = (shape: RecordShape | undefined) => new Set(Object.keys(shape?.attributes ?? {}));
@@ -33,11 +33,18 @@ export function schemaShapes(schemaText: string): SchemaShapes {
   if (answer.type !== 'success') throw new Error(`the schema cannot be read: ${answer.errors.map((e) => e.message).join('; ')}`);
   const entities = new Map<string, Set<string>>();
   const contexts = new Map<string, Set<string>>();
+  let sample: SchemaShapes['sample'];
   for (const [namespace, body] of Object.entries(answer.json as Record<string, NamespaceJson>)) {
     const qualified = (name: string) => (namespace ? `${namespace}::${name}` : name);
     for (const [name, type] of Object.entries(body.entityTypes ?? {})) entities.set(qualified(name), names(type.shape));
     // AuthZEN actions map to the un-namespaced `Action` type only.
-    if (namespace === '') for (const [name, action] of Object.entries(body.actions ?? {})) contexts.set(name, names(action.appliesTo?.context));
+    if (namespace !== '') continue;
+    for (const [name, action] of Object.entries(body.actions ?? {})) {
+      contexts.set(name, names(action.appliesTo?.context));
+      const [principalType] = action.appliesTo?.principalTypes ?? [];
+      const [resourceType] = action.appliesTo?.resourceTypes ?? [];
+      if (!sample && principalType && resourceType) sample = { action: name, principalType, resourceType };
+    }
   }
-  return { entity: (type) => entities.get(type), context: (action) => contexts.get(action), actions: [...contexts.keys()] };
+  return { entity: (type) => entities.get(type), context: (action) => contexts.get(action), sample };
 }
