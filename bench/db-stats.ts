@@ -6,7 +6,8 @@
 import pg from 'pg';
 import { Redis } from 'ioredis';
 
-async function withClient<T>(url: string, work: (db: pg.Client) => Promise<T>): Promise<T> {
+/** `work` on a connection of its own to the database at `url`, closed after. */
+export async function withClient<T>(url: string, work: (db: pg.Client) => Promise<T>): Promise<T> {
   const db = new pg.Client({ connectionString: url });
   await db.connect();
   try {

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { fileURLToPath } from 'node:url';
 import { migrate, PostgresSql } from '../src/store/index.ts';
 import { freshDatabase, POSTGRES_URL } from '../test/support/services.ts';
+import { withClient } from './db-stats.ts';
 import { derivedCounts, scaleLoad, scaleSizes, type ScaleSizes } from './scale-rows.ts';
 
 export interface TableLoadTime { table: string; rows: string; seconds: number }
@@ -68,15 +69,8 @@ async function migrated(url: string): Promise<void> {
   }
 }
 
-async function onServer<T>(work: (admin: pg.Client) => Promise<T>): Promise<T> {
-  const admin = new pg.Client({ connectionString: POSTGRES_URL });
-  await admin.connect();
-  try {
-    return await work(admin);
-  } finally {
-    await admin.end();
-  }
-}
+/** `work` on a connection to the server's maintenance database (creating and dropping databases). */
+const onServer = <T>(work: (admin: pg.Client) => Promise<T>): Promise<T> => withClient(POSTGRES_URL, work);
 
 /** How long a kept database is copied instead of loaded again. */
 const KEPT_FOR_MS = 86_400_000;
