@@ -53,10 +53,12 @@ export function federationRoutes(kit: InteractionKit, federation: InteractionFed
   const { deps } = kit;
   const issuer = deps.config.ISSUER.replace(/\/$/, '');
 
-  const relayFor = (uid: string) => `${uid}.${deps.keys.mac('federation-relay', uid)}`;
+  // 128 bits of MAC: SAML's RelayState may be at most 80 bytes (bindings §3.4.3), the uid takes 43.
+  const relayMac = (uid: string) => deps.keys.mac('federation-relay', uid).slice(0, 22);
+  const relayFor = (uid: string) => `${uid}.${relayMac(uid)}`;
   const uidOfRelay = (relay: string | undefined): string | undefined => {
     const [uid, mac] = (relay ?? '').split('.');
-    return uid && mac && constantTimeEqual(mac, deps.keys.mac('federation-relay', uid)) ? uid : undefined;
+    return uid && mac && constantTimeEqual(mac, relayMac(uid)) ? uid : undefined;
   };
   const secondsLeft = (interaction: Interaction) => Math.max(60, (interaction.exp ?? 0) - Math.floor(Date.now() / 1000));
 

@@ -224,11 +224,14 @@ export function readAuthnRequest(redirectUrl: string): { id: string; acsUrl: str
   const request = doc.documentElement!;
   const issuer = doc.getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:assertion', 'Issuer')[0]?.textContent ?? '';
   const policy = doc.getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:protocol', 'NameIDPolicy')[0];
+  const relayState = url.searchParams.get('RelayState') ?? '';
+  // SAML bindings §3.4.3: an IdP may refuse a longer RelayState, as some do.
+  if (Buffer.byteLength(relayState) > 80) throw new Error(`RelayState of ${Buffer.byteLength(relayState)} bytes: at most 80 are allowed`);
   return {
     id: request.getAttribute('ID') ?? '',
     acsUrl: request.getAttribute('AssertionConsumerServiceURL') ?? '',
     issuer,
-    relayState: url.searchParams.get('RelayState') ?? '',
+    relayState,
     nameIdFormat: policy?.getAttribute('Format') ?? undefined,
     xml,
   };
