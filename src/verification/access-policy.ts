@@ -60,7 +60,9 @@ export class AccessPolicyCheck {
     const known = this.#verdicts.get(ctx);
     if (known) return known;
     const client = ctx.oidc.client!;
-    const state = await this.#deps.state(ctx, grantType, account.id);
+    // A policy that allows every scope and role outright (the shipped one) needs no facts: no read at a code exchange.
+    const outright = set.unconditional.has('Action::receive_scope') && set.unconditional.has('Action::receive_role');
+    const state = outright ? undefined : await this.#deps.state(ctx, grantType, account.id);
     const metadata = clientMetadata(client);
     const facts = tokenFacts({
       grantType,
