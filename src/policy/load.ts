@@ -3,6 +3,7 @@ import { cedar } from './engine.ts';
 import { Buffer } from 'node:buffer';
 import { PolicyError, type PolicyProblem } from './errors.ts';
 import { positionAt, type SourceText } from './source.ts';
+import { collectReads, type Reads } from './reads.ts';
 
 /** One policy of a loaded set: its id (the `@id` annotation, else file:line) and where it was written. */
 export interface PolicyInfo {
@@ -32,6 +33,8 @@ export interface PolicySet {
    * forbid can apply to it — such requests need no evaluation. Absent: the action must be evaluated.
    */
   readonly unconditional: ReadonlyMap<string, readonly string[]>;
+  /** The context and entity attributes the policies read (see reads.ts). */
+  readonly reads: Reads;
 }
 
 export interface PolicySetInput {
@@ -64,7 +67,7 @@ export function loadPolicySet(input: PolicySetInput): PolicySet {
   const named = new Set<string>();
   for (const info of infos) collectEntities(info.json, named);
   return {
-    key, schemaName, named, unconditional: unconditionalPermits(infos),
+    key, schemaName, named, unconditional: unconditionalPermits(infos), reads: collectReads(infos.map((i) => i.json.conditions)),
     policies: infos.map(({ id, file, line, effect, annotations }) => ({ id, file, line, effect, annotations })),
     files: [schema.file, ...sources.map((s) => s.file)],
   };
