@@ -88,9 +88,9 @@ function readParts(set: PolicySet, facts: TokenFacts) {
 }
 
 /** Asks the policy about each scope asked for and each role the person holds. */
-export function tokenVerdict(set: PolicySet, facts: TokenFacts, scopes: readonly string[]): TokenVerdict {
+export function tokenVerdict(set: PolicySet, facts: TokenFacts, scopes: readonly string[], options: { remember?: boolean } = {}): TokenVerdict {
   const { principal, context, key } = readParts(set, facts);
-  let memory = remembered.get(set);
+  let memory = options.remember === false ? new Map<string, PolicyDecision>() : remembered.get(set);
   if (!memory) remembered.set(set, memory = new Map());
   if (memory.size >= REMEMBER_AT_MOST) memory.clear();
   let evaluations = 0;
