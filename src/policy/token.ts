@@ -34,6 +34,8 @@ export interface TokenVerdict {
   readonly roles: readonly string[];
   readonly withheldScopes: readonly Withheld[];
   readonly withheldRoles: readonly Withheld[];
+  /** The policies that determined what was given (the permits of the scopes and roles kept). */
+  readonly allowedBy: readonly string[];
   /** The policies marked `@refuse` among those that withheld a scope: the token request is refused, not narrowed. */
   readonly refusedBy: readonly string[];
   /** Refuse the token request: a `@refuse` policy withheld a scope, or none of the scopes asked for is left. */
@@ -121,13 +123,16 @@ export function tokenVerdict(set: PolicySet, facts: TokenFacts, scopes: readonly
       return decision;
     };
   };
+  const allowedBy = new Set<string>();
   const split = (names: readonly string[], decideOne: (name: string) => PolicyDecision) => {
     const kept: string[] = [];
     const withheld: Withheld[] = [];
     for (const name of names) {
       const d = decideOne(name);
-      if (d.decision === 'allow') kept.push(name);
-      else withheld.push({ name, determining: d.determining, errors: d.errors });
+      if (d.decision === 'allow') {
+        kept.push(name);
+        for (const id of d.determining) allowedBy.add(id);
+      } else withheld.push({ name, determining: d.determining, errors: d.errors });
     }
     return { kept, withheld };
   };
@@ -137,7 +142,8 @@ export function tokenVerdict(set: PolicySet, facts: TokenFacts, scopes: readonly
   const refusedBy = [...new Set(scopeSplit.withheld.flatMap((w) => w.determining.filter((id) => refusing.has(id))))];
   const refused = refusedBy.length > 0 || (scopes.length > 0 && scopeSplit.kept.length === 0);
   return {
-    scopes: scopeSplit.kept, roles: roleSplit.kept, withheldScopes: scopeSplit.withheld, withheldRoles: roleSplit.withheld, refusedBy, refused, evaluations,
+    scopes: scopeSplit.kept, roles: roleSplit.kept, withheldScopes: scopeSplit.withheld, withheldRoles: roleSplit.withheld,
+    allowedBy: [...allowedBy], refusedBy, refused, evaluations,
   };
 }
 

@@ -91,7 +91,7 @@ export class AccessPolicyCheck {
     metrics?.accessPolicyDecisions.inc({ grant_type: grantType, outcome });
     const clientId = ctx.oidc.client!.clientId;
     const log = {
-      account: source.accountId, client: clientId, grantType, outcome, scopes: verdict.scopes,
+      account: source.accountId, client: clientId, grantType, outcome, scopes: verdict.scopes, roles: verdict.roles, allowedBy: verdict.allowedBy,
       withheldScopes: verdict.withheldScopes, withheldRoles: verdict.withheldRoles, refusedBy: verdict.refusedBy,
     };
     if (withheld === 0) {
