@@ -1,7 +1,7 @@
 /**
  * In-process latency of the access policy (target: under 0.2 ms p99 added to a refresh).
  *
- *   node --disable-warning=ExperimentalWarning bench/policy.ts [--count 50000]
+ *   npm run bench:policy [-- --count 50000]
  *
  * Times one `decide` (a single Cedar authorization with a pre-parsed policy set) and one
  * `tokenVerdict` (what a refresh asks: every scope of the token and every role of the person) with
