@@ -1,5 +1,4 @@
-import { loadPolicySet, tokenVerdict, type TokenFacts } from '../../../src/policy/index.ts';
-import { project, type ReadTree } from '../../../src/policy/reads.ts';
+import { loadPolicySet, project, tokenVerdict, type ReadTree, type TokenFacts } from '../../../src/policy/index.ts';
 import { POLICIES, SCHEMA } from './fixtures.ts';
 
 const VIGIL_SCHEMA = `entity Role; entity Person in [Role] { email: String, email_verified: Bool, roles: Set<String> }; entity Scope;
