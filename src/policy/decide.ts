@@ -1,4 +1,5 @@
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import type * as Cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { cedar } from './engine.ts';
 import type { PolicySet } from './load.ts';
 import { toCedarRecord, type AttributeValue } from './values.ts';
 
@@ -44,7 +45,7 @@ export interface DecideOptions {
  * the schema is denied with its errors.
  */
 export function decide(set: PolicySet, request: DecisionRequest, options: DecideOptions = {}): PolicyDecision {
-  let call: cedar.StatefulAuthorizationCall;
+  let call: Cedar.StatefulAuthorizationCall;
   try {
     call = {
       principal: ref(request.principal),
@@ -58,7 +59,7 @@ export function decide(set: PolicySet, request: DecisionRequest, options: Decide
   } catch (err) {
     return { decision: 'deny', determining: [], errors: [(err as Error).message] };
   }
-  const answer = cedar.statefulIsAuthorized(call);
+  const answer = cedar().statefulIsAuthorized(call);
   if (answer.type === 'failure') return { decision: 'deny', determining: [], errors: answer.errors.map((e) => e.message) };
   const { decision, diagnostics } = answer.response;
   return {
@@ -68,13 +69,13 @@ export function decide(set: PolicySet, request: DecisionRequest, options: Decide
   };
 }
 
-function ref(e: EntityRef): cedar.TypeAndId {
+function ref(e: EntityRef): Cedar.TypeAndId {
   return { type: e.type, id: e.id };
 }
 
-function entitiesOf(request: DecisionRequest): cedar.EntityJson[] {
+function entitiesOf(request: DecisionRequest): Cedar.EntityJson[] {
   const seen = new Set<string>();
-  const out: cedar.EntityJson[] = [];
+  const out: Cedar.EntityJson[] = [];
   for (const e of [request.principal, request.resource, ...(request.entities ?? [])]) {
     if (!e.attrs && !e.parents) continue;
     const key = `${e.type}::${e.id}`;

@@ -11,3 +11,4 @@ export type { SourceText } from './source.ts';
 export {
   RECEIVE_ROLE, RECEIVE_SCOPE, checkTokenSchema, tokenRequestParts, tokenVerdict, type TokenFacts, type TokenVerdict, type Withheld,
 } from './token.ts';
+export { collectReads, project, type Reads, type ReadTree } from './reads.ts';

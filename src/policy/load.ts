@@ -1,7 +1,9 @@
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import type * as Cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { cedar } from './engine.ts';
 import { Buffer } from 'node:buffer';
 import { PolicyError, type PolicyProblem } from './errors.ts';
 import { positionAt, type SourceText } from './source.ts';
+import { collectReads, type Reads } from './reads.ts';
 
 /** One policy of a loaded set: its id (the `@id` annotation, else file:line) and where it was written. */
 export interface PolicyInfo {
@@ -31,6 +33,8 @@ export interface PolicySet {
    * forbid can apply to it — such requests need no evaluation. Absent: the action must be evaluated.
    */
   readonly unconditional: ReadonlyMap<string, readonly string[]>;
+  /** The context and entity attributes the policies read (see reads.ts). */
+  readonly reads: Reads;
 }
 
 export interface PolicySetInput {
@@ -58,23 +62,23 @@ export function loadPolicySet(input: PolicySetInput): PolicySet {
   generation += 1;
   const key = `vigil-policy-${generation}`;
   const schemaName = `vigil-schema-${generation}`;
-  ensureSuccess(cedar.preparseSchema(schemaName, schemaValue), schema);
-  ensureSuccess(cedar.preparsePolicySet(key, { staticPolicies: texts }), schema);
+  ensureSuccess(cedar().preparseSchema(schemaName, schemaValue), schema);
+  ensureSuccess(cedar().preparsePolicySet(key, { staticPolicies: texts }), schema);
   const named = new Set<string>();
   for (const info of infos) collectEntities(info.json, named);
   return {
-    key, schemaName, named, unconditional: unconditionalPermits(infos),
+    key, schemaName, named, unconditional: unconditionalPermits(infos), reads: collectReads(infos.map((i) => i.json.conditions)),
     policies: infos.map(({ id, file, line, effect, annotations }) => ({ id, file, line, effect, annotations })),
     files: [schema.file, ...sources.map((s) => s.file)],
   };
 }
 
-const uidKey = (e: cedar.EntityUidJson) => ('__entity' in e ? `${e.__entity.type}::${e.__entity.id}` : `${e.type}::${e.id}`);
+const uidKey = (e: Cedar.EntityUidJson) => ('__entity' in e ? `${e.__entity.type}::${e.__entity.id}` : `${e.type}::${e.id}`);
 
 /** The actions some permit allows outright (any principal, any resource, no condition) and no forbid may touch. */
 function unconditionalPermits(infos: readonly Located[]): Map<string, string[]> {
   const forbidsAll = infos.some((i) => i.effect === 'forbid' && i.json.action.op !== '==');
-  const forbidden = new Set(infos.filter((i) => i.effect === 'forbid' && i.json.action.op === '==').map((i) => uidKey((i.json.action as { entity: cedar.EntityUidJson }).entity)));
+  const forbidden = new Set(infos.filter((i) => i.effect === 'forbid' && i.json.action.op === '==').map((i) => uidKey((i.json.action as { entity: Cedar.EntityUidJson }).entity)));
   const out = new Map<string, string[]>();
   if (forbidsAll) return out;
   for (const info of infos) {
@@ -99,23 +103,23 @@ function collectEntities(node: unknown, into: Set<string>): void {
   for (const value of Object.values(record)) collectEntities(value, into);
 }
 
-function parseSchema(schema: SourceText): cedar.Schema {
+function parseSchema(schema: SourceText): Cedar.Schema {
   const trimmed = schema.text.trimStart();
-  let value: cedar.Schema = schema.text;
+  let value: Cedar.Schema = schema.text;
   if (trimmed.startsWith('{')) {
     try {
-      value = JSON.parse(schema.text) as cedar.Schema;
+      value = JSON.parse(schema.text) as Cedar.Schema;
     } catch (err) {
       throw new PolicyError([{ file: schema.file, line: 1, column: 1, message: `not valid JSON: ${(err as Error).message}` }], 'invalid policy schema');
     }
   }
-  const answer = cedar.checkParseSchema(value);
+  const answer = cedar().checkParseSchema(value);
   if (answer.type === 'failure') throw new PolicyError(problemsOf(answer.errors, schema, 0), 'invalid policy schema');
   return value;
 }
 
 interface Located extends PolicyInfo {
-  readonly json: cedar.PolicyJson;
+  readonly json: Cedar.PolicyJson;
   readonly source: SourceText;
   readonly offset: number;
 }
@@ -125,7 +129,7 @@ function splitPolicies(sources: readonly SourceText[]): { texts: Record<string, 
   const infos: Located[] = [];
   const problems: PolicyProblem[] = [];
   for (const source of sources) {
-    const parts = cedar.policySetTextToParts(source.text);
+    const parts = cedar().policySetTextToParts(source.text);
     if (parts.type === 'failure') {
       problems.push(...problemsOf(parts.errors, source, 0));
       continue;
@@ -140,7 +144,7 @@ function splitPolicies(sources: readonly SourceText[]): { texts: Record<string, 
       searchFrom = found === -1 ? searchFrom : found + text.length;
       const byteOffset = Buffer.byteLength(source.text.slice(0, offset), 'utf8');
       const { line, column } = positionAt(source.text, byteOffset);
-      const json = cedar.policyToJson(text);
+      const json = cedar().policyToJson(text);
       if (json.type === 'failure') {
         problems.push(...problemsOf(json.errors, source, byteOffset));
         continue;
@@ -158,8 +162,8 @@ function splitPolicies(sources: readonly SourceText[]): { texts: Record<string, 
   return { texts, infos };
 }
 
-function validate(schema: SourceText, schemaValue: cedar.Schema, texts: Record<string, string>, infos: readonly Located[]): void {
-  const answer = cedar.validate({ schema: schemaValue, policies: { staticPolicies: texts }, validationSettings: { mode: 'strict' } });
+function validate(schema: SourceText, schemaValue: Cedar.Schema, texts: Record<string, string>, infos: readonly Located[]): void {
+  const answer = cedar().validate({ schema: schemaValue, policies: { staticPolicies: texts }, validationSettings: { mode: 'strict' } });
   if (answer.type === 'failure') throw new PolicyError(problemsOf(answer.errors, schema, 0), 'invalid policy schema');
   if (answer.validationErrors.length === 0) return;
   const byId = new Map(infos.map((i) => [i.id, i]));
@@ -169,11 +173,11 @@ function validate(schema: SourceText, schemaValue: cedar.Schema, texts: Record<s
   }));
 }
 
-function ensureSuccess(answer: cedar.CheckParseAnswer, where: SourceText): void {
+function ensureSuccess(answer: Cedar.CheckParseAnswer, where: SourceText): void {
   if (answer.type === 'failure') throw new PolicyError(problemsOf(answer.errors, where, 0));
 }
 
-function problemsOf(errors: readonly cedar.DetailedError[], source: SourceText, baseOffset: number): PolicyProblem[] {
+function problemsOf(errors: readonly Cedar.DetailedError[], source: SourceText, baseOffset: number): PolicyProblem[] {
   return errors.map((e) => {
     const location = e.sourceLocations?.[0];
     const { line, column } = positionAt(source.text, baseOffset + (location?.start ?? 0));

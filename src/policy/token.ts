@@ -1,6 +1,7 @@
 import { decide, type PolicyDecision, type RequestEntity } from './decide.ts';
 import type { PolicySet } from './load.ts';
 import type { AttributeValue } from './values.ts';
+import { project } from './reads.ts';
 
 /**
  * Vigil's token vocabulary (config/policy/vigil.cedarschema): which scopes and roles a token may carry, for
@@ -33,11 +34,13 @@ export interface TokenVerdict {
   readonly roles: readonly string[];
   readonly withheldScopes: readonly Withheld[];
   readonly withheldRoles: readonly Withheld[];
+  /** The policies that determined what was given (the permits of the scopes and roles kept). */
+  readonly allowedBy: readonly string[];
   /** The policies marked `@refuse` among those that withheld a scope: the token request is refused, not narrowed. */
   readonly refusedBy: readonly string[];
   /** Refuse the token request: a `@refuse` policy withheld a scope, or none of the scopes asked for is left. */
   readonly refused: boolean;
-  /** How many times the engine was asked (scopes and roles no policy names share one decision). */
+  /** How many times the engine was asked (scopes and roles no policy names share one decision; decisions are remembered by what the policies read). */
   readonly evaluations: number;
 }
 
@@ -72,9 +75,26 @@ export function tokenRequestParts(facts: TokenFacts): { principal: RequestEntity
   return { principal, context };
 }
 
+/** Decisions remembered per policy set, by what the policies read of the request (exact: Cedar is deterministic). */
+const remembered = new WeakMap<PolicySet, Map<string, PolicyDecision>>();
+const REMEMBER_AT_MOST = 10_000;
+
+/** The request as the policies see it: only the attributes they read, and the key it is remembered by. */
+function readParts(set: PolicySet, facts: TokenFacts) {
+  const parts = tokenRequestParts(facts);
+  const principal = { ...parts.principal, attrs: project(parts.principal.attrs, set.reads.principal) };
+  const context = project(parts.context, set.reads.context);
+  const namesPerson = [...set.named].some((n) => n.startsWith('Person::'));
+  const key = JSON.stringify([namesPerson ? principal.id : '', principal.attrs, principal.parents?.map((p) => p.id), context]);
+  return { principal, context, key };
+}
+
 /** Asks the policy about each scope asked for and each role the person holds. */
-export function tokenVerdict(set: PolicySet, facts: TokenFacts, scopes: readonly string[]): TokenVerdict {
-  const { principal, context } = tokenRequestParts(facts);
+export function tokenVerdict(set: PolicySet, facts: TokenFacts, scopes: readonly string[], options: { remember?: boolean } = {}): TokenVerdict {
+  const { principal, context, key } = readParts(set, facts);
+  let memory = options.remember === false ? new Map<string, PolicyDecision>() : remembered.get(set);
+  if (!memory) remembered.set(set, memory = new Map());
+  if (memory.size >= REMEMBER_AT_MOST) memory.clear();
   let evaluations = 0;
   const ask = (action: typeof RECEIVE_SCOPE | typeof RECEIVE_ROLE, type: 'Scope' | 'Role') => {
     const permits = set.unconditional.get(`Action::${action.id}`);
@@ -87,22 +107,32 @@ export function tokenVerdict(set: PolicySet, facts: TokenFacts, scopes: readonly
     return (name: string): PolicyDecision => {
       const isNamed = set.named.has(`${type}::${name}`);
       if (!isNamed && unnamed) return unnamed;
+      const memoryKey = `${action.id} ${isNamed ? name : ''} ${key}`;
+      const known = memory.get(memoryKey);
+      if (known) {
+        if (!isNamed) unnamed = known;
+        return known;
+      }
       evaluations += 1;
       // The context is built here to the schema (checked once at load by checkTokenSchema): read without it.
       const answer = decide(set, { principal, action, resource: { type, id: name }, context }, { validateRequest: false });
       // A policy that errs does not apply in Cedar; a forbid that errs must not let a scope through.
       const decision: PolicyDecision = answer.errors.length > 0 ? { ...answer, decision: 'deny' } : answer;
       if (!isNamed) unnamed = decision;
+      memory.set(memoryKey, decision);
       return decision;
     };
   };
+  const allowedBy = new Set<string>();
   const split = (names: readonly string[], decideOne: (name: string) => PolicyDecision) => {
     const kept: string[] = [];
     const withheld: Withheld[] = [];
     for (const name of names) {
       const d = decideOne(name);
-      if (d.decision === 'allow') kept.push(name);
-      else withheld.push({ name, determining: d.determining, errors: d.errors });
+      if (d.decision === 'allow') {
+        kept.push(name);
+        for (const id of d.determining) allowedBy.add(id);
+      } else withheld.push({ name, determining: d.determining, errors: d.errors });
     }
     return { kept, withheld };
   };
@@ -112,7 +142,8 @@ export function tokenVerdict(set: PolicySet, facts: TokenFacts, scopes: readonly
   const refusedBy = [...new Set(scopeSplit.withheld.flatMap((w) => w.determining.filter((id) => refusing.has(id))))];
   const refused = refusedBy.length > 0 || (scopes.length > 0 && scopeSplit.kept.length === 0);
   return {
-    scopes: scopeSplit.kept, roles: roleSplit.kept, withheldScopes: scopeSplit.withheld, withheldRoles: roleSplit.withheld, refusedBy, refused, evaluations,
+    scopes: scopeSplit.kept, roles: roleSplit.kept, withheldScopes: scopeSplit.withheld, withheldRoles: roleSplit.withheld,
+    allowedBy: [...allowedBy], refusedBy, refused, evaluations,
   };
 }
 

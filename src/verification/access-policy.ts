@@ -60,7 +60,9 @@ export class AccessPolicyCheck {
     const known = this.#verdicts.get(ctx);
     if (known) return known;
     const client = ctx.oidc.client!;
-    const state = await this.#deps.state(ctx, grantType, account.id);
+    // A policy that allows every scope and role outright (the shipped one) needs no facts: no read at a code exchange.
+    const outright = set.unconditional.has('Action::receive_scope') && set.unconditional.has('Action::receive_role');
+    const state = outright ? undefined : await this.#deps.state(ctx, grantType, account.id);
     const metadata = clientMetadata(client);
     const facts = tokenFacts({
       grantType,
@@ -89,7 +91,7 @@ export class AccessPolicyCheck {
     metrics?.accessPolicyDecisions.inc({ grant_type: grantType, outcome });
     const clientId = ctx.oidc.client!.clientId;
     const log = {
-      account: source.accountId, client: clientId, grantType, outcome, scopes: verdict.scopes,
+      account: source.accountId, client: clientId, grantType, outcome, scopes: verdict.scopes, roles: verdict.roles, allowedBy: verdict.allowedBy,
       withheldScopes: verdict.withheldScopes, withheldRoles: verdict.withheldRoles, refusedBy: verdict.refusedBy,
     };
     if (withheld === 0) {

@@ -17,6 +17,11 @@ const GUARD = `@id("email-needs-compliant-device")
 forbid (principal, action == Action::"receive_scope", resource == Scope::"email")
 when { context.device.registered && !context.device.compliant };
 
+// At the code exchange the app's key is not registered yet: its tokens never carry "profile".
+@id("profile-needs-registered-device")
+forbid (principal, action == Action::"receive_scope", resource == Scope::"profile")
+unless { context.device.registered };
+
 @id("admin-role-needs-compliant-device")
 forbid (principal, action == Action::"receive_role", resource == Role::"admin")
 when { context.device.registered && !context.device.compliant };
@@ -69,8 +74,11 @@ let deviceId: string;
 
 test('a refresh from a non-compliant device loses the guarded scope and role, audited and counted; compliant again, it gets them back', async () => {
   keys = await generateKeyPair('ES256', { extractable: true });
-  session = await signInWithDpop(person, app, keys, 'openid offline_access email');
+  session = await signInWithDpop(person, app, keys, 'openid offline_access email profile');
+  // The code exchange: "profile" withheld from every token made from the code, the refresh token included.
   expect(scopesOf(session.tokens)).toEqual(['email', 'offline_access', 'openid']);
+  expect(session.tokens.claims()).toMatchObject({ email: person.email, roles: ['admin', 'staff'] });
+  expect(session.tokens.claims()?.name).toBeUndefined();
   deviceId = await registerDevice(person.issuer, await devicesToken(person, app), keys, 'Ada\'s phone');
   expect((await reportPosture(person.issuer, deviceId, keys, COMPLIANT_POSTURE)).compliant).toBe(true);
 
@@ -85,15 +93,18 @@ test('a refresh from a non-compliant device loses the guarded scope and role, au
   expect(narrowed.claims()?.roles).toEqual(['staff']);
 
   const entries = await withheldEntries();
-  expect(entries).toHaveLength(1);
+  expect(entries).toHaveLength(2);
   expect(entries[0].details).toMatchObject({
+    grantType: 'authorization_code', outcome: 'narrowed', withheldScopes: [{ scope: 'profile', determining: ['profile-needs-registered-device'] }],
+  });
+  expect(entries[1].details).toMatchObject({
     grantType: 'refresh_token', outcome: 'narrowed',
     withheldScopes: [{ scope: 'email', determining: ['email-needs-compliant-device'] }],
     withheldRoles: [{ role: 'admin', determining: ['admin-role-needs-compliant-device'] }],
   });
   const metrics = await (await fetch(`${vigil.issuer}/metrics`)).text();
   expect(metrics).toMatch(/vigil_access_policy_decisions_total\{grant_type="refresh_token",outcome="narrowed"\} 1\b/);
-  expect(metrics).toMatch(/vigil_access_policy_decisions_total\{grant_type="authorization_code",outcome="allowed"\} [1-9]/);
+  expect(metrics).toMatch(/vigil_access_policy_decisions_total\{grant_type="authorization_code",outcome="narrowed"\} 1\b/);
 
   // The refresh token kept what Ada consented to: the device fixed, the scope and the role come back.
   await reportPosture(person.issuer, deviceId, keys, COMPLIANT_POSTURE);

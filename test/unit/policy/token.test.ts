@@ -30,6 +30,7 @@ describe('the shipped policy', () => {
     const f = facts(over);
     const verdict = tokenVerdict(set, f, ['openid', 'offline_access', 'email', 'profile', 'admin:write']);
     expect(verdict).toMatchObject({ scopes: ['openid', 'offline_access', 'email', 'profile', 'admin:write'], roles: f.person.roles, withheldScopes: [], withheldRoles: [], refused: false });
+    expect(verdict.allowedBy).toEqual(f.person.roles.length ? ['vigil-default-scopes', 'vigil-default-roles'] : ['vigil-default-scopes']);
     // Permits without condition and no forbid: nothing to evaluate.
     expect(verdict.evaluations).toBe(0);
     expect(verdict.withheldScopes).toEqual([]);
