@@ -56,6 +56,8 @@ export interface StartNotices {
 export async function startVigil(config: Config, logger: Logger, notices: StartNotices): Promise<RunningVigil> {
   // Policy files first: a bad one must stop start-up before anything is created or announced.
   let files: PolicyFiles = loadPolicyFiles(config);
+  // The federation file's form too (its sealed secrets are opened once the master key is).
+  loadFederationFile(config.VIGIL_FEDERATION_FILE);
   // The logo file and the message catalogue too: a bad one stops the start naming it.
   const brand = loadBrand(config);
   const catalogue = shippedCatalogue();

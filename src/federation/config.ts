@@ -42,15 +42,18 @@ export interface FederationFile {
   secrets: Map<string, Map<string, string>>;
 }
 
-/** Reads the file named by VIGIL_FEDERATION_FILE; no providers when `path` is undefined. */
-export function loadFederationFile(path: string | undefined, keys: KeyRing): FederationFile {
+/**
+ * Reads the file named by VIGIL_FEDERATION_FILE; no providers when `path` is undefined. Without
+ * `keys` (before the master key is open) the file is validated but its secrets are not opened.
+ */
+export function loadFederationFile(path: string | undefined, keys?: KeyRing): FederationFile {
   if (path === undefined) return { providers: [], secrets: new Map() };
   const { json, fail } = readSettingFile('VIGIL_FEDERATION_FILE', path);
   return parseFederationFile(json, keys, fail);
 }
 
 /** Validates a parsed federation file (the loader's second half, for tests and the CLI). */
-export function parseFederationFile(json: unknown, keys: KeyRing, fail: (problem: string) => Error = (p) => new ConfigError(p)): FederationFile {
+export function parseFederationFile(json: unknown, keys: KeyRing | undefined, fail: (problem: string) => Error = (p) => new ConfigError(p)): FederationFile {
   const result = fileSchema().safeParse(json);
   if (!result.success) {
     throw fail(result.error.issues.map((i) => `${describePath(i.path, json)}: ${i.message}`).join('; '));
@@ -61,7 +64,7 @@ export function parseFederationFile(json: unknown, keys: KeyRing, fail: (problem
     const opened = new Map<string, string>();
     for (const field of SOURCE_KINDS[provider.kind].secrets) {
       const sealed = provider[field];
-      if (typeof sealed !== 'string') continue;
+      if (typeof sealed !== 'string' || !keys) continue;
       try {
         opened.set(field, openFederationSecret(keys, provider.id, field, sealed));
       } catch (err) {

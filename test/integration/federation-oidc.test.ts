@@ -16,6 +16,7 @@ import pg from 'pg';
 import { CompactSign, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { freePort, hangUp, newMasterKey, runScript, tempDir, vigilCli } from '../support/vigil-process.ts';
 import { sealWithCli } from '../support/federation.ts';
+import { SoftAuthenticator, userHandleOf } from '../support/soft-authenticator.ts';
 import { Browser, CookieJar, formAction, hiddenField, type Page } from '../support/browserless.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import { clientCredentialsToken, jsonCall } from '../support/json-api.ts';
@@ -29,6 +30,14 @@ const CAEP = 'https://schemas.openid.net/secevent/caep/event-type/';
 class HostBrowser extends Browser {
   readonly #jars = new Map<string, CookieJar>();
 
+  /** The address the downstream sees (through its trusted proxy): its risk assessment's. */
+  readonly downstreamAddress?: string;
+
+  constructor(downstreamAddress?: string) {
+    super();
+    this.downstreamAddress = downstreamAddress;
+  }
+
   override async request(url: string, init: RequestInit = {}): Promise<Page> {
     const host = new URL(url).host;
     let jar = this.#jars.get(host);
@@ -37,6 +46,7 @@ class HostBrowser extends Browser {
     const cookie = jar.header();
     if (cookie) headers.set('cookie', cookie);
     if (!headers.has('accept')) headers.set('accept', 'text/html');
+    if (this.downstreamAddress && url.startsWith(downstream.vigil.issuer)) headers.set('x-forwarded-for', this.downstreamAddress);
     const response = await fetch(url, { ...init, headers, redirect: 'manual' });
     jar.store(response);
     const location = response.headers.get('location') ?? undefined;
@@ -59,6 +69,7 @@ let setKeys: Awaited<ReturnType<typeof generateKeyPair>>;
 /** What the fake upstream's token endpoint answers with next: an ID token for these claims. */
 let nextIdToken: Record<string, unknown> = {};
 const upstreamIds: Record<string, string> = {};
+let daveId: string;
 
 const isApp = (u: string) => u.startsWith(APP_REDIRECT);
 
@@ -127,13 +138,13 @@ beforeAll(async () => {
   upstream = await startStack({}, { port: upPort, issuerHost: 'localhost' });
   const callback = (provider: string) => `http://127.0.0.1:${downPort}/federation/${provider}/callback`;
   const registered = await vigilCli<ClientOut>(upstream.env, ['client', 'create', '--name', 'Downstream Vigil', '--redirect-uri', callback('corp'), '--redirect-uri', callback('trusted')]);
-  for (const [email, role] of [['alice@corp.test', 'engineer'], ['bob@corp.test', 'sales'], ['carol@corp.test', 'sales'], ['erin@corp.test', 'sales']]) {
+  for (const [email, role] of [['alice@corp.test', 'engineer'], ['bob@corp.test', 'sales'], ['carol@corp.test', 'sales'], ['erin@corp.test', 'sales'], ['dave@corp.test', 'sales'], ['frank@corp.test', 'sales']]) {
     upstreamIds[email] = (await vigilCli<{ id: string }>(upstream.env, ['user', 'create', '--email', email, '--password', UP_PASSWORD, '--role', role])).id;
   }
   upDb = new pg.Client({ connectionString: upstream.db.url });
   await upDb.connect();
   // Bob's address is verified upstream (an emailed link there); Carol's is not.
-  await upDb.query('UPDATE accounts SET email_verified = true WHERE email = $1', ['bob@corp.test']);
+  await upDb.query('UPDATE accounts SET email_verified = true WHERE email = ANY($1)', [['bob@corp.test', 'dave@corp.test']]);
 
   const masterKey = newMasterKey();
   const sealed = sealWithCli(masterKey, 'corp', 'client_secret', registered.client_secret!);
@@ -155,15 +166,19 @@ beforeAll(async () => {
   });
   federationFile = join(dir, 'federation.json');
   writeFileSync(federationFile, goodFile);
+  const knownBad = join(dir, 'known-bad.txt');
+  writeFileSync(knownBad, '203.0.113.0/24\n');
   const transmitters = join(dir, 'transmitters.json');
   writeFileSync(transmitters, JSON.stringify({ transmitters: [{ issuer: upstream.vigil.issuer, jwks: { keys: [{ ...await exportJWK(setKeys.publicKey), kid: 'up' }] } }] }));
   downstream = await startStack({
     VIGIL_MASTER_KEY: masterKey, VIGIL_FEDERATION_FILE: federationFile, VIGIL_SSF_TRANSMITTERS: transmitters,
     VIGIL_ALLOWED_OUTGOING_HOSTS: `localhost:${upPort},localhost:${fakePort}`,
+    TRUST_PROXY: '127.0.0.1/32', VIGIL_NETWORK_LISTS: `known_bad=${knownBad}`,
   }, { port: downPort });
   app = await vigilCli<ClientOut>(downstream.env, ['client', 'create', '--name', 'App', '--redirect-uri', APP_REDIRECT]);
   await vigilCli(downstream.env, ['user', 'create', '--email', 'bob@corp.test', '--password', DOWN_PASSWORD]);
   await vigilCli(downstream.env, ['user', 'create', '--email', 'carol@corp.test', '--password', DOWN_PASSWORD]);
+  daveId = (await vigilCli<{ id: string }>(downstream.env, ['user', 'create', '--email', 'dave@corp.test', '--password', DOWN_PASSWORD])).id;
   db = new pg.Client({ connectionString: downstream.db.url });
   await db.connect();
 }, 180_000);
@@ -234,6 +249,41 @@ test('an existing account is not linked by the email alone: the password of the 
   expect(refused.status).toBe(403);
   expect(refused.body).toContain('did not confirm that the address is verified');
   expect(await linkOf('corp', 'carol@corp.test')).toEqual([]);
+}, 60_000);
+
+test('linking with the passkey of the existing account instead of its password', async () => {
+  const passkey = new SoftAuthenticator({ seed: 'dave-laptop' });
+  await db.query(
+    "INSERT INTO webauthn_credentials (id, account_id, name, public_key, sign_count, transports, device_type, backed_up) VALUES ($1, $2, 'Laptop', $3, 0, '{internal}', 'singleDevice', false)",
+    [passkey.id, daveId, Buffer.from(passkey.cosePublicKey()).toString('base64url')],
+  );
+  const request = await authorize();
+  const browser = new HostBrowser();
+  const page = await walk(browser, await browser.follow(request.url, isApp), 'dave@corp.test');
+  expect(page.body).toContain('id="prove-passkey"');
+  const csrf = hiddenField(page.body, 'csrf');
+  const base = page.url.replace(/\/link$/, '/link/webauthn');
+  const json = (path: string, body: unknown) => browser.request(`${base}/${path}`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) });
+  const options = JSON.parse((await json('options', { csrf })).body) as { challenge: string };
+  const response = passkey.assert({ rpId: '127.0.0.1', origin: downstream.vigil.issuer, challenge: options.challenge, userHandle: userHandleOf(daveId), userVerified: true });
+  const verified = await json('verify', { csrf, response });
+  expect(verified.status).toBe(200);
+  const { redirect } = JSON.parse(verified.body) as { redirect: string };
+  const end = await walk(browser, await browser.follow(new URL(redirect, page.url).toString(), isApp), 'dave@corp.test');
+  // The upstream sign-in and the passkey of the account: a phishing-resistant sign-in.
+  expect((await request.redeem(end.location!)).claims()!.acr).toBe('urn:vigil:acr:phr');
+  expect(await linkOf('corp', 'dave@corp.test')).toEqual([{ subject: upstreamIds['dave@corp.test'], provisioned: false }]);
+}, 60_000);
+
+test('a federated sign-in is risk-assessed like any other: from a known-bad address it is refused, no code reaches the app', async () => {
+  const request = await authorize();
+  const browser = new HostBrowser('203.0.113.9');
+  const page = await walk(browser, await browser.follow(request.url, isApp), 'frank@corp.test');
+  expect(page.status).toBe(403);
+  expect(page.location).toBeUndefined();
+  expect(page.body).toContain('looks unusual for this account');
+  const denied = await db.query("SELECT details FROM audit_log WHERE action = 'login' AND outcome = 'denied' AND details->>'provider' = 'corp'");
+  expect(denied.rows[0].details).toMatchObject({ reason: 'risk', provider: 'corp' });
 }, 60_000);
 
 test('the upstream acr counts only for a provider trusted for it; otherwise Vigil asks its own second factor', async () => {
@@ -308,6 +358,36 @@ describe('ID tokens the downstream must refuse (a fake upstream)', () => {
     expect((await db.query("SELECT 1 FROM accounts WHERE email = 'mallory@fake.test'")).rows).toHaveLength(1);
   }, 30_000);
 });
+
+test('the group mapping follows the upstream: the next sign-in of a provisioned account takes its new roles', async () => {
+  await vigilCli(upstream.env, ['user', 'set-roles', '--email', 'alice@corp.test', '--role', 'sales']);
+  const request = await authorize();
+  const browser = new HostBrowser();
+  const end = await walk(browser, await browser.follow(request.url, isApp), 'alice@corp.test');
+  expect((await request.redeem(end.location!)).claims()!.roles).toEqual(['staff']);
+  const audit = await db.query("SELECT details FROM audit_log WHERE action = 'account.roles_changed' AND actor = 'federation:corp'");
+  expect(audit.rows[0].details).toMatchObject({ provider: 'corp', previous: ['dev', 'staff'], roles: ['staff'] });
+}, 60_000);
+
+test('vigil federation list and test: discovery is fetched and reported; an unreachable provider exits non-zero', async () => {
+  const list = await runScript('src/cli.ts', ['federation', 'list', '--json'], downstream.env);
+  expect(list.code).toBe(0);
+  expect(JSON.parse(list.stdout).map((p: { id: string }) => p.id)).toEqual(['corp', 'trusted', 'fake']);
+  const tested = await runScript('src/cli.ts', ['federation', 'test', 'corp'], downstream.env);
+  expect(tested.code).toBe(0);
+  expect(tested.stdout).toContain(`corp: ok: issuer ${upstream.vigil.issuer}`);
+  expect(tested.stdout).toContain('PKCE S256');
+  const closedPort = await freePort();
+  const unreachable = join(dir, 'unreachable.json');
+  writeFileSync(unreachable, JSON.stringify({ providers: [{ id: 'gone', kind: 'oidc', display_name: 'Gone', issuer: `http://localhost:${closedPort}`, client_id: 'x' }] }));
+  const failed = await runScript('src/cli.ts', ['federation', 'test', 'gone'], { ...downstream.env, VIGIL_FEDERATION_FILE: unreachable, VIGIL_ALLOWED_OUTGOING_HOSTS: `localhost:${closedPort}` });
+  expect(failed.code).toBe(1);
+  expect(failed.stderr).toMatch(/^vigil: gone: unreachable: the provider could not be reached/);
+  // Without the exception for the loopback host, the outgoing fetch refuses to call it at all.
+  const refused = await runScript('src/cli.ts', ['federation', 'test', 'gone'], { ...downstream.env, VIGIL_FEDERATION_FILE: unreachable, VIGIL_ALLOWED_OUTGOING_HOSTS: '' });
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toMatch(/private or loopback address/);
+}, 60_000);
 
 test('the admin API lists the providers with their last sign-in and last error', async () => {
   const adminApi = `${downstream.vigil.issuer}/admin/api`;

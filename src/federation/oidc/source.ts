@@ -164,10 +164,13 @@ export function asFederationError(err: unknown): FederationError {
     default:
       break;
   }
-  if (e.name === 'OutgoingRefused') return new FederationError('unreachable', e.message, true);
-  if (e instanceof TypeError || e.name === 'AbortError' || e.name === 'TimeoutError' || /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN/.test(`${e.message} ${(e.cause as Error | undefined)?.message ?? ''}`)) {
-    return new FederationError('unreachable', `the provider could not be reached: ${e.message.slice(0, 200)}`, true);
+  // A network failure comes wrapped ("something went wrong"): the innermost cause says what happened.
+  let root: Error = e;
+  while (root.cause instanceof Error) root = root.cause;
+  if (root.name === 'OutgoingRefused') return new FederationError('unreachable', root.message, true);
+  if (e instanceof TypeError || root instanceof TypeError || ['AbortError', 'TimeoutError'].includes(root.name) || /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN/.test(root.message)) {
+    return new FederationError('unreachable', `the provider could not be reached: ${root.message.slice(0, 200)}`, true);
   }
   if (e.code === 'OAUTH_INVALID_REQUEST' || e.code?.startsWith('OAUTH_')) return new FederationError('invalid_response', e.message.slice(0, 200));
-  return new FederationError('unreachable', `the provider could not be reached: ${e.message.slice(0, 200)}`, true);
+  return new FederationError('unreachable', `the provider could not be reached: ${root.message.slice(0, 200)}`, true);
 }

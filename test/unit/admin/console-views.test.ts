@@ -50,3 +50,17 @@ test('the overview names the client of a failed security event delivery, linked 
   expect(row).toContain('<a href="/admin/clients/c-8f2a">Team wiki</a>');
   expect(row).toContain('caep/event-type/session-revoked');
 });
+
+test('the federation page lists each provider with its domains, last sign-in and last error', () => {
+  const html = views.render('admin/federation.njk', {
+    title: 'Federation', nav: 'federation', user: { email: 'root@vigil.test', role: 'auditor' }, csrf: 'x', when: utcMinute, configured: true,
+    providers: [
+      { id: 'corp', kind: 'oidc', displayName: 'Corp SSO', domains: ['corp.example', 'labs.example'], provisioning: true, lastSignInAt: '2026-12-06T13:42:10.000Z', lastError: null, lastErrorAt: null },
+      { id: 'dir', kind: 'ldap', displayName: 'Directory', domains: [], provisioning: false, lastSignInAt: null, lastError: 'unreachable: connect ECONNREFUSED', lastErrorAt: '2026-12-06T14:00:00.000Z' },
+    ],
+  });
+  expect(html).toContain('id="nav-federation" aria-current="page"');
+  expect(html).toMatch(/data-provider-id="corp"[\s\S]*corp\.example, labs\.example[\s\S]*2026-12-06 13:42/);
+  expect(html).toMatch(/data-provider-id="dir"[\s\S]*never[\s\S]*unreachable: connect ECONNREFUSED[\s\S]*2026-12-06 14:00/);
+  expect(views.render('admin/federation.njk', { title: 'Federation', user: { email: 'a', role: 'admin' }, when: utcMinute, providers: [], configured: false })).toContain('No federation file is configured');
+});
