@@ -151,7 +151,7 @@ export class ReceivedEventApplier {
       return done(true, `device ${device.id} ${compliant ? 'compliant' : 'not compliant'}`);
     }
 
-    const upstream = await this.#federated(subject);
+    const upstream = await this.#federated(subject, from);
     if (upstream && type === EVENT.sessionRevoked) {
       let ended = 0;
       for (const uid of upstream.sessions) if (await this.#deps.revocations.session(uid, cause('session revoked'))) ended += 1;
@@ -193,10 +193,13 @@ export class ReceivedEventApplier {
     return subjectAccount(this.#deps, subject, false);
   }
 
-  /** An `iss_sub` subject of an upstream identity provider: its linked account and the sessions begun through it. */
-  async #federated(subject: Subject | undefined): Promise<{ accountId: string; sessions: string[] } | undefined> {
+  /**
+   * An `iss_sub` subject of an upstream identity provider: its linked account and the sessions
+   * begun through it. Only the provider itself (the SET's transmitter) speaks for its subjects.
+   */
+  async #federated(subject: Subject | undefined, from: string): Promise<{ accountId: string; sessions: string[] } | undefined> {
     const user = subject?.format === 'complex' ? subject.user : subject;
-    if (!this.#deps.federated || user?.format !== 'iss_sub' || !user.iss || !user.sub || user.iss === this.#deps.issuer) return undefined;
+    if (!this.#deps.federated || user?.format !== 'iss_sub' || !user.iss || !user.sub || user.iss === this.#deps.issuer || user.iss !== from) return undefined;
     const session = subject?.format === 'complex' ? subject.session : undefined;
     const upstreamSession = session?.format === 'opaque' ? session.id : undefined;
     return this.#deps.federated(user.iss, user.sub, upstreamSession);

@@ -135,7 +135,8 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => fake.listen(fakePort, '127.0.0.1', resolve));
 
   // The upstream (at localhost) and the downstream (at 127.0.0.1): two hosts, two cookie jars.
-  upstream = await startStack({}, { port: upPort, issuerHost: 'localhost' });
+  // No account cache at the upstream: a role changed by its CLI is in its next ID token.
+  upstream = await startStack({ VIGIL_METADATA_CACHE_SECONDS: '0' }, { port: upPort, issuerHost: 'localhost' });
   const callback = (provider: string) => `http://127.0.0.1:${downPort}/federation/${provider}/callback`;
   const registered = await vigilCli<ClientOut>(upstream.env, ['client', 'create', '--name', 'Downstream Vigil', '--redirect-uri', callback('corp'), '--redirect-uri', callback('trusted')]);
   for (const [email, role] of [['alice@corp.test', 'engineer'], ['bob@corp.test', 'sales'], ['carol@corp.test', 'sales'], ['erin@corp.test', 'sales'], ['dave@corp.test', 'sales'], ['frank@corp.test', 'sales']]) {
