@@ -145,6 +145,16 @@ async function narrowRefresh(ctx: KoaContextWithOIDC, policy: AccessPolicyHook, 
   if (verdict && verdict.scopes.length < asked.length) ctx.oidc.params!.scope = verdict.scopes.join(' ');
 }
 
+/**
+ * At userinfo: the roles the presented access token was given (what the access policy allowed at its
+ * issuance), or undefined elsewhere.
+ */
+function rolesOfAccessToken(ctx: KoaContextWithOIDC | undefined): string[] | undefined {
+  if (ctx?.oidc?.route !== 'userinfo') return undefined;
+  const roles = (ctx.oidc.entities.AccessToken as { extra?: { roles?: unknown } } | undefined)?.extra?.roles;
+  return Array.isArray(roles) ? roles.filter((role): role is string => typeof role === 'string') : undefined;
+}
+
 /** The acr of the sign-in behind the token being issued (a code, a refresh token, or the access token at userinfo). */
 function authenticationAcr(ctx: KoaContextWithOIDC | undefined): string | undefined {
   const entities = ctx?.oidc?.entities;
@@ -208,6 +218,12 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
         const verdict = await deps.accessPolicy.check(ctx, 'authorization_code', code as AccessPolicySource, await withRolesNow(account, code.acr), [...code.scopes]);
         if (verdict) code.scope = verdict.scopes.join(' ');
       }
+      // Userinfo never tells more roles than the access token carries, nor any the person no longer holds.
+      const rolesClaim = async () => {
+        const now = deps.accessPolicy?.verdictOf(ctx)?.roles ?? await rolesOf(account, authenticationAcr(ctx));
+        const granted = rolesOfAccessToken(ctx);
+        return granted ? now.filter((role) => granted.includes(role)) : now;
+      };
       return {
         accountId: account.id,
         async claims() {
@@ -216,7 +232,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
             email: account.email,
             email_verified: account.emailVerified,
             name: account.displayName || undefined,
-            roles: deps.accessPolicy?.verdictOf(ctx)?.roles ?? await rolesOf(account, authenticationAcr(ctx)),
+            roles: await rolesClaim(),
           };
         },
       };

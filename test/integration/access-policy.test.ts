@@ -6,6 +6,7 @@
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import * as oidc from 'openid-client';
 import { generateKeyPair } from 'jose';
 import { freePort, hangUp, ROOT, runScript, tempDir, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { startStack, type ClientOut, type Stack } from '../support/stack.ts';
@@ -91,6 +92,9 @@ test('a refresh from a non-compliant device loses the guarded scope and role, au
   expect(scopesOf(narrowed)).toEqual(['offline_access', 'openid']);
   expect(narrowed.claims()?.email).toBeUndefined();
   expect(narrowed.claims()?.roles).toEqual(['staff']);
+  // Userinfo with that access token tells no more than the token carries.
+  const info = await oidc.fetchUserInfo(session.config, narrowed.access_token, oidc.skipSubjectCheck, { DPoP: session.dpop });
+  expect(info.roles).toEqual(['staff']);
 
   const entries = await withheldEntries();
   expect(entries).toHaveLength(2);
