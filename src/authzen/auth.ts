@@ -8,7 +8,7 @@ import type { Context } from 'koa';
 import type { Config } from '../config/index.ts';
 import type { AccountStore } from '../identity/index.ts';
 import type { ResourceServerStore } from '../oidc/index.ts';
-import { BearerError, bearerToken, verifyAccessToken } from '../http/index.ts';
+import { authenticateClient } from '../http/index.ts';
 
 export const AUTHZEN_SCOPE = 'authzen:evaluate';
 /** Nominal owner of the built-in resource server (no client has this id). */
@@ -27,11 +27,9 @@ export interface AuthzenAuthDeps {
 }
 
 /** The calling client's id, or a BearerError (401 no or bad token, 403 a person's token or no scope). */
-export async function authenticateCaller(ctx: Context, deps: AuthzenAuthDeps): Promise<string> {
-  const token = bearerToken(ctx);
-  if (token === undefined) throw new BearerError(401, undefined, 'an access token for the AuthZEN decision point is required');
-  const holder = await verifyAccessToken(token, { provider: deps.provider, accounts: deps.accounts, resource: authzenResource(deps.config), apiName: 'the AuthZEN decision point' });
-  if (holder.kind !== 'client') throw new BearerError(403, 'insufficient_scope', 'the decision point answers resource servers: use a client_credentials token', AUTHZEN_SCOPE);
-  if (!holder.scopes.has(AUTHZEN_SCOPE)) throw new BearerError(403, 'insufficient_scope', `this request needs the "${AUTHZEN_SCOPE}" scope`, AUTHZEN_SCOPE);
-  return holder.clientId;
+export function authenticateCaller(ctx: Context, deps: AuthzenAuthDeps): Promise<string> {
+  return authenticateClient(ctx, {
+    provider: deps.provider, accounts: deps.accounts, resource: authzenResource(deps.config), apiName: 'the AuthZEN decision point',
+    scope: AUTHZEN_SCOPE, clientsOnly: 'the decision point answers resource servers: use a client_credentials token',
+  });
 }

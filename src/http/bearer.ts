@@ -97,3 +97,20 @@ export async function verifyAccessToken(value: string, check: TokenCheck): Promi
   if (!client) throw invalid('the client no longer exists');
   return { kind: 'client', clientId, scopes };
 }
+
+/** A built-in API answering clients only: which one, and the scope its own client_credentials token must carry. */
+export interface ClientApi extends TokenCheck {
+  scope: string;
+  /** Why a person's token is refused, for the 403. */
+  clientsOnly: string;
+}
+
+/** The client id behind the request's bearer token, or a BearerError (401 no or bad token, 403 a person's token or no scope). */
+export async function authenticateClient(ctx: Context, api: ClientApi): Promise<string> {
+  const token = bearerToken(ctx);
+  if (token === undefined) throw new BearerError(401, undefined, `an access token for ${api.apiName} is required`);
+  const holder = await verifyAccessToken(token, api);
+  if (holder.kind !== 'client') throw new BearerError(403, 'insufficient_scope', api.clientsOnly, api.scope);
+  if (!holder.scopes.has(api.scope)) throw new BearerError(403, 'insufficient_scope', `this request needs the "${api.scope}" scope`, api.scope);
+  return holder.clientId;
+}

@@ -3,7 +3,7 @@ export { catalogueOf, clientNameOf, createViews, pageLanguage, renderPage, viewL
 export { providerPages } from './pages.ts';
 export { ProxyTrust } from './client-ip.ts';
 export { readForm, readJson, FormError } from './form.ts';
-export { BearerError, bearerToken, verifyAccessToken, type BearerErrorCode, type TokenCheck, type TokenHolder } from './bearer.ts';
+export { authenticateClient, BearerError, bearerToken, verifyAccessToken, type BearerErrorCode, type ClientApi, type TokenCheck, type TokenHolder } from './bearer.ts';
 export { ApiError } from './api-error.ts';
 export { firstIssue, type FirstIssueOptions } from './zod-issue.ts';
 export { jwksMaxAge } from './metadata-caching.ts';

@@ -6,7 +6,7 @@ import type Provider from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import type { AccountStore } from '../identity/index.ts';
 import type { ResourceServerStore } from '../oidc/index.ts';
-import { BearerError, bearerToken, verifyAccessToken } from '../http/bearer.ts';
+import { authenticateClient } from '../http/bearer.ts';
 
 export const SSF_SCOPE = 'ssf:stream';
 /** Nominal owner of the built-in resource server (no client has this id). */
@@ -25,11 +25,9 @@ export interface SsfAuthDeps {
 }
 
 /** The client id behind the request's bearer token (a client's own token with `ssf:stream`). */
-export async function authenticateReceiver(ctx: Parameters<typeof bearerToken>[0], deps: SsfAuthDeps): Promise<string> {
-  const token = bearerToken(ctx);
-  if (token === undefined) throw new BearerError(401, undefined, 'an access token for the stream management API is required');
-  const holder = await verifyAccessToken(token, { provider: deps.provider, accounts: deps.accounts, resource: ssfResource(deps.config), apiName: 'the stream management API' });
-  if (holder.kind !== 'client') throw new BearerError(403, 'insufficient_scope', 'a stream belongs to a client: use a client_credentials token', SSF_SCOPE);
-  if (!holder.scopes.has(SSF_SCOPE)) throw new BearerError(403, 'insufficient_scope', `this request needs the "${SSF_SCOPE}" scope`, SSF_SCOPE);
-  return holder.clientId;
+export function authenticateReceiver(ctx: Parameters<typeof authenticateClient>[0], deps: SsfAuthDeps): Promise<string> {
+  return authenticateClient(ctx, {
+    provider: deps.provider, accounts: deps.accounts, resource: ssfResource(deps.config), apiName: 'the stream management API',
+    scope: SSF_SCOPE, clientsOnly: 'a stream belongs to a client: use a client_credentials token',
+  });
 }
