@@ -3,6 +3,7 @@
  * — when an account with the address exists — linking, which needs the person to prove that
  * account (never by email alone). And the assurance the upstream's sign-in earns.
  */
+import { randomUUID } from 'node:crypto';
 import { ACR, acrLevel, type AcrValue } from '../config/index.ts';
 import { AccountError, changeRoles, type Account, type AccountStore } from '../identity/index.ts';
 import type { AuditEntry } from '../audit/index.ts';
@@ -15,6 +16,8 @@ export type SignInRefusal = 'account_disabled' | 'provisioning_not_allowed' | 'e
 
 export type SignInOutcome =
   | { kind: 'account'; account: Account; provisioned: boolean }
+  /** Nobody has the address and the provider provisions: the account is made (`provision`) only once the sign-in is allowed. */
+  | { kind: 'new'; accountId: string }
   /** An account with the address exists and is not linked: the person must prove it first. */
   | { kind: 'link'; account: Account }
   | { kind: 'refused'; reason: SignInRefusal; accountId?: string };
@@ -67,10 +70,17 @@ export class FederatedSignIn {
     const existing = await accounts.findByEmail(identity.email);
     if (existing) return this.#linkOrRefuse(existing, identity);
     if (!provider.provisioning.allowed) return { kind: 'refused', reason: 'provisioning_not_allowed' };
+    return { kind: 'new', accountId: randomUUID() };
+  }
+
+  /** Just in time: the account of a `new` outcome, made once its first sign-in has passed every check. */
+  async provision(provider: ProviderConfig, identity: ExternalIdentity, accountId: string): Promise<SignInOutcome> {
+    const { accounts, store } = this.#deps;
+    if (!identity.email) return { kind: 'refused', reason: 'no_email' };
     let account: Account;
     try {
       account = await accounts.create({
-        email: identity.email, displayName: identity.name ?? '', roles: rolesFor(provider, identity.groups), emailVerified: identity.emailVerified,
+        id: accountId, email: identity.email, displayName: identity.name ?? '', roles: rolesFor(provider, identity.groups), emailVerified: identity.emailVerified,
       });
     } catch (err) {
       // Created by someone else in the meantime: the same rule as for any existing account.

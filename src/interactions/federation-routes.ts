@@ -42,6 +42,9 @@ const REFUSALS: Record<string, Message> = {
 /** The outcome of completing a federated sign-in: where the browser goes next, or why not. */
 export type Completion = { redirect: string } | { refused: Message; status: number };
 
+/** Who the federated sign-in is for: an account, or one to be made just in time once the sign-in is allowed. */
+type Signed = { kind: 'account'; account: Account } | { kind: 'new'; accountId: string };
+
 export interface FederationSteps {
   router: Router;
   /** The password step for an email routed to a directory (LDAP). */
@@ -95,7 +98,7 @@ export function federationRoutes(kit: InteractionKit, federation: InteractionFed
       await deps.challenges.put(linkKey(interaction.uid), LINK_PENDING, pending, secondsLeft(interaction), outcome.account.id);
       return seeOther(ctx, `/interaction/${interaction.uid}/federation/link`);
     }
-    const done = await complete(ctx, interaction, provider, identity, outcome.account, [FEDERATED_AMR]);
+    const done = await complete(ctx, interaction, provider, identity, outcome, [FEDERATED_AMR]);
     if ('refused' in done) return problemPage(ctx, done.refused, done.status, interaction.uid, provider.config.display_name);
     seeOther(ctx, done.redirect);
   });
@@ -189,7 +192,7 @@ export function federationRoutes(kit: InteractionKit, federation: InteractionFed
   async function linkAndComplete(ctx: Context, interaction: Interaction, provider: FederationProvider, identity: ExternalIdentity, account: Account, proof: string, amr: string[]): Promise<Completion> {
     await deps.challenges.take(linkKey(interaction.uid), LINK_PENDING);
     await federation.signIn.link(provider.config, identity, account.id, ctx.state.clientIp, proof);
-    return complete(ctx, interaction, provider, identity, account, amr);
+    return complete(ctx, interaction, provider, identity, { kind: 'account', account }, amr);
   }
 
   /**
@@ -197,15 +200,19 @@ export function federationRoutes(kit: InteractionKit, federation: InteractionFed
    * factor), what the account owes, what the application asks; the upstream's assurance counts
    * only where the provider is trusted for it, and Vigil's own second factor makes up the rest.
    */
-  async function complete(ctx: Context, interaction: Interaction, provider: FederationProvider, identity: ExternalIdentity, account: Account, amr: string[]): Promise<Completion> {
+  async function complete(ctx: Context, interaction: Interaction, provider: FederationProvider, identity: ExternalIdentity, outcome: Signed, amr: string[]): Promise<Completion> {
     const ip = ctx.state.clientIp as string;
+    const account = { id: outcome.kind === 'new' ? outcome.accountId : outcome.account.id };
     const verdict = await kit.assessLogin(ctx, interaction, account.id);
     const decision = verdict?.assessment.decision;
     const refuse = async (message: Message, details: Record<string, unknown>): Promise<Completion> => {
       deps.metrics.logins.inc({ outcome: 'risk_denied' });
       await deps.audit.append({
         actor: account.id, action: 'login', ip, outcome: 'denied',
-        details: { ...details, provider: provider.config.id, ...(verdict ? { score: verdict.assessment.score, rules: verdict.assessment.rules } : {}) },
+        details: {
+          ...details, provider: provider.config.id, ...(outcome.kind === 'new' ? { notProvisioned: true, email: identity.email } : {}),
+          ...(verdict ? { score: verdict.assessment.score, rules: verdict.assessment.rules } : {}),
+        },
       });
       return { refused: message, status: 403 };
     };
@@ -219,6 +226,15 @@ export function federationRoutes(kit: InteractionKit, federation: InteractionFed
       federation: { provider: provider.config.id, subject: identity.subject, ...(identity.upstreamSession ? { upstreamSession: identity.upstreamSession } : {}) },
       ...(riskAcr ? { riskAcr } : {}), ...(verdict ? { risk: verdict.context } : {}),
     };
+    // Just in time: the account is made only now that nothing refused the sign-in.
+    if (outcome.kind === 'new') {
+      const made = await federation.signIn.provision(provider.config, identity, outcome.accountId);
+      if (made.kind !== 'account' || made.account.id !== account.id) {
+        const reason = made.kind === 'refused' ? made.reason : 'provisioning_raced';
+        await failed(ctx, provider.config.id, reason, 'the account could not be made', made.kind === 'refused' ? made.accountId : undefined);
+        return { refused: made.kind === 'refused' ? REFUSALS[made.reason] : msg('login.errors.stepGone'), status: 409 };
+      }
+    }
     await deps.audit.append({
       actor: account.id, action: 'federation.sign_in', ip, outcome: 'success',
       details: { provider: provider.config.id, upstreamAcr: identity.acr ?? null, earned: upstreamAcr, ...(need ? { need } : {}) },
@@ -338,7 +354,7 @@ export function federationRoutes(kit: InteractionKit, federation: InteractionFed
       await deps.challenges.put(linkKey(interaction.uid), LINK_PENDING, pending, secondsLeft(interaction), outcome.account.id);
       return { redirect: `/interaction/${interaction.uid}/federation/link` };
     }
-    return complete(ctx, interaction, provider, identity, outcome.account, ['pwd']);
+    return complete(ctx, interaction, provider, identity, outcome, ['pwd']);
   }
 
   return { router, directoryPassword };

@@ -284,7 +284,10 @@ test('a federated sign-in is risk-assessed like any other: from a known-bad addr
   expect(page.location).toBeUndefined();
   expect(page.body).toContain('looks unusual for this account');
   const denied = await db.query("SELECT details FROM audit_log WHERE action = 'login' AND outcome = 'denied' AND details->>'provider' = 'corp'");
-  expect(denied.rows[0].details).toMatchObject({ reason: 'risk', provider: 'corp' });
+  expect(denied.rows[0].details).toMatchObject({ reason: 'risk', provider: 'corp', notProvisioned: true, email: 'frank@corp.test' });
+  // A refused first sign-in makes no account and no link: provisioning waits for an allowed one.
+  expect((await db.query("SELECT 1 FROM accounts WHERE email = 'frank@corp.test'")).rows).toEqual([]);
+  expect(await linkOf('corp', 'frank@corp.test')).toEqual([]);
 }, 60_000);
 
 test('the upstream acr counts only for a provider trusted for it; otherwise Vigil asks its own second factor', async () => {
