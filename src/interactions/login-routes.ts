@@ -24,8 +24,11 @@ async function showLogin(ctx: Context, kit: InteractionKit, interaction: Interac
   if (vars.retryAfter) ctx.set('Retry-After', String(vars.retryAfter));
   const registry = kit.deps.federation?.registry();
   const emailFirst = registry?.configured === true && (vars.step ?? 'email') === 'email';
+  // A directory's password is the directory's to reset: Vigil's "Forgot password?" would set one that is never asked for.
+  const routed = !emailFirst && vars.email ? registry?.route(vars.email) : undefined;
   renderPage(ctx, kit.deps.views, 'login.njk', {
     emailFirst,
+    directory: routed?.source.kind === 'ldap' ? routed.config.display_name : undefined,
     buttons: emailFirst ? registry!.buttons() : [],
     title: msg('login.title'),
     uid: interaction.uid,
