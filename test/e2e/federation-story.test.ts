@@ -5,12 +5,11 @@
  * password; the upstream's acr counts only for a trusted provider; the upstream's CAEP
  * session-revoked ends the session; a directory that is down says so while local accounts still work.
  */
-import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import pg from 'pg';
-import { CompactSign, exportJWK, generateKeyPair } from 'jose';
+import { exportJWK, generateKeyPair } from 'jose';
 import type { Page } from 'playwright-core';
 import { KeyRing } from '../../src/crypto/index.ts';
 import { sealFederationSecret } from '../../src/federation/index.ts';
@@ -18,6 +17,7 @@ import { openCore } from '../../src/core.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { createLogger } from '../../src/observability/index.ts';
 import { hangUp, newMasterKey, ROOT, tempDir, vigilCli } from '../support/vigil-process.ts';
+import { sessionRevokedSet } from '../support/federation.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
 import { startBrowserStack, type BrowserStack } from '../support/browser-stack.ts';
 import { openBrowserSession, type BrowserSession } from '../support/chromium.ts';
@@ -29,7 +29,6 @@ import type { Authenticator } from '../support/authenticator.ts';
 const UP_PASSWORD = 'upstream password 12345';
 const BOB_PASSWORD = 'bobs own password 12345';
 const LOCAL = { email: 'local@vigil.test', password: 'a local password 123' };
-const CAEP = 'https://schemas.openid.net/secevent/caep/event-type/';
 const TWO_FA = 'urn:vigil:acr:2fa';
 
 let upstream: Stack;
@@ -305,12 +304,7 @@ describe('an app asking for 2fa', () => {
 test('a CAEP session-revoked from the upstream: the app\'s refresh fails, the browser is asked to sign in again', async () => {
   // The app's refresh works until the event.
   const refreshed = await oidc.refreshTokenGrant(graceConfig, graceTokens.refresh_token!);
-  const now = Math.floor(Date.now() / 1000);
-  const set = await new CompactSign(new TextEncoder().encode(JSON.stringify({
-    iss: upstream.vigil.issuer, aud: stack.vigil.issuer, iat: now, jti: randomUUID(),
-    sub_id: { format: 'iss_sub', iss: upstream.vigil.issuer, sub: upstreamIds['grace@corp.test'] },
-    events: { [`${CAEP}session-revoked`]: { event_timestamp: now } },
-  }))).setProtectedHeader({ alg: 'ES256', typ: 'secevent+jwt', kid: 'up' }).sign(setKeys.privateKey);
+  const set = await sessionRevokedSet(setKeys.privateKey, 'up', upstream.vigil.issuer, stack.vigil.issuer, upstreamIds['grace@corp.test']);
   const res = await fetch(`${stack.vigil.issuer}/ssf/receive`, { method: 'POST', headers: { 'content-type': 'application/secevent+jwt' }, body: set });
   expect(res.status).toBe(202);
   await expect(oidc.refreshTokenGrant(graceConfig, refreshed.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
