@@ -6,7 +6,7 @@ import { satisfies, strongestAcr } from '../mfa/index.ts';
 import { readForm } from '../http/form.ts';
 import { renderPage } from '../http/views.ts';
 import { msg, waitMessage, type Message } from '../i18n/index.ts';
-import { seeOther, type FactorSubject, type Interaction, type InteractionKit } from './shared.ts';
+import { directoryOf, seeOther, type FactorSubject, type Interaction, type InteractionKit } from './shared.ts';
 import { showFactors } from './factor-routes.ts';
 import type { FederationSteps } from './federation-routes.ts';
 
@@ -24,11 +24,9 @@ async function showLogin(ctx: Context, kit: InteractionKit, interaction: Interac
   if (vars.retryAfter) ctx.set('Retry-After', String(vars.retryAfter));
   const registry = kit.deps.federation?.registry();
   const emailFirst = registry?.configured === true && (vars.step ?? 'email') === 'email';
-  // A directory's password is the directory's to reset: Vigil's "Forgot password?" would set one that is never asked for.
-  const routed = !emailFirst && vars.email ? registry?.route(vars.email) : undefined;
   renderPage(ctx, kit.deps.views, 'login.njk', {
     emailFirst,
-    directory: routed?.source.kind === 'ldap' ? routed.config.display_name : undefined,
+    directory: !emailFirst && vars.email ? directoryOf(kit.deps.federation, vars.email) : undefined,
     buttons: emailFirst ? registry!.buttons() : [],
     title: msg('login.title'),
     uid: interaction.uid,

@@ -101,6 +101,17 @@ test('the password step of a directory address sends the person to the directory
   const local = await step(LOCAL.email);
   expect(local.body).toContain('id="forgot-password"');
   expect(local.body).not.toContain('id="directory-password"');
+
+  // Typed on the "Forgot password?" page itself: told the same, no reset link made.
+  const forgot = await browser.follow(new URL(`/interaction/${/\/interaction\/([^/"]+)\//.exec(start.body)![1]}/forgot`, start.url).toString(), () => false);
+  const ask = (email: string) => browser.submit(forgot, formAction(forgot.body, '/forgot'), { csrf: hiddenField(forgot.body, 'csrf'), email }, () => false);
+  const refused = await ask('ada@corp.example');
+  expect(refused.status).toBe(400);
+  expect(alert(refused)).toBe('Use your Corp directory password. If you forgot it, ask the people who run Corp directory.');
+  expect((await ask(LOCAL.email)).status).toBe(200);
+  const links = async () => (await db.query("SELECT a.email FROM email_links l JOIN accounts a ON a.id = l.account_id WHERE l.kind = 'password_reset'")).rows.map((r) => r.email as string);
+  for (let i = 0; i < 100 && !(await links()).includes(LOCAL.email); i++) await new Promise((r) => setTimeout(r, 50));
+  expect(await links()).toEqual([LOCAL.email]);
 });
 
 test('a person disabled in the directory: the next refresh is refused and the session is over', async () => {
