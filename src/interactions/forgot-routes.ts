@@ -4,7 +4,7 @@ import { emailSchema } from '../identity/index.ts';
 import { readForm } from '../http/form.ts';
 import { renderPage, viewLanguage } from '../http/views.ts';
 import { msg, waitMessage, type Message } from '../i18n/index.ts';
-import type { Interaction, InteractionKit } from './shared.ts';
+import { directoryOf, type Interaction, type InteractionKit } from './shared.ts';
 
 function showForgot(ctx: Context, kit: InteractionKit, interaction: Interaction, vars: { email?: string; error?: Message } = {}, status = 200) {
   renderPage(ctx, kit.deps.views, 'forgot-password.njk', {
@@ -30,6 +30,9 @@ export function forgotRoutes(kit: InteractionKit): Router {
     kit.checkCsrf(interaction.uid, form.csrf);
     const email = (form.email ?? '').trim();
     if (!emailSchema.safeParse(email).success) return showForgot(ctx, kit, interaction, { email, error: msg('forgot.errors.email') }, 400);
+    // The domain is routed to the directory whatever the account (the sign-in page tells as much): no link to send.
+    const directory = directoryOf(kit.deps.federation, email);
+    if (directory) return showForgot(ctx, kit, interaction, { email, error: msg('login.directoryPassword', { provider: directory }) }, 400);
     // The mail is in the language this page is in.
     const refused = await kit.deps.accountRecovery.requestReset(email, ctx.state.clientIp as string, viewLanguage(ctx, kit.deps.views).lang);
     if (refused) {

@@ -6,7 +6,7 @@ import { satisfies, strongestAcr } from '../mfa/index.ts';
 import { readForm } from '../http/form.ts';
 import { renderPage } from '../http/views.ts';
 import { msg, waitMessage, type Message } from '../i18n/index.ts';
-import { seeOther, type FactorSubject, type Interaction, type InteractionKit } from './shared.ts';
+import { directoryOf, seeOther, type FactorSubject, type Interaction, type InteractionKit } from './shared.ts';
 import { showFactors } from './factor-routes.ts';
 import type { FederationSteps } from './federation-routes.ts';
 
@@ -26,6 +26,7 @@ async function showLogin(ctx: Context, kit: InteractionKit, interaction: Interac
   const emailFirst = registry?.configured === true && (vars.step ?? 'email') === 'email';
   renderPage(ctx, kit.deps.views, 'login.njk', {
     emailFirst,
+    directory: !emailFirst && vars.email ? directoryOf(kit.deps.federation, vars.email) : undefined,
     buttons: emailFirst ? registry!.buttons() : [],
     title: msg('login.title'),
     uid: interaction.uid,

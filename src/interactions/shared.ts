@@ -247,6 +247,15 @@ export class InteractionKit {
   }
 }
 
+/**
+ * The name of the directory (LDAP provider) whose domain `email` is in: its people's password is the
+ * directory's, so Vigil's "Forgot password?" would set one that is never asked for.
+ */
+export function directoryOf(federation: InteractionFederation | undefined, email: string): string | undefined {
+  const routed = federation?.registry().route(email);
+  return routed?.source.kind === 'ldap' ? routed.config.display_name : undefined;
+}
+
 export function seeOther(ctx: Context, url: string): void {
   ctx.status = 303;
   ctx.redirect(url);

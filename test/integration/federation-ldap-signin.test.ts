@@ -89,6 +89,31 @@ test('email-first: a directory person signs in with the directory password; the 
   expect(alert(wrong.page)).toBe('The email or password is not correct.');
 });
 
+test('the password step of a directory address sends the person to the directory for a forgotten password, not to Vigil\'s reset', async () => {
+  const request = await pkceAuthorization(await config(), { redirect_uri: redirectUri, scope: 'openid' });
+  const browser = new Browser();
+  const start = await browser.follow(request.url, () => false);
+  const step = (email: string) => browser.submit(start, formAction(start.body, '/identify'), { csrf: hiddenField(start.body, 'csrf'), email }, () => false);
+  const directory = await step('ada@corp.example');
+  expect(directory.body).toContain('name="password"');
+  expect(directory.body).not.toContain('id="forgot-password"');
+  expect(/id="directory-password">([^<]*)</.exec(directory.body)?.[1]).toBe('Use your Corp directory password. If you forgot it, ask the people who run Corp directory.');
+  const local = await step(LOCAL.email);
+  expect(local.body).toContain('id="forgot-password"');
+  expect(local.body).not.toContain('id="directory-password"');
+
+  // Typed on the "Forgot password?" page itself: told the same, no reset link made.
+  const forgot = await browser.follow(new URL(`/interaction/${/\/interaction\/([^/"]+)\//.exec(start.body)![1]}/forgot`, start.url).toString(), () => false);
+  const ask = (email: string) => browser.submit(forgot, formAction(forgot.body, '/forgot'), { csrf: hiddenField(forgot.body, 'csrf'), email }, () => false);
+  const refused = await ask('ada@corp.example');
+  expect(refused.status).toBe(400);
+  expect(alert(refused)).toBe('Use your Corp directory password. If you forgot it, ask the people who run Corp directory.');
+  expect((await ask(LOCAL.email)).status).toBe(200);
+  const links = async () => (await db.query("SELECT a.email FROM email_links l JOIN accounts a ON a.id = l.account_id WHERE l.kind = 'password_reset'")).rows.map((r) => r.email as string);
+  for (let i = 0; i < 100 && !(await links()).includes(LOCAL.email); i++) await new Promise((r) => setTimeout(r, 50));
+  expect(await links()).toEqual([LOCAL.email]);
+});
+
 test('a person disabled in the directory: the next refresh is refused and the session is over', async () => {
   const tokens = await tokensFor('grace@corp.example', 'cobol-compiler');
   const refreshed = await oidc.refreshTokenGrant(await config(), tokens.refresh_token!);

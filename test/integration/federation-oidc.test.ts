@@ -8,14 +8,13 @@
  * nothing stored; a bad federation file is refused at start and at SIGHUP.
  */
 import { createServer, type Server } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import pg from 'pg';
-import { CompactSign, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { freePort, hangUp, newMasterKey, runScript, tempDir, vigilCli } from '../support/vigil-process.ts';
-import { sealWithCli } from '../support/federation.ts';
+import { sealWithCli, sessionRevokedSet } from '../support/federation.ts';
 import { SoftAuthenticator, userHandleOf } from '../support/soft-authenticator.ts';
 import { Browser, CookieJar, formAction, hiddenField, type Page } from '../support/browserless.ts';
 import { discover, pkceAuthorization, startStack, type ClientOut, type Stack } from '../support/stack.ts';
@@ -24,7 +23,6 @@ import { clientCredentialsToken, jsonCall } from '../support/json-api.ts';
 const UP_PASSWORD = 'upstream password 12345';
 const DOWN_PASSWORD = 'downstream password 12345';
 const APP_REDIRECT = 'http://127.0.0.1:9/cb';
-const CAEP = 'https://schemas.openid.net/secevent/caep/event-type/';
 
 /** Cookies per host, as a browser keeps them (the two Vigils use the same cookie names). */
 class HostBrowser extends Browser {
@@ -311,12 +309,7 @@ test('the upstream acr counts only for a provider trusted for it; otherwise Vigi
 test('a CAEP session-revoked from the upstream ends the session begun through it: its refresh fails', async () => {
   const sessions = await db.query("SELECT session_uid FROM federated_sessions WHERE provider = 'corp' AND subject = $1", [upstreamIds['alice@corp.test']]);
   expect(sessions.rows.length).toBeGreaterThan(0);
-  const now = Math.floor(Date.now() / 1000);
-  const set = await new CompactSign(new TextEncoder().encode(JSON.stringify({
-    iss: upstream.vigil.issuer, aud: downstream.vigil.issuer, iat: now, jti: randomUUID(),
-    sub_id: { format: 'iss_sub', iss: upstream.vigil.issuer, sub: upstreamIds['alice@corp.test'] },
-    events: { [`${CAEP}session-revoked`]: { event_timestamp: now } },
-  }))).setProtectedHeader({ alg: 'ES256', typ: 'secevent+jwt', kid: 'up' }).sign(setKeys.privateKey);
+  const set = await sessionRevokedSet(setKeys.privateKey, 'up', upstream.vigil.issuer, downstream.vigil.issuer, upstreamIds['alice@corp.test']);
   const res = await fetch(`${downstream.vigil.issuer}/ssf/receive`, { method: 'POST', headers: { 'content-type': 'application/secevent+jwt' }, body: set });
   expect(res.status).toBe(202);
   await expect(oidc.refreshTokenGrant(aliceConfig, aliceRefresh)).rejects.toMatchObject({ error: 'invalid_grant' });

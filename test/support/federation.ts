@@ -1,5 +1,7 @@
-/** What the federation tests share: a secret sealed for the federation file by `vigil federation seal` (its stdin). */
+/** What the federation tests share: a secret sealed for the federation file by `vigil federation seal` (its stdin), an upstream's SET. */
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { CompactSign } from 'jose';
 import { join } from 'node:path';
 import { ROOT } from './vigil-process.ts';
 
@@ -9,4 +11,17 @@ export function sealWithCli(masterKey: string, provider: string, field: string, 
     input: secret, cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', VIGIL_MASTER_KEY: masterKey, DATABASE_URL: 'postgres://unused' },
   }).toString().trim();
+}
+
+/**
+ * What an upstream's transmitter sends when it ends a person's session: a CAEP session-revoked SET
+ * about `subject` (an iss_sub at `issuer`) for `audience`, signed with `key` under `kid`.
+ */
+export async function sessionRevokedSet(key: CryptoKey, kid: string, issuer: string, audience: string, subject: string): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new CompactSign(new TextEncoder().encode(JSON.stringify({
+    iss: issuer, aud: audience, iat: now, jti: randomUUID(),
+    sub_id: { format: 'iss_sub', iss: issuer, sub: subject },
+    events: { 'https://schemas.openid.net/secevent/caep/event-type/session-revoked': { event_timestamp: now } },
+  }))).setProtectedHeader({ alg: 'ES256', typ: 'secevent+jwt', kid }).sign(key);
 }
