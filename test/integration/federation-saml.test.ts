@@ -304,7 +304,7 @@ describe('SP metadata', () => {
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toContain('application/samlmetadata+xml');
       const xml = await response.text();
-      expect(xml).toBe(spMetadata(config, { issuer: ISSUER, acsUrl: acsUrl(config.id) }));
+      expect(xml).toBe(await spMetadata(config, { issuer: ISSUER, acsUrl: acsUrl(config.id) }));
       expect(xml).toContain('entityID="urn:vigil:sp"');
       expect(xml).toMatch(new RegExp(`AssertionConsumerService[^>]*Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"[^>]*Location="${acsUrl(config.id)}"`));
       expect(xml).toContain('WantAssertionsSigned="true"');

@@ -1,4 +1,4 @@
-import { SamlStatusError } from '@node-saml/node-saml';
+import { nodeSamlIfLoaded } from './library.ts';
 import { FederationError } from '../source.ts';
 import { assertionFacts, hasSignature, responseParts } from './assertion.ts';
 
@@ -33,7 +33,8 @@ export function refuse(code: RefusalCode): FederationError {
  * words of a refusal, never lets anything through.
  */
 export function refusalFor(err: unknown, doc: Document | undefined, signedPart: 'response' | 'assertion', skewMs: number): FederationError {
-  if (err instanceof SamlStatusError) return refuse('denied');
+  const library = nodeSamlIfLoaded();
+  if (library && err instanceof library.SamlStatusError) return refuse('denied');
   const message = err instanceof Error ? err.message : '';
   if (!doc) return refuse('malformed');
   const { response, assertion } = responseParts(doc);

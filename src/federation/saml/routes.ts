@@ -10,7 +10,7 @@ export function samlUrls(issuer: string, id: string): { issuer: string; acsUrl: 
 /** `GET /federation/:provider/metadata`: the SP metadata an IdP administrator imports. */
 export function samlMetadataRoutes(providerOf: (id: string) => SamlProviderConfig | { kind: string } | undefined, issuer: string): Router {
   const router = new Router();
-  router.get('/federation/:provider/metadata', (ctx) => {
+  router.get('/federation/:provider/metadata', async (ctx) => {
     const provider = providerOf(ctx.params.provider!);
     if (provider?.kind !== 'saml') {
       ctx.status = 404;
@@ -20,7 +20,7 @@ export function samlMetadataRoutes(providerOf: (id: string) => SamlProviderConfi
     }
     ctx.type = 'application/samlmetadata+xml';
     ctx.set('cache-control', 'public, max-age=3600');
-    ctx.body = spMetadata(provider as SamlProviderConfig, samlUrls(issuer, (provider as SamlProviderConfig).id));
+    ctx.body = await spMetadata(provider as SamlProviderConfig, samlUrls(issuer, (provider as SamlProviderConfig).id));
   });
   return router;
 }

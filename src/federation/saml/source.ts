@@ -6,7 +6,8 @@
  * everything it returns from the verified assertion only.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { SAML, ValidateInResponseTo, type CacheProvider, type Profile, type SamlConfig } from '@node-saml/node-saml';
+import type { CacheProvider, Profile, SamlConfig } from '@node-saml/node-saml';
+import { nodeSaml } from './library.ts';
 import { z } from 'zod';
 import type { Queryable } from '../../store/index.ts';
 import { FederationError, type ExternalIdentity, type RedirectSource } from '../source.ts';
@@ -54,7 +55,7 @@ export function createSamlSource(provider: SamlProviderConfig, deps: SamlSourceD
   const entityId = spEntityId(provider, deps.issuer);
   const skewMs = provider.clock_skew_seconds * 1000;
 
-  const samlFor = (idp: IdpMetadata, callbackUrl: string, extra: Partial<SamlConfig>) => new SAML({
+  const samlFor = async (idp: IdpMetadata, callbackUrl: string, extra: Partial<SamlConfig>) => new (await nodeSaml()).SAML({
     issuer: entityId,
     callbackUrl,
     entryPoint: idp.ssoUrl,
@@ -81,7 +82,8 @@ export function createSamlSource(provider: SamlProviderConfig, deps: SamlSourceD
     async begin({ callbackUrl, relay }) {
       const idp = await metadata.load();
       const requestId = `_${randomBytes(20).toString('hex')}`;
-      const saml = samlFor(idp, callbackUrl, { generateUniqueId: () => requestId, validateInResponseTo: ValidateInResponseTo.never });
+      const { ValidateInResponseTo } = await nodeSaml();
+      const saml = await samlFor(idp, callbackUrl, { generateUniqueId: () => requestId, validateInResponseTo: ValidateInResponseTo.never });
       const redirectTo = await saml.getAuthorizeUrlAsync(relay, undefined, {});
       return { redirectTo, keep: { requestId, issuedAt: new Date().toISOString(), relay } };
     },
@@ -97,7 +99,8 @@ export function createSamlSource(provider: SamlProviderConfig, deps: SamlSourceD
       const idp = await metadata.load();
       const xml = Buffer.from(form.data.SAMLResponse, 'base64').toString('utf8');
       const doc = parseXml(xml);
-      const saml = samlFor(idp, callbackUrl, {
+      const { ValidateInResponseTo } = await nodeSaml();
+      const saml = await samlFor(idp, callbackUrl, {
         // Only the request this browser's sign-in sent: unsolicited (IdP-initiated) responses are refused.
         validateInResponseTo: ValidateInResponseTo.always,
         cacheProvider: onlyRequest(kept.data.requestId, kept.data.issuedAt),

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { generateServiceProviderMetadata } from '@node-saml/node-saml';
+import { nodeSaml } from './library.ts';
 import type { SamlProviderConfig } from './config.ts';
 import { spEntityId } from './source.ts';
 
 /** Vigil's SP metadata for one provider: its entity id, the ACS URL (HTTP-POST) and what it asks of the IdP. */
-export function spMetadata(provider: SamlProviderConfig, urls: { issuer: string; acsUrl: string }): string {
+export async function spMetadata(provider: SamlProviderConfig, urls: { issuer: string; acsUrl: string }): Promise<string> {
   const entityId = spEntityId(provider, urls.issuer);
-  return generateServiceProviderMetadata({
+  return (await nodeSaml()).generateServiceProviderMetadata({
     issuer: entityId,
     // The same document at every request (node-saml would give it a random ID each time).
     generateUniqueId: () => `_${createHash('sha256').update(`${entityId}\n${urls.acsUrl}`).digest('hex').slice(0, 40)}`,
