@@ -136,21 +136,38 @@ function copyStats<T extends FeatureStats>(stats: T): T {
 }
 
 /**
- * Folds a successful event into the history, mutating it: appends to the account's recent
- * events (dropping the oldest beyond the limit), counts its features for the account and the
- * population, and makes it the last good event. Returns the same object.
+ * Folds a successful event into the account's part of the history, mutating it: appends to the
+ * account's recent events (dropping the oldest beyond the limit), counts its features for the
+ * account, and makes it the last good event. The population is left alone: a caller whose write of
+ * the account may be refused (a concurrent write won) counts the event there only once it is kept
+ * (`countInPopulation`), or the population would count one person's retried events many times
+ * over and make that person look rarer than they are. Returns whether it is the account's first.
  */
-export function recordEventInPlace(history: RiskHistory, event: HistoryEvent, limits: HistoryLimits = DEFAULT_LIMITS): RiskHistory {
-  const values = featureValues(event);
-  if (history.accountStats.total === 0) history.populationStats.accounts += 1;
-  count(history.accountStats, values, limits.maxAccountValues);
-  count(history.populationStats, values, limits.maxPopulationValues);
+export function recordAccountEvent(history: RiskHistory, event: HistoryEvent, limits: HistoryLimits = DEFAULT_LIMITS): boolean {
+  const first = history.accountStats.total === 0;
+  count(history.accountStats, featureValues(event), limits.maxAccountValues);
   history.accountEvents.push(event);
   if (history.accountEvents.length > limits.maxEvents) history.accountEvents.splice(0, history.accountEvents.length - limits.maxEvents);
   if (!history.lastGoodEvent || event.time >= history.lastGoodEvent.time) history.lastGoodEvent = event;
   if (history.timezoneOffsetMinutes === undefined && event.lon !== undefined) {
     history.timezoneOffsetMinutes = timezoneOffsetFromLongitude(event.lon);
   }
+  return first;
+}
+
+/** Counts an event an account kept into the population table, mutating it (`firstOfAccount`: a new account). */
+export function countInPopulation(population: PopulationStats, event: HistoryEvent, firstOfAccount: boolean, limits: HistoryLimits = DEFAULT_LIMITS): void {
+  if (firstOfAccount) population.accounts += 1;
+  count(population, featureValues(event), limits.maxPopulationValues);
+}
+
+/**
+ * Folds a successful event into the history, mutating it: `recordAccountEvent`, then the same
+ * event counted into the population table the history points to. Returns the same object.
+ */
+export function recordEventInPlace(history: RiskHistory, event: HistoryEvent, limits: HistoryLimits = DEFAULT_LIMITS): RiskHistory {
+  const first = recordAccountEvent(history, event, limits);
+  countInPopulation(history.populationStats, event, first, limits);
   return history;
 }
 

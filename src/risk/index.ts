@@ -15,8 +15,8 @@ export {
 } from './policy.ts';
 export { DEFAULT_SCORING, SIGNAL_NAMES, formatDuration, formatInt, type FailureWindow, type ScoringConfig, type SignalName } from './scoring.ts';
 export {
-  DEFAULT_LIMITS, accountTimezone, addFailure, emptyHistory, emptyPopulation, emptyStats, eventFromContext, featureValues, lastSessionEvent, localHour,
-  recordEvent, recordEventInPlace, recordFailure, shouldRecord, statsFromJson, statsToJson, timezoneOffsetFromLongitude,
+  DEFAULT_LIMITS, accountTimezone, addFailure, countInPopulation, emptyHistory, emptyPopulation, emptyStats, eventFromContext, featureValues, lastSessionEvent, localHour,
+  recordAccountEvent, recordEvent, recordEventInPlace, recordFailure, shouldRecord, statsFromJson, statsToJson, timezoneOffsetFromLongitude,
   type FeatureStatsJson, type FeatureValues, type HistoryLimits,
 } from './history.ts';
 export { doorToDoorMs, geoVelocitySignals, haversineKm, previousLocatedEvent, travelBetween, unusualDistancePoints, type LocatedPoint, type Travel } from './geo-velocity.ts';

@@ -1,6 +1,7 @@
 import {
-  DEFAULT_LIMITS, addFailure, emptyHistory, emptyPopulation, eventFromContext, featureValues, localHour, recordEvent, recordEventInPlace, recordFailure,
-  shouldRecord, statsFromJson, statsToJson, timezoneOffsetFromLongitude, type HistoryLimits,
+  DEFAULT_LIMITS, addFailure, assess, countInPopulation, emptyHistory, emptyPopulation, eventFromContext, featureValues, localHour, recordAccountEvent,
+  recordEvent, recordEventInPlace, recordFailure, shouldRecord, statsFromJson, statsToJson, timezoneOffsetFromLongitude,
+  type HistoryLimits, type PopulationStats, type RiskContext, type RiskHistory,
 } from '../../../src/risk/index.ts';
 import { DAY, HOUR, MINUTE, PLACES, T0, UA, ctx, historyOf, routine } from './fixtures.ts';
 
@@ -127,6 +128,82 @@ describe('recordEvent', () => {
     expect(h.accountStats.counts.ip.get('81.2.69.0/24')).toBe(50);
     expect(h.accountStats.counts.device.get('dev-main')).toBe(50);
     expect(h.populationStats.counts.device.size).toBeLessThanOrEqual(20);
+  });
+});
+
+describe('the fold in two steps: the account, then the population', () => {
+  test('recordAccountEvent folds into the account only and says whether it was its first; countInPopulation adds it: together, the in-place fold', () => {
+    const population = emptyPopulation();
+    const bob = historyOf(routine(2, { accountId: 'bob' }), population);
+    const snapshot = structuredClone(population);
+    const fresh = emptyHistory(population);
+    const event = eventFromContext(ctx({ geo: PLACES.paris }), fresh);
+    expect(recordAccountEvent(fresh, event)).toBe(true);
+    expect(population).toEqual(snapshot);
+    expect(fresh.accountStats.total).toBe(1);
+    expect(fresh.lastGoodEvent).toBe(event);
+    countInPopulation(population, event, true);
+    expect(population.total).toBe(3);
+    expect(population.accounts).toBe(2);
+    expect(recordAccountEvent(fresh, event)).toBe(false);
+    countInPopulation(population, event, false);
+
+    const together = historyOf([ctx({ geo: PLACES.paris }), ctx({ geo: PLACES.paris })], historyOf(routine(2, { accountId: 'bob' })).populationStats);
+    expect(fresh).toEqual(together);
+    expect(bob.populationStats).toEqual(together.populationStats);
+  });
+
+  /**
+   * What nine refreshing clients produce (one person's grants, in parallel, from one address, no
+   * agent, no device, back to back): every round each of them reads the same stored history and,
+   * its session not on record yet, folds its refresh in; one write per round is kept.
+   */
+  function parallelRefreshes(countEveryAttempt: boolean) {
+    const population = emptyPopulation();
+    const at = (o: Partial<RiskContext>): RiskContext => ({ type: 'login', time: T0, accountId: 'ada', clientId: 'spa', ip: '127.0.0.1', userAgent: '', ...o });
+    const read = (stored: RiskHistory, into: PopulationStats): RiskHistory => ({
+      ...stored, accountEvents: [...stored.accountEvents], accountStats: structuredClone(stored.accountStats), populationStats: into,
+    });
+    let ada = emptyHistory(population);
+    /** Requests that read the stored history at once: the first write is kept. Their highest score. */
+    const race = (contexts: RiskContext[]) => {
+      const loaded = contexts.map(() => read(ada, population));
+      let kept = false;
+      let score = 0;
+      contexts.forEach((c, i) => {
+        score = Math.max(score, assess(c, loaded[i]).score);
+        const event = eventFromContext(c, loaded[i]);
+        if (!shouldRecord(loaded[i], event, c.type)) return;
+        const first = recordAccountEvent(loaded[i], event);
+        if (!kept) ada = loaded[i];
+        if (!kept || countEveryAttempt) countInPopulation(population, event, first);
+        kept = true;
+      });
+      return score;
+    };
+    // Nine sign-ins in fresh browsers, the first two recorded at once.
+    race([at({ deviceId: 'browser-0' }), at({ deviceId: 'browser-1' })]);
+    for (let i = 2; i < 9; i++) race([at({ time: T0 + i, deviceId: `browser-${i}` })]);
+    const scores = Array.from({ length: 12 }, (_, round) => {
+      const time = T0 + MINUTE + round * 100;
+      return race(Array.from({ length: 9 }, (_, s) => at({
+        type: 'refresh', time, sessionId: `session-${s}`, accessTokenTtlSeconds: 300, ...(round > 0 ? { lastRefreshAt: time - 100 } : {}),
+      })));
+    });
+    return { scores, population, ada };
+  }
+
+  test('one person\'s grants refreshed in parallel, their history writes racing: counted once, when kept, the refreshes stay as usual as the first', () => {
+    const { scores, population, ada } = parallelRefreshes(false);
+    // rapid_refresh (15) and no known location for 127.0.0.1 (5): the behaviour model adds nothing.
+    expect(scores).toEqual([5, ...Array(11).fill(20)]);
+    expect(population.total).toBe(ada.accountStats.total);
+    expect(population.accounts).toBe(1);
+    // Counting every attempt instead: the person is counted many times over, is rarer in the
+    // population at each round, and their own refreshes grow "unusual" towards a step-up.
+    const everyAttempt = parallelRefreshes(true);
+    expect(everyAttempt.population.total).toBeGreaterThan(2 * everyAttempt.ada.accountStats.total);
+    expect(Math.max(...everyAttempt.scores)).toBeGreaterThan(20);
   });
 });
 
