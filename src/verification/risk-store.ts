@@ -199,8 +199,11 @@ export class RiskStore {
     return loadedState(rows[0], population);
   }
 
-  /** One round trip: the assessment, the profile (compare-and-set on its version) and the binding. */
-  async save(req: SaveRequest): Promise<void> {
+  /**
+   * One round trip: the assessment, the profile (compare-and-set on its version) and the binding.
+   * `profileSaved`: the profile was written (false when none was given, or another write came first).
+   */
+  async save(req: SaveRequest): Promise<{ profileSaved: boolean }> {
     const parts: string[] = [];
     const params: unknown[] = [];
     const p = (value: unknown) => {
@@ -208,12 +211,14 @@ export class RiskStore {
       return `$${params.length}`;
     };
     if (req.assessment) parts.push(assessmentInsert(p(jsonRowsParameter([assessmentRow(req.assessment)]))));
+    let profilePart: number | undefined;
     if (req.profile) {
       const { accountId, history, version } = req.profile;
       const json = p(JSON.stringify(historyToJson(history)));
+      profilePart = parts.length;
       parts.push(version === undefined
-        ? `INSERT INTO risk_profiles (account_id, history) VALUES (${p(accountId)}, ${json}) ON CONFLICT (account_id) DO NOTHING`
-        : `UPDATE risk_profiles SET history = ${json}, version = version + 1, updated_at = now() WHERE account_id = ${p(accountId)} AND version = ${p(version)}`);
+        ? `INSERT INTO risk_profiles (account_id, history) VALUES (${p(accountId)}, ${json}) ON CONFLICT (account_id) DO NOTHING RETURNING 1`
+        : `UPDATE risk_profiles SET history = ${json}, version = version + 1, updated_at = now() WHERE account_id = ${p(accountId)} AND version = ${p(version)} RETURNING 1`);
     }
     if (req.binding) {
       const b = req.binding;
@@ -223,13 +228,15 @@ export class RiskStore {
           device_id = coalesce(risk_grant_bindings.device_id, EXCLUDED.device_id),
           user_agent = CASE WHEN risk_grant_bindings.user_agent = '' THEN EXCLUDED.user_agent ELSE risk_grant_bindings.user_agent END`);
     }
-    if (parts.length === 0) return;
+    if (parts.length === 0) return { profileSaved: false };
     if (parts.length === 1) {
-      await this.#db.query(parts[0], params);
-      return;
+      const { rowCount } = await this.#db.query(parts[0], params);
+      return { profileSaved: profilePart !== undefined && rowCount > 0 };
     }
     const ctes = parts.map((sql, i) => `w${i} AS (${sql})`).join(',\n');
-    await this.#db.query(`WITH ${ctes} SELECT 1`, params);
+    const written = profilePart === undefined ? '0' : `(SELECT count(*) FROM w${profilePart})::int`;
+    const { rows } = await this.#db.query<{ profile_rows: number }>(`WITH ${ctes} SELECT ${written} AS profile_rows`, params);
+    return { profileSaved: rows[0].profile_rows > 0 };
   }
 
   /** The account's last assessed risk level (`low` when never stored). */

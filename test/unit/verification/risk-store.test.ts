@@ -104,7 +104,7 @@ describe('load', () => {
 
 describe('save', () => {
   test('nothing to save: no query, resolves', async () => {
-    await expect(store.save({})).resolves.toBeUndefined();
+    await expect(store.save({})).resolves.toEqual({ profileSaved: false });
   });
 
   test('assessment, profile and binding in one call; load returns them', async () => {
@@ -177,7 +177,7 @@ describe('save', () => {
   });
 
   describe('profile compare-and-set', () => {
-    test('two saves from the same loaded version: the first wins, the second is dropped', async () => {
+    test('two saves from the same loaded version: the first wins, the second is dropped (and says so)', async () => {
       const accountId = await account();
       await store.save({ profile: { accountId, history: historyFor(accountId, 1), version: undefined } });
       const a = await store.load(emptyPopulation(), { accountId, ip: nextIp() });
@@ -186,8 +186,8 @@ describe('save', () => {
       expect(b.version).toBe(0);
       recordEventInPlace(a.history, eventFromContext(ctx({ accountId, time: T0, geo: PLACES.paris }), a.history));
       recordEventInPlace(b.history, eventFromContext(ctx({ accountId, time: T0, geo: PLACES.newYork }), b.history));
-      await store.save({ profile: { accountId, history: a.history, version: a.version } });
-      await store.save({ profile: { accountId, history: b.history, version: b.version } });
+      expect(await store.save({ profile: { accountId, history: a.history, version: a.version } })).toEqual({ profileSaved: true });
+      expect(await store.save({ profile: { accountId, history: b.history, version: b.version } })).toEqual({ profileSaved: false });
       const after = await store.load(emptyPopulation(), { accountId, ip: nextIp() });
       expect(after.version).toBe(1);
       expect(after.history.accountEvents.map((e) => e.city)).toEqual(['London', 'Paris']);
@@ -195,8 +195,8 @@ describe('save', () => {
 
     test('two first saves (version undefined): the first wins', async () => {
       const accountId = await account();
-      await store.save({ profile: { accountId, history: historyOf([ctx({ accountId, geo: PLACES.paris })]), version: undefined } });
-      await store.save({ profile: { accountId, history: historyOf([ctx({ accountId, geo: PLACES.lagos })]), version: undefined } });
+      expect(await store.save({ profile: { accountId, history: historyOf([ctx({ accountId, geo: PLACES.paris })]), version: undefined } })).toEqual({ profileSaved: true });
+      expect(await store.save({ profile: { accountId, history: historyOf([ctx({ accountId, geo: PLACES.lagos })]), version: undefined } })).toEqual({ profileSaved: false });
       const state = await store.load(emptyPopulation(), { accountId, ip: nextIp() });
       expect(state.version).toBe(0);
       expect(state.history.accountEvents.map((e) => e.city)).toEqual(['Paris']);
@@ -216,16 +216,28 @@ describe('save', () => {
       expect((await store.load(emptyPopulation(), { accountId, ip: nextIp() })).version).toBe(3);
     });
 
+    test('a fresh profile in a combined save is written, and says so; without a profile nothing is', async () => {
+      const accountId = await account();
+      const grantId = uid('grant');
+      const binding = { grantId, accountId, clientId: 'webapp', userAgent: 'UA', time: T0 };
+      expect(await store.save({ assessment: stored(accountId), binding })).toEqual({ profileSaved: false });
+      expect(await store.save({ assessment: stored(accountId), binding })).toEqual({ profileSaved: false });
+      expect(await store.save({ assessment: stored(accountId), profile: { accountId, history: historyFor(accountId, 1), version: undefined }, binding }))
+        .toEqual({ profileSaved: true });
+      expect((await store.load(emptyPopulation(), { accountId, ip: nextIp() })).version).toBe(0);
+    });
+
     test('a stale profile in a combined save is dropped while the assessment and binding are still written', async () => {
       const accountId = await account();
       const grantId = uid('grant');
       await store.save({ profile: { accountId, history: historyFor(accountId, 1), version: undefined } });
       await store.save({ profile: { accountId, history: historyFor(accountId, 2), version: 0 } });
-      await store.save({
+      const saved = await store.save({
         assessment: stored(accountId, { time: T0 + 5 }),
         profile: { accountId, history: historyFor(accountId, 5), version: 0 },
         binding: { grantId, accountId, clientId: 'webapp', userAgent: 'UA', time: T0 + 5 },
       });
+      expect(saved).toEqual({ profileSaved: false });
       const state = await store.load(emptyPopulation(), { accountId, ip: nextIp(), grantId });
       expect(state.version).toBe(1);
       expect(state.history.accountEvents).toHaveLength(2);
