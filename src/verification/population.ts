@@ -5,7 +5,7 @@
  * seconds of lag between instances changes nothing the model can notice.
  */
 import type { Queryable } from '../store/index.ts';
-import { emptyPopulation, FEATURES, featureValues, type HistoryEvent, type PopulationStats } from '../risk/index.ts';
+import { countInPopulation, emptyPopulation, FEATURES, featureValues, type HistoryEvent, type PopulationStats } from '../risk/index.ts';
 import type { Logger } from '../observability/index.ts';
 
 const META = '_meta';
@@ -48,8 +48,12 @@ export class PopulationCache {
     this.#stats = stats;
   }
 
-  /** Remembers what `recordEventInPlace` just counted into the live table, to be written in the next batch. */
-  noteRecorded(event: HistoryEvent, firstOfAccount: boolean): void {
+  /**
+   * An event an account's stored history kept: counted into the live table, and remembered to be
+   * written in the next batch. (An event whose history write lost to another is not counted.)
+   */
+  record(event: HistoryEvent, firstOfAccount: boolean): void {
+    countInPopulation(this.#stats, event, firstOfAccount);
     const values = featureValues(event);
     this.#bump(`${META}\u0000total`);
     if (firstOfAccount) this.#bump(`${META}\u0000accounts`);

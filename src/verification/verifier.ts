@@ -13,8 +13,8 @@ import type { Revocations, StepUpRequirements } from '../sessions/index.ts';
 import { evaluatePosture, type Device } from '../devices/index.ts';
 import { checkRefreshPaysStepUp } from '../oidc/index.ts';
 import {
-  assess, combineScore, decide, deviceSignals, emptyHistory, eventFromContext, recordEventInPlace, shouldRecord,
-  type Assessment, type DevicePosture, type GeoLocation, type RiskContext, type RiskHistory, type RiskLevel,
+  assess, combineScore, decide, deviceSignals, emptyHistory, eventFromContext, recordAccountEvent, shouldRecord,
+  type Assessment, type DevicePosture, type GeoLocation, type HistoryEvent, type RiskContext, type RiskHistory, type RiskLevel,
 } from '../risk/index.ts';
 import { riskLevelChange, type SecurityEventSink } from '../ssf/index.ts';
 import type { PolicyFiles } from './settings-files.ts';
@@ -107,6 +107,14 @@ export interface TokenRequestState {
   riskLevel: RiskLevel;
 }
 
+/** A history with one more event, before it is stored. */
+interface GrownHistory {
+  history: RiskHistory;
+  event: HistoryEvent;
+  /** The account's first event (a new account for the population). */
+  first: boolean;
+}
+
 export class ContinuousVerifier {
   readonly enabled: boolean;
   readonly #tokenRequests = new WeakMap<object, TokenRequestState>();
@@ -173,8 +181,10 @@ export class ContinuousVerifier {
     if (!this.enabled) return;
     const { store, population } = this.#deps;
     const state = await store.load(population.stats, { accountId: context.accountId, ip: context.ip });
-    const profile = this.#grow(context, state.history, 'login');
-    if (profile) await store.save({ profile: { accountId: context.accountId, history: profile, version: state.version } });
+    const grown = this.#grow(context, state.history, 'login');
+    if (!grown) return;
+    const { profileSaved } = await store.save({ profile: { accountId: context.accountId, history: grown.history, version: state.version } });
+    if (profileSaved) this.#deps.population.record(grown.event, grown.first);
   }
 
   /**
@@ -218,7 +228,7 @@ export class ContinuousVerifier {
     const bindingChanges = decision.action !== 'revoke'
       && (!bound || (bound.deviceId === undefined && context.deviceId !== undefined) || (bound.userAgent === '' && user.ipIsUser));
     const save: SaveRequest = {
-      ...(grown ? { profile: { accountId, history: grown, version: state.version } } : {}),
+      ...(grown ? { profile: { accountId, history: grown.history, version: state.version } } : {}),
       ...(bindingChanges ? {
         binding: {
           grantId, ...(sessionUid ? { sessionUid } : {}), accountId, clientId, ...(context.deviceId ? { deviceId: context.deviceId } : {}),
@@ -233,13 +243,17 @@ export class ContinuousVerifier {
     });
     if (decision.action === 'allow') {
       // The hot path: the assessment, its audit entry and the binding's time are written behind, in batches.
-      if (save.profile || save.binding) await store.save(save);
+      if (save.profile || save.binding) {
+        const { profileSaved } = await store.save(save);
+        if (grown && profileSaved) this.#deps.population.record(grown.event, grown.first);
+      }
       if (!save.binding) this.#touches.add({ grantId, time });
       this.#assessments.add(this.#stored(context, assessment));
       // The reasons are in the stored assessment; the trail keeps what was decided and from which signals.
       this.#deps.auditQueue.add(entry(briefAuditDetails(assessment)));
       return;
     }
+    // Only an allowed refresh grows the history: nothing here is counted in the population.
     await store.save({ ...save, assessment: this.#stored(context, assessment) });
     const reasons = mainReasons(assessment);
     if (decision.action === 'step_up' && sessionUid) {
@@ -346,14 +360,18 @@ export class ContinuousVerifier {
     context.devicePosture = evaluatePosture(device.lastPosture, device.lastReportAt, time, files.posture, device.externalCompliance);
   }
 
-  /** Folds a successful event into the history (and the population); undefined when it adds nothing. */
-  #grow(context: RiskContext, history: RiskHistory, type: 'login' | 'refresh'): RiskHistory | undefined {
+  /**
+   * Folds a successful event into the account's history; undefined when it adds nothing. The
+   * population counts it only once the history is stored: a write that loses to a
+   * concurrent one (parallel refreshes of one person's grants) is retried at the session's next
+   * refresh, and counting every attempt would make the person rarer in the population at each
+   * one, so that their own refreshes would grow more "unusual".
+   */
+  #grow(context: RiskContext, history: RiskHistory, type: 'login' | 'refresh'): GrownHistory | undefined {
     const event = eventFromContext(context, history);
     if (!shouldRecord(history, event, type)) return undefined;
-    const first = history.accountStats.total === 0;
-    recordEventInPlace(history, event);
-    this.#deps.population.noteRecorded(event, first);
-    return history;
+    const first = recordAccountEvent(history, event);
+    return { history, event, first };
   }
 
   #stored(context: RiskContext, assessment: Assessment): StoredAssessment {

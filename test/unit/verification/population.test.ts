@@ -1,10 +1,10 @@
 /**
- * PopulationCache against a real, freshly migrated Postgres database: counts noted locally are
+ * PopulationCache against a real, freshly migrated Postgres database: counts recorded locally are
  * added to the shared table in batches, other instances see them on load, and a batch that could
- * not be written stays pending.
+ * not be written stays pending; the verifier counts an event only once an account's history kept it.
  */
 import { migrate, PostgresSql, type Queryable } from '../../../src/store/index.ts';
-import { PopulationCache } from '../../../src/verification/index.ts';
+import { ContinuousVerifier, PopulationCache, RiskStore, type VerifierDeps } from '../../../src/verification/index.ts';
 import { emptyHistory, eventFromContext, featureValues, FEATURES, type HistoryEvent } from '../../../src/risk/index.ts';
 import { createLogger } from '../../../src/observability/index.ts';
 import { freshDatabase } from '../../support/services.ts';
@@ -60,18 +60,18 @@ describe('PopulationCache', () => {
     for (const feature of FEATURES) expect(cache.stats.counts[feature].size).toBe(0);
   });
 
-  test('flush with nothing noted makes no query', async () => {
+  test('flush with nothing recorded makes no query', async () => {
     const q = switchable(sql);
     const cache = new PopulationCache(q, logger);
     await cache.flush();
     expect(q.calls).toBe(0);
   });
 
-  test('noteRecorded + flush writes the counts; another instance\'s load sees them', async () => {
+  test('record + flush writes the counts; another instance\'s load sees them', async () => {
     const writer = new PopulationCache(sql, logger);
-    writer.noteRecorded(london, true);
-    writer.noteRecorded(london, false);
-    writer.noteRecorded(paris, true);
+    writer.record(london, true);
+    writer.record(london, false);
+    writer.record(paris, true);
     await writer.flush();
 
     const v = featureValues(london);
@@ -96,7 +96,7 @@ describe('PopulationCache', () => {
     expect(typeof reader.stats.counts.hour.get(v.hour!)).toBe('number');
 
     // A second batch is added to the first, not written over it.
-    writer.noteRecorded(paris, false);
+    writer.record(paris, false);
     await writer.flush();
     await reader.load();
     expect(reader.stats.total).toBe(4);
@@ -108,7 +108,7 @@ describe('PopulationCache', () => {
 
   test('an absent feature is not counted (no device; server-side event has no place)', async () => {
     const cache = new PopulationCache(sql, logger);
-    cache.noteRecorded(serverSide, true);
+    cache.record(serverSide, true);
     await cache.flush();
     const rows = await table();
     expect(Object.keys(rows).filter((k) => k.startsWith('device='))).toEqual([]);
@@ -126,13 +126,13 @@ describe('PopulationCache', () => {
     expect('colour' in cache.stats.counts).toBe(false);
   });
 
-  test('counts noted but not yet written survive a reload, and are not counted twice once written', async () => {
+  test('counts recorded but not yet written survive a reload, and are not counted twice once written', async () => {
     const other = new PopulationCache(sql, logger);
-    other.noteRecorded(paris, true);
+    other.record(paris, true);
     await other.flush();
 
     const cache = new PopulationCache(sql, logger);
-    cache.noteRecorded(london, true);
+    cache.record(london, true);
     await cache.load();
     expect(cache.stats.total).toBe(2);
     expect(cache.stats.accounts).toBe(2);
@@ -145,15 +145,18 @@ describe('PopulationCache', () => {
     expect(cache.stats.counts.country.get('GB')).toBe(1);
   });
 
-  test('a load replaces the live table object; stats before it are not mutated by it', async () => {
+  test('a recorded event counts in the live table at once; a load replaces the table object and does not mutate the one before it', async () => {
     const cache = new PopulationCache(sql, logger);
     await cache.load();
     const before = cache.stats;
-    cache.noteRecorded(london, true);
+    cache.record(london, true);
+    expect(before.total).toBe(1);
+    expect(before.accounts).toBe(1);
+    expect(before.counts.country.get('GB')).toBe(1);
     await cache.flush();
     await cache.load();
     expect(cache.stats).not.toBe(before);
-    expect(before.total).toBe(0);
+    expect(before.total).toBe(1);
     expect(cache.stats.total).toBe(1);
   });
 
@@ -162,11 +165,11 @@ describe('PopulationCache', () => {
     await closed.close();
     const q = switchable(closed);
     const cache = new PopulationCache(q, logger);
-    cache.noteRecorded(london, true);
-    cache.noteRecorded(london, false);
+    cache.record(london, true);
+    cache.record(london, false);
     await expect(cache.flush()).rejects.toThrow();
-    // Noted after the failure: merged with the returned batch.
-    cache.noteRecorded(paris, false);
+    // Recorded after the failure: merged with the returned batch.
+    cache.record(paris, false);
     await expect(cache.flush()).rejects.toThrow();
     expect(await table()).toEqual({});
 
@@ -185,13 +188,13 @@ describe('PopulationCache', () => {
     expect((await table())['_meta=total']).toBe(3);
   });
 
-  test('counts noted while a failing flush is in flight are kept along with the returned batch', async () => {
+  test('counts recorded while a failing flush is in flight are kept along with the returned batch', async () => {
     let fail!: (err: Error) => void;
     const q = switchable({ query: () => new Promise((_, reject) => { fail = reject; }) });
     const cache = new PopulationCache(q, logger);
-    cache.noteRecorded(london, true);
+    cache.record(london, true);
     const flushing = cache.flush();
-    cache.noteRecorded(london, false);
+    cache.record(london, false);
     // flush() queues behind any write in progress: let it reach the database.
     await new Promise((resolve) => setImmediate(resolve));
     fail(new Error('connection lost'));
@@ -206,12 +209,47 @@ describe('PopulationCache', () => {
   test('stop() writes what is pending; start() timers flush on their own', async () => {
     const cache = new PopulationCache(sql, logger);
     cache.start(20, 60_000);
-    cache.noteRecorded(london, true);
+    cache.record(london, true);
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline && (await table())['_meta=total'] !== 1) await new Promise((r) => setTimeout(r, 10));
     expect((await table())['_meta=total']).toBe(1);
-    cache.noteRecorded(paris, false);
+    cache.record(paris, false);
     await cache.stop();
     expect((await table())['_meta=total']).toBe(2);
+  });
+});
+
+describe('the verifier counts in the population what an account\'s history kept', () => {
+  /** A store whose loads wait for one another: `n` requests that read the same version of a history. */
+  function racingStore(store: RiskStore, n: number): RiskStore {
+    let arrived = 0;
+    let release!: () => void;
+    const together = new Promise<void>((resolve) => { release = resolve; });
+    return {
+      load: async (...args: Parameters<RiskStore['load']>) => {
+        const state = await store.load(...args);
+        if (++arrived === n) release();
+        await together;
+        return state;
+      },
+      save: (...args: Parameters<RiskStore['save']>) => store.save(...args),
+    } as unknown as RiskStore;
+  }
+
+  test('two sign-ins of one new account recorded at once: one history write wins, and only it is counted (one account, one event)', async () => {
+    await sql.query("INSERT INTO accounts (id, email) VALUES ('ada', 'ada@example.com') ON CONFLICT DO NOTHING");
+    const population = new PopulationCache(sql, logger);
+    const verifier = new ContinuousVerifier({
+      config: { VIGIL_RISK_ENGINE: true }, store: racingStore(new RiskStore(sql), 2), population, logger,
+    } as unknown as VerifierDeps);
+    const signIn = (deviceId: string) => ({ ...ctx({ accountId: 'ada', deviceId }), ip: '127.0.0.1' });
+    await Promise.all([verifier.recordLogin(signIn('dev-a')), verifier.recordLogin(signIn('dev-b'))]);
+
+    const { rows } = await sql.query<{ n: number }>("SELECT (history->'stats'->>'total')::int AS n FROM risk_profiles WHERE account_id = 'ada'");
+    expect(rows).toEqual([{ n: 1 }]);
+    expect(population.stats.total).toBe(1);
+    expect(population.stats.accounts).toBe(1);
+    await population.flush();
+    expect(await table()).toMatchObject({ '_meta=total': 1, '_meta=accounts': 1 });
   });
 });
