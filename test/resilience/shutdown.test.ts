@@ -109,6 +109,10 @@ test('SIGTERM under keep-alive load: nothing in flight is reset, the queues are 
   let signalAt = Infinity;
   const loopsEnd = Date.now() + 40_000;
 
+  // To the risk engine each refresh is its person's, back to back from 127.0.0.1: rapid_refresh (15)
+  // and no known place (5), under the step-up's 30. The behaviour model finds nothing new in them,
+  // however often the nine refreshers race to write the person's history (one write wins; the
+  // population counts only what was written).
   const refresher = async (name: string) => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
