@@ -29,6 +29,7 @@ import { measureLogins, type LoginMeasurement } from './login.ts';
 import { loadInto, Runs, type Measurement } from './measurement.ts';
 import { RefreshSide } from './refresh.ts';
 import { describeSizes, loadedDatabase, type TableLoadTime } from './scale-load.ts';
+import { retentionScenario, sliceSummary, type RetentionOutcome } from './scale-retention.ts';
 import { scaleSizes } from './scale-rows.ts';
 import type { VigilTarget } from './target.ts';
 import { startVigilTarget } from './vigil-target.ts';
@@ -51,6 +52,8 @@ const ACCOUNTS = settings.BENCH_ACCOUNTS;
 const LOGIN_SECONDS = settings.BENCH_LOGIN_SECONDS ?? SECONDS;
 const SESSIONS_PER_ACCOUNT = Math.max(2, Math.ceil((5 * CONNECTIONS) / ACCOUNTS));
 const SIZES = scaleSizes();
+/** Vigil's default (`VIGIL_REFRESH_TOKEN_TTL`): the bindings the server's purge would keep. */
+const REFRESH_TOKEN_TTL_SECONDS = 14 * 86_400;
 
 /** Issue 24's targets: large tables against empty ones. */
 export const SCALE_LIMITS = { throughput: 0.9, p99: 1.2 } as const;
@@ -130,6 +133,15 @@ function printStored(title: string, rows: StoredPerOperation[]): void {
   console.log(`  Postgres: ${sum('postgres', 'rowBytesPerOp')} bytes of rows, ${sum('postgres', 'diskBytesPerOp')} bytes on disk per operation; Redis: ${sum('redis', 'rowBytesPerOp')} bytes (MEMORY USAGE, until the keys expire)`);
 }
 
+function printRetention(r: RetentionOutcome): void {
+  const quiet = sliceSummary(r.quiet);
+  const during = sliceSummary(r.during);
+  console.log(`\nRetention on the loaded database (keep ${r.keptDays} days): removed ${r.auditRemoved} audit entries and ${r.assessmentsRemoved} assessments in ${r.seconds.toFixed(1)} s`
+    + ` (${Math.round((r.auditRemoved + r.assessmentsRemoved) / Math.max(0.001, r.seconds))} rows/s), while the loaded server refreshed:`);
+  console.log(`  refresh during the removal (${r.during.length} slices): ${Math.round(during.rps)} requests/s, p99 ${during.p99} ms; before and after it: ${Math.round(quiet.rps)} requests/s, p99 ${quiet.p99} ms`
+    + ` (during/quiet ${(during.rps / Math.max(1, quiet.rps)).toFixed(2)}×, p99 ${(during.p99 / Math.max(1, quiet.p99)).toFixed(2)}×)`);
+}
+
 function markdown(rows: { scenario: string; empty: { rps: number; p50: number; p99: number }; large: { rps: number; p50: number; p99: number } }[]): string {
   return [
     '| scenario | empty req/s | large req/s | large/empty | empty p50/p99 ms | large p50/p99 ms | p99 large/empty | targets (≥ 0.9×, p99 ≤ 1.2×) |',
@@ -166,6 +178,8 @@ async function main() {
     const refresh = await refreshScenario(empty, large);
     const introspection = await introspectionScenario(empty, large);
     const login = await loginScenario(empty, large);
+    // After the comparisons: it removes half the loaded trail.
+    const retention = await retentionScenario(large, refresh.sides[1], SIZES.days, SECONDS, REFRESH_TOKEN_TTL_SECONDS);
     const [emptyBlocks1, largeBlocks1] = await Promise.all([blockCounts(empty.env.DATABASE_URL), blockCounts(large.env.DATABASE_URL)]);
     const hits: { empty: HitRate; large: HitRate } = { empty: hitRate(emptyBlocks0, emptyBlocks1), large: hitRate(largeBlocks0, largeBlocks1) };
     const sizes: TableSize[] = await tableSizes(large.env.DATABASE_URL);
@@ -191,6 +205,7 @@ async function main() {
     console.log('\nLoaded database, largest tables:');
     console.table(sizes.filter((s) => s.totalBytes > 1024 * 1024).map((s) => ({ table: s.table, rows: s.rows, 'total MB': mb(s.totalBytes), 'table MB': mb(s.heapBytes), 'indexes MB': mb(s.indexBytes) })));
     console.log(`  all tables: ${mb(sizes.reduce((t, s) => t + s.totalBytes, 0))} MB; load: ${loadTimes.map((t) => `${t.table} ${t.seconds.toFixed(1)} s`).join(', ')}`);
+    printRetention(retention);
     printStored(`Stored per refresh (${stored.refreshes} refreshes on the empty-table server):`, stored.refresh);
     printStored(`Stored per sign-in (${stored.signIns} sign-ins, password + consent, on the empty-table server):`, stored.signIn);
 
@@ -199,7 +214,7 @@ async function main() {
     writeFileSync(join(dir, 'scale.json'), `${JSON.stringify({
       date: new Date().toISOString(), node: process.version, cpus: availableParallelism(), cpuModel: cpus()[0]?.model, durationSeconds: Math.round((Date.now() - started) / 1000),
       sizes: SIZES, settings, loadTimes, scenarios: rows.map((r) => ({ ...r, ...verdict(r.empty, r.large) })), login, postgresCpuMsPerRefresh: refresh.postgresMsPerRefresh,
-      vigilCpuMsPerRefresh: refresh.sides.map((side) => side.cpu.serverMs / side.measurement().requests), bufferHitRate: hits, tableSizes: sizes, stored, limits: SCALE_LIMITS,
+      vigilCpuMsPerRefresh: refresh.sides.map((side) => side.cpu.serverMs / side.measurement().requests), bufferHitRate: hits, tableSizes: sizes, stored, retention, limits: SCALE_LIMITS,
     }, null, 2)}\n`);
     writeFileSync(join(dir, 'scale.md'), `${markdown(rows)}\n`);
     log(`results written to bench/results/scale.json and scale.md (${Math.round((Date.now() - started) / 1000)} s in all)`);
