@@ -5,6 +5,7 @@
  * src/verification/risk-store.ts, src/audit/audit-log.ts, src/sessions/activity.ts).
  */
 import { z } from 'zod';
+import { DECISION_HOUR } from '../src/verification/index.ts';
 
 const count = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 
@@ -235,11 +236,13 @@ export function scaleLoad(sizes: ScaleSizes): TableLoad[] {
             ELSE '[{"name": "behaviour", "reason": "Sign-in consistent with this account''s history, likelihood ratio 1.12", "contribution": 0}]'::jsonb
           END
         FROM generate_series(0, ${d.assessments - 1}) AS i`,
-        // Each session's latest level on its row, as Vigil keeps it (migration 032).
+        // Each session's latest level on its row, and the decisions by hour, as Vigil keeps them (migration 032).
         `UPDATE session_activity a SET risk_level = r.level
           FROM (SELECT DISTINCT ON (session_uid) session_uid, level FROM risk_assessments
                 WHERE session_uid IS NOT NULL ORDER BY session_uid, at DESC, id DESC) r
-          WHERE a.session_uid = r.session_uid`],
+          WHERE a.session_uid = r.session_uid`,
+        `INSERT INTO risk_decision_counts (hour, action, decisions)
+          SELECT ${DECISION_HOUR('at')}, decision->>'action', count(*) FROM risk_assessments GROUP BY 1, 2`],
     },
   ];
 }

@@ -204,7 +204,7 @@ export interface PurgeResult {
 }
 
 /** Rows of assessments or failures, or pages of bindings, that one purge batch looks at (see `RiskStore.purge`). */
-export const PURGE_BATCH = { rows: 5_000, pages: 256 } as const;
+export const PURGE_BATCH: Readonly<{ rows: number; pages: number }> = { rows: 5_000, pages: 256 };
 
 // Any fixed number: one instance at a time purges (see purge()).
 export const RISK_PURGE_LOCK = 7_411_206;
