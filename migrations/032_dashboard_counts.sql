@@ -12,6 +12,11 @@ UPDATE session_activity a SET risk_level = r.level
   FROM (SELECT DISTINCT ON (session_uid) session_uid, level FROM risk_assessments
         WHERE session_uid IS NOT NULL ORDER BY session_uid, at DESC, id DESC) r
   WHERE a.session_uid = r.session_uid;
+-- The admin sessions list filtered by a level walks the sessions newest first until its page is
+-- full: for the rare levels, an index of those sessions only (a level changes rarely; the updates
+-- of last_seen_at were never HOT, it is indexed already).
+CREATE INDEX session_activity_risky ON session_activity (risk_level, last_seen_at DESC, session_uid DESC)
+  WHERE risk_level IN ('medium', 'high');
 
 -- Sessions by risk level ('none': no assessment yet, or the risk engine off). A level's count is
 -- the sum of its shards: concurrent sign-ins mostly update different rows.

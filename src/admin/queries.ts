@@ -123,7 +123,8 @@ export class AdminQueries {
     const c = new Conditions();
     c.add(q.accountId, (p) => `a.account_id = ${p}`);
     c.add(q.uid, (p) => `a.session_uid = ${p}`);
-    c.add(q.riskLevel, (p) => `r.level = ${p}`);
+    // The level kept on the row is the latest assessment's (migration 032): filtered before any assessment is read.
+    c.add(q.riskLevel, (p) => `a.risk_level = ${p}`);
     c.add(q.deviceId, (p) => `coalesce(g.device_id, r.device_id) = ${p}`);
     c.add(q.country, (p) => `r.place->>'country' = ${p}`);
     c.add(q.since?.toISOString(), (p) => `a.last_seen_at >= ${p}::timestamptz`);

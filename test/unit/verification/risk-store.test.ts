@@ -593,6 +593,9 @@ describe('what the admin dashboard counts', () => {
     await store.save({ assessment: stored(accountId, { time: now - 1000, type: 'refresh', sessionUid: session, ip, assessment: level('high', { action: 'step_up', acr: 'urn:vigil:acr:phr' }) }) });
     expect(await sessionLevel(session)).toBe('high');
     expect(await expectCounts()).toEqual({ ...before, high: before.high + 1 });
+    // The sessions list filters on the level kept on the row.
+    expect((await admin().sessions({ accountId, riskLevel: 'high' }, undefined, 10)).map((r) => [r.sessionUid, r.risk?.level])).toEqual([[session, 'high']]);
+    expect(await admin().sessions({ accountId, riskLevel: 'medium' }, undefined, 10)).toEqual([]);
     // Signing in again (the step-up) while the session has its sign-in assessment already: the session keeps its latest.
     await store.save({ assessment: stored(accountId, { time: now - 500, ip, assessment: level('low') }) });
     await store.attachLogin(accountId, ip, session, now - 60_000);
