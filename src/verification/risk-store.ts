@@ -86,9 +86,12 @@ function assessmentInsert(param: string): [name: string, sql: string][] {
       FROM json_to_recordset(${param}::json) AS r(at timestamptz, type text, account_id text, session_uid text, client_id text, ip text,
         ip_is_user boolean, place jsonb, device_id text, score smallint, level text, decision jsonb, rules jsonb, signals jsonb)
       RETURNING id, at, session_uid, level, decision->>'action' AS action`],
+    // Allowed refreshes are written behind, in batches: a refused one, stored at once, may be
+    // newer than a batch written after it. A level is set only if nothing newer is stored.
     ['session_levels', `UPDATE session_activity a SET risk_level = s.level
-      FROM (SELECT DISTINCT ON (session_uid) session_uid, level FROM stored_assessments WHERE session_uid IS NOT NULL ORDER BY session_uid, at DESC, id DESC) s
-      WHERE a.session_uid = s.session_uid AND a.risk_level IS DISTINCT FROM s.level`],
+      FROM (SELECT DISTINCT ON (session_uid) session_uid, level, at FROM stored_assessments WHERE session_uid IS NOT NULL ORDER BY session_uid, at DESC, id DESC) s
+      WHERE a.session_uid = s.session_uid AND a.risk_level IS DISTINCT FROM s.level
+        AND NOT EXISTS (SELECT 1 FROM risk_assessments r WHERE r.session_uid = s.session_uid AND r.at > s.at)`],
     // In key order: two statements counting the same hour lock its rows in the same order.
     ['decision_counts', `INSERT INTO risk_decision_counts AS c (hour, action, decisions)
       SELECT ${DECISION_HOUR('at')}, action, count(*) FROM stored_assessments GROUP BY 1, 2 ORDER BY 1, 2

@@ -605,6 +605,17 @@ describe('what the admin dashboard counts', () => {
     expect(await expectCounts()).toEqual(before);
   });
 
+  test('a batch of allowed refreshes written after a newer refusal of the same session does not take the level back', async () => {
+    const accountId = await account();
+    const session = uid('sess');
+    const now = Date.now();
+    await new SessionActivityLog(sql).touch(session, accountId, UA.safariMac, nextIp());
+    await store.save({ assessment: stored(accountId, { time: now - 1000, type: 'refresh', sessionUid: session, assessment: level('high', { action: 'step_up', acr: 'urn:vigil:acr:phr' }) }) });
+    await store.insertAssessments([stored(accountId, { time: now - 2000, type: 'refresh', sessionUid: session, assessment: level('low') })]);
+    expect(await sessionLevel(session)).toBe('high');
+    expect(await admin().sessionRiskCounts()).toEqual(await countedFromAssessments());
+  });
+
   test('a sign-in attached after a refresh of its session does not take the level back', async () => {
     const accountId = await account();
     const session = uid('sess');
