@@ -5,6 +5,7 @@
  * src/verification/risk-store.ts, src/audit/audit-log.ts, src/sessions/activity.ts).
  */
 import { z } from 'zod';
+import { DECISION_HOUR } from '../src/verification/index.ts';
 
 const count = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 
@@ -166,10 +167,10 @@ export function scaleLoad(sizes: ScaleSizes): TableLoad[] {
         `UPDATE scale_grants SET refreshed = created WHERE refreshed < created`,
         'CREATE INDEX ON scale_grants (r)',
         'ANALYZE scale_grants',
-        `INSERT INTO oidc_payloads (model, id, payload, account_id, expires_at)
+        `INSERT INTO oidc_payloads (model, id, payload, account_id, expires_at, client_id)
           SELECT 'Grant', grant_id, jsonb_build_object('exp', extract(epoch FROM created + interval '30 days')::bigint, 'iat', extract(epoch FROM created)::bigint,
             'jti', grant_id, 'kind', 'Grant', 'openid', jsonb_build_object('scope', 'openid offline_access'), 'clientId', client_id, 'accountId', account_id),
-            account_id, created + interval '30 days'
+            account_id, created + interval '30 days', client_id
           FROM scale_grants`,
         refreshTokenInsert(`${b64id(refreshTokenValueSql('n', 'j'))}`, 'refreshed', 'NULL', `(extract(epoch FROM now() - created) / 300)::int`, 'scale_grants'),
         `INSERT INTO risk_grant_bindings (grant_id, session_uid, account_id, client_id, user_agent, last_refresh_at, created_at)
@@ -234,19 +235,26 @@ export function scaleLoad(sizes: ScaleSizes): TableLoad[] {
             THEN '[{"name": "behaviour", "reason": "Sign-in consistent with this account''s history, likelihood ratio 1.84", "contribution": 0}, {"name": "known_device", "reason": "Device seen on this account 41 times", "contribution": 0}]'::jsonb
             ELSE '[{"name": "behaviour", "reason": "Sign-in consistent with this account''s history, likelihood ratio 1.12", "contribution": 0}]'::jsonb
           END
-        FROM generate_series(0, ${d.assessments - 1}) AS i`],
+        FROM generate_series(0, ${d.assessments - 1}) AS i`,
+        // Each session's latest level on its row, and the decisions by hour, as Vigil keeps them (migration 032).
+        `UPDATE session_activity a SET risk_level = r.level
+          FROM (SELECT DISTINCT ON (session_uid) session_uid, level FROM risk_assessments
+                WHERE session_uid IS NOT NULL ORDER BY session_uid, at DESC, id DESC) r
+          WHERE a.session_uid = r.session_uid`,
+        `INSERT INTO risk_decision_counts (hour, action, decisions)
+          SELECT ${DECISION_HOUR('at')}, decision->>'action', count(*) FROM risk_assessments GROUP BY 1, 2`],
     },
   ];
 }
 
 /** A RefreshToken row per row of `source` (columns n, j, grant_id, session_uid, account_id, client_id, created), as the SQL adapter stores one. */
 function refreshTokenInsert(storageId: string, issued: string, consumed: string, rotations: string, source: string): string {
-  return `INSERT INTO oidc_payloads (model, id, payload, grant_id, account_id, expires_at, consumed_at)
+  return `INSERT INTO oidc_payloads (model, id, payload, grant_id, account_id, expires_at, consumed_at, client_id)
     SELECT 'RefreshToken', ${storageId}, jsonb_build_object('acr', 'urn:vigil:acr:1fa', 'amr', jsonb_build_array('pwd'),
         'exp', extract(epoch FROM iat_at + interval '14 days')::bigint, 'gty', 'authorization_code refresh_token', 'iat', extract(epoch FROM iat_at)::bigint,
         'sid', session_uid, 'iiat', extract(epoch FROM created)::bigint, 'kind', 'RefreshToken', 'scope', 'openid offline_access',
         'claims', '{"id_token": {"auth_time": {"essential": true}}}'::jsonb, 'grantId', grant_id, 'authTime', extract(epoch FROM created)::bigint,
         'clientId', client_id, 'accountId', account_id, 'rotations', ${rotations}, 'sessionUid', session_uid, 'expiresWithSession', true),
-      grant_id, account_id, iat_at + interval '14 days', ${consumed}
+      grant_id, account_id, iat_at + interval '14 days', ${consumed}, client_id
     FROM (SELECT *, ${issued} AS iat_at FROM ${source}) AS t`;
 }

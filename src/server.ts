@@ -193,10 +193,12 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
             .catch((err) => logger.warn({ err }, 'could not record the federated session'));
           if (!core.adapters.holdResponseFor(recorded)) void afterResponse.track(recorded);
         }
-        // A sign-in just completed: its risk assessment now has a session to belong to.
+        // A sign-in just completed: its risk assessment now has a session to belong to (once the
+        // session's activity row is there: the session takes the assessment's level onto it).
         const authTime = session.authTime();
         if (verifier.enabled && typeof authTime === 'number' && Date.now() / 1000 - authTime < 120) {
-          afterResponse.track(core.risk.attachLogin(session.accountId, ctx.state.clientIp, session.uid, (authTime - 120) * 1000))
+          const { accountId, uid } = session;
+          afterResponse.track(touched.then(() => core.risk.attachLogin(accountId, ctx.state.clientIp, uid, (authTime - 120) * 1000)))
             .catch((err) => logger.warn({ err }, 'could not attach the sign-in assessment to its session'));
         }
       });

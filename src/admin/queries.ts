@@ -10,6 +10,7 @@ import type { Queryable } from '../store/index.ts';
 import type { LogoutDelivery } from '../sessions/index.ts';
 import type { RiskLevel } from './types.ts';
 import type { ActivityKind } from './activity.ts';
+import { DECISION_HOUR } from '../verification/index.ts';
 
 type Signal = { name: string; contribution: number; reason: string };
 type Place = { country?: string; region?: string; city?: string; lat?: number; lon?: number; accuracyKm?: number };
@@ -122,7 +123,8 @@ export class AdminQueries {
     const c = new Conditions();
     c.add(q.accountId, (p) => `a.account_id = ${p}`);
     c.add(q.uid, (p) => `a.session_uid = ${p}`);
-    c.add(q.riskLevel, (p) => `r.level = ${p}`);
+    // The level kept on the row is the latest assessment's (migration 032): filtered before any assessment is read.
+    c.add(q.riskLevel, (p) => `a.risk_level = ${p}`);
     c.add(q.deviceId, (p) => `coalesce(g.device_id, r.device_id) = ${p}`);
     c.add(q.country, (p) => `r.place->>'country' = ${p}`);
     c.add(q.since?.toISOString(), (p) => `a.last_seen_at >= ${p}::timestamptz`);
@@ -166,20 +168,22 @@ export class AdminQueries {
     if (uids.length) await this.#db.query('DELETE FROM session_activity WHERE session_uid = ANY($1::text[])', [uids]);
   }
 
+  /** Sessions in the activity table, from the counts kept as rows come and go (migration 032): no row is read. */
   async activeSessionCount(): Promise<number> {
-    const { rows } = await this.#db.query<{ n: string }>('SELECT count(*) AS n FROM session_activity');
+    const { rows } = await this.#db.query<{ n: string | null }>('SELECT sum(sessions) AS n FROM session_counts');
     return Number(rows[0]?.n ?? 0);
   }
 
-  /** Sessions in the activity table by the risk level of their latest assessment ('none' when never assessed). */
+  /**
+   * Sessions in the activity table by the risk level of their latest assessment ('none' when never
+   * assessed), from the counts kept as it changes (migration 032).
+   */
   async sessionRiskCounts(): Promise<Record<RiskLevel | 'none', number>> {
-    const { rows } = await this.#db.query<{ level: RiskLevel | null; n: number }>(
-      `SELECT r.level, count(*)::int AS n FROM session_activity a
-         LEFT JOIN LATERAL (SELECT level FROM risk_assessments ra WHERE ra.session_uid = a.session_uid ORDER BY ra.at DESC, ra.id DESC LIMIT 1) r ON true
-        GROUP BY r.level`,
+    const { rows } = await this.#db.query<{ risk_level: RiskLevel | 'none'; n: string }>(
+      'SELECT risk_level, sum(sessions) AS n FROM session_counts GROUP BY risk_level',
     );
     const counts = { none: 0, low: 0, medium: 0, high: 0 };
-    for (const r of rows) counts[r.level ?? 'none'] += r.n;
+    for (const r of rows) if (r.risk_level in counts) counts[r.risk_level] += Number(r.n);
     return counts;
   }
 
@@ -208,9 +212,18 @@ export class AdminQueries {
     }));
   }
 
+  /**
+   * Decisions since `since`: the hours counted as assessments were stored (migration 032), and the
+   * assessments themselves for the partial hour `since` falls in (at most an hour of rows).
+   */
   async decisionCounts(since: Date): Promise<Record<string, number>> {
+    const nextHour = `${DECISION_HOUR('$1::timestamptz')} + interval '1 hour'`;
     const { rows } = await this.#db.query<{ action: string; n: string }>(
-      `SELECT decision->>'action' AS action, count(*) AS n FROM risk_assessments WHERE at >= $1 GROUP BY 1`, [since.toISOString()],
+      `SELECT action, sum(n) AS n FROM (
+         SELECT action, decisions AS n FROM risk_decision_counts WHERE hour >= ${nextHour}
+         UNION ALL
+         SELECT decision->>'action', count(*) FROM risk_assessments WHERE at >= $1::timestamptz AND at < ${nextHour} GROUP BY 1) c
+       GROUP BY action`, [since.toISOString()],
     );
     return Object.fromEntries(rows.map((r) => [r.action, Number(r.n)]));
   }

@@ -11,12 +11,12 @@ interface Row {
   consumed_at: Date | string | null;
 }
 
-const INSERT_COLUMNS = 'INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, account_id, expires_at)';
+const INSERT_COLUMNS = 'INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, account_id, expires_at, client_id)';
 const ON_CONFLICT_REPLACE = `ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, uid = EXCLUDED.uid,
-    user_code = EXCLUDED.user_code, account_id = EXCLUDED.account_id, expires_at = EXCLUDED.expires_at`;
+    user_code = EXCLUDED.user_code, account_id = EXCLUDED.account_id, expires_at = EXCLUDED.expires_at, client_id = EXCLUDED.client_id`;
 
 const UPSERT = `${INSERT_COLUMNS}
-  VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::integer IS NULL THEN NULL ELSE now() + make_interval(secs => $8::integer) END)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::integer IS NULL THEN NULL ELSE now() + make_interval(secs => $8::integer) END, $9)
   ${ON_CONFLICT_REPLACE}`;
 
 /**
@@ -25,8 +25,8 @@ const UPSERT = `${INSERT_COLUMNS}
  * is stored. Returns the ordinals of the inputs whose consume took.
  */
 const ROTATE = `WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::text[], $5::text[], $6::text[], $7::integer[], $8::text[])
-      WITH ORDINALITY AS i(id, payload, grant_id, uid, user_code, account_id, ttl, old, n)),
+    SELECT * FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::text[], $5::text[], $6::text[], $7::integer[], $8::text[], $9::text[])
+      WITH ORDINALITY AS i(id, payload, grant_id, uid, user_code, account_id, ttl, client_id, old, n)),
   first_claim AS (SELECT DISTINCT ON (old) old, n FROM input ORDER BY old, n),
   consumed AS (
     UPDATE oidc_payloads o SET consumed_at = now() FROM first_claim f
@@ -34,7 +34,7 @@ const ROTATE = `WITH input AS (
   stored AS (
     ${INSERT_COLUMNS}
     SELECT 'RefreshToken', i.id, i.payload, i.grant_id, i.uid, i.user_code, i.account_id,
-      CASE WHEN i.ttl IS NULL THEN NULL ELSE now() + make_interval(secs => i.ttl) END
+      CASE WHEN i.ttl IS NULL THEN NULL ELSE now() + make_interval(secs => i.ttl) END, i.client_id
     FROM input i WHERE i.n IN (SELECT n FROM consumed)
     ${ON_CONFLICT_REPLACE})
   SELECT n FROM consumed`;
@@ -212,7 +212,7 @@ class RefreshTokenStatements {
     const column = (i: number) => rotations.map((r) => r.params[i]);
     const { rows } = await this.#sql.query<{ n: string | number }>(
       ROTATE,
-      [column(1), column(2), column(3), column(4), column(5), column(6), column(7), rotations.map((r) => r.old)],
+      [column(1), column(2), column(3), column(4), column(5), column(6), column(7), column(8), rotations.map((r) => r.old)],
       { prepareAs: 'vigil_oidc_rotate_many' },
     );
     const consumed = new Set(rows.map((row) => Number(row.n)));
@@ -243,7 +243,7 @@ export class SqlAdapter implements Adapter {
     const key = this.#codec.storageId(this.name, id);
     const stored = this.#codec.encode(this.name, id, payload);
     const params = [this.name, key, JSON.stringify(stored), payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null,
-      payload.accountId ?? null, expiresIn ? Math.ceil(expiresIn) : null];
+      payload.accountId ?? null, expiresIn ? Math.ceil(expiresIn) : null, typeof payload.clientId === 'string' ? payload.clientId : null];
     if (this.#statements) this.#path!.sessions?.remember(key, payload);
     const consume = this.#statements && this.#path!.consumes?.take();
     if (consume && !consume.alone) {
@@ -337,9 +337,11 @@ export class SqlAdapter implements Adapter {
   }
 
   async revokeByClientId(clientId: string): Promise<number> {
-    // Expired rows not yet purged go too, but only live ones count as ended.
+    // Expired rows not yet purged go too, but only live ones count as ended. Rows stored before
+    // migration 033 have no client_id column yet: their own index finds them by the payload's.
     const { rows } = await this.#sql.query<{ n: number }>(
-      `WITH gone AS (DELETE FROM oidc_payloads WHERE model = $1 AND payload->>'clientId' = $2 RETURNING expires_at)
+      `WITH gone AS (DELETE FROM oidc_payloads WHERE model = $1
+         AND (client_id = $2 OR (client_id IS NULL AND payload ? 'clientId' AND payload->>'clientId' = $2)) RETURNING expires_at)
        SELECT count(*) FILTER (WHERE expires_at IS NULL OR expires_at > now())::int AS n FROM gone`,
       [this.name, clientId],
     );

@@ -34,10 +34,17 @@ export async function migrate(sql: Sql, dir = MIGRATIONS_DIR): Promise<Migration
   return { applied, current: files.at(-1)?.replace(/\.sql$/, '') };
 }
 
-/** Migrations hold plain statements separated by semicolons at line ends (no functions bodies). */
+/**
+ * Migrations hold statements separated by semicolons at line ends; a dollar-quoted body (`$$ … $$`,
+ * a function's) is never split.
+ */
 function splitStatements(text: string): string[] {
+  const END = '\u0000';
   return text
-    .split(/;\s*$/m)
+    .split('$$')
+    .map((part, i) => (i % 2 === 0 ? part.replace(/;\s*$/gm, END) : part))
+    .join('$$')
+    .split(END)
     .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
     .filter(Boolean);
 }

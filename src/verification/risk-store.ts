@@ -3,7 +3,7 @@
  * grant bindings and stored assessments. Shaped for the hot path: everything a refresh needs is
  * read in one round trip (`load`), and everything it changes is written in one (`save`).
  */
-import { jsonRowsParameter, storableJson, type Queryable } from '../store/index.ts';
+import { jsonRowsParameter, storableJson, type Sql } from '../store/index.ts';
 import {
   DEFAULT_LIMITS, emptyStats, statsFromJson, statsToJson,
   type Assessment, type FeatureStatsJson, type RiskLevel, type GeoLocation, type HistoryEvent, type HistoryLimits, type PopulationStats, type RiskHistory,
@@ -69,14 +69,37 @@ export function assessmentRow(a: StoredAssessment): string {
   });
 }
 
+/** The hour of `risk_decision_counts` a time falls in: whole hours from the epoch, whatever the connection's time zone. */
+export const DECISION_HOUR = (time: string) => `date_bin('1 hour', ${time}, 'epoch'::timestamptz)`;
+
 const ASSESSMENT_COLUMNS = 'at, type, account_id, session_uid, client_id, ip, ip_is_user, place, device_id, score, level, decision, rules, signals';
 
-/** Inserts the rows of the JSON array `param` (`jsonRowsParameter` of `assessmentRow`s). */
-function assessmentInsert(param: string): string {
-  return `INSERT INTO risk_assessments (${ASSESSMENT_COLUMNS}) SELECT ${ASSESSMENT_COLUMNS}
-    FROM json_to_recordset(${param}::json) AS r(at timestamptz, type text, account_id text, session_uid text, client_id text, ip text,
-      ip_is_user boolean, place jsonb, device_id text, score smallint, level text, decision jsonb, rules jsonb, signals jsonb)`;
+/**
+ * Inserts the rows of the JSON array `param` (`jsonRowsParameter` of `assessmentRow`s), puts each
+ * session's latest level on its `session_activity` row where it changed, and counts the decisions
+ * by hour (what the admin dashboard reads, migration 032): the common-table expressions of one
+ * statement, by name.
+ */
+function assessmentInsert(param: string): [name: string, sql: string][] {
+  return [
+    ['stored_assessments', `INSERT INTO risk_assessments (${ASSESSMENT_COLUMNS}) SELECT ${ASSESSMENT_COLUMNS}
+      FROM json_to_recordset(${param}::json) AS r(at timestamptz, type text, account_id text, session_uid text, client_id text, ip text,
+        ip_is_user boolean, place jsonb, device_id text, score smallint, level text, decision jsonb, rules jsonb, signals jsonb)
+      RETURNING id, at, session_uid, level, decision->>'action' AS action`],
+    // Allowed refreshes are written behind, in batches: a refused one, stored at once, may be
+    // newer than a batch written after it. A level is set only if nothing newer is stored.
+    ['session_levels', `UPDATE session_activity a SET risk_level = s.level
+      FROM (SELECT DISTINCT ON (session_uid) session_uid, level, at FROM stored_assessments WHERE session_uid IS NOT NULL ORDER BY session_uid, at DESC, id DESC) s
+      WHERE a.session_uid = s.session_uid AND a.risk_level IS DISTINCT FROM s.level
+        AND NOT EXISTS (SELECT 1 FROM risk_assessments r WHERE r.session_uid = s.session_uid AND r.at > s.at)`],
+    // In key order: two statements counting the same hour lock its rows in the same order.
+    ['decision_counts', `INSERT INTO risk_decision_counts AS c (hour, action, decisions)
+      SELECT ${DECISION_HOUR('at')}, action, count(*) FROM stored_assessments GROUP BY 1, 2 ORDER BY 1, 2
+      ON CONFLICT (hour, action) DO UPDATE SET decisions = c.decisions + EXCLUDED.decisions`],
+  ];
 }
+
+const withStatement = (ctes: [name: string, sql: string][], select = '1') => `WITH ${ctes.map(([name, sql]) => `${name} AS (${sql})`).join(',\n')} SELECT ${select}`;
 
 export interface SaveRequest {
   assessment?: StoredAssessment;
@@ -177,11 +200,23 @@ export function loadedState(row: LoadRow | undefined, population: PopulationStat
   return state;
 }
 
+export interface PurgeResult {
+  assessments: number;
+  ipFailures: number;
+  bindings: number;
+}
+
+/** Rows of assessments or failures, or pages of bindings, that one purge batch looks at (see `RiskStore.purge`). */
+export const PURGE_BATCH: Readonly<{ rows: number; pages: number }> = { rows: 5_000, pages: 256 };
+
+// Any fixed number: one instance at a time purges (see purge()).
+export const RISK_PURGE_LOCK = 7_411_206;
+
 export class RiskStore {
-  readonly #db: Queryable;
+  readonly #db: Sql;
   readonly #limits: HistoryLimits;
 
-  constructor(db: Queryable, limits: HistoryLimits = DEFAULT_LIMITS) {
+  constructor(db: Sql, limits: HistoryLimits = DEFAULT_LIMITS) {
     this.#db = db;
     this.#limits = limits;
   }
@@ -204,38 +239,35 @@ export class RiskStore {
    * `profileSaved`: the profile was written (false when none was given, or another write came first).
    */
   async save(req: SaveRequest): Promise<{ profileSaved: boolean }> {
-    const parts: string[] = [];
+    const parts: [name: string, sql: string][] = [];
     const params: unknown[] = [];
     const p = (value: unknown) => {
       params.push(value);
       return `$${params.length}`;
     };
-    if (req.assessment) parts.push(assessmentInsert(p(jsonRowsParameter([assessmentRow(req.assessment)]))));
-    let profilePart: number | undefined;
+    if (req.assessment) parts.push(...assessmentInsert(p(jsonRowsParameter([assessmentRow(req.assessment)]))));
     if (req.profile) {
       const { accountId, history, version } = req.profile;
       const json = p(JSON.stringify(historyToJson(history)));
-      profilePart = parts.length;
-      parts.push(version === undefined
+      parts.push(['profile', version === undefined
         ? `INSERT INTO risk_profiles (account_id, history) VALUES (${p(accountId)}, ${json}) ON CONFLICT (account_id) DO NOTHING RETURNING 1`
-        : `UPDATE risk_profiles SET history = ${json}, version = version + 1, updated_at = now() WHERE account_id = ${p(accountId)} AND version = ${p(version)} RETURNING 1`);
+        : `UPDATE risk_profiles SET history = ${json}, version = version + 1, updated_at = now() WHERE account_id = ${p(accountId)} AND version = ${p(version)} RETURNING 1`]);
     }
     if (req.binding) {
       const b = req.binding;
-      parts.push(`INSERT INTO risk_grant_bindings (grant_id, session_uid, account_id, client_id, device_id, user_agent, last_refresh_at)
+      parts.push(['binding', `INSERT INTO risk_grant_bindings (grant_id, session_uid, account_id, client_id, device_id, user_agent, last_refresh_at)
         VALUES (${p(b.grantId)}, ${p(b.sessionUid ?? null)}, ${p(b.accountId)}, ${p(b.clientId)}, ${p(b.deviceId ?? null)}, ${p(b.userAgent.slice(0, 512))}, ${p(new Date(b.time).toISOString())})
         ON CONFLICT (grant_id) DO UPDATE SET last_refresh_at = greatest(risk_grant_bindings.last_refresh_at, EXCLUDED.last_refresh_at),
           device_id = coalesce(risk_grant_bindings.device_id, EXCLUDED.device_id),
-          user_agent = CASE WHEN risk_grant_bindings.user_agent = '' THEN EXCLUDED.user_agent ELSE risk_grant_bindings.user_agent END`);
+          user_agent = CASE WHEN risk_grant_bindings.user_agent = '' THEN EXCLUDED.user_agent ELSE risk_grant_bindings.user_agent END`]);
     }
     if (parts.length === 0) return { profileSaved: false };
     if (parts.length === 1) {
-      const { rowCount } = await this.#db.query(parts[0], params);
-      return { profileSaved: profilePart !== undefined && rowCount > 0 };
+      const { rowCount } = await this.#db.query(parts[0][1], params);
+      return { profileSaved: parts[0][0] === 'profile' && rowCount > 0 };
     }
-    const ctes = parts.map((sql, i) => `w${i} AS (${sql})`).join(',\n');
-    const written = profilePart === undefined ? '0' : `(SELECT count(*) FROM w${profilePart})::int`;
-    const { rows } = await this.#db.query<{ profile_rows: number }>(`WITH ${ctes} SELECT ${written} AS profile_rows`, params);
+    const written = req.profile ? '(SELECT count(*) FROM profile)::int' : '0';
+    const { rows } = await this.#db.query<{ profile_rows: number }>(withStatement(parts, `${written} AS profile_rows`), params);
     return { profileSaved: rows[0].profile_rows > 0 };
   }
 
@@ -283,7 +315,7 @@ export class RiskStore {
   /** Stores assessments given as their rows (`assessmentRow`), in one statement. */
   async insertAssessmentRows(rows: readonly string[]): Promise<void> {
     if (rows.length === 0) return;
-    await this.#db.query(assessmentInsert('$1'), [jsonRowsParameter(rows)], { prepareAs: 'vigil_risk_assessments_insert_json' });
+    await this.#db.query(withStatement(assessmentInsert('$1')), [jsonRowsParameter(rows)], { prepareAs: 'vigil_risk_assessments_insert_v2' });
   }
 
   /** A failed login: counted for the address, and for the account when there is one. One round trip. */
@@ -319,13 +351,20 @@ export class RiskStore {
    * Names the session a sign-in's assessment belongs to (the session is only known once the
    * sign-in completes): the newest unattached login assessment of the account from this address
    * since `since`, unless the session has one already (every authorization of a fresh session calls this).
+   * Its level becomes the session's, unless the session was assessed since (a refresh already):
+   * call it once the session's `session_activity` row is written.
    */
   async attachLogin(accountId: string, ip: string, sessionUid: string, since: number): Promise<void> {
     await this.#db.query(
-      `UPDATE risk_assessments SET session_uid = $3 WHERE id = (
-         SELECT id FROM risk_assessments WHERE account_id = $1 AND ip = $2 AND type = 'login' AND session_uid IS NULL AND at >= $4
-           AND NOT EXISTS (SELECT 1 FROM risk_assessments WHERE session_uid = $3 AND type = 'login')
-         ORDER BY at DESC, id DESC LIMIT 1)`,
+      `WITH attached AS (
+         UPDATE risk_assessments SET session_uid = $3 WHERE id = (
+           SELECT id FROM risk_assessments WHERE account_id = $1 AND ip = $2 AND type = 'login' AND session_uid IS NULL AND at >= $4
+             AND NOT EXISTS (SELECT 1 FROM risk_assessments WHERE session_uid = $3 AND type = 'login')
+           ORDER BY at DESC, id DESC LIMIT 1)
+         RETURNING at, level)
+       UPDATE session_activity a SET risk_level = attached.level FROM attached
+       WHERE a.session_uid = $3 AND a.risk_level IS DISTINCT FROM attached.level
+         AND NOT EXISTS (SELECT 1 FROM risk_assessments r WHERE r.session_uid = $3 AND r.at > attached.at)`,
       [accountId, ip, sessionUid, new Date(since).toISOString()],
     );
   }
@@ -350,10 +389,58 @@ export class RiskStore {
     }));
   }
 
-  /** Drops assessments older than the retention, failures past their window, bindings idle past the refresh token lifetime. */
-  async purge(retentionDays: number, bindingIdleSeconds: number, now = Date.now()): Promise<void> {
-    await this.#db.query('DELETE FROM risk_assessments WHERE at < $1', [new Date(now - retentionDays * 86_400_000).toISOString()]);
-    await this.#db.query('DELETE FROM risk_ip_failures WHERE updated_at < $1', [new Date(now - this.#limits.failureWindowMs).toISOString()]);
-    await this.#db.query('DELETE FROM risk_grant_bindings WHERE last_refresh_at < $1', [new Date(now - bindingIdleSeconds * 1000).toISOString()]);
+  /**
+   * Drops assessments older than the retention, failures past their window, bindings idle past
+   * the refresh token lifetime. One instance at a time: each batch is a short transaction of its
+   * own that holds the purge's turn, and an instance finding the turn taken leaves the round to
+   * the one purging. A batch removes at most `batch.rows` assessments or failures (by their time's
+   * index, oldest first), or looks at `batch.pages` pages of bindings: `last_refresh_at` has no
+   * index (every refresh moves it; see migration 012), so the bindings are walked once by
+   * physical position, a range of pages per batch, and no statement reads the whole table.
+   * Returns what was removed, or undefined when another instance had the turn.
+   */
+  async purge(retentionDays: number, bindingIdleSeconds: number, now = Date.now(), batch = PURGE_BATCH): Promise<PurgeResult | undefined> {
+    const removed: PurgeResult = { assessments: 0, ipFailures: 0, bindings: 0 };
+    const byTime = async (table: string, key: string, column: string, before: number): Promise<number | undefined> => {
+      for (let total = 0; ;) {
+        const n = await this.#purgeBatch(
+          `DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM ${table} WHERE ${column} < $1 ORDER BY ${column} LIMIT $2)`,
+          [new Date(before).toISOString(), batch.rows]);
+        if (n === undefined) return undefined;
+        total += n;
+        if (n < batch.rows) return total;
+      }
+    };
+    const retained = now - retentionDays * 86_400_000;
+    const assessments = await byTime('risk_assessments', 'id', 'at', retained);
+    if (assessments === undefined) return undefined;
+    removed.assessments = assessments;
+    // A few rows an hour: one statement.
+    if (await this.#purgeBatch(`DELETE FROM risk_decision_counts WHERE hour < ${DECISION_HOUR('$1::timestamptz')}`, [new Date(retained).toISOString()]) === undefined) return undefined;
+    const ipFailures = await byTime('risk_ip_failures', 'ip', 'updated_at', now - this.#limits.failureWindowMs);
+    if (ipFailures === undefined) return undefined;
+    removed.ipFailures = ipFailures;
+    // Pages added while the walk goes on hold rows refreshed since it began: none is idle.
+    const { rows: [size] } = await this.#db.query<{ pages: string }>(
+      "SELECT pg_relation_size('risk_grant_bindings') / current_setting('block_size')::int AS pages");
+    const pages = Number(size?.pages ?? 0);
+    const idleSince = new Date(now - bindingIdleSeconds * 1000).toISOString();
+    for (let page = 0; page < pages; page += batch.pages) {
+      const n = await this.#purgeBatch(
+        'DELETE FROM risk_grant_bindings WHERE ctid >= $2::text::tid AND ctid < $3::text::tid AND last_refresh_at < $1',
+        [idleSince, `(${page},0)`, `(${page + batch.pages},0)`]);
+      if (n === undefined) return undefined;
+      removed.bindings += n;
+    }
+    return removed;
+  }
+
+  /** One statement in a transaction that holds the purge's turn: the rows it removed, undefined without the turn. */
+  async #purgeBatch(sql: string, params: unknown[]): Promise<number | undefined> {
+    return await this.#db.transaction(async (tx) => {
+      const { rows: [turn] } = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [RISK_PURGE_LOCK]);
+      if (!turn?.ok) return undefined;
+      return (await tx.query(sql, params)).rowCount;
+    });
   }
 }

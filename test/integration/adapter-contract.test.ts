@@ -540,3 +540,35 @@ describe.each<BackendSpec>([pgliteSpec, postgresSpec, redisSpec])('storage adapt
     });
   });
 });
+
+describe('SQL: the client of each row (migration 033)', () => {
+  let sql: PgliteSql;
+
+  beforeAll(async () => {
+    sql = await PgliteSql.open(undefined);
+    await migrate(sql);
+  });
+
+  afterAll(() => sql?.close());
+
+  it('is stored in a column of its own; revokeByClientId finds by it, and rows stored before the column by their payload', async () => {
+    const codec = newCodec();
+    const tokens = new SqlAdapter('RefreshToken', sql, codec, doubleConsumeRecorder());
+    const clientId = `client-${rid(8)}`;
+    const [older, newer, another] = [rid(32), rid(32), rid(32)];
+    await tokens.upsert(older, tokenPayload('RefreshToken', older, { clientId }), 600);
+    await tokens.upsert(newer, tokenPayload('RefreshToken', newer, { clientId }), 600);
+    await tokens.upsert(another, tokenPayload('RefreshToken', another, { clientId: `client-${rid(8)}` }), 600);
+    const { rows } = await sql.query<{ client_id: string | null; in_payload: string }>(
+      "SELECT client_id, payload->>'clientId' AS in_payload FROM oidc_payloads WHERE model = 'RefreshToken'");
+    expect(rows).toHaveLength(3);
+    for (const row of rows) expect(row.client_id).toBe(row.in_payload);
+    // As a row written before migration 033 is: no client_id.
+    await sql.query("UPDATE oidc_payloads SET client_id = NULL WHERE model = 'RefreshToken' AND id = $1", [codec.storageId('RefreshToken', older)]);
+
+    await expect(tokens.revokeByClientId(clientId)).resolves.toBe(2);
+    await expect(tokens.find(older)).resolves.toBeUndefined();
+    await expect(tokens.find(newer)).resolves.toBeUndefined();
+    await expect(tokens.find(another)).resolves.toMatchObject({ jti: another });
+  });
+});

@@ -72,6 +72,7 @@ afterAll(async () => {
 
 interface AssessmentRow {
   type: string;
+  level: string;
   ip: string;
   ip_is_user: boolean;
   score: number;
@@ -124,8 +125,26 @@ test('London then Sydney minutes later: the refresh is refused as impossible tra
   expect(last.signals.find((s) => s.name === 'impossible_travel')?.reason).toMatch(/km\/h/);
 });
 
+/** The account's sessions: the level kept on the row, and the level of their latest assessment. */
+const sessionLevels = (accountId: string) => query<{ kept: string | null; latest: string | null }>(
+  `SELECT a.risk_level AS kept, (SELECT level FROM risk_assessments r WHERE r.session_uid = a.session_uid ORDER BY at DESC, id DESC LIMIT 1) AS latest
+   FROM session_activity a WHERE a.account_id = $1`, [accountId]);
+
+/** Sessions by level as the admin dashboard reads them, and as counting the rows gives them. */
+const sessionCounts = async () => ({
+  kept: Object.fromEntries((await query<{ risk_level: string; n: string }>('SELECT risk_level, sum(sessions) AS n FROM session_counts GROUP BY 1'))
+    .filter((r) => Number(r.n) !== 0).map((r) => [r.risk_level, Number(r.n)])),
+  counted: Object.fromEntries((await query<{ level: string; n: string }>("SELECT coalesce(risk_level, 'none') AS level, count(*) AS n FROM session_activity GROUP BY 1"))
+    .map((r) => [r.level, Number(r.n)])),
+});
+
 test('a stolen refresh token used from another browser and OS (same address) is refused, and the session cannot refresh any more', async () => {
   const { tokens, browser } = await signedIn('grace@vigil.test', LONDON);
+  // The sign-in's assessment is attached to its session just after the authorization response: its level is the session's.
+  for (let waited = 0; waited < 5_000 && (await sessionLevels(accounts.grace))[0]?.kept == null; waited += 50) await new Promise((r) => setTimeout(r, 50));
+  const [signedInSession] = await sessionLevels(accounts.grace);
+  expect(signedInSession.kept).toMatch(/^(low|medium|high)$/);
+  expect(signedInSession.kept).toBe(signedInSession.latest);
   // The legitimate app refreshes from Firefox on Linux: that is the session's agent.
   const legit = await oidc.refreshTokenGrant(await from(LONDON, FIREFOX), tokens.refresh_token!);
   expect(legit.access_token).toBeTruthy();
@@ -147,6 +166,15 @@ test('a stolen refresh token used from another browser and OS (same address) is 
   expect(stolen.decision).toEqual({ action: 'step_up', acr: 'urn:vigil:acr:phr' });
   expect(stolen.decision).toEqual(decide(loadRiskPolicy(), 'refresh', spa.client_id, stolen.score, stolen.signals).decision);
   expect(err.error_description).toMatch(/^step-up authentication required/);
+  // The session's level is the step-up's; the dashboard's counts are the rows'; every refresh token row names its client.
+  expect(await sessionLevels(accounts.grace)).toEqual([{ kept: stolen.level, latest: stolen.level }]);
+  const counts = await sessionCounts();
+  expect(counts.kept).toEqual(counts.counted);
+  const [tokenClients] = await query<{ n: string; other: string }>(
+    "SELECT count(*) AS n, count(*) FILTER (WHERE client_id IS DISTINCT FROM $2) AS other FROM oidc_payloads WHERE model = 'RefreshToken' AND account_id = $1",
+    [accounts.grace, spa.client_id]);
+  // The code exchange's and the allowed refresh's (the refused refresh issued none).
+  expect([Number(tokenClients.n), Number(tokenClients.other)]).toEqual([2, 0]);
 
   // The session now owes a stronger sign-in: the token is no good even back in the legitimate app.
   const again = await oidc.refreshTokenGrant(await from(LONDON, FIREFOX), legit.refresh_token!).catch((e) => e);

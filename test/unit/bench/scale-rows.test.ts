@@ -50,6 +50,21 @@ test('the tables hold what the sizes say: 0–10 grants a person, each with a li
   expect(await count('SELECT count(*) AS n FROM risk_assessments')).toBe(d.assessments);
 });
 
+test("the columns Vigil derives are filled as Vigil fills them: each token's client, each session's latest level and the counts of both", async () => {
+  expect(await count(`SELECT count(*) AS n FROM oidc_payloads WHERE model IN ('Grant', 'RefreshToken')
+    AND client_id IS DISTINCT FROM payload->>'clientId'`)).toBe(0);
+  expect(await count(`SELECT count(*) AS n FROM session_activity a WHERE risk_level IS DISTINCT FROM
+    (SELECT level FROM risk_assessments r WHERE r.session_uid = a.session_uid ORDER BY at DESC, id DESC LIMIT 1)`)).toBe(0);
+  expect(await count("SELECT count(*) AS n FROM session_activity WHERE risk_level IS NOT NULL")).toBeGreaterThan(0);
+  const { rows } = await sql.query<{ level: string; kept: string; counted: string }>(
+    `SELECT coalesce(k.risk_level, c.level) AS level, coalesce(k.n, 0) AS kept, coalesce(c.n, 0) AS counted
+     FROM (SELECT risk_level, sum(sessions) AS n FROM session_counts GROUP BY 1) k
+     FULL JOIN (SELECT coalesce(risk_level, 'none') AS level, count(*) AS n FROM session_activity GROUP BY 1) c ON c.level = k.risk_level`);
+  for (const r of rows) expect([r.level, Number(r.kept)]).toEqual([r.level, Number(r.counted)]);
+  expect(await count("SELECT sum(decisions) AS n FROM risk_decision_counts")).toBe(
+    await count("SELECT count(*) AS n FROM risk_assessments"));
+});
+
 test("a loaded refresh token is found by its value through Vigil's SQL adapter, with its grant, live", async () => {
   const codec = new PayloadCodec(new KeyRing(randomBytes(32)));
   const path = { grants: new GrantPrefetch() };

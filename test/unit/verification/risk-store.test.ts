@@ -1,12 +1,13 @@
 /**
  * RiskStore against a real, freshly migrated Postgres database (one per file): profiles with
  * compare-and-set, failures per account and address, grant bindings, devices by key thumbprint,
- * stored assessments and purging.
+ * stored assessments, the levels and decisions the admin dashboard counts, and purging.
  */
 import { randomBytes } from 'node:crypto';
 import { migrate, PostgresSql } from '../../../src/store/index.ts';
-import { RiskStore, type StoredAssessment } from '../../../src/verification/index.ts';
-import { StepUpRequirements } from '../../../src/sessions/index.ts';
+import { RISK_PURGE_LOCK, RiskStore, type StoredAssessment } from '../../../src/verification/index.ts';
+import { SessionActivityLog, StepUpRequirements } from '../../../src/sessions/index.ts';
+import { AdminQueries } from '../../../src/admin/queries.ts';
 import {
   DEFAULT_LIMITS, emptyPopulation, eventFromContext, recordEventInPlace,
   type Assessment, type HistoryLimits, type PopulationStats, type RiskHistory,
@@ -553,8 +554,172 @@ describe('recent', () => {
   });
 });
 
+describe('what the admin dashboard counts', () => {
+  const level = (assessmentLevel: Assessment['level'], decision: Assessment['decision'] = { action: 'allow' }): Assessment =>
+    ({ score: 10, level: assessmentLevel, decision, rules: [], signals: [] });
+  const sessionLevel = async (sessionUid: string) =>
+    (await sql.query<{ risk_level: string | null }>('SELECT risk_level FROM session_activity WHERE session_uid = $1', [sessionUid])).rows[0]?.risk_level;
+  /** What the dashboard counted before migration 032: each session's latest assessment, read from the assessments. */
+  async function countedFromAssessments(): Promise<Record<string, number>> {
+    const { rows } = await sql.query<{ level: string | null; n: number }>(
+      `SELECT r.level, count(*)::int AS n FROM session_activity a
+         LEFT JOIN LATERAL (SELECT level FROM risk_assessments ra WHERE ra.session_uid = a.session_uid ORDER BY ra.at DESC, ra.id DESC LIMIT 1) r ON true
+        GROUP BY r.level`);
+    const counts: Record<string, number> = { none: 0, low: 0, medium: 0, high: 0 };
+    for (const r of rows) counts[r.level ?? 'none'] += r.n;
+    return counts;
+  }
+  const admin = () => new AdminQueries(sql);
+
+  test("a session's level is its latest assessment's through sign-in, refresh and step-up, and the counts follow it", async () => {
+    const accountId = await account();
+    const activity = new SessionActivityLog(sql);
+    const session = uid('sess');
+    const ip = nextIp();
+    const now = Date.now();
+    const before = await admin().sessionRiskCounts();
+    const expectCounts = async () => {
+      const counts = await admin().sessionRiskCounts();
+      expect(counts).toEqual(await countedFromAssessments());
+      expect(await admin().activeSessionCount()).toBe(Object.values(counts).reduce((a, b) => a + b, 0));
+      return counts;
+    };
+
+    // The sign-in is assessed before its session exists; the session is written, then the assessment attached to it.
+    await store.save({ assessment: stored(accountId, { time: now - 3000, ip, assessment: level('low') }) });
+    await activity.touch(session, accountId, UA.safariMac, ip);
+    expect(await sessionLevel(session)).toBeNull();
+    expect((await expectCounts()).none).toBe(before.none + 1);
+    await store.attachLogin(accountId, ip, session, now - 60_000);
+    expect(await sessionLevel(session)).toBe('low');
+    expect(await expectCounts()).toEqual({ ...before, low: before.low + 1 });
+
+    // Allowed refreshes are written in batches; the newest of the session's assessments in a batch sets its level.
+    await store.insertAssessments([
+      stored(accountId, { time: now - 2000, type: 'refresh', sessionUid: session, ip, assessment: level('high') }),
+      stored(accountId, { time: now - 1500, type: 'refresh', sessionUid: session, ip, assessment: level('medium') }),
+    ]);
+    expect(await sessionLevel(session)).toBe('medium');
+    expect(await expectCounts()).toEqual({ ...before, medium: before.medium + 1 });
+    // A refresh refused for a step-up is stored at once.
+    await store.save({ assessment: stored(accountId, { time: now - 1000, type: 'refresh', sessionUid: session, ip, assessment: level('high', { action: 'step_up', acr: 'urn:vigil:acr:phr' }) }) });
+    expect(await sessionLevel(session)).toBe('high');
+    expect(await expectCounts()).toEqual({ ...before, high: before.high + 1 });
+    // The sessions list filters on the level kept on the row.
+    expect((await admin().sessions({ accountId, riskLevel: 'high' }, undefined, 10)).map((r) => [r.sessionUid, r.risk?.level])).toEqual([[session, 'high']]);
+    expect(await admin().sessions({ accountId, riskLevel: 'medium' }, undefined, 10)).toEqual([]);
+    // Signing in again (the step-up) while the session has its sign-in assessment already: the session keeps its latest.
+    await store.save({ assessment: stored(accountId, { time: now - 500, ip, assessment: level('low') }) });
+    await store.attachLogin(accountId, ip, session, now - 60_000);
+    expect(await sessionLevel(session)).toBe('high');
+
+    await activity.forget(session);
+    expect(await expectCounts()).toEqual(before);
+  });
+
+  test('a batch of allowed refreshes written after a newer refusal of the same session does not take the level back', async () => {
+    const accountId = await account();
+    const session = uid('sess');
+    const now = Date.now();
+    await new SessionActivityLog(sql).touch(session, accountId, UA.safariMac, nextIp());
+    await store.save({ assessment: stored(accountId, { time: now - 1000, type: 'refresh', sessionUid: session, assessment: level('high', { action: 'step_up', acr: 'urn:vigil:acr:phr' }) }) });
+    await store.insertAssessments([stored(accountId, { time: now - 2000, type: 'refresh', sessionUid: session, assessment: level('low') })]);
+    expect(await sessionLevel(session)).toBe('high');
+    expect(await admin().sessionRiskCounts()).toEqual(await countedFromAssessments());
+  });
+
+  test('a sign-in attached after a refresh of its session does not take the level back', async () => {
+    const accountId = await account();
+    const session = uid('sess');
+    const ip = nextIp();
+    const now = Date.now();
+    await store.save({ assessment: stored(accountId, { time: now - 3000, ip, assessment: level('high') }) });
+    await new SessionActivityLog(sql).touch(session, accountId, UA.safariMac, ip);
+    await store.insertAssessments([stored(accountId, { time: now - 1000, type: 'refresh', sessionUid: session, ip, assessment: level('low') })]);
+    await store.attachLogin(accountId, ip, session, now - 60_000);
+    expect(await sessionLevel(session)).toBe('low');
+    expect(await admin().sessionRiskCounts()).toEqual(await countedFromAssessments());
+  });
+
+  test('decisions since a time count every assessment since then: whole hours from the counts, the first partial hour from the rows', async () => {
+    const accountId = await account();
+    const now = Date.now();
+    const decisions: [number, Assessment['decision']][] = [
+      [5, { action: 'allow' }], [50, { action: 'deny' }], [70, { action: 'allow' }], [130, { action: 'step_up', acr: 'urn:vigil:acr:phr' }],
+      [23 * 60 + 50, { action: 'revoke' }], [24 * 60 + 30, { action: 'allow' }], [26 * 60, { action: 'deny' }],
+    ];
+    for (const [minutesAgo, decision] of decisions.slice(0, 3)) {
+      await store.save({ assessment: stored(accountId, { time: now - minutesAgo * MINUTE, assessment: level('low', decision) }) });
+    }
+    await store.insertAssessments(decisions.slice(3).map(([minutesAgo, decision]) => stored(accountId, { time: now - minutesAgo * MINUTE, type: 'refresh', assessment: level('low', decision) })));
+    const counted = async (since: number) => Object.fromEntries((await sql.query<{ action: string; n: string }>(
+      "SELECT decision->>'action' AS action, count(*) AS n FROM risk_assessments WHERE at >= $1 GROUP BY 1", [new Date(since).toISOString()],
+    )).rows.map((r) => [r.action, Number(r.n)]));
+    for (const since of [now - DAY, now - 25 * HOUR, now - 90 * MINUTE, now - 10 * MINUTE, now + MINUTE]) {
+      expect(await admin().decisionCounts(new Date(since))).toEqual(await counted(since));
+    }
+    expect((await admin().decisionCounts(new Date(now - DAY))).revoke).toBeGreaterThanOrEqual(1);
+  });
+});
+
 // Last: purge is global and these tests move "now" far ahead.
 describe('purge', () => {
+  /** `n` bindings last refreshed at `time`, of one new account; their grant ids. */
+  async function bindings(n: number, time: number): Promise<string[]> {
+    const accountId = await account();
+    const prefix = uid('grant');
+    await sql.query(
+      `INSERT INTO risk_grant_bindings (grant_id, account_id, client_id, user_agent, last_refresh_at)
+       SELECT $1 || '-' || i, $2, 'webapp', $3, $4 FROM generate_series(1, $5) AS i`,
+      [prefix, accountId, UA.safariMac, new Date(time).toISOString(), n]);
+    return Array.from({ length: n }, (_, i) => `${prefix}-${i + 1}`);
+  }
+  const remaining = async (table: string, key: string, ids: readonly string[]) =>
+    Number((await sql.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE ${key}::text = ANY($1::text[])`, [ids])).rows[0].n);
+  async function assessments(accountId: string, times: number[]): Promise<string[]> {
+    await store.insertAssessments(times.map((time) => stored(accountId, { time })));
+    return (await sql.query<{ id: string }>('SELECT id::text AS id FROM risk_assessments WHERE account_id = $1', [accountId])).rows.map((r) => r.id);
+  }
+
+  test('in batches: every row past its time goes, and none that is not, across batches smaller than what there is to remove', async () => {
+    const now = Date.now();
+    const oldAccount = await account();
+    const newAccount = await account();
+    const old = await assessments(oldAccount, Array.from({ length: 7 }, (_, i) => now - 10 * DAY - i * MINUTE));
+    const recent = await assessments(newAccount, Array.from({ length: 3 }, (_, i) => now - 8 * DAY + i * MINUTE));
+    // Enough rows for several pages of the table, idle and fresh interleaved.
+    const idle: string[] = [];
+    const fresh: string[] = [];
+    for (let round = 0; round < 4; round++) {
+      idle.push(...await bindings(60, now - 2 * HOUR));
+      fresh.push(...await bindings(60, now - 30 * MINUTE));
+    }
+    const { rows: [size] } = await sql.query<{ pages: string }>("SELECT pg_relation_size('risk_grant_bindings') / 8192 AS pages");
+    expect(Number(size.pages)).toBeGreaterThan(3);
+
+    const removed = await store.purge(9, 3600, now, { rows: 2, pages: 1 });
+    expect(removed?.assessments).toBeGreaterThanOrEqual(old.length);
+    expect(removed?.bindings).toBeGreaterThanOrEqual(idle.length);
+    expect(await remaining('risk_assessments', 'id', old)).toBe(0);
+    expect(await remaining('risk_assessments', 'id', recent)).toBe(recent.length);
+    expect(await remaining('risk_grant_bindings', 'grant_id', idle)).toBe(0);
+    expect(await remaining('risk_grant_bindings', 'grant_id', fresh)).toBe(fresh.length);
+  });
+
+  test('one instance at a time: while another holds the turn, a purge removes nothing and says so', async () => {
+    const now = Date.now();
+    const old = await assessments(await account(), [now - 10 * DAY]);
+    const idle = await bindings(3, now - 2 * HOUR);
+    await sql.transaction(async (other) => {
+      await other.query('SELECT pg_advisory_xact_lock($1)', [RISK_PURGE_LOCK]);
+      expect(await store.purge(9, 3600, now)).toBeUndefined();
+    });
+    expect(await remaining('risk_assessments', 'id', old)).toBe(1);
+    expect(await remaining('risk_grant_bindings', 'grant_id', idle)).toBe(3);
+    expect(await store.purge(9, 3600, now)).toMatchObject({ assessments: expect.any(Number) });
+    expect(await remaining('risk_assessments', 'id', old)).toBe(0);
+    expect(await remaining('risk_grant_bindings', 'grant_id', idle)).toBe(0);
+  });
   test('drops old assessments, idle address failures and idle bindings; keeps the rest', async () => {
     const accountId = await account();
     const now = Date.now();
