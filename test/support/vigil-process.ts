@@ -10,6 +10,15 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NODE = process.execPath;
 const NODE_FLAGS = ['--disable-warning=ExperimentalWarning'];
 
+/**
+ * What every process a test spawns inherits: PATH, HOME and, under jest, the run's compile cache
+ * (test/support/compile-cache-setup.js) so that only the first process compiles Vigil's modules.
+ */
+export function baseEnv(): Record<string, string> {
+  const cache = process.env.VIGIL_TEST_COMPILE_CACHE;
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...(cache ? { NODE_COMPILE_CACHE: cache } : {}) };
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -49,8 +58,7 @@ export async function startVigil(env: Record<string, string>, options: { port?: 
   const port = options.port ?? await freePort();
   const issuer = env.ISSUER ?? `http://127.0.0.1:${port}`;
   const fullEnv: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '/tmp',
+    ...baseEnv(),
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
     HOST: '127.0.0.1',
@@ -115,7 +123,7 @@ export function runScript(script: string, args: string[], env: Record<string, st
   return new Promise((resolve, reject) => {
     const child = spawn(NODE, [...NODE_FLAGS, join(ROOT, script), ...args], {
       cwd: env.VIGIL_CWD ?? ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'test', ...env },
+      env: { ...baseEnv(), NODE_ENV: 'test', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
