@@ -3,6 +3,7 @@ import type { Config } from './config/index.ts';
 import type { Core } from './core.ts';
 import type { Logger } from './observability/index.ts';
 import type { Reply } from './cli/index.ts';
+// The usage text's own file, not the cli module's index: the index loads every command.
 import { USAGE } from './cli/usage.ts';
 
 function print(reply: Reply): number {
