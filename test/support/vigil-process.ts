@@ -71,8 +71,14 @@ export async function startVigil(env: Record<string, string>, options: { port?: 
   };
   const child: ChildProcess = spawn(NODE, [...NODE_FLAGS, join(options.checkout ?? ROOT, 'src/main.ts')], { cwd: fullEnv.VIGIL_CWD ?? ROOT, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (d) => { out += d; });
-  child.stderr!.on('data', (d) => { out += d; });
+  // New output (its "Vigil is listening" line, say) cuts the wait before the next probe short.
+  let wake: (() => void) | undefined;
+  const take = (d: Buffer) => {
+    out += d;
+    wake?.();
+  };
+  child.stdout!.on('data', take);
+  child.stderr!.on('data', take);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   // Ready when /healthz answers (works whatever LOG_LEVEL says), or failed when the process exits.
   let exitCode: number | null | undefined;
@@ -86,7 +92,14 @@ export async function startVigil(env: Record<string, string>, options: { port?: 
     }
     const up = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
     if (up) break;
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise<void>((r) => {
+      const timer = setTimeout(r, 100);
+      wake = () => {
+        clearTimeout(timer);
+        r();
+      };
+    });
+    wake = undefined;
   }
   return {
     url: `http://127.0.0.1:${port}`,
