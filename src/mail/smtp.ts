@@ -78,6 +78,7 @@ export class SmtpMailer implements Mailer {
   }
 
   close(): void {
-    void this.#transport?.then((transport) => transport.close());
+    // A transport that never loaded has nothing to close (send() reported why it did not load).
+    void this.#transport?.then((transport) => transport.close(), () => undefined);
   }
 }
