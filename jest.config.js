@@ -11,4 +11,7 @@ export default {
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 60000,
   maxWorkers: 1,
+  // One compile cache for the processes the tests spawn (see the files).
+  globalSetup: '<rootDir>/test/support/compile-cache-setup.js',
+  globalTeardown: '<rootDir>/test/support/compile-cache-teardown.js',
 };

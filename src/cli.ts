@@ -1,12 +1,10 @@
-import { loadConfig } from './config/index.ts';
-import { createLogger } from './observability/index.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openCore, type Core } from './core.ts';
-import { DataDirInUseError } from './store/index.ts';
 import type { Config } from './config/index.ts';
+import type { Core } from './core.ts';
 import type { Logger } from './observability/index.ts';
-import { sendToRunningServer } from './control/index.ts';
-import { errorReply, federationCommand, policyCheck, policyTest, resolveCommand, riskReplay, runCommand, unknownCommand, USAGE, type Reply } from './cli/index.ts';
+import type { Reply } from './cli/index.ts';
+// The usage text's own file, not the cli module's index: the index loads every command.
+import { USAGE } from './cli/usage.ts';
 
 function print(reply: Reply): number {
   process.stdout.write(reply.stdout);
@@ -19,6 +17,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return argv.length === 0 ? 2 : 0;
   }
+  // The commands' modules (most of Vigil, the OIDC provider among them) load only for a command.
+  const { federationCommand, policyCheck, policyTest, resolveCommand, riskReplay, runCommand, unknownCommand } = await import('./cli/index.ts');
+  const { loadConfig } = await import('./config/index.ts');
+  const { createLogger } = await import('./observability/index.ts');
   const command = resolveCommand(argv);
   if (!command) return print(unknownCommand(argv));
   // It reads the files it names, relative to this process's directory, and needs no database.
@@ -51,6 +53,7 @@ const QUIET_WAIT_MS = 3_000;
  * database before its control channel listens) or another command running is waited for.
  */
 async function reachDatabase(config: Config, argv: string[], logger: Logger): Promise<{ reply: Reply } | { core: Core }> {
+  const [{ openCore }, { DataDirInUseError }, { sendToRunningServer }] = await Promise.all([import('./core.ts'), import('./store/index.ts'), import('./control/index.ts')]);
   const started = Date.now();
   let told = false;
   for (;;) {
@@ -74,5 +77,6 @@ async function reachDatabase(config: Config, argv: string[], logger: Logger): Pr
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (err) {
+  const { errorReply } = await import('./cli/index.ts');
   process.exitCode = print(errorReply(err));
 }

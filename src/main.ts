@@ -3,7 +3,6 @@ import { ConfigError, loadConfig } from './config/index.ts';
 import { StoreUnavailableError } from './store/index.ts';
 import { createLogger } from './observability/index.ts';
 import { drainLimitMs } from './lifecycle/index.ts';
-import { startVigil } from './server.ts';
 
 function fail(message: string): never {
   process.stderr.write(`vigil: ${message}\n`);
@@ -23,6 +22,9 @@ const logger = createLogger(config.LOG_LEVEL);
 // the live heap keeps ~90 MB of RSS off at the same throughput (docs/performance.md, Memory).
 // It is not a cap: the heap still grows as far as the live data needs.
 if (config.VIGIL_HEAP_GROWTH_PERCENT > 0) setFlagsFromString(`--heap-growing-percent=${config.VIGIL_HEAP_GROWTH_PERCENT}`);
+// The server's modules (~900: the OIDC provider, the HTTP stack) load once the settings are known to be good: a
+// refused start says why at once. A missing one still stops the start, as a static import would.
+const { startVigil } = await import('./server.ts');
 
 try {
   const vigil = await startVigil(config, logger, { announce: (message) => process.stdout.write(`${message}\n`) });

@@ -3,9 +3,10 @@
  * policy module's `decide` checks entities and context against the schema, and refuses the whole
  * request for one attribute it does not declare — AuthZEN callers send properties freely, so the
  * undeclared ones are dropped before (a policy could not have used them: it was validated).
- * The one function here that reads the schema through cedar-wasm (the policy module has none).
+ * The one function here that reads the schema through cedar-wasm (the policy module has none),
+ * loaded by the policy module on first use like the rest of Vigil's Cedar calls.
  */
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { cedar } from '../policy/index.ts';
 
 export interface SchemaShapes {
   /** The attributes declared for an entity type; undefined for a type the schema does not know. */
@@ -29,7 +30,7 @@ export function schemaShapes(schemaText: string): SchemaShapes {
   const trimmed = schemaText.trimStart();
   const answer = trimmed.startsWith('{')
     ? { type: 'success' as const, json: JSON.parse(schemaText) as Record<string, NamespaceJson> }
-    : cedar.schemaToJsonWithResolvedTypes(schemaText);
+    : cedar().schemaToJsonWithResolvedTypes(schemaText);
   if (answer.type !== 'success') throw new Error(`the schema cannot be read: ${answer.errors.map((e) => e.message).join('; ')}`);
   const entities = new Map<string, Set<string>>();
   const contexts = new Map<string, Set<string>>();

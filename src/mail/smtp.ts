@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { Logger } from '../observability/index.ts';
 import { MailError, type Mailer, type MailMessage, type SentMail } from './message.ts';
@@ -46,20 +46,28 @@ export function smtpTransportOptions(settings: SmtpSettings): SMTPTransport.Opti
 
 /** Real delivery through the operator's SMTP server. */
 export class SmtpMailer implements Mailer {
-  readonly #transport: Transporter<SMTPTransport.SentMessageInfo>;
+  readonly #options: SMTPTransport.Options;
+  /** nodemailer loads with the first message: a start and every `vigil` command go without it. */
+  #transport: Promise<Transporter<SMTPTransport.SentMessageInfo>> | undefined;
   readonly #from: string;
   readonly #logger: Logger;
 
   constructor(settings: SmtpSettings, from: string, logger: Logger) {
-    this.#transport = nodemailer.createTransport(smtpTransportOptions(settings));
+    this.#options = smtpTransportOptions(settings);
     this.#from = from;
     this.#logger = logger;
   }
 
+  #connect(): Promise<Transporter<SMTPTransport.SentMessageInfo>> {
+    this.#transport ??= import('nodemailer').then(({ default: nodemailer }) => nodemailer.createTransport(this.#options));
+    return this.#transport;
+  }
+
   async send(message: MailMessage): Promise<SentMail> {
+    const transport = await this.#connect();
     let info: SMTPTransport.SentMessageInfo;
     try {
-      info = await this.#transport.sendMail({ from: this.#from, to: message.to, subject: message.subject, text: message.text, ...(message.html === undefined ? {} : { html: message.html }) });
+      info = await transport.sendMail({ from: this.#from, to: message.to, subject: message.subject, text: message.text, ...(message.html === undefined ? {} : { html: message.html }) });
     } catch (err) {
       const code = (err as { code?: string }).code;
       this.#logger.warn({ code, responseCode: (err as { responseCode?: number }).responseCode }, 'mail could not be sent through VIGIL_SMTP_URL');
@@ -70,6 +78,7 @@ export class SmtpMailer implements Mailer {
   }
 
   close(): void {
-    this.#transport.close();
+    // A transport that never loaded has nothing to close (send() reported why it did not load).
+    void this.#transport?.then((transport) => transport.close(), () => undefined);
   }
 }

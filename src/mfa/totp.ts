@@ -1,5 +1,4 @@
 import { generateSecret, generateURI, verify } from 'otplib';
-import QRCode from 'qrcode';
 import type { KeyRing } from '../crypto/index.ts';
 import type { Queryable } from '../store/index.ts';
 
@@ -44,6 +43,8 @@ export class TotpFactors {
 
   async #enrolment(secret: string, label: string): Promise<TotpEnrolment> {
     const uri = generateURI({ issuer: this.#issuerName, label, secret, period: PERIOD });
+    // The QR code library loads at the first enrolment: a start and every `vigil` command go without it.
+    const { default: QRCode } = await import('qrcode');
     const svg = await QRCode.toString(uri, { type: 'svg', margin: 1 });
     return { secret, uri, qrDataUri: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}` };
   }

@@ -1,10 +1,16 @@
 import { msg, type Message } from '../i18n/index.ts';
-import {
-  generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse,
-  type AuthenticationResponseJSON, type RegistrationResponseJSON,
-} from '@simplewebauthn/server';
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Queryable } from '../store/index.ts';
 import { ChallengeStore } from './challenges.ts';
+
+type SimpleWebAuthn = typeof import('@simplewebauthn/server');
+let simpleWebAuthnLoading: Promise<SimpleWebAuthn> | undefined;
+
+/** The WebAuthn library (and its certificate stack) loads at the first passkey ceremony: a start and every `vigil` command go without it. */
+function simpleWebAuthn(): Promise<SimpleWebAuthn> {
+  simpleWebAuthnLoading ??= import('@simplewebauthn/server');
+  return simpleWebAuthnLoading;
+}
 
 /** A passkey whose signature counter went backwards: a copy of it is in use somewhere. */
 const CLONED = 'This passkey reported a signature counter lower than before, so it may have been cloned: it was refused. Sign in another way and remove it on your account page.';
@@ -99,6 +105,7 @@ export class Passkeys {
 
   async registrationOptions(account: { id: string; email: string; displayName: string }, ceremonyId: string) {
     const existing = await this.list(account.id);
+    const { generateRegistrationOptions } = await simpleWebAuthn();
     const options = await generateRegistrationOptions({
       rpName: this.rp.name,
       rpID: this.rp.id,
@@ -117,6 +124,7 @@ export class Passkeys {
   async register(accountId: string, ceremonyId: string, response: RegistrationResponseJSON, name: string): Promise<Passkey> {
     const stored = await this.#challenges.take<{ challenge: string }>(ceremonyId, 'webauthn.register');
     if (!stored || stored.accountId !== accountId) throw new PasskeyError('expired', 'The registration took too long or was already used. Please try again.');
+    const { verifyRegistrationResponse } = await simpleWebAuthn();
     let verification;
     try {
       verification = await verifyRegistrationResponse({
@@ -140,6 +148,7 @@ export class Passkeys {
   /** For a known account (second factor) or, without one, for a discoverable passkey (passwordless). */
   async authenticationOptions(ceremonyId: string, accountId?: string) {
     const allow = accountId ? await this.list(accountId) : [];
+    const { generateAuthenticationOptions } = await simpleWebAuthn();
     const options = await generateAuthenticationOptions({
       rpID: this.rp.id,
       allowCredentials: allow.map((p) => ({ id: p.id, transports: p.transports as never })),
@@ -161,6 +170,7 @@ export class Passkeys {
     if (passwordless && response.response?.userHandle && Buffer.from(response.response.userHandle, 'base64url').toString('utf8') !== row.account_id) {
       throw new PasskeyError('wrong_account', 'This passkey belongs to another account.');
     }
+    const { verifyAuthenticationResponse } = await simpleWebAuthn();
     let verification;
     try {
       verification = await verifyAuthenticationResponse({

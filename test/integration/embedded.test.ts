@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
-import { freePort, ROOT, runScript, startVigil, stopAndKeepLog, tempDir, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
+import { baseEnv, freePort, ROOT, runScript, startVigil, stopAndKeepLog, tempDir, vigilCli, type VigilProcess } from '../support/vigil-process.ts';
 import { Browser, signIn } from '../support/browserless.ts';
 import { discover, pkceAuthorization, type ClientOut } from '../support/stack.ts';
 
@@ -43,7 +43,7 @@ async function login(email: string, password: string) {
 async function firstStart(): Promise<{ stdout: () => string; stderr: () => string; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', join(ROOT, 'src/main.ts')], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'test', HOST: '127.0.0.1', PORT: String(port), ISSUER: issuer, ...env },
+    env: { ...baseEnv(), NODE_ENV: 'test', HOST: '127.0.0.1', PORT: String(port), ISSUER: issuer, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

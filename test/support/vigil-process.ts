@@ -10,6 +10,15 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NODE = process.execPath;
 const NODE_FLAGS = ['--disable-warning=ExperimentalWarning'];
 
+/**
+ * What every process a test spawns inherits: PATH, HOME and, under jest, the run's compile cache
+ * (test/support/compile-cache-setup.js) so that only the first process compiles Vigil's modules.
+ */
+export function baseEnv(): Record<string, string> {
+  const cache = process.env.VIGIL_TEST_COMPILE_CACHE;
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...(cache ? { NODE_COMPILE_CACHE: cache } : {}) };
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -49,8 +58,7 @@ export async function startVigil(env: Record<string, string>, options: { port?: 
   const port = options.port ?? await freePort();
   const issuer = env.ISSUER ?? `http://127.0.0.1:${port}`;
   const fullEnv: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '/tmp',
+    ...baseEnv(),
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
     HOST: '127.0.0.1',
@@ -63,8 +71,14 @@ export async function startVigil(env: Record<string, string>, options: { port?: 
   };
   const child: ChildProcess = spawn(NODE, [...NODE_FLAGS, join(options.checkout ?? ROOT, 'src/main.ts')], { cwd: fullEnv.VIGIL_CWD ?? ROOT, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (d) => { out += d; });
-  child.stderr!.on('data', (d) => { out += d; });
+  // New output (its "Vigil is listening" line, say) cuts the wait before the next probe short.
+  let wake: (() => void) | undefined;
+  const take = (d: Buffer) => {
+    out += d;
+    wake?.();
+  };
+  child.stdout!.on('data', take);
+  child.stderr!.on('data', take);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   // Ready when /healthz answers (works whatever LOG_LEVEL says), or failed when the process exits.
   let exitCode: number | null | undefined;
@@ -78,7 +92,14 @@ export async function startVigil(env: Record<string, string>, options: { port?: 
     }
     const up = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
     if (up) break;
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise<void>((r) => {
+      const timer = setTimeout(r, 100);
+      wake = () => {
+        clearTimeout(timer);
+        r();
+      };
+    });
+    wake = undefined;
   }
   return {
     url: `http://127.0.0.1:${port}`,
@@ -115,7 +136,7 @@ export function runScript(script: string, args: string[], env: Record<string, st
   return new Promise((resolve, reject) => {
     const child = spawn(NODE, [...NODE_FLAGS, join(ROOT, script), ...args], {
       cwd: env.VIGIL_CWD ?? ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'test', ...env },
+      env: { ...baseEnv(), NODE_ENV: 'test', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
