@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { jsonRowsParameter, storableJson, type Queryable, type Sql } from '../store/index.ts';
 import { constantTimeEqual, type KeyRing } from '../crypto/index.ts';
 
@@ -59,7 +59,7 @@ export function prepareAuditEntry(e: AuditEntry): PreparedAuditEntry {
 
 /** `atJson`: the entry's time as JSON text (a batch shares one). */
 function entryHash(prev: string, atJson: string, fields: PreparedAuditEntry): string {
-  return createHash('sha256').update(`[${JSON.stringify(prev)},${atJson},${fields}]`).digest('hex');
+  return hash('sha256', `[${JSON.stringify(prev)},${atJson},${fields}]`, 'hex');
 }
 
 interface CheckpointRow {

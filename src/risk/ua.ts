@@ -55,9 +55,25 @@ function parseDeviceType(ua: string, os: string, bot: boolean): DeviceType {
   return os === 'Other' ? 'unknown' : 'desktop';
 }
 
+/**
+ * The last agents parsed (a refresh parses its own and its session's first one, and a person's
+ * agent repeats): the result depends on the text alone. Frozen, since it is shared.
+ */
+const recent = new Map<string, Readonly<ParsedUserAgent>>();
+const RECENT_MAX = 2000;
+
 /** Parses a User-Agent header. Unknown pieces come back as `Other` / `unknown`, never an error. */
-export function parseUserAgent(userAgent: string | undefined): ParsedUserAgent {
+export function parseUserAgent(userAgent: string | undefined): Readonly<ParsedUserAgent> {
   const ua = (userAgent ?? '').trim().slice(0, 512);
+  let parsed = recent.get(ua);
+  if (parsed) return parsed;
+  parsed = Object.freeze(parseAgent(ua));
+  if (recent.size >= RECENT_MAX) recent.clear();
+  recent.set(ua, parsed);
+  return parsed;
+}
+
+function parseAgent(ua: string): ParsedUserAgent {
   if (ua === '') return { browser: 'Other', os: 'Other', deviceType: 'unknown' };
   let browser = 'Other';
   let browserMajor: number | undefined;

@@ -47,6 +47,14 @@ describe('parseUserAgent', () => {
     expect(parseUserAgent(ua).browser).toBe('Other');
   });
 
+  test('an agent seen again is not parsed again: the same result, frozen since it is shared', () => {
+    const agent = 'Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0';
+    const first = parseUserAgent(agent);
+    expect(parseUserAgent(`  ${agent} `)).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(first).toEqual({ browser: 'Firefox', browserMajor: 131, os: 'Linux', deviceType: 'desktop' });
+  });
+
   test('describeUserAgent and agentChanged ignore versions only where they should', () => {
     const a = parseUserAgent('Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36');
     const b = parseUserAgent('Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/127.0.0.0 Safari/537.36');
