@@ -115,10 +115,10 @@ export class AuditLog {
   /** Appends entries given as `prepareAuditEntry` made them, in order, in one transaction. `now`: for tests of old entries. */
   async appendPrepared(entries: readonly PreparedAuditEntry[], now = new Date()): Promise<void> {
     if (entries.length === 0) return;
-    await this.#sql.transaction(async (tx: Queryable) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
-      const { rows } = await tx.query<{ hash: string }>('SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1');
-      let prev = rows[0]?.hash ?? GENESIS;
+    // The lock and the read of the chain's end go with BEGIN (one round trip); the read is a
+    // statement of its own, so that its snapshot is taken once the lock is held.
+    await this.#sql.transaction(async (tx: Queryable, [last]) => {
+      let prev = (last?.hash as string | undefined) ?? GENESIS;
       const at = JSON.stringify(now.toISOString());
       const stored: string[] = [];
       for (const fields of entries) {
@@ -133,7 +133,7 @@ export class AuditLog {
          FROM json_array_elements($1::json) WITH ORDINALITY AS x(e, n) ORDER BY n`,
         [jsonRowsParameter(stored)],
       );
-    });
+    }, `SELECT pg_advisory_xact_lock(${AUDIT_LOCK}); SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1`);
   }
 
   /**
