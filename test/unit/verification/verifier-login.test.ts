@@ -11,7 +11,7 @@ import { loadConfig } from '../../../src/config/index.ts';
 import { KeyRing } from '../../../src/crypto/index.ts';
 import { createLogger } from '../../../src/observability/index.ts';
 import { StepUpRequirements, type Revocations } from '../../../src/sessions/index.ts';
-import { BatchWriter, migrate, PgliteSql, type QueryOptions, type Queryable } from '../../../src/store/index.ts';
+import { BatchWriter, migrate, PgliteSql, type Queryable } from '../../../src/store/index.ts';
 import { ContinuousVerifier, loadPolicyFiles, PopulationCache, RiskStore } from '../../../src/verification/index.ts';
 
 let sql: PgliteSql;
@@ -24,9 +24,9 @@ beforeAll(async () => {
   await migrate(sql);
   // What the risk store asks of the database, by the name of its prepared statement.
   const counted: Queryable = {
-    query: (text: string, params?: unknown[], options?: QueryOptions) => {
+    query: (text: string, params?: unknown[], options?: { prepareAs?: string }) => {
       statements.push(options?.prepareAs ?? text.trim().split(/\s+/)[0]);
-      return sql.query(text, params, options);
+      return sql.query(text, params);
     },
   };
   const config = loadConfig({ VIGIL_RISK_ENGINE: 'true' }, process.cwd());
