@@ -41,7 +41,8 @@ export interface InteractionDeps {
   throttle: LoginThrottle;
   /** Failed second-factor attempts per account. */
   factorLimiter: AttemptLimiter;
-  audit: AuditLog;
+  /** Entries are stored before `append` resolves. */
+  audit: Pick<AuditLog, 'append'>;
   keys: KeyRing;
   views: Views;
   metrics: Metrics;
