@@ -18,7 +18,7 @@ export function envPairs(pairs: string | undefined, name = 'BENCH_VIGIL_ENV'): R
 
 /** How the Dockerfile and `npm start` run Vigil (memory settings: docs/performance.md). */
 const SHIPPED_NODE_OPTIONS = '--max-semi-space-size=32';
-const SHIPPED_ENV = 'MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072';
+const SHIPPED_ENV = 'MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 GLIBC_TUNABLES=glibc.malloc.hugetlb=1';
 
 /** The environment the bench runs Vigil with, on the given database and Redis. */
 export function benchVigilEnv(databaseUrl: string, redisUrl: string, extraEnv: Record<string, string> = {}): Record<string, string> {
@@ -29,7 +29,7 @@ export function benchVigilEnv(databaseUrl: string, redisUrl: string, extraEnv: R
     VIGIL_LOGIN_MAX_FAILURES_PER_IP: '100000',
     // e.g. BENCH_VIGIL_NODE_OPTIONS="--max-semi-space-size=32 --cpu-prof --cpu-prof-dir=/tmp/vigil-prof" to profile the Vigil servers.
     NODE_OPTIONS: process.env.BENCH_VIGIL_NODE_OPTIONS ?? SHIPPED_NODE_OPTIONS,
-    // The C library's allocator settings (argon2's 19 MiB buffers); BENCH_VIGIL_ENV="" runs without them.
+    // The C library's allocator settings (argon2's 19 MiB buffers: given back, mapped with huge pages); BENCH_VIGIL_ENV="" runs without them.
     ...envPairs(process.env.BENCH_VIGIL_ENV ?? SHIPPED_ENV),
     ...extraEnv,
   };

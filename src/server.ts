@@ -280,7 +280,8 @@ export async function startVigil(config: Config, logger: Logger, notices: StartN
       config, stores, logger, metrics, views, brand, provider: currentProvider, cookieKeys: cookieKeys(keys), settleWrites: core.adapters.settle,
       draining: () => httpServer?.draining ?? false,
       routers: [interactionRoutes({
-        config, provider: currentProvider, accounts, throttle, audit, keys, views, metrics, logger,
+        // A sign-in's entries are written before it goes on, and carry the queued ones (risk.login) in their transaction.
+        config, provider: currentProvider, accounts, throttle, audit: { append: (entry) => auditQueue.writeNow(entry) }, keys, views, metrics, logger,
         factorLimiter: new AttemptLimiter('mfa:account', config.VIGIL_MFA_MAX_FAILURES, config.VIGIL_MFA_LOCKOUT_SECONDS, stores),
         totp: core.totp, recovery: core.recovery, passkeys: core.passkeys, challenges: core.challenges,
         verifier, deviceCookie, securityEvents: core.ssf.outbox, signInRequirements: core.signInRequirements,

@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { jsonRowsParameter, storableJson, type Queryable, type Sql } from '../store/index.ts';
+import { ADVISORY_LOCKS, jsonRowsParameter, storableJson, type Queryable, type Sql } from '../store/index.ts';
 import { constantTimeEqual, type KeyRing } from '../crypto/index.ts';
 
 export interface AuditEntry {
@@ -29,10 +29,6 @@ interface Row extends StoredAuditEntry {
 }
 
 const GENESIS = 'genesis';
-// Writers from every instance take this lock in turn, so the chain never forks.
-const AUDIT_LOCK = 7_411_204;
-// One instance removes at a time (the others skip that round); appends do not wait on it.
-const RETENTION_LOCK = 7_411_205;
 
 /** JSON with object keys sorted, so the hash survives jsonb's reordering of keys. */
 function canonical(value: unknown): string {
@@ -115,10 +111,10 @@ export class AuditLog {
   /** Appends entries given as `prepareAuditEntry` made them, in order, in one transaction. `now`: for tests of old entries. */
   async appendPrepared(entries: readonly PreparedAuditEntry[], now = new Date()): Promise<void> {
     if (entries.length === 0) return;
-    await this.#sql.transaction(async (tx: Queryable) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
-      const { rows } = await tx.query<{ hash: string }>('SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1');
-      let prev = rows[0]?.hash ?? GENESIS;
+    // The lock and the read of the chain's end go with BEGIN (one round trip); the read is a
+    // statement of its own, so that its snapshot is taken once the lock is held.
+    await this.#sql.transaction(async (tx: Queryable, [last]) => {
+      let prev = (last?.hash as string | undefined) ?? GENESIS;
       const at = JSON.stringify(now.toISOString());
       const stored: string[] = [];
       for (const fields of entries) {
@@ -133,7 +129,7 @@ export class AuditLog {
          FROM json_array_elements($1::json) WITH ORDINALITY AS x(e, n) ORDER BY n`,
         [jsonRowsParameter(stored)],
       );
-    });
+    }, `SELECT pg_advisory_xact_lock(${ADVISORY_LOCKS.auditAppend}); SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1`);
   }
 
   /**
@@ -177,7 +173,8 @@ export class AuditLog {
     let total = 0;
     for (;;) {
       const removed = await this.#sql.transaction(async (tx: Queryable) => {
-        const { rows: [turn] } = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [RETENTION_LOCK]);
+        // One instance removes at a time (the others skip this round); appends do not wait on it.
+        const { rows: [turn] } = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [ADVISORY_LOCKS.auditRetention]);
         if (!turn?.ok) return 0;
         // The first entry to keep: the oldest at or after the cut-off, or else the newest.
         const { rows: [keep] } = await tx.query<{ seq: string }>(

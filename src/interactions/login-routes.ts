@@ -91,8 +91,7 @@ export function loginRoutes(kit: InteractionKit, federation?: FederationSteps): 
       if ('refused' in done) return showLogin(ctx, kit, interaction, { email, error: done.refused, step: 'password' }, done.status);
       return seeOther(ctx, done.redirect);
     }
-    const attempt = await deps.throttle.begin(email, ip);
-    const found = await deps.accounts.findForLogin(email);
+    const [attempt, found] = await Promise.all([deps.throttle.begin(email, ip), deps.accounts.findForLogin(email)]);
     if (attempt.refused) {
       // Answered before any password is checked: the same page, status and time for a right one.
       const { limit, retryAfterSeconds } = attempt.refused;
@@ -121,7 +120,8 @@ export function loginRoutes(kit: InteractionKit, federation?: FederationSteps): 
       return showLogin(ctx, kit, interaction, { email, error: msg('login.errors.disabled'), step: 'password' }, 403);
     }
     const accountId = found.account.id;
-    const verdict = await kit.assessLogin(ctx, interaction, accountId);
+    // What the account owes is read beside the assessment (needed unless it refuses).
+    const [verdict, owed] = await Promise.all([kit.assessLogin(ctx, interaction, accountId), deps.signInRequirements.find(accountId)]);
     const decision = verdict?.assessment.decision;
     // A refused sign-in counts against the throttle like a wrong password, so that the distinct
     // page cannot be used to test passwords from a blocked address at speed.
@@ -135,7 +135,6 @@ export function loginRoutes(kit: InteractionKit, federation?: FederationSteps): 
     // A second factor the request did not ask for: the risk engine's, one the account owes (a
     // compromised password), or the attack limit's. The attack limit asks only an account that has
     // a factor: refusing one that has none would hand the attacker a lockout of anyone.
-    const owed = await deps.signInRequirements.find(accountId);
     const attackAcr = attempt.underAttack && await kit.hasSecondFactor(accountId) ? ACR.twoFactor : undefined;
     if (attackAcr) await deps.audit.append({ actor: accountId, action: 'login', ip, outcome: 'info', details: { reason: 'account_under_attack', limit: 'account', needed: attackAcr } });
     const riskAcr = strongestAcr([decision?.action === 'mfa' ? decision.acr : undefined, owed?.requiredAcr, attackAcr]);
@@ -143,7 +142,7 @@ export function loginRoutes(kit: InteractionKit, federation?: FederationSteps): 
     const subject: FactorSubject = { accountId, baseAmr: ['pwd'], stepUp: false, ...(riskAcr ? { riskAcr } : {}), ...(verdict ? { risk: verdict.context } : {}) };
     if (satisfies(ACR.oneFactor, need)) {
       await deps.throttle.succeeded(email, ip);
-      return seeOther(ctx, await kit.finish(ctx, interaction, accountId, ['pwd'], subject));
+      return seeOther(ctx, await kit.finish(ctx, interaction, accountId, ['pwd'], { ...subject, checkedNow: { owed: owed !== undefined } }));
     }
     // The risk engine asks for a second factor the request did not: without one, the sign-in cannot go on.
     if (riskAcr && satisfies(ACR.oneFactor, kit.requiredAcr(interaction))) {
@@ -177,7 +176,7 @@ export function loginRoutes(kit: InteractionKit, federation?: FederationSteps): 
     for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
     const grantId = await grant.save();
     await deps.audit.append({ actor: accountId, action: 'consent.granted', subject: params.client_id as string, ip: ctx.state.clientIp, outcome: 'success', details: { scopes: missing.missingOIDCScope ?? [] } });
-    seeOther(ctx, await provider.interactionResult(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true }));
+    seeOther(ctx, await kit.result(interaction, { consent: { grantId } }, true));
   });
 
   router.post('/interaction/:uid/abort', async (ctx) => {

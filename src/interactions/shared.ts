@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
+import type { InteractionResults } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import { ACR, acrLevel, type Config } from '../config/index.ts';
 import { constantTimeEqual, type KeyRing } from '../crypto/index.ts';
@@ -40,7 +41,8 @@ export interface InteractionDeps {
   throttle: LoginThrottle;
   /** Failed second-factor attempts per account. */
   factorLimiter: AttemptLimiter;
-  audit: AuditLog;
+  /** Entries are stored before `append` resolves. */
+  audit: Pick<AuditLog, 'append'>;
   keys: KeyRing;
   views: Views;
   metrics: Metrics;
@@ -80,6 +82,11 @@ export interface FactorSubject {
   baseAcr?: string;
   /** The first step was a sign-in at an upstream provider. */
   federation?: FederatedOrigin;
+  /**
+   * The password step of this very request, going straight on (so nothing of it was kept for the
+   * second-factor step), and whether the account owed a sign-in requirement when it read them.
+   */
+  checkedNow?: { owed: boolean };
 }
 
 /** The first step of a sign-in (a password, an upstream provider's sign-in), kept for the second-factor step. */
@@ -204,8 +211,9 @@ export class InteractionKit {
       }
       risk = verdict?.context;
     }
-    await this.deps.challenges.take(interaction.uid, PASSWORD_CHECKED);
-    await this.deps.signInRequirements.met(accountId, acr);
+    if (!subject?.checkedNow) await this.deps.challenges.take(interaction.uid, PASSWORD_CHECKED);
+    // Nothing owed when read in this request: none to meet (one added since stays owed, for the next sign-in).
+    if (subject?.checkedNow?.owed !== false) await this.deps.signInRequirements.met(accountId, acr);
     this.deps.metrics.logins.inc({ outcome: 'success' });
     await this.deps.audit.append({
       actor: accountId, action: 'login', ip: ctx.state.clientIp, outcome: 'success',
@@ -222,10 +230,21 @@ export class InteractionKit {
       await this.deps.verifier.recordLogin(risk).catch((err) => this.deps.logger.warn({ err }, 'could not record the sign-in in the risk history'));
     }
     // `federation` rides with the result to the authorization that creates the session (recorded there).
-    return this.deps.provider().interactionResult(ctx.req, ctx.res, {
+    return this.result(interaction, {
       login: { accountId, acr, amr, remember: true },
       ...(subject?.federation ? { federation: subject.federation } : {}),
-    }, { mergeWithLastSubmission: false });
+    }, false);
+  }
+
+  /**
+   * oidc-provider's interactionResult on the interaction this request has read and checked
+   * already: its own would read the interaction, and its session, from the store once more.
+   * Saves the result (merged into the last submission's, or in its place) and gives the URL to resume at.
+   */
+  async result(interaction: Interaction, result: InteractionResults, mergeWithLastSubmission: boolean): Promise<string> {
+    interaction.result = mergeWithLastSubmission && !('error' in result) ? { ...interaction.lastSubmission, ...result } : result;
+    await interaction.save(interaction.exp - Math.floor(Date.now() / 1000));
+    return interaction.returnTo;
   }
 
   /** The risk assessment of a sign-in by this browser (its device cookie is issued if it has none). */

@@ -72,7 +72,8 @@ async function computeRequirement(ctx: KoaContextWithOIDC, sessionRequirement: S
   const claim = (ctx.oidc.claims as { id_token?: { acr?: { essential?: boolean; value?: string; values?: string[] } } })?.id_token?.acr;
   const essential = claim?.essential ? [claim.value, ...(claim.values ?? [])].filter((v): v is string => typeof v === 'string') : [];
   const minimum = (client && clientMetadata(client).default_acr_values as string[] | undefined) ?? [];
-  let owed = session?.uid ? await sessionRequirement(session.uid, session.accountId) : [];
+  // A session that has signed nobody in (a first authorization request) owes nothing: a step-up is owed by a signed-in session or a person.
+  let owed = session?.uid && session.accountId ? await sessionRequirement(session.uid, session.accountId) : [];
   // A session signing in to a client without a login page is judged too; not when the request
   // resumes a finished interaction (that sign-in was judged on the pages) or asks for a login anyway.
   const prompts = typeof params?.prompt === 'string' ? params.prompt.split(' ') : [];

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { KeyRing } from '../crypto/index.ts';
-import type { Queryable, Sql } from '../store/index.ts';
+import { ADVISORY_LOCKS, type Queryable, type Sql } from '../store/index.ts';
 
 export const SIGNING_ALGS = ['RS256', 'ES256'] as const;
 
@@ -46,12 +46,11 @@ async function insertKeys(db: Queryable, keys: KeyRing, signsFromSeconds: number
 }
 
 // Instances starting together on an empty database take turns, so only one set of keys is made.
-const KEYS_LOCK = 7_411_205;
 
 /** First start: keys that sign at once. */
 export async function ensureSigningKeys(db: Sql, keys: KeyRing): Promise<string[]> {
   return db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [KEYS_LOCK]);
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.signingKeys]);
     const { rowCount } = await tx.query('SELECT 1 FROM signing_keys WHERE retired_at IS NULL LIMIT 1');
     return rowCount > 0 ? [] : insertKeys(tx, keys, 0);
   });

@@ -61,6 +61,29 @@ export class BatchWriter<T, Kept = T> {
   }
 
   /**
+   * Writes `item` at once, in one batch behind what is pending (in the order added), and resolves
+   * once it is stored: for a record the caller must see written (a sign-in's audit entry), which
+   * then carries the queue's records instead of a batch of their own. Its failure is the caller's;
+   * the records it carried are retried with the next batch, as `flush` does.
+   */
+  writeNow(item: T): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const retry = this.#retry;
+    const fresh = this.#pending;
+    const batch = [...retry, ...fresh, this.#prepare(item)];
+    this.#pending = [];
+    this.#retry = [];
+    const written = this.#writing.then(() => this.#write(batch));
+    this.#writing = written.catch((err) => {
+      this.#logger.error({ err, records: batch.length, dropped: retry.length }, `${this.#name}: write failed${fresh.length ? '; retrying the queued records with the next batch' : ''}`);
+      this.#retry = [...fresh, ...this.#retry];
+      if (this.#retry.length) this.#timer ??= setTimeout(() => void this.flush(), this.#delayMs * 20);
+    });
+    return written;
+  }
+
+  /**
    * Writes everything pending before the server stops: a batch that fails is tried once more at
    * once, since no next batch will come to carry it.
    */

@@ -8,6 +8,7 @@ export { RedisAdapter } from './adapter-redis.ts';
 export { PayloadCodec, CONSUMABLE_MODELS, type Payload } from './payload-codec.ts';
 export type { Adapter, DoubleConsumeHandler } from './adapter-types.ts';
 export { BatchWriter } from './batch-writer.ts';
+export { ADVISORY_LOCKS } from './advisory-locks.ts';
 export { RequestSlot } from './request-slot.ts';
 export { ResponseWrites, type SettledWrites } from './response-writes.ts';
 export { StoreOutageError, asStoreOutage, storeOutage, OUTAGE_RETRY_AFTER_SECONDS, type StoreName } from './outage.ts';

@@ -1,11 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Sql } from './sql.ts';
+import { ADVISORY_LOCKS } from './advisory-locks.ts';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
-// Any fixed number: instances starting together take turns applying migrations.
-const MIGRATION_LOCK = 7_411_203;
-
 export interface MigrationResult {
   applied: string[];
   current: string | undefined;
@@ -19,7 +17,7 @@ export async function migrate(sql: Sql, dir = MIGRATIONS_DIR): Promise<Migration
   const files = readdirSync(dir).filter((f) => /^\d{3,}_[a-z0-9_]+\.sql$/.test(f)).sort();
   const applied: string[] = [];
   await sql.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.migration]);
     await tx.query('CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
     const done = new Set((await tx.query<{ version: string }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
     for (const file of files) {

@@ -22,7 +22,11 @@ export interface Queryable {
 /** One SQL interface over a pg Pool (Postgres) and PGlite (the embedded default). */
 export interface Sql extends Queryable {
   readonly kind: 'postgres' | 'pglite';
-  transaction<R>(fn: (tx: Queryable) => Promise<R>): Promise<R>;
+  /**
+   * `opening`: statements without parameters (a lock, a read) run right after BEGIN, in the
+   * same round trip as it (Postgres); `fn` gets the rows of the last of them.
+   */
+  transaction<R>(fn: (tx: Queryable, opened: Record<string, unknown>[]) => Promise<R>, opening?: string): Promise<R>;
   close(): Promise<void>;
 }
 
@@ -77,7 +81,7 @@ export class PostgresSql implements Sql {
     }
   }
 
-  async transaction<R>(fn: (tx: Queryable) => Promise<R>): Promise<R> {
+  async transaction<R>(fn: (tx: Queryable, opened: Record<string, unknown>[]) => Promise<R>, opening?: string): Promise<R> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -85,14 +89,16 @@ export class PostgresSql implements Sql {
       throw asStoreOutage(err, 'postgres');
     }
     try {
-      await client.query('BEGIN');
+      // Several statements in one text go as one simple query: one round trip, a result each.
+      const begun = await client.query(opening ? `BEGIN; ${opening}` : 'BEGIN') as pg.QueryResult | pg.QueryResult[];
+      const opened = Array.isArray(begun) ? begun.at(-1)!.rows : [];
       const tx: Queryable = {
         query: async <T>(text: string, params: unknown[] = []) => {
           const result = await client.query(text, params);
           return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
         },
       };
-      const value = await fn(tx);
+      const value = await fn(tx, opened);
       await client.query('COMMIT');
       return value;
     } catch (err) {
@@ -127,13 +133,13 @@ export class PgliteSql implements Sql {
     return { rows: result.rows, rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length };
   }
 
-  async transaction<R>(fn: (tx: Queryable) => Promise<R>): Promise<R> {
+  async transaction<R>(fn: (tx: Queryable, opened: Record<string, unknown>[]) => Promise<R>, opening?: string): Promise<R> {
     return this.db.transaction(async (trx) => fn({
       query: async <T>(text: string, params: unknown[] = []) => {
         const result = await trx.query<T>(text, params);
         return { rows: result.rows, rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length };
       },
-    }));
+    }, opening ? ((await trx.exec(opening)).at(-1)?.rows ?? []) as Record<string, unknown>[] : []));
   }
 
   async close(): Promise<void> {

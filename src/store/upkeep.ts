@@ -1,5 +1,6 @@
 import type { Logger } from '../observability/index.ts';
 import type { Queryable, Sql } from './sql.ts';
+import { ADVISORY_LOCKS } from './advisory-locks.ts';
 
 /**
  * Table upkeep when nobody else does it: a Postgres server running with `autovacuum = off`, and
@@ -49,9 +50,6 @@ export async function upkeepNeeded(sql: Sql, mode: 'auto' | 'off'): Promise<bool
   return rows[0]?.autovacuum !== 'on' && rows[0]?.track_counts === 'on';
 }
 
-// One instance at a time keeps the tables (the others skip that round).
-const UPKEEP_LOCK = 0x5616_0001;
-
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** Reads the activity counters of the schema's tables and runs ANALYZE / VACUUM where due. */
@@ -73,7 +71,7 @@ export class TableUpkeep {
   /** One round: what was analyzed and vacuumed (nothing when another instance holds the round). */
   async run(): Promise<UpkeepDue> {
     const due = await this.#sql.transaction(async (tx) => {
-      const { rows } = await tx.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [UPKEEP_LOCK]);
+      const { rows } = await tx.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [ADVISORY_LOCKS.upkeep]);
       if (!rows[0]?.locked) return { analyze: [], vacuum: [] };
       const found = upkeepDue(await TableUpkeep.activity(tx));
       for (const table of found.analyze) await tx.query(`ANALYZE ${quoteIdent(table)}`);

@@ -5,7 +5,7 @@ export { AccessPolicyCheck, type AccessPolicyDeps, type TokenGrantType, type Tok
 export {
   AccessPolicyFilesError, loadAccessPolicy, readAccessPolicy, readTokenAccessPolicy, SHIPPED_ACCESS_POLICY_DIR, SHIPPED_ACCESS_POLICY_SCHEMA,
 } from './access-policy-files.ts';
-export { DECISION_HOUR, PURGE_BATCH, RISK_PURGE_LOCK, RiskStore, type GrantBinding, type PurgeResult, type LoadedState, type SaveRequest, type StoredAssessment } from './risk-store.ts';
+export { DECISION_HOUR, PURGE_BATCH, RiskStore, type GrantBinding, type PurgeResult, type LoadedState, type SaveRequest, type StoredAssessment } from './risk-store.ts';
 export { RiskReadAhead } from './risk-read-ahead.ts';
 export { PopulationCache } from './population.ts';
 export { DeviceCookie, DEVICE_COOKIE } from './device-cookie.ts';

@@ -3,7 +3,7 @@
  * grant bindings and stored assessments. Shaped for the hot path: everything a refresh needs is
  * read in one round trip (`load`), and everything it changes is written in one (`save`).
  */
-import { jsonRowsParameter, storableJson, type Sql } from '../store/index.ts';
+import { ADVISORY_LOCKS, jsonRowsParameter, storableJson, type Sql } from '../store/index.ts';
 import {
   DEFAULT_LIMITS, emptyStats, statsFromJson, statsToJson,
   type Assessment, type FeatureStatsJson, type RiskLevel, type GeoLocation, type HistoryEvent, type HistoryLimits, type PopulationStats, type RiskHistory,
@@ -208,9 +208,6 @@ export interface PurgeResult {
 
 /** Rows of assessments or failures, or pages of bindings, that one purge batch looks at (see `RiskStore.purge`). */
 export const PURGE_BATCH: Readonly<{ rows: number; pages: number }> = { rows: 5_000, pages: 256 };
-
-// Any fixed number: one instance at a time purges (see purge()).
-export const RISK_PURGE_LOCK = 7_411_206;
 
 export class RiskStore {
   readonly #db: Sql;
@@ -438,7 +435,7 @@ export class RiskStore {
   /** One statement in a transaction that holds the purge's turn: the rows it removed, undefined without the turn. */
   async #purgeBatch(sql: string, params: unknown[]): Promise<number | undefined> {
     return await this.#db.transaction(async (tx) => {
-      const { rows: [turn] } = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [RISK_PURGE_LOCK]);
+      const { rows: [turn] } = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [ADVISORY_LOCKS.riskPurge]);
       if (!turn?.ok) return undefined;
       return (await tx.query(sql, params)).rowCount;
     });

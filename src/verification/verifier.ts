@@ -123,6 +123,8 @@ export class ContinuousVerifier {
   readonly #assessments: BatchWriter<StoredAssessment, string>;
   readonly #touches: BatchWriter<{ grantId: string; time: number }>;
   readonly #levelChanges = new Set<Promise<void>>();
+  // The profile a sign-in was assessed on, until the sign-in is recorded (in the same request, when it needs no second factor).
+  readonly #assessedOn = new WeakMap<RiskContext, Pick<LoadedState, 'history' | 'version'>>();
 
   constructor(deps: VerifierDeps) {
     this.#deps = deps;
@@ -154,6 +156,7 @@ export class ContinuousVerifier {
     context.outcome = 'success';
     if (req.deviceId !== undefined) context.deviceId = req.deviceId;
     const assessment = assess(context, state.history, files.risk);
+    this.#assessedOn.set(context, { history: state.history, version: state.version });
     await store.save({ assessment: this.#stored(context, assessment) });
     this.#noteLevel(req.accountId, state.riskLevel, assessment);
     this.#count('login', assessment);
@@ -176,11 +179,16 @@ export class ContinuousVerifier {
     return verdict.assessment.decision;
   }
 
-  /** A sign-in completed: what was assessed becomes part of the account's history. */
+  /**
+   * A sign-in completed: what was assessed becomes part of the account's history. On the profile
+   * the assessment read, when it was in this process (its version guards the write, as a
+   * refresh's does); else on the profile read now.
+   */
   async recordLogin(context: RiskContext): Promise<void> {
     if (!this.enabled) return;
     const { store, population } = this.#deps;
-    const state = await store.load(population.stats, { accountId: context.accountId, ip: context.ip });
+    const state = this.#assessedOn.get(context) ?? await store.load(population.stats, { accountId: context.accountId, ip: context.ip });
+    this.#assessedOn.delete(context);
     const grown = this.#grow(context, state.history, 'login');
     if (!grown) return;
     const { profileSaved } = await store.save({ profile: { accountId: context.accountId, history: grown.history, version: state.version } });

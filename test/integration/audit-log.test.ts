@@ -63,6 +63,26 @@ function suite(name: string, open: () => Promise<{ sql: Sql; close(): Promise<vo
       expect(await audit.verify()).toEqual({ ok: true, entries: before + 3 });
     });
 
+    test('appends made at once by writers on other connections keep one chain: each reads its end only once it holds the lock', async () => {
+      const before = (await audit.verify()).entries;
+      const other = new AuditLog(handle.sql, new KeyRing(randomBytes(32)));
+      await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? other : audit).appendMany([entry(`d.${i}.a`), entry(`d.${i}.b`)])));
+      expect(await audit.verify()).toEqual({ ok: true, entries: before + 24 });
+    });
+
+    test("a transaction's opening statements run with its BEGIN and hand the rows of the last to its work; a failure rolls it all back", async () => {
+      await handle.sql.query('CREATE TABLE opening_probe (n int)');
+      const opened = await handle.sql.transaction(async (tx, rows) => {
+        await tx.query('INSERT INTO opening_probe VALUES ($1)', [1]);
+        return rows;
+      }, 'SELECT 1 AS first; SELECT 2 AS last');
+      expect(opened).toEqual([{ last: 2 }]);
+      await expect(handle.sql.transaction(async (tx) => {
+        await tx.query('INSERT INTO opening_probe VALUES ($1)', [2]);
+      }, 'INSERT INTO opening_probe VALUES (3); SELECT 1/0')).rejects.toThrow(/division by zero/);
+      expect((await handle.sql.query('SELECT n FROM opening_probe')).rows).toEqual([{ n: 1 }]);
+    });
+
     test('retention removes the old part and leaves a checkpoint the kept part verifies from; a removal or checkpoint not made by it breaks the chain', async () => {
       const own = await open();
       try {

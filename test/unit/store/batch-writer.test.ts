@@ -26,3 +26,23 @@ test('drain() gives up after the second failure instead of waiting for the datab
   await writer.drain();
   expect(attempts).toBe(2);
 });
+
+test('writeNow() stores its record at once behind the queued ones, in one batch; its failure is the caller\'s and the queued ones go with the next batch', async () => {
+  const written: number[][] = [];
+  let failures = 0;
+  const writer = new BatchWriter<number, string>('test', async (items) => {
+    if (failures-- > 0) throw new Error('database gone for a moment');
+    written.push(items.map(Number));
+  }, logger, { delayMs: 60_000, prepare: String });
+  writer.add(1);
+  writer.add(2);
+  await writer.writeNow(3);
+  expect(written).toEqual([[1, 2, 3]]);
+
+  failures = 1;
+  writer.add(4);
+  await expect(writer.writeNow(5)).rejects.toThrow('database gone');
+  writer.add(6);
+  await writer.drain();
+  expect(written).toEqual([[1, 2, 3], [4, 6]]);
+});

@@ -4,8 +4,8 @@
  * stored assessments, the levels and decisions the admin dashboard counts, and purging.
  */
 import { randomBytes } from 'node:crypto';
-import { migrate, PostgresSql } from '../../../src/store/index.ts';
-import { RISK_PURGE_LOCK, RiskStore, type StoredAssessment } from '../../../src/verification/index.ts';
+import { ADVISORY_LOCKS, migrate, PostgresSql } from '../../../src/store/index.ts';
+import { RiskStore, type StoredAssessment } from '../../../src/verification/index.ts';
 import { SessionActivityLog, StepUpRequirements } from '../../../src/sessions/index.ts';
 import { AdminQueries } from '../../../src/admin/queries.ts';
 import {
@@ -711,7 +711,7 @@ describe('purge', () => {
     const old = await assessments(await account(), [now - 10 * DAY]);
     const idle = await bindings(3, now - 2 * HOUR);
     await sql.transaction(async (other) => {
-      await other.query('SELECT pg_advisory_xact_lock($1)', [RISK_PURGE_LOCK]);
+      await other.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.riskPurge]);
       expect(await store.purge(9, 3600, now)).toBeUndefined();
     });
     expect(await remaining('risk_assessments', 'id', old)).toBe(1);
