@@ -360,10 +360,3 @@ export class SqlAdapter implements Adapter {
     return rows.map((row) => this.#decode(row.id, row, true)!);
   }
 }
-
-/** Expired rows are invisible to find(); this reclaims their space. */
-export async function purgeExpired(sql: Sql): Promise<number> {
-  const { rowCount } = await sql.query('DELETE FROM oidc_payloads WHERE expires_at < now() - interval \'1 hour\'');
-  await sql.query('DELETE FROM login_rate_limits WHERE expire < $1', [Date.now() - 3_600_000]);
-  return rowCount;
-}

@@ -8,5 +8,6 @@ export const ADVISORY_LOCKS = {
   signingKeys: 7_411_205,
   riskPurge: 7_411_206,
   auditRetention: 7_411_207,
+  payloadPurge: 7_411_208,
   upkeep: 0x5616_0001,
 } as const;
