@@ -26,12 +26,12 @@ async function countBefore(sql: PostgresSql, table: 'audit_log' | 'risk_assessme
 
 /**
  * The retention the server's ten-minute upkeep runs (`AuditLog.removeBefore`, `RiskStore.purge`),
- * started here on the loaded database with the loaded server's master key and a retention of half
- * the loaded days, so that it removes half the trail while the loaded server is refreshing: does it
+ * started here on the loaded database with the loaded server's master key and a retention that
+ * removes `removeDays` of the loaded days (half by default) while the loaded server is refreshing: does it
  * stall the token path? Refresh slices before, during (until the removal ends) and after.
  */
-export async function retentionScenario(large: VigilTarget, side: RefreshSide, loadedDays: number, seconds: number, refreshTtlSeconds: number): Promise<RetentionOutcome> {
-  const keptDays = Math.max(1, Math.floor(loadedDays / 2));
+export async function retentionScenario(large: VigilTarget, side: RefreshSide, loadedDays: number, removeDays: number | undefined, seconds: number, refreshTtlSeconds: number): Promise<RetentionOutcome> {
+  const keptDays = Math.max(1, loadedDays - (removeDays ?? Math.ceil(loadedDays / 2)));
   const sql = new PostgresSql(large.env.DATABASE_URL, 2);
   try {
     const audit = new AuditLog(sql, new KeyRing(Buffer.from(large.env.VIGIL_MASTER_KEY, 'base64')));

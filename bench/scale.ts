@@ -14,6 +14,7 @@
  * BENCH_SCALE_ROUNDS (3 slices per server and scenario, the order alternating), BENCH_CONNECTIONS
  * (20), BENCH_ACCOUNTS (50), BENCH_WARMUP_SECONDS (2), BENCH_LOGIN_SECONDS (BENCH_SECONDS),
  * BENCH_LOGIN_CONCURRENCY (4), BENCH_BYTES_SECONDS (5: the refresh and login runs that count stored bytes),
+ * BENCH_SCALE_REMOVE_DAYS (days of the loaded trail the retention step removes; half of them by default),
  * BENCH_SCALE_KEEP (a database name: keep the loaded database under it, and copy it instead of
  * loading in the next run with the same sizes).
  */
@@ -43,6 +44,7 @@ const settings = z.object({
   BENCH_LOGIN_SECONDS: z.coerce.number().positive().optional(),
   BENCH_LOGIN_CONCURRENCY: z.coerce.number().int().positive().default(4),
   BENCH_BYTES_SECONDS: z.coerce.number().positive().default(5),
+  BENCH_SCALE_REMOVE_DAYS: z.coerce.number().int().positive().optional(),
   BENCH_SCALE_KEEP: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a database name: lower-case letters, digits, _').optional(),
 }).parse(Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('BENCH_') && v !== '')));
 const SECONDS = settings.BENCH_SECONDS;
@@ -179,7 +181,7 @@ async function main() {
     const introspection = await introspectionScenario(empty, large);
     const login = await loginScenario(empty, large);
     // After the comparisons: it removes half the loaded trail.
-    const retention = await retentionScenario(large, refresh.sides[1], SIZES.days, SECONDS, REFRESH_TOKEN_TTL_SECONDS);
+    const retention = await retentionScenario(large, refresh.sides[1], SIZES.days, settings.BENCH_SCALE_REMOVE_DAYS, SECONDS, REFRESH_TOKEN_TTL_SECONDS);
     const [emptyBlocks1, largeBlocks1] = await Promise.all([blockCounts(empty.env.DATABASE_URL), blockCounts(large.env.DATABASE_URL)]);
     const hits: { empty: HitRate; large: HitRate } = { empty: hitRate(emptyBlocks0, emptyBlocks1), large: hitRate(largeBlocks0, largeBlocks1) };
     const sizes: TableSize[] = await tableSizes(large.env.DATABASE_URL);
