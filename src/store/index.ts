@@ -5,6 +5,7 @@ export { connectRedis } from './redis.ts';
 export { createAdapterFactory, CLIENT_DISABLED, REDIS_MODELS, RESPONSE_TOKEN_MODELS, type AdapterFactory } from './adapters.ts';
 export { DeferredConsumes, GrantPrefetch, SqlAdapter, type RefreshTokenCompanionRead } from './adapter-sql.ts';
 export { EXPIRED_PURGE_BATCH, purgeExpired } from './purge-expired.ts';
+export { deleteOlderInBatches, inPurgeTurn } from './purge-turn.ts';
 export { RedisAdapter } from './adapter-redis.ts';
 export { PayloadCodec, CONSUMABLE_MODELS, type Payload } from './payload-codec.ts';
 export type { Adapter, DoubleConsumeHandler } from './adapter-types.ts';

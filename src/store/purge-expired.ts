@@ -1,4 +1,5 @@
 import { ADVISORY_LOCKS } from './advisory-locks.ts';
+import { deleteOlderInBatches } from './purge-turn.ts';
 import type { Sql } from './sql.ts';
 
 /** Payloads removed per transaction: a backlog (after downtime, or a shortened lifetime) never becomes one statement of millions of rows. */
@@ -10,22 +11,10 @@ export const EXPIRED_PURGE_BATCH = 5_000;
  * removed; undefined when another instance had the turn.
  */
 export async function purgeExpired(sql: Sql, batch = EXPIRED_PURGE_BATCH): Promise<number | undefined> {
-  const before = new Date(Date.now() - 3_600_000).toISOString();
-  let total = 0;
-  for (;;) {
-    const removed = await sql.transaction(async (tx) => {
-      const { rows: [turn] } = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [ADVISORY_LOCKS.payloadPurge]);
-      if (!turn?.ok) return undefined;
-      const { rowCount } = await tx.query(
-        `DELETE FROM oidc_payloads p USING (SELECT model, id FROM oidc_payloads WHERE expires_at < $1 ORDER BY expires_at LIMIT $2) old
-         WHERE p.model = old.model AND p.id = old.id`, [before, batch]);
-      return rowCount;
-    });
-    if (removed === undefined) return total ? total : undefined;
-    total += removed;
-    if (removed < batch) break;
-  }
+  const removed = await deleteOlderInBatches(sql, ADVISORY_LOCKS.payloadPurge,
+    { table: 'oidc_payloads', key: 'model, id', column: 'expires_at' }, new Date(Date.now() - 3_600_000).toISOString(), batch);
+  if (removed === undefined) return undefined;
   // Counters of failed sign-ins (Postgres-only mode): few rows, one statement.
   await sql.query('DELETE FROM login_rate_limits WHERE expire < $1', [Date.now() - 3_600_000]);
-  return total;
+  return removed;
 }

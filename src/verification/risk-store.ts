@@ -3,7 +3,7 @@
  * grant bindings and stored assessments. Shaped for the hot path: everything a refresh needs is
  * read in one round trip (`load`), and everything it changes is written in one (`save`).
  */
-import { ADVISORY_LOCKS, jsonRowsParameter, storableJson, type Sql } from '../store/index.ts';
+import { ADVISORY_LOCKS, deleteOlderInBatches, inPurgeTurn, jsonRowsParameter, storableJson, type Sql } from '../store/index.ts';
 import {
   DEFAULT_LIMITS, emptyStats, statsFromJson, statsToJson,
   type Assessment, type FeatureStatsJson, type RiskLevel, type GeoLocation, type HistoryEvent, type HistoryLimits, type PopulationStats, type RiskHistory,
@@ -398,16 +398,8 @@ export class RiskStore {
    */
   async purge(retentionDays: number, bindingIdleSeconds: number, now = Date.now(), batch = PURGE_BATCH): Promise<PurgeResult | undefined> {
     const removed: PurgeResult = { assessments: 0, ipFailures: 0, bindings: 0 };
-    const byTime = async (table: string, key: string, column: string, before: number): Promise<number | undefined> => {
-      for (let total = 0; ;) {
-        const n = await this.#purgeBatch(
-          `DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM ${table} WHERE ${column} < $1 ORDER BY ${column} LIMIT $2)`,
-          [new Date(before).toISOString(), batch.rows]);
-        if (n === undefined) return undefined;
-        total += n;
-        if (n < batch.rows) return total;
-      }
-    };
+    const byTime = (table: string, key: string, column: string, before: number) =>
+      deleteOlderInBatches(this.#db, ADVISORY_LOCKS.riskPurge, { table, key, column }, new Date(before).toISOString(), batch.rows);
     const retained = now - retentionDays * 86_400_000;
     const assessments = await byTime('risk_assessments', 'id', 'at', retained);
     if (assessments === undefined) return undefined;
@@ -433,11 +425,7 @@ export class RiskStore {
   }
 
   /** One statement in a transaction that holds the purge's turn: the rows it removed, undefined without the turn. */
-  async #purgeBatch(sql: string, params: unknown[]): Promise<number | undefined> {
-    return await this.#db.transaction(async (tx) => {
-      const { rows: [turn] } = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [ADVISORY_LOCKS.riskPurge]);
-      if (!turn?.ok) return undefined;
-      return (await tx.query(sql, params)).rowCount;
-    });
+  #purgeBatch(sql: string, params: unknown[]): Promise<number | undefined> {
+    return inPurgeTurn(this.#db, ADVISORY_LOCKS.riskPurge, sql, params);
   }
 }
