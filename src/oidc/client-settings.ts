@@ -5,6 +5,7 @@
  * will check the client when it is used. Nothing is stored until everything has passed.
  */
 import { randomBytes } from 'node:crypto';
+import { randomId } from '../crypto/index.ts';
 import type { ClientMetadata } from 'oidc-provider';
 import { ACR_VALUES } from '../config/index.ts';
 import type { Adapter, Payload } from '../store/index.ts';
@@ -202,7 +203,7 @@ const hideSecret = ({ client_secret: _hidden, ...shown }: ClientMetadata): Clien
 /** Checks the settings and registers a new client (and its resource server). */
 export async function registerClient(deps: ClientSettingsDeps, settings: ClientSettings): Promise<ClientRegistration> {
   checkFields(settings);
-  const clientId = randomBytes(16).toString('base64url');
+  const clientId = randomId(16);
   const clientSecret = settings.public ? undefined : randomBytes(32).toString('base64url');
   const metadata: ClientMetadata = {
     ...metadataOf(clientId, settings),

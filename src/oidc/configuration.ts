@@ -3,7 +3,7 @@ import type { JWK } from 'jose';
 import { ACR_VALUES, type Config } from '../config/index.ts';
 import type { Account, AccountStore } from '../identity/index.ts';
 import type { AdapterFactory } from '../store/index.ts';
-import type { KeyRing } from '../crypto/index.ts';
+import { randomId, type KeyRing } from '../crypto/index.ts';
 import type { ResourceServerStore } from './resource-servers.ts';
 import { checkRefreshPaysStepUp, interactionPolicyWithAcrLevels, type SessionRequirement, type SingleSignOnCheck } from './acr-policy.ts';
 import { clientMetadata } from './client-metadata.ts';
@@ -329,7 +329,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
         },
       },
       revocation: { enabled: true },
-      registration: { enabled: true, initialAccessToken: true, issueRegistrationAccessToken: true },
+      registration: { enabled: true, initialAccessToken: true, issueRegistrationAccessToken: true, idFactory: () => randomId(16) },
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
       rpInitiatedLogout: { enabled: true, logoutSource: deps.logoutSource, postLogoutSuccessSource: deps.postLogoutSuccessSource },
       backchannelLogout: { enabled: true },

@@ -216,7 +216,7 @@ test('dynamic registration needs an initial access token; RFC 7592 read, update,
   const { initial_access_token: iat } = await vigilCli<{ initial_access_token: string }>(env, ['registration-token', 'create', '--expires-in', '600']);
   const registered = await oidc.dynamicClientRegistration(new URL(vigil.issuer), metadata, undefined, { initialAccessToken: iat, ...insecure });
   const meta = registered.clientMetadata();
-  expect(meta.client_id).toBeTruthy();
+  expect(meta.client_id).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/); // Vigil's ids, which never begin with '-'
   expect(meta.client_secret).toBeTruthy();
   const regUri = meta.registration_client_uri as string;
   const rat = meta.registration_access_token as string;
