@@ -43,7 +43,12 @@ export interface SessionQuery {
   deviceId?: string;
   country?: string;
   since?: Date;
+  /** Only sessions at or after this key [micros, uid] (newest first: seen no earlier than it). */
+  through?: string[];
 }
+
+/** Whether a session query filters on something no index of session_activity serves (the latest assessment's country, the grants' device). */
+export const needsScanLimit = (q: SessionQuery) => q.country !== undefined || q.deviceId !== undefined;
 
 export interface RiskRow {
   id: string;
@@ -111,6 +116,17 @@ class Conditions {
   }
 }
 
+/** The conditions of a session query on session_activity's own columns (alias `a`): served by its indexes. */
+function sessionRowConditions(c: Conditions, q: SessionQuery, after: string[] | undefined): void {
+  c.add(q.accountId, (p) => `a.account_id = ${p}`);
+  c.add(q.uid, (p) => `a.session_uid = ${p}`);
+  // The level kept on the row is the latest assessment's (migration 032): filtered before any assessment is read.
+  c.add(q.riskLevel, (p) => `a.risk_level = ${p}`);
+  c.add(q.since?.toISOString(), (p) => `a.last_seen_at >= ${p}::timestamptz`);
+  if (after) c.raw(`(a.last_seen_at, a.session_uid) < (${FROM_MICROS(c.p(after[0]))}, ${c.p(after[1])})`);
+  if (q.through) c.raw(`(a.last_seen_at, a.session_uid) >= (${FROM_MICROS(c.p(q.through[0]))}, ${c.p(q.through[1])})`);
+}
+
 export class AdminQueries {
   readonly #db: Queryable;
 
@@ -121,14 +137,9 @@ export class AdminQueries {
   /** Sessions by last activity, newest first, after the key [micros, uid]. */
   async sessions(q: SessionQuery, after: string[] | undefined, limit: number): Promise<SessionRow[]> {
     const c = new Conditions();
-    c.add(q.accountId, (p) => `a.account_id = ${p}`);
-    c.add(q.uid, (p) => `a.session_uid = ${p}`);
-    // The level kept on the row is the latest assessment's (migration 032): filtered before any assessment is read.
-    c.add(q.riskLevel, (p) => `a.risk_level = ${p}`);
+    sessionRowConditions(c, q, after);
     c.add(q.deviceId, (p) => `coalesce(g.device_id, r.device_id) = ${p}`);
     c.add(q.country, (p) => `r.place->>'country' = ${p}`);
-    c.add(q.since?.toISOString(), (p) => `a.last_seen_at >= ${p}::timestamptz`);
-    if (after) c.raw(`(a.last_seen_at, a.session_uid) < (${FROM_MICROS(c.p(after[0]))}, ${c.p(after[1])})`);
     const { rows } = await this.#db.query<{
       session_uid: string; account_id: string; email: string; user_agent: string; ip: string; created_at: Date; last_seen_at: Date; seen_key: string;
       device_id: string | null; last_refresh_at: Date | null; clients: string[] | null;
@@ -161,6 +172,23 @@ export class AdminQueries {
         },
       };
     });
+  }
+
+  /**
+   * The key of the `count`-th session after `after` (newest first) that the query's conditions on
+   * session_activity itself select, or undefined when fewer remain: the filters `needsScanLimit`
+   * names are then looked for among those sessions only, so a statement never walks every session
+   * for a rare country or device.
+   */
+  async sessionScanEdge(q: SessionQuery, after: string[] | undefined, count: number): Promise<string[] | undefined> {
+    const c = new Conditions();
+    sessionRowConditions(c, q, after);
+    const { rows } = await this.#db.query<{ seen_key: string; session_uid: string }>(
+      `SELECT ${MICROS('a.last_seen_at')} AS seen_key, a.session_uid FROM session_activity a ${c.where()}
+       ORDER BY a.last_seen_at DESC, a.session_uid DESC OFFSET ${c.p(count - 1)} LIMIT 1`,
+      c.params,
+    );
+    return rows[0] && [rows[0].seen_key, rows[0].session_uid];
   }
 
   /** Forgets the activity of sessions found to have ended (they drop out of the list). */

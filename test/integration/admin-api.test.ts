@@ -1,5 +1,6 @@
 import * as oidc from 'openid-client';
 import { runScript, vigilCli } from '../support/vigil-process.ts';
+import { queryDatabase } from '../support/services.ts';
 import { enrolTotp } from '../support/totp.ts';
 import { ADMIN, discover, type ClientOut } from '../support/stack.ts';
 import { ACR_2FA, PASSWORD, startAdminApiStack, type AdminApiStack } from '../support/admin-api-stack.ts';
@@ -107,6 +108,32 @@ test('sessions: filters, and a cursor walks every page once', async () => {
   const detail = await get(`/sessions/${seen[0]}`);
   expect(detail.status).toBe(200);
   expect(detail.body).toMatchObject({ uid: seen[0], accountId: ids.cy, riskHistory: expect.any(Array) });
+});
+
+test('a filter no index serves (country) looks at a bounded number of sessions per batch: a short page, and its cursor walks on', async () => {
+  const { id } = await stack.run<{ id: string }>('user create', ['--email', 'roamer@vigil.test', '--password', PASSWORD]);
+  await stack.personTokens('roamer@vigil.test', PASSWORD, { scope: 'openid', resource: stack.devicesApi });
+  let mine = await get(`/sessions?account=${id}`);
+  for (let waited = 0; waited < 5_000 && (mine.body.items?.length !== 1 || !mine.body.items[0].risk); waited += 100) {
+    await new Promise((r) => setTimeout(r, 100));
+    mine = await get(`/sessions?account=${id}`);
+  }
+  const uid: string = mine.body.items[0].uid;
+  await queryDatabase(stack.db.url, `UPDATE risk_assessments SET place = '{"country":"NZ","city":"Wellington"}' WHERE session_uid = $1`, [uid]);
+  // 25,000 sessions seen after it, none from New Zealand: more than one page's batches look at (10 × 2,000).
+  await queryDatabase(stack.db.url, `INSERT INTO session_activity (session_uid, account_id, last_seen_at)
+    SELECT 'elsewhere' || i, $1, now() + i * interval '1 millisecond' FROM generate_series(1, 25000) i`, [id]);
+  try {
+    const first = await get(`/sessions?account=${id}&country=NZ`);
+    expect(first.status).toBe(200);
+    expect({ items: first.body.items, next: typeof first.body.next }).toEqual({ items: [], next: 'string' });
+    const second = await get(`/sessions?account=${id}&country=NZ&cursor=${first.body.next}`);
+    expect(second.status).toBe(200);
+    expect({ uids: second.body.items.map((s: { uid: string }) => s.uid), next: second.body.next }).toEqual({ uids: [uid], next: undefined });
+    expect((await get(`/sessions?account=${id}&country=FR`)).body.items).toEqual([]);
+  } finally {
+    await queryDatabase(stack.db.url, `DELETE FROM session_activity WHERE account_id = $1 AND session_uid LIKE 'elsewhere%'`, [id]);
+  }
 });
 
 test('revoking a session: its refresh token is refused and its access token is inactive', async () => {
