@@ -59,7 +59,7 @@ type ClientNames = ReadonlyMap<string, string>;
 const MAX_SESSION_BATCHES = 10;
 /**
  * The sessions one batch looks at for a filter no index serves (country, device): a page reads at
- * most 10 × 2,000 sessions, then answers short with a cursor to go on from (50 ms a batch at 5 M sessions).
+ * most 10 × 2,000 sessions, then answers short with a cursor to go on from.
  */
 const SESSION_SCAN_LIMIT = 2000;
 const DAY_MS = 86_400_000;
