@@ -200,10 +200,13 @@ export interface ClientRegistration {
 
 const hideSecret = ({ client_secret: _hidden, ...shown }: ClientMetadata): ClientMetadata => shown;
 
+/** A new client's id, for clients registered by an operator and through dynamic registration alike. */
+export const newClientId = (): string => randomId(16);
+
 /** Checks the settings and registers a new client (and its resource server). */
 export async function registerClient(deps: ClientSettingsDeps, settings: ClientSettings): Promise<ClientRegistration> {
   checkFields(settings);
-  const clientId = randomId(16);
+  const clientId = newClientId();
   const clientSecret = settings.public ? undefined : randomBytes(32).toString('base64url');
   const metadata: ClientMetadata = {
     ...metadataOf(clientId, settings),

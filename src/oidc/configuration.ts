@@ -3,10 +3,11 @@ import type { JWK } from 'jose';
 import { ACR_VALUES, type Config } from '../config/index.ts';
 import type { Account, AccountStore } from '../identity/index.ts';
 import type { AdapterFactory } from '../store/index.ts';
-import { randomId, type KeyRing } from '../crypto/index.ts';
+import type { KeyRing } from '../crypto/index.ts';
 import type { ResourceServerStore } from './resource-servers.ts';
 import { checkRefreshPaysStepUp, interactionPolicyWithAcrLevels, type SessionRequirement, type SingleSignOnCheck } from './acr-policy.ts';
 import { clientMetadata } from './client-metadata.ts';
+import { newClientId } from './client-settings.ts';
 import { authzenClaimSpecsSchema } from './authzen-claims.ts';
 import { firstIssue } from '../http/zod-issue.ts';
 import { accountStillStands, JwtIntrospection, introspectJwtsWith, sealTokenReference, TOKEN_REFERENCE_CLAIM } from './jwt-introspection.ts';
@@ -329,7 +330,7 @@ export function buildConfiguration(deps: ProviderDeps): Configuration {
         },
       },
       revocation: { enabled: true },
-      registration: { enabled: true, initialAccessToken: true, issueRegistrationAccessToken: true, idFactory: () => randomId(16) },
+      registration: { enabled: true, initialAccessToken: true, issueRegistrationAccessToken: true, idFactory: newClientId },
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
       rpInitiatedLogout: { enabled: true, logoutSource: deps.logoutSource, postLogoutSuccessSource: deps.postLogoutSuccessSource },
       backchannelLogout: { enabled: true },
